@@ -1,0 +1,64 @@
+# Every command a person runs. `make help` lists them.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv infra-up infra-down infra-status test test-unit test-integration lint typecheck \
+        up down demo bench chaos clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found (Python 3.11 is required)"; exit 1; }
+	@echo "[make] creating $(VENV) and installing pinned dependencies (constraints.txt)"
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create .venv with the pinned dependencies
+
+infra-up: ## start local Kafka and PostgreSQL (installs them when missing)
+	@deploy/local/infra.sh up
+
+infra-down: ## stop local Kafka and PostgreSQL
+	@deploy/local/infra.sh down
+
+infra-status:
+	@deploy/local/infra.sh status
+
+lint: venv ## ruff (lint + format check) and mypy on shared/ and every domain/
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy shared $$(ls -d services/*/domain 2>/dev/null)
+
+test: venv infra-up ## the whole suite: lint, unit, integration, e2e
+	@$(MAKE) --no-print-directory lint
+	@$(BIN)/pytest -q $(PYTEST_ARGS)
+
+test-unit: venv ## fast tests only (no infrastructure)
+	@$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
+
+test-integration: venv infra-up
+	@$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
+
+up: venv infra-up ## start Kafka, PostgreSQL and all services in the background
+	@$(BIN)/python -m deploy.local.run up
+
+down: ## stop what `make up` started
+	@test -x $(BIN)/python && $(BIN)/python -m deploy.local.run down || true
+
+demo: up ## play a realistic day (Tangerang Selatan wave) and print a summary
+	@$(BIN)/pbi demo run
+
+bench: venv infra-up ## benchmarks: prints a table, writes bench-results.json
+	@$(BIN)/python -m bench.run
+
+chaos: venv infra-up ## fault injection scenarios: writes chaos-results.json
+	@$(BIN)/python -m bench.chaos
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

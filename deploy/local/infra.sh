@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Brings the local infrastructure (PostgreSQL, Kafka) up or down. Usage: infra.sh up|down|status
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/common.sh"
+case "${1:-}" in
+  up)
+    # Something else already provides them (CI service containers, testcontainers, a cluster):
+    # KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL set by hand mean "use those, start nothing".
+    if [ -n "${PBI_EXTERNAL_INFRA:-}" ]; then say "PBI_EXTERNAL_INFRA set: not starting local Kafka/PostgreSQL"; exit 0; fi
+    "$here/postgres.sh" start
+    "$here/kafka.sh" start ;;
+  down) "$here/kafka.sh" stop; "$here/postgres.sh" stop ;;
+  status) "$here/postgres.sh" status || true; "$here/kafka.sh" status || true ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

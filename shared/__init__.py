@@ -1,0 +1,1 @@
+"""Code shared by two or more services: event schemas, value types, settings, Kafka and DB plumbing."""

@@ -1,0 +1,244 @@
+"""Every event on the wire, as versioned pydantic models (JSON on Kafka, keyed by NIK).
+
+Participant facts are the public contract of POST /v1/events; the rest are internal
+events between services. Each model names its `type`; unions are discriminated on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+from shared.enums import (
+    Channel,
+    DeactivationReason,
+    DecisionReason,
+    DeliveryState,
+    FollowUp,
+    Funding,
+    NotificationChannel,
+    Outcome,
+    ParticipantStatus,
+    ReactivationPath,
+    SlaState,
+)
+from shared.nik import Nik
+from shared.phone import Phone
+
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+Desil = Annotated[int, Field(ge=1, le=10, strict=True)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Event(Model):
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    schema_version: Literal[1] = 1
+    occurred_at: AwareDatetime
+    source: Annotated[str, Field(min_length=1, max_length=64)]
+    nik: Nik
+
+    def kafka_key(self) -> bytes:
+        return self.nik.encode()
+
+
+class Region(Model):
+    province: Text
+    regency: Text
+    district: Text
+
+
+# --- participant facts (public: POST /v1/events) -------------------------------------------
+
+
+class ParticipantDeactivated(Event):
+    type: Literal["participant.deactivated"] = "participant.deactivated"
+    deactivated_on: dt.date
+    reason: DeactivationReason
+    funding: Funding | None = None
+    name: Text | None = None
+    phone: Phone | None = None
+    region: Region | None = None
+
+
+class DesilUpdated(Event):
+    type: Literal["participant.desil_updated"] = "participant.desil_updated"
+    desil: Desil
+    effective_on: dt.date
+
+
+class BiometricRecorded(Event):
+    type: Literal["participant.biometric_recorded"] = "participant.biometric_recorded"
+    recorded_on: dt.date
+
+
+class DeathReported(Event):
+    type: Literal["participant.death_reported"] = "participant.death_reported"
+    died_on: dt.date
+
+
+class NikConflictReported(Event):
+    type: Literal["participant.nik_conflict_reported"] = "participant.nik_conflict_reported"
+
+
+class NikConflictResolved(Event):
+    type: Literal["participant.nik_conflict_resolved"] = "participant.nik_conflict_resolved"
+
+
+class IdSemestaAssigned(Event):
+    type: Literal["participant.id_semesta_assigned"] = "participant.id_semesta_assigned"
+    id_semesta: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+ParticipantEvent = Annotated[
+    ParticipantDeactivated
+    | DesilUpdated
+    | BiometricRecorded
+    | DeathReported
+    | NikConflictReported
+    | NikConflictResolved
+    | IdSemestaAssigned,
+    Field(discriminator="type"),
+]
+PARTICIPANT_EVENT_TYPES = (
+    "participant.deactivated",
+    "participant.desil_updated",
+    "participant.biometric_recorded",
+    "participant.death_reported",
+    "participant.nik_conflict_reported",
+    "participant.nik_conflict_resolved",
+    "participant.id_semesta_assigned",
+)
+
+
+# --- reactivation requests (intake -> eligibility) -----------------------------------------
+
+
+class HospitalLetter(Model):
+    facility_code: Annotated[str, Field(min_length=1, max_length=32)]
+    letter_no: Annotated[str, Field(min_length=1, max_length=64)]
+    issued_on: dt.date | None = None
+
+
+class DoctorLetter(Model):
+    register_no: Annotated[str, Field(min_length=1, max_length=64)]
+    diagnosis_icd10: Annotated[str, Field(pattern=r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")] | None = None
+
+
+class VillageLetter(Model):
+    letter_no: Annotated[str, Field(min_length=1, max_length=64)]
+    desil: Desil
+
+
+class Documents(Model):
+    hospital_letter: HospitalLetter | None = None
+    doctor_letter: DoctorLetter | None = None
+    village_letter: VillageLetter | None = None
+
+
+class ReactivationRequested(Event):
+    """A request as intake accepted it. Emergency ones travel on their own topic."""
+
+    type: Literal["reactivation.requested"] = "reactivation.requested"
+    request_id: uuid.UUID
+    path: ReactivationPath
+    channel: Channel
+    phone: Phone | None = None
+    documents: Documents = Documents()
+    received_at: AwareDatetime
+    admitted_at: AwareDatetime | None = None
+    sla_deadline: AwareDatetime | None = None
+    # Set by intake from its facility registry; eligibility rejects FACILITY_UNKNOWN when False.
+    facility_registered: bool | None = None
+
+
+# --- decisions and timers (eligibility -> registry, intake, notifier) ----------------------
+
+
+class ReactivationDecided(Event):
+    type: Literal["reactivation.decided"] = "reactivation.decided"
+    decision_id: uuid.UUID
+    request_id: uuid.UUID
+    path: ReactivationPath
+    channel: Channel
+    outcome: Outcome
+    reasons: list[DecisionReason] = []
+    follow_ups: list[FollowUp] = []
+    policy_version: str
+    received_at: AwareDatetime
+    decided_at: AwareDatetime
+    sla_deadline: AwareDatetime | None = None
+    window_closes_at: AwareDatetime | None = None
+    phone: Phone | None = None
+
+
+class EmergencySlaChanged(Event):
+    type: Literal["emergency.sla_changed"] = "emergency.sla_changed"
+    request_id: uuid.UUID
+    sla_state: SlaState
+    sla_deadline: AwareDatetime
+    received_at: AwareDatetime
+    facility_code: str | None = None
+
+
+class WindowReminderDue(Event):
+    type: Literal["participant.window_reminder_due"] = "participant.window_reminder_due"
+    window_closes_at: AwareDatetime
+    days_left: int
+    phone: Phone | None = None
+
+
+# --- registry -> notifier, dashboard -------------------------------------------------------
+
+
+class ParticipantStatusChanged(Event):
+    type: Literal["participant.status_changed"] = "participant.status_changed"
+    previous_status: ParticipantStatus | None
+    status: ParticipantStatus
+    cause_event_id: uuid.UUID
+    cause_type: str
+    reasons: list[DecisionReason] = []
+    window_closes_at: AwareDatetime | None = None
+    phone: Phone | None = None
+
+
+# --- notifier -> dashboard -----------------------------------------------------------------
+
+
+class NotificationUpdated(Event):
+    type: Literal["notification.updated"] = "notification.updated"
+    message_id: uuid.UUID
+    kind: str
+    channel: NotificationChannel
+    state: DeliveryState
+    reason: str | None = None
+
+
+AnyEvent = Annotated[
+    ParticipantDeactivated
+    | DesilUpdated
+    | BiometricRecorded
+    | DeathReported
+    | NikConflictReported
+    | NikConflictResolved
+    | IdSemestaAssigned
+    | ReactivationRequested
+    | ReactivationDecided
+    | EmergencySlaChanged
+    | WindowReminderDue
+    | ParticipantStatusChanged
+    | NotificationUpdated,
+    Field(discriminator="type"),
+]
+
+participant_event_adapter: TypeAdapter[ParticipantEvent] = TypeAdapter(ParticipantEvent)
+any_event_adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+
+def encode(event: Event) -> bytes:
+    return event.model_dump_json().encode()

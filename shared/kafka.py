@@ -1,0 +1,251 @@
+"""Kafka plumbing every service uses, with safe defaults.
+
+- Producers: acks=all, idempotence on; a 202 or a commit only follows a broker ack.
+- Consumers: a named group, auto-commit off, offsets committed only after the handler's
+  effect is durable (manual ack), read_committed so aborted transactions are never seen.
+- Poison records (not JSON, unknown type, schema violation) go to the topic's dead-letter
+  topic with the reason in headers and never stop the partition.
+- Handler failures: transient ones (database or broker unreachable) are retried until they
+  succeed, never dead-lettered, so valid data is not parked because a dependency blinked;
+  other failures are retried a few times, then the failing records alone are dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import structlog
+from aiokafka import ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import TypeAdapter, ValidationError
+
+from shared.errors import is_transient
+from shared.nik import mask_niks_in_text
+from shared.phone import mask_phones_in_text
+from shared.settings import Settings
+from shared.topics import CATALOGUE, DLQ_RETENTION_MS, TopicSpec
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+HEADER_REASON = "x-dlq-reason"
+HEADER_ERROR = "x-dlq-error"
+HEADER_RETRIES = "x-retry-count"
+HEADER_ORIGIN = "x-original-topic"
+HEADER_PARTITION = "x-original-partition"
+HEADER_OFFSET = "x-original-offset"
+HEADER_GROUP = "x-consumer-group"
+HEADER_CORRELATION = "x-correlation-id"
+
+
+def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroker:
+    """The one way services build a broker: idempotent producer, acks from all replicas."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=kwargs.pop("linger_ms", 5),
+        request_timeout_ms=kwargs.pop("request_timeout_ms", 15_000),
+        **kwargs,
+    )
+
+
+async def ensure_topics(settings: Settings, specs: Sequence[TopicSpec] = CATALOGUE) -> list[str]:
+    """Create the catalogue's topics (and their dead-letter topics) if missing; idempotent."""
+    prefix = settings.topic_prefix
+    new: list[NewTopic] = []
+    for spec in specs:
+        partitions = settings.kafka_partitions_override or spec.partitions
+        configs = {"retention.ms": str(spec.retention_ms), "cleanup.policy": spec.cleanup_policy,
+                   **spec.configs}
+        new.append(NewTopic(prefix + spec.name, partitions, settings.kafka_replication_factor, topic_configs=configs))
+        if spec.has_dlq:
+            new.append(NewTopic(prefix + spec.dlq, 1, settings.kafka_replication_factor,
+                                topic_configs={"retention.ms": str(DLQ_RETENTION_MS)}))
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in new if t.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another replica won the race
+        return [t.name for t in missing]
+    finally:
+        await admin.close()
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Field paths and messages, never the offending input (it may hold a whole NIK)."""
+    parts = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
+    return mask_personal_data("schema violation: " + "; ".join(parts))
+
+
+def mask_personal_data(text: str) -> str:
+    return mask_phones_in_text(mask_niks_in_text(text))
+
+
+def decode_record(record: ConsumerRecord, adapter: TypeAdapter[T]) -> T:
+    """Decode one record or raise PoisonRecord with a reason a person can act on."""
+    if record.value is None:
+        raise PoisonRecord("empty record value (tombstone) on a topic that carries events")
+    try:
+        payload = json.loads(record.value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PoisonRecord(f"invalid JSON: {exc}")
+    try:
+        return adapter.validate_python(payload)
+    except ValidationError as exc:
+        raise PoisonRecord(describe_validation_error(exc))
+
+
+class PoisonRecord(Exception):
+    """A record that can never be processed as it is; it belongs in the dead-letter topic."""
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 3  # for non-transient failures, before dead-lettering
+    first_delay_s: float = 0.2
+    max_delay_s: float = 5.0
+
+
+class DeadLetters:
+    """Publishes records that cannot be processed to `<topic>.dlq`, reason in the headers."""
+
+    def __init__(self, broker: KafkaBroker, service: str, group: str) -> None:
+        self.broker, self.service, self.group = broker, service, group
+        self.count = 0
+
+    async def send(self, record: ConsumerRecord, reason: str, error: str, retries: int, prefix: str) -> None:
+        topic = record.topic
+        dlq = f"{topic}.dlq"
+        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+        headers.update({
+            HEADER_REASON: mask_personal_data(reason)[:1000], HEADER_ERROR: error,
+            HEADER_RETRIES: str(retries), HEADER_ORIGIN: topic,
+            HEADER_PARTITION: str(record.partition), HEADER_OFFSET: str(record.offset), HEADER_GROUP: self.group,
+        })
+        # The broker's own prefix is already part of record.topic: publish to the exact name.
+        await self.broker.publish(record.value or b"", topic=dlq, key=record.key, headers=headers)
+        self.count += 1
+        log.warning("dead_lettered", topic=topic, partition=record.partition, offset=record.offset,
+                    reason=mask_personal_data(reason), error=error, group=self.group)
+
+
+async def _with_retries(call: Callable[[], Awaitable[None]], policy: RetryPolicy, what: str) -> BaseException | None:
+    """Run `call` until it succeeds; returns the last error once non-transient attempts run out."""
+    delay, failures = policy.first_delay_s, 0
+    while True:
+        try:
+            await call()
+            return None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified below
+            if is_transient(exc):
+                log.warning("transient_failure_retrying", what=what, error=type(exc).__name__,
+                            detail=mask_personal_data(str(exc))[:300])
+            else:
+                failures += 1
+                if failures >= policy.attempts:
+                    return exc
+                log.warning("handler_failed_retrying", what=what, attempt=failures,
+                            error=type(exc).__name__, detail=mask_personal_data(str(exc))[:300])
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, policy.max_delay_s)
+
+
+def subscribe(
+    broker: KafkaBroker,
+    spec: TopicSpec,
+    *,
+    group: str,
+    adapter: TypeAdapter[T],
+    service: str,
+    prefix: str = "",
+    batch: bool = False,
+    max_records: int = 500,
+    retry: RetryPolicy | None = None,
+    **subscriber_kwargs: Any,
+) -> Callable[[Callable[[list[T]], Awaitable[None]]], DeadLetters]:
+    """Register `handler(events: list[T])` on `spec`'s topic with the safe defaults above.
+
+    The handler gets the decoded events of one record (batch=False) or of one fetched
+    batch (batch=True), in partition order, and must be idempotent: after a crash the
+    records since the last commit are delivered again.
+    """
+    policy = retry or RetryPolicy()
+
+    def register(handler: Callable[[list[T]], Awaitable[None]]) -> DeadLetters:
+        dead_letters = DeadLetters(broker, service, group)
+        subscriber = broker.subscriber(
+            prefix + spec.name,
+            group_id=group,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            batch=batch,
+            max_records=max_records if batch else None,
+            **subscriber_kwargs,
+        )
+
+        async def on_message(msg: KafkaMessage) -> None:
+            raw = msg.raw_message
+            records: tuple[ConsumerRecord, ...] = raw if isinstance(raw, tuple) else (raw,)
+            try:
+                await _process(records, handler, adapter, dead_letters, policy, prefix)
+            except BaseException:
+                # Never let a record be skipped: rewind so it is delivered again.
+                await msg.nack()
+                raise
+            try:
+                await msg.ack()
+            except KafkaError as exc:  # a rebalance took the partition: it will be redelivered
+                log.warning("commit_failed", error=type(exc).__name__)
+
+        subscriber(on_message)
+        return dead_letters
+
+    return register
+
+
+async def _process(
+    records: Sequence[ConsumerRecord],
+    handler: Callable[[list[T]], Awaitable[None]],
+    adapter: TypeAdapter[T],
+    dead_letters: DeadLetters,
+    policy: RetryPolicy,
+    prefix: str,
+) -> None:
+    good: list[tuple[ConsumerRecord, T]] = []
+    for record in records:
+        try:
+            good.append((record, decode_record(record, adapter)))
+        except PoisonRecord as exc:
+            await dead_letters.send(record, str(exc), "PoisonRecord", 0, prefix)
+    if not good:
+        return
+    error = await _with_retries(lambda: handler([e for _, e in good]), policy, "batch")
+    if error is None:
+        return
+    # The batch keeps failing: find the records that fail on their own, process the rest.
+    for record, event in good:
+        single_error = await _with_retries(lambda event=event: handler([event]), policy, "record")
+        if single_error is not None:
+            await dead_letters.send(record, f"{type(single_error).__name__}: {single_error}",
+                                    type(single_error).__name__, policy.attempts, prefix)

@@ -1,0 +1,115 @@
+"""NIK (Nomor Induk Kependudukan): validation, parts and masking.
+
+Builds on python-stdnum's `stdnum.id.nik` (format, birth date, official region list) and
+covers what it lacks: province 65 and the 2022 Papua provinces, district 00 and serial 0000.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, Field
+from stdnum import numdb
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.id import nik as stdnum_nik
+
+from shared.regions import EXTRA_PROVINCES, EXTRA_REGENCIES
+
+
+class NikError(ValueError):
+    """A NIK that cannot be a real one; the message names the problem."""
+
+
+@dataclass(frozen=True)
+class NikParts:
+    nik: str
+    province_code: str
+    regency_code: str  # 4 digits: province + regency
+    district_code: str  # 6 digits: province + regency + district
+    birth_date: dt.date
+    is_female: bool
+    serial: str
+    province_name: str
+    regency_name: str
+
+
+def _region_names(nik: str) -> tuple[str, str]:
+    province, regency = nik[:2], nik[2:4]
+    if province in EXTRA_PROVINCES:
+        name, regencies = EXTRA_PROVINCES[province]
+        if regency not in regencies:
+            raise NikError(f"unknown regency code {nik[:4]} in province {province} ({name})")
+        return name, regencies[regency]
+    parts = numdb.get("id/loc").info(nik[:4])
+    province_info, regency_info = parts[0][1], parts[1][1] if len(parts) > 1 else {}
+    if not province_info:
+        raise NikError(f"unknown province code {province}")
+    regency_name = regency_info.get("name_id") or EXTRA_REGENCIES.get(province, {}).get(regency)
+    if not regency_name:
+        raise NikError(f"unknown regency code {nik[:4]} in province {province} ({province_info['name_id']})")
+    return province_info["name_id"], regency_name
+
+
+def parse_nik(value: str) -> NikParts:
+    """Validate a NIK and return its parts; raises NikError naming the first problem."""
+    if not isinstance(value, str):
+        raise NikError("NIK must be a string of 16 digits")
+    nik = stdnum_nik.compact(value)
+    if not nik.isdigit():
+        raise NikError("NIK must contain digits only")
+    if len(nik) != 16:
+        raise NikError(f"NIK must be 16 digits, got {len(nik)}")
+    province_name, regency_name = _region_names(nik)
+    if nik[4:6] == "00":
+        raise NikError("district code 00 is not valid")
+    try:
+        birth_date = stdnum_nik.get_birth_date(nik)
+    except StdnumError:
+        raise NikError(f"birth date part DDMMYY {nik[6:12]} is not a valid date (women have 40 added to DD)")
+    if int(nik[6:8]) > 71 or 31 < int(nik[6:8]) < 41:
+        raise NikError(f"birth day {nik[6:8]} is out of range (01-31, or 41-71 for women)")
+    if nik[12:] == "0000":
+        raise NikError("serial number 0000 is not valid")
+    return NikParts(
+        nik=nik,
+        province_code=nik[:2],
+        regency_code=nik[:4],
+        district_code=nik[:6],
+        birth_date=birth_date,
+        is_female=int(nik[6:8]) > 40,
+        serial=nik[12:],
+        province_name=province_name,
+        regency_name=regency_name,
+    )
+
+
+def validate_nik(value: str) -> str:
+    return parse_nik(value).nik
+
+
+def mask_nik(nik: str) -> str:
+    """`3674********0001`: enough to tell records apart, not enough to identify a person."""
+    return f"{nik[:4]}{'*' * 8}{nik[12:]}" if len(nik) == 16 else "*" * len(nik)
+
+
+_SIXTEEN_DIGITS = re.compile(r"(?<!\d)(\d{4})\d{8}(\d{4})(?!\d)")
+
+
+def mask_niks_in_text(text: str) -> str:
+    """Mask every 16-digit run in free text (log lines, error messages)."""
+    return _SIXTEEN_DIGITS.sub(r"\1********\2", text)
+
+
+def _strip(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+Nik = Annotated[
+    str,
+    BeforeValidator(_strip),
+    Field(min_length=16, max_length=16, examples=["3674015708900001"], description="16-digit NIK"),
+    AfterValidator(validate_nik),
+]

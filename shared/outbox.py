@@ -1,0 +1,132 @@
+"""Transactional outbox: events are written in the same database transaction as the state
+change that caused them, and a relay publishes them to Kafka afterwards.
+
+So a rolled-back change never publishes and a committed one is never lost. A crash after
+publishing but before deleting the row republishes the same event (same event_id):
+consumers de-duplicate on event_id. One relay per schema is active at a time (advisory
+lock), which keeps per-NIK order across replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import structlog
+from faststream.kafka import KafkaBroker
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, MetaData, String, Table, Uuid, func
+from sqlalchemy import delete, insert, select, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from shared.errors import is_transient
+from shared.events import Event
+from shared.kafka import mask_personal_data
+
+log = structlog.get_logger(__name__)
+
+
+def outbox_table(metadata: MetaData, schema: str) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", LargeBinary, nullable=True),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default="{}"),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index(f"ix_{schema}_outbox_id", "id"),
+        schema=schema,
+    )
+
+
+def outbox_row(topic: str, event: Event, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"event_id": event.event_id, "topic": topic, "key": event.kafka_key(),
+            "payload": event.model_dump_json().encode(),
+            "headers": {"x-event-type": getattr(event, "type", ""), **(headers or {})}}
+
+
+async def add_to_outbox(session: AsyncSession | AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(table), rows)
+
+
+class OutboxRelay:
+    """Publishes outbox rows in commit order, then deletes them. `wake()` after a commit
+    makes it publish at once (low latency for emergencies); it also polls as a fallback."""
+
+    def __init__(self, engine: AsyncEngine, table: Table, broker: KafkaBroker, *, batch_size: int = 1000,
+                 poll_interval_s: float = 0.5) -> None:
+        self.engine, self.table, self.broker = engine, table, broker
+        self.batch_size, self.poll_interval_s = batch_size, poll_interval_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+        self.last_published_at: dt.datetime | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.table.schema}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    async def _run(self) -> None:
+        lock_key = f"outbox:{self.table.schema}"
+        while True:
+            try:
+                async with self.engine.connect() as conn:
+                    # Only the replica holding this session-level lock relays; others wait.
+                    got = (await conn.execute(text("select pg_try_advisory_lock(hashtext(:k))"),
+                                              {"k": lock_key})).scalar()
+                    await conn.commit()
+                    if not got:
+                        await asyncio.sleep(2)
+                        continue
+                    while True:
+                        sent = await self.relay_once(conn)
+                        if sent < self.batch_size:
+                            await self._wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                level = log.warning if is_transient(exc) else log.error
+                level("outbox_relay_failed", schema=self.table.schema, error=type(exc).__name__,
+                      detail=mask_personal_data(str(exc))[:300])
+                await asyncio.sleep(1)
+
+    async def _wait(self) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def relay_once(self, conn: AsyncConnection) -> int:
+        """Publish up to batch_size rows; returns how many. Rows go only after Kafka acked."""
+        t = self.table
+        rows = (await conn.execute(select(t).order_by(t.c.id).limit(self.batch_size))).all()
+        await conn.commit()
+        if not rows:
+            return 0
+        futures = [
+            await self.broker.publish(r.payload, topic=r.topic, key=r.key, headers=dict(r.headers),
+                                      no_confirm=True)
+            for r in rows
+        ]
+        await asyncio.gather(*futures)
+        await conn.execute(delete(t).where(t.c.id.in_([r.id for r in rows])))
+        await conn.commit()
+        self.published += len(rows)
+        self.last_published_at = dt.datetime.now(dt.UTC)
+        return len(rows)

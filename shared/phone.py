@@ -1,0 +1,57 @@
+"""Indonesian mobile numbers: accept 08…, 628…, +628…; store E.164 (+628…); mask for logs."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType
+from pydantic import AfterValidator, Field
+
+
+class PhoneError(ValueError):
+    """A phone number that is not an Indonesian mobile number; the message says why."""
+
+
+_SEPARATORS = re.compile(r"[\s\-().]")
+_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+def normalize_phone(value: str) -> str:
+    """Return the E.164 form of an Indonesian mobile number, or raise PhoneError."""
+    if not isinstance(value, str) or not value.strip():
+        raise PhoneError("phone number is empty")
+    raw = _SEPARATORS.sub("", value.strip())
+    if raw.startswith("62"):
+        raw = "+" + raw
+    if not re.fullmatch(r"\+?\d+", raw):
+        raise PhoneError("phone number may contain only digits, spaces, dashes and a leading +")
+    try:
+        number = phonenumbers.parse(raw, "ID")
+    except NumberParseException as exc:
+        raise PhoneError(f"not a phone number ({exc.error_type.name.lower()})")
+    if number.country_code != 62:
+        raise PhoneError(f"not an Indonesian number (country code +{number.country_code})")
+    if not phonenumbers.is_valid_number(number):
+        raise PhoneError("not a valid Indonesian number (wrong length or prefix)")
+    if phonenumbers.number_type(number) not in _MOBILE_TYPES:
+        raise PhoneError("not a mobile number: SMS and WhatsApp need a mobile (08…)")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_phone(phone: str) -> str:
+    """`+62812*****789`: country and operator prefix, last three digits."""
+    if len(phone) < 9:
+        return "*" * len(phone)
+    return phone[:6] + "*" * (len(phone) - 9) + phone[-3:]
+
+
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)(\+?62|0)(8\d{2})\d{4,7}(\d{3})(?!\d)")
+
+
+def mask_phones_in_text(text: str) -> str:
+    return _PHONE_IN_TEXT.sub(lambda m: f"{m[1]}{m[2]}*****{m[3]}", text)
+
+
+Phone = Annotated[str, AfterValidator(normalize_phone), Field(examples=["+6281234567890"])]

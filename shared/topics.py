@@ -1,0 +1,77 @@
+"""The one topic catalogue: names, partitions, retention, compaction, dead-letter topics.
+
+Every topic is keyed by NIK so one person's events stay in order on one partition
+whatever the partition count. Partition counts bound consumer parallelism (replicas).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    retention_ms: int
+    description: str
+    event_types: tuple[str, ...]
+    cleanup_policy: str = "delete"
+    has_dlq: bool = True
+    configs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.name}.dlq"
+
+
+PARTICIPANT_EVENTS = TopicSpec(
+    "pbi.participant-events.v1", 12, 30 * DAY_MS,
+    "Facts from SIKS-NG, BPJS, DTSEN and Dukcapil: deactivations, desil updates, biometrics, deaths",
+    ("participant.deactivated", "participant.desil_updated", "participant.biometric_recorded",
+     "participant.death_reported", "participant.nik_conflict_reported", "participant.nik_conflict_resolved",
+     "participant.id_semesta_assigned"),
+)
+REACTIVATION_REQUESTS = TopicSpec(
+    "pbi.reactivation-requests.v1", 6, 30 * DAY_MS,
+    "Regular and chronic-disease reactivation requests from Dinsos, villages and WhatsApp",
+    ("reactivation.requested",),
+)
+EMERGENCY_REQUESTS = TopicSpec(
+    "pbi.emergency-requests.v1", 3, 30 * DAY_MS,
+    "Emergency (hospital) requests: their own lane so bulk backlogs never delay them",
+    ("reactivation.requested",),
+)
+DECISIONS = TopicSpec(
+    "pbi.decisions.v1", 6, 90 * DAY_MS, "Eligibility decisions", ("reactivation.decided",),
+)
+TIMER_EVENTS = TopicSpec(
+    "pbi.timer-events.v1", 3, 30 * DAY_MS,
+    "Durable timers firing: emergency SLA warning/breach/met, window-closing reminders",
+    ("emergency.sla_changed", "participant.window_reminder_due"),
+)
+STATUS_CHANGES = TopicSpec(
+    "pbi.status-changes.v1", 6, 30 * DAY_MS,
+    "Registry status transitions (transactional outbox)", ("participant.status_changed",),
+)
+NOTIFICATION_EVENTS = TopicSpec(
+    "pbi.notification-events.v1", 3, 14 * DAY_MS,
+    "Notifier delivery state per message, for the dashboard", ("notification.updated",),
+)
+
+CATALOGUE: tuple[TopicSpec, ...] = (
+    PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, EMERGENCY_REQUESTS, DECISIONS, TIMER_EVENTS,
+    STATUS_CHANGES, NOTIFICATION_EVENTS,
+)
+DLQ_RETENTION_MS = 90 * DAY_MS
+
+
+def all_topic_names(prefix: str = "") -> list[str]:
+    names = []
+    for spec in CATALOGUE:
+        names.append(prefix + spec.name)
+        if spec.has_dlq:
+            names.append(prefix + spec.dlq)
+    return names

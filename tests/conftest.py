@@ -1,0 +1,74 @@
+"""Session-wide fixtures: real infrastructure and per-test isolation (own database, own topics)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from shared.kafka import ensure_topics
+from shared.settings import Settings
+from tests.infra import Infra, start_infra
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    with ExitStack() as stack:
+        yield start_infra(stack)
+
+
+async def _create_database(admin_url: str, name: str) -> str:
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(f'create database "{name}"'))
+    await engine.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_database(admin_url: str, name: str) -> None:
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(f'drop database if exists "{name}" with (force)'))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def database_url(infra: Infra) -> AsyncIterator[str]:
+    """A fresh, empty database for this test alone (dropped afterwards)."""
+    name = f"pbi_t_{uuid.uuid4().hex[:12]}"
+    url = await _create_database(infra.database_url, name)
+    yield url
+    await _drop_database(infra.database_url, name)
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+async def settings(infra: Infra, database_url: str, topic_prefix: str) -> Settings:
+    """Settings for one test: its own database and its own topics (created, 2 partitions each)."""
+    s = Settings(kafka_bootstrap_servers=infra.kafka_bootstrap_servers, database_url=database_url,
+                 topic_prefix=topic_prefix, kafka_partitions_override=2, log_json=False)
+    await ensure_topics(s)
+    return s
+
+
+async def eventually(check, timeout: float = 20.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    """Poll an async `check` until it returns something truthy; fail with its last value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last = None
+    while loop.time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
