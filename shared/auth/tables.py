@@ -1,0 +1,23 @@
+"""The `auth` schema: API keys (hashed), bound to scopes and, for hospitals, facility codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Column, DateTime, String
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlmodel import Field, SQLModel
+
+SCHEMA = "auth"
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+    __table_args__ = {"schema": SCHEMA}
+    key_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+    secret_hash: str = Field(max_length=128)
+    scopes: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
+    facility_codes: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String), nullable=False))
+    created_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked_at: dt.datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
