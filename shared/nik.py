@@ -58,6 +58,8 @@ def parse_nik(value: str) -> NikParts:
     if not isinstance(value, str):
         raise NikError("NIK must be a string of 16 digits")
     nik = stdnum_nik.compact(value)
+    if not nik:
+        raise NikError("NIK is empty: 16 digits expected")
     if not nik.isdigit():
         raise NikError("NIK must contain digits only")
     if len(nik) != 16:

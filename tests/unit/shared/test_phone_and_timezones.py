@@ -1,0 +1,58 @@
+"""Phone numbers normalise to E.164 with clear rejections; provinces map to WIB/WITA/WIT."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.phone import PhoneError, mask_phone, mask_phones_in_text, normalize_phone
+from shared.timezones import WIB, WIT, WITA, zone_for_nik, zone_for_province
+
+
+@pytest.mark.parametrize("raw", ["081234567890", "6281234567890", "+6281234567890", "+62 812-3456-7890",
+                                 "0812 3456 7890", "(0812) 3456-7890"])
+def test_indonesian_mobile_forms_normalise_to_e164(raw: str) -> None:
+    assert normalize_phone(raw) == "+6281234567890"
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("", "empty"),
+        ("0215551234", "not a mobile"),  # Jakarta landline
+        ("+6591234567", "not an Indonesian number"),
+        ("0812", "not a valid Indonesian number"),
+        ("08123abc567", "only digits"),
+    ],
+)
+def test_bad_phone_numbers_are_rejected_with_the_reason(raw: str, problem: str) -> None:
+    with pytest.raises(PhoneError, match=problem):
+        normalize_phone(raw)
+
+
+def test_phone_mask_keeps_prefix_and_last_three() -> None:
+    assert mask_phone("+6281234567890") == "+62812*****890"
+
+
+def test_phones_in_free_text_are_masked() -> None:
+    masked = mask_phones_in_text("call 081234567890 or +6281298765432")
+    assert "081234567890" not in masked and "6281298765432" not in masked
+
+
+@pytest.mark.parametrize(
+    ("province", "zone"),
+    [("11", WIB), ("21", WIB), ("31", WIB), ("36", WIB), ("61", WIB), ("62", WIB),
+     ("51", WITA), ("52", WITA), ("53", WITA), ("63", WITA), ("64", WITA), ("65", WITA),
+     ("71", WITA), ("76", WITA), ("81", WIT), ("82", WIT), ("91", WIT), ("94", WIT), ("96", WIT)],
+)
+def test_province_time_zones(province: str, zone: object) -> None:
+    assert zone_for_province(province) is zone
+
+
+def test_zone_from_nik() -> None:
+    assert zone_for_nik("5171015708900001") is WITA
+
+
+@pytest.mark.parametrize("province", ["00", "22", "37", "54", "66", "77", "83", "97"])
+def test_unknown_province_has_no_zone(province: str) -> None:
+    with pytest.raises(ValueError, match=f"province code {province}"):
+        zone_for_province(province)
