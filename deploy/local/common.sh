@@ -13,6 +13,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; t
 
 APT_UPDATED=""
 apt_install() {
+  [ -n "${PBI_NO_INSTALL:-}" ] && die "$* missing and PBI_NO_INSTALL is set: install $* yourself"
   command -v apt-get >/dev/null || die "cannot install $*: this is not a Debian-like machine (no apt-get). Install $* by hand or use Docker (deploy/compose)."
   if [ -z "$APT_UPDATED" ]; then say "apt-get update"; as_root apt-get update -qq || die "apt-get update failed: is the Debian package mirror reachable?"; APT_UPDATED=1; fi
   say "installing Debian packages: $*"

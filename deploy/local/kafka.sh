@@ -14,18 +14,20 @@ mkdir -p "$PBI_STATE_DIR/kafka"
 
 running_pid() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null && cat "$PIDFILE"; }
 
+JAVA="${JAVA:-java}" MVN="${MVN:-mvn}"
+
 ensure_java() {
-  if ! command -v java >/dev/null; then warn "java not found"; apt_install openjdk-17-jre-headless; fi
-  local v; v="$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)"
-  [ "${v:-0}" -ge 17 ] || die "Kafka $KAFKA_VERSION needs Java 17 or newer; found Java ${v:-unknown} at $(command -v java)"
+  if ! command -v "$JAVA" >/dev/null; then warn "java not found"; apt_install openjdk-17-jre-headless; JAVA=java; fi
+  local v; v="$("$JAVA" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)"
+  [ "${v:-0}" -ge 17 ] || die "Kafka $KAFKA_VERSION needs Java 17 or newer; found Java ${v:-unknown} at $(command -v "$JAVA")"
 }
 
 ensure_jars() {
   if [ -f "$LIBS/.complete" ]; then say "Kafka $KAFKA_VERSION jars cached in $LIBS"; return; fi
-  command -v mvn >/dev/null || { warn "mvn not found"; apt_install maven; }
+  command -v "$MVN" >/dev/null || { warn "mvn not found"; apt_install maven; MVN=mvn; }
   say "resolving Kafka $KAFKA_VERSION jars from Maven Central into $LIBS"
   rm -rf "$LIBS"
-  if ! (cd "$here/kafka" && mvn -q -B dependency:copy-dependencies -DoutputDirectory="$LIBS" >"$PBI_STATE_DIR/kafka/mvn.log" 2>&1); then
+  if ! (cd "$here/kafka" && "$MVN" -q -B dependency:copy-dependencies -DoutputDirectory="$LIBS" >"$PBI_STATE_DIR/kafka/mvn.log" 2>&1); then
     tail -n 20 "$PBI_STATE_DIR/kafka/mvn.log" >&2
     die "Maven could not resolve the Kafka jars (offline, or Maven Central unreachable?). Full log: $PBI_STATE_DIR/kafka/mvn.log"
   fi
@@ -35,7 +37,7 @@ ensure_jars() {
 # Run a Kafka class with the cached jars, a modest heap and the repo's logging config.
 JAVA_ARGS=(-Xms"${KAFKA_HEAP:-512m}" -Xmx"${KAFKA_HEAP:-512m}" -XX:+UseG1GC -Djava.awt.headless=true
   -Dlog4j2.configurationFile="$here/kafka/log4j2.properties" -cp "$LIBS/*")
-kjava() { java "${JAVA_ARGS[@]}" "$@"; }
+kjava() { "$JAVA" "${JAVA_ARGS[@]}" "$@"; }
 
 # The repo's server.properties plus the machine-specific data directory.
 runtime_config() {
@@ -54,12 +56,13 @@ format_storage() {
 
 start() {
   if pid="$(running_pid)"; then say "Kafka already running (pid $pid) on $HOST:$PORT"; return; fi
+  ensure_java; ensure_jars
   for p in $PORT $CONTROLLER_PORT; do
-    if port_open $HOST $p; then die "port $p is already taken by $(port_owner $p || true) (not a Kafka started by this project). Stop it or free the port."; fi
+    if port_open $HOST $p; then die "port $p is already taken by $(port_owner $p || echo 'another program') (not a Kafka started by this project). Stop it or free the port."; fi
   done
-  ensure_java; ensure_jars; runtime_config; format_storage
+  runtime_config; format_storage
   say "starting Kafka $KAFKA_VERSION on $HOST:$PORT (log: $LOG)"
-  ( trap '' HUP; exec java "${JAVA_ARGS[@]}" kafka.Kafka "$PBI_STATE_DIR/kafka/server.properties" ) >>"$LOG" 2>&1 </dev/null &
+  ( trap '' HUP; exec "$JAVA" "${JAVA_ARGS[@]}" kafka.Kafka "$PBI_STATE_DIR/kafka/server.properties" ) >>"$LOG" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
   for _ in $(seq 1 120); do
     if ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then tail -n 30 "$LOG" >&2; die "Kafka exited during start-up (see $LOG)"; fi

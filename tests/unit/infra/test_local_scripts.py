@@ -1,0 +1,80 @@
+"""The local infrastructure scripts fail with messages a person can act on.
+
+Each case runs deploy/local/kafka.sh with a private state/cache directory and fake tools,
+so nothing on the machine is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[3] / "deploy" / "local" / "kafka.sh"
+
+
+def fake_tool(tmp_path: Path, name: str, body: str) -> str:
+    path = tmp_path / name
+    path.write_text(f"#!/usr/bin/env bash\n{body}\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+def run_kafka_sh(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "PBI_STATE_DIR": str(tmp_path / "state"), "PBI_CACHE_DIR": str(tmp_path / "cache"),
+                "PBI_NO_INSTALL": "1", **env}
+    return subprocess.run(["bash", str(SCRIPT), "start"], capture_output=True, text=True, env=full_env, timeout=60)
+
+
+def test_missing_java_is_reported(tmp_path: Path) -> None:
+    result = run_kafka_sh(tmp_path, JAVA=str(tmp_path / "no-java-here"))
+    assert result.returncode != 0
+    assert "java not found" in result.stderr
+    assert "openjdk-17-jre-headless missing" in result.stderr
+
+
+def test_old_java_is_reported_with_its_version(tmp_path: Path) -> None:
+    java = fake_tool(tmp_path, "java", 'echo \'openjdk version "11.0.2" 2019-01-15\' >&2')
+    result = run_kafka_sh(tmp_path, JAVA=java)
+    assert result.returncode != 0
+    assert "needs Java 17 or newer; found Java 11" in result.stderr
+
+
+def test_maven_offline_is_reported(tmp_path: Path) -> None:
+    mvn = fake_tool(tmp_path, "mvn", 'echo "[ERROR] Could not transfer artifact org.apache.kafka:kafka_2.13: '
+                                     'Network is unreachable"; exit 1')
+    result = run_kafka_sh(tmp_path, MVN=mvn)
+    assert result.returncode != 0
+    assert "Maven could not resolve the Kafka jars (offline, or Maven Central unreachable?)" in result.stderr
+    assert "Network is unreachable" in result.stderr
+
+
+def test_port_taken_by_another_program_is_reported(tmp_path: Path) -> None:
+    # Fake jars so the script gets as far as the port check; a plain socket holds the port.
+    libs = tmp_path / "cache" / f"kafka-{_kafka_version()}" / "libs"
+    libs.mkdir(parents=True)
+    (libs / ".complete").touch()
+    with socket.socket() as holder:
+        try:
+            holder.bind(("127.0.0.1", 9092))
+            holder.listen()
+        except OSError:
+            pass  # the project's own Kafka already holds it: just as taken for a foreign state dir
+        result = run_kafka_sh(tmp_path)
+    assert result.returncode != 0
+    assert "port 9092 is already taken" in result.stderr
+
+
+def _kafka_version() -> str:
+    pom = (SCRIPT.parent / "kafka" / "pom.xml").read_text()
+    return pom.split("<kafka.version>")[1].split("<")[0]
+
+
+@pytest.mark.parametrize("command", ["bogus", ""])
+def test_unknown_command_prints_usage(command: str) -> None:
+    result = subprocess.run(["bash", str(SCRIPT), command], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "usage:" in result.stderr
