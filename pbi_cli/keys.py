@@ -42,7 +42,9 @@ def issue(
 
 
 @app.command("revoke")
-def revoke(key_id: Annotated[str, typer.Argument(help="The key id (second part of the key, see `pbi keys list`)")]) -> None:
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (second part of the key, see `pbi keys list`)")],
+) -> None:
     async def go(settings: Settings) -> bool:
         store = await _store(settings)
         try:
@@ -67,7 +69,12 @@ def list_keys() -> None:
 
     table = Table("key id", "name", "scopes", "facilities", "created", "revoked")
     for k in run(go):
-        table.add_row(k.key_id, k.name, ",".join(k.scopes), ",".join(k.facility_codes),
-                      k.created_at.isoformat(timespec="seconds"),
-                      k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
+        table.add_row(
+            k.key_id,
+            k.name,
+            ",".join(k.scopes),
+            ",".join(k.facility_codes),
+            k.created_at.isoformat(timespec="seconds"),
+            k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
+        )
     console.print(table)

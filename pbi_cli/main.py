@@ -6,7 +6,9 @@ import importlib
 
 import typer
 
-app = typer.Typer(help="pbi-reactivation: reactivating PBI JKN participants.", no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="pbi-reactivation: reactivating PBI JKN participants.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 
 # (module, command name): a group is registered only when its module exists, so services can
 # add their commands in their own file.

@@ -16,8 +16,14 @@ SERVICES = ("intake", "registry", "notifier", "eligibility")
 def _serve(service: str) -> None:
     module = importlib.import_module(f"services.{service}.app")
     settings = module.load_settings()
-    uvicorn.run(f"services.{service}.app:create_app", factory=True, host=settings.http_host,
-                port=settings.http_port, log_config=None, access_log=False)
+    uvicorn.run(
+        f"services.{service}.app:create_app",
+        factory=True,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 def _make(service: str):  # type: ignore[no-untyped-def]
@@ -35,5 +41,11 @@ for _name in SERVICES:
 @app.command("simulator")
 def simulator(port: Annotated[int, typer.Option()] = 8090) -> None:
     """Run the local SMS/WhatsApp provider simulator."""
-    uvicorn.run("services.notifier.simulator:create_app", factory=True, host="127.0.0.1", port=port,
-                log_config=None, access_log=False)
+    uvicorn.run(
+        "services.notifier.simulator:create_app",
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+    )

@@ -25,8 +25,9 @@ def is_transient(exc: BaseException, _depth: int = 0) -> bool:
         return True
     # asyncpg: connection lost, server shutting down, serialization failure, deadlock.
     sqlstate = getattr(getattr(exc, "orig", exc), "sqlstate", None) or getattr(exc, "sqlstate", None)
-    if isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in {"40001", "40P01", "57P01",
-                                                                                 "57P02", "57P03"}):
+    if isinstance(sqlstate, str) and (
+        sqlstate.startswith("08") or sqlstate in {"40001", "40P01", "57P01", "57P02", "57P03"}
+    ):
         return True
     cause = exc.__cause__ or exc.__context__
     return cause is not None and _depth < 5 and is_transient(cause, _depth + 1)

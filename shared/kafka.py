@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -65,12 +66,17 @@ async def ensure_topics(settings: Settings, specs: Sequence[TopicSpec] = CATALOG
     new: list[NewTopic] = []
     for spec in specs:
         partitions = settings.kafka_partitions_override or spec.partitions
-        configs = {"retention.ms": str(spec.retention_ms), "cleanup.policy": spec.cleanup_policy,
-                   **spec.configs}
+        configs = {"retention.ms": str(spec.retention_ms), "cleanup.policy": spec.cleanup_policy, **spec.configs}
         new.append(NewTopic(prefix + spec.name, partitions, settings.kafka_replication_factor, topic_configs=configs))
         if spec.has_dlq:
-            new.append(NewTopic(prefix + spec.dlq, 1, settings.kafka_replication_factor,
-                                topic_configs={"retention.ms": str(DLQ_RETENTION_MS)}))
+            new.append(
+                NewTopic(
+                    prefix + spec.dlq,
+                    1,
+                    settings.kafka_replication_factor,
+                    topic_configs={"retention.ms": str(DLQ_RETENTION_MS)},
+                )
+            )
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=15_000)
     await admin.start()
     try:
@@ -135,16 +141,29 @@ class DeadLetters:
         topic = record.topic
         dlq = f"{topic}.dlq"
         headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
-        headers.update({
-            HEADER_REASON: mask_personal_data(reason)[:1000], HEADER_ERROR: error,
-            HEADER_RETRIES: str(retries), HEADER_ORIGIN: topic,
-            HEADER_PARTITION: str(record.partition), HEADER_OFFSET: str(record.offset), HEADER_GROUP: self.group,
-        })
+        headers.update(
+            {
+                HEADER_REASON: mask_personal_data(reason)[:1000],
+                HEADER_ERROR: error,
+                HEADER_RETRIES: str(retries),
+                HEADER_ORIGIN: topic,
+                HEADER_PARTITION: str(record.partition),
+                HEADER_OFFSET: str(record.offset),
+                HEADER_GROUP: self.group,
+            }
+        )
         # The broker's own prefix is already part of record.topic: publish to the exact name.
         await self.broker.publish(record.value or b"", topic=dlq, key=record.key, headers=headers)
         self.count += 1
-        log.warning("dead_lettered", topic=topic, partition=record.partition, offset=record.offset,
-                    reason=mask_personal_data(reason), error=error, group=self.group)
+        log.warning(
+            "dead_lettered",
+            topic=topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=mask_personal_data(reason),
+            error=error,
+            group=self.group,
+        )
 
 
 async def _with_retries(call: Callable[[], Awaitable[None]], policy: RetryPolicy, what: str) -> BaseException | None:
@@ -158,14 +177,23 @@ async def _with_retries(call: Callable[[], Awaitable[None]], policy: RetryPolicy
             raise
         except Exception as exc:  # noqa: BLE001 - classified below
             if is_transient(exc):
-                log.warning("transient_failure_retrying", what=what, error=type(exc).__name__,
-                            detail=mask_personal_data(str(exc))[:300])
+                log.warning(
+                    "transient_failure_retrying",
+                    what=what,
+                    error=type(exc).__name__,
+                    detail=mask_personal_data(str(exc))[:300],
+                )
             else:
                 failures += 1
                 if failures >= policy.attempts:
                     return exc
-                log.warning("handler_failed_retrying", what=what, attempt=failures,
-                            error=type(exc).__name__, detail=mask_personal_data(str(exc))[:300])
+                log.warning(
+                    "handler_failed_retrying",
+                    what=what,
+                    attempt=failures,
+                    error=type(exc).__name__,
+                    detail=mask_personal_data(str(exc))[:300],
+                )
             await asyncio.sleep(delay)
             delay = min(delay * 2, policy.max_delay_s)
 
@@ -245,7 +273,12 @@ async def _process(
         return
     # The batch keeps failing: find the records that fail on their own, process the rest.
     for record, event in good:
-        single_error = await _with_retries(lambda event=event: handler([event]), policy, "record")
+        single_error = await _with_retries(functools.partial(handler, [event]), policy, "record")
         if single_error is not None:
-            await dead_letters.send(record, f"{type(single_error).__name__}: {single_error}",
-                                    type(single_error).__name__, policy.attempts, prefix)
+            await dead_letters.send(
+                record,
+                f"{type(single_error).__name__}: {single_error}",
+                type(single_error).__name__,
+                policy.attempts,
+                prefix,
+            )

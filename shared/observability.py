@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, Response
@@ -15,7 +16,7 @@ from shared.kafka import mask_personal_data
 correlation_id = structlog.contextvars.bind_contextvars
 
 
-def _mask_event(_: object, __: str, event_dict: dict[str, object]) -> dict[str, object]:
+def _mask_event(_: object, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Last line of defence: no whole NIK or phone number reaches a log line."""
     for key, value in event_dict.items():
         if isinstance(value, str):
@@ -40,9 +41,11 @@ def configure_logging(service: str, level: str = "INFO", json_logs: bool = True)
     )
     structlog.contextvars.bind_contextvars(service=service)
     # Libraries log through the standard library: same level, masked, one line each.
-    logging.basicConfig(level=level.upper(), stream=sys.stdout,
-                        format=f'{{"service": "{service}", "logger": "%(name)s", "level": "%(levelname)s", '
-                               f'"event": "%(message)s"}}')
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stdout,
+        format=f'{{"service": "{service}", "logger": "%(name)s", "level": "%(levelname)s", "event": "%(message)s"}}',
+    )
     for noisy in ("aiokafka", "faststream", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for handler in logging.getLogger().handlers:

@@ -15,8 +15,22 @@ from typing import Any
 
 import structlog
 from faststream.kafka import KafkaBroker
-from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, MetaData, String, Table, Uuid, func
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -44,9 +58,13 @@ def outbox_table(metadata: MetaData, schema: str) -> Table:
 
 
 def outbox_row(topic: str, event: Event, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"event_id": event.event_id, "topic": topic, "key": event.kafka_key(),
-            "payload": event.model_dump_json().encode(),
-            "headers": {"x-event-type": getattr(event, "type", ""), **(headers or {})}}
+    return {
+        "event_id": event.event_id,
+        "topic": topic,
+        "key": event.kafka_key(),
+        "payload": event.model_dump_json().encode(),
+        "headers": {"x-event-type": getattr(event, "type", ""), **(headers or {})},
+    }
 
 
 async def add_to_outbox(session: AsyncSession | AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -58,8 +76,15 @@ class OutboxRelay:
     """Publishes outbox rows in commit order, then deletes them. `wake()` after a commit
     makes it publish at once (low latency for emergencies); it also polls as a fallback."""
 
-    def __init__(self, engine: AsyncEngine, table: Table, broker: KafkaBroker, *, batch_size: int = 1000,
-                 poll_interval_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        table: Table,
+        broker: KafkaBroker,
+        *,
+        batch_size: int = 1000,
+        poll_interval_s: float = 0.5,
+    ) -> None:
         self.engine, self.table, self.broker = engine, table, broker
         self.batch_size, self.poll_interval_s = batch_size, poll_interval_s
         self._wake = asyncio.Event()
@@ -87,8 +112,9 @@ class OutboxRelay:
             try:
                 async with self.engine.connect() as conn:
                     # Only the replica holding this session-level lock relays; others wait.
-                    got = (await conn.execute(text("select pg_try_advisory_lock(hashtext(:k))"),
-                                              {"k": lock_key})).scalar()
+                    got = (
+                        await conn.execute(text("select pg_try_advisory_lock(hashtext(:k))"), {"k": lock_key})
+                    ).scalar()
                     await conn.commit()
                     if not got:
                         await asyncio.sleep(2)
@@ -101,8 +127,12 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # noqa: BLE001
                 level = log.warning if is_transient(exc) else log.error
-                level("outbox_relay_failed", schema=self.table.schema, error=type(exc).__name__,
-                      detail=mask_personal_data(str(exc))[:300])
+                level(
+                    "outbox_relay_failed",
+                    schema=self.table.schema,
+                    error=type(exc).__name__,
+                    detail=mask_personal_data(str(exc))[:300],
+                )
                 await asyncio.sleep(1)
 
     async def _wait(self) -> None:
@@ -120,8 +150,7 @@ class OutboxRelay:
         if not rows:
             return 0
         futures = [
-            await self.broker.publish(r.payload, topic=r.topic, key=r.key, headers=dict(r.headers),
-                                      no_confirm=True)
+            await self.broker.publish(r.payload, topic=r.topic, key=r.key, headers=dict(r.headers), no_confirm=True)
             for r in rows
         ]
         await asyncio.gather(*futures)

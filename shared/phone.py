@@ -30,7 +30,7 @@ def normalize_phone(value: str) -> str:
     try:
         number = phonenumbers.parse(raw, "ID")
     except NumberParseException as exc:
-        raise PhoneError(f"not a phone number ({exc.error_type.name.lower()})")
+        raise PhoneError(f"not a phone number ({exc._msg})")
     if number.country_code != 62:
         raise PhoneError(f"not an Indonesian number (country code +{number.country_code})")
     if not phonenumbers.is_valid_number(number):

@@ -28,42 +28,71 @@ class TopicSpec:
 
 
 PARTICIPANT_EVENTS = TopicSpec(
-    "pbi.participant-events.v1", 12, 30 * DAY_MS,
+    "pbi.participant-events.v1",
+    12,
+    30 * DAY_MS,
     "Facts from SIKS-NG, BPJS, DTSEN and Dukcapil: deactivations, desil updates, biometrics, deaths",
-    ("participant.deactivated", "participant.desil_updated", "participant.biometric_recorded",
-     "participant.death_reported", "participant.nik_conflict_reported", "participant.nik_conflict_resolved",
-     "participant.id_semesta_assigned"),
+    (
+        "participant.deactivated",
+        "participant.desil_updated",
+        "participant.biometric_recorded",
+        "participant.death_reported",
+        "participant.nik_conflict_reported",
+        "participant.nik_conflict_resolved",
+        "participant.id_semesta_assigned",
+    ),
 )
 REACTIVATION_REQUESTS = TopicSpec(
-    "pbi.reactivation-requests.v1", 6, 30 * DAY_MS,
+    "pbi.reactivation-requests.v1",
+    6,
+    30 * DAY_MS,
     "Regular and chronic-disease reactivation requests from Dinsos, villages and WhatsApp",
     ("reactivation.requested",),
 )
 EMERGENCY_REQUESTS = TopicSpec(
-    "pbi.emergency-requests.v1", 3, 30 * DAY_MS,
+    "pbi.emergency-requests.v1",
+    3,
+    30 * DAY_MS,
     "Emergency (hospital) requests: their own lane so bulk backlogs never delay them",
     ("reactivation.requested",),
 )
 DECISIONS = TopicSpec(
-    "pbi.decisions.v1", 6, 90 * DAY_MS, "Eligibility decisions", ("reactivation.decided",),
+    "pbi.decisions.v1",
+    6,
+    90 * DAY_MS,
+    "Eligibility decisions",
+    ("reactivation.decided",),
 )
 TIMER_EVENTS = TopicSpec(
-    "pbi.timer-events.v1", 3, 30 * DAY_MS,
+    "pbi.timer-events.v1",
+    3,
+    30 * DAY_MS,
     "Durable timers firing: emergency SLA warning/breach/met, window-closing reminders",
     ("emergency.sla_changed", "participant.window_reminder_due"),
 )
 STATUS_CHANGES = TopicSpec(
-    "pbi.status-changes.v1", 6, 30 * DAY_MS,
-    "Registry status transitions (transactional outbox)", ("participant.status_changed",),
+    "pbi.status-changes.v1",
+    6,
+    30 * DAY_MS,
+    "Registry status transitions (transactional outbox)",
+    ("participant.status_changed",),
 )
 NOTIFICATION_EVENTS = TopicSpec(
-    "pbi.notification-events.v1", 3, 14 * DAY_MS,
-    "Notifier delivery state per message, for the dashboard", ("notification.updated",),
+    "pbi.notification-events.v1",
+    3,
+    14 * DAY_MS,
+    "Notifier delivery state per message, for the dashboard",
+    ("notification.updated",),
 )
 
 CATALOGUE: tuple[TopicSpec, ...] = (
-    PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, EMERGENCY_REQUESTS, DECISIONS, TIMER_EVENTS,
-    STATUS_CHANGES, NOTIFICATION_EVENTS,
+    PARTICIPANT_EVENTS,
+    REACTIVATION_REQUESTS,
+    EMERGENCY_REQUESTS,
+    DECISIONS,
+    TIMER_EVENTS,
+    STATUS_CHANGES,
+    NOTIFICATION_EVENTS,
 )
 DLQ_RETENTION_MS = 90 * DAY_MS
 

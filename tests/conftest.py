@@ -55,13 +55,18 @@ def topic_prefix() -> str:
 @pytest.fixture
 async def settings(infra: Infra, database_url: str, topic_prefix: str) -> Settings:
     """Settings for one test: its own database and its own topics (created, 2 partitions each)."""
-    s = Settings(kafka_bootstrap_servers=infra.kafka_bootstrap_servers, database_url=database_url,
-                 topic_prefix=topic_prefix, kafka_partitions_override=2, log_json=False)
+    s = Settings(
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        database_url=database_url,
+        topic_prefix=topic_prefix,
+        kafka_partitions_override=2,
+        log_json=False,
+    )
     await ensure_topics(s)
     return s
 
 
-async def eventually(check, timeout: float = 20.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+async def eventually(check, timeout: float = 20.0, interval: float = 0.1):  # type: ignore[no-untyped-def]  # noqa: ASYNC109
     """Poll an async `check` until it returns something truthy; fail with its last value."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -55,6 +55,8 @@ def start_infra(stack: ExitStack) -> Infra:
         return Infra(kc.get_bootstrap_server(), pg.get_connection_url(), "testcontainers")
     for name, target in (("Kafka", LOCAL_KAFKA), ("PostgreSQL", "127.0.0.1:5432")):
         if not _reachable(target):
-            raise RuntimeError(f"{name} is not reachable on {target}: run `make infra-up` (or `make test`, "
-                               "which starts it), or set KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL.")
+            raise RuntimeError(
+                f"{name} is not reachable on {target}: run `make infra-up` (or `make test`, "
+                "which starts it), or set KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL."
+            )
     return Infra(LOCAL_KAFKA, LOCAL_DATABASE, "local")

@@ -59,8 +59,9 @@ def up() -> int:
             print(f"[up] {name:<12} port {port} already answers: not started by `make up`, left alone")
             continue
         log = open(LOGS / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
-        proc = subprocess.Popen([PBI, "run", arg], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [PBI, "run", arg], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+        )
         (PIDS / f"{name}.pid").write_text(str(proc.pid))
         print(f"[up] {name:<12} started (pid {proc.pid}) on :{port}, log: {LOGS / (name + '.log')}")
     deadline = time.monotonic() + READY_TIMEOUT_S
@@ -72,8 +73,7 @@ def up() -> int:
                 del pending[name]
             elif (PIDS / f"{name}.pid").exists() and not _pid(name):
                 print(f"[up] {name:<12} exited during start-up; last lines of its log:", file=sys.stderr)
-                print("\n".join((LOGS / f"{name}.log").read_text(errors="replace").splitlines()[-20:]),
-                      file=sys.stderr)
+                print("\n".join((LOGS / f"{name}.log").read_text(errors="replace").splitlines()[-20:]), file=sys.stderr)
                 return 1
         time.sleep(0.5)
     if pending:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from shared.auth.tables import SCHEMA, ApiKey
 from shared.db import make_sessions, migrate, transaction
@@ -70,22 +70,31 @@ class ApiKeyStore:
             raise ValueError("a key with emergency:write must be bound to at least one facility code (--facility)")
         key, key_id, secret = generate_key()
         async with transaction(self.sessions) as session:
-            session.add(ApiKey(key_id=key_id, name=name, secret_hash=hash_secret(secret, self.pepper),
-                               scopes=sorted(set(scopes)), facility_codes=sorted(set(facility_codes or [])),
-                               created_at=dt.datetime.now(dt.UTC)))
+            session.add(
+                ApiKey(
+                    key_id=key_id,
+                    name=name,
+                    secret_hash=hash_secret(secret, self.pepper),
+                    scopes=sorted(set(scopes)),
+                    facility_codes=sorted(set(facility_codes or [])),
+                    created_at=dt.datetime.now(dt.UTC),
+                )
+            )
         return key
 
     async def revoke(self, key_id: str) -> bool:
         async with transaction(self.sessions) as session:
             result = await session.execute(
-                update(ApiKey).where(ApiKey.key_id == key_id, ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
-                .values(revoked_at=dt.datetime.now(dt.UTC)))
+                update(ApiKey)
+                .where(col(ApiKey.key_id) == key_id, col(ApiKey.revoked_at).is_(None))
+                .values(revoked_at=dt.datetime.now(dt.UTC))
+            )
         self._cache.pop(key_id, None)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def list(self) -> list[ApiKey]:
         async with self.sessions() as session:
-            return list((await session.exec(select(ApiKey).order_by(ApiKey.created_at))).all())
+            return list((await session.exec(select(ApiKey).order_by(col(ApiKey.created_at)))).all())
 
     async def _row(self, key_id: str) -> ApiKey | None:
         hit = self._cache.get(key_id)

@@ -29,8 +29,9 @@ class SeenEvent(SQLModel, table=True):
 
 
 def desil_event(desil: int = 3) -> DesilUpdated:
-    return DesilUpdated(occurred_at=dt.datetime.now(dt.UTC), source="DTSEN", nik=NIK, desil=desil,
-                        effective_on=dt.date(2025, 7, 1))
+    return DesilUpdated(
+        occurred_at=dt.datetime.now(dt.UTC), source="DTSEN", nik=NIK, desil=desil, effective_on=dt.date(2025, 7, 1)
+    )
 
 
 async def start_consumer(settings: Settings) -> tuple[KafkaBroker, object]:
@@ -40,8 +41,14 @@ async def start_consumer(settings: Settings) -> tuple[KafkaBroker, object]:
     sessions = make_sessions(engine)
     broker = make_broker(settings, "test-consumer")
 
-    @subscribe(broker, PARTICIPANT_EVENTS, group="test-group", adapter=participant_event_adapter,
-               service="test", prefix=settings.topic_prefix)
+    @subscribe(
+        broker,
+        PARTICIPANT_EVENTS,
+        group="test-group",
+        adapter=participant_event_adapter,
+        service="test",
+        prefix=settings.topic_prefix,
+    )
     async def on_events(events: list[ParticipantEvent]) -> None:
         async with transaction(sessions) as session:
             for event in events:
@@ -66,8 +73,11 @@ async def test_published_event_becomes_a_row_in_postgres(settings: Settings) -> 
     await publisher.start()
     try:
         event = desil_event()
-        await publisher.publish(event.model_dump_json().encode(), topic=settings.topic_prefix + PARTICIPANT_EVENTS.name,
-                                key=event.kafka_key())
+        await publisher.publish(
+            event.model_dump_json().encode(),
+            topic=settings.topic_prefix + PARTICIPANT_EVENTS.name,
+            key=event.kafka_key(),
+        )
         found = await eventually(lambda: rows(settings))
         assert [(r.event_id, r.nik, r.desil) for r in found] == [(event.event_id, NIK, 3)]
     finally:
@@ -77,17 +87,22 @@ async def test_published_event_becomes_a_row_in_postgres(settings: Settings) -> 
 
 
 async def dead_letters(settings: Settings, expected: int) -> list:
-    consumer = AIOKafkaConsumer(settings.topic_prefix + PARTICIPANT_EVENTS.dlq,
-                                bootstrap_servers=settings.kafka_bootstrap_servers,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        settings.topic_prefix + PARTICIPANT_EVENTS.dlq,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         records: list = []
+
         async def fetch() -> list:
             batch = await consumer.getmany(timeout_ms=500)
             for recs in batch.values():
                 records.extend(recs)
             return records if len(records) >= expected else []
+
         return await eventually(fetch)
     finally:
         await consumer.stop()
@@ -95,8 +110,7 @@ async def dead_letters(settings: Settings, expected: int) -> list:
 
 async def test_poison_records_are_dead_lettered_and_the_partition_keeps_flowing(settings: Settings) -> None:
     broker, engine = await start_consumer(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
-                                enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True)
     await producer.start()
     topic = settings.topic_prefix + PARTICIPANT_EVENTS.name
     good = desil_event(desil=4)

@@ -25,8 +25,13 @@ def fake_tool(tmp_path: Path, name: str, body: str) -> str:
 
 
 def run_kafka_sh(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "PBI_STATE_DIR": str(tmp_path / "state"), "PBI_CACHE_DIR": str(tmp_path / "cache"),
-                "PBI_NO_INSTALL": "1", **env}
+    full_env = {
+        **os.environ,
+        "PBI_STATE_DIR": str(tmp_path / "state"),
+        "PBI_CACHE_DIR": str(tmp_path / "cache"),
+        "PBI_NO_INSTALL": "1",
+        **env,
+    }
     return subprocess.run(["bash", str(SCRIPT), "start"], capture_output=True, text=True, env=full_env, timeout=60)
 
 
@@ -38,15 +43,18 @@ def test_missing_java_is_reported(tmp_path: Path) -> None:
 
 
 def test_old_java_is_reported_with_its_version(tmp_path: Path) -> None:
-    java = fake_tool(tmp_path, "java", 'echo \'openjdk version "11.0.2" 2019-01-15\' >&2')
+    java = fake_tool(tmp_path, "java", "echo 'openjdk version \"11.0.2\" 2019-01-15' >&2")
     result = run_kafka_sh(tmp_path, JAVA=java)
     assert result.returncode != 0
     assert "needs Java 17 or newer; found Java 11" in result.stderr
 
 
 def test_maven_offline_is_reported(tmp_path: Path) -> None:
-    mvn = fake_tool(tmp_path, "mvn", 'echo "[ERROR] Could not transfer artifact org.apache.kafka:kafka_2.13: '
-                                     'Network is unreachable"; exit 1')
+    mvn = fake_tool(
+        tmp_path,
+        "mvn",
+        'echo "[ERROR] Could not transfer artifact org.apache.kafka:kafka_2.13: Network is unreachable"; exit 1',
+    )
     result = run_kafka_sh(tmp_path, MVN=mvn)
     assert result.returncode != 0
     assert "Maven could not resolve the Kafka jars (offline, or Maven Central unreachable?)" in result.stderr

@@ -23,9 +23,15 @@ def record(value: bytes | None) -> ConsumerRecord:
 
 def test_deactivation_event_round_trips_with_normalised_phone() -> None:
     event = participant_event_adapter.validate_python(
-        {**BASE, "type": "participant.deactivated", "deactivated_on": "2025-06-01", "reason": "DESIL_ABOVE_5",
-         "phone": "081234567890", "region": {"province": "Banten", "regency": "Tangerang Selatan",
-                                              "district": "Pamulang"}})
+        {
+            **BASE,
+            "type": "participant.deactivated",
+            "deactivated_on": "2025-06-01",
+            "reason": "DESIL_ABOVE_5",
+            "phone": "081234567890",
+            "region": {"province": "Banten", "regency": "Tangerang Selatan", "district": "Pamulang"},
+        }
+    )
     assert isinstance(event, ParticipantDeactivated)
     assert event.phone == "+6281234567890"
     assert any_event_adapter.validate_json(event.model_dump_json()) == event
@@ -56,17 +62,28 @@ def test_schema_violations_name_the_field(payload: dict, field: str) -> None:
 
 def test_naive_timestamp_is_rejected() -> None:
     with pytest.raises(PoisonRecord, match="occurred_at"):
-        decode_record(record(json.dumps({**BASE, "occurred_at": "2025-06-01T08:00:00", "type":
-                                         "participant.death_reported", "died_on": "2025-05-01"}).encode()),
-                      participant_event_adapter)
+        decode_record(
+            record(
+                json.dumps(
+                    {
+                        **BASE,
+                        "occurred_at": "2025-06-01T08:00:00",
+                        "type": "participant.death_reported",
+                        "died_on": "2025-05-01",
+                    }
+                ).encode()
+            ),
+            participant_event_adapter,
+        )
 
 
 def test_not_json_and_unknown_type_and_tombstone_are_poison() -> None:
     with pytest.raises(PoisonRecord, match="invalid JSON"):
         decode_record(record(b"\xff\x00"), participant_event_adapter)
     with pytest.raises(PoisonRecord, match="does not match any of the expected tags"):
-        decode_record(record(json.dumps({**BASE, "type": "participant.teleported"}).encode()),
-                      participant_event_adapter)
+        decode_record(
+            record(json.dumps({**BASE, "type": "participant.teleported"}).encode()), participant_event_adapter
+        )
     with pytest.raises(PoisonRecord, match="tombstone"):
         decode_record(record(None), participant_event_adapter)
 

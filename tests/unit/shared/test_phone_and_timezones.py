@@ -8,8 +8,10 @@ from shared.phone import PhoneError, mask_phone, mask_phones_in_text, normalize_
 from shared.timezones import WIB, WIT, WITA, zone_for_nik, zone_for_province
 
 
-@pytest.mark.parametrize("raw", ["081234567890", "6281234567890", "+6281234567890", "+62 812-3456-7890",
-                                 "0812 3456 7890", "(0812) 3456-7890"])
+@pytest.mark.parametrize(
+    "raw",
+    ["081234567890", "6281234567890", "+6281234567890", "+62 812-3456-7890", "0812 3456 7890", "(0812) 3456-7890"],
+)
 def test_indonesian_mobile_forms_normalise_to_e164(raw: str) -> None:
     assert normalize_phone(raw) == "+6281234567890"
 
@@ -40,9 +42,27 @@ def test_phones_in_free_text_are_masked() -> None:
 
 @pytest.mark.parametrize(
     ("province", "zone"),
-    [("11", WIB), ("21", WIB), ("31", WIB), ("36", WIB), ("61", WIB), ("62", WIB),
-     ("51", WITA), ("52", WITA), ("53", WITA), ("63", WITA), ("64", WITA), ("65", WITA),
-     ("71", WITA), ("76", WITA), ("81", WIT), ("82", WIT), ("91", WIT), ("94", WIT), ("96", WIT)],
+    [
+        ("11", WIB),
+        ("21", WIB),
+        ("31", WIB),
+        ("36", WIB),
+        ("61", WIB),
+        ("62", WIB),
+        ("51", WITA),
+        ("52", WITA),
+        ("53", WITA),
+        ("63", WITA),
+        ("64", WITA),
+        ("65", WITA),
+        ("71", WITA),
+        ("76", WITA),
+        ("81", WIT),
+        ("82", WIT),
+        ("91", WIT),
+        ("94", WIT),
+        ("96", WIT),
+    ],
 )
 def test_province_time_zones(province: str, zone: object) -> None:
     assert zone_for_province(province) is zone
