@@ -1,0 +1,64 @@
+"""End-to-end fixtures: the running system, its keys, an HTTP client."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.auth import ApiKeyStore
+from shared.db import make_engine
+from shared.kafka import ensure_topics
+from shared.settings import Settings
+from tests.conftest import _create_database, _drop_database
+from tests.e2e.system import RunningSystem, start_system
+from tests.infra import Infra
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def system(infra: Infra) -> Iterator[RunningSystem]:
+    name = f"pbi_e2e_{uuid.uuid4().hex[:8]}"
+    url = asyncio.run(_create_database(infra.database_url, name))
+    prefix = f"e2e{uuid.uuid4().hex[:8]}."
+    asyncio.run(
+        ensure_topics(
+            Settings(
+                kafka_bootstrap_servers=infra.kafka_bootstrap_servers, topic_prefix=prefix, kafka_partitions_override=3
+            )
+        )
+    )
+    running = start_system(url, infra.kafka_bootstrap_servers, prefix, ARTIFACTS / "e2e-logs" / prefix.rstrip("."))
+    yield running
+    running.stop()
+    asyncio.run(_drop_database(infra.database_url, name))
+
+
+class Keys:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def issue(self, scopes: str, facility: list[str] | None = None) -> str:
+        store = ApiKeyStore(make_engine(self.settings), self.settings.api_key_pepper.get_secret_value())
+        await store.migrate()
+        try:
+            return await store.issue("e2e", scopes.split(","), facility)
+        finally:
+            await store.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def keys(system: RunningSystem) -> Keys:
+    return Keys(Settings(database_url=system.env["DATABASE_URL"]))
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[object]:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client

@@ -1,0 +1,109 @@
+"""The whole system as separate processes (the provider simulator and the four services), each on a
+free port, sharing one fresh database and one topic prefix: what `make up` runs, isolated per test
+session. Used by the end-to-end and browser tests, the demo check and the chaos runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+PBI = str(Path(sys.executable).parent / "pbi")
+SERVICES = ("eligibility", "registry", "notifier", "intake")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningSystem:
+    env: dict[str, str]
+    ports: dict[str, int]
+    log_dir: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def start(self, name: str, timeout: float = 90) -> None:
+        arg = name
+        env = {**self.env, "HTTP_PORT": str(self.ports[name])}
+        log = (self.log_dir / f"{name}.log").open("ab")
+        cmd = [PBI, "run", arg] + (["--port", str(self.ports[name])] if name == "simulator" else [])
+        self.processes[name] = subprocess.Popen(
+            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+        )
+        self.wait_ready(name, timeout)
+
+    def wait_ready(self, name: str, timeout: float = 90) -> None:
+        path = "/_sim/health" if name == "simulator" else "/readyz"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            proc = self.processes[name]
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited ({proc.returncode}) during start-up:\n{self.log_tail(name)}")
+            try:
+                if httpx.get(self.url(name) + path, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"{name} not ready within {timeout}s:\n{self.log_tail(name)}")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.processes.pop(name, None)
+        if proc and proc.poll() is None:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        for name in list(self.processes)[::-1]:
+            self.kill(name, signal.SIGTERM)
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = self.log_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
+
+
+def start_system(
+    database_url: str, kafka: str, topic_prefix: str, log_dir: Path, extra_env: dict[str, str] | None = None
+) -> RunningSystem:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    ports = {name: free_port() for name in ("simulator", *SERVICES)}
+    simulator = f"http://127.0.0.1:{ports['simulator']}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "TOPIC_PREFIX": topic_prefix,
+        "KAFKA_PARTITIONS_OVERRIDE": "3",
+        "LOG_JSON": "true",
+        # The notifier talks to the local provider simulator; it calls the notifier's webhooks back.
+        "WHATSAPP_API_BASE": simulator,
+        "TWILIO_API_BASE": simulator,
+        "SIMULATOR_WEBHOOK_BASE": f"http://127.0.0.1:{ports['notifier']}",
+        **(extra_env or {}),
+    }
+    system = RunningSystem(env, ports, log_dir)
+    try:
+        system.start("simulator")
+        for name in SERVICES:
+            system.start(name)
+    except Exception:
+        system.stop()
+        raise
+    return system
