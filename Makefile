@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv infra-up infra-down infra-status test test-unit test-integration lint typecheck \
+.PHONY: help venv browser-deps infra-up infra-down infra-status test test-unit test-integration lint typecheck \
         up down demo bench chaos clean
 
 help:
@@ -24,6 +24,9 @@ venv: $(STAMP) ## create .venv with the pinned dependencies
 infra-up: ## start local Kafka and PostgreSQL (installs them when missing)
 	@deploy/local/infra.sh up
 
+browser-deps: ## Debian's chromium for the browser tests
+	@deploy/local/chromium.sh
+
 infra-down: ## stop local Kafka and PostgreSQL
 	@deploy/local/infra.sh down
 
@@ -35,7 +38,7 @@ lint: venv ## ruff (lint + format check) and mypy on shared/ and every domain/
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy shared $$(ls -d services/*/domain 2>/dev/null)
 
-test: venv infra-up ## the whole suite: lint, unit, integration, e2e
+test: venv infra-up browser-deps ## the whole suite: lint, unit, integration, e2e, browser
 	@$(MAKE) --no-print-directory lint
 	@$(BIN)/pytest -q $(PYTEST_ARGS)
 
