@@ -113,9 +113,9 @@ async def post_batches(
     await asyncio.gather(*(one(events[i : i + size]) for i in range(0, len(events), size)))
 
 
-async def wait_until(check, timeout: float) -> float:  # type: ignore[no-untyped-def]
+async def wait_until(check, limit_s: float) -> float:  # type: ignore[no-untyped-def]
     start = time.perf_counter()
-    while time.perf_counter() - start < timeout:
+    while time.perf_counter() - start < limit_s:
         if await check():
             return time.perf_counter() - start
         await asyncio.sleep(0.25)
@@ -190,8 +190,7 @@ async def main() -> dict[str, Any]:
         reader = await store.issue("bench", ["participants:read", "dashboard:read"])
         hospital = await store.issue("bench", ["emergency:write"], ["3674R001"])
         await store.engine.dispose()
-        subprocess_env = {**system.env}
-        os.system(f"DATABASE_URL='{db_url}' {PBI} facilities add 3674R001 'RSUD Kota Tangerang Selatan' >/dev/null")
+        await shell(f"DATABASE_URL='{db_url}' {PBI} facilities add 3674R001 'RSUD Kota Tangerang Selatan'")
 
         async with httpx.AsyncClient(timeout=120) as client:
             # People the emergencies are for: deactivated (and committed) before the wave starts.
@@ -249,13 +248,19 @@ async def main() -> dict[str, Any]:
                 f"DATABASE_URL='{db_url}' TOPIC_PREFIX='{prefix}' {PBI} import deactivations {path} >/dev/null 2>&1"
             )
             results["import_rows_per_s"] = len(rows) / (time.perf_counter() - start) if code == 0 else None
-        del subprocess_env
     finally:
         sampler.stop_flag.set()
         results["peak_rss_mb"] = {k: round(v, 1) for k, v in sampler.peak.items()}
         system.stop()
         await _drop_database(admin_db, db_name)
     return results
+
+
+async def shell(command: str) -> int:
+    proc = await asyncio.create_subprocess_shell(
+        command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    return await proc.wait()
 
 
 async def _at_least(client, system, key, metric, target) -> bool:  # type: ignore[no-untyped-def]
