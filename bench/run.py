@@ -244,9 +244,7 @@ async def main() -> dict[str, Any]:
                 w.writeheader()
                 w.writerows(rows)
             start = time.perf_counter()
-            code = os.system(
-                f"DATABASE_URL='{db_url}' TOPIC_PREFIX='{prefix}' {PBI} import deactivations {path} >/dev/null 2>&1"
-            )
+            code = await shell(f"DATABASE_URL='{db_url}' TOPIC_PREFIX='{prefix}' {PBI} import deactivations {path}")
             results["import_rows_per_s"] = len(rows) / (time.perf_counter() - start) if code == 0 else None
     finally:
         sampler.stop_flag.set()
