@@ -32,8 +32,9 @@ async def measure(bootstrap: str, n: int, partitions: int = 12) -> dict[str, flo
     await admin.create_topics([NewTopic(topic, partitions, 1)])
     await admin.close()
     payload = sample_payload()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
-                                max_batch_size=256 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=256 * 1024
+    )
     await producer.start()
     start = time.perf_counter()
     futures = [await producer.send(topic, payload, key=str(i % 50_000).encode()) for i in range(n)]
@@ -41,8 +42,14 @@ async def measure(bootstrap: str, n: int, partitions: int = 12) -> dict[str, flo
     produced_s = time.perf_counter() - start
     await producer.stop()
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"bench-{topic}",
-                                auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=5000)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-{topic}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=5000,
+    )
     await consumer.start()
     seen, c_start = 0, time.perf_counter()
     while seen < n:
@@ -55,5 +62,9 @@ async def measure(bootstrap: str, n: int, partitions: int = 12) -> dict[str, flo
     await admin.start()
     await admin.delete_topics([topic])
     await admin.close()
-    return {"produce_msgs_per_s": n / produced_s, "consume_msgs_per_s": n / consumed_s,
-            "raw_ceiling_msgs_per_s": n / (produced_s + consumed_s), "message_bytes": len(payload)}
+    return {
+        "produce_msgs_per_s": n / produced_s,
+        "consume_msgs_per_s": n / consumed_s,
+        "raw_ceiling_msgs_per_s": n / (produced_s + consumed_s),
+        "message_bytes": len(payload),
+    }
