@@ -1,0 +1,1 @@
+"""The operations dashboard (GET /dashboard): server-sent snapshots rendered by a small local script."""
