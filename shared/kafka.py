@@ -282,3 +282,13 @@ async def _process(
                 policy.attempts,
                 prefix,
             )
+
+
+def broker_check(broker: KafkaBroker) -> Callable[[], Awaitable[None]]:
+    """A readiness check for shared.observability.health_router: raises when Kafka does not answer."""
+
+    async def check() -> None:
+        if not await broker.ping(timeout=3):
+            raise ConnectionError("Kafka broker not reachable")
+
+    return check

@@ -1,0 +1,108 @@
+"""The eligibility schema: facts per NIK, requests with their current outcome, processed event ids,
+durable timers, and the outbox. Queries are set-based so a batch costs a few round trips."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, MetaData, String, UniqueConstraint, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from services.eligibility.domain.rules import Facts
+from shared.outbox import outbox_table
+
+SCHEMA = "eligibility"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _tz(**kw: Any) -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), **kw))
+
+
+class FactsRow(SQLModel, table=True):
+    __tablename__ = "facts"
+    __table_args__ = {"schema": SCHEMA}
+    nik: str = Field(primary_key=True, max_length=16)
+    deactivated_on: dt.date | None = None
+    desil: int | None = None
+    desil_effective_on: dt.date | None = None
+    biometric_recorded: bool = False
+    deceased: bool = False
+    nik_conflict_open: bool = False
+    id_semesta: str | None = None
+    reactivated: bool = False
+    phone: str | None = None
+
+
+class RequestRow(SQLModel, table=True):
+    __tablename__ = "requests"
+    __table_args__ = (Index("ix_eligibility_requests_nik", "nik"), {"schema": SCHEMA})
+    request_id: uuid.UUID = Field(primary_key=True)
+    nik: str = Field(max_length=16)
+    path: str
+    outcome: str
+    reasons: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
+    received_at: dt.datetime = _tz(nullable=False)
+    decided_at: dt.datetime = _tz(nullable=False)
+    event: dict = Field(sa_column=Column(JSON, nullable=False))  # the request as received
+
+
+class ProcessedEvent(SQLModel, table=True):
+    __tablename__ = "processed_events"
+    __table_args__ = {"schema": SCHEMA}
+    event_id: uuid.UUID = Field(primary_key=True)
+
+
+class Timer(SQLModel, table=True):
+    __tablename__ = "timers"
+    __table_args__ = (
+        UniqueConstraint("kind", "subject", "due_at"),
+        Index("ix_eligibility_timers_due", "due_at"),
+        {"schema": SCHEMA},
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # SLA_WARNING, SLA_BREACH, EXPIRE, REMINDER
+    subject: str  # request id, or NIK for reminders
+    nik: str = Field(max_length=16)
+    due_at: dt.datetime = _tz(nullable=False)
+    fired_at: dt.datetime | None = _tz(nullable=True)
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+outbox = outbox_table(MetaData(), SCHEMA)
+TABLES = [FactsRow.__table__, RequestRow.__table__, ProcessedEvent.__table__, Timer.__table__, outbox]
+FACT_FIELDS = [f.name for f in fields(Facts)]
+
+
+async def new_event_ids(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Claims the ids not seen before (inserted in this transaction) and returns them."""
+    if not ids:
+        return set()
+    stmt = insert(ProcessedEvent.__table__).values([{"event_id": i} for i in ids]).on_conflict_do_nothing()
+    result = await session.execute(stmt.returning(ProcessedEvent.__table__.c.event_id))
+    return {row[0] for row in result}
+
+
+async def load_facts(session: AsyncSession, niks: set[str]) -> dict[str, tuple[Facts, str | None]]:
+    rows = (await session.execute(select(FactsRow.__table__).where(FactsRow.__table__.c.nik.in_(niks)))).mappings()
+    return {r["nik"]: (Facts(**{k: r[k] for k in FACT_FIELDS}), r["phone"]) for r in rows}
+
+
+async def save_facts(session: AsyncSession, facts: dict[str, tuple[Facts, str | None]]) -> None:
+    if not facts:
+        return
+    rows = [{**asdict(f), "phone": phone} for f, phone in facts.values()]
+    stmt = insert(FactsRow.__table__).values(rows)
+    stmt = stmt.on_conflict_do_update(index_elements=["nik"], set_={k: stmt.excluded[k] for k in rows[0] if k != "nik"})
+    await session.execute(stmt)
+
+
+async def schedule(session: AsyncSession, timers: list[dict[str, Any]]) -> None:
+    if timers:
+        await session.execute(insert(Timer.__table__).values(timers).on_conflict_do_nothing())

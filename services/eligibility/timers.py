@@ -1,0 +1,115 @@
+"""Durable timers in PostgreSQL: claimed with FOR UPDATE SKIP LOCKED (safe with several replicas),
+fired once in the same transaction as the event they publish (outbox), surviving restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select, update
+
+from services.eligibility import metrics
+from services.eligibility.domain.rules import Decision
+from services.eligibility.handlers import Clock, EligibilityHandlers, event_id
+from services.eligibility.store import RequestRow, Timer, load_facts, outbox
+from shared.db import transaction
+from shared.enums import DecisionReason, Outcome, SlaState
+from shared.events import ReactivationRequested, WindowReminderDue
+from shared.outbox import add_to_outbox, outbox_row
+from shared.topics import TIMER_EVENTS
+
+log = structlog.get_logger(__name__)
+SLA_KINDS = {"SLA_WARNING": SlaState.WARNING, "SLA_BREACH": SlaState.BREACHED}
+
+
+class TimerLoop:
+    def __init__(self, handlers: EligibilityHandlers, clock: Clock, interval_s: float = 1.0, batch: int = 500) -> None:
+        self.handlers, self.clock, self.interval_s, self.batch = handlers, clock, interval_s, batch
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="eligibility-timers")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await self.fire_due() == self.batch:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep ticking; the timer rows stay due
+                log.warning("timer_loop_failed", error=type(exc).__name__, detail=str(exc)[:200])
+            await asyncio.sleep(self.interval_s)
+
+    async def fire_due(self) -> int:
+        """Fire every due timer (up to one batch); returns how many fired."""
+        now = self.clock()
+        t, r = Timer.__table__, RequestRow.__table__
+        async with transaction(self.handlers.sessions) as session:
+            due = (
+                (
+                    await session.execute(
+                        select(t)
+                        .where(t.c.fired_at.is_(None), t.c.due_at <= now)
+                        .order_by(t.c.due_at)
+                        .limit(self.batch)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            if not due:
+                pending = (await session.execute(select(func.count()).where(t.c.fired_at.is_(None)))).scalar()
+                metrics.TIMERS_PENDING.set(pending or 0)
+                return 0
+            rows: list[dict[str, Any]] = []
+            requests = {}
+            subjects = [d["subject"] for d in due if d["kind"] != "REMINDER"]
+            if subjects:
+                for row in (await session.execute(select(r).where(r.c.request_id.in_(subjects)))).mappings():
+                    requests[str(row["request_id"])] = row
+            known = await load_facts(session, {d["nik"] for d in due})
+            asked = set((await session.execute(select(r.c.nik).where(r.c.nik.in_({d["nik"] for d in due})))).scalars())
+            for timer in due:
+                await self._fire(session, timer, requests.get(timer["subject"]), known, asked, now, rows)
+                metrics.TIMERS_FIRED.labels(timer["kind"]).inc()
+            await session.execute(update(t).where(t.c.id.in_([d["id"] for d in due])).values(fired_at=now))
+            await add_to_outbox(session, outbox, rows)
+        self.handlers.on_commit()
+        return len(due)
+
+    async def _fire(self, session, timer, request_row, known, asked, now, rows) -> None:  # type: ignore[no-untyped-def]
+        kind = timer["kind"]
+        if kind == "REMINDER":
+            facts = known.get(timer["nik"], (None, None))
+            if timer["nik"] in asked or facts[0] is None or facts[0].reactivated or facts[0].deceased:
+                return
+            event = WindowReminderDue(
+                event_id=event_id("reminder", timer["id"]),
+                occurred_at=now,
+                source="eligibility",
+                nik=timer["nik"],
+                window_closes_at=dt.datetime.fromisoformat(timer["data"]["window_closes_at"]),
+                days_left=timer["data"]["days_left"],
+                phone=facts[1],
+            )
+            rows.append(outbox_row(self.handlers.prefix + TIMER_EVENTS.name, event))
+            return
+        if request_row is None or request_row["outcome"] != Outcome.PENDING.value:
+            return  # decided meanwhile: the clock stopped
+        request = ReactivationRequested.model_validate(request_row["event"])
+        if kind in SLA_KINDS:
+            rows.append(self.handlers.sla_row(request, SLA_KINDS[kind], now))
+        elif kind == "EXPIRE":
+            decision = Decision(
+                Outcome.EXPIRED, (DecisionReason.WINDOW_EXPIRED,), (), self.handlers.policy.version, timer["due_at"]
+            )
+            await self.handlers._record(session, request, decision, now, rows, known)  # noqa: SLF001

@@ -1,0 +1,206 @@
+"""Eligibility on real Kafka + PostgreSQL: decisions, re-evaluation, durable SLA timers, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+
+from sqlalchemy import func, select
+
+from services.eligibility.app import create_app
+from services.eligibility.store import RequestRow, Timer
+from shared.db import make_engine
+from shared.enums import Outcome, SlaState
+from shared.events import (
+    BiometricRecorded,
+    DesilUpdated,
+    Documents,
+    EmergencySlaChanged,
+    HospitalLetter,
+    ParticipantDeactivated,
+    ReactivationDecided,
+    ReactivationRequested,
+)
+from shared.settings import EligibilitySettings, Settings
+from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TIMER_EVENTS
+from tests.integration.helpers import TopicReader, produce, running
+
+NIK = "3674015708900001"
+NOW = dt.datetime.now(dt.UTC)
+
+
+def elig_settings(settings: Settings) -> EligibilitySettings:
+    return EligibilitySettings(**settings.model_dump())
+
+
+def deactivated(nik: str = NIK) -> ParticipantDeactivated:
+    return ParticipantDeactivated(
+        occurred_at=NOW,
+        source="SIKS-NG",
+        nik=nik,
+        reason="DESIL_ABOVE_5",
+        deactivated_on=(NOW - dt.timedelta(days=30)).date(),
+    )
+
+
+def regular(nik: str = NIK) -> ReactivationRequested:
+    return ReactivationRequested(
+        occurred_at=NOW,
+        source="intake",
+        nik=nik,
+        request_id=uuid.uuid4(),
+        path="REGULAR",
+        channel="VILLAGE",
+        received_at=NOW,
+    )
+
+
+def emergency(nik: str = NIK, received_at: dt.datetime = NOW) -> ReactivationRequested:
+    return ReactivationRequested(
+        occurred_at=received_at,
+        source="intake",
+        nik=nik,
+        request_id=uuid.uuid4(),
+        path="EMERGENCY",
+        channel="HOSPITAL",
+        received_at=received_at,
+        sla_deadline=received_at + dt.timedelta(hours=24),
+        documents=Documents(hospital_letter=HospitalLetter(facility_code="3674R001", letter_no="IGD/1")),
+        facility_registered=True,
+    )
+
+
+async def facts_applied(settings: Settings, **expected: object) -> None:
+    """Facts and requests travel on different topics: wait until the facts are in before asking."""
+    from services.eligibility.store import FactsRow
+    from tests.conftest import eventually
+
+    engine = make_engine(settings)
+
+    async def check() -> bool:
+        async with engine.connect() as conn:
+            row = (
+                (await conn.execute(select(FactsRow.__table__).where(FactsRow.__table__.c.nik == NIK)))
+                .mappings()
+                .first()
+            )
+        return row is not None and all(row[k] == v for k, v in expected.items())
+
+    try:
+        await eventually(check)
+    finally:
+        await engine.dispose()
+
+
+def decisions_for(request_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    return lambda e: isinstance(e, ReactivationDecided) and e.request_id == request_id
+
+
+async def test_request_is_pending_then_approved_when_facts_arrive(settings: Settings) -> None:
+    app = create_app(elig_settings(settings))
+    async with running(app), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions:
+        await produce(settings, PARTICIPANT_EVENTS, deactivated())
+        await facts_applied(settings)
+        request = regular()
+        await produce(settings, REACTIVATION_REQUESTS, request)
+        [pending] = await decisions.wait_for(decisions_for(request.request_id))
+        assert pending.outcome is Outcome.PENDING
+        assert {r.value for r in pending.reasons} == {"DESIL_UNKNOWN", "BIOMETRIC_MISSING"}
+
+        await produce(
+            settings,
+            PARTICIPANT_EVENTS,
+            DesilUpdated(occurred_at=NOW, source="DTSEN", nik=NIK, desil=4, effective_on=NOW.date()),
+            BiometricRecorded(occurred_at=NOW, source="DUKCAPIL", nik=NIK, recorded_on=NOW.date()),
+        )
+        found = await decisions.wait_for(lambda e: decisions_for(request.request_id)(e) and e.outcome == "APPROVED")
+        assert found[0].reasons == [] and found[0].policy_version == "2026.1"
+
+
+async def test_request_for_unknown_person_is_rejected_not_deactivated(settings: Settings) -> None:
+    app = create_app(elig_settings(settings))
+    async with running(app), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions:
+        request = regular("3174015708900002")
+        await produce(settings, REACTIVATION_REQUESTS, request)
+        [d] = await decisions.wait_for(decisions_for(request.request_id))
+        assert (d.outcome, [r.value for r in d.reasons]) == (Outcome.REJECTED, ["NOT_DEACTIVATED"])
+
+
+async def test_redelivered_request_yields_exactly_one_decision(settings: Settings) -> None:
+    app = create_app(elig_settings(settings))
+    request = regular()
+    async with running(app), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions:
+        await produce(settings, PARTICIPANT_EVENTS, deactivated())
+        await facts_applied(settings)
+        # The same record twice (a producer retry or a redelivery after a crash before the commit).
+        await produce(settings, REACTIVATION_REQUESTS, request, request)
+        await decisions.wait_for(decisions_for(request.request_id))
+        await asyncio.sleep(1.5)
+        await decisions.poll()
+        assert len([e for e in decisions.events if decisions_for(request.request_id)(e)]) == 1
+    engine = make_engine(settings)
+    async with engine.connect() as conn:
+        count = (await conn.execute(select(func.count()).select_from(RequestRow.__table__))).scalar()
+    await engine.dispose()
+    assert count == 1
+
+
+async def test_emergency_sla_warning_and_breach_fire_after_a_restart(settings: Settings) -> None:
+    """An emergency held PENDING by an open NIK conflict: its SLA timers are rows in PostgreSQL, so a
+    restarted service (here with a clock 25 hours later) still fires the warning and the breach, once."""
+    from shared.events import NikConflictReported
+
+    es = elig_settings(settings)
+    request = emergency()
+    async with running(create_app(es)), TopicReader(settings, settings.topic_prefix + TIMER_EVENTS.name) as sla:
+        await produce(
+            settings,
+            PARTICIPANT_EVENTS,
+            deactivated(),
+            NikConflictReported(occurred_at=NOW, source="DUKCAPIL", nik=NIK),
+        )
+        await facts_applied(settings, nik_conflict_open=True)
+        await produce(settings, EMERGENCY_REQUESTS, request)
+        opened = await sla.wait_for(lambda e: isinstance(e, EmergencySlaChanged))
+        assert opened[0].sla_state is SlaState.OK
+
+    later = lambda: NOW + dt.timedelta(hours=25)  # noqa: E731
+    async with (
+        running(create_app(es, clock=later, timer_interval_s=0.2)),
+        TopicReader(settings, settings.topic_prefix + TIMER_EVENTS.name) as sla,
+    ):
+        states = await sla.wait_for(lambda e: isinstance(e, EmergencySlaChanged) and e.sla_state != "OK")
+        await asyncio.sleep(1)
+        await sla.poll()
+    fired = [e.sla_state for e in sla.events if isinstance(e, EmergencySlaChanged) and e.sla_state != "OK"]
+    assert states and fired == [SlaState.WARNING, SlaState.BREACHED]
+    engine = make_engine(settings)
+    async with engine.connect() as conn:
+        unfired = (
+            await conn.execute(
+                select(func.count())
+                .select_from(Timer.__table__)
+                .where(Timer.__table__.c.fired_at.is_(None), Timer.__table__.c.kind.like("SLA%"))
+            )
+        ).scalar()
+    await engine.dispose()
+    assert unfired == 0
+
+
+async def test_emergency_for_deactivated_person_is_approved_and_sla_met(settings: Settings) -> None:
+    app = create_app(elig_settings(settings))
+    async with (
+        running(app),
+        TopicReader(settings, settings.topic_prefix + TIMER_EVENTS.name) as sla,
+        TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions,
+    ):
+        await produce(settings, PARTICIPANT_EVENTS, deactivated())
+        await facts_applied(settings)
+        request = emergency()
+        await produce(settings, EMERGENCY_REQUESTS, request)
+        [d] = await decisions.wait_for(decisions_for(request.request_id))
+        assert d.outcome is Outcome.APPROVED
+        assert {f.value for f in d.follow_ups} >= {"DESIL_REVERIFICATION", "BIOMETRIC_RECORDING"}
+        met = await sla.wait_for(lambda e: isinstance(e, EmergencySlaChanged))
+        assert met[0].sla_state is SlaState.MET
