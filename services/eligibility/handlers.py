@@ -15,7 +15,6 @@ from services.eligibility import metrics
 from services.eligibility.domain.facts import apply_fact
 from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.rules import Decision, Facts, Request, decide
-from services.eligibility.domain.window import reactivation_window_closes_at
 from services.eligibility.store import RequestRow, Timer, load_facts, new_event_ids, save_facts, schedule
 from shared.db import transaction
 from shared.enums import Outcome, ReactivationPath, SlaState
@@ -28,6 +27,7 @@ from shared.events import (
 )
 from shared.outbox import add_to_outbox, outbox_row
 from shared.topics import DECISIONS, TIMER_EVENTS
+from shared.window import reactivation_window_closes_at
 
 NAMESPACE = uuid.UUID("0d7c3a52-7b0e-4f59-9a55-4f1f2b7c9e11")
 Clock = Callable[[], dt.datetime]

@@ -12,10 +12,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from services.eligibility.domain.policy import Policy
-from services.eligibility.domain.window import reactivation_window_closes_at
 from shared.enums import DecisionReason as R
 from shared.enums import FollowUp, Outcome, ReactivationPath
 from shared.events import Documents
+from shared.window import reactivation_window_closes_at
 
 SOFT = frozenset({R.DESIL_UNKNOWN, R.BIOMETRIC_MISSING, R.NIK_CONFLICT})
 

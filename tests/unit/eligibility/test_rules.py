@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.rules import Facts, Request, decide
-from services.eligibility.domain.window import add_months, reactivation_window_closes_at
 from shared.enums import DecisionReason as R
 from shared.enums import FollowUp, Outcome, ReactivationPath
-from shared.events import Documents, DoctorLetter, HospitalLetter, VillageLetter
+from shared.events import DoctorLetter, Documents, HospitalLetter, VillageLetter
+from shared.window import add_months, reactivation_window_closes_at
 
 POLICY = Policy("test")
 JAKARTA = "3674015708900001"  # Banten: WIB

@@ -1,0 +1,1 @@
+"""The registry's pure state machine: which event moves a participant's status where."""

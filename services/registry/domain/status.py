@@ -1,0 +1,180 @@
+"""Participant status transitions (ACTIVE, INACTIVE, REACTIVATION_PENDING, EXPIRED) as a pure function.
+
+`apply(participant, event)` returns the new participant, the history entry to append (or None)
+and an anomaly (or None). Events that do not fit (approval for an unknown NIK, approval of a
+deceased person, a stale event) become anomalies: recorded and counted, never raised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, replace
+
+from shared.enums import DecisionReason, Outcome, ParticipantStatus
+from shared.events import (
+    BiometricRecorded,
+    DeathReported,
+    DesilUpdated,
+    Event,
+    IdSemestaAssigned,
+    NikConflictReported,
+    NikConflictResolved,
+    ParticipantDeactivated,
+    ReactivationDecided,
+)
+from shared.window import reactivation_window_closes_at as window_closes_at
+
+S = ParticipantStatus
+
+
+@dataclass(frozen=True)
+class Participant:
+    nik: str
+    status: ParticipantStatus
+    province: str
+    regency: str
+    district: str
+    deactivation_reason: str | None = None
+    deactivated_on: dt.date | None = None
+    window_closes_at: dt.datetime | None = None
+    desil: int | None = None
+    biometric_recorded: bool = False
+    id_semesta: str | None = None
+    deceased: bool = False
+    nik_conflict_open: bool = False
+    phone: str | None = None
+    last_status_event_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    event_id: uuid.UUID
+    event_type: str
+    occurred_at: dt.datetime
+    source: str
+    previous_status: ParticipantStatus | None
+    status: ParticipantStatus
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Applied:
+    participant: Participant | None
+    history: HistoryEntry | None = None
+    anomaly: Anomaly | None = None
+
+    @property
+    def status_changed(self) -> bool:
+        return self.history is not None and self.history.previous_status != self.history.status
+
+
+Region = tuple[str, str, str]
+
+
+def _entry(event: Event, before: ParticipantStatus | None, after: ParticipantStatus, reasons=()) -> HistoryEntry:  # type: ignore[no-untyped-def]
+    return HistoryEntry(
+        event.event_id,
+        getattr(event, "type", ""),
+        event.occurred_at,
+        event.source,
+        before,
+        after,
+        tuple(str(r) for r in reasons),
+    )
+
+
+def apply(p: Participant | None, event: Event, region: Region, window_months: int = 6) -> Applied:
+    if isinstance(event, ParticipantDeactivated):
+        return _deactivated(p, event, region, window_months)
+    if isinstance(event, ReactivationDecided):
+        return _decided(p, event)
+    return _fact(p, event, region)
+
+
+def _stale(p: Participant, event: Event) -> bool:
+    return p.last_status_event_at is not None and event.occurred_at < p.last_status_event_at
+
+
+def _deactivated(p: Participant | None, e: ParticipantDeactivated, region: Region, months: int) -> Applied:
+    if p is not None and _stale(p, e):
+        return Applied(
+            p, anomaly=Anomaly("STALE_EVENT", f"deactivation of {e.occurred_at:%Y-%m-%d} older than current state")
+        )
+    base = p or Participant(e.nik, S.INACTIVE, *region)
+    region_now = (
+        (e.region.province, e.region.regency, e.region.district)
+        if e.region
+        else (base.province, base.regency, base.district)
+    )
+    new = replace(
+        base,
+        status=S.INACTIVE,
+        deactivation_reason=e.reason.value,
+        deactivated_on=e.deactivated_on,
+        window_closes_at=window_closes_at(e.deactivated_on, e.nik, months),
+        phone=e.phone or base.phone,
+        deceased=base.deceased or e.reason.value == "DECEASED",
+        last_status_event_at=e.occurred_at,
+        province=region_now[0],
+        regency=region_now[1],
+        district=region_now[2],
+    )
+    return Applied(new, _entry(e, p.status if p else None, S.INACTIVE, [e.reason]))
+
+
+def _decided(p: Participant | None, e: ReactivationDecided) -> Applied:
+    if p is None:
+        if e.outcome is Outcome.APPROVED:
+            return Applied(None, anomaly=Anomaly("APPROVAL_FOR_UNKNOWN_NIK", f"request {e.request_id}"))
+        return Applied(None)  # e.g. NOT_DEACTIVATED: nothing to mirror
+    if _stale(p, e):
+        return Applied(p, anomaly=Anomaly("STALE_EVENT", f"decision {e.outcome} older than current state"))
+    if e.outcome is Outcome.APPROVED and p.deceased:
+        return Applied(p, anomaly=Anomaly("APPROVAL_FOR_DECEASED", f"request {e.request_id}"))
+    target = _target(p.status, e)
+    if target is None:
+        return Applied(p, anomaly=Anomaly("UNEXPECTED_DECISION", f"{e.outcome} while {p.status}"))
+    return Applied(
+        replace(p, status=target, last_status_event_at=e.occurred_at), _entry(e, p.status, target, e.reasons)
+    )
+
+
+def _target(current: ParticipantStatus, e: ReactivationDecided) -> ParticipantStatus | None:
+    expired = e.outcome is Outcome.EXPIRED or DecisionReason.WINDOW_EXPIRED in e.reasons
+    if e.outcome is Outcome.APPROVED:
+        return S.ACTIVE
+    if current is S.ACTIVE:
+        return S.ACTIVE if e.outcome is Outcome.REJECTED else None  # e.g. ALREADY_ACTIVE: stays active
+    if expired:
+        return S.EXPIRED
+    if e.outcome is Outcome.PENDING:
+        return S.REACTIVATION_PENDING
+    return S.INACTIVE if current is S.REACTIVATION_PENDING or current is S.INACTIVE else current
+
+
+def _fact(p: Participant | None, e: Event, region: Region) -> Applied:
+    # Facts about someone never deactivated: they are heard of, and (as far as we know) active.
+    base = p or Participant(e.nik, S.ACTIVE, *region)
+    match e:
+        case DesilUpdated():
+            new = replace(base, desil=e.desil)
+        case BiometricRecorded():
+            new = replace(base, biometric_recorded=True)
+        case DeathReported():
+            new = replace(base, deceased=True)
+        case IdSemestaAssigned():
+            new = replace(base, id_semesta=e.id_semesta)
+        case NikConflictReported():
+            new = replace(base, nik_conflict_open=True)
+        case NikConflictResolved():
+            new = replace(base, nik_conflict_open=False)
+        case _:
+            return Applied(p, anomaly=Anomaly("UNHANDLED_EVENT", getattr(e, "type", "?")))
+    return Applied(new, _entry(e, p.status if p else None, new.status))

@@ -1,0 +1,169 @@
+"""Registry state machine: every transition and every anomaly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from services.registry.domain.status import Participant, apply
+from shared.enums import ParticipantStatus as S
+from shared.events import (
+    BiometricRecorded,
+    DeathReported,
+    DesilUpdated,
+    IdSemestaAssigned,
+    NikConflictReported,
+    NikConflictResolved,
+    ParticipantDeactivated,
+    ReactivationDecided,
+    Region,
+)
+
+NIK = "3674015708900001"
+T0 = dt.datetime(2026, 7, 1, 8, tzinfo=dt.UTC)
+REGION = ("Banten", "TANGERANG SELATAN", "367401")
+
+
+def deactivated(at: dt.datetime = T0, **kw: object) -> ParticipantDeactivated:
+    return ParticipantDeactivated(
+        occurred_at=at,
+        source="SIKS-NG",
+        nik=NIK,
+        deactivated_on=dt.date(2026, 6, 1),
+        reason=kw.pop("reason", "DESIL_ABOVE_5"),
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+def decided(
+    outcome: str, reasons: tuple[str, ...] = (), at: dt.datetime = T0 + dt.timedelta(days=1)
+) -> ReactivationDecided:
+    return ReactivationDecided(
+        occurred_at=at,
+        source="eligibility",
+        nik=NIK,
+        decision_id=uuid.uuid4(),
+        request_id=uuid.uuid4(),
+        path="REGULAR",
+        channel="VILLAGE",
+        outcome=outcome,
+        reasons=list(reasons),
+        policy_version="t",
+        received_at=at,
+        decided_at=at,
+    )
+
+
+def person(status: S, **kw: object) -> Participant:
+    return Participant(NIK, status, *REGION, last_status_event_at=T0, **kw)  # type: ignore[arg-type]
+
+
+def test_deactivation_of_a_new_person_makes_them_inactive_with_window_and_region() -> None:
+    r = apply(
+        None,
+        deactivated(region=Region(province="Banten", regency="Kota Tangerang Selatan", district="Serpong")),
+        REGION,
+    )
+    assert r.participant and r.participant.status is S.INACTIVE
+    assert r.participant.district == "Serpong"
+    assert r.participant.window_closes_at == dt.datetime(
+        2026, 12, 1, 23, 59, 59, tzinfo=r.participant.window_closes_at.tzinfo
+    )
+    assert r.history and (r.history.previous_status, r.history.status) == (None, S.INACTIVE)
+    assert r.status_changed
+
+
+def test_region_is_derived_from_the_nik_when_the_event_has_none() -> None:
+    r = apply(None, deactivated(), REGION)
+    assert r.participant and (r.participant.province, r.participant.regency) == ("Banten", "TANGERANG SELATAN")
+
+
+@pytest.mark.parametrize(
+    ("start", "outcome", "reasons", "end"),
+    [
+        (S.INACTIVE, "PENDING", ("DESIL_UNKNOWN",), S.REACTIVATION_PENDING),
+        (S.INACTIVE, "APPROVED", (), S.ACTIVE),
+        (S.REACTIVATION_PENDING, "APPROVED", (), S.ACTIVE),
+        (S.REACTIVATION_PENDING, "REJECTED", ("DESIL_ABOVE_5",), S.INACTIVE),
+        (S.INACTIVE, "REJECTED", ("DOCUMENT_MISSING",), S.INACTIVE),
+        (S.INACTIVE, "REJECTED", ("WINDOW_EXPIRED",), S.EXPIRED),
+        (S.REACTIVATION_PENDING, "EXPIRED", ("WINDOW_EXPIRED",), S.EXPIRED),
+        (S.ACTIVE, "REJECTED", ("ALREADY_ACTIVE",), S.ACTIVE),
+        (S.EXPIRED, "REJECTED", ("WINDOW_EXPIRED",), S.EXPIRED),
+    ],
+)
+def test_decision_transitions(start: S, outcome: str, reasons: tuple[str, ...], end: S) -> None:
+    r = apply(person(start), decided(outcome, reasons), REGION)
+    assert r.anomaly is None
+    assert r.participant and r.participant.status is end
+    assert r.history and r.history.reasons == reasons and r.history.previous_status is start
+
+
+def test_deactivation_after_reactivation_makes_inactive_again() -> None:
+    r = apply(person(S.ACTIVE), deactivated(at=T0 + dt.timedelta(days=30)), REGION)
+    assert r.participant and r.participant.status is S.INACTIVE and r.status_changed
+
+
+@pytest.mark.parametrize(
+    ("event", "field", "value"),
+    [
+        (DesilUpdated(occurred_at=T0, source="DTSEN", nik=NIK, desil=4, effective_on=dt.date(2026, 7, 1)), "desil", 4),
+        (
+            BiometricRecorded(occurred_at=T0, source="DUKCAPIL", nik=NIK, recorded_on=dt.date(2026, 7, 1)),
+            "biometric_recorded",
+            True,
+        ),
+        (DeathReported(occurred_at=T0, source="DUKCAPIL", nik=NIK, died_on=dt.date(2026, 5, 1)), "deceased", True),
+        (IdSemestaAssigned(occurred_at=T0, source="SIKS-NG", nik=NIK, id_semesta="IDS-9"), "id_semesta", "IDS-9"),
+        (NikConflictReported(occurred_at=T0, source="DUKCAPIL", nik=NIK), "nik_conflict_open", True),
+    ],
+)
+def test_facts_update_fields_without_changing_status(event: object, field: str, value: object) -> None:
+    r = apply(person(S.INACTIVE), event, REGION)  # type: ignore[arg-type]
+    assert r.participant and getattr(r.participant, field) == value and r.participant.status is S.INACTIVE
+    assert r.history and not r.status_changed
+
+
+def test_conflict_resolution_clears_the_flag() -> None:
+    r = apply(
+        person(S.INACTIVE, nik_conflict_open=True), NikConflictResolved(occurred_at=T0, source="D", nik=NIK), REGION
+    )
+    assert r.participant and r.participant.nik_conflict_open is False
+
+
+def test_fact_about_a_never_deactivated_person_records_them_as_active() -> None:
+    r = apply(None, BiometricRecorded(occurred_at=T0, source="D", nik=NIK, recorded_on=dt.date(2026, 7, 1)), REGION)
+    assert r.participant and r.participant.status is S.ACTIVE
+
+
+def test_approval_for_unknown_nik_is_an_anomaly() -> None:
+    r = apply(None, decided("APPROVED"), REGION)
+    assert r.anomaly and r.anomaly.kind == "APPROVAL_FOR_UNKNOWN_NIK" and r.participant is None and r.history is None
+
+
+def test_rejection_for_unknown_nik_is_no_anomaly_and_creates_nobody() -> None:
+    r = apply(None, decided("REJECTED", ("NOT_DEACTIVATED",)), REGION)
+    assert (r.participant, r.history, r.anomaly) == (None, None, None)
+
+
+def test_approval_for_deceased_is_an_anomaly_and_not_applied() -> None:
+    r = apply(person(S.INACTIVE, deceased=True), decided("APPROVED"), REGION)
+    assert r.anomaly and r.anomaly.kind == "APPROVAL_FOR_DECEASED"
+    assert r.participant and r.participant.status is S.INACTIVE and r.history is None
+
+
+def test_stale_decision_is_an_anomaly() -> None:
+    r = apply(person(S.ACTIVE), decided("PENDING", at=T0 - dt.timedelta(days=2)), REGION)
+    assert r.anomaly and r.anomaly.kind == "STALE_EVENT" and r.participant and r.participant.status is S.ACTIVE
+
+
+def test_stale_deactivation_is_an_anomaly() -> None:
+    r = apply(person(S.ACTIVE), deactivated(at=T0 - dt.timedelta(days=1)), REGION)
+    assert r.anomaly and r.anomaly.kind == "STALE_EVENT" and r.participant and r.participant.status is S.ACTIVE
+
+
+def test_pending_while_active_is_an_unexpected_decision() -> None:
+    r = apply(person(S.ACTIVE), decided("PENDING"), REGION)
+    assert r.anomaly and r.anomaly.kind == "UNEXPECTED_DECISION"
