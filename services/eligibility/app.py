@@ -82,8 +82,8 @@ def create_app(
         timers.start()
         yield
         await timers.stop()
-        await broker.stop()
         await relay.stop()
+        await broker.stop()
         await engine.dispose()
 
     app = FastAPI(title="pbi-reactivation eligibility", lifespan=lifespan)

@@ -1,0 +1,83 @@
+"""Wiring of the registry: database, broker and batch consumers, outbox relay, HTTP API and dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.registry import queries
+from services.registry.api import router
+from services.registry.dashboard.kafka_health import KafkaHealth
+from services.registry.dashboard.routes import mount_dashboard
+from services.registry.handlers import RegistryHandlers
+from services.registry.store import MIGRATIONS, SCHEMA, outbox
+from shared.auth import ApiKeyStore
+from shared.db import make_engine, make_sessions, migrate, ping
+from shared.events import any_event_adapter
+from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
+from shared.observability import configure_logging, health_router
+from shared.outbox import OutboxRelay
+from shared.settings import RegistrySettings
+from shared.topics import (
+    DECISIONS,
+    EMERGENCY_REQUESTS,
+    NOTIFICATION_EVENTS,
+    PARTICIPANT_EVENTS,
+    REACTIVATION_REQUESTS,
+    TIMER_EVENTS,
+)
+
+MIRRORED = (PARTICIPANT_EVENTS, DECISIONS, TIMER_EVENTS, REACTIVATION_REQUESTS, EMERGENCY_REQUESTS, NOTIFICATION_EVENTS)
+
+
+def load_settings() -> RegistrySettings:
+    return RegistrySettings()
+
+
+def create_app(settings: RegistrySettings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging("registry", settings.log_level, settings.log_json)
+    engine = make_engine(settings)
+    broker = make_broker(settings, "registry")
+    relay = OutboxRelay(engine, outbox, broker)
+    handlers = RegistryHandlers(make_sessions(engine), settings.topic_prefix, relay.wake)
+    for spec in MIRRORED:
+        # Bulk topics in big batches; the emergency lane one record at a time, never queued behind them.
+        batch = spec is not EMERGENCY_REQUESTS
+        subscribe(
+            broker,
+            spec,
+            group=f"{settings.topic_prefix}registry-{spec.name}",
+            adapter=any_event_adapter,
+            service="registry",
+            prefix=settings.topic_prefix,
+            batch=batch,
+            max_records=2000,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )(handlers.on_events)
+    kafka_health = KafkaHealth(settings.kafka_bootstrap_servers, settings.topic_prefix)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await migrate(engine, MIGRATIONS, SCHEMA)
+        await app.state.api_keys.migrate()
+        await ensure_topics(settings)
+        await broker.start()
+        relay.start()
+        yield
+        await relay.stop()
+        await broker.stop()
+        await engine.dispose()
+
+    async def snapshot() -> dict:
+        return {**await queries.dashboard_snapshot(engine), **await kafka_health.read()}
+
+    app = FastAPI(title="pbi-reactivation registry", lifespan=lifespan)
+    app.state.engine = engine
+    app.state.api_keys = ApiKeyStore(engine, settings.api_key_pepper.get_secret_value())
+    app.include_router(router)
+    app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))
+    mount_dashboard(app, snapshot)
+    return app

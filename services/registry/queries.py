@@ -1,0 +1,198 @@
+"""Read side: a participant with history, the stats, and the dashboard snapshot (SQL aggregates)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.registry.store import RQ, A, H, N, P
+from shared.nik import mask_nik
+from shared.timezones import zone_for_nik
+
+
+async def participant(engine: AsyncEngine, nik: str) -> dict[str, Any] | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(P).where(P.c.nik == nik))).mappings().first()
+        if row is None:
+            return None
+        history = (await conn.execute(select(H).where(H.c.nik == nik).order_by(H.c.id))).mappings().all()
+    return {
+        "nik": row["nik"],
+        "status": row["status"],
+        "deactivation_reason": row["deactivation_reason"],
+        "deactivated_on": row["deactivated_on"],
+        # Shown in the participant's own time zone: the window closes at 23:59:59 local time.
+        "window_closes_at": row["window_closes_at"] and row["window_closes_at"].astimezone(zone_for_nik(nik)),
+        "desil": row["desil"],
+        "biometric_recorded": row["biometric_recorded"],
+        "id_semesta": row["id_semesta"],
+        "deceased": row["deceased"],
+        "nik_conflict_open": row["nik_conflict_open"],
+        "region": {"province": row["province"], "regency": row["regency"], "district": row["district"]},
+        "history": [
+            {
+                "event_id": h["event_id"],
+                "event_type": h["event_type"],
+                "occurred_at": h["occurred_at"],
+                "source": h["source"],
+                "previous_status": h["previous_status"],
+                "status": h["status"],
+                "reasons": h["reasons"],
+            }
+            for h in history
+        ],
+    }
+
+
+async def _grouped(conn, *columns) -> list:  # type: ignore[no-untyped-def]
+    return (await conn.execute(select(*columns, func.count()).group_by(*columns))).all()
+
+
+async def stats(engine: AsyncEngine) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        by_status = dict(await _grouped(conn, P.c.status))
+        by_reason = {k: v for k, v in await _grouped(conn, P.c.deactivation_reason) if k}
+        by_region = [
+            {"province": p, "regency": r, "district": d, "count": n}
+            for p, r, d, n in await _grouped(conn, P.c.province, P.c.regency, P.c.district)
+        ]
+        outcomes = dict(await _grouped(conn, RQ.c.status))
+        reason = func.unnest(RQ.c.reasons).label("reason")
+        reasons = dict(
+            (
+                await conn.execute(
+                    select(reason, func.count())
+                    .where(RQ.c.status.in_(["APPROVED", "REJECTED", "PENDING", "EXPIRED"]))
+                    .group_by(reason)
+                )
+            ).all()
+        )
+        sla = dict(await _grouped(conn, RQ.c.sla_state))
+        notifications: dict[str, dict[str, int]] = {}
+        for channel, state, n in await _grouped(conn, N.c.channel, N.c.state):
+            notifications.setdefault(channel, {})[state] = n
+        anomalies = (await conn.execute(select(func.count()).select_from(A))).scalar() or 0
+    decided = sum(v for k, v in outcomes.items() if k in ("APPROVED", "REJECTED", "EXPIRED"))
+    return {
+        "by_status": by_status,
+        "by_deactivation_reason": by_reason,
+        "by_region": by_region,
+        "decisions_by_outcome": {k: v for k, v in outcomes.items() if k != "RECEIVED"},
+        "decisions_by_reason": reasons,
+        "requests": {"total": sum(outcomes.values()), "decided": decided},
+        "emergency_sla": {
+            "open": sla.get("OK", 0) + sla.get("WARNING", 0) + sla.get("BREACHED", 0),
+            "warning": sla.get("WARNING", 0),
+            "breached": sla.get("BREACHED", 0),
+            "met": sla.get("MET", 0),
+        },
+        "notifications": notifications,
+        "anomalies": anomalies,
+    }
+
+
+async def dashboard_snapshot(engine: AsyncEngine, now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or dt.datetime.now(dt.UTC)
+    s = await stats(engine)
+    async with engine.connect() as conn:
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        decisions_today = (
+            await conn.execute(select(func.count()).where(RQ.c.decided_at >= today, RQ.c.status != "PENDING"))
+        ).scalar()
+        board = (
+            (
+                await conn.execute(
+                    select(RQ).where(
+                        RQ.c.path == "EMERGENCY",
+                        RQ.c.sla_state.is_not(None),
+                        RQ.c.status.not_in(["REJECTED", "EXPIRED"]),
+                        (RQ.c.sla_state != "MET") | (RQ.c.decided_at >= now - dt.timedelta(hours=24)),
+                    )
+                )
+                .order_by(RQ.c.sla_deadline)
+                .limit(200)
+            )
+            .mappings()
+            .all()
+        )
+        closing = and_(
+            P.c.status.in_(["INACTIVE", "REACTIVATION_PENDING"]),
+            P.c.window_closes_at > now,
+            P.c.window_closes_at <= now + dt.timedelta(days=30),
+        )
+        people = (
+            (
+                await conn.execute(
+                    select(
+                        P.c.province,
+                        P.c.regency,
+                        P.c.district,
+                        func.count(P.c.deactivated_on).label("deactivated"),
+                        func.sum(case((closing, 1), else_=0)).label("closing"),
+                    ).group_by(P.c.province, P.c.regency, P.c.district)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        reqs = {
+            (r["province"], r["regency"], r["district"]): r
+            for r in (
+                await conn.execute(
+                    select(
+                        RQ.c.province,
+                        RQ.c.regency,
+                        RQ.c.district,
+                        func.count().label("requests"),
+                        func.sum(case((RQ.c.status == "APPROVED", 1), else_=0)).label("approved"),
+                    ).group_by(RQ.c.province, RQ.c.regency, RQ.c.district)
+                )
+            )
+            .mappings()
+            .all()
+        }
+    regions = []
+    for r in people:
+        key = (r["province"], r["regency"], r["district"])
+        q = reqs.get(key, {})
+        regions.append(
+            {
+                "province": key[0],
+                "regency": key[1],
+                "district": key[2],
+                "deactivated": r["deactivated"],
+                "requests": q.get("requests", 0),
+                "approved": int(q.get("approved") or 0),
+                "inactive_closing_30d": int(r["closing"] or 0),
+            }
+        )
+    by_status = s["by_status"]
+    return {
+        "generated_at": now.isoformat(),
+        "headline": {
+            "inactive": by_status.get("INACTIVE", 0),
+            "pending": by_status.get("REACTIVATION_PENDING", 0),
+            "reactivated": s["decisions_by_outcome"].get("APPROVED", 0),
+            "expired": by_status.get("EXPIRED", 0),
+            "decisions_today": decisions_today or 0,
+        },
+        "sla_counts": s["emergency_sla"],
+        "sla_board": [
+            {
+                "request_id": str(b["request_id"]),
+                "nik_masked": mask_nik(b["nik"]),
+                "facility_code": b["facility_code"],
+                "received_at": b["received_at"].isoformat(),
+                "sla_deadline": b["sla_deadline"].isoformat(),
+                "sla_state": b["sla_state"],
+            }
+            for b in board
+        ],
+        "regions": regions,
+        "decisions_by_reason": s["decisions_by_reason"],
+        "decisions_by_outcome": s["decisions_by_outcome"],
+        "notifications": s["notifications"],
+    }

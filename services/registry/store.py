@@ -1,0 +1,130 @@
+"""The registry schema: current participants, append-only history, processed ids, anomalies,
+requests (SLA board, per-region requests), notification states, outbox. Batch-friendly queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlmodel import Field, SQLModel
+
+from shared.outbox import outbox_table
+
+SCHEMA = "registry"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _tz(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
+
+
+class ParticipantRow(SQLModel, table=True):
+    __tablename__ = "participants"
+    __table_args__ = (
+        Index("ix_registry_participants_region", "province", "regency", "district"),
+        Index("ix_registry_participants_status", "status"),
+        {"schema": SCHEMA},
+    )
+    nik: str = Field(primary_key=True, max_length=16)
+    status: str
+    province: str
+    regency: str
+    district: str
+    deactivation_reason: str | None = None
+    deactivated_on: dt.date | None = None
+    window_closes_at: dt.datetime | None = _tz()
+    desil: int | None = None
+    biometric_recorded: bool = False
+    id_semesta: str | None = None
+    deceased: bool = False
+    nik_conflict_open: bool = False
+    phone: str | None = None
+    last_status_event_at: dt.datetime | None = _tz()
+
+
+class HistoryRow(SQLModel, table=True):
+    __tablename__ = "history"
+    __table_args__ = (
+        UniqueConstraint("event_id", "nik"),
+        Index("ix_registry_history_nik", "nik", "id"),
+        {"schema": SCHEMA},
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    nik: str = Field(max_length=16)
+    event_id: uuid.UUID
+    event_type: str
+    occurred_at: dt.datetime = _tz(nullable=False)
+    source: str
+    previous_status: str | None = None
+    status: str
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String), nullable=False))
+
+
+class ProcessedEvent(SQLModel, table=True):
+    __tablename__ = "processed_events"
+    __table_args__ = {"schema": SCHEMA}
+    event_id: uuid.UUID = Field(primary_key=True)
+
+
+class AnomalyRow(SQLModel, table=True):
+    __tablename__ = "anomalies"
+    __table_args__ = {"schema": SCHEMA}
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: uuid.UUID
+    nik: str
+    kind: str
+    detail: str
+    recorded_at: dt.datetime = _tz(nullable=False)
+
+
+class RequestRow(SQLModel, table=True):
+    __tablename__ = "requests"
+    __table_args__ = (Index("ix_registry_requests_sla", "path", "sla_state"), {"schema": SCHEMA})
+    request_id: uuid.UUID = Field(primary_key=True)
+    nik: str = Field(max_length=16)
+    path: str
+    channel: str
+    facility_code: str | None = None
+    province: str
+    regency: str
+    district: str
+    status: str = "RECEIVED"
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String), nullable=False))
+    received_at: dt.datetime = _tz(nullable=False)
+    decided_at: dt.datetime | None = _tz()
+    sla_deadline: dt.datetime | None = _tz()
+    sla_state: str | None = None
+
+
+class NotificationRow(SQLModel, table=True):
+    __tablename__ = "notifications"
+    __table_args__ = {"schema": SCHEMA}
+    message_id: uuid.UUID = Field(primary_key=True)
+    channel: str
+    kind: str
+    state: str
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}"))
+
+
+outbox = outbox_table(MetaData(), SCHEMA)
+TABLES = [
+    ParticipantRow.__table__,
+    HistoryRow.__table__,
+    ProcessedEvent.__table__,
+    AnomalyRow.__table__,
+    RequestRow.__table__,
+    NotificationRow.__table__,
+    outbox,
+]
+P, H, PE, A, RQ, N = (
+    ParticipantRow.__table__,
+    HistoryRow.__table__,
+    ProcessedEvent.__table__,
+    AnomalyRow.__table__,
+    RequestRow.__table__,
+    NotificationRow.__table__,
+)
