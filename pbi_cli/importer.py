@@ -1,0 +1,196 @@
+"""`pbi import deactivations FILE`: the lists social offices receive (CSV or .xlsx) into Kafka.
+
+Every row is validated first; rejected rows (line, field, reason) go to FILE.rejected.csv next to the
+file and nothing of theirs is published. Each row maps to a deterministic event id and a ledger in
+PostgreSQL remembers what was published, so importing the same file twice publishes nothing new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from aiokafka import AIOKafkaProducer
+from pydantic import ValidationError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from pbi_cli.common import console, run
+from services.intake.domain.idempotency import import_event_id
+from services.intake.store import MIGRATIONS, SCHEMA, ImportLedger
+from shared.db import make_engine, migrate
+from shared.events import ParticipantDeactivated
+from shared.kafka import describe_validation_error, ensure_topics
+from shared.settings import Settings
+from shared.topics import PARTICIPANT_EVENTS
+
+app = typer.Typer(help="Import lists (CSV or Excel).", no_args_is_help=True)
+COLUMNS = ("nik", "name", "phone", "deactivated_on", "reason", "funding", "province", "regency", "district")
+CHUNK = 2000
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs; line numbers as a person sees them in the file (header is line 1)."""
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(path, read_only=True, data_only=True).active
+        rows = sheet.iter_rows(values_only=True)
+        header = [str(h or "").strip().lower() for h in next(rows)]
+        for i, values in enumerate(rows, start=2):
+            yield i, {h: _cell(v) for h, v in zip(header, values, strict=False) if h}
+        return
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        reader.fieldnames = [h.strip().lower() for h in reader.fieldnames or []]
+        for i, row in enumerate(reader, start=2):
+            yield i, {k: (v or "").strip() for k, v in row.items() if k}
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value).strip()
+
+
+def to_event(row: dict[str, str], source: str) -> ParticipantDeactivated:
+    region = (
+        {"province": row["province"], "regency": row["regency"], "district": row["district"]}
+        if row.get("province") and row.get("regency") and row.get("district")
+        else None
+    )
+    nik, on, reason = row.get("nik", ""), row.get("deactivated_on", ""), row.get("reason", "")
+    return ParticipantDeactivated.model_validate(
+        {
+            "event_id": import_event_id(nik, on, reason),
+            "occurred_at": dt.datetime.now(dt.UTC),
+            "source": source,
+            "nik": nik,
+            "deactivated_on": on,
+            "reason": reason,
+            "funding": row.get("funding") or None,
+            "name": row.get("name") or None,
+            "phone": row.get("phone") or None,
+            "region": region,
+        }
+    )
+
+
+def validate_file(path: Path, source: str) -> tuple[list[ParticipantDeactivated], list[tuple[int, str, str]]]:
+    good, rejected = [], []
+    seen: set[Any] = set()
+    for line, row in read_rows(path):
+        try:
+            event = to_event(row, source)
+        except ValidationError as exc:
+            for err in exc.errors(include_input=False, include_url=False):
+                field = ".".join(str(p) for p in err["loc"]) or "row"
+                rejected.append(
+                    (
+                        line,
+                        field,
+                        describe_validation_error(ValidationError.from_exception_data("row", [err])).removeprefix(
+                            "schema violation: "
+                        ),
+                    )
+                )
+            continue
+        if event.event_id not in seen:  # the same row twice in one file is one event
+            seen.add(event.event_id)
+            good.append(event)
+    return good, rejected
+
+
+async def publish(settings: Settings, events: list[ParticipantDeactivated], progress: Progress) -> tuple[int, int]:
+    engine = make_engine(settings)
+    await migrate(engine, MIGRATIONS, SCHEMA)
+    await ensure_topics(settings)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=512 * 1024,
+    )
+    await producer.start()
+    task = progress.add_task("publishing", total=len(events))
+    published = skipped = 0
+    topic = settings.topic_prefix + PARTICIPANT_EVENTS.name
+    ledger = ImportLedger.__table__
+    try:
+        for i in range(0, len(events), CHUNK):
+            chunk = events[i : i + CHUNK]
+            async with engine.connect() as conn:
+                done = set(
+                    (
+                        await conn.execute(
+                            select(ledger.c.event_id).where(ledger.c.event_id.in_([e.event_id for e in chunk]))
+                        )
+                    ).scalars()
+                )
+            todo = [e for e in chunk if e.event_id not in done]
+            futures = [await producer.send(topic, e.model_dump_json().encode(), key=e.kafka_key()) for e in todo]
+            await asyncio.gather(*futures)  # acknowledged by Kafka before the ledger says "published"
+            if todo:
+                async with engine.begin() as conn:
+                    now = dt.datetime.now(dt.UTC)
+                    await conn.execute(
+                        insert(ledger)
+                        .values([{"event_id": e.event_id, "imported_at": now} for e in todo])
+                        .on_conflict_do_nothing()
+                    )
+            published, skipped = published + len(todo), skipped + len(chunk) - len(todo)
+            progress.advance(task, len(chunk))
+    finally:
+        await producer.stop()
+        await engine.dispose()
+    return published, skipped
+
+
+def write_report(path: Path, rejected: list[tuple[int, str, str]]) -> Path:
+    report = path.with_name(path.name + ".rejected.csv")
+    with report.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["line", "field", "reason"])
+        w.writerows(rejected)
+    return report
+
+
+@app.command("deactivations")
+def deactivations(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV or .xlsx with columns " + ",".join(COLUMNS))
+    ],
+    source: Annotated[str, typer.Option(help="Where the list comes from")] = "SIKS-NG",
+) -> None:
+    """Validate every row, report rejected ones next to the file, publish the rest once."""
+    if file.suffix.lower() not in (".csv", ".xlsx"):
+        raise typer.BadParameter("only .csv and .xlsx files are supported", param_hint="FILE")
+    good, rejected = validate_file(file, source)
+    if rejected:
+        report = write_report(file, rejected)
+        console.print(
+            f"[yellow]{len({r[0] for r in rejected})} rows rejected[/yellow] (nothing of them published): see {report}"
+        )
+
+    async def go(settings: Settings) -> tuple[int, int]:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        ) as progress:
+            return await publish(settings, good, progress)
+
+    published, skipped = run(go)
+    console.print(
+        f"{published:,} deactivations published, {skipped:,} already imported before, "
+        f"{len({r[0] for r in rejected}):,} rows rejected"
+    )

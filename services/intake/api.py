@@ -1,0 +1,293 @@
+"""The intake HTTP API (CONTRACT.md): events, reactivation requests, hospital emergencies, status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from services.intake.domain.idempotency import body_hash, event_id_for, sla_state
+from services.intake.publisher import BrokerUnavailable
+from services.intake.store import Facility, IdempotencyKey, RequestView
+from shared.auth import Principal
+from shared.auth.dependencies import require_any_scope
+from shared.enums import Channel, ReactivationPath
+from shared.events import Documents, HospitalLetter, ParticipantEvent, ReactivationRequested
+from shared.nik import Nik
+from shared.phone import Phone
+from shared.topics import EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
+
+router = APIRouter(tags=["intake"])
+MAX_BATCH = 10_000
+IDEMPOTENCY_TTL = dt.timedelta(hours=24)
+SLA = dt.timedelta(hours=24)
+SLA_WARNING = dt.timedelta(hours=12)
+events_adapter: TypeAdapter[list[ParticipantEvent]] = TypeAdapter(list[ParticipantEvent])
+
+
+class ReactivationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    nik: Nik
+    path: ReactivationPath
+    channel: Channel
+    phone: Phone | None = None
+    documents: Documents = Documents()
+
+
+class EmergencyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    nik: Nik
+    facility_code: Annotated[str, Field(min_length=1, max_length=32)]
+    letter_no: Annotated[str, Field(min_length=1, max_length=64)]
+    admitted_at: AwareDatetime
+    diagnosis_icd10: Annotated[str, Field(pattern=r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")] | None = None
+    phone: Phone | None = None
+
+
+class EventsAccepted(BaseModel):
+    accepted: int
+    event_ids: list[uuid.UUID]
+
+
+class RequestAccepted(BaseModel):
+    request_id: uuid.UUID
+    status: str = "RECEIVED"
+    sla_deadline: dt.datetime | None = None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _validation_error(exc: ValidationError, prefix: tuple[Any, ...]) -> RequestValidationError:
+    return RequestValidationError([{**e, "loc": (*prefix, *e["loc"])} for e in exc.errors(include_url=False)])
+
+
+def parse_events(body: Any) -> list[ParticipantEvent]:
+    """A single event or {"events": [...]}; every event validated before anything is published."""
+    batch = isinstance(body, dict) and "events" in body
+    raw = body["events"] if batch else [body]
+    if batch and (set(body) - {"events"}):
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", sorted(set(body) - {"events"})[0]),
+                    "msg": "unexpected field next to 'events'",
+                    "type": "extra_forbidden",
+                }
+            ]
+        )
+    if not isinstance(raw, list) or not raw or len(raw) > MAX_BATCH:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "events"),
+                    "type": "value_error",
+                    "msg": f"'events' must be a list of 1 to {MAX_BATCH:,} events",
+                }
+            ]
+        )
+    prepared = [{**e, "event_id": e.get("event_id") or str(event_id_for(e))} if isinstance(e, dict) else e for e in raw]
+    try:
+        return events_adapter.validate_python(prepared)
+    except ValidationError as exc:
+        raise _validation_error(exc, ("body", "events") if batch else ("body",))
+
+
+async def _replay_or_none(request: Request, principal: Principal, key: str | None, body: Any) -> JSONResponse | None:
+    if not key:
+        return None
+    async with request.app.state.sessions() as session:
+        row = await session.get(IdempotencyKey, (key, principal.key_id))
+    if row is None or row.created_at < _now() - IDEMPOTENCY_TTL:
+        return None
+    if row.body_hash != body_hash(body):
+        raise HTTPException(409, "Idempotency-Key was already used with a different body")
+    return JSONResponse(row.response, status_code=row.status_code, headers={"Idempotent-Replay": "true"})
+
+
+async def _remember(request: Request, principal: Principal, key: str | None, body: Any, response: BaseModel) -> None:
+    if not key:
+        return
+    async with request.app.state.sessions() as session, session.begin():
+        t = IdempotencyKey.__table__
+        await session.execute(
+            insert(t)
+            .values(
+                key=key,
+                principal=principal.key_id,
+                body_hash=body_hash(body),
+                status_code=202,
+                response=response.model_dump(mode="json"),
+                created_at=_now(),
+            )
+            .on_conflict_do_update(
+                index_elements=["key", "principal"],
+                set_={"body_hash": body_hash(body), "created_at": _now(), "response": response.model_dump(mode="json")},
+                where=t.c.created_at < _now() - IDEMPOTENCY_TTL,
+            )
+        )
+
+
+async def _publish(request: Request, topic: str, events: list) -> None:  # type: ignore[type-arg]
+    try:
+        await request.app.state.publisher.publish(topic, events)
+    except BrokerUnavailable:
+        raise HTTPException(
+            503, "event broker unavailable: nothing was accepted, please retry", headers={"Retry-After": "5"}
+        )
+
+
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+@router.post("/v1/events", status_code=202, response_model=EventsAccepted)
+async def post_events(
+    request: Request,
+    body: Annotated[Any, Body(description='One event, or {"events": [...]} with up to 10,000')],
+    principal: Principal = Depends(require_any_scope("events:write")),
+    idempotency_key: IdemKey = None,
+) -> Any:
+    if replay := await _replay_or_none(request, principal, idempotency_key, body):
+        return replay
+    events = parse_events(body)
+    await _publish(request, PARTICIPANT_EVENTS.name, events)
+    response = EventsAccepted(accepted=len(events), event_ids=[e.event_id for e in events])
+    await _remember(request, principal, idempotency_key, body, response)
+    return response
+
+
+async def _accept_request(
+    request: Request,
+    principal: Principal,
+    nik: str,
+    path: ReactivationPath,
+    channel: Channel,
+    phone: str | None,
+    documents: Documents,
+    admitted_at: dt.datetime | None = None,
+) -> RequestAccepted:
+    now = _now()
+    request_id = uuid.uuid4()
+    letter = documents.hospital_letter
+    registered = None
+    if letter is not None:
+        async with request.app.state.sessions() as session:
+            registered = await session.get(Facility, letter.facility_code) is not None
+    emergency = path is ReactivationPath.EMERGENCY
+    event = ReactivationRequested(
+        event_id=uuid.uuid5(request_id, "requested"),
+        occurred_at=now,
+        source=f"intake:{principal.key_id}",
+        nik=nik,
+        request_id=request_id,
+        path=path,
+        channel=channel,
+        phone=phone,
+        documents=documents,
+        received_at=now,
+        admitted_at=admitted_at,
+        sla_deadline=now + SLA if emergency else None,
+        facility_registered=registered,
+    )
+    # The read model row first: a decision may come back before this handler returns.
+    async with request.app.state.sessions() as session, session.begin():
+        session.add(
+            RequestView(
+                request_id=request_id,
+                nik=nik,
+                path=path.value,
+                facility_code=letter.facility_code if letter else None,
+                received_at=now,
+                sla_deadline=event.sla_deadline,
+                sla_state="OK" if emergency else None,
+            )
+        )
+    await _publish(request, (EMERGENCY_REQUESTS if emergency else REACTIVATION_REQUESTS).name, [event])
+    return RequestAccepted(request_id=request_id, sla_deadline=event.sla_deadline)
+
+
+@router.post("/v1/reactivations", status_code=202, response_model=RequestAccepted, response_model_exclude_none=True)
+async def post_reactivation(
+    request: Request,
+    body: ReactivationBody,
+    principal: Principal = Depends(require_any_scope("reactivations:write")),
+    idempotency_key: IdemKey = None,
+) -> Any:
+    raw = body.model_dump(mode="json")
+    if replay := await _replay_or_none(request, principal, idempotency_key, raw):
+        return replay
+    response = await _accept_request(request, principal, body.nik, body.path, body.channel, body.phone, body.documents)
+    await _remember(request, principal, idempotency_key, raw, response)
+    return response
+
+
+@router.post("/v1/hospital/emergency-reactivations", status_code=202, response_model=RequestAccepted)
+async def post_emergency(
+    request: Request,
+    body: EmergencyBody,
+    principal: Principal = Depends(require_any_scope("emergency:write")),
+    idempotency_key: IdemKey = None,
+) -> Any:
+    if body.facility_code not in principal.facility_codes:
+        raise HTTPException(403, f"this key may not post for facility {body.facility_code}")
+    raw = body.model_dump(mode="json")
+    if replay := await _replay_or_none(request, principal, idempotency_key, raw):
+        return replay
+    documents = Documents(
+        hospital_letter=HospitalLetter(
+            facility_code=body.facility_code, letter_no=body.letter_no, issued_on=body.admitted_at.date()
+        )
+    )
+    response = await _accept_request(
+        request,
+        principal,
+        body.nik,
+        ReactivationPath.EMERGENCY,
+        Channel.HOSPITAL,
+        body.phone,
+        documents,
+        body.admitted_at,
+    )
+    await _remember(request, principal, idempotency_key, raw, response)
+    return response
+
+
+@router.get("/v1/reactivations/{request_id}")
+async def get_reactivation(
+    request: Request,
+    request_id: uuid.UUID,
+    principal: Principal = Depends(require_any_scope("reactivations:write", "participants:read", "emergency:write")),
+) -> dict[str, Any]:
+    async with request.app.state.sessions() as session:
+        row = (
+            await session.execute(select(RequestView).where(RequestView.request_id == request_id))
+        ).scalar_one_or_none()
+    if row is None:
+        raise HTTPException(404, "no request with this id")
+    if (
+        not principal.scopes & {"reactivations:write", "participants:read"}
+        and row.facility_code not in principal.facility_codes
+    ):
+        raise HTTPException(403, "this key may only read its own facility's requests")
+    result: dict[str, Any] = {
+        "request_id": row.request_id,
+        "status": row.status,
+        "path": row.path,
+        "reasons": row.reasons,
+        "received_at": row.received_at,
+        "decided_at": row.decided_at,
+    }
+    if row.sla_deadline is not None:
+        result["sla_deadline"] = row.sla_deadline
+        result["sla_state"] = sla_state(
+            row.status, row.sla_state, row.sla_deadline, SLA_WARNING, row.received_at, _now()
+        )
+    return result

@@ -1,0 +1,87 @@
+"""Wiring of intake: API keys, facilities and idempotency in PostgreSQL, Kafka publisher, the read-model
+consumer, HTTP on port 8080 (OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from services.intake.api import router
+from services.intake.handlers import ReadModel
+from services.intake.publisher import Publisher
+from services.intake.store import MIGRATIONS, SCHEMA
+from shared.auth import ApiKeyStore
+from shared.db import make_engine, make_sessions, migrate, ping
+from shared.events import any_event_adapter
+from shared.kafka import ensure_topics, make_broker, mask_personal_data, subscribe
+from shared.observability import configure_logging, health_router
+from shared.settings import IntakeSettings
+from shared.topics import DECISIONS, TIMER_EVENTS
+
+
+def load_settings() -> IntakeSettings:
+    return IntakeSettings()
+
+
+async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming every bad field (with the event's index in a batch), never echoing the input back."""
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": mask_personal_data(str(e.get("msg", ""))), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging("intake", settings.log_level, settings.log_json)
+    engine = make_engine(settings)
+    sessions = make_sessions(engine)
+    publisher = Publisher(settings)
+    broker = make_broker(settings, "intake")
+    read_model = ReadModel(sessions)
+    for spec in (DECISIONS, TIMER_EVENTS):
+        subscribe(
+            broker,
+            spec,
+            group=f"{settings.topic_prefix}intake-{spec.name}",
+            adapter=any_event_adapter,
+            service="intake",
+            prefix=settings.topic_prefix,
+            batch=True,
+            max_records=1000,
+        )(read_model.on_events)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await migrate(engine, MIGRATIONS, SCHEMA)
+        await app.state.api_keys.migrate()
+        try:
+            await ensure_topics(settings)
+            await broker.start()
+        except Exception:  # noqa: BLE001 - serve 503s (readyz says why) rather than refuse to start
+            app.state.broker_started = False
+        else:
+            app.state.broker_started = True
+        yield
+        if app.state.broker_started:
+            await broker.stop()
+        await publisher.stop()
+        await engine.dispose()
+
+    app = FastAPI(
+        title="pbi-reactivation intake",
+        version="1",
+        lifespan=lifespan,
+        description="Front door for government systems, hospitals and operators (CONTRACT.md).",
+    )
+    app.state.sessions, app.state.publisher = sessions, publisher
+    app.state.api_keys = ApiKeyStore(engine, settings.api_key_pepper.get_secret_value())
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.include_router(router)
+    app.include_router(health_router({"kafka": publisher.ping, "database": lambda: ping(engine)}))
+    return app

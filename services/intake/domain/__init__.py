@@ -1,0 +1,1 @@
+"""Intake's pure logic: event ids for retried submissions, idempotency, SLA state of a request."""

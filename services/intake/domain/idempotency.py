@@ -1,0 +1,52 @@
+"""Deterministic ids and body fingerprints, so a retried submission changes nothing downstream."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from shared.enums import SlaState
+
+NAMESPACE = uuid.UUID("3b8d0f7e-2c64-4c1f-a6f2-0e6b1f2d9a45")
+
+
+def canonical(body: Any) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def body_hash(body: Any) -> str:
+    return hashlib.sha256(canonical(body).encode()).hexdigest()
+
+
+def event_id_for(raw_event: dict[str, Any]) -> uuid.UUID:
+    """An event sent without an id gets one derived from its content: resending the same event
+    (a client retry after a timeout) yields the same id, which consumers de-duplicate on."""
+    return uuid.uuid5(NAMESPACE, canonical({k: v for k, v in raw_event.items() if k != "event_id"}))
+
+
+def import_event_id(nik: str, deactivated_on: str, reason: str) -> uuid.UUID:
+    """One row of a deactivation list always maps to the same event, however often it is imported."""
+    return uuid.uuid5(NAMESPACE, f"import:{nik}:{deactivated_on}:{reason}")
+
+
+def sla_state(
+    status: str,
+    stored: str | None,
+    deadline: dt.datetime | None,
+    warning_after: dt.timedelta,
+    received_at: dt.datetime,
+    now: dt.datetime,
+) -> SlaState | None:
+    """The SLA state shown for a request: MET once approved, else what the clock says by now."""
+    if deadline is None:
+        return None
+    if status == "APPROVED" or stored == SlaState.MET:
+        return SlaState.MET
+    if now >= deadline or stored == SlaState.BREACHED:
+        return SlaState.BREACHED
+    if now >= received_at + warning_after or stored == SlaState.WARNING:
+        return SlaState.WARNING
+    return SlaState.OK

@@ -1,0 +1,115 @@
+"""Publishing with "never accepted-but-lost": every call returns only after Kafka acknowledged
+(acks=all, idempotent); a batch goes in one Kafka transaction, so it is visible whole or not at all
+to the (read_committed) consumers. Any failure raises BrokerUnavailable, which the API turns into 503."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from shared.events import Event
+from shared.settings import Settings
+
+PUBLISH_TIMEOUT_S = 10.0
+
+
+class BrokerUnavailable(Exception):
+    """Kafka did not acknowledge: the client should retry (HTTP 503)."""
+
+
+class Publisher:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._single: AIOKafkaProducer | None = None
+        self._tx: AIOKafkaProducer | None = None
+        self._tx_lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
+
+    def _producer(self, transactional: bool) -> AIOKafkaProducer:
+        common = {
+            "bootstrap_servers": self.settings.kafka_bootstrap_servers,
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": 2,
+            "request_timeout_ms": 8000,
+            "max_batch_size": 512 * 1024,
+            "max_request_size": 16 * 1024 * 1024,
+        }
+        if transactional:
+            # Unique per process: a restarted intake fences its own zombie, never another replica.
+            tx_id = f"{self.settings.topic_prefix}intake-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+            return AIOKafkaProducer(transactional_id=tx_id, **common)
+        return AIOKafkaProducer(**common)
+
+    async def _ensure(self) -> tuple[AIOKafkaProducer, AIOKafkaProducer]:
+        async with self._start_lock:
+            if self._single is None or self._tx is None:
+                single, tx = self._producer(False), self._producer(True)
+                try:
+                    await asyncio.wait_for(single.start(), PUBLISH_TIMEOUT_S)
+                    await asyncio.wait_for(tx.start(), PUBLISH_TIMEOUT_S)
+                except (KafkaError, OSError, TimeoutError) as exc:
+                    await _quiet_stop(single, tx)
+                    raise BrokerUnavailable(str(exc) or type(exc).__name__)
+                self._single, self._tx = single, tx
+            return self._single, self._tx
+
+    async def publish(self, topic: str, events: list[Event]) -> None:
+        single, tx = await self._ensure()
+        name = self.settings.topic_prefix + topic
+        try:
+            if len(events) == 1:
+                await asyncio.wait_for(
+                    single.send_and_wait(
+                        name,
+                        events[0].model_dump_json().encode(),
+                        key=events[0].kafka_key(),
+                        headers=_headers(events[0]),
+                    ),
+                    PUBLISH_TIMEOUT_S,
+                )
+                return
+            async with self._tx_lock:
+                await asyncio.wait_for(self._transaction(tx, name, events), PUBLISH_TIMEOUT_S * 3)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            await self.reset()
+            raise BrokerUnavailable(str(exc) or type(exc).__name__)
+
+    async def _transaction(self, tx: AIOKafkaProducer, name: str, events: list[Event]) -> None:
+        async with tx.transaction():
+            futures = [
+                await tx.send(name, e.model_dump_json().encode(), key=e.kafka_key(), headers=_headers(e))
+                for e in events
+            ]
+            await asyncio.gather(*futures)
+
+    async def ping(self) -> None:
+        single, _ = await self._ensure()
+        await asyncio.wait_for(single.client.fetch_all_metadata(), 5)
+
+    async def reset(self) -> None:
+        """Drop the producers after a failure; the next publish reconnects."""
+        async with self._start_lock:
+            producers, self._single, self._tx = (self._single, self._tx), None, None
+        await _quiet_stop(*producers)
+
+    async def stop(self) -> None:
+        await self.reset()
+
+
+def _headers(event: Event) -> list[tuple[str, bytes]]:
+    return [("x-event-type", getattr(event, "type", "").encode())]
+
+
+async def _quiet_stop(*producers: AIOKafkaProducer | None) -> None:
+    for p in producers:
+        if p is not None:
+            try:
+                await asyncio.wait_for(p.stop(), 5)
+            except Exception:  # noqa: BLE001 - already broken
+                pass
