@@ -1,0 +1,84 @@
+"""Wiring of the notifier: database, broker and consumers, providers, the sender loop, webhooks (:8082)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from services.notifier.api import router
+from services.notifier.handlers import Clock, NotifierHandlers
+from services.notifier.providers.twilio_sms import TwilioSms
+from services.notifier.providers.whatsapp import WhatsAppCloud
+from services.notifier.sender import Sender
+from services.notifier.settings import NotifierSettings
+from services.notifier.store import MIGRATIONS, SCHEMA
+from shared.db import make_engine, make_sessions, migrate, ping
+from shared.events import any_event_adapter
+from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
+from shared.observability import configure_logging, health_router
+from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TIMER_EVENTS
+
+LISTENED = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, EMERGENCY_REQUESTS, DECISIONS, TIMER_EVENTS)
+
+
+def load_settings() -> NotifierSettings:
+    return NotifierSettings()
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging("notifier", settings.log_level, settings.log_json)
+    engine = make_engine(settings)
+    sessions = make_sessions(engine)
+    broker = make_broker(settings, "notifier")
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10, connect=5))
+    sender = Sender(
+        sessions,
+        WhatsAppCloud(settings, http),
+        TwilioSms(settings, http),
+        broker,
+        settings.topic_prefix,
+        clock,
+        settings.provider_rate_per_s,
+        settings.max_attempts,
+    )
+    handlers = NotifierHandlers(sessions, clock, sender.wake)
+    for spec in LISTENED:
+        subscribe(
+            broker,
+            spec,
+            group=f"{settings.topic_prefix}notifier-{spec.name}",
+            adapter=any_event_adapter,
+            service="notifier",
+            prefix=settings.topic_prefix,
+            batch=spec is not EMERGENCY_REQUESTS,
+            max_records=500,
+        )(handlers.on_events)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await migrate(engine, MIGRATIONS, SCHEMA)
+        await ensure_topics(settings)
+        await broker.start()
+        sender.start()
+        try:
+            yield
+        finally:
+            await sender.stop()
+            await broker.stop()
+            await http.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title="pbi-reactivation notifier", lifespan=lifespan)
+    app.state.settings, app.state.sessions, app.state.sender = settings, sessions, sender
+    app.include_router(router)
+    app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))
+    return app

@@ -1,0 +1,1 @@
+"""Notifier rules: which event becomes which message, channel choice, quiet hours, opt-out."""

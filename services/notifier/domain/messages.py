@@ -1,0 +1,74 @@
+"""From events to messages (pure): the kind, whether it is urgent, and when it may be sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from shared.enums import Outcome, ReactivationPath
+from shared.events import (
+    Event,
+    ParticipantDeactivated,
+    ReactivationDecided,
+    ReactivationRequested,
+    WindowReminderDue,
+)
+from shared.timezones import zone_for_nik
+
+QUIET_START, QUIET_END = dt.time(21, 0), dt.time(7, 0)
+OPT_OUT_WORDS = {"BERHENTI", "STOP"}
+NAMESPACE = uuid.UUID("9a3e1c55-0d7f-4b8e-b5d2-2f6c8e4a7b19")
+
+
+@dataclass(frozen=True)
+class Message:
+    message_id: uuid.UUID
+    nik: str
+    kind: str
+    urgent: bool
+    context: dict[str, object]
+
+
+def message_for(event: Event) -> Message | None:
+    """The message an event deserves, or None. The id is derived from the event: one message per event."""
+    kind: str | None = None
+    urgent = False
+    context: dict[str, object] = {}
+    match event:
+        case ParticipantDeactivated():
+            kind, context = "deactivated", {"reason": event.reason.value, "deactivated_on": event.deactivated_on}
+        case ReactivationRequested():
+            kind, urgent = "received", event.path is ReactivationPath.EMERGENCY
+        case ReactivationDecided():
+            emergency = event.path is ReactivationPath.EMERGENCY
+            kind = {
+                Outcome.APPROVED: "emergency_approved" if emergency else "approved",
+                Outcome.REJECTED: "rejected",
+                Outcome.PENDING: "pending",
+                Outcome.EXPIRED: "expired",
+            }[event.outcome]
+            urgent = emergency
+            context = {"reasons": [r.value for r in event.reasons], "window_closes_at": event.window_closes_at}
+        case WindowReminderDue():
+            kind, context = "window_closing", {"days_left": event.days_left, "window_closes_at": event.window_closes_at}
+    if kind is None:
+        return None
+    return Message(uuid.uuid5(NAMESPACE, f"{event.event_id}:{kind}"), event.nik, kind, urgent, context)
+
+
+def send_after(nik: str, urgent: bool, now: dt.datetime) -> dt.datetime:
+    """Urgent messages go at once; others wait out quiet hours (21:00-07:00 in the person's zone)."""
+    if urgent:
+        return now
+    local = now.astimezone(zone_for_nik(nik))
+    if QUIET_END <= local.time() < QUIET_START:
+        return now
+    release = local.replace(hour=7, minute=0, second=0, microsecond=0)
+    if local.time() >= QUIET_START:
+        release += dt.timedelta(days=1)
+    return release.astimezone(dt.UTC)
+
+
+def is_opt_out(text: str) -> bool:
+    return text.strip().upper() in OPT_OUT_WORDS

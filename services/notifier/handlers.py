@@ -1,0 +1,75 @@
+"""Events in, intents out: each event that deserves a message becomes one QUEUED row (the intent),
+committed with the processed event id, before anything is sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.notifier.domain.messages import message_for, send_after
+from services.notifier.store import PE, C, M
+from services.notifier.templates import render
+from shared.db import transaction
+from shared.events import Event
+
+Clock = Callable[[], dt.datetime]
+
+
+class NotifierHandlers:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, on_commit: Callable[[], None]) -> None:
+        self.sessions, self.clock, self.on_commit = sessions, clock, on_commit
+
+    async def on_events(self, events: list[Event]) -> None:
+        now = self.clock()
+        async with transaction(self.sessions) as session:
+            claimed = await session.execute(
+                insert(PE)
+                .values([{"event_id": e.event_id} for e in events])
+                .on_conflict_do_nothing()
+                .returning(PE.c.event_id)
+            )
+            fresh = {row[0] for row in claimed}
+            todo = [e for e in events if e.event_id in fresh]
+            phones = {e.nik: p for e in todo if (p := getattr(e, "phone", None))}
+            if phones:
+                stmt = insert(C).values([{"nik": n, "phone": p, "opted_out": False} for n, p in phones.items()])
+                await session.execute(
+                    stmt.on_conflict_do_update(index_elements=["nik"], set_={"phone": stmt.excluded.phone})
+                )
+            contacts = (
+                {
+                    r["nik"]: r
+                    for r in (await session.execute(select(C).where(C.c.nik.in_({e.nik for e in todo})))).mappings()
+                }
+                if todo
+                else {}
+            )
+            rows: list[dict[str, Any]] = []
+            for event in todo:
+                message = message_for(event)
+                contact = contacts.get(event.nik)
+                if message is None or contact is None or not contact["phone"]:
+                    continue
+                rows.append(
+                    {
+                        "message_id": message.message_id,
+                        "nik": message.nik,
+                        "kind": message.kind,
+                        "urgent": message.urgent,
+                        "text": render(message.kind, message.nik, message.context),
+                        "phone": contact["phone"],
+                        "state": "SKIPPED" if contact["opted_out"] else "QUEUED",
+                        "send_after": send_after(message.nik, message.urgent, now),
+                        "updated_at": now,
+                        "channel": "WHATSAPP",
+                    }
+                )
+            if rows:
+                await session.execute(insert(M).values(rows).on_conflict_do_nothing())
+        if todo:
+            self.on_commit()

@@ -1,0 +1,8 @@
+"""Prometheus metrics of the notifier."""
+
+from prometheus_client import Counter
+
+SENT = Counter("pbi_notifier_sent_total", "Messages accepted by a provider", ["provider", "kind"])
+DELIVERY = Counter("pbi_notifier_delivery_total", "Delivery receipts", ["provider", "state"])
+FAILED = Counter("pbi_notifier_failed_total", "Send failures", ["provider", "reason"])
+OPT_OUTS = Counter("pbi_notifier_opt_outs_total", "People who replied BERHENTI/STOP")

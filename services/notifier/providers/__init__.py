@@ -1,0 +1,31 @@
+"""Message providers behind one interface; add an Indonesian SMS gateway as one more file here."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class PermanentError(Exception):
+    """The provider will never accept this (invalid number, not on WhatsApp): do not retry."""
+
+
+class TransientError(Exception):
+    """Timeout, 429 or 5xx: retry later."""
+
+
+class Provider(Protocol):
+    channel: str
+
+    async def send(self, to: str, text: str, reference: str) -> str:
+        """Send `text` to E.164 number `to`; `reference` is our message id. Returns the provider's id."""
+        ...
+
+    async def lookup(self, reference: str) -> str | None:
+        """The provider's id of a message we sent with `reference`, if the provider can tell."""
+        ...
+
+
+def classify(status: int, body: str) -> Exception:
+    if status == 429 or status >= 500:
+        return TransientError(f"HTTP {status}: {body[:200]}")
+    return PermanentError(f"HTTP {status}: {body[:200]}")

@@ -1,0 +1,45 @@
+"""WhatsApp Business Cloud API: template messages (POST /{version}/{phone_number_id}/messages)."""
+
+from __future__ import annotations
+
+import httpx
+
+from services.notifier.providers import TransientError, classify
+from services.notifier.settings import NotifierSettings
+
+
+class WhatsAppCloud:
+    channel = "WHATSAPP"
+
+    def __init__(self, settings: NotifierSettings, client: httpx.AsyncClient) -> None:
+        self.s, self.client = settings, client
+
+    async def send(self, to: str, text: str, reference: str) -> str:
+        body = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to.lstrip("+"),
+            "type": "template",
+            "biz_opaque_callback_data": reference,
+            "template": {
+                "name": self.s.whatsapp_template,
+                "language": {"code": "id"},
+                "components": [{"type": "body", "parameters": [{"type": "text", "text": text}]}],
+            },
+        }
+        url = f"{self.s.whatsapp_api_base}/{self.s.whatsapp_api_version}/{self.s.whatsapp_phone_number_id}/messages"
+        try:
+            r = await self.client.post(url, json=body, headers={"Authorization": f"Bearer {self.s.whatsapp_token}"})
+        except httpx.TransportError as exc:
+            raise TransientError(type(exc).__name__)
+        if r.status_code >= 300:
+            raise classify(r.status_code, r.text)
+        return str(r.json()["messages"][0]["id"])
+
+    async def lookup(self, reference: str) -> str | None:
+        # The Cloud API cannot be asked by our reference; the local simulator can (see reconcile()).
+        try:
+            r = await self.client.get(f"{self.s.whatsapp_api_base}/_sim/lookup", params={"reference": reference})
+        except httpx.TransportError:
+            return None
+        return r.json().get("id") if r.status_code == 200 else None

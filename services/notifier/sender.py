@@ -1,0 +1,225 @@
+"""Sends queued messages exactly once per event, as far as providers allow.
+
+1. claim due QUEUED rows (FOR UPDATE SKIP LOCKED) and mark them SENDING, committed;
+2. call the provider (WhatsApp first, SMS when WhatsApp refuses for good), with retries on
+   timeouts/429/5xx; the message id travels as the provider's reference/idempotency token;
+3. record SENT with the provider's id.
+A crash between 2 and 3 leaves SENDING rows: on start, reconcile() asks the provider by reference
+(or relies on the SMS idempotency token) before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from faststream.kafka import KafkaBroker
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from services.notifier import metrics
+from services.notifier.providers import PermanentError, Provider, TransientError
+from services.notifier.store import M
+from shared.db import transaction
+from shared.events import NotificationUpdated
+from shared.nik import mask_nik
+from shared.topics import NOTIFICATION_EVENTS
+
+log = structlog.get_logger(__name__)
+Clock = Callable[[], dt.datetime]
+
+
+class RateLimit:
+    """A token bucket per provider."""
+
+    def __init__(self, per_s: float) -> None:
+        self.per_s, self.tokens, self.at = per_s, per_s, time.monotonic()
+
+    async def take(self) -> None:
+        while True:
+            now = time.monotonic()
+            self.tokens = min(self.per_s, self.tokens + (now - self.at) * self.per_s)
+            self.at = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return
+            await asyncio.sleep((1 - self.tokens) / self.per_s)
+
+
+class Sender:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        whatsapp: Provider,
+        sms: Provider,
+        broker: KafkaBroker,
+        prefix: str,
+        clock: Clock,
+        rate_per_s: float,
+        max_attempts: int,
+        retry_wait_s: float = 0.2,
+    ) -> None:
+        self.sessions, self.broker, self.prefix, self.clock = sessions, broker, prefix, clock
+        self.providers = {"WHATSAPP": whatsapp, "SMS": sms}
+        self.limits = {name: RateLimit(rate_per_s) for name in self.providers}
+        self.max_attempts, self.retry_wait_s = max_attempts, retry_wait_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="notifier-sender")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        await self.reconcile()
+        while True:
+            try:
+                while await self.send_due() > 0:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - rows stay queued; try again
+                log.warning("sender_failed", error=type(exc).__name__, detail=str(exc)[:200])
+            try:
+                await asyncio.wait_for(self._wake.wait(), 1.0)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def reconcile(self) -> int:
+        """Messages left SENDING by a crash: sent already (provider knows the reference) or sent again
+        safely (SMS idempotency token). Returns how many were resolved as already sent."""
+        async with transaction(self.sessions) as session:
+            rows = (
+                (await session.execute(select(M).where(M.c.state == "SENDING").with_for_update(skip_locked=True)))
+                .mappings()
+                .all()
+            )
+            resolved = 0
+            for row in rows:
+                provider_id = await self.providers[row["channel"]].lookup(str(row["message_id"]))
+                if provider_id:
+                    await session.execute(
+                        update(M)
+                        .where(M.c.message_id == row["message_id"])
+                        .values(state="SENT", provider_message_id=provider_id, updated_at=self.clock())
+                    )
+                    resolved += 1
+                else:
+                    await session.execute(update(M).where(M.c.message_id == row["message_id"]).values(state="QUEUED"))
+        return resolved
+
+    async def send_due(self, limit: int = 50) -> int:
+        now = self.clock()
+        async with transaction(self.sessions) as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(M)
+                        .where(M.c.state == "QUEUED", M.c.send_after <= now)
+                        .order_by(M.c.urgent.desc(), M.c.send_after)
+                        .limit(limit)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            if rows:
+                await session.execute(
+                    update(M)
+                    .where(M.c.message_id.in_([r["message_id"] for r in rows]))
+                    .values(state="SENDING", attempts=M.c.attempts + 1, updated_at=now)
+                )
+        await asyncio.gather(*(self._deliver(dict(r)) for r in rows))
+        return len(rows)
+
+    async def _deliver(self, row: dict[str, Any]) -> None:
+        channel = row["channel"]
+        try:
+            provider_id = await self._attempt(channel, row)
+        except PermanentError as exc:
+            metrics.FAILED.labels(channel, "permanent").inc()
+            if channel == "WHATSAPP":  # not on WhatsApp: SMS instead
+                row["channel"] = "SMS"
+                await self._set(row, state="SENDING", channel="SMS", last_error=str(exc)[:300])
+                return await self._deliver(row)
+            return await self._fail(row, f"permanent: {exc}")
+        except TransientError as exc:
+            metrics.FAILED.labels(channel, "transient").inc()
+            if row["attempts"] >= self.max_attempts:
+                return await self._fail(row, f"gave up after {row['attempts']} attempts: {exc}")
+            backoff = dt.timedelta(seconds=min(300, 2 ** row["attempts"]))
+            await self._set(row, state="QUEUED", send_after=self.clock() + backoff, last_error=str(exc)[:300])
+            return
+        metrics.SENT.labels(channel, row["kind"]).inc()
+        await self._set(row, state="SENT", provider_message_id=provider_id, last_error=None)
+        await self._announce(row, "SENT")
+
+    async def _attempt(self, channel: str, row: dict[str, Any]) -> str:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(3),
+            reraise=True,
+            wait=wait_exponential(multiplier=self.retry_wait_s, max=2),
+            retry=retry_if_exception_type(TransientError),
+        ):
+            with attempt:
+                await self.limits[channel].take()
+                return await asyncio.wait_for(
+                    self.providers[channel].send(row["phone"], row["text"], str(row["message_id"])), 15
+                )
+        raise AssertionError("unreachable")
+
+    async def _fail(self, row: dict[str, Any], reason: str) -> None:
+        await self._set(row, state="FAILED", last_error=reason[:300])
+        log.warning("message_failed", nik=mask_nik(row["nik"]), kind=row["kind"], reason=reason[:200])
+        # What finally fails goes to the dead-letter topic with the reason, for operations to act on.
+        await self.broker.publish(
+            self._event(row, "FAILED", reason).model_dump_json().encode(),
+            topic=self.prefix + NOTIFICATION_EVENTS.dlq,
+            key=row["nik"].encode(),
+            headers={"x-dlq-reason": reason[:500]},
+        )
+        await self._announce(row, "FAILED", reason)
+
+    async def _set(self, row: dict[str, Any], **values: Any) -> None:
+        async with transaction(self.sessions) as session:
+            await session.execute(
+                update(M).where(M.c.message_id == row["message_id"]).values(updated_at=self.clock(), **values)
+            )
+
+    def _event(self, row: dict[str, Any], state: str, reason: str | None = None) -> NotificationUpdated:
+        return NotificationUpdated(
+            event_id=uuid.uuid5(row["message_id"], state),
+            occurred_at=self.clock(),
+            source="notifier",
+            nik=row["nik"],
+            message_id=row["message_id"],
+            kind=row["kind"],
+            channel=row["channel"],
+            state=state,
+            reason=reason,
+        )
+
+    async def _announce(self, row: dict[str, Any], state: str, reason: str | None = None) -> None:
+        try:
+            await self.broker.publish(
+                self._event(row, state, reason).model_dump_json().encode(),
+                topic=self.prefix + NOTIFICATION_EVENTS.name,
+                key=row["nik"].encode(),
+            )
+        except Exception as exc:  # noqa: BLE001 - the dashboard count may lag; the message state is recorded
+            log.warning("announce_failed", error=type(exc).__name__)

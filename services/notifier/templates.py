@@ -1,0 +1,74 @@
+"""Message texts in Bahasa Indonesia (Jinja2, one file per kind), short enough for 1-2 SMS segments,
+with the NIK masked and the next step for the person."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from shared.nik import mask_nik
+
+ENV = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    undefined=StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=False,
+)
+KINDS = (
+    "deactivated",
+    "received",
+    "pending",
+    "approved",
+    "emergency_approved",
+    "rejected",
+    "expired",
+    "window_closing",
+)
+
+REASON_TEXT = {
+    "DESIL_ABOVE_5": "desil di atas 5",
+    "NIK_CONFLICT": "NIK ganda",
+    "DECEASED": "tercatat meninggal",
+    "NO_BIOMETRIC": "belum rekam biometrik",
+    "ADMINDUK_OFFLINE": "data adminduk tidak terbaca",
+    "NO_ID_SEMESTA": "belum ada ID Semesta",
+    "OTHER": "alasan lain",
+    "NIK_INVALID": "NIK tidak valid",
+    "NOT_DEACTIVATED": "tidak ada di daftar nonaktif",
+    "ALREADY_ACTIVE": "sudah aktif",
+    "WINDOW_EXPIRED": "lewat 6 bulan",
+    "DESIL_UNKNOWN": "menunggu perankingan desil",
+    "BIOMETRIC_MISSING": "belum rekam biometrik",
+    "DOCUMENT_MISSING": "dokumen kurang",
+    "FACILITY_UNKNOWN": "faskes tidak terdaftar",
+}
+NEXT_STEP = {
+    "DESIL_UNKNOWN": "Minta kelurahan memperbarui data sosial ekonomi.",
+    "BIOMETRIC_MISSING": "Rekam biometrik di Disdukcapil.",
+    "NIK_CONFLICT": "Bawa KTP & KK ke Disdukcapil.",
+    "DOCUMENT_MISSING": "Lengkapi surat dokter/kelurahan ke Dinsos.",
+    "DESIL_ABOVE_5": "Ajukan perankingan ulang di kelurahan.",
+    "WINDOW_EXPIRED": "Daftar sebagai peserta baru di Dinsos.",
+    "DECEASED": "Keluarga dapat melapor ke Disdukcapil bila keliru.",
+    "FACILITY_UNKNOWN": "Minta RS menghubungi Dinsos.",
+    "NOT_DEACTIVATED": "Cek status di Dinsos.",
+    "ALREADY_ACTIVE": "Kartu Anda sudah bisa dipakai.",
+}
+
+
+def render(kind: str, nik: str, context: dict[str, Any]) -> str:
+    reasons = list(context.get("reasons") or [])
+    closes = context.get("window_closes_at")
+    values = {
+        "nik": mask_nik(nik),
+        "reasons_text": ", ".join(REASON_TEXT.get(r, r) for r in reasons) or "-",
+        "next_step": next((NEXT_STEP[r] for r in reasons if r in NEXT_STEP), "Hubungi Dinsos setempat."),
+        "reason_text": REASON_TEXT.get(str(context.get("reason", "OTHER")), "alasan lain"),
+        "deactivated_on": context.get("deactivated_on", "-"),
+        "days_left": context.get("days_left", "-"),
+        "closes_on": closes.strftime("%d-%m-%Y") if hasattr(closes, "strftime") else str(closes or "-")[:10],
+        "follow_siks": False,
+    }
+    return " ".join(ENV.get_template(f"{kind}.j2").render(**values).split())
