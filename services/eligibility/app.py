@@ -80,11 +80,13 @@ def create_app(
         await broker.start()
         relay.start()
         timers.start()
-        yield
-        await timers.stop()
-        await relay.stop()
-        await broker.stop()
-        await engine.dispose()
+        try:
+            yield
+        finally:
+            await timers.stop()
+            await relay.stop()
+            await broker.stop()
+            await engine.dispose()
 
     app = FastAPI(title="pbi-reactivation eligibility", lifespan=lifespan)
     app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))

@@ -67,11 +67,13 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             app.state.broker_started = False
         else:
             app.state.broker_started = True
-        yield
-        if app.state.broker_started:
-            await broker.stop()
-        await publisher.stop()
-        await engine.dispose()
+        try:
+            yield
+        finally:
+            if app.state.broker_started:
+                await broker.stop()
+            await publisher.stop()
+            await engine.dispose()
 
     app = FastAPI(
         title="pbi-reactivation intake",

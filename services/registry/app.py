@@ -66,10 +66,12 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         await ensure_topics(settings)
         await broker.start()
         relay.start()
-        yield
-        await relay.stop()
-        await broker.stop()
-        await engine.dispose()
+        try:
+            yield
+        finally:
+            await relay.stop()
+            await broker.stop()
+            await engine.dispose()
 
     async def snapshot() -> dict:
         return {**await queries.dashboard_snapshot(engine), **await kafka_health.read()}
