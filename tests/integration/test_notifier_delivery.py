@@ -158,7 +158,8 @@ async def test_webhook_signatures_and_opt_out(settings: Settings, sim_port: int)
                     params={"hub.mode": "subscribe", "hub.verify_token": "x", "hub.challenge": "1"},
                 )
             ).status_code == 403
-            reply = b'{"entry":[{"changes":[{"value":{"messages":[{"from":"6281234567890","text":{"body":"BERHENTI"}}]}}]}]}'
+            reply = (b'{"entry":[{"changes":[{"value":{"messages":'
+                     b'[{"from":"6281234567890","text":{"body":"BERHENTI"}}]}}]}]}')
             bad = await client.post("/webhooks/whatsapp", content=reply, headers={"X-Hub-Signature-256": "sha256=00"})
             assert bad.status_code == 403
             good = await client.post(
