@@ -78,7 +78,8 @@ async def test_transient_failures_are_retried_then_sent_once(settings: Settings,
     await sim(sim_port, "POST", "/_sim/faults", json={"WHATSAPP": {"status": 503, "times": 2}})
     app = create_app(notifier_settings(settings, sim_port), clock=lambda: DAYTIME)
     async with running(app):
-        await produce(settings, PARTICIPANT_EVENTS, deactivation(), deactivation())  # the same event twice
+        event = deactivation()
+        await produce(settings, PARTICIPANT_EVENTS, event, event)  # the same event twice (redelivery)
         sent = await eventually(lambda: messages(sim_port))
         await eventually(lambda: _state(app, "SENT"))
     assert len(sent) == 1 and sent[0]["channel"] == "WHATSAPP" and sent[0]["to"] == "+6281234567890"
