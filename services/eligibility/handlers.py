@@ -15,6 +15,7 @@ from services.eligibility import metrics
 from services.eligibility.domain.facts import apply_fact
 from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.rules import Decision, Facts, Request, decide
+from services.eligibility.domain.window import reactivation_window_closes_at
 from services.eligibility.store import RequestRow, Timer, load_facts, new_event_ids, save_facts, schedule
 from shared.db import transaction
 from shared.enums import Outcome, ReactivationPath, SlaState
@@ -27,7 +28,6 @@ from shared.events import (
 )
 from shared.outbox import add_to_outbox, outbox_row
 from shared.topics import DECISIONS, TIMER_EVENTS
-from shared.window import reactivation_window_closes_at
 
 NAMESPACE = uuid.UUID("0d7c3a52-7b0e-4f59-9a55-4f1f2b7c9e11")
 Clock = Callable[[], dt.datetime]
@@ -37,6 +37,17 @@ FINAL = {Outcome.APPROVED.value, Outcome.REJECTED.value, Outcome.EXPIRED.value}
 def event_id(*parts: object) -> uuid.UUID:
     """Deterministic ids: the same decision or timer always gets the same event id."""
     return uuid.uuid5(NAMESPACE, ":".join(str(p) for p in parts))
+
+
+def as_request(request: ReactivationRequested) -> Request:
+    return Request(
+        str(request.request_id),
+        request.nik,
+        request.path,
+        request.received_at,
+        request.documents,
+        request.facility_registered,
+    )
 
 
 class EligibilityHandlers:
@@ -92,19 +103,8 @@ class EligibilityHandlers:
         )
         return outbox_row(self.prefix + TIMER_EVENTS.name, event)
 
-    def _decide(self, facts: Facts, request: ReactivationRequested) -> Decision:
-        return decide(
-            facts,
-            Request(
-                str(request.request_id),
-                request.nik,
-                request.path,
-                request.received_at,
-                request.documents,
-                request.facility_registered,
-            ),
-            self.policy,
-        )
+    def _decide(self, facts: Facts, request: ReactivationRequested, now: dt.datetime) -> Decision:
+        return decide(facts, as_request(request), self.policy, now)
 
     async def on_participant_events(self, events: list[ParticipantEvent]) -> None:
         now = self.clock()
@@ -126,7 +126,7 @@ class EligibilityHandlers:
         self.on_commit()
 
     def _reminders(self, event: ParticipantDeactivated) -> list[dict[str, Any]]:
-        closes = reactivation_window_closes_at(event.deactivated_on, event.nik, self.policy.window_months)
+        closes = reactivation_window_closes_at(event.deactivated_on, event.nik, self.policy)
         return [
             {
                 "kind": "REMINDER",
@@ -146,7 +146,7 @@ class EligibilityHandlers:
         outbox: list[dict[str, Any]] = []
         for row in rows:
             request = ReactivationRequested.model_validate(row["event"])
-            decision = self._decide(known[row["nik"]][0], request)
+            decision = self._decide(known[row["nik"]][0], request, now)
             if decision.outcome is Outcome.PENDING and list(decision.reasons) == list(row["reasons"]):
                 continue
             await self._record(session, request, decision, now, outbox, known)
@@ -207,7 +207,7 @@ class EligibilityHandlers:
                     continue  # the same request re-sent under a new event id: already decided
                 existing.add(request.request_id)
                 facts = known.setdefault(request.nik, (Facts(request.nik), request.phone))[0]
-                decision = self._decide(facts, request)
+                decision = self._decide(facts, request, now)
                 await session.execute(
                     t.insert().values(
                         request_id=request.request_id,

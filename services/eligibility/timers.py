@@ -11,11 +11,11 @@ import structlog
 from sqlalchemy import func, select, update
 
 from services.eligibility import metrics
-from services.eligibility.domain.rules import Decision
-from services.eligibility.handlers import Clock, EligibilityHandlers, event_id
+from services.eligibility.domain.rules import Facts, expired
+from services.eligibility.handlers import Clock, EligibilityHandlers, as_request, event_id
 from services.eligibility.store import RequestRow, Timer, load_facts, outbox
 from shared.db import transaction
-from shared.enums import DecisionReason, Outcome, SlaState
+from shared.enums import Outcome, SlaState
 from shared.events import ReactivationRequested, WindowReminderDue
 from shared.outbox import add_to_outbox, outbox_row
 from shared.topics import TIMER_EVENTS
@@ -109,7 +109,6 @@ class TimerLoop:
         if kind in SLA_KINDS:
             rows.append(self.handlers.sla_row(request, SLA_KINDS[kind], now))
         elif kind == "EXPIRE":
-            decision = Decision(
-                Outcome.EXPIRED, (DecisionReason.WINDOW_EXPIRED,), (), self.handlers.policy.version, timer["due_at"]
-            )
+            facts = known.get(request.nik, (Facts(request.nik), None))[0]
+            decision = expired(facts, as_request(request), self.handlers.policy, timer["due_at"])
             await self.handlers._record(session, request, decision, now, rows, known)  # noqa: SLF001

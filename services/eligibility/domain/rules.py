@@ -4,6 +4,11 @@ Hard reasons reject; soft reasons are facts that can still arrive (a DTSEN re-ra
 biometric recording, a resolved NIK conflict) and keep the request PENDING until they do or
 the window closes (then EXPIRED, decided by the timer). Emergencies are never held back by
 desil or biometric: those become follow-ups for operations.
+
+Two instants matter: `request.received_at` decides whether the request came in time (a late
+request is REJECTED with WINDOW_EXPIRED: the person must apply as a new participant), and `now`,
+the moment of deciding: a request that came in time but is (re-)evaluated after its window has
+closed without having been approved is EXPIRED, whatever facts have arrived since.
 """
 
 from __future__ import annotations
@@ -12,10 +17,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from services.eligibility.domain.policy import Policy
+from services.eligibility.domain.window import reactivation_window_closes_at
 from shared.enums import DecisionReason as R
 from shared.enums import FollowUp, Outcome, ReactivationPath
 from shared.events import Documents
-from shared.window import reactivation_window_closes_at
 
 SOFT = frozenset({R.DESIL_UNKNOWN, R.BIOMETRIC_MISSING, R.NIK_CONFLICT})
 
@@ -86,13 +91,15 @@ def _eligibility_reasons(facts: Facts, request: Request, policy: Policy) -> list
     return reasons
 
 
-def decide(facts: Facts, request: Request, policy: Policy) -> Decision:
+def decide(facts: Facts, request: Request, policy: Policy, now: dt.datetime | None = None) -> Decision:
+    """The decision at `now` (default: the moment of receipt)."""
+    now = request.received_at if now is None else now
     reasons: list[R] = []
     closes_at = None
     if facts.deactivated_on is None:
         reasons.append(R.ALREADY_ACTIVE if facts.reactivated else R.NOT_DEACTIVATED)
     else:
-        closes_at = reactivation_window_closes_at(facts.deactivated_on, facts.nik, policy.window_months)
+        closes_at = reactivation_window_closes_at(facts.deactivated_on, facts.nik, policy)
         if facts.reactivated:
             reasons.append(R.ALREADY_ACTIVE)
         if request.received_at > closes_at:
@@ -110,6 +117,8 @@ def decide(facts: Facts, request: Request, policy: Policy) -> Decision:
         outcome = Outcome.PENDING
     else:
         outcome = Outcome.REJECTED
+    if outcome is not Outcome.REJECTED and closes_at is not None and now > closes_at:
+        return expired(facts, request, policy, closes_at)
     return Decision(outcome, tuple(reasons), _follow_ups(facts, request, policy, outcome), policy.version, closes_at)
 
 
@@ -129,6 +138,10 @@ def _follow_ups(facts: Facts, request: Request, policy: Policy, outcome: Outcome
     return tuple(todo)
 
 
-def expire(request_window_closes_at: dt.datetime, now: dt.datetime) -> bool:
-    """A pending request expires once its window has closed."""
-    return now > request_window_closes_at
+def expired(facts: Facts, request: Request, policy: Policy, closes_at: dt.datetime) -> Decision:
+    """A request that came in time but was not approved before its window closed; the reasons still
+    say what was missing."""
+    missing = [r for r in _eligibility_reasons(facts, request, policy) if r in SOFT]
+    if facts.nik_conflict_open:
+        missing.insert(0, R.NIK_CONFLICT)
+    return Decision(Outcome.EXPIRED, (R.WINDOW_EXPIRED, *missing), (), policy.version, closes_at)
