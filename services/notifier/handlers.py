@@ -7,10 +7,11 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.notifier.domain.delivery import Action, action_for, first_channel
 from services.notifier.domain.messages import message_for, send_after
 from services.notifier.store import PE, C, M
 from services.notifier.templates import render
@@ -39,7 +40,14 @@ class NotifierHandlers:
             if phones:
                 stmt = insert(C).values([{"nik": n, "phone": p, "opted_out": False} for n, p in phones.items()])
                 await session.execute(
-                    stmt.on_conflict_do_update(index_elements=["nik"], set_={"phone": stmt.excluded.phone})
+                    stmt.on_conflict_do_update(
+                        index_elements=["nik"],
+                        # a new number may well be on WhatsApp: forget what we learnt about the old one
+                        set_={
+                            "phone": stmt.excluded.phone,
+                            "on_whatsapp": case((C.c.phone == stmt.excluded.phone, C.c.on_whatsapp), else_=None),
+                        },
+                    )
                 )
             contacts = (
                 {
@@ -63,10 +71,10 @@ class NotifierHandlers:
                         "urgent": message.urgent,
                         "text": render(message.kind, message.nik, message.context),
                         "phone": contact["phone"],
-                        "state": "SKIPPED" if contact["opted_out"] else "QUEUED",
+                        "state": "SKIPPED" if action_for(contact["opted_out"]) is Action.SKIP else "QUEUED",
                         "send_after": send_after(message.nik, message.urgent, now),
                         "updated_at": now,
-                        "channel": "WHATSAPP",
+                        "channel": first_channel(contact["on_whatsapp"]),
                     }
                 )
             if rows:

@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from services.notifier import metrics
+from services.notifier.domain.delivery import after_permanent_failure
 from services.notifier.providers import PermanentError, Provider, TransientError
-from services.notifier.store import M
+from services.notifier.store import C, M
 from shared.db import transaction
 from shared.events import NotificationUpdated
 from shared.nik import mask_nik
@@ -110,7 +111,18 @@ class Sender:
             )
             resolved = 0
             for row in rows:
-                provider_id = await self.providers[row["channel"]].lookup(str(row["message_id"]))
+                provider_id = await self.providers[row["channel"]].lookup(
+                    str(row["message_id"]), row["phone"], row["text"]
+                )
+                if provider_id:
+                    # A lookup by number and text could find another message with the same text:
+                    # one already recorded for a different row is not this one.
+                    taken = await session.scalar(
+                        select(M.c.message_id).where(
+                            M.c.provider_message_id == provider_id, M.c.message_id != row["message_id"]
+                        )
+                    )
+                    provider_id = None if taken else provider_id
                 if provider_id:
                     await session.execute(
                         update(M)
@@ -153,9 +165,16 @@ class Sender:
             provider_id = await self._attempt(channel, row)
         except PermanentError as exc:
             metrics.FAILED.labels(channel, "permanent").inc()
-            if channel == "WHATSAPP":  # not on WhatsApp: SMS instead
-                row["channel"] = "SMS"
-                await self._set(row, state="SENDING", channel="SMS", last_error=str(exc)[:300])
+            fallback = after_permanent_failure(channel)
+            if fallback is not None:  # e.g. not on WhatsApp: SMS instead, and SMS first from now on
+                row["channel"] = fallback
+                async with transaction(self.sessions) as session:
+                    await session.execute(update(C).where(C.c.nik == row["nik"]).values(on_whatsapp=False))
+                    await session.execute(
+                        update(M)
+                        .where(M.c.message_id == row["message_id"])
+                        .values(channel=fallback, last_error=str(exc)[:300], updated_at=self.clock())
+                    )
                 return await self._deliver(row)
             return await self._fail(row, f"permanent: {exc}")
         except TransientError as exc:
@@ -167,7 +186,7 @@ class Sender:
             return
         metrics.SENT.labels(channel, row["kind"]).inc()
         await self._set(row, state="SENT", provider_message_id=provider_id, last_error=None)
-        await self._announce(row, "SENT")
+        await self.announce(row, "SENT")
 
     async def _attempt(self, channel: str, row: dict[str, Any]) -> str:
         async for attempt in AsyncRetrying(
@@ -193,7 +212,7 @@ class Sender:
             key=row["nik"].encode(),
             headers={"x-dlq-reason": reason[:500]},
         )
-        await self._announce(row, "FAILED", reason)
+        await self.announce(row, "FAILED", reason)
 
     async def _set(self, row: dict[str, Any], **values: Any) -> None:
         async with transaction(self.sessions) as session:
@@ -214,7 +233,7 @@ class Sender:
             reason=reason,
         )
 
-    async def _announce(self, row: dict[str, Any], state: str, reason: str | None = None) -> None:
+    async def announce(self, row: dict[str, Any], state: str, reason: str | None = None) -> None:
         try:
             await self.broker.publish(
                 self._event(row, state, reason).model_dump_json().encode(),

@@ -1,11 +1,23 @@
 """A local provider simulator speaking the WhatsApp Cloud API and Twilio's Messages API.
 
-Records what it received (GET /_sim/messages), injects failures (POST /_sim/faults), and calls the
-notifier's webhooks back with valid signatures. Used by the tests and `make demo`."""
+- WhatsApp: POST /{version}/{phone_number_id}/messages (Bearer token, JSON template message).
+- Twilio: POST /2010-04-01/Accounts/{sid}/Messages.json (basic auth, form To/From/Body/StatusCallback),
+  GET the same path lists messages (To=, DateSent>=) as Twilio does.
+- Records what it received: GET /_sim/messages. Reset: POST /_sim/reset.
+- Failure injection: POST /_sim/faults with per channel ("whatsapp"/"sms", any case)
+  {"status": 500, "times": 2} (the next two requests fail), {"timeout": 3, "times": 1} (hang 3 s),
+  {"fail_rate": 0.5, "timeout_rate": 0.1, "timeout_s": 30} (random), and
+  {"invalid_whatsapp": ["62812..."]} / {"invalid_sms": ["+62812..."]} for numbers refused for good.
+- Calls the notifier's webhooks back with valid signatures (X-Hub-Signature-256 with the app secret;
+  X-Twilio-Signature over the StatusCallback URL and the sorted form params with the auth token).
+Run: `pbi run simulator` (port 8090). Used by the tests and `make demo`."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import datetime as dt
+import json
 import os
 import random
 import uuid
@@ -24,7 +36,8 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     s = settings or NotifierSettings()
     webhook_base = os.environ.get("SIMULATOR_WEBHOOK_BASE", s.public_base_url)
     app = FastAPI(title="provider simulator")
-    state: dict[str, Any] = {"messages": [], "by_ref": {}, "faults": {}, "invalid": set()}
+    state: dict[str, Any] = {"messages": [], "by_ref": {}, "faults": {}, "invalid": set(), "invalid_sms": set()}
+    tasks: set[asyncio.Task[None]] = set()
 
     async def fault(channel: str) -> JSONResponse | None:
         f = state["faults"].get(channel) or {}
@@ -32,73 +45,118 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
             f["times"] -= 1
             if f.get("timeout"):
                 await asyncio.sleep(f["timeout"])
-            return JSONResponse({"error": {"message": "injected"}}, status_code=f.get("status", 500))
+            return JSONResponse(
+                {"error": {"message": "injected", "code": 1}, "code": 20500, "message": "injected"},
+                status_code=f.get("status", 500),
+            )
         if random.random() < f.get("timeout_rate", 0):
             await asyncio.sleep(f.get("timeout_s", 30))
         if random.random() < f.get("fail_rate", 0):
             return JSONResponse({"error": {"message": "injected"}}, status_code=500)
         return None
 
-    async def callback(path: str, **kw: Any) -> None:
+    async def callback(url: str, **kw: Any) -> None:
         try:
             async with httpx.AsyncClient(timeout=5) as client:
-                await client.post(webhook_base + path, **kw)
+                await client.post(url, **kw)
         except httpx.HTTPError:
-            pass  # the notifier may be down: real providers retry, the demo does not need to
+            pass  # the notifier may be down: real providers retry later, the simulator does not
+
+    def later(coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     def record(channel: str, to: str, text: str, reference: str | None) -> str:
         if reference and reference in state["by_ref"]:
-            return state["by_ref"][reference]  # idempotent: the same reference is one message
+            return str(state["by_ref"][reference])  # a repeated WhatsApp reference is the same message
         mid = ("wamid." if channel == "WHATSAPP" else "SM") + uuid.uuid4().hex
-        state["messages"].append({"id": mid, "channel": channel, "to": to, "text": text, "reference": reference})
+        state["messages"].append(
+            {
+                "id": mid,
+                "channel": channel,
+                "to": to,
+                "text": text,
+                "reference": reference,
+                "at": dt.datetime.now(dt.UTC).isoformat(),
+            }
+        )
         if reference:
             state["by_ref"][reference] = mid
         return mid
 
+    def bearer_ok(request: Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {s.whatsapp_token}"
+
+    def basic_ok(request: Request, sid: str) -> bool:
+        expected = base64.b64encode(f"{s.twilio_account_sid}:{s.twilio_auth_token}".encode()).decode()
+        return sid == s.twilio_account_sid and request.headers.get("Authorization") == f"Basic {expected}"
+
     @app.post("/{version}/{phone_number_id}/messages")
     async def whatsapp(version: str, phone_number_id: str, request: Request) -> Any:
+        if not bearer_ok(request):
+            return JSONResponse({"error": {"code": 190, "message": "Invalid OAuth access token"}}, 401)
         if (r := await fault("WHATSAPP")) is not None:
             return r
         body = await request.json()
+        if body.get("messaging_product") != "whatsapp" or body.get("type") != "template":
+            return JSONResponse({"error": {"code": 100, "message": "Invalid parameter"}}, 400)
         if body.get("to") in state["invalid"]:
-            return JSONResponse({"error": {"code": 131026, "message": "Receiver is incapable of receiving"}}, 400)
+            return JSONResponse({"error": {"code": 131026, "message": "Message undeliverable"}}, 400)
         text = body["template"]["components"][0]["parameters"][0]["text"]
-        mid = record("WHATSAPP", "+" + body["to"], text, body.get("biz_opaque_callback_data"))
-        payload = {"entry": [{"changes": [{"value": {"statuses": [{"id": mid, "status": "delivered"}]}}]}]}
-        raw = httpx.Request("POST", "/", json=payload).content
-        asyncio.create_task(
-            callback(
-                "/webhooks/whatsapp",
-                content=raw,
-                headers={
-                    "Content-Type": "application/json",
-                    "X-Hub-Signature-256": whatsapp_signature(s.whatsapp_app_secret, raw),
-                },
-            )
-        )
-        return {"messaging_product": "whatsapp", "contacts": [{"wa_id": body["to"]}], "messages": [{"id": mid}]}
+        reference = body.get("biz_opaque_callback_data")
+        mid = record("WHATSAPP", "+" + body["to"], text, reference)
+        status = {"id": mid, "status": "delivered", "recipient_id": body["to"], "biz_opaque_callback_data": reference}
+        payload = {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": phone_number_id, "changes": [{"field": "messages", "value": {"statuses": [status]}}]}],
+        }
+        raw = json.dumps(payload).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": whatsapp_signature(s.whatsapp_app_secret, raw),
+        }
+        later(callback(webhook_base + "/webhooks/whatsapp", content=raw, headers=headers))
+        return {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+            "messages": [{"id": mid}],
+        }
 
     @app.post("/2010-04-01/Accounts/{sid}/Messages.json")
     async def twilio(sid: str, request: Request) -> Any:
+        if not basic_ok(request, sid):
+            return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401}, 401)
         if (r := await fault("SMS")) is not None:
             return r
         form = dict(parse_qsl((await request.body()).decode()))
-        mid = record("SMS", str(form["To"]), str(form["Body"]), request.headers.get("I-Twilio-Idempotency-Token"))
-        params = {"MessageSid": mid, "MessageStatus": "delivered", "To": str(form["To"])}
-        url = webhook_base + "/webhooks/twilio"
-        asyncio.create_task(
-            callback(
-                "/webhooks/twilio",
-                data=params,
-                headers={
-                    "X-Twilio-Signature": twilio_signature(
-                        s.twilio_auth_token, s.public_base_url + "/webhooks/twilio", params
-                    )
-                },
+        if form.get("To") in state["invalid_sms"]:
+            return JSONResponse(
+                {"code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400}, 400
             )
+        mid = record("SMS", form["To"], form["Body"], None)
+        if status_callback := form.get("StatusCallback"):
+            params = {"MessageSid": mid, "MessageStatus": "delivered", "To": form["To"], "AccountSid": sid}
+            # Twilio signs the callback URL as configured (with its query) plus the sorted POST params.
+            signature = twilio_signature(s.twilio_auth_token, status_callback, params)
+            target = status_callback.replace(s.public_base_url, webhook_base, 1)
+            later(callback(target, data=params, headers={"X-Twilio-Signature": signature}))
+        return JSONResponse(
+            {"sid": mid, "status": "queued", "to": form["To"], "from": form.get("From"), "body": form["Body"]},
+            status_code=201,
         )
-        del url
-        return JSONResponse({"sid": mid, "status": "queued"}, status_code=201)
+
+    @app.get("/2010-04-01/Accounts/{sid}/Messages.json")
+    async def twilio_list(sid: str, request: Request) -> Any:
+        if not basic_ok(request, sid):
+            return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401}, 401)
+        to = request.query_params.get("To")
+        listed = [
+            {"sid": m["id"], "to": m["to"], "body": m["text"], "status": "delivered", "date_sent": m["at"]}
+            for m in reversed(state["messages"])
+            if m["channel"] == "SMS" and (to is None or m["to"] == to)
+        ]
+        return {"messages": listed, "page": 0}
 
     @app.get("/_sim/health")
     async def health() -> dict[str, str]:
@@ -106,25 +164,29 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 
     @app.get("/_sim/messages")
     async def messages() -> list[dict[str, Any]]:
-        return state["messages"]
+        return list(state["messages"])
 
     @app.get("/_sim/lookup")
     async def lookup(reference: str) -> Any:
+        """Simulator only: the WhatsApp message id sent with this biz_opaque_callback_data."""
         mid = state["by_ref"].get(reference)
         return {"id": mid} if mid else JSONResponse({"id": None}, status_code=404)
 
     @app.post("/_sim/faults")
     async def faults(request: Request) -> dict[str, Any]:
-        """{"WHATSAPP": {"status": 500, "times": 2}} or {"SMS": {"fail_rate": 0.5, "timeout_rate": 0.1}};
-        {"invalid_whatsapp": ["6281..."]} marks numbers as not on WhatsApp."""
         body = await request.json()
-        state["invalid"].update(body.pop("invalid_whatsapp", []))
-        state["faults"].update(body)
-        return {"faults": state["faults"], "invalid_whatsapp": sorted(state["invalid"])}
+        state["invalid"].update(n.lstrip("+") for n in body.pop("invalid_whatsapp", []))
+        state["invalid_sms"].update(body.pop("invalid_sms", []))
+        state["faults"].update({k.upper(): v for k, v in body.items()})
+        return {
+            "faults": state["faults"],
+            "invalid_whatsapp": sorted(state["invalid"]),
+            "invalid_sms": sorted(state["invalid_sms"]),
+        }
 
     @app.post("/_sim/reset")
     async def reset() -> dict[str, str]:
-        state.update(messages=[], by_ref={}, faults={}, invalid=set())
+        state.update(messages=[], by_ref={}, faults={}, invalid=set(), invalid_sms=set())
         return {"status": "reset"}
 
     return app

@@ -24,6 +24,7 @@ class Contact(SQLModel, table=True):
     nik: str = Field(primary_key=True, max_length=16)
     phone: str | None = None
     opted_out: bool = False
+    on_whatsapp: bool | None = None  # None: unknown (try WhatsApp); False: WhatsApp refused the number
 
 
 class MessageRow(SQLModel, table=True):

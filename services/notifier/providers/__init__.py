@@ -20,8 +20,9 @@ class Provider(Protocol):
         """Send `text` to E.164 number `to`; `reference` is our message id. Returns the provider's id."""
         ...
 
-    async def lookup(self, reference: str) -> str | None:
-        """The provider's id of a message we sent with `reference`, if the provider can tell."""
+    async def lookup(self, reference: str, to: str, text: str) -> str | None:
+        """The provider's id of a message we sent with `reference` (to `to`, saying `text`) if the
+        provider has it; None when it does not or cannot tell (then the message is sent again)."""
         ...
 
 

@@ -31,13 +31,14 @@ class WhatsAppCloud:
         try:
             r = await self.client.post(url, json=body, headers={"Authorization": f"Bearer {self.s.whatsapp_token}"})
         except httpx.TransportError as exc:
-            raise TransientError(type(exc).__name__)
+            raise TransientError(type(exc).__name__) from exc
         if r.status_code >= 300:
             raise classify(r.status_code, r.text)
         return str(r.json()["messages"][0]["id"])
 
-    async def lookup(self, reference: str) -> str | None:
-        # The Cloud API cannot be asked by our reference; the local simulator can (see reconcile()).
+    async def lookup(self, reference: str, to: str, text: str) -> str | None:
+        # The Cloud API cannot be asked by our reference (biz_opaque_callback_data only comes back on
+        # status webhooks, which api.py matches to the message); the local simulator can be asked.
         try:
             r = await self.client.get(f"{self.s.whatsapp_api_base}/_sim/lookup", params={"reference": reference})
         except httpx.TransportError:
