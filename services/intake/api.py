@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from services.intake.domain.idempotency import body_hash, event_id_for, sla_state
@@ -210,7 +210,13 @@ async def _accept_request(
                 sla_state="OK" if emergency else None,
             )
         )
-    await _publish(request, (EMERGENCY_REQUESTS if emergency else REACTIVATION_REQUESTS).name, [event])
+    try:
+        await _publish(request, (EMERGENCY_REQUESTS if emergency else REACTIVATION_REQUESTS).name, [event])
+    except HTTPException:
+        # Not accepted (503): the request must not show up as RECEIVED.
+        async with request.app.state.sessions() as session, session.begin():
+            await session.execute(delete(RequestView).where(RequestView.request_id == request_id))
+        raise
     return RequestAccepted(request_id=request_id, sla_deadline=event.sla_deadline)
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.intake.domain.read_model import sla_states_below, statuses_a_decision_may_replace
 from services.intake.store import ProcessedEvent, RequestView
 from shared.db import transaction
 from shared.events import EmergencySlaChanged, Event, ReactivationDecided
@@ -34,7 +35,11 @@ class ReadModel:
                 if isinstance(e, ReactivationDecided):
                     await session.execute(
                         update(R)
-                        .where(R.c.request_id == e.request_id, newer)
+                        .where(
+                            R.c.request_id == e.request_id,
+                            newer,
+                            R.c.status.in_(statuses_a_decision_may_replace(e.outcome)),
+                        )
                         .values(
                             status=e.outcome.value,
                             reasons=[r.value for r in e.reasons],
@@ -44,5 +49,10 @@ class ReadModel:
                     )
                 elif isinstance(e, EmergencySlaChanged):
                     await session.execute(
-                        update(R).where(R.c.request_id == e.request_id).values(sla_state=e.sla_state.value)
+                        update(R)
+                        .where(
+                            R.c.request_id == e.request_id,
+                            or_(R.c.sla_state.is_(None), R.c.sla_state.in_(sla_states_below(e.sla_state))),
+                        )
+                        .values(sla_state=e.sla_state.value)
                     )
