@@ -131,12 +131,9 @@ async def _settle(progress: Progress, read_key: str, expected_decisions: int, ti
 
 
 def decided_requests(stats: dict[str, Any]) -> int:
-    """Requests with a final decision, read from the registry's stats."""
-    requests = stats.get("requests", {})
-    if isinstance(requests, dict) and "decided" in requests:
-        return int(requests["decided"])
-    by_outcome = stats.get("decisions_by_outcome", stats.get("decisions", {}))
-    return sum(v for k, v in by_outcome.items() if k in ("APPROVED", "REJECTED", "EXPIRED"))
+    """Requests with a decision (any outcome), read from the registry's stats."""
+    # PENDING is a decision too: those requests now wait for facts (desil, biometric), not for us.
+    return int(sum(stats.get("decisions_by_outcome", {}).values()))
 
 
 @app.command("run")

@@ -70,7 +70,16 @@ async def stats(engine: AsyncEngine) -> dict[str, Any]:
                 )
             ).all()
         )
-        sla = dict(await _grouped(conn, RQ.c.sla_state))
+        # A rejected emergency closes its clock: it is neither open nor met.
+        sla = dict(
+            (
+                await conn.execute(
+                    select(RQ.c.sla_state, func.count())
+                    .where(RQ.c.status.not_in(["REJECTED", "EXPIRED"]))
+                    .group_by(RQ.c.sla_state)
+                )
+            ).all()
+        )
         notifications: dict[str, dict[str, int]] = {}
         for channel, state, n in await _grouped(conn, N.c.channel, N.c.state):
             notifications.setdefault(channel, {})[state] = n
