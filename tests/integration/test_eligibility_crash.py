@@ -1,0 +1,144 @@
+"""Exactly-once effect across crashes, on real Kafka + PostgreSQL.
+
+The mechanism (handlers.py): each batch is one PostgreSQL transaction holding the state change, the
+consumed event ids (processed_events) and the outgoing events (outbox, deterministic ids); Kafka
+offsets are committed only afterwards. So a crash
+- after the database commit but before the offset commit: the records come again and are skipped;
+- after the database commit but before the relay published: the outbox row is published on restart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import func, select
+
+from services.eligibility.app import create_app
+from services.eligibility.store import FactsRow, ProcessedEvent, RequestRow, outbox
+from shared.db import make_engine
+from shared.events import BiometricRecorded, DesilUpdated, ReactivationDecided
+from shared.settings import Settings
+from shared.topics import DECISIONS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
+from tests.conftest import eventually
+from tests.integration.helpers import TopicReader, produce, running
+from tests.integration.test_eligibility_flow import NIK, NOW, deactivated, elig_settings, facts_applied, regular
+
+
+def eligible_person() -> list:
+    return [
+        deactivated(),
+        DesilUpdated(occurred_at=NOW, source="DTSEN", nik=NIK, desil=4, effective_on=NOW.date()),
+        BiometricRecorded(occurred_at=NOW, source="DUKCAPIL", nik=NIK, recorded_on=NOW.date()),
+    ]
+
+
+async def count(settings: Settings, table, *where) -> int:  # type: ignore[no-untyped-def]
+    engine = make_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar() or 0
+    finally:
+        await engine.dispose()
+
+
+async def partitions(settings: Settings, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+        return [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+    finally:
+        await admin.close()
+
+
+async def rewind(settings: Settings, group: str, topic: str) -> None:
+    """What a crash before the offset commit leaves behind: the group's position at the start."""
+    tps = await partitions(settings, topic)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        await consumer.commit({tp: 0 for tp in tps})
+    finally:
+        await consumer.stop()
+
+
+async def caught_up(settings: Settings, group: str, topic: str) -> None:
+    tps = await partitions(settings, topic)
+    # (a consumer with a group: aiokafka's group-less consumer cannot be stopped right after starting)
+    probe = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=f"{group}-probe")
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await probe.start()
+    await admin.start()
+    try:
+        ends = await probe.end_offsets(tps)
+
+        async def check() -> bool:
+            committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+            return all(committed[tp].offset >= ends[tp] for tp in tps)
+
+        await eventually(check)
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+async def test_records_redelivered_after_a_crash_before_the_offset_commit_change_nothing(settings: Settings) -> None:
+    es = elig_settings(settings)
+    request = regular()
+    mine = lambda e: isinstance(e, ReactivationDecided) and e.request_id == request.request_id  # noqa: E731
+    async with running(create_app(es)), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions:
+        await produce(settings, PARTICIPANT_EVENTS, *eligible_person())
+        await facts_applied(settings, biometric_recorded=True, desil=4)
+        await produce(settings, REACTIVATION_REQUESTS, request)
+        [approved] = await decisions.wait_for(mine)
+        assert approved.outcome == "APPROVED"
+
+    # The process died after its database commit, before Kafka heard of it: offsets back to the start.
+    group = f"{settings.topic_prefix}eligibility"
+    await rewind(settings, f"{group}-facts", settings.topic_prefix + PARTICIPANT_EVENTS.name)
+    await rewind(settings, f"{group}-requests", settings.topic_prefix + REACTIVATION_REQUESTS.name)
+
+    async with running(create_app(es)), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions:
+        await caught_up(settings, f"{group}-facts", settings.topic_prefix + PARTICIPANT_EVENTS.name)
+        await caught_up(settings, f"{group}-requests", settings.topic_prefix + REACTIVATION_REQUESTS.name)
+        await decisions.wait_for(mine)
+        await eventually(lambda: _outbox_empty(settings))
+        await decisions.poll()
+        assert [e.decision_id for e in decisions.events if mine(e)] == [approved.decision_id]
+
+    assert await count(settings, RequestRow.__table__) == 1
+    assert await count(settings, ProcessedEvent.__table__) == 4  # three facts and one request, once each
+    # Replaying the deactivation would have reopened the case; it was skipped.
+    assert await count(settings, FactsRow.__table__, FactsRow.__table__.c.reactivated.is_(True)) == 1
+
+
+async def _outbox_empty(settings: Settings) -> bool:
+    return await count(settings, outbox) == 0
+
+
+async def test_decision_committed_but_not_yet_published_is_published_once_after_a_restart(
+    settings: Settings,
+) -> None:
+    es = elig_settings(settings)
+    request = regular()
+    mine = lambda e: isinstance(e, ReactivationDecided) and e.request_id == request.request_id  # noqa: E731
+    app = create_app(es)
+    async with running(app):
+        await app.state.relay.stop()  # the process will die before its relay publishes anything
+        await produce(settings, PARTICIPANT_EVENTS, *eligible_person())
+        await facts_applied(settings, biometric_recorded=True, desil=4)
+        await produce(settings, REACTIVATION_REQUESTS, request)
+        await eventually(lambda: count(settings, RequestRow.__table__, RequestRow.__table__.c.outcome == "APPROVED"))
+        assert await count(settings, outbox) == 1
+
+    async with running(create_app(es)), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions:
+        [approved] = await decisions.wait_for(mine)
+        await eventually(lambda: _outbox_empty(settings))
+        await decisions.poll()
+    assert approved.outcome == "APPROVED" and approved.decided_at <= dt.datetime.now(dt.UTC)
+    assert [e.decision_id for e in decisions.events if mine(e)] == [approved.decision_id]
