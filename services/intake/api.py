@@ -66,8 +66,14 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _validation_error(exc: ValidationError, prefix: tuple[Any, ...]) -> RequestValidationError:
-    return RequestValidationError([{**e, "loc": (*prefix, *e["loc"])} for e in exc.errors(include_url=False)])
+def _validation_error(exc: ValidationError, prefix: tuple[Any, ...], indexed: bool) -> RequestValidationError:
+    """Errors located under `prefix`; a lone event (not a batch) is named without the list index."""
+    return RequestValidationError(
+        [
+            {**e, "loc": (*prefix, *(e["loc"] if indexed else e["loc"][1:]))}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+    )
 
 
 def parse_events(body: Any) -> list[ParticipantEvent]:
@@ -98,7 +104,7 @@ def parse_events(body: Any) -> list[ParticipantEvent]:
     try:
         return events_adapter.validate_python(prepared)
     except ValidationError as exc:
-        raise _validation_error(exc, ("body", "events") if batch else ("body",))
+        raise _validation_error(exc, ("body", "events") if batch else ("body",), indexed=batch)
 
 
 async def _replay_or_none(request: Request, principal: Principal, key: str | None, body: Any) -> JSONResponse | None:

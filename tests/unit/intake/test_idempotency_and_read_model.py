@@ -1,0 +1,67 @@
+"""Body fingerprints, deterministic ids, the SLA shown for a request, and read-model order rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from services.intake.domain.idempotency import body_hash, event_id_for, import_event_id, sla_state
+from services.intake.domain.read_model import sla_states_below, statuses_a_decision_may_replace
+from shared.enums import Outcome, SlaState
+
+T0 = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
+H = dt.timedelta(hours=1)
+
+
+def test_body_hash_ignores_key_order_but_not_values() -> None:
+    assert body_hash({"a": 1, "b": [1, 2]}) == body_hash({"b": [1, 2], "a": 1})
+    assert body_hash({"a": 1, "b": [1, 2]}) != body_hash({"a": 1, "b": [2, 1]})
+    assert body_hash({"a": "1"}) != body_hash({"a": 1})
+
+
+def test_event_id_ignores_a_given_event_id_field_and_depends_on_content() -> None:
+    raw = {"nik": "3674015708900001", "type": "participant.death_reported", "died_on": "2026-11-01"}
+    assert event_id_for(raw) == event_id_for({**raw, "event_id": None})
+    assert event_id_for(raw) != event_id_for({**raw, "died_on": "2026-11-02"})
+
+
+def test_import_event_id_is_stable_per_row() -> None:
+    a = import_event_id("3674015708900001", "2026-11-01", "DESIL_ABOVE_5")
+    assert a == import_event_id("3674015708900001", "2026-11-01", "DESIL_ABOVE_5")
+    assert a != import_event_id("3674015708900001", "2026-11-01", "NO_BIOMETRIC")
+    assert a != import_event_id("3674015708900002", "2026-11-01", "DESIL_ABOVE_5")
+
+
+@pytest.mark.parametrize(
+    ("status", "stored", "now", "expected"),
+    [
+        ("RECEIVED", "OK", T0 + H, SlaState.OK),
+        ("RECEIVED", "OK", T0 + 12 * H, SlaState.WARNING),  # the clock, even before the timer event arrives
+        ("PENDING", "WARNING", T0 + 13 * H, SlaState.WARNING),
+        ("PENDING", "OK", T0 + 24 * H, SlaState.BREACHED),
+        ("PENDING", "BREACHED", T0 + H, SlaState.BREACHED),  # stored state never goes back
+        ("APPROVED", "WARNING", T0 + 30 * H, SlaState.MET),
+        ("REJECTED", "MET", T0 + 30 * H, SlaState.MET),
+    ],
+)
+def test_sla_state_shown(status: str, stored: str, now: dt.datetime, expected: SlaState) -> None:
+    assert sla_state(status, stored, T0 + 24 * H, 12 * H, T0, now) is expected
+
+
+def test_no_sla_without_deadline() -> None:
+    assert sla_state("RECEIVED", None, None, 12 * H, T0, T0) is None
+
+
+def test_pending_never_reopens_a_decided_request() -> None:
+    assert "APPROVED" not in statuses_a_decision_may_replace(Outcome.PENDING)
+    assert "REJECTED" not in statuses_a_decision_may_replace(Outcome.PENDING)
+    assert set(statuses_a_decision_may_replace(Outcome.PENDING)) == {"RECEIVED", "PENDING"}
+    assert {"RECEIVED", "PENDING", "REJECTED"} <= set(statuses_a_decision_may_replace(Outcome.APPROVED))
+
+
+def test_sla_only_moves_forward() -> None:
+    assert sla_states_below(SlaState.OK) == []
+    assert sla_states_below(SlaState.WARNING) == ["OK"]
+    assert set(sla_states_below(SlaState.BREACHED)) == {"OK", "WARNING"}
+    assert set(sla_states_below(SlaState.MET)) == {"OK", "WARNING", "BREACHED"}

@@ -1,0 +1,121 @@
+"""Whole-batch validation of POST /v1/events bodies: shapes, limits, indices, generated ids."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from fastapi.exceptions import RequestValidationError
+
+from services.intake.api import MAX_BATCH, EmergencyBody, ReactivationBody, parse_events
+from shared.events import DesilUpdated, ParticipantDeactivated
+
+NIK = "3674015708900001"
+
+
+def deactivation(nik: str = NIK, **extra: object) -> dict:
+    return {
+        "type": "participant.deactivated",
+        "occurred_at": "2026-11-01T08:00:00+07:00",
+        "source": "SIKS-NG",
+        "nik": nik,
+        "deactivated_on": "2026-11-01",
+        "reason": "DESIL_ABOVE_5",
+        **extra,
+    }
+
+
+def locs(exc: pytest.ExceptionInfo[RequestValidationError]) -> list[tuple]:
+    return [tuple(e["loc"]) for e in exc.value.errors()]
+
+
+def test_a_single_event_gets_a_content_derived_id_and_normalised_phone() -> None:
+    [event] = parse_events(deactivation(phone="0812-3456-7890"))
+    assert isinstance(event, ParticipantDeactivated)
+    assert event.phone == "+6281234567890"
+    assert parse_events(deactivation(phone="0812-3456-7890"))[0].event_id == event.event_id
+    assert parse_events(deactivation(phone="0812-3456-7899"))[0].event_id != event.event_id
+
+
+def test_a_given_event_id_is_kept() -> None:
+    given = uuid.uuid4()
+    assert parse_events(deactivation(event_id=str(given)))[0].event_id == given
+
+
+def test_a_batch_mixes_event_types() -> None:
+    desil = {
+        "type": "participant.desil_updated",
+        "occurred_at": "2026-11-01T08:00:00Z",
+        "source": "DTSEN",
+        "nik": NIK,
+        "desil": 3,
+        "effective_on": "2026-11-01",
+    }
+    events = parse_events({"events": [deactivation(), desil]})
+    assert [type(e) for e in events] == [ParticipantDeactivated, DesilUpdated]
+
+
+def test_every_bad_event_of_a_batch_is_named_by_index_and_field() -> None:
+    batch = {
+        "events": [
+            deactivation(),
+            deactivation(reason="BORED"),
+            deactivation(nik="3674015708900000"),
+            deactivation(occurred_at="yesterday"),
+        ]
+    }
+    with pytest.raises(RequestValidationError) as exc:
+        parse_events(batch)
+    found = locs(exc)
+    assert ("body", "events", 1, "participant.deactivated", "reason") in found
+    assert ("body", "events", 2, "participant.deactivated", "nik") in found
+    assert ("body", "events", 3, "participant.deactivated", "occurred_at") in found
+    assert not any(loc[2] == 0 for loc in found)
+
+
+def test_a_single_bad_event_is_named_without_index() -> None:
+    with pytest.raises(RequestValidationError) as exc:
+        parse_events(deactivation(deactivated_on="2026-13-01"))
+    assert ("body", "participant.deactivated", "deactivated_on") in locs(exc)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"events": []}, {"events": "x"}, {"events": [deactivation()] * (MAX_BATCH + 1)}],
+    ids=["empty", "not-a-list", "too-many"],
+)
+def test_batch_shape_limits(body: dict) -> None:
+    with pytest.raises(RequestValidationError) as exc:
+        parse_events(body)
+    assert locs(exc) == [("body", "events")]
+
+
+def test_fields_next_to_events_are_refused() -> None:
+    with pytest.raises(RequestValidationError) as exc:
+        parse_events({"events": [deactivation()], "extra": 1})
+    assert locs(exc) == [("body", "extra")]
+
+
+def test_unknown_event_type_is_refused() -> None:
+    with pytest.raises(RequestValidationError):
+        parse_events({**deactivation(), "type": "participant.teleported"})
+
+
+def test_a_batch_of_ten_thousand_is_allowed() -> None:
+    batch = {"events": [deactivation(deactivated_on=f"2026-{1 + i % 12:02d}-01") for i in range(MAX_BATCH)]}
+    assert len(parse_events(batch)) == MAX_BATCH
+
+
+def test_request_bodies_validate_nik_phone_and_icd10() -> None:
+    body = ReactivationBody.model_validate(
+        {"nik": NIK, "path": "CHRONIC", "channel": "DINSOS", "phone": "+62 812 3456 7890"}
+    )
+    assert body.phone == "+6281234567890"
+    with pytest.raises(ValueError):
+        ReactivationBody.model_validate({"nik": NIK, "path": "CHRONIC", "channel": "FAX"})
+    ok = {"nik": NIK, "facility_code": "3674R001", "letter_no": "IGD/1", "admitted_at": "2026-11-24T08:00:00+07:00"}
+    assert EmergencyBody.model_validate({**ok, "diagnosis_icd10": "I21.9"}).diagnosis_icd10 == "I21.9"
+    with pytest.raises(ValueError):
+        EmergencyBody.model_validate({**ok, "diagnosis_icd10": "heart"})
+    with pytest.raises(ValueError):
+        EmergencyBody.model_validate({**ok, "admitted_at": "2026-11-24T08:00:00"})  # no time zone
