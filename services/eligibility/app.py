@@ -3,6 +3,7 @@ and the HTTP surface (health and metrics only) on port 8083."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from pydantic import TypeAdapter
 
 from services.eligibility.domain.policy import Policy, policy_from_json
 from services.eligibility.handlers import Clock, EligibilityHandlers
+from services.eligibility.metrics import lag_loop
 from services.eligibility.store import MIGRATIONS, SCHEMA, outbox
 from services.eligibility.timers import TimerLoop
 from shared.db import make_engine, make_sessions, migrate, ping
@@ -80,9 +82,12 @@ def create_app(
         await broker.start()
         relay.start()
         timers.start()
+        lag = asyncio.create_task(lag_loop(list(broker.subscribers)), name="eligibility-lag")
         try:
             yield
         finally:
+            lag.cancel()
+            await asyncio.gather(lag, return_exceptions=True)
             await timers.stop()
             await relay.stop()
             await broker.stop()

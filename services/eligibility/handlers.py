@@ -84,7 +84,7 @@ class EligibilityHandlers:
         )
         metrics.DECISIONS.labels(decision.outcome.value, request.path.value).inc()
         for reason in decision.reasons:
-            metrics.REASONS.labels(reason.value).inc()
+            metrics.REASONS.labels(decision.outcome.value, reason.value).inc()
         return outbox_row(self.prefix + DECISIONS.name, event)
 
     def sla_row(self, request: ReactivationRequested, state: SlaState, now: dt.datetime) -> dict[str, Any]:
