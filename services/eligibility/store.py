@@ -90,7 +90,14 @@ async def new_event_ids(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid
 
 
 async def load_facts(session: AsyncSession, niks: set[str]) -> dict[str, tuple[Facts, str | None]]:
-    rows = (await session.execute(select(FactsRow.__table__).where(FactsRow.__table__.c.nik.in_(niks)))).mappings()
+    """The facts of these people, row-locked until the transaction ends.
+
+    Facts, requests and timers are handled by different consumers at once; the lock makes their
+    transactions on one person take turns, so none overwrites another's facts with a stale copy and
+    a request decided on old facts is always seen by the re-evaluation of the newer ones. Locking
+    in NIK order keeps deadlocks rare (and they are retried as transient)."""
+    t = FactsRow.__table__
+    rows = (await session.execute(select(t).where(t.c.nik.in_(niks)).order_by(t.c.nik).with_for_update())).mappings()
     return {r["nik"]: (Facts(**{k: r[k] for k in FACT_FIELDS}), r["phone"]) for r in rows}
 
 

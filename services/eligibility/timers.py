@@ -71,12 +71,13 @@ class TimerLoop:
                 metrics.TIMERS_PENDING.set(pending or 0)
                 return 0
             rows: list[dict[str, Any]] = []
+            # Facts first: their lock orders this transaction with the handlers deciding the same people.
+            known = await load_facts(session, {d["nik"] for d in due})
             requests = {}
             subjects = [d["subject"] for d in due if d["kind"] != "REMINDER"]
             if subjects:
                 for row in (await session.execute(select(r).where(r.c.request_id.in_(subjects)))).mappings():
                     requests[str(row["request_id"])] = row
-            known = await load_facts(session, {d["nik"] for d in due})
             asked = set((await session.execute(select(r.c.nik).where(r.c.nik.in_({d["nik"] for d in due})))).scalars())
             for timer in due:
                 await self._fire(session, timer, requests.get(timer["subject"]), known, asked, now, rows)
