@@ -1,0 +1,162 @@
+"""GET /v1/reactivations/{id} follows decisions and SLA events from Kafka; late or repeated events
+never move a request backwards. Broker down -> 503 and nothing published; broker back -> accepted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from services.intake.app import create_app
+from services.intake.store import ProcessedEvent
+from shared.enums import Channel, Outcome, ReactivationPath, SlaState
+from shared.events import EmergencySlaChanged, ReactivationDecided, ReactivationRequested
+from shared.settings import IntakeSettings, Settings
+from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, TIMER_EVENTS
+from tests.conftest import eventually
+from tests.integration.helpers import TopicReader, produce, running
+
+NIK = "3674015708900001"
+EMERGENCY = {"nik": NIK, "facility_code": "3674R001", "letter_no": "IGD/7", "admitted_at": "2026-11-24T08:00:00+07:00"}
+
+
+@pytest.fixture
+async def intake(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str], FastAPI]]:
+    app = create_app(IntakeSettings(**settings.model_dump()))
+    async with running(app):
+        hospital = await app.state.api_keys.issue("rs", ["emergency:write"], ["3674R001"])
+        reader = await app.state.api_keys.issue("ops", ["participants:read"])
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client:
+            yield client, {"hospital": f"Bearer {hospital}", "reader": f"Bearer {reader}"}, app
+
+
+def decided(
+    request: ReactivationRequested, outcome: Outcome, at: dt.datetime, reasons: list[str]
+) -> ReactivationDecided:
+    return ReactivationDecided(
+        event_id=uuid.uuid5(request.request_id, outcome.value),
+        occurred_at=at,
+        source="eligibility",
+        nik=request.nik,
+        decision_id=uuid.uuid5(request.request_id, outcome.value),
+        request_id=request.request_id,
+        path=ReactivationPath.EMERGENCY,
+        channel=Channel.HOSPITAL,
+        outcome=outcome,
+        reasons=reasons,
+        policy_version="test",
+        received_at=request.received_at,
+        decided_at=at,
+        sla_deadline=request.sla_deadline,
+    )
+
+
+def sla(request: ReactivationRequested, state: SlaState) -> EmergencySlaChanged:
+    assert request.sla_deadline is not None
+    return EmergencySlaChanged(
+        event_id=uuid.uuid5(request.request_id, f"sla-{state}"),
+        occurred_at=dt.datetime.now(dt.UTC),
+        source="eligibility",
+        nik=request.nik,
+        request_id=request.request_id,
+        sla_state=state,
+        sla_deadline=request.sla_deadline,
+        received_at=request.received_at,
+        facility_code="3674R001",
+    )
+
+
+async def test_status_follows_decisions_and_never_goes_backwards(settings: Settings, intake) -> None:  # type: ignore[no-untyped-def]
+    client, keys, app = intake
+    async with TopicReader(settings, settings.topic_prefix + EMERGENCY_REQUESTS.name) as lane:
+        r = await client.post(
+            "/v1/hospital/emergency-reactivations", json=EMERGENCY, headers={"Authorization": keys["hospital"]}
+        )
+        assert r.status_code == 202
+        [request] = await lane.wait_for(lambda e: isinstance(e, ReactivationRequested))
+    assert request.facility_registered is False  # 3674R001 is not in this test's facility registry
+    url = f"/v1/reactivations/{request.request_id}"
+    t0 = request.received_at
+
+    async def status(expected: dict) -> dict:  # type: ignore[type-arg]
+        body = (await client.get(url, headers={"Authorization": keys["reader"]})).json()
+        return body if all(body.get(k) == v for k, v in expected.items()) else {}
+
+    pending = decided(request, Outcome.PENDING, t0 + dt.timedelta(minutes=1), ["BIOMETRIC_MISSING"])
+    await produce(settings, DECISIONS, pending)
+    await produce(settings, TIMER_EVENTS, sla(request, SlaState.WARNING))
+    await eventually(lambda: status({"status": "PENDING", "reasons": ["BIOMETRIC_MISSING"], "sla_state": "WARNING"}))
+
+    approved = decided(request, Outcome.APPROVED, t0 + dt.timedelta(minutes=5), [])
+    await produce(settings, DECISIONS, approved)
+    await produce(settings, TIMER_EVENTS, sla(request, SlaState.MET))
+    body = await eventually(lambda: status({"status": "APPROVED", "sla_state": "MET"}))
+    assert body["decided_at"] is not None and body["reasons"] == []
+
+    # Redelivered PENDING, a PENDING with a newer clock, a late WARNING: none of them reopens the request.
+    late_pending = decided(request, Outcome.PENDING, t0 + dt.timedelta(minutes=9), ["DESIL_UNKNOWN"])
+    late_pending = late_pending.model_copy(update={"event_id": uuid.uuid4()})
+    await produce(settings, DECISIONS, pending, late_pending)
+    late_warning = sla(request, SlaState.WARNING).model_copy(update={"event_id": uuid.uuid4()})
+    await produce(settings, TIMER_EVENTS, late_warning)
+    late_ids = {pending.event_id, late_pending.event_id, late_warning.event_id}
+
+    async def late_events_seen() -> bool:
+        async with app.state.sessions() as session:
+            seen = await session.execute(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(late_ids)))
+            return len(set(seen.scalars())) == len(late_ids)  # the redelivered `pending` was de-duplicated
+
+    await eventually(late_events_seen)
+    body = (await client.get(url, headers={"Authorization": keys["reader"]})).json()
+    assert body["status"] == "APPROVED" and body["sla_state"] == "MET" and body["reasons"] == []
+
+
+async def test_broker_down_then_back(settings: Settings) -> None:
+    """While Kafka is unreachable every POST is 503 with Retry-After and nothing reaches a topic;
+    with Kafka back the same request is accepted."""
+    down = IntakeSettings(**{**settings.model_dump(), "kafka_bootstrap_servers": "127.0.0.1:1"})
+    app = create_app(down)
+    async with running(app):
+        events_key = await app.state.api_keys.issue("feed", ["events:write"])
+        hospital = await app.state.api_keys.issue("rs", ["emergency:write"], ["3674R001"])
+        batch = {
+            "events": [
+                {
+                    "type": "participant.biometric_recorded",
+                    "occurred_at": "2026-11-24T08:00:00Z",
+                    "source": "BPJS",
+                    "nik": NIK,
+                    "recorded_on": "2026-11-24",
+                }
+            ]
+            * 3
+        }
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client:
+            r1 = await client.post("/v1/events", json=batch, headers={"Authorization": f"Bearer {events_key}"})
+            r2 = await client.post(
+                "/v1/hospital/emergency-reactivations",
+                json=EMERGENCY,
+                headers={"Authorization": f"Bearer {hospital}", "Idempotency-Key": "k1"},
+            )
+            assert r1.status_code == r2.status_code == 503
+            assert r1.headers["Retry-After"] and r2.headers["Retry-After"]
+
+            app.state.publisher.settings = IntakeSettings(**settings.model_dump())  # the broker is back
+            again = await client.post("/v1/events", json=batch, headers={"Authorization": f"Bearer {events_key}"})
+            emergency = await client.post(
+                "/v1/hospital/emergency-reactivations",
+                json=EMERGENCY,
+                headers={"Authorization": f"Bearer {hospital}", "Idempotency-Key": "k1"},
+            )
+            assert again.status_code == 202 and again.json()["accepted"] == 3
+            assert emergency.status_code == 202
+    async with TopicReader(settings, settings.topic_prefix + PARTICIPANT_EVENTS.name) as topic:
+        await topic.wait_for(lambda e: True)
+        for _ in range(3):
+            await topic.poll()
+        assert len(topic.raw) == 3  # only the accepted batch, once
