@@ -12,15 +12,16 @@ from collections.abc import Callable
 from dataclasses import asdict, fields
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry import metrics
+from services.registry.domain.sla import SLA_ORDER, advance_sla, sla_rank
 from services.registry.domain.status import Applied, Participant, apply
-from services.registry.store import PE, RQ, A, H, N, P, outbox
+from services.registry.store import RQ, SCHEMA, A, H, N, P, outbox
 from shared.db import transaction
-from shared.enums import DecisionReason, ParticipantStatus
+from shared.enums import DecisionReason, ParticipantStatus, SlaState
 from shared.events import (
     EmergencySlaChanged,
     Event,
@@ -36,9 +37,17 @@ from shared.topics import STATUS_CHANGES
 PARTICIPANT_FIELDS = [f.name for f in fields(Participant)]
 
 
+_REGIONS: dict[str, tuple[str, str, str]] = {}
+
+
 def region_from_nik(nik: str) -> tuple[str, str, str]:
-    parts = parse_nik(nik)
-    return parts.province_name, parts.regency_name.title(), parts.district_code
+    """Province, regency and district code from the NIK's first six digits (cached per district:
+    the NIK itself was validated when its event was decoded)."""
+    region = _REGIONS.get(nik[:6])
+    if region is None:
+        parts = parse_nik(nik)
+        region = _REGIONS[nik[:6]] = (parts.province_name, parts.regency_name.title(), parts.district_code)
+    return region
 
 
 class RegistryHandlers:
@@ -48,29 +57,39 @@ class RegistryHandlers:
     async def on_events(self, events: list[Event]) -> None:
         started = time.perf_counter()
         async with transaction(self.sessions) as session:
-            ids = [e.event_id for e in events]
-            claimed = await session.execute(
-                insert(PE).values([{"event_id": i} for i in ids]).on_conflict_do_nothing().returning(PE.c.event_id)
-            )
+            unique = list({e.event_id: e for e in reversed(events)}.values())[::-1]  # first delivery wins
+            claimed = await session.execute(_CLAIM, {"ids": [e.event_id for e in unique]})
             fresh = {row[0] for row in claimed}
-            metrics.DUPLICATES.inc(len(set(ids)) - len(fresh))
-            todo = [e for e in events if e.event_id in fresh]
+            metrics.DUPLICATES.inc(len(events) - len(fresh))
+            todo = [e for e in unique if e.event_id in fresh]
             if todo:
                 await self._apply(session, todo)
+        now = dt.datetime.now(dt.UTC)
         metrics.BATCH.observe(len(events))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        if events:
+            metrics.LAG.set(max(0.0, (now - events[-1].occurred_at).total_seconds()))
         self.on_commit()
 
     async def _apply(self, session: AsyncSession, events: list[Event]) -> None:
-        niks = {e.nik for e in events}
-        rows = (await session.execute(select(P).where(P.c.nik.in_(niks)))).mappings()
+        niks = sorted({e.nik for e in events})
+        # Locked in NIK order: a concurrent batch of another topic (decisions vs. facts) waits and
+        # then reads the committed row, so neither overwrites the other's change.
+        rows = (
+            await session.execute(select(P).where(P.c.nik.in_(niks)).order_by(P.c.nik).with_for_update())
+        ).mappings()
         people: dict[str, Participant | None] = {
             r["nik"]: Participant(**{**{k: r[k] for k in PARTICIPANT_FIELDS}, "status": ParticipantStatus(r["status"])})
             for r in rows
         }
         changed: set[str] = set()
-        history, anomalies, out = [], [], []
-        requests: dict[Any, dict[str, Any]] = {}
+        history: list[dict[str, Any]] = []
+        anomalies: list[dict[str, Any]] = []
+        out: list[dict[str, Any]] = []
+        requests: dict[uuid.UUID, dict[str, Any]] = {}
+        decisions: dict[uuid.UUID, dict[str, Any]] = {}
+        sla: dict[uuid.UUID, dict[str, Any]] = {}
+        notifications: dict[uuid.UUID, dict[str, Any]] = {}
         now = dt.datetime.now(dt.UTC)
         for event in events:
             kind = getattr(event, "type", "")
@@ -79,37 +98,101 @@ class RegistryHandlers:
                 requests[event.request_id] = self._request_row(event, people.get(event.nik))
                 continue
             if isinstance(event, EmergencySlaChanged):
-                await session.execute(
-                    update(RQ)
-                    .where(RQ.c.request_id == event.request_id)
-                    .values(sla_state=event.sla_state.value, sla_deadline=event.sla_deadline)
-                )
+                previous = sla.get(event.request_id)
+                state = advance_sla(previous["sla_state"] if previous else None, event.sla_state)
+                sla[event.request_id] = self._sla_row(event, state)
                 continue
             if isinstance(event, NotificationUpdated):
-                await self._notification(session, event)
+                notifications[event.message_id] = {
+                    "message_id": event.message_id,
+                    "channel": event.channel.value,
+                    "kind": event.kind,
+                    "state": event.state.value,
+                }
                 continue
             if isinstance(event, ReactivationDecided):
-                await self._decision(session, event, requests)
+                previous = decisions.get(event.request_id)
+                if previous is None or previous["decided_at"] <= event.decided_at:
+                    decisions[event.request_id] = self._decision_row(event)
             if kind == "participant.status_changed" or kind == "participant.window_reminder_due":
                 continue
             result = apply(people.get(event.nik), event, region_from_nik(event.nik))
             self._collect(event, result, people, changed, history, anomalies, out, now)
-        if requests:
-            stmt = insert(RQ).values(list(requests.values()))
-            await session.execute(stmt.on_conflict_do_nothing())
+        await self._write_requests(session, requests, decisions, sla)
+        if notifications:
+            stmt = insert(N)
+            await session.execute(
+                stmt.on_conflict_do_update(index_elements=["message_id"], set_={"state": stmt.excluded.state}),
+                list(notifications.values()),
+            )
         if changed:
-            values = [asdict(people[n]) for n in changed if people[n] is not None]  # type: ignore[arg-type]
-            stmt = insert(P).values(values)
+            values = [asdict(people[n]) for n in sorted(changed) if people[n] is not None]  # type: ignore[arg-type]
+            stmt = insert(P)
             await session.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["nik"], set_={k: stmt.excluded[k] for k in PARTICIPANT_FIELDS if k != "nik"}
-                )
+                ),
+                values,
             )
         if history:
-            await session.execute(insert(H).values(history).on_conflict_do_nothing())
+            await session.execute(insert(H).on_conflict_do_nothing(), history)
         if anomalies:
-            await session.execute(insert(A).values(anomalies))
+            await session.execute(insert(A), anomalies)
         await add_to_outbox(session, outbox, out)
+
+    async def _write_requests(
+        self,
+        session: AsyncSession,
+        requests: dict[uuid.UUID, dict[str, Any]],
+        decisions: dict[uuid.UUID, dict[str, Any]],
+        sla: dict[uuid.UUID, dict[str, Any]],
+    ) -> None:
+        """Requests, decisions and SLA changes come on three topics, in any order relative to each
+        other: each one upserts the request row and only sets the fields it knows, never moving a
+        decision or an SLA state backwards."""
+        if requests:
+            stmt = insert(RQ)
+            x = stmt.excluded
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["request_id"],
+                    set_={
+                        "path": x.path,
+                        "channel": x.channel,
+                        "facility_code": func.coalesce(x.facility_code, RQ.c.facility_code),
+                        "received_at": x.received_at,
+                        "sla_deadline": func.coalesce(RQ.c.sla_deadline, x.sla_deadline),
+                        "sla_state": func.coalesce(RQ.c.sla_state, x.sla_state),
+                    },
+                ),
+                list(requests.values()),
+            )
+        if decisions:
+            stmt = insert(RQ)
+            x = stmt.excluded
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["request_id"],
+                    set_={"status": x.status, "reasons": x.reasons, "decided_at": x.decided_at},
+                    where=RQ.c.decided_at.is_(None) | (RQ.c.decided_at <= x.decided_at),
+                ),
+                list(decisions.values()),
+            )
+        if sla:
+            stmt = insert(RQ)
+            x = stmt.excluded
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["request_id"],
+                    set_={
+                        "sla_state": x.sla_state,
+                        "sla_deadline": x.sla_deadline,
+                        "facility_code": func.coalesce(RQ.c.facility_code, x.facility_code),
+                    },
+                    where=_sla_rank(RQ.c.sla_state) <= _sla_rank(x.sla_state),
+                ),
+                list(sla.values()),
+            )
 
     def _collect(
         self,
@@ -155,7 +238,8 @@ class RegistryHandlers:
             out.append(
                 outbox_row(
                     self.prefix + STATUS_CHANGES.name,
-                    ParticipantStatusChanged(
+                    # Every field is already validated (from decoded events): construct without re-parsing.
+                    ParticipantStatusChanged.model_construct(
                         event_id=_derived_id(h.event_id, p.nik),
                         occurred_at=h.occurred_at,
                         source="registry",
@@ -164,7 +248,7 @@ class RegistryHandlers:
                         status=ParticipantStatus(h.status),
                         cause_event_id=h.event_id,
                         cause_type=h.event_type,
-                        reasons=[r for r in h.reasons if r in _DECISION_REASONS],
+                        reasons=[DecisionReason(r) for r in h.reasons if r in _DECISION_REASONS],
                         window_closes_at=p.window_closes_at,
                         phone=p.phone,
                     ),
@@ -186,29 +270,58 @@ class RegistryHandlers:
             "status": "RECEIVED",
             "reasons": [],
             "received_at": e.received_at,
+            "decided_at": None,
             "sla_deadline": e.sla_deadline,
             "sla_state": "OK" if e.sla_deadline else None,
         }
 
-    async def _decision(self, session: AsyncSession, e: ReactivationDecided, pending: dict) -> None:
-        if e.request_id in pending:  # the request arrived in this same batch
-            pending[e.request_id].update(
-                status=e.outcome.value, reasons=[r.value for r in e.reasons], decided_at=e.decided_at
-            )
-            return
-        await session.execute(
-            update(RQ)
-            .where(RQ.c.request_id == e.request_id)
-            .values(status=e.outcome.value, reasons=[r.value for r in e.reasons], decided_at=e.decided_at)
-        )
+    def _decision_row(self, e: ReactivationDecided) -> dict[str, Any]:
+        province, regency, district = region_from_nik(e.nik)
+        return {
+            "request_id": e.request_id,
+            "nik": e.nik,
+            "path": e.path.value,
+            "channel": e.channel.value,
+            "facility_code": None,
+            "province": province,
+            "regency": regency,
+            "district": district,
+            "status": e.outcome.value,
+            "reasons": [r.value for r in e.reasons],
+            "received_at": e.received_at,
+            "decided_at": e.decided_at,
+            "sla_deadline": e.sla_deadline,
+            "sla_state": "OK" if e.sla_deadline else None,
+        }
 
-    async def _notification(self, session: AsyncSession, e: NotificationUpdated) -> None:
-        stmt = insert(N).values(message_id=e.message_id, channel=e.channel.value, kind=e.kind, state=e.state.value)
-        await session.execute(
-            stmt.on_conflict_do_update(index_elements=["message_id"], set_={"state": stmt.excluded.state})
-        )
+    def _sla_row(self, e: EmergencySlaChanged, state: SlaState) -> dict[str, Any]:
+        province, regency, district = region_from_nik(e.nik)
+        return {
+            "request_id": e.request_id,
+            "nik": e.nik,
+            "path": "EMERGENCY",  # only emergency requests have an SLA clock
+            "channel": "HOSPITAL",
+            "facility_code": e.facility_code,
+            "province": province,
+            "regency": regency,
+            "district": district,
+            "status": "RECEIVED",
+            "reasons": [],
+            "received_at": e.received_at,
+            "decided_at": None,
+            "sla_deadline": e.sla_deadline,
+            "sla_state": state.value,
+        }
 
 
+def _sla_rank(column: Any) -> Any:
+    return case({s.value: sla_rank(s) for s in SLA_ORDER}, value=column, else_=0)
+
+
+_CLAIM = text(
+    f"insert into {SCHEMA}.processed_events (event_id) select unnest(cast(:ids as uuid[])) "
+    "on conflict do nothing returning event_id"
+)
 _DECISION_REASONS = {r.value for r in DecisionReason}
 _NAMESPACE = uuid.UUID("5a0f3b0e-8f4f-4d7e-9d61-6a1b9a3c2f70")
 

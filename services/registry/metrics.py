@@ -1,9 +1,10 @@
 """Prometheus metrics of the registry."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 APPLIED = Counter("pbi_registry_events_applied_total", "Events applied", ["type"])
 DUPLICATES = Counter("pbi_registry_duplicate_events_total", "Redelivered events skipped")
 ANOMALIES = Counter("pbi_registry_anomalies_total", "Events that did not fit", ["kind"])
 BATCH = Histogram("pbi_registry_batch_size", "Events per applied batch", buckets=(1, 10, 50, 100, 250, 500, 1000, 2000))
 BATCH_SECONDS = Histogram("pbi_registry_batch_seconds", "Time to apply and commit a batch")
+LAG = Gauge("pbi_registry_lag_seconds", "Age of the newest event of the last committed batch (event time to commit)")

@@ -114,15 +114,16 @@ async def dashboard_snapshot(engine: AsyncEngine, now: dt.datetime | None = None
         board = (
             (
                 await conn.execute(
-                    select(RQ).where(
+                    select(RQ)
+                    .where(
                         RQ.c.path == "EMERGENCY",
                         RQ.c.sla_state.is_not(None),
                         RQ.c.status.not_in(["REJECTED", "EXPIRED"]),
                         (RQ.c.sla_state != "MET") | (RQ.c.decided_at >= now - dt.timedelta(hours=24)),
                     )
+                    .order_by(RQ.c.sla_deadline)
+                    .limit(200)
                 )
-                .order_by(RQ.c.sla_deadline)
-                .limit(200)
             )
             .mappings()
             .all()

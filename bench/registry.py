@@ -1,0 +1,126 @@
+"""Registry bulk speed: N deactivation events produced straight to the topic with aiokafka, then the
+registry (its real app, lifespan and batch consumers) started; measured from the start until all N
+processed ids are committed in PostgreSQL. Prints events/s (target >= 5,000/s on a 2-core machine).
+
+    .venv/bin/python -m bench.registry [N]        (default 100,000; BENCH_N also read)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import resource
+import sys
+import time
+import uuid
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from services.registry.app import create_app
+from services.registry.store import PE, H, P
+from shared.db import make_engine
+from shared.events import ParticipantDeactivated
+from shared.kafka import ensure_topics
+from shared.settings import RegistrySettings
+from shared.topics import PARTICIPANT_EVENTS
+
+
+def nik(i: int) -> str:
+    """The i-th distinct valid NIK of Tangerang Selatan (district 367401): day/month/year/serial vary."""
+    serial, rest = i % 9999 + 1, i // 9999
+    day, rest = rest % 28 + 1, rest // 28
+    month, year = rest % 12 + 1, (rest // 12) % 100
+    return f"367401{day:02d}{month:02d}{year:02d}{serial:04d}"
+
+
+def payloads(n: int) -> list[tuple[bytes, bytes]]:
+    at = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
+    out = []
+    for i in range(n):
+        e = ParticipantDeactivated(
+            occurred_at=at,
+            source="SIKS-NG",
+            nik=nik(i),
+            reason="DESIL_ABOVE_5" if i % 3 else "NO_BIOMETRIC" if i % 2 else "DECEASED",
+            deactivated_on=dt.date(2026, 11, 1),
+            phone="081234567890",
+        )
+        out.append((e.model_dump_json().encode(), e.kafka_key()))
+    return out
+
+
+async def produce(settings: RegistrySettings, items: list[tuple[bytes, bytes]]) -> float:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+    )
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        topic = settings.topic_prefix + PARTICIPANT_EVENTS.name
+        futures = [await producer.send(topic, value, key=key) for value, key in items]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+async def committed(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(PE))).scalar() or 0)
+
+
+async def run(n: int) -> dict[str, float]:
+    base = RegistrySettings(log_level="WARNING", log_json=False)
+    db = f"pbi_bench_registry_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(base.database_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'create database "{db}"'))
+    url = make_url(base.database_url).set(database=db).render_as_string(hide_password=False)
+    settings = RegistrySettings(
+        database_url=url, topic_prefix=f"benchreg{uuid.uuid4().hex[:6]}.", log_level="WARNING", log_json=False
+    )
+    try:
+        await ensure_topics(settings)
+        items = payloads(n)
+        produce_s = await produce(settings, items)
+        print(f"produced {n:,} events in {produce_s:.1f}s ({n / produce_s:,.0f}/s)")
+        app = create_app(settings)
+        engine = make_engine(settings)
+        started = time.perf_counter()
+        async with app.router.lifespan_context(app):
+            done = 0
+            while done < n:
+                await asyncio.sleep(0.25)
+                done = await committed(engine)
+                if time.perf_counter() - started > 600:
+                    raise TimeoutError(f"only {done:,} of {n:,} committed after 600 s")
+            elapsed = time.perf_counter() - started
+        async with engine.connect() as conn:
+            people = (await conn.execute(select(func.count()).select_from(P))).scalar()
+            history = (await conn.execute(select(func.count()).select_from(H))).scalar()
+        await engine.dispose()
+        assert people == n and history == n, (people, history)
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result = {"events": n, "seconds": elapsed, "events_per_s": n / elapsed, "peak_rss_mb": rss_mb}
+        print(
+            f"registry: {n:,} deactivations topic -> committed rows in {elapsed:.1f}s = "
+            f"{n / elapsed:,.0f} events/s (target >= 5,000/s); peak RSS {rss_mb:,.0f} MB"
+        )
+        return result
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'drop database if exists "{db}" with (force)'))
+        await admin.dispose()
+
+
+if __name__ == "__main__":
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("BENCH_N", "100000"))
+    asyncio.run(run(count))
