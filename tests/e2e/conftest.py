@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from shared.db import make_engine
 from shared.kafka import ensure_topics
 from shared.settings import Settings
 from tests.conftest import _create_database, _drop_database
-from tests.e2e.system import RunningSystem, start_system
+from tests.e2e.system import PBI, RunningSystem, start_system
 from tests.infra import Infra
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -33,6 +34,9 @@ def system(infra: Infra) -> Iterator[RunningSystem]:
         )
     )
     running = start_system(url, infra.kafka_bootstrap_servers, prefix, ARTIFACTS / "e2e-logs" / prefix.rstrip("."))
+    # As an operator would: the hospitals the tests post for are registered facilities.
+    subprocess.run([PBI, "facilities", "add", "3674R001", "RSUD Kota Tangerang Selatan"], env=running.env, check=True,
+                   capture_output=True)
     yield running
     running.stop()
     asyncio.run(_drop_database(infra.database_url, name))

@@ -96,6 +96,7 @@ def start_system(
         "WHATSAPP_API_BASE": simulator,
         "TWILIO_API_BASE": simulator,
         "SIMULATOR_WEBHOOK_BASE": f"http://127.0.0.1:{ports['notifier']}",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['notifier']}",
         **(extra_env or {}),
     }
     system = RunningSystem(env, ports, log_dir)
