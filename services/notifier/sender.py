@@ -156,7 +156,7 @@ class Sender:
                     .where(M.c.message_id.in_([r["message_id"] for r in rows]))
                     .values(state="SENDING", attempts=M.c.attempts + 1, updated_at=now)
                 )
-        await asyncio.gather(*(self._deliver(dict(r)) for r in rows))
+        await asyncio.gather(*(self._deliver({**r, "attempts": r["attempts"] + 1}) for r in rows))
         return len(rows)
 
     async def _deliver(self, row: dict[str, Any]) -> None:
@@ -185,7 +185,7 @@ class Sender:
             await self._set(row, state="QUEUED", send_after=self.clock() + backoff, last_error=str(exc)[:300])
             return
         metrics.SENT.labels(channel, row["kind"]).inc()
-        await self._set(row, state="SENT", provider_message_id=provider_id, last_error=None)
+        await self._set(row, state="SENT", provider_message_id=provider_id)  # last_error kept: why SMS
         await self.announce(row, "SENT")
 
     async def _attempt(self, channel: str, row: dict[str, Any]) -> str:

@@ -68,8 +68,6 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         task.add_done_callback(tasks.discard)
 
     def record(channel: str, to: str, text: str, reference: str | None) -> str:
-        if reference and reference in state["by_ref"]:
-            return str(state["by_ref"][reference])  # a repeated WhatsApp reference is the same message
         mid = ("wamid." if channel == "WHATSAPP" else "SM") + uuid.uuid4().hex
         state["messages"].append(
             {
@@ -81,7 +79,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
                 "at": dt.datetime.now(dt.UTC).isoformat(),
             }
         )
-        if reference:
+        if reference:  # like the real APIs, no de-duplication: a repeated send is a second message
             state["by_ref"][reference] = mid
         return mid
 

@@ -1,4 +1,5 @@
-"""Notifier against the provider simulator over real HTTP, with real Kafka and PostgreSQL."""
+"""Notifier against the provider simulator over real HTTP (both on real sockets), with real Kafka and
+PostgreSQL: retries, SMS fallback, dead letters, crash recovery, signed receipts, opt-out, quiet hours."""
 
 from __future__ import annotations
 
@@ -6,19 +7,24 @@ import asyncio
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from services.notifier import simulator
 from services.notifier.app import create_app
+from services.notifier.providers import Provider
 from services.notifier.settings import NotifierSettings
-from services.notifier.signatures import whatsapp_signature
+from services.notifier.signatures import twilio_signature, whatsapp_signature
 from services.notifier.store import C, M
-from shared.events import ParticipantDeactivated
+from shared.events import NotificationUpdated, ParticipantDeactivated
 from shared.settings import Settings
 from shared.topics import NOTIFICATION_EVENTS, PARTICIPANT_EVENTS
 from tests.conftest import eventually
@@ -26,27 +32,75 @@ from tests.e2e.system import free_port
 from tests.integration.helpers import TopicReader, produce, running
 
 NIK = "3674015708900001"
-DAYTIME = dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC)  # 10:00 WIB: no quiet hours
+PHONE = "+6281234567890"
+DAYTIME = dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC)  # 10:00 WIB: outside quiet hours
+
+
+class Clock:
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@dataclass
+class Sim:
+    port: int
+    notifier_port: int
+
+    async def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as client:
+            return await client.request(method, path, **kw)
+
+    async def faults(self, **faults: Any) -> None:
+        (await self.call("POST", "/_sim/faults", json=faults)).raise_for_status()
+
+    async def messages(self) -> list[dict[str, Any]]:
+        return list((await self.call("GET", "/_sim/messages")).json())
 
 
 @pytest.fixture
-def sim_port() -> Iterator[int]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(simulator.create_app(NotifierSettings()), host="127.0.0.1", port=port, log_level="warning")
-    )
+def sim() -> Iterator[Sim]:
+    """The simulator on its own thread and socket, calling back the notifier's port."""
+    port, notifier_port = free_port(), free_port()
+    app = simulator.create_app(NotifierSettings(public_base_url=f"http://127.0.0.1:{notifier_port}"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
-        time.sleep(0.05)
-    yield port
+        time.sleep(0.02)
+    yield Sim(port, notifier_port)
     server.should_exit = True
     thread.join(5)
 
 
-def notifier_settings(settings: Settings, sim_port: int) -> NotifierSettings:
-    base = f"http://127.0.0.1:{sim_port}"
-    return NotifierSettings(**settings.model_dump(), whatsapp_api_base=base, twilio_api_base=base)
+def notifier_settings(settings: Settings, sim: Sim, **overrides: Any) -> NotifierSettings:
+    base = f"http://127.0.0.1:{sim.port}"
+    values: dict[str, Any] = {
+        **settings.model_dump(),
+        "whatsapp_api_base": base,
+        "twilio_api_base": base,
+        "public_base_url": f"http://127.0.0.1:{sim.notifier_port}",
+        "http_port": sim.notifier_port,
+    }
+    return NotifierSettings(**(values | overrides))
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, port: int) -> AsyncIterator[FastAPI]:
+    """The notifier on a real socket (uvicorn in this event loop), lifespan included."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield app
+    finally:
+        server.should_exit = True
+        await task
 
 
 def deactivation(phone: str = "081234567890") -> ParticipantDeactivated:
@@ -60,122 +114,187 @@ def deactivation(phone: str = "081234567890") -> ParticipantDeactivated:
     )
 
 
-async def sim(port: int, method: str, path: str, **kw: object) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
-        return await c.request(method, path, **kw)  # type: ignore[arg-type]
-
-
-async def messages(port: int) -> list[dict]:
-    return (await sim(port, "GET", "/_sim/messages")).json()
-
-
-async def rows(app) -> list[dict]:  # type: ignore[no-untyped-def]
+async def rows(app: FastAPI) -> list[dict[str, Any]]:
     async with app.state.sessions() as s:
         return [dict(r) for r in (await s.execute(select(M))).mappings()]
 
 
-async def test_transient_failures_are_retried_then_sent_once(settings: Settings, sim_port: int) -> None:
-    await sim(sim_port, "POST", "/_sim/faults", json={"WHATSAPP": {"status": 503, "times": 2}})
-    app = create_app(notifier_settings(settings, sim_port), clock=lambda: DAYTIME)
-    async with running(app):
+async def in_state(app: FastAPI, *states: str) -> list[dict[str, Any]]:
+    return [r for r in await rows(app) if r["state"] in states]
+
+
+async def test_transient_failures_are_retried_then_sent_once_and_delivered(settings: Settings, sim: Sim) -> None:
+    await sim.faults(whatsapp={"status": 503, "times": 2})
+    app = create_app(notifier_settings(settings, sim), clock=Clock(DAYTIME))
+    topic = settings.topic_prefix + NOTIFICATION_EVENTS.name
+    async with serving(app, sim.notifier_port), TopicReader(settings, topic) as updates:
         event = deactivation()
         await produce(settings, PARTICIPANT_EVENTS, event, event)  # the same event twice (redelivery)
-        sent = await eventually(lambda: messages(sim_port))
-        await eventually(lambda: _state(app, "SENT"))
-    assert len(sent) == 1 and sent[0]["channel"] == "WHATSAPP" and sent[0]["to"] == "+6281234567890"
+        await eventually(lambda: in_state(app, "DELIVERED"))  # the simulator's signed receipt came back
+        states = await updates.wait_for(lambda e: isinstance(e, NotificationUpdated) and e.state == "DELIVERED")
+    sent = await sim.messages()
+    assert len(sent) == 1 and sent[0]["channel"] == "WHATSAPP" and sent[0]["to"] == PHONE
     assert "3674********0001" in sent[0]["text"] and NIK not in sent[0]["text"]
+    assert (await rows(app))[0]["attempts"] == 1  # retried inside one claim with backoff
+    assert states[0].nik == NIK and states[0].kind == "deactivated"
 
 
-async def _state(app, state: str) -> bool:  # type: ignore[no-untyped-def]
-    return any(r["state"] == state for r in await rows(app))
+async def test_permanent_whatsapp_failure_falls_back_to_sms_and_remembers(settings: Settings, sim: Sim) -> None:
+    await sim.faults(invalid_whatsapp=[PHONE])
+    app = create_app(notifier_settings(settings, sim), clock=Clock(DAYTIME))
+    async with serving(app, sim.notifier_port):
+        await produce(settings, PARTICIPANT_EVENTS, deactivation())
+        delivered = await eventually(lambda: in_state(app, "DELIVERED"))  # Twilio's signed status callback
+        async with app.state.sessions() as s:
+            contact = (await s.execute(select(C))).mappings().one()
+    assert [m["channel"] for m in await sim.messages()] == ["SMS"]
+    assert delivered[0]["channel"] == "SMS" and "400" in (delivered[0]["last_error"] or "")
+    assert contact["on_whatsapp"] is False
 
 
-async def test_not_on_whatsapp_falls_back_to_sms(settings: Settings, sim_port: int) -> None:
-    await sim(sim_port, "POST", "/_sim/faults", json={"invalid_whatsapp": ["6281234567890"]})
-    app = create_app(notifier_settings(settings, sim_port), clock=lambda: DAYTIME)
+async def test_everything_failing_ends_in_the_dead_letter_topic_with_the_reason(settings: Settings, sim: Sim) -> None:
+    await sim.faults(invalid_whatsapp=[PHONE], invalid_sms=[PHONE])
+    app = create_app(notifier_settings(settings, sim), clock=Clock(DAYTIME))
+    dlq_topic = settings.topic_prefix + NOTIFICATION_EVENTS.dlq
+    async with running(app), TopicReader(settings, dlq_topic) as dlq:
+        await produce(settings, PARTICIPANT_EVENTS, deactivation())
+        dead = await dlq.wait_for(lambda e: isinstance(e, NotificationUpdated))
+        failed = await eventually(lambda: in_state(app, "FAILED"))
+    assert dead[0].state == "FAILED" and "permanent" in (dead[0].reason or "")
+    assert b"21211" in dict(dlq.raw[0].headers)["x-dlq-reason"]
+    assert failed[0]["attempts"] == 1 and await sim.messages() == []
+
+
+async def test_transient_failures_until_the_last_attempt_end_in_the_dead_letter_topic(
+    settings: Settings, sim: Sim
+) -> None:
+    await sim.faults(whatsapp={"status": 500, "times": 1000})
+    clock = Clock(DAYTIME)
+    app = create_app(notifier_settings(settings, sim, max_attempts=2), clock=clock)
+    dlq_topic = settings.topic_prefix + NOTIFICATION_EVENTS.dlq
+    async with running(app), TopicReader(settings, dlq_topic) as dlq:
+        await produce(settings, PARTICIPANT_EVENTS, deactivation())
+        queued = await eventually(lambda: in_state(app, "QUEUED"))
+        await eventually(lambda: _attempted(app))
+        clock.now = DAYTIME + dt.timedelta(minutes=10)  # past the backoff
+        app.state.sender.wake()
+        dead = await dlq.wait_for(lambda e: isinstance(e, NotificationUpdated))
+    assert queued and "gave up after 2 attempts" in (dead[0].reason or "")
+
+
+async def _attempted(app: FastAPI) -> bool:
+    return any(r["attempts"] == 1 and r["state"] == "QUEUED" and r["last_error"] for r in await rows(app))
+
+
+class CrashAfterSend:
+    """The provider accepts the message, then the notifier dies before recording it."""
+
+    def __init__(self, real: Provider) -> None:
+        self.real, self.channel, self.calls = real, real.channel, 0
+
+    async def send(self, to: str, text: str, reference: str) -> str:
+        self.calls += 1
+        await self.real.send(to, text, reference)
+        raise asyncio.CancelledError  # the process is killed here: no DB update follows
+
+    async def lookup(self, reference: str, to: str, text: str) -> str | None:
+        return await self.real.lookup(reference, to, text)
+
+
+class CrashBeforeSend(CrashAfterSend):
+    async def send(self, to: str, text: str, reference: str) -> str:
+        self.calls += 1
+        raise asyncio.CancelledError
+
+
+@pytest.mark.parametrize("channel", ["WHATSAPP", "SMS"])
+@pytest.mark.parametrize("crash", [CrashAfterSend, CrashBeforeSend])
+async def test_a_crash_around_the_provider_call_ends_with_exactly_one_message(
+    settings: Settings, sim: Sim, channel: str, crash: type[CrashAfterSend]
+) -> None:
+    if channel == "SMS":
+        await sim.faults(invalid_whatsapp=[PHONE])
+    # No webhook listener for the crashed run: only reconciliation can find out what happened.
+    ns = notifier_settings(settings, sim, public_base_url=f"http://127.0.0.1:{free_port()}")
+    app = create_app(ns, clock=Clock(DAYTIME))
     async with running(app):
+        crashing = crash(app.state.sender.providers[channel])
+        app.state.sender.providers[channel] = crashing
         await produce(settings, PARTICIPANT_EVENTS, deactivation())
-        sent = await eventually(lambda: messages(sim_port))
-        await eventually(lambda: _state(app, "SENT"))
-    assert [m["channel"] for m in sent] == ["SMS"]
+        await eventually(lambda: _calls(crashing))
+        left = await in_state(app, "SENDING")
+    assert left[0]["channel"] == channel
+    assert len(await sim.messages()) == (1 if crash is CrashAfterSend else 0)
 
-
-async def test_everything_failing_ends_in_the_dead_letter_topic(settings: Settings, sim_port: int) -> None:
-    await sim(
-        sim_port,
-        "POST",
-        "/_sim/faults",
-        json={"invalid_whatsapp": ["6281234567890"], "SMS": {"status": 400, "times": 99}},
-    )
-    app = create_app(notifier_settings(settings, sim_port), clock=lambda: DAYTIME)
-    async with running(app), TopicReader(settings, settings.topic_prefix + NOTIFICATION_EVENTS.dlq) as dlq:
-        await produce(settings, PARTICIPANT_EVENTS, deactivation())
-        await eventually(lambda: _nonempty(dlq))
-    assert b"permanent" in dict(dlq.raw[0].headers)["x-dlq-reason"]
-
-
-async def _nonempty(reader: TopicReader) -> bool:
-    await reader.poll()
-    return bool(reader.raw)
-
-
-async def test_crash_between_send_and_record_sends_one_message(settings: Settings, sim_port: int) -> None:
-    """The provider got the message but the notifier died before recording it: on restart the
-    reconciliation finds it by reference and does not send it again."""
-    ns = notifier_settings(settings, sim_port)
-    app = create_app(ns, clock=lambda: DAYTIME)
-    async with running(app):
-        await app.state.sender.stop()  # no automatic sending: we play the crash by hand
-        await produce(settings, PARTICIPANT_EVENTS, deactivation())
-        await eventually(lambda: rows(app))
-        row = (await rows(app))[0]
-        async with app.state.sessions() as s, s.begin():
-            from sqlalchemy import update
-
-            await s.execute(update(M).values(state="SENDING"))
-        await app.state.sender.providers["WHATSAPP"].send(row["phone"], row["text"], str(row["message_id"]))
-    restarted = create_app(ns, clock=lambda: DAYTIME)
+    restarted = create_app(ns, clock=Clock(DAYTIME))
     async with running(restarted):
-        await eventually(lambda: _state(restarted, "SENT") or _state(restarted, "DELIVERED"))
-        await asyncio.sleep(1)
-    assert len(await messages(sim_port)) == 1
+        done = await eventually(lambda: in_state(restarted, "SENT"))
+        await asyncio.sleep(0.5)  # give a wrong second send the chance to happen
+    received = await sim.messages()
+    assert len(received) == 1 and received[0]["channel"] == channel
+    assert done[0]["provider_message_id"] == received[0]["id"]
 
 
-async def test_webhook_signatures_and_opt_out(settings: Settings, sim_port: int) -> None:
-    ns = notifier_settings(settings, sim_port)
-    app = create_app(ns, clock=lambda: DAYTIME)
-    async with running(app):
+async def _calls(provider: CrashAfterSend) -> bool:
+    return provider.calls > 0
+
+
+async def test_webhooks_verify_signatures_and_opt_out_is_honoured_at_once(settings: Settings, sim: Sim) -> None:
+    ns = notifier_settings(settings, sim)
+    app = create_app(ns, clock=Clock(DAYTIME))
+    async with serving(app, sim.notifier_port), httpx.AsyncClient(base_url=ns.public_base_url) as client:
+        challenge = {"hub.mode": "subscribe", "hub.verify_token": ns.whatsapp_verify_token, "hub.challenge": "42"}
+        ok = await client.get("/webhooks/whatsapp", params=challenge)
+        assert ok.status_code == 200 and ok.text == "42"
+        wrong = await client.get("/webhooks/whatsapp", params=challenge | {"hub.verify_token": "x"})
+        assert wrong.status_code == 403
+
+        reply = (
+            b'{"entry":[{"changes":[{"value":{"messages":'
+            b'[{"from":"6281234567890","type":"text","text":{"body":"berhenti"}}]}}]}]}'
+        )
+        bad = await client.post("/webhooks/whatsapp", content=reply, headers={"X-Hub-Signature-256": "sha256=00"})
+        assert bad.status_code == 403
+        unsigned = await client.post("/webhooks/whatsapp", content=reply)
+        assert unsigned.status_code == 403
+        twilio_params = {"MessageSid": "SM1", "MessageStatus": "delivered"}
+        forged = twilio_signature("not-the-token", ns.public_base_url + "/webhooks/twilio", twilio_params)
+        bad_twilio = await client.post("/webhooks/twilio", data=twilio_params, headers={"X-Twilio-Signature": forged})
+        assert bad_twilio.status_code == 403
+
+        # The first message goes out; then the person replies BERHENTI (signed) and is opted out.
         await produce(settings, PARTICIPANT_EVENTS, deactivation())
-        await eventually(lambda: rows(app))
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n") as client:
-            ok = await client.get(
-                "/webhooks/whatsapp",
-                params={"hub.mode": "subscribe", "hub.verify_token": ns.whatsapp_verify_token, "hub.challenge": "42"},
-            )
-            assert ok.status_code == 200 and ok.text == "42"
-            assert (
-                await client.get(
-                    "/webhooks/whatsapp",
-                    params={"hub.mode": "subscribe", "hub.verify_token": "x", "hub.challenge": "1"},
-                )
-            ).status_code == 403
-            reply = (b'{"entry":[{"changes":[{"value":{"messages":'
-                     b'[{"from":"6281234567890","text":{"body":"BERHENTI"}}]}}]}]}')
-            bad = await client.post("/webhooks/whatsapp", content=reply, headers={"X-Hub-Signature-256": "sha256=00"})
-            assert bad.status_code == 403
-            good = await client.post(
-                "/webhooks/whatsapp",
-                content=reply,
-                headers={"X-Hub-Signature-256": whatsapp_signature(ns.whatsapp_app_secret, reply)},
-            )
-            assert good.status_code == 200
-            assert (
-                await client.post(
-                    "/webhooks/twilio",
-                    data={"MessageSid": "SM1", "MessageStatus": "delivered"},
-                    headers={"X-Twilio-Signature": "nope"},
-                )
-            ).status_code == 403
+        await eventually(lambda: in_state(app, "DELIVERED"))
+        signature = whatsapp_signature(ns.whatsapp_app_secret, reply)
+        good = await client.post("/webhooks/whatsapp", content=reply, headers={"X-Hub-Signature-256": signature})
+        assert good.status_code == 200
+
+        await produce(settings, PARTICIPANT_EVENTS, deactivation())  # another event for the same person
+        skipped = await eventually(lambda: in_state(app, "SKIPPED"))
+
+        # A signed Twilio STOP from another number is accepted (and concerns nobody we know).
+        inbound = {"From": "+6281299999999", "Body": "STOP", "MessageSid": "SM2"}
+        sms_sig = twilio_signature(ns.twilio_auth_token, ns.public_base_url + "/webhooks/twilio", inbound)
+        assert (
+            await client.post("/webhooks/twilio", data=inbound, headers={"X-Twilio-Signature": sms_sig})
+        ).status_code == 200
         async with app.state.sessions() as s:
             contact = (await s.execute(select(C).where(C.c.nik == NIK))).mappings().one()
-        assert contact["opted_out"] is True
+    assert contact["opted_out"] is True and len(skipped) == 1
+    assert len(await sim.messages()) == 1
+
+
+async def test_quiet_hours_hold_a_message_until_seven_local_time(settings: Settings, sim: Sim) -> None:
+    clock = Clock(dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC))  # 22:00 WIB
+    app = create_app(notifier_settings(settings, sim), clock=clock)
+    async with running(app):
+        await produce(settings, PARTICIPANT_EVENTS, deactivation())
+        held = await eventually(lambda: in_state(app, "QUEUED"))
+        app.state.sender.wake()
+        await asyncio.sleep(0.5)
+        assert await sim.messages() == []  # held, not sent
+        assert held[0]["send_after"] == dt.datetime(2026, 11, 25, 0, 0, tzinfo=dt.UTC)  # 07:00 WIB
+        clock.now = dt.datetime(2026, 11, 25, 0, 1, tzinfo=dt.UTC)
+        app.state.sender.wake()
+        await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+    assert len(await sim.messages()) == 1
