@@ -35,8 +35,12 @@ def system(infra: Infra) -> Iterator[RunningSystem]:
     )
     running = start_system(url, infra.kafka_bootstrap_servers, prefix, ARTIFACTS / "e2e-logs" / prefix.rstrip("."))
     # As an operator would: the hospitals the tests post for are registered facilities.
-    subprocess.run([PBI, "facilities", "add", "3674R001", "RSUD Kota Tangerang Selatan"], env=running.env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [PBI, "facilities", "add", "3674R001", "RSUD Kota Tangerang Selatan"],
+        env=running.env,
+        check=True,
+        capture_output=True,
+    )
     yield running
     running.stop()
     asyncio.run(_drop_database(infra.database_url, name))

@@ -119,12 +119,15 @@ async def test_regular_request_waits_for_facts_then_is_approved(
         fact(person, "participant.biometric_recorded", recorded_on=TODAY.date().isoformat()),
     )
     await eventually(lambda: _status(http, system, reader, person, "ACTIVE"), timeout=30)
-    s = (
-        await http.get(
+
+    async def approved() -> dict:
+        r = await http.get(
             system.url("intake") + f"/v1/reactivations/{request_id}", headers={"Authorization": f"Bearer {dinsos}"}
         )
-    ).json()
-    assert s["status"] == "APPROVED" and s["reasons"] == [] and s["decided_at"]
+        return r.json() if r.json()["status"] == "APPROVED" else {}
+
+    s = await eventually(approved, timeout=30)  # intake's read model follows the decision topic too
+    assert s["reasons"] == [] and s["decided_at"]
 
 
 async def test_late_request_is_rejected_and_the_person_expired(
