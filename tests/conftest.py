@@ -16,6 +16,9 @@ from shared.kafka import ensure_topics
 from shared.settings import Settings
 from tests.infra import Infra, start_infra
 
+# The whole running system (e2e and browser tests): started once per session, only when a test asks for it.
+pytest_plugins = ["tests.e2e.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:

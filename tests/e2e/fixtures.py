@@ -1,4 +1,4 @@
-"""End-to-end fixtures: the running system, its keys, an HTTP client."""
+"""Fixtures for end-to-end and browser tests (registered in tests/conftest.py): the running system, keys, HTTP."""
 
 from __future__ import annotations
 

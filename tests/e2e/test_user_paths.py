@@ -10,7 +10,7 @@ import uuid
 import httpx
 
 from tests.conftest import eventually
-from tests.e2e.conftest import Keys
+from tests.e2e.fixtures import Keys
 from tests.e2e.system import RunningSystem
 
 TODAY = dt.datetime.now(dt.UTC)
