@@ -1,11 +1,16 @@
 """Sends queued messages exactly once per event, as far as providers allow.
 
-1. claim due QUEUED rows (FOR UPDATE SKIP LOCKED) and mark them SENDING, committed;
-2. call the provider (WhatsApp first, SMS when WhatsApp refuses for good), with retries on
-   timeouts/429/5xx; the message id travels as the provider's reference/idempotency token;
-3. record SENT with the provider's id.
-A crash between 2 and 3 leaves SENDING rows: on start, reconcile() asks the provider by reference
-(or relies on the SMS idempotency token) before anything is sent again.
+1. claim due QUEUED rows (FOR UPDATE SKIP LOCKED) and mark them SENDING (attempt counted), committed;
+2. call the provider (WhatsApp first, SMS when WhatsApp refuses for good), with tenacity retries on
+   timeouts/429/5xx; our message id travels as the provider's reference (WhatsApp
+   biz_opaque_callback_data, Twilio StatusCallback ?ref=), so receipts name the message;
+3. record SENT with the provider's id and announce NotificationUpdated.
+A crash between 2 and 3 leaves a SENDING row. reconcile() (at start and every 30 s, for rows SENDING
+longer than `stale_after`) asks the provider whether it has the message (WhatsApp: by reference where the
+endpoint can say so - the simulator; Twilio: list by number and body) and records SENT, else requeues it.
+A receipt webhook naming our reference also settles a SENDING row (api.py).
+Remaining window of doubt: a provider that accepted the message but cannot be asked (real WhatsApp Cloud
+API has no lookup) and whose receipt never arrives -> the message is sent a second time.
 """
 
 from __future__ import annotations
@@ -65,11 +70,15 @@ class Sender:
         rate_per_s: float,
         max_attempts: int,
         retry_wait_s: float = 0.2,
+        stale_after: dt.timedelta = dt.timedelta(minutes=2),
     ) -> None:
         self.sessions, self.broker, self.prefix, self.clock = sessions, broker, prefix, clock
         self.providers = {"WHATSAPP": whatsapp, "SMS": sms}
         self.limits = {name: RateLimit(rate_per_s) for name in self.providers}
         self.max_attempts, self.retry_wait_s = max_attempts, retry_wait_s
+        # Longer than one delivery can take (3 tries x 15 s timeout + backoff): a SENDING row older than
+        # this belongs to a sender that died (this process before a restart, or another instance).
+        self.stale_after = stale_after
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -85,9 +94,12 @@ class Sender:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        await self.reconcile()
+        next_reconcile = 0.0
         while True:
             try:
+                if time.monotonic() >= next_reconcile:
+                    await self.reconcile()
+                    next_reconcile = time.monotonic() + 30
                 while await self.send_due() > 0:
                     pass
             except asyncio.CancelledError:
@@ -101,15 +113,23 @@ class Sender:
             self._wake.clear()
 
     async def reconcile(self) -> int:
-        """Messages left SENDING by a crash: sent already (provider knows the reference) or sent again
-        safely (SMS idempotency token). Returns how many were resolved as already sent."""
+        """Messages left SENDING by a crash (older than `stale_after`): the provider has them (lookup by
+        our reference, or by number and text) -> SENT; otherwise back to QUEUED to be sent again.
+        Returns how many were resolved as already sent."""
+        stale = self.clock() - self.stale_after
+        resolved_rows: list[dict[str, Any]] = []
         async with transaction(self.sessions) as session:
             rows = (
-                (await session.execute(select(M).where(M.c.state == "SENDING").with_for_update(skip_locked=True)))
+                (
+                    await session.execute(
+                        select(M)
+                        .where(M.c.state == "SENDING", M.c.updated_at <= stale)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
                 .mappings()
                 .all()
             )
-            resolved = 0
             for row in rows:
                 provider_id = await self.providers[row["channel"]].lookup(
                     str(row["message_id"]), row["phone"], row["text"]
@@ -129,10 +149,19 @@ class Sender:
                         .where(M.c.message_id == row["message_id"])
                         .values(state="SENT", provider_message_id=provider_id, updated_at=self.clock())
                     )
-                    resolved += 1
+                    resolved_rows.append(dict(row))
+                    log.info("reconciled_as_sent", nik=mask_nik(row["nik"]), kind=row["kind"])
                 else:
-                    await session.execute(update(M).where(M.c.message_id == row["message_id"]).values(state="QUEUED"))
-        return resolved
+                    await session.execute(
+                        update(M)
+                        .where(M.c.message_id == row["message_id"])
+                        .values(state="QUEUED", send_after=self.clock(), updated_at=self.clock())
+                    )
+                    log.info("reconciled_for_resend", nik=mask_nik(row["nik"]), kind=row["kind"])
+        for row in resolved_rows:
+            metrics.SENT.labels(row["channel"], row["kind"]).inc()
+            await self.announce(row, "SENT")
+        return len(resolved_rows)
 
     async def send_due(self, limit: int = 50) -> int:
         now = self.clock()
