@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -16,7 +17,15 @@ from services.eligibility.domain.facts import apply_fact
 from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.rules import Decision, Facts, Request, decide
 from services.eligibility.domain.window import reactivation_window_closes_at
-from services.eligibility.store import RequestRow, Timer, load_facts, new_event_ids, save_facts, schedule
+from services.eligibility.store import (
+    RequestRow,
+    Timer,
+    load_facts,
+    mark_reactivated,
+    new_event_ids,
+    save_facts,
+    schedule,
+)
 from shared.db import transaction
 from shared.enums import Outcome, ReactivationPath, SlaState
 from shared.events import (
@@ -170,8 +179,8 @@ class EligibilityHandlers:
         outbox.append(self.decision_row(request, decision, now))
         if decision.outcome is Outcome.APPROVED:
             facts, phone = known[request.nik]
-            known[request.nik] = (Facts(**{**facts.__dict__, "reactivated": True}), phone)
-            await save_facts(session, {request.nik: known[request.nik]})
+            known[request.nik] = (replace(facts, reactivated=True), phone)
+            await mark_reactivated(session, {request.nik})
             if request.path is ReactivationPath.EMERGENCY:
                 outbox.append(self.sla_row(request, SlaState.MET, now))
         if decision.outcome.value in FINAL:
@@ -202,28 +211,32 @@ class EligibilityHandlers:
                     )
                 ).scalars()
             )
+            rows: list[dict[str, Any]] = []
+            reactivated: set[str] = set()
             for request in todo:
                 if request.request_id in existing:
                     continue  # the same request re-sent under a new event id: already decided
                 existing.add(request.request_id)
-                facts = known.setdefault(request.nik, (Facts(request.nik), request.phone))[0]
+                facts, phone = known.setdefault(request.nik, (Facts(request.nik), request.phone))
                 decision = self._decide(facts, request, now)
-                await session.execute(
-                    t.insert().values(
-                        request_id=request.request_id,
-                        nik=request.nik,
-                        path=request.path.value,
-                        outcome=decision.outcome.value,
-                        reasons=[r.value for r in decision.reasons],
-                        received_at=request.received_at,
-                        decided_at=now,
-                        event=request.model_dump(mode="json"),
-                    )
+                rows.append(
+                    {
+                        "request_id": request.request_id,
+                        "nik": request.nik,
+                        "path": request.path.value,
+                        "outcome": decision.outcome.value,
+                        "reasons": [r.value for r in decision.reasons],
+                        "received_at": request.received_at,
+                        "decided_at": now,
+                        "event": request.model_dump(mode="json"),
+                    }
                 )
                 outbox.append(self.decision_row(request, decision, now))
                 timers.extend(self._request_timers(request, decision))
                 if decision.outcome is Outcome.APPROVED:
-                    await self._mark_reactivated(session, known, request.nik)
+                    # A second request for the same person in this batch finds them active.
+                    known[request.nik] = (replace(facts, reactivated=True), phone)
+                    reactivated.add(request.nik)
                 if request.path is ReactivationPath.EMERGENCY and request.sla_deadline is not None:
                     if decision.outcome is Outcome.APPROVED:
                         outbox.append(self.sla_row(request, SlaState.MET, now))
@@ -232,6 +245,10 @@ class EligibilityHandlers:
                 metrics.LATENCY.labels(request.path.value).observe(
                     max(0.0, (now - request.received_at).total_seconds())
                 )
+            # Set-based writes: a batch of hundreds costs a handful of round trips.
+            if rows:
+                await session.execute(t.insert(), rows)
+            await mark_reactivated(session, reactivated)
             # Someone who asked needs no reminder that their window is closing.
             tt = Timer.__table__
             await session.execute(
@@ -240,13 +257,6 @@ class EligibilityHandlers:
             await schedule(session, timers)
             await add_to_outbox(session, self._outbox, outbox)
         self.on_commit()
-
-    async def _mark_reactivated(
-        self, session: AsyncSession, known: dict[str, tuple[Facts, str | None]], nik: str
-    ) -> None:
-        facts, phone = known[nik]
-        known[nik] = (Facts(**{**facts.__dict__, "reactivated": True}), phone)
-        await save_facts(session, {nik: known[nik]})
 
     def _request_timers(self, request: ReactivationRequested, decision: Decision) -> list[dict[str, Any]]:
         timers: list[dict[str, Any]] = []

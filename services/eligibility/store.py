@@ -9,7 +9,20 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, MetaData, String, UniqueConstraint, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    UniqueConstraint,
+    Uuid,
+    bindparam,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
@@ -78,14 +91,18 @@ class Timer(SQLModel, table=True):
 outbox = outbox_table(MetaData(), SCHEMA)
 TABLES = [FactsRow.__table__, RequestRow.__table__, ProcessedEvent.__table__, Timer.__table__, outbox]
 FACT_FIELDS = [f.name for f in fields(Facts)]
+CLAIM = text(
+    f"insert into {SCHEMA}.processed_events (event_id) select unnest(cast(:ids as uuid[])) "
+    "on conflict do nothing returning event_id"
+).bindparams(bindparam("ids", type_=ARRAY(Uuid)))
 
 
 async def new_event_ids(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid.UUID]:
     """Claims the ids not seen before (inserted in this transaction) and returns them."""
     if not ids:
         return set()
-    stmt = insert(ProcessedEvent.__table__).values([{"event_id": i} for i in ids]).on_conflict_do_nothing()
-    result = await session.execute(stmt.returning(ProcessedEvent.__table__.c.event_id))
+    # One statement whatever the batch size (a VALUES list would be compiled anew per size).
+    result = await session.execute(CLAIM, {"ids": ids})
     return {row[0] for row in result}
 
 
@@ -105,11 +122,17 @@ async def save_facts(session: AsyncSession, facts: dict[str, tuple[Facts, str | 
     if not facts:
         return
     rows = [{**asdict(f), "phone": phone} for f, phone in facts.values()]
-    stmt = insert(FactsRow.__table__).values(rows)
+    stmt = insert(FactsRow.__table__)
     stmt = stmt.on_conflict_do_update(index_elements=["nik"], set_={k: stmt.excluded[k] for k in rows[0] if k != "nik"})
-    await session.execute(stmt)
+    await session.execute(stmt, rows)
+
+
+async def mark_reactivated(session: AsyncSession, niks: set[str]) -> None:
+    if niks:
+        t = FactsRow.__table__
+        await session.execute(update(t).where(t.c.nik.in_(niks)).values(reactivated=True))
 
 
 async def schedule(session: AsyncSession, timers: list[dict[str, Any]]) -> None:
     if timers:
-        await session.execute(insert(Timer.__table__).values(timers).on_conflict_do_nothing())
+        await session.execute(insert(Timer.__table__).on_conflict_do_nothing(), timers)
