@@ -57,6 +57,21 @@ NEXT_STEP = {
     "ALREADY_ACTIVE": "Kartu Anda sudah bisa dipakai.",
 }
 
+# What a deactivated person should do, by deactivation reason: which office, which document.
+DEACTIVATION_STEP = {
+    "DESIL_ABOVE_5": "Minta kelurahan memperbarui data DTSEN; bawa KTP & KK.",
+    "NIK_CONFLICT": "Bawa KTP & KK ke Disdukcapil untuk perbaikan NIK.",
+    "DECEASED": "Bila keliru, bawa KTP & KK ke Disdukcapil.",
+    "NO_BIOMETRIC": "Rekam biometrik di Disdukcapil dengan KTP.",
+    "ADMINDUK_OFFLINE": "Cek data kependudukan di Disdukcapil dengan KTP & KK.",
+    "NO_ID_SEMESTA": "Minta desa/kelurahan memasukkan data Anda ke SIKS-NG.",
+    "OTHER": "Hubungi Dinsos dengan KTP & KK.",
+}
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
 
 def render(kind: str, nik: str, context: dict[str, Any]) -> str:
     reasons = list(context.get("reasons") or [])
@@ -66,9 +81,14 @@ def render(kind: str, nik: str, context: dict[str, Any]) -> str:
         "reasons_text": ", ".join(REASON_TEXT.get(r, r) for r in reasons) or "-",
         "next_step": next((NEXT_STEP[r] for r in reasons if r in NEXT_STEP), "Hubungi Dinsos setempat."),
         "reason_text": REASON_TEXT.get(str(context.get("reason", "OTHER")), "alasan lain"),
-        "deactivated_on": context.get("deactivated_on", "-"),
+        "deactivated_on": _date(context.get("deactivated_on")),
         "days_left": context.get("days_left", "-"),
-        "closes_on": closes.strftime("%d-%m-%Y") if hasattr(closes, "strftime") else str(closes or "-")[:10],
-        "follow_siks": False,
+        "closes_on": _date(closes),
+        "follow_siks": "SIKS_NG_ENTRY" in (context.get("follow_ups") or []),
+        "deactivation_step": DEACTIVATION_STEP.get(str(context.get("reason", "OTHER")), DEACTIVATION_STEP["OTHER"]),
     }
     return " ".join(ENV.get_template(f"{kind}.j2").render(**values).split())
+
+
+def _date(value: Any) -> str:
+    return value.strftime("%d-%m-%Y") if hasattr(value, "strftime") else str(value or "-")[:10]

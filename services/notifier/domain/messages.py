@@ -49,7 +49,11 @@ def message_for(event: Event) -> Message | None:
                 Outcome.EXPIRED: "expired",
             }[event.outcome]
             urgent = emergency
-            context = {"reasons": [r.value for r in event.reasons], "window_closes_at": event.window_closes_at}
+            context = {
+                "reasons": [r.value for r in event.reasons],
+                "follow_ups": [f.value for f in event.follow_ups],
+                "window_closes_at": event.window_closes_at,
+            }
         case WindowReminderDue():
             kind, context = "window_closing", {"days_left": event.days_left, "window_closes_at": event.window_closes_at}
     if kind is None:
