@@ -16,6 +16,7 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -108,6 +109,9 @@ async def run(n: int) -> dict[str, float]:
             history = (await conn.execute(select(func.count()).select_from(H))).scalar()
         await engine.dispose()
         assert people == n and history == n, (people, history)
+        handler_s = _metric_sum("pbi_registry_batch_seconds_sum")
+        batches = _metric_sum("pbi_registry_batch_seconds_count")
+        print(f"  {batches:,.0f} batches, {handler_s:.1f}s inside the batch transaction (the rest: fetch and decode)")
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         result = {"events": n, "seconds": elapsed, "events_per_s": n / elapsed, "peak_rss_mb": rss_mb}
         print(
@@ -119,6 +123,10 @@ async def run(n: int) -> dict[str, float]:
         async with admin.connect() as conn:
             await conn.execute(text(f'drop database if exists "{db}" with (force)'))
         await admin.dispose()
+
+
+def _metric_sum(name: str) -> float:
+    return sum(sample.value for metric in REGISTRY.collect() for sample in metric.samples if sample.name == name)
 
 
 if __name__ == "__main__":

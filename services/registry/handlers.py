@@ -9,7 +9,7 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import case, func, select, text
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.registry import metrics
 from services.registry.domain.sla import SLA_ORDER, advance_sla, sla_rank
 from services.registry.domain.status import Applied, Participant, apply
-from services.registry.store import RQ, SCHEMA, A, H, N, P, outbox
+from services.registry.store import RQ, SCHEMA, A, H, N, P, bulk_insert, outbox, upsert_clause
 from shared.db import transaction
 from shared.enums import DecisionReason, ParticipantStatus, SlaState
 from shared.events import (
@@ -31,7 +31,7 @@ from shared.events import (
     ReactivationRequested,
 )
 from shared.nik import parse_nik
-from shared.outbox import add_to_outbox, outbox_row
+from shared.outbox import outbox_row
 from shared.topics import STATUS_CHANGES
 
 PARTICIPANT_FIELDS = [f.name for f in fields(Participant)]
@@ -126,19 +126,14 @@ class RegistryHandlers:
                 list(notifications.values()),
             )
         if changed:
-            values = [asdict(people[n]) for n in sorted(changed) if people[n] is not None]  # type: ignore[arg-type]
-            stmt = insert(P)
-            await session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["nik"], set_={k: stmt.excluded[k] for k in PARTICIPANT_FIELDS if k != "nik"}
-                ),
-                values,
-            )
+            values = [{k: getattr(people[n], k) for k in PARTICIPANT_FIELDS} for n in sorted(changed)]
+            await bulk_insert(session, P, values, _UPSERT_PARTICIPANT)
         if history:
-            await session.execute(insert(H).on_conflict_do_nothing(), history)
+            await bulk_insert(session, H, history, "on conflict (event_id, nik) do nothing")
         if anomalies:
-            await session.execute(insert(A), anomalies)
-        await add_to_outbox(session, outbox, out)
+            await bulk_insert(session, A, anomalies)
+        if out:
+            await bulk_insert(session, outbox, out, "on conflict (event_id) do nothing")
 
     async def _write_requests(
         self,
@@ -322,6 +317,7 @@ _CLAIM = text(
     f"insert into {SCHEMA}.processed_events (event_id) select unnest(cast(:ids as uuid[])) "
     "on conflict do nothing returning event_id"
 )
+_UPSERT_PARTICIPANT = upsert_clause("nik", PARTICIPANT_FIELDS)
 _DECISION_REASONS = {r.value for r in DecisionReason}
 _NAMESPACE = uuid.UUID("5a0f3b0e-8f4f-4d7e-9d61-6a1b9a3c2f70")
 
