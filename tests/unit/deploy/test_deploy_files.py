@@ -1,0 +1,439 @@
+"""The deployment files agree with the code, so they cannot drift silently.
+
+No Docker engine here: compose.yaml, the Dockerfile, the Kubernetes manifests and the Grafana
+dashboard are parsed and checked against the CLI (`pbi run <svc>`), the settings classes
+(env var = upper-cased field), the ports, the probes and the topic catalogue.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from deploy import gen_k8s_topics
+from pbi_cli import serve
+from shared import settings as shared_settings
+from shared.topics import CATALOGUE, DLQ_RETENTION_MS, all_topic_names
+
+ROOT = Path(__file__).resolve().parents[3]
+DEPLOY = ROOT / "deploy"
+COMPOSE = DEPLOY / "compose" / "compose.yaml"
+K8S = DEPLOY / "k8s"
+BASE = K8S / "base"
+DASHBOARD = DEPLOY / "grafana" / "dashboards" / "pbi.json"
+IMAGE_COMPOSE = "pbi-reactivation:local"
+
+SETTINGS_CLASSES: dict[str, type[shared_settings.Settings]] = {
+    "intake": shared_settings.IntakeSettings,
+    "registry": shared_settings.RegistrySettings,
+    "notifier": shared_settings.NotifierSettings,
+    "eligibility": shared_settings.EligibilitySettings,
+}
+# Documented exceptions (docs/operations.md): provider credentials and endpoints of the notifier,
+# and the simulator's own callback address (read with os.environ in services/notifier/simulator.py).
+PROVIDER_PREFIXES = ("WHATSAPP_", "TWILIO_")
+SIMULATOR_ONLY_VARS = {"SIMULATOR_WEBHOOK_BASE"}
+# Metric names the dashboard may use before the code defines them; listed as planned in docs/operations.md.
+PLANNED_METRICS = {"pbi_http_requests_total", "pbi_kafka_dead_letters_total"}
+METRIC_PREFIXES = ("pbi_", "process_", "python_", "up")
+
+
+# ---------- helpers (pure, so a test can show they catch drift) ----------
+
+
+def settings_fields(service: str) -> set[str]:
+    fields = set(SETTINGS_CLASSES[service].model_fields)
+    if service == "notifier":
+        try:  # the notifier's own subclass adds provider settings
+            from services.notifier.settings import NotifierSettings
+
+            fields |= set(NotifierSettings.model_fields)
+        except ImportError:
+            pass
+    return {f.upper() for f in fields}
+
+
+def unknown_env_vars(service: str, names: set[str]) -> set[str]:
+    known = settings_fields(service)
+    return {n for n in names if n not in known and not n.startswith(PROVIDER_PREFIXES)}
+
+
+def default_port(service: str) -> int:
+    return int(SETTINGS_CLASSES[service].model_fields["http_port"].default)
+
+
+def consumed_partitions_bound(service: str) -> int:
+    """Partitions of the largest catalogue topic the service imports in its app.py (the wiring place)."""
+    tree = ast.parse((ROOT / "services" / service / "app.py").read_text())
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "shared.topics"
+        for alias in node.names
+    }
+    import shared.topics as topics
+
+    specs = [getattr(topics, name) for name in imported if getattr(topics, name, None) in CATALOGUE]
+    assert specs, f"{service} consumes no catalogue topic?"
+    return max(s.partitions for s in specs)
+
+
+def yaml_docs(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def k8s_docs(kind: str, root: Path = BASE) -> list[dict[str, Any]]:
+    return [d for p in sorted(root.rglob("*.yaml")) for d in yaml_docs(p) if d.get("kind") == kind]
+
+
+PROMQL_WORDS = {
+    "rate", "irate", "increase", "sum", "avg", "max", "min", "count", "by", "without", "histogram_quantile",
+    "topk", "bottomk", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "clamp_min",
+    "delta", "deriv", "time", "vector", "offset", "le",
+}  # fmt: skip
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    expr = re.sub(r'"[^"]*"', "", expr)
+    expr = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
+    expr = re.sub(r"\[[^\]]*\]", "", expr)  # range selectors
+    expr = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", expr)  # grouping labels
+    tokens = set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", expr))
+    return {t for t in tokens if t not in PROMQL_WORDS and not re.fullmatch(r"\d.*", t)}
+
+
+def defined_metric_names() -> set[str]:
+    """Every prometheus_client metric name defined in shared/ and services/ (with exposition suffixes)."""
+    names: set[str] = set()
+    pattern = re.compile(r"\b(Counter|Gauge|Histogram|Summary)\(\s*\"([a-z_:][a-z0-9_:]*)\"")
+    for path in [*ROOT.glob("shared/**/*.py"), *ROOT.glob("services/**/*.py")]:
+        for kind, name in pattern.findall(path.read_text()):
+            names.add(name)
+            if kind == "Counter":
+                names.add(name if name.endswith("_total") else name + "_total")
+            if kind in ("Histogram", "Summary"):
+                names |= {name + "_bucket", name + "_sum", name + "_count"}
+    return names
+
+
+# ---------- compose ----------
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def pbi_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in compose["services"].items() if s.get("image") == IMAGE_COMPOSE and n != "simulator"}
+
+
+def test_compose_runs_each_cli_service_once_with_run_command(compose: dict[str, Any]) -> None:
+    services = pbi_services(compose)
+    assert set(services) == set(serve.SERVICES) == {"intake", "registry", "notifier", "eligibility"}
+    for name, svc in services.items():
+        assert svc["command"] == ["run", name]
+        assert "entrypoint" not in svc  # the image's ENTRYPOINT ["pbi"]
+
+
+def test_compose_environment_variables_are_settings_fields(compose: dict[str, Any]) -> None:
+    for name, svc in pbi_services(compose).items():
+        env = set(svc["environment"])
+        assert {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "API_KEY_PEPPER", "HTTP_HOST", "HTTP_PORT"} <= env
+        assert unknown_env_vars(name, env) == set(), name
+    sim_env = set(compose["services"]["simulator"]["environment"]) - SIMULATOR_ONLY_VARS
+    assert unknown_env_vars("notifier", sim_env) == set()
+
+
+def test_env_check_catches_a_variable_no_settings_class_reads() -> None:
+    assert unknown_env_vars("intake", {"DATABASE_URL", "DATABSE_URL", "WHATSAPP_TOKEN"}) == {"DATABSE_URL"}
+    assert unknown_env_vars("intake", {"PUBLIC_BASE_URL"}) == {"PUBLIC_BASE_URL"}  # notifier-only field
+
+
+def test_compose_ports_match_settings_defaults(compose: dict[str, Any]) -> None:
+    expected = {"intake": 8080, "registry": 8081, "notifier": 8082, "eligibility": 8083}
+    assert {s: default_port(s) for s in serve.SERVICES} == expected
+    for name, svc in pbi_services(compose).items():
+        port = default_port(name)
+        assert int(svc["environment"]["HTTP_PORT"]) == port
+        assert svc["environment"]["HTTP_HOST"] == "0.0.0.0"  # reachable from other containers
+        assert f"{port}:{port}" in svc["ports"]
+
+
+def test_compose_simulator_runs_the_simulator_factory_on_its_cli_port(compose: dict[str, Any]) -> None:
+    sim = compose["services"]["simulator"]
+    cli_port = inspect.signature(serve.simulator).parameters["port"].default
+    assert cli_port == 8090
+    target, *args = sim["command"]
+    module, factory = target.split(":")
+    source = (ROOT / (module.replace(".", "/") + ".py")).read_text()
+    assert f"def {factory}(" in source
+    assert args[args.index("--port") + 1] == str(cli_port)
+    assert f"{cli_port}:{cli_port}" in sim["ports"]
+    assert sim["environment"]["SIMULATOR_WEBHOOK_BASE"] == "http://notifier:8082"
+    notifier_env = compose["services"]["notifier"]["environment"]
+    assert notifier_env["WHATSAPP_API_BASE"] == notifier_env["TWILIO_API_BASE"] == f"http://simulator:{cli_port}"
+
+
+def test_compose_kafka_is_a_single_kraft_node_of_the_official_image(compose: dict[str, Any]) -> None:
+    kafka = compose["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    env = kafka["environment"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == 1
+    assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == 1
+    assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    bootstrap = {s["environment"]["KAFKA_BOOTSTRAP_SERVERS"] for s in pbi_services(compose).values()}
+    assert bootstrap == {"kafka:9092"}
+    assert compose["services"]["postgres"]["image"] == "postgres:16"
+    db_urls = {s["environment"]["DATABASE_URL"] for s in pbi_services(compose).values()}
+    assert db_urls == {"postgresql+asyncpg://pbi:pbi@postgres:5432/pbi"}
+
+
+def test_prometheus_scrapes_every_service_metrics_on_its_port() -> None:
+    config = yaml.safe_load((DEPLOY / "compose" / "prometheus.yml").read_text())
+    targets = {
+        t for job in config["scrape_configs"] if job.get("metrics_path", "/metrics") == "/metrics"
+        for sc in job["static_configs"] for t in sc["targets"]
+    }  # fmt: skip
+    assert targets == {f"{s}:{default_port(s)}" for s in serve.SERVICES}
+
+
+def test_grafana_provisioning_points_at_the_dashboard_folder(compose: dict[str, Any]) -> None:
+    ds = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yaml").read_text())
+    provider = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/pbi.yaml").read_text())
+    path = provider["providers"][0]["options"]["path"]
+    mounts = compose["services"]["grafana"]["volumes"]
+    assert f"../grafana/dashboards:{path}:ro" in mounts
+    dashboard = json.loads(DASHBOARD.read_text())
+    uids = {p["datasource"]["uid"] for p in dashboard["panels"] if p["type"] != "row"}
+    assert uids == {ds["datasources"][0]["uid"]}
+
+
+# ---------- Dockerfile ----------
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = re.sub(r"\\\n\s*", " ", (DEPLOY / "Dockerfile").read_text())
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            op, _, rest = line.partition(" ")
+            out.append((op.upper(), rest.strip()))
+    return out
+
+
+def test_dockerfile_is_multi_stage_non_root_and_runs_pbi() -> None:
+    ins = dockerfile_instructions()
+    args = dict(a.split("=", 1) for op, a in ins if op == "ARG" and "=" in a)
+    froms = [re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], a) for op, a in ins if op == "FROM"]
+    assert len(froms) >= 2 and froms[-1].startswith("python:3.11-slim")
+    assert any("pip install -c constraints.txt ." in a for op, a in ins if op == "RUN")
+    assert any(a.startswith("--from=builder /opt/venv") for op, a in ins if op == "COPY")
+    user = [a for op, a in ins if op == "USER"][-1]
+    assert user.split(":")[0] not in ("root", "0")
+    assert json.loads([a for op, a in ins if op == "ENTRYPOINT"][-1]) == ["pbi"]
+    cmd = json.loads([a for op, a in ins if op == "CMD"][-1])
+    assert cmd[0] == "run" and cmd[1] in serve.SERVICES
+    healthcheck = [a for op, a in ins if op == "HEALTHCHECK"][-1]
+    assert "/healthz" in healthcheck and "HTTP_PORT" in healthcheck
+    env = " ".join(a for op, a in ins if op == "ENV")
+    assert "HTTP_HOST=0.0.0.0" in env
+
+
+def test_dockerignore_keeps_local_state_out_of_the_image() -> None:
+    lines = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", ".env", "tests"} <= lines
+    assert not lines & {"shared", "services", "pbi_cli", "constraints.txt", "pyproject.toml", "README.md"}
+
+
+# ---------- Kubernetes ----------
+
+
+def deployments() -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in k8s_docs("Deployment")}
+
+
+def env_names(container: dict[str, Any]) -> set[str]:
+    names = {e["name"] for e in container.get("env", [])}
+    configmaps = {d["metadata"]["name"]: d for d in k8s_docs("ConfigMap")}
+    for source in container.get("envFrom", []):
+        names |= set(configmaps[source["configMapRef"]["name"]]["data"])
+    return names
+
+
+def test_k8s_deployments_run_each_cli_service_with_settings_env() -> None:
+    deps = deployments()
+    assert set(deps) == set(serve.SERVICES)
+    for name, dep in deps.items():
+        (container,) = dep["spec"]["template"]["spec"]["containers"]
+        assert container["args"] == ["run", name] and "command" not in container
+        names = env_names(container)
+        assert {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "API_KEY_PEPPER", "HTTP_HOST", "HTTP_PORT"} <= names
+        assert unknown_env_vars(name, names) == set(), name
+
+
+def test_k8s_secrets_come_from_secret_refs_never_plain_values() -> None:
+    for dep in deployments().values():
+        (container,) = dep["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        for secret in ("DATABASE_URL", "API_KEY_PEPPER"):
+            assert env[secret]["valueFrom"]["secretKeyRef"]["name"] == "pbi-secrets"
+        for var, entry in env.items():
+            if var.endswith(("_TOKEN", "_SECRET", "_SID")):
+                assert entry["valueFrom"]["secretKeyRef"]["name"] == "pbi-provider-secrets", var
+    for cm in k8s_docs("ConfigMap"):
+        assert not {k for k in cm["data"] if k in ("DATABASE_URL", "API_KEY_PEPPER") or k.endswith("_TOKEN")}
+    assert k8s_docs("Secret") == []  # real secrets never live in the base
+
+
+def test_example_secrets_hold_placeholders_only() -> None:
+    secrets = k8s_docs("Secret", K8S / "overlays" / "local")
+    assert {s["metadata"]["name"] for s in secrets} == {"pbi-secrets", "pbi-provider-secrets"}
+    for secret in secrets:
+        for key, value in secret["stringData"].items():
+            assert "CHANGE_ME" in value, key
+
+
+def test_k8s_ports_and_probes_match_the_contract() -> None:
+    services = {s["metadata"]["name"]: s for s in k8s_docs("Service")}
+    for name, dep in deployments().items():
+        port = default_port(name)
+        (container,) = dep["spec"]["template"]["spec"]["containers"]
+        assert container["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+        assert {e["name"]: e.get("value") for e in container["env"]}["HTTP_PORT"] == str(port)
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert services[name]["spec"]["ports"][0]["port"] == port
+        assert services[name]["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+
+
+def mebibytes(quantity: str) -> float:
+    units = {"Mi": 1, "Gi": 1024, "M": 1e6 / 2**20, "G": 1e9 / 2**20}
+    for unit, factor in units.items():
+        if quantity.endswith(unit):
+            return float(quantity[: -len(unit)]) * factor
+    return float(quantity) / 2**20
+
+
+def test_k8s_resources_are_bounded_and_pods_run_as_non_root() -> None:
+    for name, dep in deployments().items():
+        pod = dep["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        res = container["resources"]
+        assert 256 <= mebibytes(res["requests"]["memory"]) <= mebibytes(res["limits"]["memory"]) <= 1024, name
+        assert res["requests"]["cpu"] and res["limits"]["cpu"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_every_service_has_a_pdb_and_an_hpa_bounded_by_partitions() -> None:
+    pdbs = {p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]: p for p in k8s_docs("PodDisruptionBudget")}
+    hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in k8s_docs("HorizontalPodAutoscaler")}
+    assert set(pdbs) == set(hpas) == set(serve.SERVICES)
+    for name, dep in deployments().items():
+        bound = consumed_partitions_bound(name)
+        hpa = hpas[name]["spec"]
+        assert hpa["scaleTargetRef"]["kind"] == "Deployment"
+        assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"] <= bound, name
+        assert dep["spec"]["replicas"] <= bound
+        assert pdbs[name]["spec"]["minAvailable"] < hpa["minReplicas"]  # a node drain can always proceed
+    assert consumed_partitions_bound("eligibility") == 12
+
+
+def test_committed_kafka_topics_equal_the_catalogue() -> None:
+    committed = (BASE / "kafka" / "topics.yaml").read_text()
+    assert committed == gen_k8s_topics.render(), "run: .venv/bin/python -m deploy.gen_k8s_topics"
+    topics = {d["spec"]["topicName"]: d for d in yaml.safe_load_all(committed) if d}
+    assert set(topics) == set(all_topic_names())
+    for spec in CATALOGUE:
+        t = topics[spec.name]
+        assert t["spec"]["partitions"] == spec.partitions
+        assert t["spec"]["config"]["retention.ms"] == spec.retention_ms
+        assert t["spec"]["config"]["cleanup.policy"] == spec.cleanup_policy
+        assert topics[spec.dlq]["spec"]["config"]["retention.ms"] == DLQ_RETENTION_MS
+    for t in topics.values():
+        assert t["spec"]["replicas"] == 3
+        assert t["spec"]["config"]["min.insync.replicas"] == 2
+        assert t["metadata"]["labels"]["strimzi.io/cluster"] == "pbi"
+    assert topics["pbi.participant-events.v1"]["spec"]["partitions"] == 12
+
+
+def test_strimzi_cluster_has_three_kraft_brokers_replicating_three_ways() -> None:
+    (kafka,) = k8s_docs("Kafka")
+    (pool,) = k8s_docs("KafkaNodePool")
+    assert kafka["metadata"]["name"] == pool["metadata"]["labels"]["strimzi.io/cluster"] == "pbi"
+    assert kafka["metadata"]["annotations"]["strimzi.io/kraft"] == "enabled"
+    assert pool["spec"]["replicas"] == 3 and set(pool["spec"]["roles"]) == {"broker", "controller"}
+    config = kafka["spec"]["kafka"]["config"]
+    assert config["default.replication.factor"] == 3 and config["min.insync.replicas"] == 2
+    assert config["auto.create.topics.enable"] is False
+    bootstrap = {cm["data"].get("KAFKA_BOOTSTRAP_SERVERS") for cm in k8s_docs("ConfigMap")} - {None}
+    assert bootstrap == {"pbi-kafka-bootstrap:9092"}
+
+
+def test_kustomizations_reference_files_that_exist() -> None:
+    for kustomization in K8S.rglob("kustomization.yaml"):
+        for resource in yaml.safe_load(kustomization.read_text())["resources"]:
+            assert (kustomization.parent / resource).exists(), f"{kustomization}: {resource}"
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize) not installed")
+@pytest.mark.parametrize("overlay", ["local", "production"])
+def test_overlays_render_with_kustomize(overlay: str) -> None:
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(K8S / "overlays" / overlay)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    docs = [d for d in yaml.safe_load_all(out.stdout) if d]
+    kinds = [d["kind"] for d in docs]
+    assert kinds.count("KafkaTopic") == len(all_topic_names())
+    names = {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"}
+    assert set(serve.SERVICES) <= names
+    images = {
+        c["image"] for d in docs if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]
+    }
+    if overlay == "production":
+        assert "Secret" not in kinds and images == {"ghcr.io/example/pbi-reactivation:0.1.0"}
+    else:
+        assert kinds.count("Secret") == 2 and images == {"pbi-reactivation:local"}
+
+
+# ---------- Grafana ----------
+
+
+def dashboard_exprs() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+
+
+def test_dashboard_uses_documented_metric_names_defined_in_code() -> None:
+    names = set().union(*(promql_metric_names(e) for e in dashboard_exprs()))
+    assert "pbi_eligibility_decisions_total" in names
+    assert all(n.startswith(METRIC_PREFIXES) for n in names), names
+    undefined = {n for n in names if n.startswith("pbi_")} - defined_metric_names()
+    assert undefined <= PLANNED_METRICS, f"metrics not defined in the code: {undefined - PLANNED_METRICS}"
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    for planned in PLANNED_METRICS:
+        assert planned in operations
+
+
+def test_dashboard_has_the_panels_operators_look_for() -> None:
+    titles = " | ".join(p["title"].lower() for p in json.loads(DASHBOARD.read_text())["panels"])
+    for wanted in ("request rate", "decisions by outcome", "consumer lag", "dead letters", "sla"):
+        assert wanted in titles
+
+
+def test_promql_parser_finds_metrics_not_labels() -> None:
+    expr = 'histogram_quantile(0.95, sum by (le, outcome) (rate(foo_seconds_bucket{job="x"}[5m]))) / bar_total'
+    assert promql_metric_names(expr) == {"foo_seconds_bucket", "bar_total"}
