@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.intake.domain.idempotency import body_hash, event_id_for, sla_state
@@ -107,38 +110,78 @@ def parse_events(body: Any) -> list[ParticipantEvent]:
         raise _validation_error(exc, ("body", "events") if batch else ("body",), indexed=batch)
 
 
-async def _replay_or_none(request: Request, principal: Principal, key: str | None, body: Any) -> JSONResponse | None:
-    if not key:
-        return None
-    async with request.app.state.sessions() as session:
-        row = await session.get(IdempotencyKey, (key, principal.key_id))
-    if row is None or row.created_at < _now() - IDEMPOTENCY_TTL:
-        return None
-    if row.body_hash != body_hash(body):
-        raise HTTPException(409, "Idempotency-Key was already used with a different body")
-    return JSONResponse(row.response, status_code=row.status_code, headers={"Idempotent-Replay": "true"})
+IN_PROGRESS = 0  # status_code of a claimed key whose first request has not answered yet
+STALE_CLAIM = dt.timedelta(seconds=60)  # a claim left by a crashed request (publishing gives up after 30 s)
 
 
-async def _remember(request: Request, principal: Principal, key: str | None, body: Any, response: BaseModel) -> None:
+@dataclass
+class IdempotencySlot:
+    replay: JSONResponse | None = None
+    response: BaseModel | None = None
+
+
+@asynccontextmanager
+async def idempotent(
+    request: Request, principal: Principal, key: str | None, body: Any
+) -> AsyncIterator[IdempotencySlot]:
+    """Idempotency-Key (CONTRACT.md): the key is claimed before anything is published, so two concurrent
+    requests with one key never both publish. Same body -> the first answer (slot.replay); different body
+    -> 409; a failed first request (422, 503...) releases the key. Keys expire after 24 h."""
+    slot = IdempotencySlot()
     if not key:
+        yield slot
         return
+    t = IdempotencyKey.__table__
+    digest, now = body_hash(body), _now()
     async with request.app.state.sessions() as session, session.begin():
-        t = IdempotencyKey.__table__
+        claimed = (
+            await session.execute(
+                insert(t)
+                .values(
+                    key=key,
+                    principal=principal.key_id,
+                    body_hash=digest,
+                    status_code=IN_PROGRESS,
+                    response={},
+                    created_at=now,
+                )
+                .on_conflict_do_update(
+                    index_elements=["key", "principal"],
+                    set_={"body_hash": digest, "status_code": IN_PROGRESS, "response": {}, "created_at": now},
+                    where=or_(
+                        t.c.created_at < now - IDEMPOTENCY_TTL,
+                        and_(t.c.status_code == IN_PROGRESS, t.c.created_at < now - STALE_CLAIM),
+                    ),
+                )
+                .returning(t.c.key)
+            )
+        ).first()
+        if claimed is None:
+            row = await session.get(IdempotencyKey, (key, principal.key_id), populate_existing=True)
+    if claimed is None:
+        assert row is not None
+        if row.body_hash != digest:
+            raise HTTPException(409, "Idempotency-Key was already used with a different body")
+        if row.status_code == IN_PROGRESS:
+            raise HTTPException(
+                409, "a request with this Idempotency-Key is still being processed", headers={"Retry-After": "1"}
+            )
+        slot.replay = JSONResponse(row.response, status_code=row.status_code, headers={"Idempotent-Replay": "true"})
+        yield slot
+        return
+    mine = and_(t.c.key == key, t.c.principal == principal.key_id, t.c.status_code == IN_PROGRESS)
+    try:
+        yield slot
+    except BaseException:
+        async with request.app.state.sessions() as session, session.begin():
+            await session.execute(delete(t).where(mine))
+        raise
+    assert slot.response is not None
+    async with request.app.state.sessions() as session, session.begin():
         await session.execute(
-            insert(t)
-            .values(
-                key=key,
-                principal=principal.key_id,
-                body_hash=body_hash(body),
-                status_code=202,
-                response=response.model_dump(mode="json"),
-                created_at=_now(),
-            )
-            .on_conflict_do_update(
-                index_elements=["key", "principal"],
-                set_={"body_hash": body_hash(body), "created_at": _now(), "response": response.model_dump(mode="json")},
-                where=t.c.created_at < _now() - IDEMPOTENCY_TTL,
-            )
+            update(t)
+            .where(mine)
+            .values(status_code=202, response=slot.response.model_dump(mode="json", exclude_none=True))
         )
 
 
@@ -161,13 +204,13 @@ async def post_events(
     principal: Principal = Depends(require_any_scope("events:write")),
     idempotency_key: IdemKey = None,
 ) -> Any:
-    if replay := await _replay_or_none(request, principal, idempotency_key, body):
-        return replay
-    events = parse_events(body)
-    await _publish(request, PARTICIPANT_EVENTS.name, events)
-    response = EventsAccepted(accepted=len(events), event_ids=[e.event_id for e in events])
-    await _remember(request, principal, idempotency_key, body, response)
-    return response
+    async with idempotent(request, principal, idempotency_key, body) as slot:
+        if slot.replay:
+            return slot.replay
+        events = parse_events(body)
+        await _publish(request, PARTICIPANT_EVENTS.name, events)
+        slot.response = EventsAccepted(accepted=len(events), event_ids=[e.event_id for e in events])
+        return slot.response
 
 
 async def _accept_request(
@@ -234,11 +277,13 @@ async def post_reactivation(
     idempotency_key: IdemKey = None,
 ) -> Any:
     raw = body.model_dump(mode="json")
-    if replay := await _replay_or_none(request, principal, idempotency_key, raw):
-        return replay
-    response = await _accept_request(request, principal, body.nik, body.path, body.channel, body.phone, body.documents)
-    await _remember(request, principal, idempotency_key, raw, response)
-    return response
+    async with idempotent(request, principal, idempotency_key, raw) as slot:
+        if slot.replay:
+            return slot.replay
+        slot.response = await _accept_request(
+            request, principal, body.nik, body.path, body.channel, body.phone, body.documents
+        )
+        return slot.response
 
 
 @router.post("/v1/hospital/emergency-reactivations", status_code=202, response_model=RequestAccepted)
@@ -251,25 +296,25 @@ async def post_emergency(
     if body.facility_code not in principal.facility_codes:
         raise HTTPException(403, f"this key may not post for facility {body.facility_code}")
     raw = body.model_dump(mode="json")
-    if replay := await _replay_or_none(request, principal, idempotency_key, raw):
-        return replay
-    documents = Documents(
-        hospital_letter=HospitalLetter(
-            facility_code=body.facility_code, letter_no=body.letter_no, issued_on=body.admitted_at.date()
+    async with idempotent(request, principal, idempotency_key, raw) as slot:
+        if slot.replay:
+            return slot.replay
+        documents = Documents(
+            hospital_letter=HospitalLetter(
+                facility_code=body.facility_code, letter_no=body.letter_no, issued_on=body.admitted_at.date()
+            )
         )
-    )
-    response = await _accept_request(
-        request,
-        principal,
-        body.nik,
-        ReactivationPath.EMERGENCY,
-        Channel.HOSPITAL,
-        body.phone,
-        documents,
-        body.admitted_at,
-    )
-    await _remember(request, principal, idempotency_key, raw, response)
-    return response
+        slot.response = await _accept_request(
+            request,
+            principal,
+            body.nik,
+            ReactivationPath.EMERGENCY,
+            Channel.HOSPITAL,
+            body.phone,
+            documents,
+            body.admitted_at,
+        )
+        return slot.response
 
 
 @router.get("/v1/reactivations/{request_id}")
