@@ -23,7 +23,11 @@ from shared.events import (
     ParticipantDeactivated,
     ReactivationDecided,
 )
-from shared.window import reactivation_window_closes_at as window_closes_at
+from shared.window import reactivation_window_closes_at
+
+# The same rule eligibility decides with (DOMAIN.md): N calendar months after deactivation, clamped to
+# the month's last day, 23:59:59 local time of the NIK's province (shared.window, pure).
+window_closes_at = reactivation_window_closes_at
 
 S = ParticipantStatus
 
@@ -133,17 +137,24 @@ def _decided(p: Participant | None, e: ReactivationDecided) -> Applied:
     if p is None:
         if e.outcome is Outcome.APPROVED:
             return Applied(None, anomaly=Anomaly("APPROVAL_FOR_UNKNOWN_NIK", f"request {e.request_id}"))
-        return Applied(None)  # e.g. NOT_DEACTIVATED: nothing to mirror
+        if e.outcome is Outcome.REJECTED and _NOBODY_TO_MIRROR & set(e.reasons):
+            return Applied(None)  # NOT_DEACTIVATED / NIK_INVALID: eligibility agrees there is nobody to mirror
+        return Applied(None, anomaly=Anomaly("DECISION_FOR_UNKNOWN_NIK", f"{e.outcome} for request {e.request_id}"))
     if _stale(p, e):
         return Applied(p, anomaly=Anomaly("STALE_EVENT", f"decision {e.outcome} older than current state"))
     if e.outcome is Outcome.APPROVED and p.deceased:
         return Applied(p, anomaly=Anomaly("APPROVAL_FOR_DECEASED", f"request {e.request_id}"))
+    if e.outcome is Outcome.APPROVED and p.status is S.EXPIRED:
+        return Applied(p, anomaly=Anomaly("APPROVAL_AFTER_EXPIRY", f"request {e.request_id}"))
     target = _target(p.status, e)
     if target is None:
         return Applied(p, anomaly=Anomaly("UNEXPECTED_DECISION", f"{e.outcome} while {p.status}"))
     return Applied(
         replace(p, status=target, last_status_event_at=e.occurred_at), _entry(e, p.status, target, e.reasons)
     )
+
+
+_NOBODY_TO_MIRROR = {DecisionReason.NOT_DEACTIVATED, DecisionReason.NIK_INVALID}
 
 
 def _target(current: ParticipantStatus, e: ReactivationDecided) -> ParticipantStatus | None:
@@ -154,6 +165,8 @@ def _target(current: ParticipantStatus, e: ReactivationDecided) -> ParticipantSt
         return S.ACTIVE if e.outcome is Outcome.REJECTED else None  # e.g. ALREADY_ACTIVE: stays active
     if expired:
         return S.EXPIRED
+    if current is S.EXPIRED:
+        return S.EXPIRED if e.outcome is Outcome.REJECTED else None  # PENDING after expiry does not fit
     if e.outcome is Outcome.PENDING:
         return S.REACTIVATION_PENDING
     return S.INACTIVE if current is S.REACTIVATION_PENDING or current is S.INACTIVE else current

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.registry.domain.status import Participant, apply
+from services.registry.domain.status import Participant, apply, window_closes_at
 from shared.enums import ParticipantStatus as S
 from shared.events import (
     BiometricRecorded,
@@ -19,6 +20,7 @@ from shared.events import (
     ParticipantDeactivated,
     ReactivationDecided,
     Region,
+    WindowReminderDue,
 )
 
 NIK = "3674015708900001"
@@ -167,3 +169,123 @@ def test_stale_deactivation_is_an_anomaly() -> None:
 def test_pending_while_active_is_an_unexpected_decision() -> None:
     r = apply(person(S.ACTIVE), decided("PENDING"), REGION)
     assert r.anomaly and r.anomaly.kind == "UNEXPECTED_DECISION"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "reasons"),
+    [("PENDING", ("DESIL_UNKNOWN",)), ("EXPIRED", ("WINDOW_EXPIRED",)), ("REJECTED", ("DOCUMENT_MISSING",))],
+)
+def test_other_decisions_for_an_unknown_nik_are_anomalies(outcome: str, reasons: tuple[str, ...]) -> None:
+    r = apply(None, decided(outcome, reasons), REGION)
+    assert r.anomaly and r.anomaly.kind == "DECISION_FOR_UNKNOWN_NIK"
+    assert r.participant is None and r.history is None
+
+
+def test_rejection_as_invalid_nik_for_an_unknown_nik_creates_nobody() -> None:
+    r = apply(None, decided("REJECTED", ("NIK_INVALID",)), REGION)
+    assert (r.participant, r.history, r.anomaly) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("start", "outcome", "reasons", "end"),
+    [
+        (S.INACTIVE, "EXPIRED", ("WINDOW_EXPIRED",), S.EXPIRED),
+        (S.INACTIVE, "EXPIRED", (), S.EXPIRED),
+        (S.REACTIVATION_PENDING, "PENDING", ("BIOMETRIC_MISSING",), S.REACTIVATION_PENDING),
+        (S.REACTIVATION_PENDING, "REJECTED", ("DESIL_ABOVE_5", "WINDOW_EXPIRED"), S.EXPIRED),
+        (S.EXPIRED, "EXPIRED", ("WINDOW_EXPIRED",), S.EXPIRED),
+        (S.EXPIRED, "REJECTED", ("DOCUMENT_MISSING",), S.EXPIRED),
+    ],
+)
+def test_more_decision_transitions(start: S, outcome: str, reasons: tuple[str, ...], end: S) -> None:
+    r = apply(person(start), decided(outcome, reasons), REGION)
+    assert r.anomaly is None
+    assert r.participant and r.participant.status is end and r.participant.last_status_event_at > T0
+    assert r.history and r.history.status is end and r.status_changed is (start is not end)
+
+
+def test_approval_after_the_window_expired_is_an_anomaly_and_not_applied() -> None:
+    r = apply(person(S.EXPIRED), decided("APPROVED"), REGION)
+    assert r.anomaly and r.anomaly.kind == "APPROVAL_AFTER_EXPIRY"
+    assert r.participant and r.participant.status is S.EXPIRED and r.history is None
+
+
+def test_pending_after_expiry_is_an_unexpected_decision() -> None:
+    r = apply(person(S.EXPIRED), decided("PENDING", ("DESIL_UNKNOWN",)), REGION)
+    assert r.anomaly and r.anomaly.kind == "UNEXPECTED_DECISION" and r.history is None
+
+
+def test_approval_after_death_reported_later_in_the_stream_is_refused() -> None:
+    dead = apply(
+        person(S.REACTIVATION_PENDING),
+        DeathReported(occurred_at=T0, source="DUKCAPIL", nik=NIK, died_on=dt.date(2026, 6, 20)),
+        REGION,
+    ).participant
+    r = apply(dead, decided("APPROVED"), REGION)
+    assert r.anomaly and r.anomaly.kind == "APPROVAL_FOR_DECEASED"
+    assert r.participant and r.participant.status is S.REACTIVATION_PENDING
+
+
+def test_deactivation_as_deceased_marks_the_person_deceased() -> None:
+    r = apply(None, deactivated(reason="DECEASED"), REGION)
+    assert r.participant and r.participant.deceased and r.participant.deactivation_reason == "DECEASED"
+
+
+def test_redeactivation_restarts_the_window_from_the_new_date() -> None:
+    first = apply(None, deactivated(), REGION).participant
+    later = ParticipantDeactivated(
+        occurred_at=T0 + dt.timedelta(days=200),
+        source="SIKS-NG",
+        nik=NIK,
+        deactivated_on=dt.date(2027, 1, 31),
+        reason="NO_BIOMETRIC",
+    )
+    r = apply(first, later, REGION)
+    assert r.participant and r.participant.deactivation_reason == "NO_BIOMETRIC"
+    assert r.participant.window_closes_at and r.participant.window_closes_at.date() == dt.date(2027, 7, 31)
+    assert r.history and r.history.reasons == ("NO_BIOMETRIC",) and not r.status_changed
+
+
+def test_event_without_a_status_rule_is_an_unhandled_anomaly() -> None:
+    reminder = WindowReminderDue(
+        occurred_at=T0, source="eligibility", nik=NIK, window_closes_at=T0 + dt.timedelta(days=7), days_left=7
+    )
+    r = apply(person(S.INACTIVE), reminder, REGION)
+    assert r.anomaly and r.anomaly.kind == "UNHANDLED_EVENT" and r.history is None
+    assert r.participant == person(S.INACTIVE)
+
+
+def test_history_entry_names_the_causing_event() -> None:
+    event = decided("REJECTED", ("DESIL_ABOVE_5",))
+    r = apply(person(S.REACTIVATION_PENDING), event, REGION)
+    assert r.history is not None
+    assert (r.history.event_id, r.history.event_type, r.history.occurred_at, r.history.source) == (
+        event.event_id,
+        "reactivation.decided",
+        event.occurred_at,
+        "eligibility",
+    )
+
+
+@pytest.mark.parametrize(
+    ("deactivated_on", "nik", "closes"),
+    [
+        (dt.date(2026, 8, 31), NIK, dt.datetime(2027, 2, 28, 23, 59, 59, tzinfo=ZoneInfo("Asia/Jakarta"))),
+        (dt.date(2027, 8, 31), NIK, dt.datetime(2028, 2, 29, 23, 59, 59, tzinfo=ZoneInfo("Asia/Jakarta"))),
+        (
+            dt.date(2026, 1, 15),
+            "7371015708900001",
+            dt.datetime(2026, 7, 15, 23, 59, 59, tzinfo=ZoneInfo("Asia/Makassar")),
+        ),
+        (
+            dt.date(2026, 3, 31),
+            "9171015708900001",
+            dt.datetime(2026, 9, 30, 23, 59, 59, tzinfo=ZoneInfo("Asia/Jayapura")),
+        ),
+    ],
+)
+def test_window_closes_six_months_later_at_local_end_of_day_clamped(
+    deactivated_on: dt.date, nik: str, closes: dt.datetime
+) -> None:
+    got = window_closes_at(deactivated_on, nik)
+    assert got == closes and got.utcoffset() == closes.utcoffset()
