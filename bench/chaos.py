@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.run import wave_events
+from services.registry.dashboard.kafka_health import KafkaHealth
 from shared.auth import ApiKeyStore
 from shared.db import make_engine
 from shared.kafka import ensure_topics
@@ -154,7 +155,10 @@ async def scenario_poison(h: Harness, n: int) -> Outcome:
     t0 = time.monotonic()
     acked = await h.post_wave(events)
     lost, dup, _ = await converge(h, events, acked, 120)
-    return Outcome("poison messages", len(acked), lost, dup, poisons, round(time.monotonic() - t0, 1))
+    # Measured on the dead-letter topics: every consumer group that meets a poison record parks it.
+    dead = sum((await KafkaHealth(h.kafka, h.prefix, cache_s=0).read())["dead_letters"].values())
+    out.print(f"  {poisons} poison records injected, {dead} dead-letter records written")
+    return Outcome("poison messages", len(acked), lost, dup, dead, round(time.monotonic() - t0, 1))
 
 
 async def scenario_restart_infra(h: Harness, which: str, n: int) -> Outcome:
