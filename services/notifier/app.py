@@ -39,7 +39,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
     engine = make_engine(settings)
     sessions = make_sessions(engine)
     broker = make_broker(settings, "notifier")
-    http = httpx.AsyncClient(timeout=httpx.Timeout(10, connect=5))
+    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.provider_timeout_s, connect=5))
     sender = Sender(
         sessions,
         WhatsAppCloud(settings, http),

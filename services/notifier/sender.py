@@ -38,6 +38,7 @@ from shared.nik import mask_nik
 from shared.topics import NOTIFICATION_EVENTS
 
 log = structlog.get_logger(__name__)
+AMBIGUOUS = "ambiguous: "  # last_error prefix: the provider may have the message
 Clock = Callable[[], dt.datetime]
 
 
@@ -196,7 +197,7 @@ class Sender:
             metrics.FAILED.labels(channel, "permanent").inc()
             fallback = after_permanent_failure(channel)
             if fallback is not None:  # e.g. not on WhatsApp: SMS instead, and SMS first from now on
-                row["channel"] = fallback
+                row["channel"], row["last_error"] = fallback, str(exc)[:300]
                 async with transaction(self.sessions) as session:
                     await session.execute(update(C).where(C.c.nik == row["nik"]).values(on_whatsapp=False))
                     await session.execute(
@@ -211,13 +212,17 @@ class Sender:
             if row["attempts"] >= self.max_attempts:
                 return await self._fail(row, f"gave up after {row['attempts']} attempts: {exc}")
             backoff = dt.timedelta(seconds=min(300, 2 ** row["attempts"]))
-            await self._set(row, state="QUEUED", send_after=self.clock() + backoff, last_error=str(exc)[:300])
+            error = (AMBIGUOUS if exc.ambiguous else "") + str(exc)[:300]
+            await self._set(row, state="QUEUED", send_after=self.clock() + backoff, last_error=error)
             return
         metrics.SENT.labels(channel, row["kind"]).inc()
         await self._set(row, state="SENT", provider_message_id=provider_id)  # last_error kept: why SMS
         await self.announce(row, "SENT")
 
     async def _attempt(self, channel: str, row: dict[str, Any]) -> str:
+        provider, reference = self.providers[channel], str(row["message_id"])
+        # An earlier claim ended in a timeout that may have reached this provider: ask first.
+        ask_first = str(row.get("last_error") or "").startswith(AMBIGUOUS)
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(3),
             reraise=True,
@@ -225,10 +230,20 @@ class Sender:
             retry=retry_if_exception_type(TransientError),
         ):
             with attempt:
+                if ask_first:
+                    # The last try timed out after it may have reached the provider: ask before resending.
+                    found = await provider.lookup(reference, row["phone"], row["text"])
+                    if found:
+                        return found
                 await self.limits[channel].take()
-                return await asyncio.wait_for(
-                    self.providers[channel].send(row["phone"], row["text"], str(row["message_id"])), 15
-                )
+                try:
+                    return await asyncio.wait_for(provider.send(row["phone"], row["text"], reference), 30)
+                except TimeoutError as exc:
+                    ask_first = True
+                    raise TransientError("send timed out", ambiguous=True) from exc
+                except TransientError as exc:
+                    ask_first = exc.ambiguous
+                    raise
         raise AssertionError("unreachable")
 
     async def _fail(self, row: dict[str, Any], reason: str) -> None:

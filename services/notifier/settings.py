@@ -21,3 +21,4 @@ class NotifierSettings(Base):
     public_base_url: str = "http://127.0.0.1:8082"  # how providers reach our webhooks (Twilio signs this URL)
     provider_rate_per_s: float = 20.0
     max_attempts: int = 5
+    provider_timeout_s: float = 10.0

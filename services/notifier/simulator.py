@@ -39,10 +39,14 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     state: dict[str, Any] = {"messages": [], "by_ref": {}, "faults": {}, "invalid": set(), "invalid_sms": set()}
     tasks: set[asyncio.Task[None]] = set()
 
-    async def fault(channel: str) -> JSONResponse | None:
+    async def fault(channel: str, accept: Any = None) -> JSONResponse | None:
+        """`accept` records the message: with {"accept": true} a timeout happens after the provider
+        took the message (the caller cannot know), otherwise before."""
         f = state["faults"].get(channel) or {}
         if f.get("times", 0) > 0:
             f["times"] -= 1
+            if f.get("accept") and accept is not None:
+                accept()
             if f.get("timeout"):
                 await asyncio.sleep(f["timeout"])
             return JSONResponse(
@@ -94,15 +98,15 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     async def whatsapp(version: str, phone_number_id: str, request: Request) -> Any:
         if not bearer_ok(request):
             return JSONResponse({"error": {"code": 190, "message": "Invalid OAuth access token"}}, 401)
-        if (r := await fault("WHATSAPP")) is not None:
-            return r
         body = await request.json()
         if body.get("messaging_product") != "whatsapp" or body.get("type") != "template":
             return JSONResponse({"error": {"code": 100, "message": "Invalid parameter"}}, 400)
-        if body.get("to") in state["invalid"]:
-            return JSONResponse({"error": {"code": 131026, "message": "Message undeliverable"}}, 400)
         text = body["template"]["components"][0]["parameters"][0]["text"]
         reference = body.get("biz_opaque_callback_data")
+        if (r := await fault("WHATSAPP", lambda: record("WHATSAPP", "+" + body["to"], text, reference))) is not None:
+            return r
+        if body.get("to") in state["invalid"]:
+            return JSONResponse({"error": {"code": 131026, "message": "Message undeliverable"}}, 400)
         mid = record("WHATSAPP", "+" + body["to"], text, reference)
         status = {"id": mid, "status": "delivered", "recipient_id": body["to"], "biz_opaque_callback_data": reference}
         payload = {
@@ -125,9 +129,9 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     async def twilio(sid: str, request: Request) -> Any:
         if not basic_ok(request, sid):
             return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401}, 401)
-        if (r := await fault("SMS")) is not None:
-            return r
         form = dict(parse_qsl((await request.body()).decode()))
+        if (r := await fault("SMS", lambda: record("SMS", form["To"], form["Body"], None))) is not None:
+            return r
         if form.get("To") in state["invalid_sms"]:
             return JSONResponse(
                 {"code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400}, 400

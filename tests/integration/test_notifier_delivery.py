@@ -301,3 +301,29 @@ async def test_quiet_hours_hold_a_message_until_seven_local_time(settings: Setti
         app.state.sender.wake()
         await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
     assert len(await sim.messages()) == 1
+
+
+@pytest.mark.parametrize("channel", ["WHATSAPP", "SMS"])
+async def test_a_timeout_after_the_provider_took_the_message_is_not_sent_twice(
+    settings: Settings, sim: Sim, channel: str
+) -> None:
+    """The provider accepts the message but answers too late: the retry asks the provider first."""
+    if channel == "SMS":
+        await sim.faults(invalid_whatsapp=[PHONE])
+    await sim.faults(**{channel: {"timeout": 1.5, "times": 1, "accept": True}})
+    app = create_app(notifier_settings(settings, sim, provider_timeout_s=0.5), clock=Clock(DAYTIME))
+    async with serving(app, sim.notifier_port):
+        await produce(settings, PARTICIPANT_EVENTS, deactivation())
+        sent = await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+    received = await sim.messages()
+    assert len(received) == 1 and received[0]["channel"] == channel
+    assert sent[0]["provider_message_id"] == received[0]["id"]
+
+
+async def test_a_timeout_before_the_provider_took_the_message_is_retried(settings: Settings, sim: Sim) -> None:
+    await sim.faults(whatsapp={"timeout": 1.5, "times": 1})
+    app = create_app(notifier_settings(settings, sim, provider_timeout_s=0.5), clock=Clock(DAYTIME))
+    async with serving(app, sim.notifier_port):
+        await produce(settings, PARTICIPANT_EVENTS, deactivation())
+        await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+    assert [m["channel"] for m in await sim.messages()] == ["WHATSAPP"]

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import httpx
+
 
 class PermanentError(Exception):
     """The provider will never accept this (invalid number, not on WhatsApp): do not retry."""
 
 
 class TransientError(Exception):
-    """Timeout, 429 or 5xx: retry later."""
+    """Timeout, 429 or 5xx: retry later. `ambiguous`: the request may have reached the provider
+    (a read timeout), so ask the provider before sending again."""
+
+    def __init__(self, message: str, ambiguous: bool = False) -> None:
+        super().__init__(message)
+        self.ambiguous = ambiguous
+
+
+def transport_error(exc: Exception) -> TransientError:
+    """No answer from the provider: a refused connection never reached it, a timeout may have."""
+    reached = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    return TransientError(type(exc).__name__, ambiguous=reached)
 
 
 class Provider(Protocol):

@@ -11,7 +11,7 @@ import datetime as dt
 
 import httpx
 
-from services.notifier.providers import TransientError, classify
+from services.notifier.providers import classify, transport_error
 from services.notifier.settings import NotifierSettings
 
 
@@ -37,7 +37,7 @@ class TwilioSms:
                 self._messages_url, data=form, auth=(self.s.twilio_account_sid, self.s.twilio_auth_token)
             )
         except httpx.TransportError as exc:
-            raise TransientError(type(exc).__name__) from exc
+            raise transport_error(exc) from exc
         if r.status_code >= 300:
             raise classify(r.status_code, r.text)
         return str(r.json()["sid"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from services.notifier.providers import TransientError, classify
+from services.notifier.providers import classify, transport_error
 from services.notifier.settings import NotifierSettings
 
 
@@ -31,7 +31,7 @@ class WhatsAppCloud:
         try:
             r = await self.client.post(url, json=body, headers={"Authorization": f"Bearer {self.s.whatsapp_token}"})
         except httpx.TransportError as exc:
-            raise TransientError(type(exc).__name__) from exc
+            raise transport_error(exc) from exc
         if r.status_code >= 300:
             raise classify(r.status_code, r.text)
         return str(r.json()["messages"][0]["id"])
