@@ -157,7 +157,7 @@ async def run(n: int) -> dict[str, float]:
     proc = None
     try:
         await ensure_topics(settings)
-        proc = subprocess.Popen([str(ROOT / ".venv/bin/pbi"), "run", "eligibility"], env=env, cwd=ROOT)
+        proc = subprocess.Popen([str(ROOT / ".venv/bin/pbi"), "run", "eligibility"], env=env, cwd=ROOT)  # noqa: ASYNC220
         await wait_ready(port, proc)
         engine = create_async_engine(url)
         rows = facts_rows(n + emergencies, dt.datetime.now(dt.UTC).date())
@@ -206,7 +206,7 @@ async def run(n: int) -> dict[str, float]:
                 raise TimeoutError(f"only {watcher.bulk:,} of {n:,} decided after 900 s")
         elapsed = max(watcher.first[str(r.request_id)] for r in bulk) - started
         await lane
-        while not all(rid in watcher.first for rid in sent):
+        while not all(rid in watcher.first for rid in sent):  # noqa: ASYNC110 - polling the watcher
             await asyncio.sleep(0.1)
         watching.cancel()
         await asyncio.gather(watching, return_exceptions=True)

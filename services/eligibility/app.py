@@ -8,16 +8,19 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import structlog
 from fastapi import FastAPI
 from pydantic import TypeAdapter
+from sqlalchemy import delete
 
 from services.eligibility.domain.policy import Policy, policy_from_json
 from services.eligibility.handlers import Clock, EligibilityHandlers
 from services.eligibility.metrics import lag_loop
 from services.eligibility.store import MIGRATIONS, SCHEMA, outbox
 from services.eligibility.timers import TimerLoop
-from shared.db import make_engine, make_sessions, migrate, ping
+from shared.db import make_engine, make_sessions, migrate, ping, transaction
 from shared.events import ReactivationRequested, participant_event_adapter
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
 from shared.observability import configure_logging, health_router
@@ -25,6 +28,7 @@ from shared.outbox import OutboxRelay
 from shared.settings import EligibilitySettings
 from shared.topics import EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 
+log = structlog.get_logger(__name__)
 POLICY_FILE = Path(__file__).parent / "policy" / "v1.json"
 request_adapter: TypeAdapter[ReactivationRequested] = TypeAdapter(ReactivationRequested)
 
@@ -49,7 +53,20 @@ def create_app(
     engine = make_engine(settings)
     broker = make_broker(settings, "eligibility")
     relay = OutboxRelay(engine, outbox, broker)
-    handlers = EligibilityHandlers(make_sessions(engine), load_policy(), clock, settings.topic_prefix, relay.wake)
+    sessions = make_sessions(engine)
+
+    async def publish_now(rows: list[dict[str, Any]]) -> None:
+        """The emergency fast path: publish committed outbox rows at once, then drop them. On any
+        failure they simply stay in the outbox for the relay (same event ids either way)."""
+        try:
+            for row in rows:
+                await broker.publish(row["payload"], topic=row["topic"], key=row["key"], headers=row["headers"])
+            async with transaction(sessions) as session:
+                await session.execute(delete(outbox).where(outbox.c.event_id.in_([r["event_id"] for r in rows])))
+        except Exception as exc:  # noqa: BLE001 - the relay publishes them instead
+            log.warning("fast_publish_failed", error=type(exc).__name__)
+
+    handlers = EligibilityHandlers(sessions, load_policy(), clock, settings.topic_prefix, relay.wake, publish_now)
     timers = TimerLoop(handlers, clock, timer_interval_s)
     group = f"{settings.topic_prefix}eligibility"
     common = {"adapter": None, "service": "eligibility", "prefix": settings.topic_prefix}
@@ -73,7 +90,7 @@ def create_app(
     # The emergency lane: its own topic, consumer and group, one record at a time, never behind bulk work.
     subscribe(
         broker, EMERGENCY_REQUESTS, group=f"{group}-emergency", batch=False, **{**common, "adapter": request_adapter}
-    )(handlers.on_requests)
+    )(handlers.on_emergency)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -25,6 +25,7 @@ from services.eligibility.store import (
     new_event_ids,
     save_facts,
     schedule,
+    waiting_in_outbox,
 )
 from shared.db import transaction
 from shared.enums import Outcome, ReactivationPath, SlaState
@@ -67,8 +68,10 @@ class EligibilityHandlers:
         clock: Clock,
         prefix: str,
         on_commit: Callable[[], None],
+        publish_now: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None,
     ) -> None:
         self.sessions, self.policy, self.clock, self.prefix, self.on_commit = sessions, policy, clock, prefix, on_commit
+        self.publish_now = publish_now
 
     def decision_row(self, request: ReactivationRequested, decision: Decision, now: dt.datetime) -> dict[str, Any]:
         eid = event_id(request.request_id, decision.outcome)
@@ -193,8 +196,16 @@ class EligibilityHandlers:
 
         return outbox
 
-    async def on_requests(self, requests: list[ReactivationRequested]) -> None:
+    async def on_emergency(self, requests: list[ReactivationRequested]) -> None:
+        await self.on_requests(requests, urgent=True)
+
+    async def on_requests(self, requests: list[ReactivationRequested], urgent: bool = False) -> None:
+        """Decide new requests. `urgent` (the emergency lane): once committed, the decision is also
+        published at once instead of waiting behind the bulk backlog in the outbox; the outbox row
+        stays the guarantee (same event id, consumers de-duplicate). Only when no earlier event of
+        the same person is still waiting in the outbox, so per-person order is kept."""
         now = self.clock()
+        fast = False
         async with transaction(self.sessions) as session:
             fresh = await new_event_ids(session, [r.event_id for r in requests])
             todo = [r for r in requests if r.event_id in fresh]
@@ -255,7 +266,11 @@ class EligibilityHandlers:
                 delete(tt).where(tt.c.kind == "REMINDER", tt.c.nik.in_({r.nik for r in todo}), tt.c.fired_at.is_(None))
             )
             await schedule(session, timers)
+            if urgent and self.publish_now is not None and outbox:
+                fast = not await waiting_in_outbox(session, {r.nik.encode() for r in todo})
             await add_to_outbox(session, self._outbox, outbox)
+        if fast and self.publish_now is not None:
+            await self.publish_now(outbox)
         self.on_commit()
 
     def _request_timers(self, request: ReactivationRequested, decision: Decision) -> list[dict[str, Any]]:

@@ -133,6 +133,12 @@ async def mark_reactivated(session: AsyncSession, niks: set[str]) -> None:
         await session.execute(update(t).where(t.c.nik.in_(niks)).values(reactivated=True))
 
 
+async def waiting_in_outbox(session: AsyncSession, keys: set[bytes]) -> bool:
+    """Whether events keyed by any of these NIKs are still waiting to be relayed."""
+    found = await session.execute(select(outbox.c.id).where(outbox.c.key.in_(keys)).limit(1))
+    return found.first() is not None
+
+
 async def schedule(session: AsyncSession, timers: list[dict[str, Any]]) -> None:
     if timers:
         await session.execute(insert(Timer.__table__).on_conflict_do_nothing(), timers)

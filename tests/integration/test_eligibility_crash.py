@@ -20,10 +20,18 @@ from services.eligibility.store import FactsRow, ProcessedEvent, RequestRow, out
 from shared.db import make_engine
 from shared.events import BiometricRecorded, DesilUpdated, ReactivationDecided
 from shared.settings import Settings
-from shared.topics import DECISIONS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
+from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 from tests.conftest import eventually
 from tests.integration.helpers import TopicReader, produce, running
-from tests.integration.test_eligibility_flow import NIK, NOW, deactivated, elig_settings, facts_applied, regular
+from tests.integration.test_eligibility_flow import (
+    NIK,
+    NOW,
+    deactivated,
+    elig_settings,
+    emergency,
+    facts_applied,
+    regular,
+)
 
 
 def eligible_person() -> list:
@@ -142,3 +150,33 @@ async def test_decision_committed_but_not_yet_published_is_published_once_after_
         await decisions.poll()
     assert approved.outcome == "APPROVED" and approved.decided_at <= dt.datetime.now(dt.UTC)
     assert [e.decision_id for e in decisions.events if mine(e)] == [approved.decision_id]
+
+
+async def test_emergency_decision_is_published_at_once_without_waiting_for_the_relay(settings: Settings) -> None:
+    es = elig_settings(settings)
+    app = create_app(es)
+    request = emergency()
+    mine = lambda e: isinstance(e, ReactivationDecided) and e.request_id == request.request_id  # noqa: E731
+    async with running(app), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions:
+        await app.state.relay.stop()  # a bulk backlog the relay has not reached yet
+        await produce(settings, PARTICIPANT_EVENTS, deactivated())
+        await facts_applied(settings)
+        await produce(settings, EMERGENCY_REQUESTS, request)
+        [approved] = await decisions.wait_for(mine)
+        assert approved.outcome == "APPROVED"
+        await eventually(lambda: _outbox_empty(settings))  # SLA MET went too; nothing left for the relay
+
+        # A person with an event still waiting in the outbox keeps their order: no fast path.
+        other = "3174015708900002"
+        await produce(settings, PARTICIPANT_EVENTS, deactivated(other))
+        await eventually(lambda: count(settings, FactsRow.__table__, FactsRow.__table__.c.nik == other))
+        pending, urgent = regular(other), emergency(other)
+        await produce(settings, REACTIVATION_REQUESTS, pending)
+        await eventually(lambda: count(settings, RequestRow.__table__, RequestRow.__table__.c.nik == other))
+        await produce(settings, EMERGENCY_REQUESTS, urgent)
+        decided = RequestRow.__table__.c.request_id == urgent.request_id
+        await eventually(lambda: count(settings, RequestRow.__table__, decided))
+        await decisions.poll()
+        await decisions.poll()
+        assert not [e for e in decisions.events if isinstance(e, ReactivationDecided) and e.nik == other]
+        assert await count(settings, outbox) == 3  # PENDING, then APPROVED and SLA MET, in that order
