@@ -86,8 +86,8 @@ async def _apply(request: Request, receipts: list[Receipt], replies: list[tuple[
                 await session.execute(
                     update(M).where(M.c.phone == phone, M.c.state == "QUEUED").values(state="SKIPPED")
                 )
-    for row in changed:
-        await request.app.state.sender.announce(row, row["state"])
+    for update_ in changed:
+        await request.app.state.sender.announce(update_, update_["state"])
 
 
 def _e164(raw: str) -> str:

@@ -9,14 +9,15 @@ from typing import Any
 
 from sqlalchemy import case, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifier.domain.delivery import Action, action_for, first_channel
 from services.notifier.domain.messages import message_for, send_after
 from services.notifier.store import PE, C, M
 from services.notifier.templates import render
 from shared.db import transaction
-from shared.events import Event
+from shared.events import AnyEvent
 
 Clock = Callable[[], dt.datetime]
 
@@ -25,7 +26,7 @@ class NotifierHandlers:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, on_commit: Callable[[], None]) -> None:
         self.sessions, self.clock, self.on_commit = sessions, clock, on_commit
 
-    async def on_events(self, events: list[Event]) -> None:
+    async def on_events(self, events: list[AnyEvent]) -> None:
         now = self.clock()
         async with transaction(self.sessions) as session:
             claimed = await session.execute(

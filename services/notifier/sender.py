@@ -25,7 +25,8 @@ from typing import Any
 import structlog
 from faststream.kafka import KafkaBroker
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from services.notifier import metrics
@@ -159,9 +160,9 @@ class Sender:
                         .values(state="QUEUED", send_after=self.clock(), updated_at=self.clock())
                     )
                     log.info("reconciled_for_resend", nik=mask_nik(row["nik"]), kind=row["kind"])
-        for row in resolved_rows:
-            metrics.SENT.labels(row["channel"], row["kind"]).inc()
-            await self.announce(row, "SENT")
+        for settled in resolved_rows:
+            metrics.SENT.labels(settled["channel"], settled["kind"]).inc()
+            await self.announce(settled, "SENT")
         return len(resolved_rows)
 
     async def send_due(self, limit: int = 50) -> int:

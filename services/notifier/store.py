@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Text
+from sqlalchemy import Column, DateTime, Index, Table, Text
 from sqlmodel import Field, SQLModel
 
 SCHEMA = "notifier"
@@ -55,5 +55,7 @@ class ProcessedEvent(SQLModel, table=True):
     event_id: uuid.UUID = Field(primary_key=True)
 
 
-TABLES = [Contact.__table__, MessageRow.__table__, ProcessedEvent.__table__]
-C, M, PE = Contact.__table__, MessageRow.__table__, ProcessedEvent.__table__
+C: Table = Contact.__table__  # type: ignore[attr-defined]
+M: Table = MessageRow.__table__  # type: ignore[attr-defined]
+PE: Table = ProcessedEvent.__table__  # type: ignore[attr-defined]
+TABLES = [C, M, PE]
