@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from rich.progress import Progress
 from rich.table import Table
 
@@ -99,15 +100,23 @@ async def _consumer(settings: Settings, group: str | None) -> AIOKafkaConsumer:
     return consumer
 
 
+async def partitions_of(settings: Settings, topic: str) -> list[int]:
+    """The topic's partition ids; LookupError when it does not exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described["error_code"] or not described["partitions"]:
+        raise LookupError(f"topic {topic!r} does not exist")
+    return sorted(p["partition"] for p in described["partitions"])
+
+
 async def _assign(
-    consumer: AIOKafkaConsumer, topic: str, use_committed: bool
+    consumer: AIOKafkaConsumer, topic: str, ids: list[int], use_committed: bool
 ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
     """Assign every partition; return (start, end): start = the group's committed offset or the beginning."""
-    if topic not in await consumer.topics():  # also refreshes the metadata
-        raise LookupError(f"topic {topic!r} does not exist")
-    ids = consumer.partitions_for_topic(topic)
-    if not ids:
-        raise LookupError(f"topic {topic!r} does not exist")
     tps = [TopicPartition(topic, p) for p in sorted(ids)]
     consumer.assign(tps)
     beginning = await consumer.beginning_offsets(tps)
@@ -131,6 +140,7 @@ async def replay(
     """Republish what the DLQ holds beyond this group's committed offset, up to its end when we started."""
     dlq = dlq_topic_name(topic, settings.topic_prefix)
     result = ReplayResult(dlq)
+    ids = await partitions_of(settings, dlq)
     consumer = await _consumer(settings, group or replay_group(dlq))
     producer = None
     if not dry_run:
@@ -139,7 +149,7 @@ async def replay(
         )
         await producer.start()
     try:
-        start, end = await _assign(consumer, dlq, use_committed=True)
+        start, end = await _assign(consumer, dlq, ids, use_committed=True)
         total = sum(max(0, end[tp] - start[tp]) for tp in start)
         done = 0
         remaining = {tp for tp in start if start[tp] < end[tp]}
@@ -191,23 +201,21 @@ class DlqStats:
 
 async def stats(settings: Settings) -> list[DlqStats]:
     out = []
-    consumer = await _consumer(settings, None)
-    try:
-        existing = await consumer.topics()
-        for spec in CATALOGUE:
-            dlq = dlq_topic_name(spec.name, settings.topic_prefix)
-            if not spec.has_dlq or dlq not in existing:
-                continue
-            tps = [TopicPartition(dlq, p) for p in sorted(consumer.partitions_for_topic(dlq) or ())]
-            begin, end = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
-            out.append(DlqStats(dlq, sum(end[tp] - begin[tp] for tp in tps), 0))
-    finally:
-        await consumer.stop()
-    for item in out:
-        group = await _consumer(settings, replay_group(item.topic))
+    for spec in CATALOGUE:
+        if not spec.has_dlq:
+            continue
+        dlq = dlq_topic_name(spec.name, settings.topic_prefix)
         try:
-            start, end = await _assign(group, item.topic, use_committed=True)
-            item.pending = sum(max(0, end[tp] - start[tp]) for tp in start)
+            ids = await partitions_of(settings, dlq)
+        except LookupError:
+            continue
+        group = await _consumer(settings, replay_group(dlq))
+        try:
+            start, end = await _assign(group, dlq, ids, use_committed=True)
+            tps = list(end)
+            begin = await group.beginning_offsets(tps)
+            total = sum(end[tp] - begin[tp] for tp in tps)
+            out.append(DlqStats(dlq, total, sum(max(0, end[tp] - start[tp]) for tp in tps)))
         finally:
             await group.stop()
     return out
@@ -219,7 +227,7 @@ async def peek(settings: Settings, topic: str, limit: int) -> list[dict[str, str
     consumer = await _consumer(settings, None)
     rows: list[dict[str, str]] = []
     try:
-        start, end = await _assign(consumer, dlq, use_committed=False)
+        start, end = await _assign(consumer, dlq, await partitions_of(settings, dlq), use_committed=False)
         remaining = {tp for tp in start if start[tp] < end[tp]}
         while remaining and len(rows) < limit:
             batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=limit)
