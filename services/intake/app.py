@@ -3,6 +3,9 @@ consumer, HTTP on port 8080 (OpenAPI at /docs)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,6 +24,8 @@ from shared.kafka import ensure_topics, make_broker, mask_personal_data, subscri
 from shared.observability import configure_logging, health_router
 from shared.settings import IntakeSettings
 from shared.topics import DECISIONS, TIMER_EVENTS
+
+log = logging.getLogger("intake")
 
 
 def load_settings() -> IntakeSettings:
@@ -56,20 +61,44 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             max_records=1000,
         )(read_model.on_events)
 
+    async def start_broker() -> bool:
+        try:
+            await ensure_topics(settings)
+            await broker.start()
+        except Exception as exc:  # noqa: BLE001 - serve 503s (readyz says why) and keep trying
+            log.warning("kafka consumer not started (%s); retrying", type(exc).__name__)
+            try:
+                await broker.stop()
+            except Exception:  # noqa: BLE001 - half-started
+                pass
+            return False
+        return True
+
+    async def keep_starting(app: FastAPI) -> None:
+        delay = 1.0
+        while not app.state.broker_started:
+            await asyncio.sleep(delay)
+            app.state.broker_started = await start_broker()
+            delay = min(delay * 2, 30.0)
+
+    async def consumer_running() -> None:
+        if not app.state.broker_started:
+            raise ConnectionError("the read-model consumer is not connected to Kafka")
+        await publisher.ping()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await migrate(engine, MIGRATIONS, SCHEMA)
         await app.state.api_keys.migrate()
-        try:
-            await ensure_topics(settings)
-            await broker.start()
-        except Exception:  # noqa: BLE001 - serve 503s (readyz says why) rather than refuse to start
-            app.state.broker_started = False
-        else:
-            app.state.broker_started = True
+        app.state.broker_started = await start_broker()
+        retry = None if app.state.broker_started else asyncio.create_task(keep_starting(app))
         try:
             yield
         finally:
+            if retry is not None:
+                retry.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retry
             if app.state.broker_started:
                 await broker.stop()
             await publisher.stop()
@@ -85,5 +114,5 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.api_keys = ApiKeyStore(engine, settings.api_key_pepper.get_secret_value())
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.include_router(router)
-    app.include_router(health_router({"kafka": publisher.ping, "database": lambda: ping(engine)}))
+    app.include_router(health_router({"kafka": consumer_running, "database": lambda: ping(engine)}))
     return app

@@ -3,7 +3,10 @@ never move a request backwards. Broker down -> 503 and nothing published; broker
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import socket
 import uuid
 from collections.abc import AsyncIterator
 
@@ -116,47 +119,103 @@ async def test_status_follows_decisions_and_never_goes_backwards(settings: Setti
     assert body["status"] == "APPROVED" and body["sla_state"] == "MET" and body["reasons"] == []
 
 
+class KafkaGate:
+    """A bootstrap address that refuses connections until opened, then forwards to the real Kafka
+    (which advertises its own address, so later connections go to Kafka directly)."""
+
+    def __init__(self, target: str) -> None:
+        self.host, port = target.rsplit(":", 1)
+        self.target_port = int(port)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.server: asyncio.Server | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def open(self) -> None:
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            writer.close()
+
+        async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            up_reader, up_writer = await asyncio.open_connection(self.host, self.target_port)
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+        self.server = await asyncio.start_server(forward, "127.0.0.1", self.port)
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
 async def test_broker_down_then_back(settings: Settings) -> None:
     """While Kafka is unreachable every POST is 503 with Retry-After and nothing reaches a topic;
-    with Kafka back the same request is accepted."""
-    down = IntakeSettings(**{**settings.model_dump(), "kafka_bootstrap_servers": "127.0.0.1:1"})
-    app = create_app(down)
-    async with running(app):
+    when it comes back the same requests are accepted and the read-model consumer starts by itself."""
+    gate = KafkaGate(settings.kafka_bootstrap_servers)
+    app = create_app(IntakeSettings(**{**settings.model_dump(), "kafka_bootstrap_servers": gate.address}))
+    batch = {
+        "events": [
+            {
+                "type": "participant.biometric_recorded",
+                "occurred_at": "2026-11-24T08:00:00Z",
+                "source": "BPJS",
+                "nik": NIK,
+                "recorded_on": "2026-11-24",
+            }
+        ]
+        * 3
+    }
+    async with (
+        running(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client,
+    ):
         events_key = await app.state.api_keys.issue("feed", ["events:write"])
-        hospital = await app.state.api_keys.issue("rs", ["emergency:write"], ["3674R001"])
-        batch = {
-            "events": [
-                {
-                    "type": "participant.biometric_recorded",
-                    "occurred_at": "2026-11-24T08:00:00Z",
-                    "source": "BPJS",
-                    "nik": NIK,
-                    "recorded_on": "2026-11-24",
-                }
-            ]
-            * 3
-        }
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client:
-            r1 = await client.post("/v1/events", json=batch, headers={"Authorization": f"Bearer {events_key}"})
-            r2 = await client.post(
-                "/v1/hospital/emergency-reactivations",
-                json=EMERGENCY,
-                headers={"Authorization": f"Bearer {hospital}", "Idempotency-Key": "k1"},
-            )
-            assert r1.status_code == r2.status_code == 503
-            assert r1.headers["Retry-After"] and r2.headers["Retry-After"]
+        hospital = f"Bearer {await app.state.api_keys.issue('rs', ['emergency:write'], ['3674R001'])}"
+        r1 = await client.post("/v1/events", json=batch, headers={"Authorization": f"Bearer {events_key}"})
+        r2 = await client.post(
+            "/v1/hospital/emergency-reactivations",
+            json=EMERGENCY,
+            headers={"Authorization": hospital, "Idempotency-Key": "k1"},
+        )
+        assert r1.status_code == r2.status_code == 503
+        assert r1.headers["Retry-After"] and r2.headers["Retry-After"]
+        assert (await client.get("/readyz")).status_code == 503
 
-            app.state.publisher.settings = IntakeSettings(**settings.model_dump())  # the broker is back
+        await gate.open()  # the broker is back
+        try:
             again = await client.post("/v1/events", json=batch, headers={"Authorization": f"Bearer {events_key}"})
             emergency = await client.post(
                 "/v1/hospital/emergency-reactivations",
                 json=EMERGENCY,
-                headers={"Authorization": f"Bearer {hospital}", "Idempotency-Key": "k1"},
+                headers={"Authorization": hospital, "Idempotency-Key": "k1"},  # the 503 did not burn the key
             )
             assert again.status_code == 202 and again.json()["accepted"] == 3
             assert emergency.status_code == 202
+            await eventually(lambda: _ready(client), timeout=15)
+
+            async with TopicReader(settings, settings.topic_prefix + EMERGENCY_REQUESTS.name) as lane:
+                [request] = await lane.wait_for(lambda e: isinstance(e, ReactivationRequested))
+            await produce(settings, DECISIONS, decided(request, Outcome.APPROVED, request.received_at, []))
+
+            async def approved() -> bool:
+                r = await client.get(f"/v1/reactivations/{request.request_id}", headers={"Authorization": hospital})
+                return r.json()["status"] == "APPROVED"
+
+            await eventually(approved)  # the consumer that could not start at first is running now
+        finally:
+            await gate.close()
     async with TopicReader(settings, settings.topic_prefix + PARTICIPANT_EVENTS.name) as topic:
         await topic.wait_for(lambda e: True)
         for _ in range(3):
             await topic.poll()
         assert len(topic.raw) == 3  # only the accepted batch, once
+
+
+async def _ready(client: httpx.AsyncClient) -> bool:
+    return (await client.get("/readyz")).status_code == 200
