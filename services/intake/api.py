@@ -21,7 +21,7 @@ from services.intake.publisher import BrokerUnavailable
 from services.intake.store import Facility, IdempotencyKey, RequestView
 from shared.auth import Principal
 from shared.auth.dependencies import require_any_scope
-from shared.enums import Channel, ReactivationPath
+from shared.enums import Channel, ReactivationPath, SlaState
 from shared.events import Documents, HospitalLetter, ParticipantEvent, ReactivationRequested
 from shared.nik import Nik
 from shared.phone import Phone
@@ -57,6 +57,17 @@ class EmergencyBody(BaseModel):
 class EventsAccepted(BaseModel):
     accepted: int
     event_ids: list[uuid.UUID]
+
+
+class RequestStatus(BaseModel):
+    request_id: uuid.UUID
+    status: str = Field(description="RECEIVED | PENDING | APPROVED | REJECTED | EXPIRED")
+    path: ReactivationPath
+    reasons: list[str] = Field(description="decision reason codes")
+    received_at: dt.datetime
+    decided_at: dt.datetime | None
+    sla_deadline: dt.datetime | None = Field(None, description="emergency requests only")
+    sla_state: SlaState | None = Field(None, description="emergency requests only")
 
 
 class RequestAccepted(BaseModel):
@@ -317,7 +328,7 @@ async def post_emergency(
         return slot.response
 
 
-@router.get("/v1/reactivations/{request_id}")
+@router.get("/v1/reactivations/{request_id}", response_model=RequestStatus)
 async def get_reactivation(
     request: Request,
     request_id: uuid.UUID,

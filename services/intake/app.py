@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from services.intake.api import router
+from services.intake.asyncapi import asyncapi_document
 from services.intake.handlers import ReadModel
 from services.intake.publisher import Publisher
 from services.intake.store import MIGRATIONS, SCHEMA
@@ -114,5 +115,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.api_keys = ApiKeyStore(engine, settings.api_key_pepper.get_secret_value())
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.include_router(router)
+    asyncapi = asyncapi_document(settings.topic_prefix)
+    app.add_api_route(
+        "/asyncapi.json", lambda: asyncapi, methods=["GET"], tags=["operations"], summary="AsyncAPI of every topic"
+    )
     app.include_router(health_router({"kafka": consumer_running, "database": lambda: ping(engine)}))
     return app

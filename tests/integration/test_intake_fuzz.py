@@ -16,6 +16,7 @@ from schemathesis import GenerationMode
 from services.intake.app import create_app
 from services.intake.store import Facility
 from shared.settings import IntakeSettings, Settings
+from shared.topics import all_topic_names
 from tests.integration.helpers import running
 
 MAX_EXAMPLES = 30
@@ -79,6 +80,9 @@ async def test_no_input_gives_a_5xx(settings: Settings) -> None:
         assert ("POST", "/v1/hospital/emergency-reactivations") in operations
         failures, statuses = [], set()
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client:
+            assert (await client.get("/docs")).status_code == 200
+            channels = (await client.get("/asyncapi.json")).json()["channels"]
+            assert {c["address"] for c in channels.values()} == set(all_topic_names(settings.topic_prefix))
             for i, case in enumerate(cases):
                 request = as_request(case, key if i % 5 else None)  # every fifth without a key
                 response = await client.request(**request)
