@@ -98,7 +98,7 @@ def apply(p: Participant | None, event: Event, region: Region, window_months: in
     if isinstance(event, ParticipantDeactivated):
         return _deactivated(p, event, region, window_months)
     if isinstance(event, ReactivationDecided):
-        return _decided(p, event)
+        return _decided(p, event, region)
     return _fact(p, event, region)
 
 
@@ -108,16 +108,29 @@ def _stale(p: Participant, event: Event) -> bool:
 
 def _deactivated(p: Participant | None, e: ParticipantDeactivated, region: Region, months: int) -> Applied:
     if p is not None and _stale(p, e):
+        if p.deactivated_on is None:
+            # The decision was seen first (topics are consumed independently): the deactivation it
+            # followed fills in reason, date and window; the newer status stays.
+            late = replace(
+                _with_deactivation(p, e, region, months),
+                status=p.status,
+                last_status_event_at=p.last_status_event_at,
+            )
+            return Applied(late, _entry(e, p.status, p.status, [e.reason]))
         return Applied(
             p, anomaly=Anomaly("STALE_EVENT", f"deactivation of {e.occurred_at:%Y-%m-%d} older than current state")
         )
-    base = p or Participant(e.nik, S.INACTIVE, *region)
+    new = _with_deactivation(p or Participant(e.nik, S.INACTIVE, *region), e, region, months)
+    return Applied(new, _entry(e, p.status if p else None, S.INACTIVE, [e.reason]))
+
+
+def _with_deactivation(base: Participant, e: ParticipantDeactivated, region: Region, months: int) -> Participant:
     region_now = (
         (e.region.province, e.region.regency, e.region.district)
         if e.region
         else (base.province, base.regency, base.district)
     )
-    new = replace(
+    return replace(
         base,
         status=S.INACTIVE,
         deactivation_reason=e.reason.value,
@@ -130,16 +143,29 @@ def _deactivated(p: Participant | None, e: ParticipantDeactivated, region: Regio
         regency=region_now[1],
         district=region_now[2],
     )
-    return Applied(new, _entry(e, p.status if p else None, S.INACTIVE, [e.reason]))
 
 
-def _decided(p: Participant | None, e: ReactivationDecided) -> Applied:
+def _decided(p: Participant | None, e: ReactivationDecided, region: Region) -> Applied:
     if p is None:
-        if e.outcome is Outcome.APPROVED:
-            return Applied(None, anomaly=Anomaly("APPROVAL_FOR_UNKNOWN_NIK", f"request {e.request_id}"))
         if e.outcome is Outcome.REJECTED and _NOBODY_TO_MIRROR & set(e.reasons):
             return Applied(None)  # NOT_DEACTIVATED / NIK_INVALID: eligibility agrees there is nobody to mirror
-        return Applied(None, anomaly=Anomaly("DECISION_FOR_UNKNOWN_NIK", f"{e.outcome} for request {e.request_id}"))
+        # Eligibility decided, so it saw a deactivation the registry has not (yet): the decision is
+        # applied as if to an inactive participant, and the anomaly stays visible until explained;
+        # a late deactivation fills in its details without moving the status back.
+        first = _target(S.INACTIVE, e) or S.INACTIVE
+        kind = "APPROVAL_FOR_UNKNOWN_NIK" if e.outcome is Outcome.APPROVED else "DECISION_FOR_UNKNOWN_NIK"
+        return Applied(
+            Participant(
+                e.nik,
+                first,
+                *region,
+                phone=e.phone,
+                window_closes_at=e.window_closes_at,
+                last_status_event_at=e.occurred_at,
+            ),
+            _entry(e, None, first, e.reasons),
+            Anomaly(kind, f"{e.outcome} for request {e.request_id} before any deactivation was seen"),
+        )
     if _stale(p, e):
         return Applied(p, anomaly=Anomaly("STALE_EVENT", f"decision {e.outcome} older than current state"))
     if e.outcome is Outcome.APPROVED and p.deceased:

@@ -140,9 +140,11 @@ def test_fact_about_a_never_deactivated_person_records_them_as_active() -> None:
     assert r.participant and r.participant.status is S.ACTIVE
 
 
-def test_approval_for_unknown_nik_is_an_anomaly() -> None:
+def test_approval_for_unknown_nik_is_an_anomaly_and_applied_as_if_inactive() -> None:
     r = apply(None, decided("APPROVED"), REGION)
-    assert r.anomaly and r.anomaly.kind == "APPROVAL_FOR_UNKNOWN_NIK" and r.participant is None and r.history is None
+    assert r.anomaly and r.anomaly.kind == "APPROVAL_FOR_UNKNOWN_NIK"
+    assert r.participant and r.participant.status is S.ACTIVE and r.participant.deactivated_on is None
+    assert r.history and (r.history.previous_status, r.history.status) == (None, S.ACTIVE) and r.status_changed
 
 
 def test_rejection_for_unknown_nik_is_no_anomaly_and_creates_nobody() -> None:
@@ -162,8 +164,19 @@ def test_stale_decision_is_an_anomaly() -> None:
 
 
 def test_stale_deactivation_is_an_anomaly() -> None:
-    r = apply(person(S.ACTIVE), deactivated(at=T0 - dt.timedelta(days=1)), REGION)
-    assert r.anomaly and r.anomaly.kind == "STALE_EVENT" and r.participant and r.participant.status is S.ACTIVE
+    known = person(S.ACTIVE, deactivated_on=dt.date(2026, 6, 1), deactivation_reason="DESIL_ABOVE_5")
+    r = apply(known, deactivated(at=T0 - dt.timedelta(days=1), reason="NO_BIOMETRIC"), REGION)
+    assert r.anomaly and r.anomaly.kind == "STALE_EVENT" and r.participant == known and r.history is None
+
+
+def test_late_deactivation_after_its_decision_fills_details_and_keeps_the_newer_status() -> None:
+    pending = apply(None, decided("PENDING", ("DESIL_UNKNOWN",)), REGION).participant
+    r = apply(pending, deactivated(), REGION)  # occurred a day before the decision
+    assert r.anomaly is None and r.participant and r.participant.status is S.REACTIVATION_PENDING
+    assert r.participant.deactivation_reason == "DESIL_ABOVE_5" and r.participant.deactivated_on == dt.date(2026, 6, 1)
+    assert r.participant.window_closes_at and r.participant.window_closes_at.date() == dt.date(2026, 12, 1)
+    assert pending and r.participant.last_status_event_at == pending.last_status_event_at
+    assert r.history and r.history.status is S.REACTIVATION_PENDING and not r.status_changed
 
 
 def test_pending_while_active_is_an_unexpected_decision() -> None:
@@ -172,13 +185,20 @@ def test_pending_while_active_is_an_unexpected_decision() -> None:
 
 
 @pytest.mark.parametrize(
-    ("outcome", "reasons"),
-    [("PENDING", ("DESIL_UNKNOWN",)), ("EXPIRED", ("WINDOW_EXPIRED",)), ("REJECTED", ("DOCUMENT_MISSING",))],
+    ("outcome", "reasons", "status"),
+    [
+        ("PENDING", ("DESIL_UNKNOWN",), S.REACTIVATION_PENDING),
+        ("EXPIRED", ("WINDOW_EXPIRED",), S.EXPIRED),
+        ("REJECTED", ("DOCUMENT_MISSING",), S.INACTIVE),
+    ],
 )
-def test_other_decisions_for_an_unknown_nik_are_anomalies(outcome: str, reasons: tuple[str, ...]) -> None:
+def test_other_decisions_for_an_unknown_nik_are_anomalies_applied_as_if_inactive(
+    outcome: str, reasons: tuple[str, ...], status: S
+) -> None:
     r = apply(None, decided(outcome, reasons), REGION)
     assert r.anomaly and r.anomaly.kind == "DECISION_FOR_UNKNOWN_NIK"
-    assert r.participant is None and r.history is None
+    assert r.participant and r.participant.status is status and r.participant.province == "Banten"
+    assert r.history and r.history.reasons == reasons
 
 
 def test_rejection_as_invalid_nik_for_an_unknown_nik_creates_nobody() -> None:
