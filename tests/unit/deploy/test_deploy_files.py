@@ -188,7 +188,8 @@ def test_compose_kafka_is_a_single_kraft_node_of_the_official_image(compose: dic
     kafka = compose["services"]["kafka"]
     assert kafka["image"].startswith("apache/kafka:")
     env = kafka["environment"]
-    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller" and env["CLUSTER_ID"]
+    assert "kafka-data:" + env["KAFKA_LOG_DIRS"] in kafka["volumes"]  # data survives a restart
     assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == 1
     assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == 1
     assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
