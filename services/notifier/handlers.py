@@ -7,17 +7,22 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import structlog
 from sqlalchemy import case, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.notifier import metrics
 from services.notifier.domain.delivery import Action, action_for, first_channel
 from services.notifier.domain.messages import message_for, send_after
 from services.notifier.store import PE, C, M
 from services.notifier.templates import render
 from shared.db import transaction
 from shared.events import AnyEvent
+from shared.nik import mask_nik
+
+log = structlog.get_logger(__name__)
 
 Clock = Callable[[], dt.datetime]
 
@@ -62,8 +67,15 @@ class NotifierHandlers:
             for event in todo:
                 message = message_for(event)
                 contact = contacts.get(event.nik)
-                if message is None or contact is None or not contact["phone"]:
+                if message is None:
                     continue
+                if contact is None or not contact["phone"]:
+                    # Processed, but nobody to tell: counted and logged (masked), never silent.
+                    metrics.NOT_SENT.labels(message.kind, "no_phone").inc()
+                    log.info("no_phone_for_message", nik=mask_nik(event.nik), kind=message.kind)
+                    continue
+                if contact["opted_out"]:
+                    metrics.NOT_SENT.labels(message.kind, "opted_out").inc()
                 rows.append(
                     {
                         "message_id": message.message_id,

@@ -6,3 +6,4 @@ SENT = Counter("pbi_notifier_sent_total", "Messages accepted by a provider", ["p
 DELIVERY = Counter("pbi_notifier_delivery_total", "Delivery receipts", ["provider", "state"])
 FAILED = Counter("pbi_notifier_failed_total", "Send failures", ["provider", "reason"])
 OPT_OUTS = Counter("pbi_notifier_opt_outs_total", "People who replied BERHENTI/STOP")
+NOT_SENT = Counter("pbi_notifier_not_sent_total", "Messages not sent (no phone, opted out)", ["kind", "reason"])
