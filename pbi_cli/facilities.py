@@ -44,7 +44,12 @@ def add(
     name: Annotated[str, typer.Argument(help="Facility name")],
 ) -> None:
     """Register (or rename) one facility."""
-    run(lambda s: _upsert(s, [_row(code, name, "arguments")]))
+    try:
+        row = _row(code, name, "arguments")
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    run(lambda s: _upsert(s, [row]))
     console.print(f"facility {code} registered")
 
 
@@ -53,11 +58,18 @@ def import_file(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with columns code,name")],
 ) -> None:
     """Register every facility of a CSV file (columns: code,name)."""
-    with file.open(newline="", encoding="utf-8-sig") as f:
-        rows = [
-            _row(r.get("code", ""), r.get("name", ""), f"{file.name} line {i}")
-            for i, r in enumerate(csv.DictReader(f), start=2)
-        ]
+    try:
+        with file.open(newline="", encoding="utf-8-sig") as f:
+            rows = [
+                _row(r.get("code") or "", r.get("name") or "", f"{file.name} line {i}")
+                for i, r in enumerate(csv.DictReader(f), start=2)
+            ]
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}; nothing registered")
+        raise typer.Exit(2)
+    if not rows:
+        console.print(f"[red]error:[/red] {file.name} has no facilities (columns: code,name)")
+        raise typer.Exit(2)
     n = run(lambda s: _upsert(s, rows))
     console.print(f"{n} facilities registered from {file}")
 

@@ -91,3 +91,19 @@ async def test_malformed_rows_are_reported_and_reimport_publishes_nothing_new(
         for _ in range(3):
             await topic.poll()
         assert len(topic.raw) == 2
+
+
+async def test_facilities_cli_add_import_list(settings: Settings, tmp_path: Path) -> None:
+    code, out = await pbi(settings, "facilities", "add", "3674R001", "RSUD Kota Tangerang Selatan")
+    assert code == 0, out
+    path = tmp_path / "faskes.csv"
+    path.write_text("code,name\n3674R002,RS Permata Pamulang\n3674R001,RSUD Tangsel\n")
+    code, out = await pbi(settings, "facilities", "import", str(path))
+    assert code == 0 and "2 facilities registered" in out, out
+    code, out = await pbi(settings, "facilities", "list")
+    assert code == 0, out
+    assert "3674R002" in out and "RS Permata Pamulang" in out and "RSUD Tangsel" in out  # renamed by the import
+    assert "RSUD Kota Tangerang Selatan" not in out
+    path.write_text("code,name\n,nameless\n")
+    code, out = await pbi(settings, "facilities", "import", str(path))
+    assert code == 2 and "line 2" in out, out
