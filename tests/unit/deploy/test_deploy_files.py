@@ -438,3 +438,11 @@ def test_dashboard_has_the_panels_operators_look_for() -> None:
 def test_promql_parser_finds_metrics_not_labels() -> None:
     expr = 'histogram_quantile(0.95, sum by (le, outcome) (rate(foo_seconds_bucket{job="x"}[5m]))) / bar_total'
     assert promql_metric_names(expr) == {"foo_seconds_bucket", "bar_total"}
+
+
+def test_topic_generator_check_mode_reports_a_stale_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert gen_k8s_topics.main(["--check"]) == 0
+    stale = tmp_path / "topics.yaml"
+    stale.write_text(gen_k8s_topics.render().replace("partitions: 12", "partitions: 24"))
+    monkeypatch.setattr(gen_k8s_topics, "TARGET", stale)
+    assert gen_k8s_topics.main(["--check"]) == 1
