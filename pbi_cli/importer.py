@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
@@ -114,7 +115,11 @@ def validate_file(path: Path, source: str) -> tuple[list[ParticipantDeactivated]
 async def publish(settings: Settings, events: list[ParticipantDeactivated], progress: Progress) -> tuple[int, int]:
     engine = make_engine(settings)
     await migrate(engine, MIGRATIONS, SCHEMA)
-    await ensure_topics(settings)
+    try:
+        await ensure_topics(settings)
+    except KafkaError as exc:
+        await engine.dispose()
+        raise ConnectionError(f"Kafka at {settings.kafka_bootstrap_servers}: {exc}") from exc
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all",
@@ -122,7 +127,11 @@ async def publish(settings: Settings, events: list[ParticipantDeactivated], prog
         linger_ms=5,
         max_batch_size=512 * 1024,
     )
-    await producer.start()
+    try:
+        await producer.start()
+    except KafkaError as exc:
+        await producer.stop()
+        raise ConnectionError(f"Kafka at {settings.kafka_bootstrap_servers}: {exc}") from exc
     task = progress.add_task("publishing", total=len(events))
     published = skipped = 0
     topic = settings.topic_prefix + PARTICIPANT_EVENTS.name
@@ -177,6 +186,7 @@ def deactivations(
     if file.suffix.lower() not in (".csv", ".xlsx"):
         raise typer.BadParameter("only .csv and .xlsx files are supported", param_hint="FILE")
     good, rejected = validate_file(file, source)
+    file.with_name(file.name + ".rejected.csv").unlink(missing_ok=True)  # never a stale report from an earlier run
     if rejected:
         report = write_report(file, rejected)
         console.print(
