@@ -429,6 +429,15 @@ def test_dashboard_uses_documented_metric_names_defined_in_code() -> None:
         assert planned in operations
 
 
+def test_every_metric_in_the_code_is_in_the_operations_table() -> None:
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    documented = set(re.findall(r"^\| `(pbi_[a-z0-9_]+)`", operations, flags=re.MULTILINE))
+    base_names = {n for n in defined_metric_names() if not n.endswith(("_bucket", "_sum", "_count"))}
+    in_code = {n for n in base_names if n + "_total" not in base_names}
+    assert in_code - documented == set(), "add these metrics to the table in docs/operations.md"
+    assert PLANNED_METRICS <= documented
+
+
 def test_dashboard_has_the_panels_operators_look_for() -> None:
     titles = " | ".join(p["title"].lower() for p in json.loads(DASHBOARD.read_text())["panels"])
     for wanted in ("request rate", "decisions by outcome", "consumer lag", "dead letters", "sla"):
