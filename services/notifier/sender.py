@@ -195,7 +195,6 @@ class Sender:
         try:
             provider_id = await self._attempt(channel, row)
         except PermanentError as exc:
-            metrics.FAILED.labels(channel, "permanent").inc()
             fallback = after_permanent_failure(channel)
             if fallback is not None:  # e.g. not on WhatsApp: SMS instead, and SMS first from now on
                 row["channel"], row["last_error"] = fallback, str(exc)[:300]
@@ -209,7 +208,6 @@ class Sender:
                 return await self._deliver(row)
             return await self._fail(row, f"permanent: {exc}")
         except TransientError as exc:
-            metrics.FAILED.labels(channel, "transient").inc()
             if row["attempts"] >= self.max_attempts:
                 return await self._fail(row, f"gave up after {row['attempts']} attempts: {exc}")
             backoff = dt.timedelta(seconds=min(300, 2 ** row["attempts"]))
@@ -240,14 +238,20 @@ class Sender:
                 try:
                     return await asyncio.wait_for(provider.send(row["phone"], row["text"], reference), 30)
                 except TimeoutError as exc:
+                    metrics.FAILED.labels(channel, "timeout").inc()
                     ask_first = True
                     raise TransientError("send timed out", ambiguous=True) from exc
                 except TransientError as exc:
+                    metrics.FAILED.labels(channel, "timeout" if exc.ambiguous else "transient").inc()
                     ask_first = exc.ambiguous
+                    raise
+                except PermanentError:
+                    metrics.FAILED.labels(channel, "permanent").inc()
                     raise
         raise AssertionError("unreachable")
 
     async def _fail(self, row: dict[str, Any], reason: str) -> None:
+        metrics.FAILED.labels(row["channel"], "dead_letter").inc()
         await self._set(row, state="FAILED", last_error=reason[:300])
         log.warning("message_failed", nik=mask_nik(row["nik"]), kind=row["kind"], reason=reason[:200])
         # What finally fails goes to the dead-letter topic with the reason, for operations to act on.

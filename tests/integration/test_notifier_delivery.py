@@ -132,6 +132,13 @@ async def test_transient_failures_are_retried_then_sent_once_and_delivered(setti
         await produce(settings, PARTICIPANT_EVENTS, event, event)  # the same event twice (redelivery)
         await eventually(lambda: in_state(app, "DELIVERED"))  # the simulator's signed receipt came back
         states = await updates.wait_for(lambda e: isinstance(e, NotificationUpdated) and e.state == "DELIVERED")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sim.notifier_port}") as client:
+            ready = await client.get("/readyz")
+            exposition = (await client.get("/metrics")).text
+    assert ready.status_code == 200, ready.text
+    assert 'pbi_notifier_sent_total{kind="deactivated",provider="WHATSAPP"}' in exposition
+    assert 'pbi_notifier_failed_total{provider="WHATSAPP",reason="transient"}' in exposition
+    assert 'pbi_notifier_delivery_total{provider="WHATSAPP",state="DELIVERED"}' in exposition
     sent = await sim.messages()
     assert len(sent) == 1 and sent[0]["channel"] == "WHATSAPP" and sent[0]["to"] == PHONE
     assert "3674********0001" in sent[0]["text"] and NIK not in sent[0]["text"]
