@@ -210,7 +210,8 @@ class Sender:
         except TransientError as exc:
             if row["attempts"] >= self.max_attempts:
                 return await self._fail(row, f"gave up after {row['attempts']} attempts: {exc}")
-            backoff = dt.timedelta(seconds=min(300, 2 ** row["attempts"]))
+            # 30 s, 2 min, 8 min, 32 min...: a provider outage of about an hour before the dead letter.
+            backoff = dt.timedelta(seconds=min(3600, 30 * 4 ** (row["attempts"] - 1)))
             error = (AMBIGUOUS if exc.ambiguous else "") + str(exc)[:300]
             await self._set(row, state="QUEUED", send_after=self.clock() + backoff, last_error=error)
             return
