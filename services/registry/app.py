@@ -31,6 +31,8 @@ from shared.topics import (
 
 MIRRORED = (PARTICIPANT_EVENTS, DECISIONS, TIMER_EVENTS, REACTIVATION_REQUESTS, EMERGENCY_REQUESTS, NOTIFICATION_EVENTS)
 
+PARTICIPANT_CONSUMERS = 2
+
 
 def load_settings() -> RegistrySettings:
     return RegistrySettings()
@@ -46,27 +48,30 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     for spec in MIRRORED:
         # Bulk topics in big batches; the emergency lane one record at a time, never queued behind them.
         batch = spec is not EMERGENCY_REQUESTS
-        subscribe(
-            broker,
-            spec,
-            group=f"{settings.topic_prefix}registry-{spec.name}",
-            adapter=any_event_adapter,
-            service="registry",
-            prefix=settings.topic_prefix,
-            batch=batch,
-            max_records=2000,
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-        )(handlers.on_events)
+        # The wave topic gets PARTICIPANT_CONSUMERS consumers in one group (partitions split between
+        # them): one decodes the next batch while another's batch is being written by PostgreSQL.
+        for _ in range(PARTICIPANT_CONSUMERS if spec is PARTICIPANT_EVENTS else 1):
+            subscribe(
+                broker,
+                spec,
+                group=f"{settings.topic_prefix}registry-{spec.name}",
+                adapter=any_event_adapter,
+                service="registry",
+                prefix=settings.topic_prefix,
+                batch=batch,
+                max_records=2000,
+                max_partition_fetch_bytes=4 * 1024 * 1024,
+            )(handlers.on_events)
     kafka_health = KafkaHealth(settings.kafka_bootstrap_servers, settings.topic_prefix)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await migrate(engine, MIGRATIONS, SCHEMA)
-        await app.state.api_keys.migrate()
-        await ensure_topics(settings)
-        await broker.start()
-        relay.start()
-        try:
+        try:  # whatever step fails, what was started is stopped and the pool closed
+            await migrate(engine, MIGRATIONS, SCHEMA)
+            await app.state.api_keys.migrate()
+            await ensure_topics(settings)
+            await broker.start()
+            relay.start()
             yield
         finally:
             await relay.stop()
