@@ -65,3 +65,6 @@ chaos: venv infra-up ## fault injection scenarios: writes chaos-results.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+bench-eligibility: venv infra-up ## eligibility: 100,000 bulk decisions/s and emergency p50/p99 during the backlog
+	@$(BIN)/python -m bench.eligibility
