@@ -142,3 +142,31 @@ async def test_api_auth_and_errors(settings: Settings) -> None:
             stats = (await client.get("/v1/stats", headers=auth)).json()
             assert stats["by_status"] == {"INACTIVE": 1}
             assert stats["by_region"][0]["regency"] == "Tangerang Selatan"
+
+
+async def test_events_for_one_nik_in_one_batch_are_applied_in_order(settings: Settings) -> None:
+    from shared.events import BiometricRecorded, DesilUpdated, IdSemestaAssigned
+
+    at = T0 + dt.timedelta(hours=1)
+    events = [
+        deactivation(),
+        DesilUpdated(occurred_at=at, source="DTSEN", nik=NIK, desil=7, effective_on=dt.date(2026, 9, 1)),
+        DesilUpdated(occurred_at=at, source="DTSEN", nik=NIK, desil=3, effective_on=dt.date(2026, 9, 2)),
+        BiometricRecorded(occurred_at=at, source="DUKCAPIL", nik=NIK, recorded_on=dt.date(2026, 9, 2)),
+        IdSemestaAssigned(occurred_at=at, source="SIKS-NG", nik=NIK, id_semesta="IDS-42"),
+    ]
+    # Produced before the registry starts: they reach it as one fetched batch.
+    await produce(settings, PARTICIPANT_EVENTS, *events)
+    app = create_app(RegistrySettings(**settings.model_dump()))
+    async with running(app):
+        await eventually(lambda: _equals(count(settings, H, H.c.nik == NIK), 5))
+        reader = await app.state.api_keys.issue("ops", ["participants:read"])
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry") as client:
+            found = (await client.get(f"/v1/participants/{NIK}", headers={"Authorization": f"Bearer {reader}"})).json()
+    assert [h["event_id"] for h in found["history"]] == [str(e.event_id) for e in events]
+    assert (found["status"], found["desil"], found["biometric_recorded"], found["id_semesta"]) == (
+        "INACTIVE",
+        3,
+        True,
+        "IDS-42",
+    )
