@@ -19,12 +19,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import DateTime, Uuid, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from pbi_cli.common import console, run
 from services.intake.domain.idempotency import import_event_id
-from services.intake.store import MIGRATIONS, SCHEMA, ImportLedger
+from services.intake.store import MIGRATIONS, SCHEMA
 from shared.db import make_engine, migrate
 from shared.events import ParticipantDeactivated
 from shared.kafka import describe_validation_error, ensure_topics
@@ -34,6 +34,13 @@ from shared.topics import PARTICIPANT_EVENTS
 app = typer.Typer(help="Import lists (CSV or Excel).", no_args_is_help=True)
 COLUMNS = ("nik", "name", "phone", "deactivated_on", "reason", "funding", "province", "regency", "district")
 CHUNK = 2000
+# One array parameter instead of thousands of bound values: compiled once, cheap for 2,000 ids.
+ALREADY_IMPORTED = text(f"select event_id from {SCHEMA}.import_ledger where event_id = any(:ids)").bindparams(
+    bindparam("ids", type_=ARRAY(Uuid()))
+)
+RECORD_IMPORTED = text(
+    f"insert into {SCHEMA}.import_ledger (event_id, imported_at) select unnest(:ids), :now on conflict do nothing"
+).bindparams(bindparam("ids", type_=ARRAY(Uuid())), bindparam("now", type_=DateTime(timezone=True)))
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
@@ -113,13 +120,9 @@ def validate_file(path: Path, source: str) -> tuple[list[ParticipantDeactivated]
 
 
 async def publish(settings: Settings, events: list[ParticipantDeactivated], progress: Progress) -> tuple[int, int]:
+    """Publish the events not yet in the import ledger; (published, skipped). A chunk enters the ledger only
+    after Kafka acknowledged all of it; chunks are pipelined (the next one is sent while acks come back)."""
     engine = make_engine(settings)
-    await migrate(engine, MIGRATIONS, SCHEMA)
-    try:
-        await ensure_topics(settings)
-    except KafkaError as exc:
-        await engine.dispose()
-        raise ConnectionError(f"Kafka at {settings.kafka_bootstrap_servers}: {exc}") from exc
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all",
@@ -127,43 +130,44 @@ async def publish(settings: Settings, events: list[ParticipantDeactivated], prog
         linger_ms=5,
         max_batch_size=512 * 1024,
     )
-    try:
-        await producer.start()
-    except KafkaError as exc:
-        await producer.stop()
-        raise ConnectionError(f"Kafka at {settings.kafka_bootstrap_servers}: {exc}") from exc
     task = progress.add_task("publishing", total=len(events))
-    published = skipped = 0
     topic = settings.topic_prefix + PARTICIPANT_EVENTS.name
-    ledger = ImportLedger.__table__
+    counts = {"published": 0, "skipped": 0}
+
+    async def confirm(futures: list[asyncio.Future], todo: list[ParticipantDeactivated], size: int) -> None:  # type: ignore[type-arg]
+        await asyncio.gather(*futures)  # acknowledged by Kafka before the ledger says "published"
+        if todo:
+            async with engine.begin() as conn:
+                await conn.execute(RECORD_IMPORTED, {"ids": [e.event_id for e in todo], "now": dt.datetime.now(dt.UTC)})
+        counts["published"] += len(todo)
+        counts["skipped"] += size - len(todo)
+        progress.advance(task, size)
+
+    in_flight: list[asyncio.Task] = []  # type: ignore[type-arg]
     try:
+        await migrate(engine, MIGRATIONS, SCHEMA)
+        try:
+            await ensure_topics(settings)
+            await producer.start()
+        except KafkaError as exc:
+            raise ConnectionError(f"Kafka at {settings.kafka_bootstrap_servers}: {exc}") from exc
         for i in range(0, len(events), CHUNK):
             chunk = events[i : i + CHUNK]
             async with engine.connect() as conn:
-                done = set(
-                    (
-                        await conn.execute(
-                            select(ledger.c.event_id).where(ledger.c.event_id.in_([e.event_id for e in chunk]))
-                        )
-                    ).scalars()
-                )
+                done = set((await conn.execute(ALREADY_IMPORTED, {"ids": [e.event_id for e in chunk]})).scalars())
             todo = [e for e in chunk if e.event_id not in done]
             futures = [await producer.send(topic, e.model_dump_json().encode(), key=e.kafka_key()) for e in todo]
-            await asyncio.gather(*futures)  # acknowledged by Kafka before the ledger says "published"
-            if todo:
-                async with engine.begin() as conn:
-                    now = dt.datetime.now(dt.UTC)
-                    await conn.execute(
-                        insert(ledger)
-                        .values([{"event_id": e.event_id, "imported_at": now} for e in todo])
-                        .on_conflict_do_nothing()
-                    )
-            published, skipped = published + len(todo), skipped + len(chunk) - len(todo)
-            progress.advance(task, len(chunk))
+            in_flight.append(asyncio.create_task(confirm(futures, todo, len(chunk))))
+            if len(in_flight) >= 3:
+                await in_flight.pop(0)
+        while in_flight:
+            await in_flight.pop(0)
     finally:
+        for t in in_flight:
+            t.cancel()
         await producer.stop()
         await engine.dispose()
-    return published, skipped
+    return counts["published"], counts["skipped"]
 
 
 def write_report(path: Path, rejected: list[tuple[int, str, str]]) -> Path:
