@@ -63,6 +63,18 @@ bench: venv infra-up ## benchmarks: prints a table, writes bench-results.json
 chaos: venv infra-up ## fault injection scenarios: writes chaos-results.json
 	@$(BIN)/python -m bench.chaos
 
+k8s-topics: venv ## regenerate the Strimzi KafkaTopic resources from the topic catalogue
+	@$(BIN)/python -m deploy.gen_k8s_topics
+
+docker-build: ## build the one image for every service (needs a Docker engine)
+	docker build -f deploy/Dockerfile -t pbi-reactivation:local .
+
+compose-up: ## the whole stack in Docker (Kafka, PostgreSQL, services, Prometheus, Grafana)
+	docker compose -f deploy/compose/compose.yaml up -d --build
+
+compose-down:
+	docker compose -f deploy/compose/compose.yaml down
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 

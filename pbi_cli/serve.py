@@ -39,12 +39,15 @@ for _name in SERVICES:
 
 
 @app.command("simulator")
-def simulator(port: Annotated[int, typer.Option()] = 8090) -> None:
+def simulator(
+    port: Annotated[int, typer.Option()] = 8090,
+    host: Annotated[str, typer.Option(help="0.0.0.0 inside a container")] = "127.0.0.1",
+) -> None:
     """Run the local SMS/WhatsApp provider simulator."""
     uvicorn.run(
         "services.notifier.simulator:create_app",
         factory=True,
-        host="127.0.0.1",
+        host=host,
         port=port,
         log_config=None,
         access_log=False,
