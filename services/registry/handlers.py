@@ -57,7 +57,7 @@ class RegistryHandlers:
     async def on_events(self, events: list[Event]) -> None:
         started = time.perf_counter()
         async with transaction(self.sessions) as session:
-            unique = list({e.event_id: e for e in reversed(events)}.values())[::-1]  # first delivery wins
+            unique = _first_deliveries(events)
             claimed = await session.execute(_CLAIM, {"ids": [e.event_id for e in unique]})
             fresh = {row[0] for row in claimed}
             metrics.DUPLICATES.inc(len(events) - len(fresh))
@@ -307,6 +307,17 @@ class RegistryHandlers:
             "sla_deadline": e.sla_deadline,
             "sla_state": state.value,
         }
+
+
+def _first_deliveries(events: list[Event]) -> list[Event]:
+    """The batch without repeated event ids, each event at the place of its first delivery."""
+    seen: set[uuid.UUID] = set()
+    unique = []
+    for e in events:
+        if e.event_id not in seen:
+            seen.add(e.event_id)
+            unique.append(e)
+    return unique
 
 
 def _sla_rank(column: Any) -> Any:
