@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -56,8 +58,8 @@ def topic_prefix() -> str:
 
 
 @pytest.fixture
-async def settings(infra: Infra, database_url: str, topic_prefix: str) -> Settings:
-    """Settings for one test: its own database and its own topics (created, 2 partitions each)."""
+async def settings(infra: Infra, database_url: str, topic_prefix: str) -> AsyncIterator[Settings]:
+    """Settings for one test: its own database and its own topics (created, 2 partitions each, deleted after)."""
     s = Settings(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         database_url=database_url,
@@ -66,7 +68,32 @@ async def settings(infra: Infra, database_url: str, topic_prefix: str) -> Settin
         log_json=False,
     )
     await ensure_topics(s)
-    return s
+    yield s
+    await delete_topics(infra.kafka_bootstrap_servers, lambda name: name.startswith(topic_prefix))
+
+
+# Prefixes of topics that tests, benchmarks and chaos runs create; never the unprefixed real topics.
+TEST_TOPIC = re.compile(r"^(t[0-9a-f]{10}|e2e[0-9a-f]{8}|chaos[0-9a-f]{6}|bench[a-z]*[0-9a-f]{6}|pp[0-9a-f]{6})\.")
+
+
+async def delete_topics(bootstrap: str, wanted) -> None:  # type: ignore[no-untyped-def]
+    """Keeps the shared broker lean: thousands of leftover partitions make it slow to restart."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        names = [n for n in await admin.list_topics() if wanted(n)]
+        for i in range(0, len(names), 200):
+            await admin.delete_topics(names[i : i + 200])
+    except Exception:  # noqa: BLE001 - cleanup is best effort; never fail a test on it
+        pass
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sweep_leftover_test_topics(infra: Infra) -> None:
+    """Topics left by interrupted earlier runs (only the test prefixes above)."""
+    asyncio.run(delete_topics(infra.kafka_bootstrap_servers, lambda name: bool(TEST_TOPIC.match(name))))
 
 
 async def eventually(check, timeout: float = 20.0, interval: float = 0.1):  # type: ignore[no-untyped-def]  # noqa: ASYNC109

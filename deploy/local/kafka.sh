@@ -9,7 +9,7 @@ LIBS="$PBI_CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 DATA="$PBI_STATE_DIR/kafka/data"
 LOG="$PBI_STATE_DIR/kafka/kafka.log"
 PIDFILE="$PBI_STATE_DIR/kafka/kafka.pid"
-HOST=127.0.0.1 PORT=9092 CONTROLLER_PORT=9093
+HOST=127.0.0.1 PORT="${PBI_KAFKA_PORT:-9092}" CONTROLLER_PORT="${PBI_KAFKA_CONTROLLER_PORT:-9093}"
 mkdir -p "$PBI_STATE_DIR/kafka"
 
 running_pid() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null && cat "$PIDFILE"; }
@@ -41,7 +41,8 @@ kjava() { "$JAVA" "${JAVA_ARGS[@]}" "$@"; }
 
 # The repo's server.properties plus the machine-specific data directory.
 runtime_config() {
-  { cat "$here/kafka/server.properties"; echo "log.dirs=$DATA"; } >"$PBI_STATE_DIR/kafka/server.properties"
+  { sed -e "s/:9092/:$PORT/g" -e "s/:9093/:$CONTROLLER_PORT/g" "$here/kafka/server.properties"
+    echo "log.dirs=$DATA"; } >"$PBI_STATE_DIR/kafka/server.properties"
 }
 
 format_storage() {

@@ -62,19 +62,18 @@ def test_maven_offline_is_reported(tmp_path: Path) -> None:
 
 
 def test_port_taken_by_another_program_is_reported(tmp_path: Path) -> None:
-    # Fake jars so the script gets as far as the port check; a plain socket holds the port.
+    # A plain socket holds a free port the script is pointed at, so it can never start a broker here.
     libs = tmp_path / "cache" / f"kafka-{_kafka_version()}" / "libs"
     libs.mkdir(parents=True)
     (libs / ".complete").touch()
     with socket.socket() as holder:
-        try:
-            holder.bind(("127.0.0.1", 9092))
-            holder.listen()
-        except OSError:
-            pass  # the project's own Kafka already holds it: just as taken for a foreign state dir
-        result = run_kafka_sh(tmp_path)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run_kafka_sh(tmp_path, PBI_KAFKA_PORT=str(port), PBI_KAFKA_CONTROLLER_PORT=str(port))
     assert result.returncode != 0
-    assert "port 9092 is already taken" in result.stderr
+    assert f"port {port} is already taken" in result.stderr
+    assert not (tmp_path / "state" / "kafka" / "data").exists()
 
 
 def _kafka_version() -> str:
