@@ -77,7 +77,8 @@ class EligibilityHandlers:
 
     def decision_row(self, request: ReactivationRequested, decision: Decision, now: dt.datetime) -> dict[str, Any]:
         eid = event_id(request.request_id, decision.outcome)
-        event = ReactivationDecided(
+        # Built from already validated values: skip re-validating (the NIK check is costly in bulk).
+        event = ReactivationDecided.model_construct(
             event_id=eid,
             decision_id=eid,
             occurred_at=now,
@@ -104,7 +105,7 @@ class EligibilityHandlers:
     def sla_row(self, request: ReactivationRequested, state: SlaState, now: dt.datetime) -> dict[str, Any]:
         assert request.sla_deadline is not None
         letter = request.documents.hospital_letter
-        event = EmergencySlaChanged(
+        event = EmergencySlaChanged.model_construct(
             event_id=event_id(request.request_id, "sla", state),
             occurred_at=now,
             source="eligibility",
