@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
+from aiokafka.errors import KafkaError
+from sqlalchemy.exc import DBAPIError
 from rich.console import Console
 
 from shared.settings import Settings
@@ -22,6 +24,7 @@ def run(coro_factory: Callable[[Settings], Awaitable[T]]) -> T:
     except (ValueError, LookupError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2)
-    except OSError as exc:
-        console.print(f"[red]error:[/red] cannot reach the database or broker ({exc}). Is `make infra-up` running?")
+    except (OSError, DBAPIError, KafkaError) as exc:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        console.print(f"[red]error:[/red] cannot reach the database or broker ({detail}). Is `make infra-up` running?")
         raise typer.Exit(1)
