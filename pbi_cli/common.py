@@ -8,8 +8,8 @@ from typing import TypeVar
 
 import typer
 from aiokafka.errors import KafkaError
-from sqlalchemy.exc import DBAPIError
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 
 from shared.settings import Settings
 
