@@ -16,6 +16,8 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
@@ -27,7 +29,7 @@ from shared.db import make_engine
 from shared.events import ParticipantDeactivated
 from shared.kafka import ensure_topics
 from shared.settings import RegistrySettings
-from shared.topics import PARTICIPANT_EVENTS
+from shared.topics import PARTICIPANT_EVENTS, all_topic_names
 
 
 def nik(i: int) -> str:
@@ -120,9 +122,22 @@ async def run(n: int) -> dict[str, float]:
         )
         return result
     finally:
+        await delete_topics(settings)
         async with admin.connect() as conn:
             await conn.execute(text(f'drop database if exists "{db}" with (force)'))
         await admin.dispose()
+
+
+async def delete_topics(settings: RegistrySettings) -> None:
+    """The bench's topics go away with it (12 partitions each: left behind they pile up in the broker)."""
+    client = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await client.start()
+    try:
+        await client.delete_topics(all_topic_names(settings.topic_prefix))
+    except KafkaError as exc:
+        print(f"could not delete the bench topics: {exc!r}")
+    finally:
+        await client.close()
 
 
 def _metric_sum(name: str) -> float:
