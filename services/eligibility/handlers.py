@@ -28,6 +28,7 @@ from services.eligibility.store import (
     schedule,
     waiting_in_outbox,
 )
+from services.eligibility.store import outbox as OUTBOX
 from shared.db import transaction
 from shared.enums import Outcome, ReactivationPath, SlaState
 from shared.events import (
@@ -165,7 +166,7 @@ class EligibilityHandlers:
             if decision.outcome is Outcome.PENDING and list(decision.reasons) == list(row["reasons"]):
                 continue
             await self._record(session, request, decision, now, outbox, known)
-        await add_to_outbox(session, self._outbox, outbox)
+        await add_to_outbox(session, OUTBOX, outbox)
 
     async def _record(
         self,
@@ -192,12 +193,6 @@ class EligibilityHandlers:
         if decision.outcome.value in FINAL:
             tt = Timer.__table__
             await session.execute(delete(tt).where(tt.c.subject == str(request.request_id), tt.c.fired_at.is_(None)))
-
-    @property
-    def _outbox(self):  # type: ignore[no-untyped-def]
-        from services.eligibility.store import outbox
-
-        return outbox
 
     async def on_emergency(self, requests: list[ReactivationRequested]) -> None:
         await self.on_requests(requests, urgent=True)
@@ -273,7 +268,7 @@ class EligibilityHandlers:
             await schedule(session, timers)
             if urgent and self.publish_now is not None and outbox:
                 fast = not await waiting_in_outbox(session, {r.nik.encode() for r in todo})
-            await add_to_outbox(session, self._outbox, outbox)
+            await add_to_outbox(session, OUTBOX, outbox)
         if fast and self.publish_now is not None:
             await self.publish_now(outbox)
         self.on_commit()
