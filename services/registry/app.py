@@ -59,7 +59,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
                 service="registry",
                 prefix=settings.topic_prefix,
                 batch=batch,
-                max_records=2000,
+                max_records=4000 if spec is PARTICIPANT_EVENTS else 2000,
                 max_partition_fetch_bytes=4 * 1024 * 1024,
             )(handlers.on_events)
     kafka_health = KafkaHealth(settings.kafka_bootstrap_servers, settings.topic_prefix)
