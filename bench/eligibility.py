@@ -28,6 +28,8 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -36,7 +38,7 @@ from services.eligibility.store import FactsRow
 from shared.events import Documents, HospitalLetter, ReactivationRequested
 from shared.kafka import ensure_topics
 from shared.settings import EligibilitySettings
-from shared.topics import DECISIONS, EMERGENCY_REQUESTS, REACTIVATION_REQUESTS
+from shared.topics import DECISIONS, EMERGENCY_REQUESTS, REACTIVATION_REQUESTS, all_topic_names
 
 ROOT = Path(__file__).resolve().parents[1]
 EMERGENCY_RATE = float(os.environ.get("BENCH_EMERGENCY_RATE", "5"))  # per second during the backlog
@@ -135,6 +137,18 @@ class DecisionWatcher:
                     if d["request_id"] not in self.first:
                         self.first[d["request_id"]] = now
                         self.bulk += d["path"] == "REGULAR"
+
+
+async def delete_topics(settings: EligibilitySettings) -> None:
+    """The bench's topics go away with it (left behind, their partitions pile up in the broker)."""
+    client = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        await client.start()
+        await client.delete_topics(all_topic_names(settings.topic_prefix))
+    except (KafkaError, OSError) as exc:
+        print(f"could not delete the bench topics {settings.topic_prefix}*: {exc!r}")
+    finally:
+        await client.close()
 
 
 async def run(n: int) -> dict[str, float]:
@@ -242,6 +256,7 @@ async def run(n: int) -> dict[str, float]:
         async with admin.connect() as conn:
             await conn.execute(text(f'drop database if exists "{db}" with (force)'))
         await admin.dispose()
+        await delete_topics(settings)
 
 
 if __name__ == "__main__":
