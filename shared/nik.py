@@ -7,6 +7,7 @@ covers what it lacks: province 65 and the 2022 Papua provinces, district 00 and 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from typing import Annotated
@@ -53,8 +54,11 @@ def _region_names(nik: str) -> tuple[str, str]:
     return province_info["name_id"], regency_name
 
 
+@functools.lru_cache(maxsize=200_000)
 def parse_nik(value: str) -> NikParts:
-    """Validate a NIK and return its parts; raises NikError naming the first problem."""
+    """Validate a NIK and return its parts; raises NikError naming the first problem.
+
+    Cached: every consumer validates every event's NIK, and one person's NIK recurs across events."""
     if not isinstance(value, str):
         raise NikError("NIK must be a string of 16 digits")
     nik = stdnum_nik.compact(value)

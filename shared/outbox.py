@@ -19,7 +19,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
-    Index,
     LargeBinary,
     MetaData,
     String,
@@ -52,7 +51,6 @@ def outbox_table(metadata: MetaData, schema: str) -> Table:
         Column("payload", LargeBinary, nullable=False),
         Column("headers", JSONB, nullable=False, server_default="{}"),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-        Index(f"ix_{schema}_outbox_id", "id"),
         schema=schema,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated
 
@@ -18,6 +19,7 @@ _SEPARATORS = re.compile(r"[\s\-().]")
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
+@functools.lru_cache(maxsize=200_000)
 def normalize_phone(value: str) -> str:
     """Return the E.164 form of an Indonesian mobile number, or raise PhoneError."""
     if not isinstance(value, str) or not value.strip():

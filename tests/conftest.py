@@ -58,7 +58,9 @@ def topic_prefix() -> str:
 
 
 @pytest.fixture
-async def settings(infra: Infra, database_url: str, topic_prefix: str) -> AsyncIterator[Settings]:
+async def settings(
+    infra: Infra, database_url: str, topic_prefix: str, sweep_leftover_test_topics: None
+) -> AsyncIterator[Settings]:
     """Settings for one test: its own database and its own topics (created, 2 partitions each, deleted after)."""
     s = Settings(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
@@ -90,7 +92,7 @@ async def delete_topics(bootstrap: str, wanted) -> None:  # type: ignore[no-unty
         await admin.close()
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def sweep_leftover_test_topics(infra: Infra) -> None:
     """Topics left by interrupted earlier runs (only the test prefixes above)."""
     asyncio.run(delete_topics(infra.kafka_bootstrap_servers, lambda name: bool(TEST_TOPIC.match(name))))

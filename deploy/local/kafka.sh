@@ -35,7 +35,7 @@ ensure_jars() {
 }
 
 # Run a Kafka class with the cached jars, a modest heap and the repo's logging config.
-JAVA_ARGS=(-Xms"${KAFKA_HEAP:-512m}" -Xmx"${KAFKA_HEAP:-512m}" -XX:+UseG1GC -Djava.awt.headless=true
+JAVA_ARGS=(-Xms"${KAFKA_HEAP:-1g}" -Xmx"${KAFKA_HEAP:-1g}" -XX:+UseG1GC -Djava.awt.headless=true
   -Dlog4j2.configurationFile="$here/kafka/log4j2.properties" -cp "$LIBS/*")
 kjava() { "$JAVA" "${JAVA_ARGS[@]}" "$@"; }
 

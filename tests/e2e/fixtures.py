@@ -22,7 +22,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="session")
-def system(infra: Infra) -> Iterator[RunningSystem]:
+def system(infra: Infra, sweep_leftover_test_topics: None) -> Iterator[RunningSystem]:
     name = f"pbi_e2e_{uuid.uuid4().hex[:8]}"
     url = asyncio.run(_create_database(infra.database_url, name))
     prefix = f"e2e{uuid.uuid4().hex[:8]}."
