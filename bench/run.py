@@ -180,7 +180,7 @@ async def main() -> dict[str, Any]:
     db_url = await _create_database(admin_db, db_name)
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     await ensure_topics(Settings(kafka_bootstrap_servers=kafka, topic_prefix=prefix))
-    system = start_system(db_url, kafka, prefix, ROOT / ".run" / "bench-logs", {"KAFKA_PARTITIONS_OVERRIDE": ""})
+    system = start_system(db_url, kafka, prefix, ROOT / ".run" / "bench-logs", {"KAFKA_PARTITIONS_OVERRIDE": None})
     sampler = RssSampler(system)
     sampler.start()
     try:

@@ -80,7 +80,7 @@ class RunningSystem:
 
 
 def start_system(
-    database_url: str, kafka: str, topic_prefix: str, log_dir: Path, extra_env: dict[str, str] | None = None
+    database_url: str, kafka: str, topic_prefix: str, log_dir: Path, extra_env: dict[str, str | None] | None = None
 ) -> RunningSystem:
     log_dir.mkdir(parents=True, exist_ok=True)
     ports = {name: free_port() for name in ("simulator", *SERVICES)}
@@ -99,6 +99,8 @@ def start_system(
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['notifier']}",
         **(extra_env or {}),
     }
+    # None in extra_env removes a variable (e.g. the partition override, to get the catalogue's counts).
+    env = {k: v for k, v in env.items() if v is not None}
     system = RunningSystem(env, ports, log_dir)
     try:
         system.start("simulator")
