@@ -91,8 +91,8 @@ def participants_total(s: dict[str, Any]) -> int:
 
 
 def decisions_total(s: dict[str, Any]) -> int:
-    by_outcome = s.get("decisions_by_outcome", s.get("decisions", {}))
-    return int(sum(v for k, v in by_outcome.items() if k in ("APPROVED", "REJECTED", "EXPIRED")))
+    """Requests with a decision of any outcome: a PENDING one is decided too (it now waits for facts)."""
+    return int(sum(s.get("decisions_by_outcome", {}).values()))
 
 
 async def post_batches(
