@@ -1,4 +1,6 @@
-"""`make demo` in CI size (DEMO_SCALE=small): it finishes, decides every request, and its printed
+"""Runs last among the e2e tests (file order): its load must not slow the others down.
+
+`make demo` in CI size (DEMO_SCALE=small): it finishes, decides every request, and its printed
 summary agrees with what the registry says afterwards."""
 
 from __future__ import annotations
