@@ -43,3 +43,16 @@ def run_env(metadata: MetaData, default_schema: str) -> None:
         await engine.dispose()
 
     asyncio.run(run_online())
+
+
+def create_tables(tables: list) -> None:  # type: ignore[type-arg]
+    """Body of a service's initial revision: create its tables as the store declares them."""
+    bind = context.get_bind()
+    for table in tables:
+        table.create(bind, checkfirst=True)
+
+
+def drop_tables(tables: list) -> None:  # type: ignore[type-arg]
+    bind = context.get_bind()
+    for table in reversed(tables):
+        table.drop(bind, checkfirst=True)

@@ -4,9 +4,8 @@ Revision ID: 0001
 Revises:
 """
 
-from alembic import op
-
 from services.intake.store import TABLES
+from shared.alembic_env import create_tables, drop_tables
 
 revision = "0001"
 down_revision = None
@@ -15,12 +14,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    for table in TABLES:
-        table.create(bind, checkfirst=True)
+    create_tables(TABLES)
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    for table in reversed(TABLES):
-        table.drop(bind, checkfirst=True)
+    drop_tables(TABLES)
