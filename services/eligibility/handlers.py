@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -16,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.eligibility import metrics
 from services.eligibility.domain.facts import apply_fact
 from services.eligibility.domain.policy import Policy
-from services.eligibility.domain.rules import Decision, Facts, Request, decide
-from services.eligibility.domain.window import reactivation_window_closes_at
+from services.eligibility.domain.rules import Decision, Facts, decide
+from services.eligibility.domain.schedule import REMINDER, reminders, request_timers
+from services.eligibility.outgoing import as_request, decision_event, sla_event
 from services.eligibility.store import (
     RequestRow,
     Timer,
@@ -31,36 +31,26 @@ from services.eligibility.store import (
 from services.eligibility.store import outbox as OUTBOX
 from shared.db import transaction
 from shared.enums import Outcome, ReactivationPath, SlaState
-from shared.events import (
-    EmergencySlaChanged,
-    ParticipantDeactivated,
-    ParticipantEvent,
-    ReactivationDecided,
-    ReactivationRequested,
-)
+from shared.events import ParticipantDeactivated, ParticipantEvent, ReactivationRequested
 from shared.outbox import add_to_outbox, outbox_row
 from shared.topics import DECISIONS, TIMER_EVENTS
 
-NAMESPACE = uuid.UUID("0d7c3a52-7b0e-4f59-9a55-4f1f2b7c9e11")
 Clock = Callable[[], dt.datetime]
-YIELD_EVERY = 25  # requests decided between two chances for other tasks (the emergency lane) to run
-FINAL = {Outcome.APPROVED.value, Outcome.REJECTED.value, Outcome.EXPIRED.value}
+Known = dict[str, tuple[Facts, str | None]]  # NIK -> (facts, phone)
+YIELD_EVERY = 25  # requests decided between two chances for other tasks to run
+FINAL = {Outcome.APPROVED, Outcome.REJECTED, Outcome.EXPIRED}
 
 
-def event_id(*parts: object) -> uuid.UUID:
-    """Deterministic ids: the same decision or timer always gets the same event id."""
-    return uuid.uuid5(NAMESPACE, ":".join(str(p) for p in parts))
+@dataclass
+class Effects:
+    """What one transaction publishes; the decision metrics are counted once it has committed."""
 
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    decided: list[tuple[ReactivationRequested, Decision, dt.datetime]] = field(default_factory=list)
 
-def as_request(request: ReactivationRequested) -> Request:
-    return Request(
-        str(request.request_id),
-        request.nik,
-        request.path,
-        request.received_at,
-        request.documents,
-        request.facility_registered,
-    )
+    def count(self) -> None:
+        for request, decision, now in self.decided:
+            metrics.count_decision(request.path.value, decision, (now - request.received_at).total_seconds())
 
 
 class EligibilityHandlers:
@@ -76,54 +66,24 @@ class EligibilityHandlers:
         self.sessions, self.policy, self.clock, self.prefix, self.on_commit = sessions, policy, clock, prefix, on_commit
         self.publish_now = publish_now
 
-    def decision_row(self, request: ReactivationRequested, decision: Decision, now: dt.datetime) -> dict[str, Any]:
-        eid = event_id(request.request_id, decision.outcome)
-        # Built from already validated values: skip re-validating (the NIK check is costly in bulk).
-        event = ReactivationDecided.model_construct(
-            event_id=eid,
-            decision_id=eid,
-            occurred_at=now,
-            source="eligibility",
-            nik=request.nik,
-            request_id=request.request_id,
-            path=request.path,
-            channel=request.channel,
-            outcome=decision.outcome,
-            reasons=list(decision.reasons),
-            follow_ups=list(decision.follow_ups),
-            policy_version=decision.policy_version,
-            received_at=request.received_at,
-            decided_at=now,
-            sla_deadline=request.sla_deadline,
-            window_closes_at=decision.window_closes_at,
-            phone=request.phone,
-        )
-        metrics.DECISIONS.labels(decision.outcome.value, request.path.value).inc()
-        for reason in decision.reasons:
-            metrics.REASONS.labels(decision.outcome.value, reason.value).inc()
-        return outbox_row(self.prefix + DECISIONS.name, event)
+    def add_decision(
+        self, effects: Effects, request: ReactivationRequested, decision: Decision, now: dt.datetime
+    ) -> None:
+        effects.outbox.append(outbox_row(self.prefix + DECISIONS.name, decision_event(request, decision, now)))
+        effects.decided.append((request, decision, now))
 
     def sla_row(self, request: ReactivationRequested, state: SlaState, now: dt.datetime) -> dict[str, Any]:
-        assert request.sla_deadline is not None
-        letter = request.documents.hospital_letter
-        event = EmergencySlaChanged.model_construct(
-            event_id=event_id(request.request_id, "sla", state),
-            occurred_at=now,
-            source="eligibility",
-            nik=request.nik,
-            request_id=request.request_id,
-            sla_state=state,
-            sla_deadline=request.sla_deadline,
-            received_at=request.received_at,
-            facility_code=letter.facility_code if letter else None,
-        )
-        return outbox_row(self.prefix + TIMER_EVENTS.name, event)
+        return outbox_row(self.prefix + TIMER_EVENTS.name, sla_event(request, state, now))
 
-    def _decide(self, facts: Facts, request: ReactivationRequested, now: dt.datetime) -> Decision:
+    def decide(self, facts: Facts, request: ReactivationRequested, now: dt.datetime) -> Decision:
         return decide(facts, as_request(request), self.policy, now)
+
+    def timers_for(self, request: ReactivationRequested, decision: Decision) -> list[dict[str, Any]]:
+        return request_timers(as_request(request), decision, self.policy)
 
     async def on_participant_events(self, events: list[ParticipantEvent]) -> None:
         now = self.clock()
+        effects = Effects()
         async with transaction(self.sessions) as session:
             fresh = await new_event_ids(session, [e.event_id for e in events])
             todo = [e for e in events if e.event_id in fresh]
@@ -135,64 +95,61 @@ class EligibilityHandlers:
                 facts, phone = known.get(event.nik, (Facts(event.nik), None))
                 known[event.nik] = (apply_fact(facts, event), getattr(event, "phone", None) or phone)
                 if isinstance(event, ParticipantDeactivated):
-                    timers.extend(self._reminders(event))
+                    timers.extend(reminders(event.nik, event.deactivated_on, self.policy))
             await save_facts(session, {e.nik: known[e.nik] for e in todo})
             await schedule(session, timers)
-            await self._reevaluate_pending(session, {e.nik for e in todo}, known, now)
+            await self._reevaluate_pending(session, {e.nik for e in todo}, known, now, effects)
+            await add_to_outbox(session, OUTBOX, effects.outbox)
+        effects.count()
         self.on_commit()
 
-    def _reminders(self, event: ParticipantDeactivated) -> list[dict[str, Any]]:
-        closes = reactivation_window_closes_at(event.deactivated_on, event.nik, self.policy)
-        return [
-            {
-                "kind": "REMINDER",
-                "subject": event.nik,
-                "nik": event.nik,
-                "due_at": closes - dt.timedelta(days=days),
-                "data": {"days_left": days, "window_closes_at": closes.isoformat()},
-            }
-            for days in self.policy.reminder_days_before_close
-        ]
-
     async def _reevaluate_pending(
-        self, session: AsyncSession, niks: set[str], known: dict[str, tuple[Facts, str | None]], now: dt.datetime
+        self, session: AsyncSession, niks: set[str], known: Known, now: dt.datetime, effects: Effects
     ) -> None:
+        """New facts decide the PENDING requests of these people, without anyone re-submitting."""
         t = RequestRow.__table__
         rows = (await session.execute(select(t).where(t.c.nik.in_(niks), t.c.outcome == "PENDING"))).mappings().all()
-        outbox: list[dict[str, Any]] = []
         for row in rows:
-            request = ReactivationRequested.model_validate(row["event"])
-            decision = self._decide(known[row["nik"]][0], request, now)
-            if decision.outcome is Outcome.PENDING and list(decision.reasons) == list(row["reasons"]):
-                continue
-            await self._record(session, request, decision, now, outbox, known)
-        await add_to_outbox(session, OUTBOX, outbox)
+            await self.reconsider(session, row, known, now, effects)
 
-    async def _record(
+    async def reconsider(
+        self, session: AsyncSession, row: Any, known: Known, now: dt.datetime, effects: Effects
+    ) -> None:
+        """Decide a PENDING request again; record it only when something changed."""
+        request = ReactivationRequested.model_validate(row["event"])
+        decision = self.decide(known.get(request.nik, (Facts(request.nik), None))[0], request, now)
+        if decision.outcome is Outcome.PENDING and [r.value for r in decision.reasons] == list(row["reasons"]):
+            return
+        await self.record(session, request, decision, now, effects, known)
+
+    async def record(
         self,
         session: AsyncSession,
         request: ReactivationRequested,
         decision: Decision,
         now: dt.datetime,
-        outbox: list[dict[str, Any]],
-        known: dict[str, tuple[Facts, str | None]],
+        effects: Effects,
+        known: Known,
     ) -> None:
+        """A new decision for a request already on record (re-evaluation or timer)."""
         t = RequestRow.__table__
         await session.execute(
             update(t)
             .where(t.c.request_id == request.request_id)
             .values(outcome=decision.outcome.value, reasons=[r.value for r in decision.reasons], decided_at=now)
         )
-        outbox.append(self.decision_row(request, decision, now))
+        self.add_decision(effects, request, decision, now)
         if decision.outcome is Outcome.APPROVED:
-            facts, phone = known[request.nik]
+            facts, phone = known.get(request.nik, (Facts(request.nik), None))
             known[request.nik] = (replace(facts, reactivated=True), phone)
             await mark_reactivated(session, {request.nik})
             if request.path is ReactivationPath.EMERGENCY:
-                outbox.append(self.sla_row(request, SlaState.MET, now))
-        if decision.outcome.value in FINAL:
-            tt = Timer.__table__
+                effects.outbox.append(self.sla_row(request, SlaState.MET, now))
+        tt = Timer.__table__
+        if decision.outcome in FINAL:  # the clock stops
             await session.execute(delete(tt).where(tt.c.subject == str(request.request_id), tt.c.fired_at.is_(None)))
+        else:  # still PENDING, for other reasons: timers it now needs (existing ones are kept)
+            await schedule(session, self.timers_for(request, decision))
 
     async def on_emergency(self, requests: list[ReactivationRequested]) -> None:
         await self.on_requests(requests, urgent=True)
@@ -204,14 +161,13 @@ class EligibilityHandlers:
         the same person is still waiting in the outbox, so per-person order is kept."""
         now = self.clock()
         fast = False
+        effects = Effects()
         async with transaction(self.sessions) as session:
             fresh = await new_event_ids(session, [r.event_id for r in requests])
             todo = [r for r in requests if r.event_id in fresh]
             if not todo:
                 return
             known = await load_facts(session, {r.nik for r in todo})
-            outbox: list[dict[str, Any]] = []
-            timers: list[dict[str, Any]] = []
             t = RequestRow.__table__
             existing = set(
                 (
@@ -221,15 +177,16 @@ class EligibilityHandlers:
                 ).scalars()
             )
             rows: list[dict[str, Any]] = []
+            timers: list[dict[str, Any]] = []
             reactivated: set[str] = set()
             for n, request in enumerate(todo, 1):
                 if n % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)  # let the emergency lane in between: deciding is CPU work
+                    await asyncio.sleep(0)  # deciding is CPU work: let the relay and lag sampler in
                 if request.request_id in existing:
                     continue  # the same request re-sent under a new event id: already decided
                 existing.add(request.request_id)
                 facts, phone = known.setdefault(request.nik, (Facts(request.nik), request.phone))
-                decision = self._decide(facts, request, now)
+                decision = self.decide(facts, request, now)
                 rows.append(
                     {
                         "request_id": request.request_id,
@@ -242,20 +199,17 @@ class EligibilityHandlers:
                         "event": request.model_dump(mode="json"),
                     }
                 )
-                outbox.append(self.decision_row(request, decision, now))
-                timers.extend(self._request_timers(request, decision))
+                self.add_decision(effects, request, decision, now)
+                timers.extend(self.timers_for(request, decision))
                 if decision.outcome is Outcome.APPROVED:
                     # A second request for the same person in this batch finds them active.
                     known[request.nik] = (replace(facts, reactivated=True), phone)
                     reactivated.add(request.nik)
                 if request.path is ReactivationPath.EMERGENCY and request.sla_deadline is not None:
                     if decision.outcome is Outcome.APPROVED:
-                        outbox.append(self.sla_row(request, SlaState.MET, now))
+                        effects.outbox.append(self.sla_row(request, SlaState.MET, now))
                     elif decision.outcome is Outcome.PENDING:
-                        outbox.append(self.sla_row(request, SlaState.OK, now))
-                metrics.LATENCY.labels(request.path.value).observe(
-                    max(0.0, (now - request.received_at).total_seconds())
-                )
+                        effects.outbox.append(self.sla_row(request, SlaState.OK, now))
             # Set-based writes: a batch of hundreds costs a handful of round trips.
             if rows:
                 await session.execute(t.insert(), rows)
@@ -263,46 +217,13 @@ class EligibilityHandlers:
             # Someone who asked needs no reminder that their window is closing.
             tt = Timer.__table__
             await session.execute(
-                delete(tt).where(tt.c.kind == "REMINDER", tt.c.nik.in_({r.nik for r in todo}), tt.c.fired_at.is_(None))
+                delete(tt).where(tt.c.kind == REMINDER, tt.c.nik.in_({r.nik for r in todo}), tt.c.fired_at.is_(None))
             )
             await schedule(session, timers)
-            if urgent and self.publish_now is not None and outbox:
+            if urgent and self.publish_now is not None and effects.outbox:
                 fast = not await waiting_in_outbox(session, {r.nik.encode() for r in todo})
-            await add_to_outbox(session, OUTBOX, outbox)
+            await add_to_outbox(session, OUTBOX, effects.outbox)
+        effects.count()
         if fast and self.publish_now is not None:
-            await self.publish_now(outbox)
+            await self.publish_now(effects.outbox)
         self.on_commit()
-
-    def _request_timers(self, request: ReactivationRequested, decision: Decision) -> list[dict[str, Any]]:
-        timers: list[dict[str, Any]] = []
-        subject = str(request.request_id)
-        if decision.outcome is Outcome.PENDING and decision.window_closes_at is not None:
-            timers.append(
-                {
-                    "kind": "EXPIRE",
-                    "subject": subject,
-                    "nik": request.nik,
-                    "due_at": decision.window_closes_at,
-                    "data": {},
-                }
-            )
-        if request.path is ReactivationPath.EMERGENCY and decision.outcome is Outcome.PENDING:
-            timers.append(
-                {
-                    "kind": "SLA_WARNING",
-                    "subject": subject,
-                    "nik": request.nik,
-                    "due_at": request.received_at + self.policy.emergency_warning,
-                    "data": {},
-                }
-            )
-            timers.append(
-                {
-                    "kind": "SLA_BREACH",
-                    "subject": subject,
-                    "nik": request.nik,
-                    "due_at": request.received_at + self.policy.emergency_sla,
-                    "data": {},
-                }
-            )
-        return timers

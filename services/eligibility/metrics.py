@@ -25,6 +25,14 @@ CONSUMER_LAG = Gauge(
 )
 
 
+def count_decision(path: str, decision: Any, latency_s: float) -> None:
+    """Counted after the decision committed, so a rolled-back batch counts nothing."""
+    DECISIONS.labels(decision.outcome.value, path).inc()
+    for reason in decision.reasons:
+        REASONS.labels(decision.outcome.value, reason.value).inc()
+    LATENCY.labels(path).observe(max(0.0, latency_s))
+
+
 async def sample_lag(subscribers: list[Any]) -> None:
     """Lag = highwater mark seen by the consumer minus its position, summed over its assignment."""
     for sub in subscribers:

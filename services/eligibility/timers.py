@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any
 
 import structlog
 from sqlalchemy import func, select, update
 
 from services.eligibility import metrics
 from services.eligibility.domain.rules import Facts, expired
-from services.eligibility.handlers import Clock, EligibilityHandlers, as_request, event_id
+from services.eligibility.domain.schedule import EXPIRE, RECHECK, REMINDER, SLA_BREACH, SLA_WARNING
+from services.eligibility.handlers import Clock, Effects, EligibilityHandlers
+from services.eligibility.outgoing import as_request, event_id
 from services.eligibility.store import RequestRow, Timer, load_facts, outbox
 from shared.db import transaction
 from shared.enums import Outcome, SlaState
@@ -21,7 +22,7 @@ from shared.outbox import add_to_outbox, outbox_row
 from shared.topics import TIMER_EVENTS
 
 log = structlog.get_logger(__name__)
-SLA_KINDS = {"SLA_WARNING": SlaState.WARNING, "SLA_BREACH": SlaState.BREACHED}
+SLA_KINDS = {SLA_WARNING: SlaState.WARNING, SLA_BREACH: SlaState.BREACHED}
 
 
 class TimerLoop:
@@ -70,26 +71,27 @@ class TimerLoop:
                 pending = (await session.execute(select(func.count()).where(t.c.fired_at.is_(None)))).scalar()
                 metrics.TIMERS_PENDING.set(pending or 0)
                 return 0
-            rows: list[dict[str, Any]] = []
+            effects = Effects()
             # Facts first: their lock orders this transaction with the handlers deciding the same people.
             known = await load_facts(session, {d["nik"] for d in due})
             requests = {}
-            subjects = [d["subject"] for d in due if d["kind"] != "REMINDER"]
+            subjects = [d["subject"] for d in due if d["kind"] != REMINDER]
             if subjects:
                 for row in (await session.execute(select(r).where(r.c.request_id.in_(subjects)))).mappings():
                     requests[str(row["request_id"])] = row
             asked = set((await session.execute(select(r.c.nik).where(r.c.nik.in_({d["nik"] for d in due})))).scalars())
             for timer in due:
-                await self._fire(session, timer, requests.get(timer["subject"]), known, asked, now, rows)
+                await self._fire(session, timer, requests.get(timer["subject"]), known, asked, now, effects)
                 metrics.TIMERS_FIRED.labels(timer["kind"]).inc()
             await session.execute(update(t).where(t.c.id.in_([d["id"] for d in due])).values(fired_at=now))
-            await add_to_outbox(session, outbox, rows)
+            await add_to_outbox(session, outbox, effects.outbox)
+        effects.count()
         self.handlers.on_commit()
         return len(due)
 
-    async def _fire(self, session, timer, request_row, known, asked, now, rows) -> None:  # type: ignore[no-untyped-def]
+    async def _fire(self, session, timer, request_row, known, asked, now, effects: Effects) -> None:  # type: ignore[no-untyped-def]
         kind = timer["kind"]
-        if kind == "REMINDER":
+        if kind == REMINDER:
             facts = known.get(timer["nik"], (None, None))
             if timer["nik"] in asked or facts[0] is None or facts[0].reactivated or facts[0].deceased:
                 return
@@ -102,14 +104,16 @@ class TimerLoop:
                 days_left=timer["data"]["days_left"],
                 phone=facts[1],
             )
-            rows.append(outbox_row(self.handlers.prefix + TIMER_EVENTS.name, event))
+            effects.outbox.append(outbox_row(self.handlers.prefix + TIMER_EVENTS.name, event))
             return
         if request_row is None or request_row["outcome"] != Outcome.PENDING.value:
             return  # decided meanwhile: the clock stopped
         request = ReactivationRequested.model_validate(request_row["event"])
         if kind in SLA_KINDS:
-            rows.append(self.handlers.sla_row(request, SLA_KINDS[kind], now))
-        elif kind == "EXPIRE":
+            effects.outbox.append(self.handlers.sla_row(request, SLA_KINDS[kind], now))
+        elif kind == EXPIRE:
             facts = known.get(request.nik, (Facts(request.nik), None))[0]
             decision = expired(facts, as_request(request), self.handlers.policy, timer["due_at"])
-            await self.handlers._record(session, request, decision, now, rows, known)  # noqa: SLF001
+            await self.handlers.record(session, request, decision, now, effects, known)
+        elif kind == RECHECK:  # the grace period for a deactivation still on its way is over
+            await self.handlers.reconsider(session, request_row, known, now, effects)

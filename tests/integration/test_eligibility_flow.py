@@ -8,7 +8,7 @@ import uuid
 
 from sqlalchemy import func, select
 
-from services.eligibility.app import create_app
+from services.eligibility.app import create_app, load_policy
 from services.eligibility.store import RequestRow, Timer
 from shared.db import make_engine
 from shared.enums import Outcome, SlaState
@@ -115,16 +115,35 @@ async def test_request_is_pending_then_approved_when_facts_arrive(settings: Sett
             BiometricRecorded(occurred_at=NOW, source="DUKCAPIL", nik=NIK, recorded_on=NOW.date()),
         )
         found = await decisions.wait_for(lambda e: decisions_for(request.request_id)(e) and e.outcome == "APPROVED")
-        assert found[0].reasons == [] and found[0].policy_version == "2026.1"
+        assert found[0].reasons == [] and found[0].policy_version == "2026.2"
 
 
-async def test_request_for_unknown_person_is_rejected_not_deactivated(settings: Settings) -> None:
-    app = create_app(elig_settings(settings))
+async def test_request_for_unknown_person_waits_out_the_grace_period_then_is_rejected(settings: Settings) -> None:
+    now = [NOW]
+    app = create_app(elig_settings(settings), clock=lambda: now[0], timer_interval_s=0.1)
     async with running(app), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions:
         request = regular("3174015708900002")
         await produce(settings, REACTIVATION_REQUESTS, request)
         [d] = await decisions.wait_for(decisions_for(request.request_id))
-        assert (d.outcome, [r.value for r in d.reasons]) == (Outcome.REJECTED, ["NOT_DEACTIVATED"])
+        assert (d.outcome, [r.value for r in d.reasons]) == (Outcome.PENDING, ["NOT_DEACTIVATED"])
+        now[0] = NOW + load_policy().unknown_person_grace
+        rejected = await decisions.wait_for(lambda e: decisions_for(request.request_id)(e) and e.outcome == "REJECTED")
+        assert [r.value for r in rejected[0].reasons] == ["NOT_DEACTIVATED"]
+        assert rejected[0].event_id != d.event_id
+
+
+async def test_emergency_that_overtakes_its_deactivation_is_approved_when_it_lands(settings: Settings) -> None:
+    """The emergency lane is faster than a backlog of participant events: the request is held, not
+    rejected, and the deactivation arriving afterwards approves it without anyone re-submitting."""
+    app = create_app(elig_settings(settings))
+    async with running(app), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions:
+        request = emergency()
+        await produce(settings, EMERGENCY_REQUESTS, request)
+        [held] = await decisions.wait_for(decisions_for(request.request_id))
+        assert (held.outcome, [r.value for r in held.reasons]) == (Outcome.PENDING, ["NOT_DEACTIVATED"])
+        await produce(settings, PARTICIPANT_EVENTS, deactivated())
+        approved = await decisions.wait_for(lambda e: decisions_for(request.request_id)(e) and e.outcome == "APPROVED")
+        assert approved[0].reasons == []
 
 
 async def test_redelivered_request_yields_exactly_one_decision(settings: Settings) -> None:

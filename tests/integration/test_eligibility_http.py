@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.eligibility.app import create_app
 from shared.events import ReactivationDecided
@@ -11,6 +12,16 @@ from shared.topics import DECISIONS, REACTIVATION_REQUESTS
 from tests.conftest import eventually
 from tests.integration.helpers import TopicReader, produce, running
 from tests.integration.test_eligibility_flow import elig_settings, regular
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """One sample's value in a /metrics text (0 when absent): metrics are process-wide, so tests compare
+    before and after rather than trusting absolute values."""
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+    return 0.0
 
 
 async def test_ready_and_metrics_count_decisions_by_outcome_and_reason(settings: Settings) -> None:
@@ -24,7 +35,8 @@ async def test_ready_and_metrics_count_decisions_by_outcome_and_reason(settings:
         ready = await http.get("/readyz")
         assert ready.status_code == 200, ready.text
 
-        request = regular("3174015708900002")  # nobody deactivated this NIK
+        before = (await http.get("/metrics")).text
+        request = regular("3174015708900002")  # nobody deactivated this NIK (yet: held for the grace period)
         await produce(settings, REACTIVATION_REQUESTS, request)
         await decisions.wait_for(lambda e: isinstance(e, ReactivationDecided) and e.request_id == request.request_id)
 
@@ -33,7 +45,11 @@ async def test_ready_and_metrics_count_decisions_by_outcome_and_reason(settings:
             return text if "pbi_eligibility_consumer_lag_records{" in text else ""
 
         text = await eventually(lag_sampled, timeout=10)
-        assert 'pbi_eligibility_decision_reasons_total{outcome="REJECTED",reason="NOT_DEACTIVATED"}' in text
-        assert 'pbi_eligibility_decisions_total{outcome="REJECTED",path="REGULAR"}' in text
+        reason = {"outcome": "PENDING", "reason": "NOT_DEACTIVATED"}
+        name = "pbi_eligibility_decision_reasons_total"
+        assert sample(text, name, **reason) == sample(before, name, **reason) + 1
+        decided = {"outcome": "PENDING", "path": "REGULAR"}
+        name = "pbi_eligibility_decisions_total"
+        assert sample(text, name, **decided) == sample(before, name, **decided) + 1
         assert f'pbi_eligibility_consumer_lag_records{{group="{settings.topic_prefix}eligibility-requests"}}' in text
         assert "pbi_eligibility_decision_latency_seconds_bucket" in text

@@ -15,10 +15,17 @@ class Policy:
     emergency_sla_hours: int = 24
     emergency_warning_hours: int = 12
     reminder_days_before_close: tuple[int, ...] = (30, 7)
+    # A request and the deactivation it answers travel on different topics: for this long after
+    # receipt, "no deactivation seen" may only mean "still queued", so the request waits.
+    unknown_person_grace_minutes: int = 10
 
     @property
     def emergency_sla(self) -> dt.timedelta:
         return dt.timedelta(hours=self.emergency_sla_hours)
+
+    @property
+    def unknown_person_grace(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.unknown_person_grace_minutes)
 
     @property
     def emergency_warning(self) -> dt.timedelta:

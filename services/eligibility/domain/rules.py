@@ -9,6 +9,11 @@ Two instants matter: `request.received_at` decides whether the request came in t
 request is REJECTED with WINDOW_EXPIRED: the person must apply as a new participant), and `now`,
 the moment of deciding: a request that came in time but is (re-)evaluated after its window has
 closed without having been approved is EXPIRED, whatever facts have arrived since.
+
+A request for someone with no deactivation on record is not rejected at once: requests and
+participant events travel on different topics, so an emergency can overtake the deactivation it
+answers. For the policy's grace period NOT_DEACTIVATED is soft (PENDING); the deactivation, when it
+lands, re-evaluates the request, and a timer rejects it once the grace period is over.
 """
 
 from __future__ import annotations
@@ -111,15 +116,22 @@ def decide(facts: Facts, request: Request, policy: Policy, now: dt.datetime | No
     if facts.deactivated_on is not None:  # with nothing to reactivate, path checks say nothing
         reasons.extend(_eligibility_reasons(facts, request, policy))
 
+    soft = SOFT | {R.NOT_DEACTIVATED} if awaiting_deactivation(facts, request, policy, now) else SOFT
     if not reasons:
         outcome = Outcome.APPROVED
-    elif all(r in SOFT for r in reasons):
+    elif all(r in soft for r in reasons):
         outcome = Outcome.PENDING
     else:
         outcome = Outcome.REJECTED
     if outcome is not Outcome.REJECTED and closes_at is not None and now > closes_at:
         return expired(facts, request, policy, closes_at)
     return Decision(outcome, tuple(reasons), _follow_ups(facts, request, policy, outcome), policy.version, closes_at)
+
+
+def awaiting_deactivation(facts: Facts, request: Request, policy: Policy, now: dt.datetime) -> bool:
+    """Nothing on record yet, and the deactivation may still be queued behind the request."""
+    unknown = facts.deactivated_on is None and not facts.reactivated
+    return unknown and now < request.received_at + policy.unknown_person_grace
 
 
 def _follow_ups(facts: Facts, request: Request, policy: Policy, outcome: Outcome) -> tuple[FollowUp, ...]:

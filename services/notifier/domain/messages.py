@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from shared.enums import Outcome, ReactivationPath
+from shared.enums import DecisionReason, Outcome, ReactivationPath
 from shared.events import (
     Event,
     ParticipantDeactivated,
@@ -40,6 +40,10 @@ def message_for(event: Event) -> Message | None:
             kind, context = "deactivated", {"reason": event.reason.value, "deactivated_on": event.deactivated_on}
         case ReactivationRequested():
             kind, urgent = "received", event.path is ReactivationPath.EMERGENCY
+        case ReactivationDecided() if (
+            event.outcome is Outcome.PENDING and DecisionReason.NOT_DEACTIVATED in event.reasons
+        ):
+            pass  # eligibility waits for a deactivation that may still be on its way: nothing to tell yet
         case ReactivationDecided():
             emergency = event.path is ReactivationPath.EMERGENCY
             kind = {

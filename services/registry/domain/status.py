@@ -147,8 +147,10 @@ def _with_deactivation(base: Participant, e: ParticipantDeactivated, region: Reg
 
 def _decided(p: Participant | None, e: ReactivationDecided, region: Region) -> Applied:
     if p is None:
-        if e.outcome is Outcome.REJECTED and _NOBODY_TO_MIRROR & set(e.reasons):
-            return Applied(None)  # NOT_DEACTIVATED / NIK_INVALID: eligibility agrees there is nobody to mirror
+        if e.outcome in (Outcome.REJECTED, Outcome.PENDING) and _NOBODY_TO_MIRROR & set(e.reasons):
+            # NOT_DEACTIVATED / NIK_INVALID: eligibility agrees there is nobody to mirror (PENDING: not
+            # yet; eligibility waits a grace period in case the deactivation is still on its way).
+            return Applied(None)
         # Eligibility decided, so it saw a deactivation the registry has not (yet): the decision is
         # applied as if to an inactive participant, and the anomaly stays visible until explained;
         # a late deactivation fills in its details without moving the status back.

@@ -56,7 +56,7 @@ def test_window_follows_the_policy_length() -> None:
 
 def test_shipped_policy_file_holds_the_domain_numbers() -> None:
     policy = load_policy()
-    assert policy.version == "2026.1"
+    assert policy.version == "2026.2"
     assert (policy.desil_cutoff, policy.window_months) == (5, 6)
     assert (policy.emergency_warning_hours, policy.emergency_sla_hours) == (12, 24)
     assert policy.reminder_days_before_close == (30, 7)

@@ -62,7 +62,7 @@ def test_eligible_person_is_approved_on_every_path(path: ReactivationPath) -> No
 @pytest.mark.parametrize(
     ("facts_kw", "request_kw", "outcome", "reasons"),
     [
-        ({"deactivated_on": None}, {}, Outcome.REJECTED, (R.NOT_DEACTIVATED,)),
+        ({"deactivated_on": None}, {}, Outcome.PENDING, (R.NOT_DEACTIVATED,)),  # within the grace period
         ({"deactivated_on": None, "reactivated": True}, {}, Outcome.REJECTED, (R.ALREADY_ACTIVE,)),
         ({"reactivated": True}, {}, Outcome.REJECTED, (R.ALREADY_ACTIVE,)),
         ({"deceased": True}, {}, Outcome.REJECTED, (R.DECEASED,)),
@@ -86,6 +86,23 @@ def test_eligible_person_is_approved_on_every_path(path: ReactivationPath) -> No
 def test_regular_path_reasons(facts_kw: dict, request_kw: dict, outcome: Outcome, reasons: tuple) -> None:
     d = decide(facts(**facts_kw), request(**request_kw), POLICY)
     assert (d.outcome, d.reasons) == (outcome, reasons)
+
+
+@pytest.mark.parametrize("path", list(ReactivationPath))
+def test_unknown_person_waits_for_the_grace_period_then_is_rejected(path: ReactivationPath) -> None:
+    unknown, req = facts(deactivated_on=None), request(path)
+    grace = POLICY.unknown_person_grace
+    waiting = decide(unknown, req, POLICY, SOON + grace - dt.timedelta(seconds=1))
+    assert (waiting.outcome, waiting.reasons) == (Outcome.PENDING, (R.NOT_DEACTIVATED,))
+    after = decide(unknown, req, POLICY, SOON + grace)
+    assert (after.outcome, after.reasons) == (Outcome.REJECTED, (R.NOT_DEACTIVATED,))
+
+
+def test_grace_period_does_not_hold_back_what_is_already_final() -> None:
+    # Known as already reactivated, or known dead: nothing a queued event could change.
+    assert decide(facts(deactivated_on=None, reactivated=True), request(), POLICY).outcome is Outcome.REJECTED
+    dead = decide(facts(deactivated_on=None, deceased=True), request(), POLICY)
+    assert (dead.outcome, dead.reasons) == (Outcome.REJECTED, (R.NOT_DEACTIVATED, R.DECEASED))
 
 
 def test_emergency_is_not_blocked_by_desil_or_biometric_but_gets_follow_ups() -> None:

@@ -91,6 +91,12 @@ def test_facts_and_sla_ticks_send_nothing() -> None:
     assert message_for(sla) is None
 
 
+def test_a_request_held_for_a_deactivation_on_its_way_sends_nothing_yet() -> None:
+    assert message_for(decided(Outcome.PENDING, reasons=["NOT_DEACTIVATED"])) is None
+    rejected = message_for(decided(Outcome.REJECTED, reasons=["NOT_DEACTIVATED"]))
+    assert rejected is not None and rejected.kind == "rejected"
+
+
 @pytest.mark.parametrize("reason", list(DeactivationReason))
 def test_deactivation_notice_says_which_office_and_document(reason: DeactivationReason) -> None:
     text = render("deactivated", NIK, {"reason": reason.value, "deactivated_on": dt.date(2026, 11, 1)})

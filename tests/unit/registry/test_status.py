@@ -147,8 +147,9 @@ def test_approval_for_unknown_nik_is_an_anomaly_and_applied_as_if_inactive() -> 
     assert r.history and (r.history.previous_status, r.history.status) == (None, S.ACTIVE) and r.status_changed
 
 
-def test_rejection_for_unknown_nik_is_no_anomaly_and_creates_nobody() -> None:
-    r = apply(None, decided("REJECTED", ("NOT_DEACTIVATED",)), REGION)
+@pytest.mark.parametrize("outcome", ["REJECTED", "PENDING"])
+def test_decision_that_nobody_is_deactivated_is_no_anomaly_and_creates_nobody(outcome: str) -> None:
+    r = apply(None, decided(outcome, ("NOT_DEACTIVATED",)), REGION)
     assert (r.participant, r.history, r.anomaly) == (None, None, None)
 
 
