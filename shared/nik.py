@@ -14,7 +14,6 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
 from stdnum import numdb
-from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.id import nik as stdnum_nik
 
 from shared.regions import EXTRA_PROVINCES, EXTRA_REGENCIES
@@ -37,21 +36,35 @@ class NikParts:
     regency_name: str
 
 
-def _region_names(nik: str) -> tuple[str, str]:
-    province, regency = nik[:2], nik[2:4]
+@functools.lru_cache(maxsize=4096)
+def _region_names(code: str) -> tuple[str, str]:
+    """Province and regency names of a 4-digit region code (cached: a few hundred codes exist)."""
+    province, regency = code[:2], code[2:4]
     if province in EXTRA_PROVINCES:
         name, regencies = EXTRA_PROVINCES[province]
         if regency not in regencies:
-            raise NikError(f"unknown regency code {nik[:4]} in province {province} ({name})")
+            raise NikError(f"unknown regency code {code} in province {province} ({name})")
         return name, regencies[regency]
-    parts = numdb.get("id/loc").info(nik[:4])
+    parts = numdb.get("id/loc").info(code)
     province_info, regency_info = parts[0][1], parts[1][1] if len(parts) > 1 else {}
     if not province_info:
         raise NikError(f"unknown province code {province}")
     regency_name = regency_info.get("name_id") or EXTRA_REGENCIES.get(province, {}).get(regency)
     if not regency_name:
-        raise NikError(f"unknown regency code {nik[:4]} in province {province} ({province_info['name_id']})")
+        raise NikError(f"unknown regency code {code} in province {province} ({province_info['name_id']})")
     return province_info["name_id"], regency_name
+
+
+_SIXTEEN_ASCII_DIGITS = re.compile(r"[0-9]{16}")
+
+
+def _birth_date(nik: str) -> dt.date:
+    """stdnum's reading (DD + 40 for women; 19YY, else 20YY when 19YY is no date) without compacting again."""
+    day, month, year = int(nik[6:8]) % 40, int(nik[8:10]), int(nik[10:12])
+    try:
+        return dt.date(1900 + year, month, day)
+    except ValueError:
+        return dt.date(2000 + year, month, day)
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -61,19 +74,20 @@ def parse_nik(value: str) -> NikParts:
     Cached: every consumer validates every event's NIK, and one person's NIK recurs across events."""
     if not isinstance(value, str):
         raise NikError("NIK must be a string of 16 digits")
-    nik = stdnum_nik.compact(value)
+    # Already compact in nearly every case: skip stdnum's separator stripping then.
+    nik = value if _SIXTEEN_ASCII_DIGITS.fullmatch(value) else stdnum_nik.compact(value)
     if not nik:
         raise NikError("NIK is empty: 16 digits expected")
     if not nik.isdigit():
         raise NikError("NIK must contain digits only")
     if len(nik) != 16:
         raise NikError(f"NIK must be 16 digits, got {len(nik)}")
-    province_name, regency_name = _region_names(nik)
+    province_name, regency_name = _region_names(nik[:4])
     if nik[4:6] == "00":
         raise NikError("district code 00 is not valid")
     try:
-        birth_date = stdnum_nik.get_birth_date(nik)
-    except StdnumError:
+        birth_date = _birth_date(nik)
+    except ValueError:
         raise NikError(f"birth date part DDMMYY {nik[6:12]} is not a valid date (women have 40 added to DD)")
     if int(nik[6:8]) > 71 or 31 < int(nik[6:8]) < 41:
         raise NikError(f"birth day {nik[6:8]} is out of range (01-31, or 41-71 for women)")

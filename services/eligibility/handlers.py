@@ -49,8 +49,9 @@ class Effects:
     decided: list[tuple[ReactivationRequested, Decision, dt.datetime]] = field(default_factory=list)
 
     def count(self) -> None:
-        for request, decision, now in self.decided:
-            metrics.count_decision(request.path.value, decision, (now - request.received_at).total_seconds())
+        metrics.count_decisions(
+            [(r.path.value, d, (now - r.received_at).total_seconds()) for r, d, now in self.decided]
+        )
 
 
 class EligibilityHandlers:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter as Counter_
 from typing import Any
 
 import structlog
@@ -25,12 +26,21 @@ CONSUMER_LAG = Gauge(
 )
 
 
-def count_decision(path: str, decision: Any, latency_s: float) -> None:
-    """Counted after the decision committed, so a rolled-back batch counts nothing."""
-    DECISIONS.labels(decision.outcome.value, path).inc()
-    for reason in decision.reasons:
-        REASONS.labels(decision.outcome.value, reason.value).inc()
-    LATENCY.labels(path).observe(max(0.0, latency_s))
+def count_decisions(decided: list[tuple[str, Any, float]]) -> None:
+    """(path, decision, latency s) of committed decisions: counted only after the commit, so a
+    rolled-back batch counts nothing. Aggregated first: a batch holds hundreds."""
+    by_path: Counter_[tuple[str, str]] = Counter_()
+    by_reason: Counter_[tuple[str, str]] = Counter_()
+    for path, decision, latency_s in decided:
+        outcome = decision.outcome.value
+        by_path[outcome, path] += 1
+        for reason in decision.reasons:
+            by_reason[outcome, reason.value] += 1
+        LATENCY.labels(path).observe(max(0.0, latency_s))
+    for (outcome, path), n in by_path.items():
+        DECISIONS.labels(outcome, path).inc(n)
+    for (outcome, reason), n in by_reason.items():
+        REASONS.labels(outcome, reason).inc(n)
 
 
 async def sample_lag(subscribers: list[Any]) -> None:

@@ -104,3 +104,23 @@ def test_parse_either_accepts_or_names_a_problem(candidate: str) -> None:
         assert str(exc)
     else:
         assert parts.serial != "0000" and parts.nik == candidate
+
+
+@given(st.from_regex(r"[0-9]{6}[0-7][0-9][01][0-9][0-9]{2}[0-9]{4}", fullmatch=True))
+def test_birth_date_is_read_as_stdnum_reads_it(nik: str) -> None:
+    from stdnum.exceptions import ValidationError as StdnumError
+    from stdnum.id import nik as stdnum_nik
+
+    from shared.nik import _birth_date
+
+    try:
+        expected = stdnum_nik.get_birth_date(nik)
+    except StdnumError:
+        with pytest.raises(ValueError):
+            _birth_date(nik)
+    else:
+        assert _birth_date(nik) == expected
+
+
+def test_separators_are_still_accepted() -> None:
+    assert parse_nik("3674-0157-0890-0001").nik == parse_nik("3674015708900001").nik == "3674015708900001"
