@@ -7,14 +7,19 @@ other's tables and migrate independently.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy import JSON, Connection, Table, TextClause, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.settings import Settings
@@ -67,3 +72,61 @@ async def migrate(engine: AsyncEngine, migrations_dir: Path, schema: str) -> Non
         await conn.execute(text("select pg_advisory_xact_lock(hashtext(:s))"), {"s": f"migrate:{schema}"})
         await conn.execute(text(f'create schema if not exists "{schema}"'))
         await conn.run_sync(upgrade)
+
+
+# --- bulk writes -------------------------------------------------------------------------------
+# One INSERT ... SELECT FROM unnest(<one array per column>) per table and batch: a single statement,
+# a single round trip and no per-row SQL rendering for thousands of rows (executemany costs a server
+# execution per row; SQLAlchemy's insertmanyvalues renders every row's placeholders in Python).
+_SEP = "\x1f"  # unit separator: joins a text[] cell into one string (unnest would flatten 2-D arrays)
+
+
+@lru_cache(maxsize=64)
+def _unnest_insert(table: Table, columns: tuple[str, ...], on_conflict: str) -> TextClause:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    args, selects = [], []
+    for i, name in enumerate(columns):
+        col_type = table.c[name].type
+        if isinstance(col_type, ARRAY):
+            args.append(f"cast(:p{i} as text[])")
+            selects.append(f"string_to_array(u.c{i}, chr(31))")
+        elif isinstance(col_type, JSON):  # JSONB too
+            args.append(f"cast(:p{i} as text[])")
+            selects.append(f"cast(u.c{i} as {col_type.compile(dialect=dialect)})")
+        else:
+            args.append(f"cast(:p{i} as {col_type.compile(dialect=dialect)}[])")
+            selects.append(f"u.c{i}")
+    aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+    return text(
+        f"insert into {table.schema}.{table.name} ({', '.join(columns)}) "
+        f"select {', '.join(selects)} from unnest({', '.join(args)}) as u({aliases}) {on_conflict}"
+    )
+
+
+def upsert_clause(key: str, columns: Sequence[str]) -> str:
+    """ON CONFLICT (key) DO UPDATE SET every other column to the new row's value."""
+    return f"on conflict ({key}) do update set " + ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+
+
+def _json_cell(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else json.dumps(value)
+
+
+async def bulk_insert(
+    session: AsyncSession | AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], on_conflict: str = ""
+) -> None:
+    """Insert rows (all with the same keys) in one statement. A JSON cell may be given already
+    serialized, as bytes (e.g. pydantic's model_dump_json); anything else is serialized here."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    params: dict[str, list[Any]] = {}
+    for i, name in enumerate(columns):
+        values = [row[name] for row in rows]
+        col_type = table.c[name].type
+        if isinstance(col_type, ARRAY):
+            values = [_SEP.join(v) for v in values]
+        elif isinstance(col_type, JSON):
+            values = [_json_cell(v) for v in values]
+        params[f"p{i}"] = values
+    await session.execute(_unnest_insert(table, columns, on_conflict), params)

@@ -26,13 +26,13 @@ from sqlalchemy import (
     Uuid,
     delete,
     func,
-    insert,
     select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from shared.db import bulk_insert
 from shared.errors import is_transient
 from shared.events import Event
 from shared.kafka import mask_personal_data
@@ -66,8 +66,7 @@ def outbox_row(topic: str, event: Event, headers: dict[str, str] | None = None) 
 
 
 async def add_to_outbox(session: AsyncSession | AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(table), rows)
+    await bulk_insert(session, table, rows)  # one statement per batch, however many rows
 
 
 class OutboxRelay:

@@ -29,7 +29,7 @@ from services.eligibility.store import (
     waiting_in_outbox,
 )
 from services.eligibility.store import outbox as OUTBOX
-from shared.db import transaction
+from shared.db import bulk_insert, transaction
 from shared.enums import Outcome, ReactivationPath, SlaState
 from shared.events import ParticipantDeactivated, ParticipantEvent, ReactivationRequested
 from shared.outbox import add_to_outbox, outbox_row
@@ -197,7 +197,7 @@ class EligibilityHandlers:
                         "reasons": [r.value for r in decision.reasons],
                         "received_at": request.received_at,
                         "decided_at": now,
-                        "event": request.model_dump(mode="json"),
+                        "event": request.model_dump_json().encode(),
                     }
                 )
                 self.add_decision(effects, request, decision, now)
@@ -212,8 +212,7 @@ class EligibilityHandlers:
                     elif decision.outcome is Outcome.PENDING:
                         effects.outbox.append(self.sla_row(request, SlaState.OK, now))
             # Set-based writes: a batch of hundreds costs a handful of round trips.
-            if rows:
-                await session.execute(t.insert(), rows)
+            await bulk_insert(session, t, rows)
             await mark_reactivated(session, reactivated)
             # Someone who asked needs no reminder that their window is closing.
             tt = Timer.__table__

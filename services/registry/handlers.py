@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.registry import metrics
 from services.registry.domain.sla import SLA_ORDER, advance_sla, sla_rank
 from services.registry.domain.status import Applied, Participant, apply
-from services.registry.store import RQ, SCHEMA, A, H, N, P, bulk_insert, outbox, upsert_clause
-from shared.db import transaction
+from services.registry.store import RQ, SCHEMA, A, H, N, P, outbox
+from shared.db import bulk_insert, transaction, upsert_clause
 from shared.enums import DecisionReason, ParticipantStatus, SlaState
 from shared.events import (
     EmergencySlaChanged,

@@ -4,17 +4,12 @@ requests (SLA board, per-region requests), notification states, outbox. Batch-fr
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
-from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, TextClause, UniqueConstraint, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from shared.outbox import outbox_table
@@ -135,52 +130,4 @@ P, H, PE, A, RQ, N = (
 )
 
 
-# --- bulk writes -------------------------------------------------------------------------------
-# One INSERT ... SELECT FROM unnest(<one array per column>) per table and batch: a single statement
-# and a single round trip for thousands of rows (executemany costs a server execution per row).
-_SEP = "\x1f"  # unit separator: joins a text[] cell into one string (unnest would flatten 2-D arrays)
-
-
-@lru_cache(maxsize=32)
-def _unnest_insert(table: Table, columns: tuple[str, ...], on_conflict: str) -> TextClause:
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    args, selects = [], []
-    for i, name in enumerate(columns):
-        col_type = table.c[name].type
-        if isinstance(col_type, ARRAY):
-            args.append(f"cast(:p{i} as text[])")
-            selects.append(f"string_to_array(u.c{i}, chr(31))")
-        elif isinstance(col_type, JSONB):
-            args.append(f"cast(:p{i} as text[])")
-            selects.append(f"cast(u.c{i} as jsonb)")
-        else:
-            args.append(f"cast(:p{i} as {col_type.compile(dialect=dialect)}[])")
-            selects.append(f"u.c{i}")
-    aliases = ", ".join(f"c{i}" for i in range(len(columns)))
-    return text(
-        f"insert into {table.schema}.{table.name} ({', '.join(columns)}) "
-        f"select {', '.join(selects)} from unnest({', '.join(args)}) as u({aliases}) {on_conflict}"
-    )
-
-
-def upsert_clause(key: str, columns: Sequence[str]) -> str:
-    """ON CONFLICT (key) DO UPDATE SET every other column to the new row's value."""
-    return f"on conflict ({key}) do update set " + ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
-
-
-async def bulk_insert(
-    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], on_conflict: str = ""
-) -> None:
-    if not rows:
-        return
-    columns = tuple(rows[0])
-    params: dict[str, list[Any]] = {}
-    for i, name in enumerate(columns):
-        values = [row[name] for row in rows]
-        col_type = table.c[name].type
-        if isinstance(col_type, ARRAY):
-            values = [_SEP.join(v) for v in values]
-        elif isinstance(col_type, JSONB):
-            values = [json.dumps(v) for v in values]
-        params[f"p{i}"] = values
-    await session.execute(_unnest_insert(table, columns, on_conflict), params)
+# Bulk writes (one INSERT ... SELECT FROM unnest per table and batch) live in shared.db.
