@@ -23,11 +23,12 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from services.eligibility.domain.rules import Facts
+from shared.db import bulk_insert, upsert_clause
 from shared.outbox import outbox_table
 
 SCHEMA = "eligibility"
@@ -91,6 +92,7 @@ class Timer(SQLModel, table=True):
 outbox = outbox_table(MetaData(), SCHEMA)
 TABLES = [FactsRow.__table__, RequestRow.__table__, ProcessedEvent.__table__, Timer.__table__, outbox]
 FACT_FIELDS = [f.name for f in fields(Facts)]
+_UPSERT_FACTS = upsert_clause("nik", [*FACT_FIELDS, "phone"])
 CLAIM = text(
     f"insert into {SCHEMA}.processed_events (event_id) select unnest(cast(:ids as uuid[])) "
     "on conflict do nothing returning event_id"
@@ -119,12 +121,9 @@ async def load_facts(session: AsyncSession, niks: set[str]) -> dict[str, tuple[F
 
 
 async def save_facts(session: AsyncSession, facts: dict[str, tuple[Facts, str | None]]) -> None:
-    if not facts:
-        return
     rows = [{**asdict(f), "phone": phone} for f, phone in facts.values()]
-    stmt = insert(FactsRow.__table__)
-    stmt = stmt.on_conflict_do_update(index_elements=["nik"], set_={k: stmt.excluded[k] for k in rows[0] if k != "nik"})
-    await session.execute(stmt, rows)
+    if rows:
+        await bulk_insert(session, FactsRow.__table__, rows, _UPSERT_FACTS)
 
 
 async def mark_reactivated(session: AsyncSession, niks: set[str]) -> None:
@@ -140,5 +139,5 @@ async def waiting_in_outbox(session: AsyncSession, keys: set[bytes]) -> bool:
 
 
 async def schedule(session: AsyncSession, timers: list[dict[str, Any]]) -> None:
-    if timers:
-        await session.execute(insert(Timer.__table__).on_conflict_do_nothing(), timers)
+    """Timers already set (same kind, subject and due time) stay as they are."""
+    await bulk_insert(session, Timer.__table__, timers, "on conflict do nothing")
