@@ -18,6 +18,7 @@ from services.eligibility.domain.policy import Policy, policy_from_json
 from services.eligibility.handlers import Clock, EligibilityHandlers
 from services.eligibility.lane import EmergencyLane
 from services.eligibility.metrics import lag_loop
+from services.eligibility.runtime import tune_for_latency
 from services.eligibility.store import MIGRATIONS, SCHEMA, outbox
 from services.eligibility.timers import TimerLoop
 from shared.db import make_engine, make_sessions, migrate, ping
@@ -85,6 +86,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await migrate(engine, MIGRATIONS, SCHEMA)
         await ensure_topics(settings)
+        tune_for_latency()
         await broker.start()
         await lane.start()
         relay.start()
