@@ -20,6 +20,7 @@ from sqlalchemy import JSON, Connection, Table, TextClause, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession as SQLAlchemySession
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.settings import Settings
@@ -113,7 +114,7 @@ def _json_cell(value: Any) -> str:
 
 
 async def bulk_insert(
-    session: AsyncSession | AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], on_conflict: str = ""
+    session: SQLAlchemySession | AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], on_conflict: str = ""
 ) -> None:
     """Insert rows (all with the same keys) in one statement. A JSON cell may be given already
     serialized, as bytes (e.g. pydantic's model_dump_json); anything else is serialized here."""
