@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -53,7 +52,7 @@ def create_app(
     configure_logging("eligibility", settings.log_level, settings.log_json)
     engine = make_engine(settings)
     # Per-message "Received/Processed" lines at DEBUG: at thousands of records a second they are noise.
-    broker = make_broker(settings, "eligibility", log_level=logging.DEBUG)
+    broker = make_broker(settings, "eligibility")
     # Smaller relay batches: publishing is CPU work in this event loop, shared with the emergency lane.
     relay = OutboxRelay(engine, outbox, broker, batch_size=200)
     sessions = make_sessions(engine)

@@ -10,7 +10,6 @@ work does, and publishes its decision at once (the outbox row stays the guarante
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -91,7 +90,7 @@ class EmergencyLane:
         s = self.settings
         self._stop = asyncio.Event()
         engine = make_engine(s)
-        broker = make_broker(s, "eligibility-emergency", log_level=logging.DEBUG)
+        broker = make_broker(s, "eligibility-emergency")
         sessions = make_sessions(engine)
         handlers = EligibilityHandlers(
             sessions, self.policy, self.clock, s.topic_prefix, wake, fast_publisher(broker, sessions)
