@@ -26,8 +26,10 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import Counter
 from pydantic import TypeAdapter, ValidationError
 
+from shared import correlation, tracing
 from shared.errors import is_transient
 from shared.nik import mask_niks_in_text
 from shared.phone import mask_phones_in_text
@@ -44,7 +46,14 @@ HEADER_ORIGIN = "x-original-topic"
 HEADER_PARTITION = "x-original-partition"
 HEADER_OFFSET = "x-original-offset"
 HEADER_GROUP = "x-consumer-group"
-HEADER_CORRELATION = "x-correlation-id"
+HEADER_CORRELATION = correlation.HEADER
+DECODE_YIELD_EVERY = 200  # records parsed between two chances for other tasks (an emergency) to run
+
+DEAD_LETTERS = Counter(
+    "pbi_kafka_dead_letters_total",
+    "Records written to a dead-letter topic",
+    ["topic", "service"],
+)
 
 
 def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroker:
@@ -158,6 +167,7 @@ class DeadLetters:
         # The broker's own prefix is already part of record.topic: publish to the exact name.
         await self.broker.publish(record.value or b"", topic=dlq, key=record.key, headers=headers)
         self.count += 1
+        DEAD_LETTERS.labels(topic=topic.removeprefix(prefix), service=self.service).inc()
         log.warning(
             "dead_lettered",
             topic=topic,
@@ -271,19 +281,24 @@ async def _process(
     prefix: str,
 ) -> None:
     good: list[tuple[ConsumerRecord, T]] = []
-    for record in records:
+    for i, record in enumerate(records, 1):
         try:
             good.append((record, decode_record(record, adapter)))
         except PoisonRecord as exc:
             await dead_letters.send(record, str(exc), "PoisonRecord", 0, prefix)
+        if i % DECODE_YIELD_EVERY == 0:
+            await asyncio.sleep(0)
     if not good:
         return
-    error = await _with_retries(lambda: handler([e for _, e in good]), policy, "batch")
+    topic = good[0][0].topic.removeprefix(prefix)
+    with correlation.handling(_correlations(good)), tracing.consuming(topic, [r.headers for r, _ in good]):
+        error = await _with_retries(lambda: handler([e for _, e in good]), policy, "batch")
     if error is None:
         return
     # The batch keeps failing: find the records that fail on their own, process the rest.
     for record, event in good:
-        single_error = await _with_retries(functools.partial(handler, [event]), policy, "record")
+        with correlation.handling(_correlations([(record, event)])), tracing.consuming(topic, [record.headers]):
+            single_error = await _with_retries(functools.partial(handler, [event]), policy, "record")
         if single_error is not None:
             await dead_letters.send(
                 record,
@@ -292,6 +307,16 @@ async def _process(
                 policy.attempts,
                 prefix,
             )
+
+
+def _correlations(good: Sequence[tuple[ConsumerRecord, Any]]) -> dict[Any, str]:
+    """Incoming event id -> the correlation id in its headers (its own event id when it has none)."""
+    out: dict[Any, str] = {}
+    for record, event in good:
+        event_id = getattr(event, "event_id", None)
+        if event_id is not None:
+            out[event_id] = correlation.from_headers(record.headers) or str(event_id)
+    return out
 
 
 def broker_check(broker: KafkaBroker) -> Callable[[], Awaitable[None]]:

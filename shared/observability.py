@@ -8,12 +8,19 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import APIRouter, FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import correlation, tracing
 from shared.kafka import mask_personal_data
 
-correlation_id = structlog.contextvars.bind_contextvars
+HTTP_REQUESTS = Counter(
+    "pbi_http_requests_total",
+    "HTTP requests answered, by route template (never the raw path: it may hold a NIK) and status",
+    ["service", "route", "status"],
+)
 
 
 def _mask_event(_: object, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -57,6 +64,44 @@ class _MaskFilter(logging.Filter):
         record.msg = mask_personal_data(record.getMessage())
         record.args = ()
         return True
+
+
+class RequestContext:
+    """ASGI middleware for every service: each request gets a correlation id (the caller's
+    `X-Correlation-ID` when it is a sane token, else a new one), bound to its log lines and echoed
+    in the response, and is counted in pbi_http_requests_total."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cid = correlation.accept(Headers(scope=scope).get(correlation.HTTP_HEADER))
+        status = 500  # what the client sees when the app raises before answering
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append(correlation.HTTP_HEADER, cid)
+            await send(message)
+
+        if tracing.enabled():
+            tracing.annotate(correlation_id=cid)
+        with correlation.bound(cid):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                HTTP_REQUESTS.labels(self.service, route, str(status)).inc()
+
+
+def instrument(app: FastAPI, service: str) -> None:
+    """What every service's app gets: the request context above and, when configured, tracing."""
+    app.add_middleware(RequestContext, service=service)
+    tracing.configure_tracing(service, app)
 
 
 Check = Callable[[], Awaitable[object]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from typing import Any
 
 import structlog
@@ -32,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from shared import correlation, tracing
 from shared.db import bulk_insert
 from shared.errors import is_transient
 from shared.events import Event
@@ -55,13 +57,20 @@ def outbox_table(metadata: MetaData, schema: str) -> Table:
     )
 
 
-def outbox_row(topic: str, event: Event, headers: dict[str, str] | None = None) -> dict[str, Any]:
+def outbox_row(
+    topic: str, event: Event, headers: dict[str, str] | None = None, *, cause: uuid.UUID | None = None
+) -> dict[str, Any]:
+    """`cause`: the incoming event this one follows from; its correlation id goes along (shared.correlation)."""
+    meta = {"x-event-type": getattr(event, "type", "")}
+    if cid := correlation.for_event(cause):
+        meta[correlation.HEADER] = cid
+    tracing.inject(meta)
     return {
         "event_id": event.event_id,
         "topic": topic,
         "key": event.kafka_key(),
         "payload": event.model_dump_json().encode(),
-        "headers": {"x-event-type": getattr(event, "type", ""), **(headers or {})},
+        "headers": {**meta, **(headers or {})},
     }
 
 

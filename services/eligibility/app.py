@@ -17,14 +17,15 @@ from services.eligibility.domain.policy import Policy, policy_from_json
 from services.eligibility.handlers import Clock, EligibilityHandlers
 from services.eligibility.lane import EmergencyLane
 from services.eligibility.metrics import lag_loop
-from services.eligibility.runtime import tune_for_latency
 from services.eligibility.store import MIGRATIONS, SCHEMA, outbox
 from services.eligibility.timers import TimerLoop
+from shared import tracing
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import ReactivationRequested, participant_event_adapter
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
-from shared.observability import configure_logging, health_router
+from shared.observability import configure_logging, health_router, instrument
 from shared.outbox import OutboxRelay
+from shared.runtime import tune_for_latency
 from shared.settings import EligibilitySettings
 from shared.topics import PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 
@@ -94,6 +95,7 @@ def create_app(
         try:
             yield
         finally:
+            tracing.shutdown()
             lag.cancel()
             await asyncio.gather(lag, return_exceptions=True)
             await timers.stop()
@@ -103,6 +105,7 @@ def create_app(
             await engine.dispose()
 
     app = FastAPI(title="pbi-reactivation eligibility", lifespan=lifespan)
+    instrument(app, "eligibility")
     app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))
     app.state.handlers, app.state.timers, app.state.relay, app.state.broker = handlers, timers, relay, broker
     app.state.emergency_lane = lane

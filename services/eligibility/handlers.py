@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import structlog
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,12 +30,15 @@ from services.eligibility.store import (
     waiting_in_outbox,
 )
 from services.eligibility.store import outbox as OUTBOX
+from shared import correlation
 from shared.db import bulk_insert, transaction
 from shared.enums import Outcome, ReactivationPath, SlaState
 from shared.events import ParticipantDeactivated, ParticipantEvent, ReactivationRequested
+from shared.nik import mask_nik
 from shared.outbox import add_to_outbox, outbox_row
 from shared.topics import DECISIONS, TIMER_EVENTS
 
+log = structlog.get_logger(__name__)
 Clock = Callable[[], dt.datetime]
 Known = dict[str, tuple[Facts, str | None]]  # NIK -> (facts, phone)
 YIELD_EVERY = 25  # requests decided between two chances for other tasks to run
@@ -70,11 +74,22 @@ class EligibilityHandlers:
     def add_decision(
         self, effects: Effects, request: ReactivationRequested, decision: Decision, now: dt.datetime
     ) -> None:
-        effects.outbox.append(outbox_row(self.prefix + DECISIONS.name, decision_event(request, decision, now)))
+        effects.outbox.append(
+            outbox_row(self.prefix + DECISIONS.name, decision_event(request, decision, now), cause=request.event_id)
+        )
         effects.decided.append((request, decision, now))
+        if request.path is ReactivationPath.EMERGENCY:  # rare and urgent: each one is worth a log line
+            log.info(
+                "emergency_decided",
+                request_id=str(request.request_id),
+                nik=mask_nik(request.nik),
+                outcome=decision.outcome.value,
+                reasons=[r.value for r in decision.reasons],
+                correlation_id=correlation.for_event(request.event_id),
+            )
 
     def sla_row(self, request: ReactivationRequested, state: SlaState, now: dt.datetime) -> dict[str, Any]:
-        return outbox_row(self.prefix + TIMER_EVENTS.name, sla_event(request, state, now))
+        return outbox_row(self.prefix + TIMER_EVENTS.name, sla_event(request, state, now), cause=request.event_id)
 
     def decide(self, facts: Facts, request: ReactivationRequested, now: dt.datetime) -> Decision:
         return decide(facts, as_request(request), self.policy, now)

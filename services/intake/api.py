@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -23,9 +25,12 @@ from shared.auth import Principal
 from shared.auth.dependencies import require_any_scope
 from shared.enums import Channel, ReactivationPath, SlaState
 from shared.events import Documents, HospitalLetter, ParticipantEvent, ReactivationRequested
-from shared.nik import Nik
+from shared.nik import Nik, mask_nik
 from shared.phone import Phone
 from shared.topics import EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
+
+log = structlog.get_logger(__name__)
+THREAD_BATCH = 200  # events in one request above which validation runs off the event loop
 
 router = APIRouter(tags=["intake"])
 MAX_BATCH = 10_000
@@ -218,7 +223,10 @@ async def post_events(
     async with idempotent(request, principal, idempotency_key, body) as slot:
         if slot.replay:
             return slot.replay
-        events = parse_events(body)
+        big = isinstance(body, dict) and len(body.get("events") or ()) > THREAD_BATCH
+        # Thousands of events take a CPU-second to validate: in a worker thread the event loop keeps
+        # answering meanwhile (a hospital's emergency must not queue behind a wave's batch).
+        events = await asyncio.to_thread(parse_events, body) if big else parse_events(body)
         await _publish(request, PARTICIPANT_EVENTS.name, events)
         slot.response = EventsAccepted(accepted=len(events), event_ids=[e.event_id for e in events])
         return slot.response
@@ -277,6 +285,14 @@ async def _accept_request(
         async with request.app.state.sessions() as session, session.begin():
             await session.execute(delete(RequestView).where(RequestView.request_id == request_id))
         raise
+    # One line per accepted request: with the correlation id (bound by the middleware), operators can follow it.
+    log.info(
+        "request_accepted",
+        request_id=str(request_id),
+        path=path.value,
+        nik=mask_nik(nik),
+        facility=letter.facility_code if letter else None,
+    )
     return RequestAccepted(request_id=request_id, sla_deadline=event.sla_deadline)
 
 

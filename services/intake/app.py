@@ -18,11 +18,13 @@ from services.intake.asyncapi import asyncapi_document
 from services.intake.handlers import ReadModel
 from services.intake.publisher import Publisher
 from services.intake.store import MIGRATIONS, SCHEMA
+from shared import tracing
 from shared.auth import ApiKeyStore
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import any_event_adapter
 from shared.kafka import ensure_topics, make_broker, mask_personal_data, subscribe
-from shared.observability import configure_logging, health_router
+from shared.observability import configure_logging, health_router, instrument
+from shared.runtime import tune_for_latency
 from shared.settings import IntakeSettings
 from shared.topics import DECISIONS, TIMER_EVENTS
 
@@ -94,8 +96,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         app.state.broker_started = await start_broker()
         retry = None if app.state.broker_started else asyncio.create_task(keep_starting(app))
         try:
+            tune_for_latency()
             yield
         finally:
+            tracing.shutdown()
             if retry is not None:
                 retry.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -114,6 +118,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.sessions, app.state.publisher = sessions, publisher
     app.state.api_keys = ApiKeyStore(engine, settings.api_key_pepper.get_secret_value())
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    instrument(app, "intake")
     app.include_router(router)
     asyncapi = asyncapi_document(settings.topic_prefix)
     app.add_api_route(

@@ -12,6 +12,7 @@ import uuid
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from shared import correlation, tracing
 from shared.events import Event
 from shared.settings import Settings
 
@@ -103,7 +104,12 @@ class Publisher:
 
 
 def _headers(event: Event) -> list[tuple[str, bytes]]:
-    return [("x-event-type", getattr(event, "type", "").encode())]
+    """The event's type, the request's correlation id and (tracing on) its W3C trace context."""
+    return [
+        ("x-event-type", getattr(event, "type", "").encode()),
+        *correlation.kafka_headers(correlation.current()),
+        *tracing.kafka_headers(),
+    ]
 
 
 async def _quiet_stop(*producers: AIOKafkaProducer | None) -> None:

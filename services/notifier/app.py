@@ -16,10 +16,12 @@ from services.notifier.providers.whatsapp import WhatsAppCloud
 from services.notifier.sender import Sender
 from services.notifier.settings import NotifierSettings
 from services.notifier.store import MIGRATIONS, SCHEMA
+from shared import tracing
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import any_event_adapter
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
-from shared.observability import configure_logging, health_router
+from shared.observability import configure_logging, health_router, instrument
+from shared.runtime import tune_for_latency
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TIMER_EVENTS
 
 LISTENED = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, EMERGENCY_REQUESTS, DECISIONS, TIMER_EVENTS)
@@ -70,8 +72,10 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
         await broker.start()
         sender.start()
         try:
+            tune_for_latency()
             yield
         finally:
+            tracing.shutdown()
             await sender.stop()
             await broker.stop()
             await http.aclose()
@@ -79,6 +83,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
 
     app = FastAPI(title="pbi-reactivation notifier", lifespan=lifespan)
     app.state.settings, app.state.sessions, app.state.sender = settings, sessions, sender
+    instrument(app, "notifier")
     app.include_router(router)
     app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))
     return app

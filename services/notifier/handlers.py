@@ -18,6 +18,7 @@ from services.notifier.domain.delivery import Action, action_for, first_channel
 from services.notifier.domain.messages import message_for, send_after
 from services.notifier.store import PE, C, M
 from services.notifier.templates import render
+from shared import correlation
 from shared.db import transaction
 from shared.events import AnyEvent
 from shared.nik import mask_nik
@@ -88,6 +89,7 @@ class NotifierHandlers:
                         "send_after": send_after(message.nik, message.urgent, now),
                         "updated_at": now,
                         "channel": first_channel(contact["on_whatsapp"]),
+                        "correlation_id": correlation.for_event(event.event_id),
                     }
                 )
             if rows:

@@ -33,6 +33,7 @@ from services.notifier import metrics
 from services.notifier.domain.delivery import after_permanent_failure
 from services.notifier.providers import PermanentError, Provider, TransientError
 from services.notifier.store import C, M
+from shared import correlation
 from shared.db import transaction
 from shared.events import NotificationUpdated
 from shared.nik import mask_nik
@@ -191,6 +192,12 @@ class Sender:
         return len(rows)
 
     async def _deliver(self, row: dict[str, Any]) -> None:
+        if cid := row.get("correlation_id"):
+            with correlation.bound(cid):  # log lines of this message carry the request's correlation id
+                return await self._deliver_now(row)
+        return await self._deliver_now(row)
+
+    async def _deliver_now(self, row: dict[str, Any]) -> None:
         channel = row["channel"]
         try:
             provider_id = await self._attempt(channel, row)
@@ -205,7 +212,7 @@ class Sender:
                         .where(M.c.message_id == row["message_id"])
                         .values(channel=fallback, last_error=str(exc)[:300], updated_at=self.clock())
                     )
-                return await self._deliver(row)
+                return await self._deliver_now(row)
             return await self._fail(row, f"permanent: {exc}")
         except TransientError as exc:
             if row["attempts"] >= self.max_attempts:
@@ -260,7 +267,7 @@ class Sender:
             self._event(row, "FAILED", reason).model_dump_json().encode(),
             topic=self.prefix + NOTIFICATION_EVENTS.dlq,
             key=row["nik"].encode(),
-            headers={"x-dlq-reason": reason[:500]},
+            headers={"x-dlq-reason": reason[:500], **_correlation_header(row)},
         )
         await self.announce(row, "FAILED", reason)
 
@@ -289,6 +296,12 @@ class Sender:
                 self._event(row, state, reason).model_dump_json().encode(),
                 topic=self.prefix + NOTIFICATION_EVENTS.name,
                 key=row["nik"].encode(),
+                headers=_correlation_header(row),
             )
         except Exception as exc:  # noqa: BLE001 - the dashboard count may lag; the message state is recorded
             log.warning("announce_failed", error=type(exc).__name__)
+
+
+def _correlation_header(row: dict[str, Any]) -> dict[str, str]:
+    cid = row.get("correlation_id")
+    return {correlation.HEADER: cid} if cid else {}

@@ -47,6 +47,7 @@ class MessageRow(SQLModel, table=True):
     send_after: dt.datetime = _tz(nullable=False)
     last_error: str | None = None
     updated_at: dt.datetime = _tz(nullable=False)
+    correlation_id: str | None = Field(default=None, max_length=64)  # see shared.correlation
 
 
 class ProcessedEvent(SQLModel, table=True):

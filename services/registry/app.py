@@ -13,12 +13,14 @@ from services.registry.dashboard.kafka_health import KafkaHealth
 from services.registry.dashboard.routes import mount_dashboard
 from services.registry.handlers import RegistryHandlers
 from services.registry.store import MIGRATIONS, SCHEMA, outbox
+from shared import tracing
 from shared.auth import ApiKeyStore
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import any_event_adapter
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
-from shared.observability import configure_logging, health_router
+from shared.observability import configure_logging, health_router, instrument
 from shared.outbox import OutboxRelay
+from shared.runtime import tune_for_latency
 from shared.settings import RegistrySettings
 from shared.topics import (
     DECISIONS,
@@ -72,8 +74,10 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             await ensure_topics(settings)
             await broker.start()
             relay.start()
+            tune_for_latency()
             yield
         finally:
+            tracing.shutdown()
             await relay.stop()
             await broker.stop()
             await engine.dispose()
@@ -84,6 +88,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     app = FastAPI(title="pbi-reactivation registry", lifespan=lifespan)
     app.state.engine = engine
     app.state.api_keys = ApiKeyStore(engine, settings.api_key_pepper.get_secret_value())
+    instrument(app, "registry")
     app.include_router(router)
     app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))
     mount_dashboard(app, snapshot)

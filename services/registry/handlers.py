@@ -5,6 +5,7 @@ the outbox. A redelivered event is skipped whole: no second history row, no seco
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 import uuid
@@ -35,6 +36,7 @@ from shared.outbox import outbox_row
 from shared.topics import STATUS_CHANGES
 
 PARTICIPANT_FIELDS = [f.name for f in fields(Participant)]
+YIELD_EVERY = 250  # events applied between two chances for other consumers (decisions) to run
 
 
 _REGIONS: dict[str, tuple[str, str, str]] = {}
@@ -91,7 +93,9 @@ class RegistryHandlers:
         sla: dict[uuid.UUID, dict[str, Any]] = {}
         notifications: dict[uuid.UUID, dict[str, Any]] = {}
         now = dt.datetime.now(dt.UTC)
-        for event in events:
+        for i, event in enumerate(events, 1):
+            if i % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a wave batch is thousands of events: let the decisions consumer in
             kind = getattr(event, "type", "")
             metrics.APPLIED.labels(kind).inc()
             if isinstance(event, ReactivationRequested):
@@ -247,6 +251,7 @@ class RegistryHandlers:
                         window_closes_at=p.window_closes_at,
                         phone=p.phone,
                     ),
+                    cause=h.event_id,
                 )
             )
 

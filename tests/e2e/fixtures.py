@@ -15,6 +15,7 @@ from shared.db import make_engine
 from shared.kafka import ensure_topics
 from shared.settings import Settings
 from tests.conftest import _create_database, _drop_database
+from tests.e2e.otlp import OtlpReceiver
 from tests.e2e.system import PBI, RunningSystem, start_system
 from tests.infra import Infra
 
@@ -22,7 +23,14 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="session")
-def system(infra: Infra, sweep_leftover_test_topics: None) -> Iterator[RunningSystem]:
+def otlp() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def system(infra: Infra, sweep_leftover_test_topics: None, otlp: OtlpReceiver) -> Iterator[RunningSystem]:
     name = f"pbi_e2e_{uuid.uuid4().hex[:8]}"
     url = asyncio.run(_create_database(infra.database_url, name))
     prefix = f"e2e{uuid.uuid4().hex[:8]}."
@@ -33,7 +41,11 @@ def system(infra: Infra, sweep_leftover_test_topics: None) -> Iterator[RunningSy
             )
         )
     )
-    running = start_system(url, infra.kafka_bootstrap_servers, prefix, ARTIFACTS / "e2e-logs" / prefix.rstrip("."))
+    # Tracing on, as an operator switches it on: the endpoint variable (spans go to the test's receiver).
+    tracing = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "300"}
+    running = start_system(
+        url, infra.kafka_bootstrap_servers, prefix, ARTIFACTS / "e2e-logs" / prefix.rstrip("."), tracing
+    )
     # As an operator would: the hospitals the tests post for are registered facilities.
     subprocess.run(
         [PBI, "facilities", "add", "3674R001", "RSUD Kota Tangerang Selatan"],

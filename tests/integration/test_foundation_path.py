@@ -11,9 +11,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from sqlmodel import Field, SQLModel, select
 
+from shared import correlation
 from shared.db import make_engine, make_sessions, transaction
 from shared.events import DesilUpdated, ParticipantEvent, participant_event_adapter
-from shared.kafka import HEADER_REASON, make_broker, subscribe
+from shared.kafka import DEAD_LETTERS, HEADER_REASON, make_broker, subscribe
 from shared.settings import Settings
 from shared.topics import PARTICIPANT_EVENTS
 from tests.conftest import eventually
@@ -32,6 +33,9 @@ def desil_event(desil: int = 3) -> DesilUpdated:
     return DesilUpdated(
         occurred_at=dt.datetime.now(dt.UTC), source="DTSEN", nik=NIK, desil=desil, effective_on=dt.date(2025, 7, 1)
     )
+
+
+CORRELATIONS: list[tuple[str | None, str | None]] = []  # (for the event, current) as each handler saw it
 
 
 async def start_consumer(settings: Settings) -> tuple[KafkaBroker, object]:
@@ -53,6 +57,7 @@ async def start_consumer(settings: Settings) -> tuple[KafkaBroker, object]:
         async with transaction(sessions) as session:
             for event in events:
                 assert isinstance(event, DesilUpdated)
+                CORRELATIONS.append((correlation.for_event(event.event_id), correlation.current()))
                 session.add(SeenEvent(event_id=event.event_id, nik=event.nik, desil=event.desil))
 
     await broker.start()
@@ -68,6 +73,7 @@ async def rows(settings: Settings) -> list[SeenEvent]:
 
 
 async def test_published_event_becomes_a_row_in_postgres(settings: Settings) -> None:
+    CORRELATIONS.clear()
     broker, engine = await start_consumer(settings)
     publisher = make_broker(settings, "test-producer")
     await publisher.start()
@@ -77,9 +83,12 @@ async def test_published_event_becomes_a_row_in_postgres(settings: Settings) -> 
             event.model_dump_json().encode(),
             topic=settings.topic_prefix + PARTICIPANT_EVENTS.name,
             key=event.kafka_key(),
+            headers={correlation.HEADER: "req-4711"},
         )
         found = await eventually(lambda: rows(settings))
         assert [(r.event_id, r.nik, r.desil) for r in found] == [(event.event_id, NIK, 3)]
+        # The handler ran with the correlation id from the record's headers.
+        assert CORRELATIONS == [("req-4711", "req-4711")]
     finally:
         await publisher.stop()
         await broker.stop()
@@ -114,6 +123,7 @@ async def test_poison_records_are_dead_lettered_and_the_partition_keeps_flowing(
     await producer.start()
     topic = settings.topic_prefix + PARTICIPANT_EVENTS.name
     good = desil_event(desil=4)
+    counted_before = DEAD_LETTERS.labels(topic=PARTICIPANT_EVENTS.name, service="test")._value.get()
     schema_violation = json.loads(good.model_dump_json()) | {"desil": 11, "event_id": str(uuid.uuid4())}
     try:
         # Same key, so the same partition: the good record comes after both poison ones.
@@ -130,6 +140,9 @@ async def test_poison_records_are_dead_lettered_and_the_partition_keeps_flowing(
         assert "desil" in reasons[1] and "less than or equal to 10" in reasons[1]
         assert dlq[0].value == b"\x00not json{"
         assert all(NIK not in reason for reason in reasons)
+        # Counted for alerting, by topic without the deployment's prefix.
+        counted = DEAD_LETTERS.labels(topic=PARTICIPANT_EVENTS.name, service="test")._value.get()
+        assert counted - counted_before == 2
     finally:
         await producer.stop()
         await broker.stop()

@@ -1,0 +1,106 @@
+"""OpenTelemetry tracing: off unless `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set.
+
+When on, each service exports spans over OTLP/HTTP (the SDK reads the standard `OTEL_*` variables:
+headers, sampler, batch delay). Intake's HTTP requests are server spans; the W3C `traceparent`
+goes into the Kafka headers of every record published, the outbox included, so a consumer's
+"process <topic>" span continues the trace of a single record, or links to every record of a
+batch (the messaging conventions for batches). Off, nothing is imported beyond the API and the
+hot paths skip it with one flag check.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import propagate, trace
+
+MAX_LINKS = 128  # a batch of thousands links to its first records only (span size stays bounded)
+_enabled = False
+_tracer = trace.get_tracer("pbi-reactivation")
+
+
+def endpoint_configured() -> bool:
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+
+
+def enabled() -> bool:
+    return _enabled
+
+
+def configure_tracing(service: str, app: Any = None) -> bool:
+    """Install the SDK (once per process) and instrument `app` (FastAPI) when an endpoint is set."""
+    global _enabled
+    if not endpoint_configured():
+        return False
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        name = os.environ.get("OTEL_SERVICE_NAME") or f"pbi-{service}"
+        provider = TracerProvider(resource=Resource.create({"service.name": name, "service.namespace": "pbi"}))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        trace.set_tracer_provider(provider)
+    if app is not None:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    _enabled = True
+    return True
+
+
+def shutdown() -> None:
+    """Export what is buffered (a stopping service would otherwise drop its last spans)."""
+    provider = trace.get_tracer_provider()
+    if _enabled and hasattr(provider, "force_flush"):
+        provider.force_flush(5_000)
+
+
+def annotate(**attributes: str) -> None:
+    """Attributes on the current span (the HTTP server span in a request), prefixed `pbi.`."""
+    span = trace.get_current_span()
+    for key, value in attributes.items():
+        span.set_attribute(f"pbi.{key}", value)
+
+
+def inject(headers: dict[str, str]) -> dict[str, str]:
+    """Adds `traceparent` (and `tracestate`) of the current span to `headers`, when tracing is on."""
+    if _enabled:
+        propagate.inject(headers)
+    return headers
+
+
+def kafka_headers() -> list[tuple[str, bytes]]:
+    return [(k, v.encode()) for k, v in inject({}).items()]
+
+
+@contextmanager
+def consuming(topic: str, headers_of_records: Sequence[Sequence[tuple[str, bytes]] | None]) -> Iterator[None]:
+    """A CONSUMER span around handling records of `topic`: child of a lone record's trace, linked to a batch's."""
+    if not _enabled:
+        yield
+        return
+    contexts = [propagate.extract({k: v.decode(errors="replace") for k, v in h or ()}) for h in headers_of_records]
+    links = []
+    for ctx in contexts[:MAX_LINKS]:
+        span_context = trace.get_current_span(ctx).get_span_context()
+        if span_context.is_valid:
+            links.append(trace.Link(span_context))
+    parent = contexts[0] if len(contexts) == 1 else None
+    with _tracer.start_as_current_span(
+        f"process {topic}",
+        context=parent,
+        kind=trace.SpanKind.CONSUMER,
+        links=links,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": topic,
+            "messaging.batch.message_count": len(contexts),
+        },
+    ):
+        yield
