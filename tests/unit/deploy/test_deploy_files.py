@@ -63,8 +63,9 @@ def settings_fields(service: str) -> set[str]:
 
 
 def unknown_env_vars(service: str, names: set[str]) -> set[str]:
+    """Variables no settings class reads (OpenTelemetry's own OTEL_* ones are read by its SDK)."""
     known = settings_fields(service)
-    return {n for n in names if n not in known and not n.startswith(PROVIDER_PREFIXES)}
+    return {n for n in names if n not in known and not n.startswith((*PROVIDER_PREFIXES, "OTEL_"))}
 
 
 def default_port(service: str) -> int:
@@ -157,6 +158,12 @@ def test_compose_environment_variables_are_settings_fields(compose: dict[str, An
 def test_env_check_catches_a_variable_no_settings_class_reads() -> None:
     assert unknown_env_vars("intake", {"DATABASE_URL", "DATABSE_URL", "WHATSAPP_TOKEN"}) == {"DATABSE_URL"}
     assert unknown_env_vars("intake", {"PUBLIC_BASE_URL"}) == {"PUBLIC_BASE_URL"}  # notifier-only field
+    assert unknown_env_vars("intake", {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_ENDPOINT"}) == set()
+
+
+def test_tracing_is_off_by_default_and_one_variable_away(compose: dict[str, Any]) -> None:
+    for svc in pbi_services(compose).values():
+        assert svc["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "${OTEL_EXPORTER_OTLP_ENDPOINT:-}"
 
 
 def test_compose_ports_match_settings_defaults(compose: dict[str, Any]) -> None:
