@@ -1,0 +1,164 @@
+"""What `make bench` watches while the system works, cheaply enough not to slow it down.
+
+- the services' own figures: `GET /metrics` (Prometheus text), one request per service per tick;
+- consumer-group progress: the offsets each group committed (consumers commit only after their
+  effect is in PostgreSQL) against the topic's end offsets, from the broker's admin API;
+- CPU seconds per process (services, Kafka, PostgreSQL) and for the whole machine, to tell what a
+  stage is bound by;
+- peak RSS per service, sampled in a thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import psutil
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client.parser import text_string_to_metric_families
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+async def scrape(client: httpx.AsyncClient, base_url: str) -> Samples:
+    """Every sample of a service's /metrics, keyed by (name, sorted labels)."""
+    r = await client.get(base_url + "/metrics", timeout=10)
+    r.raise_for_status()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): float(s.value)
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+    }
+
+
+def metric(samples: Samples, name: str, **labels: str) -> float:
+    """Sum of the samples called `name` whose labels include `labels`."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
+
+
+class GroupProgress:
+    """Committed offsets of consumer groups on one topic, against its end offsets."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap, self.topic = bootstrap, topic
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self.partitions: list[TopicPartition] = []
+
+    async def start(self) -> None:
+        await self.admin.start()
+        await self.consumer.start()
+        (described,) = await self.admin.describe_topics([self.topic])
+        self.partitions = [TopicPartition(self.topic, p["partition"]) for p in described["partitions"]]
+        if not self.partitions:
+            raise RuntimeError(f"topic {self.topic} has no partitions (error {described['error_code']})")
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+        await self.admin.close()
+
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        return dict(await self.consumer.end_offsets(self.partitions))
+
+    async def committed(self, group: str) -> dict[TopicPartition, int]:
+        offsets = await self.admin.list_consumer_group_offsets(group, partitions=self.partitions)
+        return {tp: (om.offset if om is not None and om.offset >= 0 else 0) for tp, om in offsets.items()}
+
+    @staticmethod
+    def behind(committed: dict[TopicPartition, int], end: dict[TopicPartition, int]) -> int:
+        """Offsets not yet committed. A transaction's commit marker takes an offset of its own and a
+        consumer may stop just before it, so one offset short on a partition counts as caught up."""
+        gaps = (end[tp] - committed.get(tp, 0) for tp in end)
+        return sum(g for g in gaps if g > 1)
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds (user + system) per named process tree, and the whole machine's busy time."""
+
+    pids: dict[str, list[int]]
+    start: dict[str, float] = field(default_factory=dict)
+    machine_start: Any = None
+    wall_start: float = 0.0
+
+    @staticmethod
+    def infrastructure() -> dict[str, list[int]]:
+        """Kafka (the java process) and every PostgreSQL process on this machine (other databases'
+        backends too: the machine is shared)."""
+        found: dict[str, list[int]] = {"kafka": [], "postgresql": []}
+        for p in psutil.process_iter(["name", "cmdline"]):
+            try:
+                cmd = " ".join(p.info["cmdline"] or [])
+                if p.info["name"] == "java" and "kafka" in cmd.lower():
+                    found["kafka"].append(p.pid)
+                elif (p.info["name"] or "").startswith("postgres"):
+                    found["postgresql"].append(p.pid)
+            except psutil.Error:
+                continue
+        return found
+
+    @staticmethod
+    def _tree_seconds(pids: Iterable[int], skip: set[int]) -> float:
+        """A process, its children (not those in `skip`) and its children already reaped."""
+        total = 0.0
+        for pid in pids:
+            try:
+                proc = psutil.Process(pid)
+                t = proc.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+                for child in proc.children(recursive=True):
+                    if child.pid not in skip:
+                        c = child.cpu_times()
+                        total += c.user + c.system
+            except psutil.Error:
+                continue
+        return total
+
+    def _now(self) -> dict[str, float]:
+        # The bench starts the services: their trees are counted under their own names only.
+        own = {pid for pids in self.pids.values() for pid in pids}
+        return {name: self._tree_seconds(pids, own - set(pids)) for name, pids in self.pids.items()}
+
+    def begin(self) -> None:
+        self.start, self.machine_start, self.wall_start = self._now(), psutil.cpu_times(), time.perf_counter()
+
+    def end(self) -> dict[str, Any]:
+        wall = time.perf_counter() - self.wall_start
+        used = {name: max(0.0, s - self.start.get(name, 0.0)) for name, s in self._now().items()}
+        m0, m1 = self.machine_start, psutil.cpu_times()
+        # guest time is already part of user time; steal is time the hypervisor kept from us
+        idle = ("idle", "iowait", "steal", "guest", "guest_nice")
+        busy = sum(getattr(m1, f) - getattr(m0, f) for f in m1._fields if f not in idle)
+        cores = psutil.cpu_count() or 1
+        return {
+            "seconds": round(wall, 2),
+            "cpu_seconds": {k: round(v, 1) for k, v in used.items()},
+            "cores_used": {k: round(v / wall, 2) for k, v in used.items()} if wall else {},
+            # jiffies and the two clocks disagree slightly: a saturated machine may show 101%
+            "machine_busy_pct": min(100.0, round(100 * busy / (wall * cores), 1)) if wall else None,
+        }
+
+
+class RssSampler(threading.Thread):
+    """Peak RSS (process and children) of each named process, every half second."""
+
+    def __init__(self, processes: dict[str, Any]) -> None:
+        super().__init__(daemon=True)
+        self.processes, self.peak, self.stop_flag = processes, {}, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop_flag.is_set():
+            for name, proc in list(self.processes.items()):
+                try:
+                    p = psutil.Process(proc.pid)
+                    rss = p.memory_info().rss + sum(c.memory_info().rss for c in p.children(recursive=True))
+                    self.peak[name] = max(self.peak.get(name, 0.0), rss / 2**20)
+                except psutil.Error:
+                    pass
+            self.stop_flag.wait(0.5)
