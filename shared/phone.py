@@ -19,9 +19,37 @@ _SEPARATORS = re.compile(r"[\s\-().]")
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
+# Numbers starting with 8 after the country code or trunk 0: Indonesian mobiles, and a few other
+# kinds (800 toll-free...). For these, libphonenumber's verdict depends only on the first digits
+# and the length (ID mobile pattern: 8[1-35-9] and 9 to 12 digits), so it is asked once per
+# (5-digit prefix, length) and remembered: a wave of 200,000 new numbers costs a few hundred
+# parses instead of 200,000 (~50 us each, in every service that validates the event).
+# tests/unit/shared/test_phone_and_timezones.py checks the shortcut against the library.
+_EIGHT = re.compile(r"(?:\+62|62|0)(8\d{6,12})")
+_VERDICT_PREFIX = 5
+_verdicts: dict[tuple[str, int], str | None] = {}  # None: a valid mobile; else PhoneError's message
+
+
 @functools.lru_cache(maxsize=200_000)
 def normalize_phone(value: str) -> str:
     """Return the E.164 form of an Indonesian mobile number, or raise PhoneError."""
+    if isinstance(value, str) and (m := _EIGHT.fullmatch(_SEPARATORS.sub("", value.strip()))):
+        national = m[1]
+        key = (national[:_VERDICT_PREFIX], len(national))
+        if key not in _verdicts:
+            try:
+                parse_with_library("+62" + national)
+                _verdicts[key] = None
+            except PhoneError as exc:
+                _verdicts[key] = str(exc)
+        if (error := _verdicts[key]) is not None:
+            raise PhoneError(error)
+        return "+62" + national
+    return parse_with_library(value)
+
+
+def parse_with_library(value: str) -> str:
+    """libphonenumber's full parse and checks (what normalize_phone's shortcut must agree with)."""
     if not isinstance(value, str) or not value.strip():
         raise PhoneError("phone number is empty")
     raw = _SEPARATORS.sub("", value.strip())

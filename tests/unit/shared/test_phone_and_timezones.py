@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from shared.phone import PhoneError, mask_phone, mask_phones_in_text, normalize_phone
+from shared.phone import PhoneError, mask_phone, mask_phones_in_text, normalize_phone, parse_with_library
 from shared.timezones import WIB, WIT, WITA, zone_for_nik, zone_for_province
 
 
@@ -76,3 +78,23 @@ def test_zone_from_nik() -> None:
 def test_unknown_province_has_no_zone(province: str) -> None:
     with pytest.raises(ValueError, match=f"province code {province}"):
         zone_for_province(province)
+
+
+def _outcome(parse: object, raw: str) -> str:
+    try:
+        return parse(raw)  # type: ignore[operator, no-any-return]
+    except PhoneError as exc:
+        return f"error: {exc}"
+
+
+@given(
+    lead=st.sampled_from(["0", "62", "+62", "+62 ", "0-"]),
+    digits=st.text(alphabet="0123456789", min_size=6, max_size=12),
+    second=st.sampled_from("0123456789"),
+)
+@settings(max_examples=3000, deadline=None)
+def test_the_remembered_verdict_shortcut_agrees_with_libphonenumber(lead: str, second: str, digits: str) -> None:
+    """normalize_phone asks the library once per (prefix, length) of an 8... number; every number
+    must get exactly the library's answer."""
+    raw = f"{lead}8{second}{digits}"
+    assert _outcome(normalize_phone, raw) == _outcome(parse_with_library, raw)
