@@ -16,10 +16,24 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.kafka import ensure_topics
 from shared.settings import Settings
+from tests import log_scan
 from tests.infra import Infra, start_infra
 
 # The whole running system (e2e and browser tests): started once per session, only when a test asks for it.
 pytest_plugins = ["tests.e2e.fixtures"]
+_SESSION_STARTED = log_scan.now()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The whole run's service logs (e2e, browser, demo, chaos) hold no whole NIK or phone number."""
+    report = log_scan.scan_logs_written_since(_SESSION_STARTED - 1)
+    if report:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("=", "personal data in service logs", red=True)
+            for path, found in report.items():
+                reporter.write_line(f"{path}: {', '.join(found)}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
