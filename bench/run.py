@@ -20,6 +20,7 @@ run cut short still leaves its figures. BENCH_PROFILE=1 runs every service under
 (profiles in .run/profiles/). See docs/performance.md.
 
     BENCH_N=20000 BENCH_DECISIONS=10000 .venv/bin/python -m bench.run
+    .venv/bin/python -m bench.run --report        (the table again from bench-results.json)
 """
 
 from __future__ import annotations
@@ -539,6 +540,7 @@ async def wave(b: Bench, events: list[dict[str, Any]], emergency_people: list[st
     elapsed = done.get("registry")
     return {
         "events": n,
+        "cpu_ms_per_event": per_event(usage, n),
         "batch_size": BATCH,
         "seconds": round(elapsed, 2) if elapsed else None,
         "wave_events_per_s": round(n / elapsed, 1) if elapsed else None,
@@ -546,6 +548,19 @@ async def wave(b: Bench, events: list[dict[str, Any]], emergency_people: list[st
         "cpu": usage,
         "emergencies": probe.summary(b.watcher.first),
         "timeline": timeline[:: max(1, len(timeline) // 120)],
+    }
+
+
+def per_event(usage: dict[str, Any], n: int) -> dict[str, Any]:
+    """CPU milliseconds per item, per process, and the rate the machine's cores would allow at that
+    cost if the run had them all (PostgreSQL's share includes other databases on a shared machine)."""
+    ms = {k: round(1000 * v / n, 3) for k, v in usage["cpu_seconds"].items()}
+    system = sum(v for k, v in ms.items() if k != "bench")
+    cores = psutil.cpu_count() or 1
+    return {
+        **ms,
+        "system_total": round(system, 3),
+        "cpu_bound_ceiling_per_s": round(cores * 1000 / system) if system else None,
     }
 
 
@@ -646,6 +661,7 @@ async def decisions(b: Bench, niks: list[str]) -> dict[str, Any]:
         "in_registry_s": round(in_registry_s, 2) if in_registry_s else None,
         "decisions_in_registry_per_s": round(n / in_registry_s, 1) if in_registry_s else None,
         "wave_backlog_at_start": backlog,
+        "cpu_ms_per_decision": per_event(usage, n),
         "outcomes": {
             o: int(metric(elig, "pbi_eligibility_decisions_total", outcome=o, path="REGULAR"))
             for o in ("APPROVED", "PENDING", "REJECTED", "EXPIRED")
@@ -741,7 +757,9 @@ async def main() -> dict[str, Any]:
     settings = Settings(kafka_bootstrap_servers=kafka, topic_prefix=prefix)
     await ensure_topics(settings)
     start = start_profiled_system if PROFILE else start_system
-    system = start(db_url, kafka, prefix, ROOT / ".run" / "bench-logs", {"KAFKA_PARTITIONS_OVERRIDE": None})
+    log_dir = ROOT / ".run" / "bench-logs" / prefix.rstrip(".")
+    results["logs"] = str(log_dir)
+    system = start(db_url, kafka, prefix, log_dir, {"KAFKA_PARTITIONS_OVERRIDE": None})
     sampler = RssSampler(system.processes)
     sampler.start()
     b: Bench | None = None
@@ -878,6 +896,21 @@ def report(results: dict[str, Any]) -> None:
             f"emergencies during the wave: {em['sent']} sent, {em['active']} ACTIVE, "
             f"{em['not_active_within_120_s']} not ACTIVE within 120 s, {em['post_failed']} POSTs failed"
         )
+        parts = em.get("breakdown_ms", {})
+        if parts:
+            out.print(
+                "  p50 / p99 by segment: "
+                + "; ".join(
+                    f"{k.split('_')[0]} {v['p50'] or 0:,.0f} / {v['p99'] or 0:,.0f} ms" for k, v in parts.items()
+                )
+            )
+    for stage, key in (("wave", "cpu_ms_per_event"), ("decisions", "cpu_ms_per_decision")):
+        cost = results.get("stages", {}).get(stage, {}).get(key)
+        if cost and cost.get("cpu_bound_ceiling_per_s"):
+            out.print(
+                f"{stage}: the system spent {cost['system_total']:.2f} CPU ms per item: at most "
+                f"{cost['cpu_bound_ceiling_per_s']:,}/s on this machine's cores if it had them all"
+            )
     for stage in ("wave", "decisions", "import"):
         usage = results.get("stages", {}).get(stage, {}).get("cpu")
         if usage:
@@ -889,6 +922,12 @@ def report(results: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
+    if "--report" in sys.argv[1:]:  # the table again, from the last (possibly cut-off) run's file
+        res = json.loads(RESULTS.read_text())
+        report(res)
+        if not res.get("complete"):
+            out.print(f"[yellow]{RESULTS} is from a run that did not finish[/yellow]")
+        sys.exit(0)
     try:
         res = asyncio.run(main())
     except KeyboardInterrupt:
