@@ -84,7 +84,26 @@ REGISTRY_APPLIED = "pbi_registry_events_applied_total"
 # --- helpers -----------------------------------------------------------------------------------
 
 
+async def _nothing() -> None:
+    return None
+
+
+async def _uncancellable(work: Awaitable[None]) -> None:
+    """Finish `work` even when the run is cancelled meanwhile (Ctrl-C arriving during the cleanup
+    would otherwise leave the services, the database and the topics behind)."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            continue
+    task.result()
+
+
 def save(results: dict[str, Any], complete: bool = False) -> None:
+    if results.get("raw_ceiling_msgs_per_s"):
+        results["vs_raw_ceiling"] = ratios(results)
+        results["targets"] = targets(results)
     results["complete"] = complete
     results["written_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     RESULTS.write_text(json.dumps(results, indent=2, default=str))
@@ -755,15 +774,17 @@ async def main() -> dict[str, Any]:
     db_url = await _create_database(admin_db, db_name)
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     settings = Settings(kafka_bootstrap_servers=kafka, topic_prefix=prefix)
-    await ensure_topics(settings)
     start = start_profiled_system if PROFILE else start_system
     log_dir = ROOT / ".run" / "bench-logs" / prefix.rstrip(".")
     results["logs"] = str(log_dir)
-    system = start(db_url, kafka, prefix, log_dir, {"KAFKA_PARTITIONS_OVERRIDE": None})
-    sampler = RssSampler(system.processes)
-    sampler.start()
+    system: RunningSystem | None = None
+    sampler = RssSampler({})
     b: Bench | None = None
     try:
+        await ensure_topics(settings)
+        system = start(db_url, kafka, prefix, log_dir, {"KAFKA_PARTITIONS_OVERRIDE": None})
+        sampler.processes = system.processes
+        sampler.start()
         store = ApiKeyStore(make_engine(Settings(database_url=db_url)), Settings().api_key_pepper.get_secret_value())
         await store.migrate()
         async with httpx.AsyncClient(timeout=120) as client:
@@ -811,17 +832,26 @@ async def main() -> dict[str, Any]:
             save(results)
     finally:
         sampler.stop_flag.set()
-        sampler.join(2)
+        if sampler.is_alive():
+            sampler.join(2)
         results["peak_rss_mb"] = {k: round(v, 1) for k, v in sampler.peak.items() if k in SERVICES}
         results["peak_rss_mb_other"] = {k: round(v, 1) for k, v in sampler.peak.items() if k not in SERVICES}
         save(results)
-        if b is not None:
-            await b.stop()
-        system.stop()
-        await _drop_database(admin_db, db_name)
-        await delete_topics(settings)  # type: ignore[arg-type]
-    results["vs_raw_ceiling"] = ratios(results)
-    results["targets"] = targets(results)
+
+        async def cleanup() -> None:
+            steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+                ("bench connections", b.stop if b is not None else _nothing),
+                ("services", lambda: asyncio.to_thread(system.stop) if system is not None else _nothing()),
+                ("database", lambda: _drop_database(admin_db, db_name)),
+                ("topics", lambda: delete_topics(settings)),  # type: ignore[arg-type]
+            ]
+            for what, step in steps:
+                try:
+                    await step()
+                except Exception as exc:  # noqa: BLE001 - clean up the rest anyway
+                    out.print(f"[red]cleanup of the {what} failed: {exc!r}[/red]")
+
+        await _uncancellable(cleanup())
     if PROFILE:
         results["profiles"] = str(PROFILE_DIR)
     results["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
