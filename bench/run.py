@@ -73,7 +73,9 @@ DECISIONS_N = int(os.environ.get("BENCH_DECISIONS", "100000"))
 EMERGENCY_RATE = float(os.environ.get("BENCH_EMERGENCY_RATE", "5"))  # per second during the wave
 BATCH = int(os.environ.get("BENCH_BATCH", "5000"))  # events per POST /v1/events (intake takes up to 10,000)
 PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0", "false")
-WARM_PEOPLE = 2000  # deactivated before the wave: the warm-up, and the people the emergencies are for
+# Deactivated before the wave: the warm-up, and the people the emergencies are for (one each), enough
+# for a wave as slow as 200 events/s.
+WARM_PEOPLE = max(2000, int(EMERGENCY_RATE * N / 200))
 POLL_S = 0.025  # emergency poll interval (one query for all open emergencies)
 TICK_S = 0.5  # metrics / offsets sampling interval
 FACILITY = "3674R001"
@@ -212,7 +214,7 @@ def versions() -> dict[str, str | None]:
 class Bench:
     def __init__(self, kafka: str, db_url: str, prefix: str, system: RunningSystem, client: httpx.AsyncClient) -> None:
         self.kafka, self.db_url, self.prefix, self.system, self.client = kafka, db_url, prefix, system, client
-        self.writer = self.reader = self.hospital = ""
+        self.writer = self.hospital = ""
         self.pg: asyncpg.Connection | None = None
         self.pg_emergencies: asyncpg.Connection | None = None  # the emergency poll's own connection
         # Reads the decisions topic for the whole run: when each request's first decision arrived.
@@ -312,6 +314,7 @@ class Emergencies:
         self.done: list[dict[str, Any]] = []
         self.sent = self.failed = self.timed_out = 0
         self.polls = 0
+        self.ran_out = False  # the wave outlasted the people prepared for emergencies
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -343,8 +346,9 @@ class Emergencies:
             self.open.pop(nik, None)
             self.failed += 1
 
-    async def send(self, stop: asyncio.Event) -> None:
-        """One request every 1/rate s on a fixed schedule, whatever the previous one's answer time."""
+    async def send(self, stop: asyncio.Event, until_stopped: bool = True) -> None:
+        """One request every 1/rate s on a fixed schedule, whatever the previous one's answer time,
+        until `stop` is set (or, with until_stopped=False, until everyone had one)."""
         interval, next_at = 1 / self.rate, time.perf_counter()
         while not stop.is_set() and self.people:
             task = asyncio.create_task(self.post(self.people.pop()))
@@ -356,6 +360,7 @@ class Emergencies:
                 await asyncio.wait_for(stop.wait(), max(0.0, next_at - time.perf_counter()))
             except TimeoutError:
                 pass
+        self.ran_out = until_stopped and not stop.is_set()
         await asyncio.gather(*self._tasks)
 
     async def poll(self, sending: asyncio.Task[None], limit_s: float = 120) -> None:
@@ -396,6 +401,7 @@ class Emergencies:
             "post_failed": self.failed,
             "not_active_within_120_s": self.timed_out,
             "rate_per_s": self.rate,
+            "ran_out_of_people": self.ran_out,
             "poll_interval_ms": POLL_S * 1000,
             **{f"{k}_ms": v for k, v in percentiles(self.latencies_ms).items()},
             "breakdown_ms": {
@@ -431,7 +437,7 @@ async def warm_up(b: Bench, warm: list[dict[str, Any]]) -> dict[str, Any]:
         await progress.stop()
     probe = Emergencies(b, [e["nik"] for e in warm[-3:]], rate=10)
     stop = asyncio.Event()
-    sending = asyncio.create_task(probe.send(stop))
+    sending = asyncio.create_task(probe.send(stop, until_stopped=False))
     await probe.poll(sending, limit_s=60)
     return {
         "people": len(warm),
@@ -659,6 +665,8 @@ async def decisions(b: Bench, niks: list[str]) -> dict[str, Any]:
                 if on_topic_s is not None and now > on_topic_s + max(120.0, on_topic_s):
                     out.print("[yellow]the registry did not apply every decision; its figure is left out[/yellow]")
                     break
+                if b._watching is not None and b._watching.done():
+                    raise RuntimeError("the decisions topic reader stopped") from b._watching.exception()
                 if on_topic_s is None and watcher.bulk - bulk0 >= n:
                     on_topic_s = max(watcher.first[str(r.request_id)] for r in requests) - t0
                 applied = await b.registry_applied("reactivation.decided") - decided0
@@ -790,7 +798,6 @@ async def main() -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=120) as client:
             b = Bench(kafka, db_url, prefix, system, client)
             b.writer = await store.issue("bench", ["events:write", "reactivations:write"])
-            b.reader = await store.issue("bench", ["participants:read", "dashboard:read"])
             b.hospital = await store.issue("bench", ["emergency:write"], [FACILITY])
             await store.engine.dispose()
             await shell(f"DATABASE_URL='{db_url}' {PBI} facilities add {FACILITY} 'RSUD Kota Tangerang Selatan'")
@@ -925,6 +932,11 @@ def report(results: dict[str, Any]) -> None:
         out.print(
             f"emergencies during the wave: {em['sent']} sent, {em['active']} ACTIVE, "
             f"{em['not_active_within_120_s']} not ACTIVE within 120 s, {em['post_failed']} POSTs failed"
+            + (
+                " [yellow](ran out of people before the wave was processed)[/yellow]"
+                if em.get("ran_out_of_people")
+                else ""
+            )
         )
         parts = em.get("breakdown_ms", {})
         if parts:

@@ -150,7 +150,9 @@ class RssSampler(threading.Thread):
 
     def __init__(self, processes: dict[str, Any]) -> None:
         super().__init__(daemon=True)
-        self.processes, self.peak, self.stop_flag = processes, {}, threading.Event()
+        self.processes = processes
+        self.peak: dict[str, float] = {}
+        self.stop_flag = threading.Event()
 
     def run(self) -> None:
         while not self.stop_flag.is_set():
