@@ -55,7 +55,7 @@ def create_app(
     # Per-message "Received/Processed" lines at DEBUG: at thousands of records a second they are noise.
     broker = make_broker(settings, "eligibility")
     # Smaller relay batches: publishing is CPU work in this event loop, shared with the emergency lane.
-    relay = OutboxRelay(engine, outbox, broker, batch_size=200)
+    relay = OutboxRelay(engine, outbox, settings.kafka_bootstrap_servers, batch_size=200)
     sessions = make_sessions(engine)
 
     policy = load_policy()

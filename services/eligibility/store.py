@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +121,8 @@ async def load_facts(session: AsyncSession, niks: set[str]) -> dict[str, tuple[F
 
 
 async def save_facts(session: AsyncSession, facts: dict[str, tuple[Facts, str | None]]) -> None:
-    rows = [{**asdict(f), "phone": phone} for f, phone in facts.values()]
+    # Every field is a scalar: read them directly (dataclasses.asdict deep-copies; it was 40% of a wave batch).
+    rows = [{**{k: getattr(f, k) for k in FACT_FIELDS}, "phone": phone} for f, phone in facts.values()]
     if rows:
         await bulk_insert(session, FactsRow.__table__, rows, _UPSERT_FACTS)
 

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import case, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ARRAY, Uuid, bindparam, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,13 +18,25 @@ from services.notifier.domain.messages import message_for, send_after
 from services.notifier.store import PE, C, M
 from services.notifier.templates import render
 from shared import correlation
-from shared.db import transaction
+from shared.db import bulk_insert, transaction
 from shared.events import AnyEvent
 from shared.nik import mask_nik
 
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], dt.datetime]
+
+
+# One statement per batch, whatever its size (multi-row VALUES lists are slow to build and compile).
+_CLAIM = text(
+    f"insert into {PE.schema}.{PE.name} (event_id) select unnest(cast(:ids as uuid[])) "
+    "on conflict do nothing returning event_id"
+).bindparams(bindparam("ids", type_=ARRAY(Uuid)))
+# A new number may well be on WhatsApp: forget what was learnt about the old one.
+_UPSERT_CONTACT = (
+    "on conflict (nik) do update set phone = excluded.phone, "
+    "on_whatsapp = case when contacts.phone = excluded.phone then contacts.on_whatsapp end"
+)
 
 
 class NotifierHandlers:
@@ -35,27 +46,12 @@ class NotifierHandlers:
     async def on_events(self, events: list[AnyEvent]) -> None:
         now = self.clock()
         async with transaction(self.sessions) as session:
-            claimed = await session.execute(
-                insert(PE)
-                .values([{"event_id": e.event_id} for e in events])
-                .on_conflict_do_nothing()
-                .returning(PE.c.event_id)
-            )
+            claimed = await session.execute(_CLAIM, {"ids": [e.event_id for e in events]})
             fresh = {row[0] for row in claimed}
             todo = [e for e in events if e.event_id in fresh]
             phones = {e.nik: p for e in todo if (p := getattr(e, "phone", None))}
-            if phones:
-                stmt = insert(C).values([{"nik": n, "phone": p, "opted_out": False} for n, p in phones.items()])
-                await session.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["nik"],
-                        # a new number may well be on WhatsApp: forget what we learnt about the old one
-                        set_={
-                            "phone": stmt.excluded.phone,
-                            "on_whatsapp": case((C.c.phone == stmt.excluded.phone, C.c.on_whatsapp), else_=None),
-                        },
-                    )
-                )
+            contact_rows = [{"nik": n, "phone": p, "opted_out": False} for n, p in phones.items()]
+            await bulk_insert(session, C, contact_rows, _UPSERT_CONTACT)
             contacts = (
                 {
                     r["nik"]: r
@@ -65,6 +61,7 @@ class NotifierHandlers:
                 else {}
             )
             rows: list[dict[str, Any]] = []
+            no_phone: dict[str, int] = {}
             for event in todo:
                 message = message_for(event)
                 contact = contacts.get(event.nik)
@@ -73,7 +70,9 @@ class NotifierHandlers:
                 if contact is None or not contact["phone"]:
                     # Processed, but nobody to tell: counted and logged (masked), never silent.
                     metrics.NOT_SENT.labels(message.kind, "no_phone").inc()
-                    log.info("no_phone_for_message", nik=mask_nik(event.nik), kind=message.kind)
+                    no_phone[message.kind] = no_phone.get(message.kind, 0) + 1
+                    if len(todo) == 1:  # one person's event: name them (masked); a wave gets one line
+                        log.info("no_phone_for_message", nik=mask_nik(event.nik), kind=message.kind)
                     continue
                 if contact["opted_out"]:
                     metrics.NOT_SENT.labels(message.kind, "opted_out").inc()
@@ -90,9 +89,12 @@ class NotifierHandlers:
                         "updated_at": now,
                         "channel": first_channel(contact["on_whatsapp"]),
                         "correlation_id": correlation.for_event(event.event_id),
+                        "attempts": 0,  # the bulk insert sets every column itself (no model defaults)
                     }
                 )
-            if rows:
-                await session.execute(insert(M).values(rows).on_conflict_do_nothing())
+            if no_phone and len(todo) > 1:
+                log.info("no_phone_for_messages", by_kind=no_phone, batch=len(todo))
+            # One statement per batch however many rows (SQLAlchemy's multi-VALUES insert was ~20% of a wave's CPU).
+            await bulk_insert(session, M, rows, "on conflict do nothing")
         if todo:
             self.on_commit()

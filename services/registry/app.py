@@ -45,7 +45,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     configure_logging("registry", settings.log_level, settings.log_json)
     engine = make_engine(settings)
     broker = make_broker(settings, "registry")
-    relay = OutboxRelay(engine, outbox, broker)
+    relay = OutboxRelay(engine, outbox, settings.kafka_bootstrap_servers)
     handlers = RegistryHandlers(make_sessions(engine), settings.topic_prefix, relay.wake)
     for spec in MIRRORED:
         # Bulk topics in big batches; the emergency lane one record at a time, never queued behind them.
