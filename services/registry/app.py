@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 
 from services.registry import queries
 from services.registry.api import router
@@ -18,6 +20,7 @@ from shared.auth import ApiKeyStore
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import any_event_adapter
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
+from shared.lane import Lane, LaneBody, call_in_loop
 from shared.observability import configure_logging, health_router, instrument
 from shared.outbox import OutboxRelay
 from shared.runtime import tune_for_latency
@@ -29,9 +32,15 @@ from shared.topics import (
     PARTICIPANT_EVENTS,
     REACTIVATION_REQUESTS,
     TIMER_EVENTS,
+    TopicSpec,
 )
 
-MIRRORED = (PARTICIPANT_EVENTS, DECISIONS, TIMER_EVENTS, REACTIVATION_REQUESTS, EMERGENCY_REQUESTS, NOTIFICATION_EVENTS)
+# Bulk topics: a wave's facts, bulk requests, notification updates, in big batches in the main loop.
+BULK = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, NOTIFICATION_EVENTS)
+# What a patient waits for (decisions, emergency requests, SLA states): few records, handled in a lane
+# of their own so that a wave's batches never hold them up (an emergency ACTIVE within a second).
+URGENT = (DECISIONS, EMERGENCY_REQUESTS, TIMER_EVENTS)
+MIRRORED = BULK + URGENT
 
 PARTICIPANT_CONSUMERS = 2
 
@@ -40,15 +49,11 @@ def load_settings() -> RegistrySettings:
     return RegistrySettings()
 
 
-def create_app(settings: RegistrySettings | None = None) -> FastAPI:
-    settings = settings or load_settings()
-    configure_logging("registry", settings.log_level, settings.log_json)
-    engine = make_engine(settings)
-    broker = make_broker(settings, "registry")
-    relay = OutboxRelay(engine, outbox, settings.kafka_bootstrap_servers)
-    handlers = RegistryHandlers(make_sessions(engine), settings.topic_prefix, relay.wake)
-    for spec in MIRRORED:
-        # Bulk topics in big batches; the emergency lane one record at a time, never queued behind them.
+def subscribe_mirrors(
+    broker: KafkaBroker, handlers: RegistryHandlers, settings: RegistrySettings, specs: tuple[TopicSpec, ...]
+) -> None:
+    for spec in specs:
+        # Batches everywhere but the emergency topic: one record at a time, never queued behind others.
         batch = spec is not EMERGENCY_REQUESTS
         # The wave topic gets PARTICIPANT_CONSUMERS consumers in one group (partitions split between
         # them): one decodes the next batch while another's batch is being written by PostgreSQL.
@@ -64,7 +69,36 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
                 max_records=4000 if spec is PARTICIPANT_EVENTS else 2000,
                 max_partition_fetch_bytes=4 * 1024 * 1024,
             )(handlers.on_events)
+
+
+def urgent_lane(settings: RegistrySettings, wake_relay: Callable[[], None]) -> LaneBody:
+    async def run(stop: asyncio.Event, ready: Callable[[], None]) -> None:
+        engine = make_engine(settings)
+        broker = make_broker(settings, "registry-urgent")
+        handlers = RegistryHandlers(make_sessions(engine), settings.topic_prefix, wake_relay)
+        subscribe_mirrors(broker, handlers, settings, URGENT)
+        try:
+            await broker.start()
+            ready()
+            await stop.wait()
+        finally:
+            await broker.stop()
+            await engine.dispose()
+
+    return run
+
+
+def create_app(settings: RegistrySettings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging("registry", settings.log_level, settings.log_json)
+    engine = make_engine(settings)
+    broker = make_broker(settings, "registry")
+    relay = OutboxRelay(engine, outbox, settings.kafka_bootstrap_servers)
+    handlers = RegistryHandlers(make_sessions(engine), settings.topic_prefix, relay.wake)
+    subscribe_mirrors(broker, handlers, settings, BULK)
     kafka_health = KafkaHealth(settings.kafka_bootstrap_servers, settings.topic_prefix)
+
+    lanes: list[Lane] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,10 +108,15 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             await ensure_topics(settings)
             await broker.start()
             relay.start()
+            lane = Lane("registry-urgent", urgent_lane(settings, call_in_loop(asyncio.get_running_loop(), relay.wake)))
+            await lane.start()
+            lanes.append(lane)
             tune_for_latency()
             yield
         finally:
             tracing.shutdown()
+            for lane in lanes:
+                await lane.stop()
             await relay.stop()
             await broker.stop()
             await engine.dispose()
