@@ -306,7 +306,7 @@ class Emergencies:
     """Hospital emergency requests at a steady rate; latency from the POST to the registry's row
     showing ACTIVE, watched with one PostgreSQL query per poll for all open requests. Split in
     three: intake (POST -> 202, published), eligibility (202 -> the decision on the decisions topic,
-    seen by the bench's DecisionWatcher), registry (decision -> the row ACTIVE)."""
+    by the record's timestamp), registry (decision -> the row ACTIVE)."""
 
     def __init__(self, bench: Bench, people: list[str], rate: float) -> None:
         self.bench, self.people, self.rate = bench, people, rate
