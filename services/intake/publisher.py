@@ -17,6 +17,8 @@ from shared.events import Event
 from shared.settings import Settings
 
 PUBLISH_TIMEOUT_S = 10.0
+THREAD_BATCH = 200  # events above which encoding runs in a worker thread
+SEND_YIELD_EVERY = 250  # records handed to the producer between two chances for other requests
 
 
 class BrokerUnavailable(Exception):
@@ -82,11 +84,15 @@ class Publisher:
             raise BrokerUnavailable(str(exc) or type(exc).__name__)
 
     async def _transaction(self, tx: AIOKafkaProducer, name: str, events: list[Event]) -> None:
+        # Encoding thousands of events is CPU work: in a worker thread, so the event loop keeps
+        # answering (a hospital's emergency POST must not wait behind a wave's batch).
+        records = await asyncio.to_thread(_encode, events) if len(events) > THREAD_BATCH else _encode(events)
         async with tx.transaction():
-            futures = [
-                await tx.send(name, e.model_dump_json().encode(), key=e.kafka_key(), headers=_headers(e))
-                for e in events
-            ]
+            futures = []
+            for i, (value, key, headers) in enumerate(records, 1):
+                futures.append(await tx.send(name, value, key=key, headers=headers))
+                if i % SEND_YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
             await asyncio.gather(*futures)
 
     async def ping(self) -> None:
@@ -101,6 +107,11 @@ class Publisher:
 
     async def stop(self) -> None:
         await self.reset()
+
+
+def _encode(events: list[Event]) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
+    """(value, key, headers) per event; run in a thread, it still sees the request's context (correlation id)."""
+    return [(e.model_dump_json().encode(), e.kafka_key(), _headers(e)) for e in events]
 
 
 def _headers(event: Event) -> list[tuple[str, bytes]]:

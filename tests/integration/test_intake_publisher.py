@@ -1,0 +1,53 @@
+"""Intake's publisher on real Kafka: a big batch (encoded in a worker thread) arrives whole, in
+order, each record with the request's correlation id."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiokafka import AIOKafkaConsumer
+
+from services.intake.publisher import THREAD_BATCH, Publisher
+from shared import correlation
+from shared.events import DesilUpdated
+from shared.settings import Settings
+from shared.topics import PARTICIPANT_EVENTS
+from tests.conftest import eventually
+
+
+async def test_a_big_batch_keeps_order_and_the_correlation_id(settings: Settings) -> None:
+    events = [
+        DesilUpdated(
+            occurred_at=dt.datetime.now(dt.UTC),
+            source="DTSEN",
+            nik="3674015708900001",  # one key: one partition, so order is observable
+            desil=1 + i % 10,
+            effective_on=dt.date(2025, 7, 1),
+        )
+        for i in range(THREAD_BATCH * 2)
+    ]
+    publisher = Publisher(settings)
+    with correlation.bound("batch-77"):
+        await publisher.publish(PARTICIPANT_EVENTS.name, events)
+    await publisher.stop()
+
+    consumer = AIOKafkaConsumer(
+        settings.topic_prefix + PARTICIPANT_EVENTS.name,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    got: list = []
+    try:
+
+        async def all_of_them() -> list:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                got.extend(records)
+            return got if len(got) >= len(events) else []
+
+        await eventually(all_of_them, timeout=20)
+    finally:
+        await consumer.stop()
+    assert [DesilUpdated.model_validate_json(r.value).event_id for r in got] == [e.event_id for e in events]
+    assert all(dict(r.headers)[correlation.HEADER] == b"batch-77" for r in got)
