@@ -49,6 +49,8 @@ HEADER_GROUP = "x-consumer-group"
 HEADER_CORRELATION = correlation.HEADER
 DECODE_YIELD_EVERY = 200  # records parsed between two chances for other tasks (an emergency) to run
 
+URGENT_POLLING = {"fetch_max_wait_ms": 50, "batch_timeout_ms": 20}  # see subscribe(urgent=True)
+
 DEAD_LETTERS = Counter(
     "pbi_kafka_dead_letters_total",
     "Records written to a dead-letter topic",
@@ -228,6 +230,7 @@ def subscribe(
     batch: bool = False,
     max_records: int = 500,
     retry: RetryPolicy | None = None,
+    urgent: bool = False,
     **subscriber_kwargs: Any,
 ) -> Callable[[Callable[[list[T]], Awaitable[None]]], DeadLetters]:
     """Register `handler(events: list[T])` on `spec`'s topic with the safe defaults above.
@@ -235,8 +238,14 @@ def subscribe(
     The handler gets the decoded events of one record (batch=False) or of one fetched
     batch (batch=True), in partition order, and must be idempotent: after a crash the
     records since the last commit are delivered again.
+
+    `urgent` (what a patient waits for): poll tighter. By default a batch consumer that finds
+    nothing sleeps batch_timeout_ms (200 ms) before asking again, and a fetch may wait 500 ms at
+    the broker; an emergency would pay those at every hop.
     """
     policy = retry or RetryPolicy()
+    if urgent:
+        subscriber_kwargs = {**URGENT_POLLING, **subscriber_kwargs}
 
     def register(handler: Callable[[list[T]], Awaitable[None]]) -> DeadLetters:
         dead_letters = DeadLetters(broker, service, group)

@@ -86,6 +86,7 @@ class EmergencyLane:
                 service="eligibility",
                 prefix=s.topic_prefix,
                 batch=False,
+                urgent=True,
             )(handlers.on_emergency)
             try:
                 await broker.start()

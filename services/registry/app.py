@@ -68,6 +68,7 @@ def subscribe_mirrors(
                 batch=batch,
                 max_records=4000 if spec is PARTICIPANT_EVENTS else 2000,
                 max_partition_fetch_bytes=4 * 1024 * 1024,
+                urgent=spec in URGENT,
             )(handlers.on_events)
 
 
