@@ -35,16 +35,33 @@ request_adapter: TypeAdapter[ReactivationRequested] = TypeAdapter(ReactivationRe
 
 
 def fast_publisher(broker: KafkaBroker, sessions: async_sessionmaker[AsyncSession]):  # type: ignore[no-untyped-def]
-    async def publish_now(rows: list[dict[str, Any]]) -> None:
-        """Publish committed outbox rows at once, then drop them. On any failure they stay in the
-        outbox for the relay (the same event ids either way; consumers de-duplicate)."""
+    cleanups: set[asyncio.Task[None]] = set()
+
+    async def drop_from_outbox(event_ids: list[Any]) -> None:
         try:
-            for row in rows:
-                await broker.publish(row["payload"], topic=row["topic"], key=row["key"], headers=row["headers"])
             async with transaction(sessions) as session:
-                await session.execute(delete(outbox).where(outbox.c.event_id.in_([r["event_id"] for r in rows])))
+                await session.execute(delete(outbox).where(outbox.c.event_id.in_(event_ids)))
+        except Exception as exc:  # noqa: BLE001 - the relay publishes them again; consumers de-duplicate
+            log.warning("fast_publish_cleanup_failed", error=type(exc).__name__)
+
+    async def publish_now(rows: list[dict[str, Any]]) -> None:
+        """Publish committed outbox rows at once (all sent, then all acknowledged), then drop them
+        in the background: the next emergency need not wait for that. On any failure they stay in
+        the outbox for the relay (the same event ids either way; consumers de-duplicate)."""
+        try:
+            acks = [
+                await broker.publish(
+                    row["payload"], topic=row["topic"], key=row["key"], headers=row["headers"], no_confirm=True
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*acks)
         except Exception as exc:  # noqa: BLE001 - the relay publishes them instead
             log.warning("fast_publish_failed", error=type(exc).__name__)
+            return
+        task = asyncio.create_task(drop_from_outbox([r["event_id"] for r in rows]))
+        cleanups.add(task)
+        task.add_done_callback(cleanups.discard)
 
     return publish_now
 
@@ -85,7 +102,10 @@ class EmergencyLane:
                 adapter=request_adapter,
                 service="eligibility",
                 prefix=s.topic_prefix,
-                batch=False,
+                # Whatever queued while one emergency was decided is taken together next time (one
+                # transaction, one round of acks): at a burst of emergencies the lane keeps up.
+                batch=True,
+                max_records=100,
                 urgent=True,
             )(handlers.on_emergency)
             try:

@@ -53,8 +53,6 @@ def subscribe_mirrors(
     broker: KafkaBroker, handlers: RegistryHandlers, settings: RegistrySettings, specs: tuple[TopicSpec, ...]
 ) -> None:
     for spec in specs:
-        # Batches everywhere but the emergency topic: one record at a time, never queued behind others.
-        batch = spec is not EMERGENCY_REQUESTS
         # The wave topic gets PARTICIPANT_CONSUMERS consumers in one group (partitions split between
         # them): one decodes the next batch while another's batch is being written by PostgreSQL.
         for _ in range(PARTICIPANT_CONSUMERS if spec is PARTICIPANT_EVENTS else 1):
@@ -65,7 +63,7 @@ def subscribe_mirrors(
                 adapter=any_event_adapter,
                 service="registry",
                 prefix=settings.topic_prefix,
-                batch=batch,
+                batch=True,
                 max_records=4000 if spec is PARTICIPANT_EVENTS else 2000,
                 max_partition_fetch_bytes=4 * 1024 * 1024,
                 urgent=spec in URGENT,
