@@ -31,6 +31,7 @@ from shared.topics import EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_R
 
 log = structlog.get_logger(__name__)
 THREAD_BATCH = 200  # events in one request above which validation runs off the event loop
+VALIDATE_CHUNK = 100
 
 router = APIRouter(tags=["intake"])
 MAX_BATCH = 10_000
@@ -121,9 +122,22 @@ def parse_events(body: Any) -> list[ParticipantEvent]:
         )
     prepared = [{**e, "event_id": e.get("event_id") or str(event_id_for(e))} if isinstance(e, dict) else e for e in raw]
     try:
-        return events_adapter.validate_python(prepared)
-    except ValidationError as exc:
-        raise _validation_error(exc, ("body", "events") if batch else ("body",), indexed=batch)
+        return _validate_in_chunks(prepared)
+    except ValidationError:
+        try:  # the whole list once more, so that the error's indices count from the first event
+            events_adapter.validate_python(prepared)
+        except ValidationError as exc:
+            raise _validation_error(exc, ("body", "events") if batch else ("body",), indexed=batch)
+        raise
+
+
+def _validate_in_chunks(prepared: list[Any]) -> list[ParticipantEvent]:
+    """pydantic-core keeps the interpreter for a whole call: thousands of events in one call would
+    stop every other thread (the event loop answering a hospital) for as long. Chunks let it in."""
+    events: list[ParticipantEvent] = []
+    for start in range(0, len(prepared), VALIDATE_CHUNK):
+        events.extend(events_adapter.validate_python(prepared[start : start + VALIDATE_CHUNK]))
+    return events
 
 
 IN_PROGRESS = 0  # status_code of a claimed key whose first request has not answered yet

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from fastapi.exceptions import RequestValidationError
 
-from services.intake.api import MAX_BATCH, EmergencyBody, ReactivationBody, parse_events
+from services.intake.api import MAX_BATCH, VALIDATE_CHUNK, EmergencyBody, ReactivationBody, parse_events
 from shared.events import DesilUpdated, ParticipantDeactivated
 
 NIK = "3674015708900001"
@@ -71,6 +71,16 @@ def test_every_bad_event_of_a_batch_is_named_by_index_and_field() -> None:
     assert ("body", "events", 2, "participant.deactivated", "nik") in found
     assert ("body", "events", 3, "participant.deactivated", "occurred_at") in found
     assert not any(loc[2] == 0 for loc in found)
+
+
+def test_a_big_batch_is_validated_in_chunks_and_errors_still_count_from_the_first_event() -> None:
+    size = VALIDATE_CHUNK * 3 + 7
+    good = [deactivation(nik=f"3674015708{900000 + i + 1:06d}") for i in range(size)]
+    assert [e.nik for e in parse_events({"events": good})] == [e["nik"] for e in good]
+    bad = [*good[: VALIDATE_CHUNK * 2 + 5], deactivation(reason="BORED"), *good[VALIDATE_CHUNK * 2 + 5 :]]
+    with pytest.raises(RequestValidationError) as exc:
+        parse_events({"events": bad})
+    assert locs(exc) == [("body", "events", VALIDATE_CHUNK * 2 + 5, "participant.deactivated", "reason")]
 
 
 def test_a_single_bad_event_is_named_without_index() -> None:
