@@ -792,6 +792,9 @@ async def main() -> dict[str, Any]:
         await ensure_topics(settings)
         system = start(db_url, kafka, prefix, log_dir, {"KAFKA_PARTITIONS_OVERRIDE": None})
         sampler.processes = system.processes
+        # The provider simulator stands in for WhatsApp's and Twilio's servers, which are not on this
+        # machine in a real deployment: it gets the CPU last.
+        psutil.Process(system.processes["simulator"].pid).nice(10)
         sampler.start()
         store = ApiKeyStore(make_engine(Settings(database_url=db_url)), Settings().api_key_pepper.get_secret_value())
         await store.migrate()

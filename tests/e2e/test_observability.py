@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import psutil
 from aiokafka import AIOKafkaConsumer
 
 from shared.correlation import HEADER
@@ -92,3 +93,10 @@ async def test_errors_and_requests_are_counted_in_prometheus(system: RunningSyst
     lines = [line for line in text.splitlines() if line.startswith("pbi_http_requests_total{")]
     assert any('route="/v1/reactivations/{request_id}"' in line for line in lines), lines
     assert all('service="intake"' in line for line in lines)
+
+
+def test_the_notifier_yields_the_cpu_to_the_decision_path(system: RunningSystem) -> None:
+    """On a shared machine messages (rate-limited by providers anyway) wait; decisions do not."""
+    nice = {name: psutil.Process(proc.pid).nice() for name, proc in system.processes.items()}
+    assert nice["notifier"] == 5
+    assert nice["intake"] == nice["eligibility"] == nice["registry"] == 0
