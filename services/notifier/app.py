@@ -52,6 +52,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
         clock,
         settings.provider_rate_per_s,
         settings.max_attempts,
+        ambiguous_wait=dt.timedelta(seconds=2 * settings.provider_timeout_s),
     )
     handlers = NotifierHandlers(sessions, clock, sender.wake)
     for spec in LISTENED:

@@ -27,7 +27,7 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from services.notifier import metrics
 from services.notifier.domain.delivery import after_permanent_failure
@@ -74,6 +74,7 @@ class Sender:
         max_attempts: int,
         retry_wait_s: float = 0.2,
         stale_after: dt.timedelta = dt.timedelta(minutes=2),
+        ambiguous_wait: dt.timedelta = dt.timedelta(seconds=20),
     ) -> None:
         self.sessions, self.broker, self.prefix, self.clock = sessions, broker, prefix, clock
         self.providers = {"WHATSAPP": whatsapp, "SMS": sms}
@@ -82,6 +83,9 @@ class Sender:
         # Longer than one delivery can take (3 tries x 15 s timeout + backoff): a SENDING row older than
         # this belongs to a sender that died (this process before a restart, or another instance).
         self.stale_after = stale_after
+        # After a timeout the provider may still be working on the message: ask it (lookup) only
+        # this much later, or a message it records late would be sent twice.
+        self.ambiguous_wait = ambiguous_wait
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -219,6 +223,8 @@ class Sender:
                 return await self._fail(row, f"gave up after {row['attempts']} attempts: {exc}")
             # 30 s, 2 min, 8 min, 32 min...: a provider outage of about an hour before the dead letter.
             backoff = dt.timedelta(seconds=min(3600, 30 * 4 ** (row["attempts"] - 1)))
+            if exc.ambiguous:  # the provider may have it: ask once it surely finished, not later
+                backoff = self.ambiguous_wait
             error = (AMBIGUOUS if exc.ambiguous else "") + str(exc)[:300]
             await self._set(row, state="QUEUED", send_after=self.clock() + backoff, last_error=error)
             return
@@ -234,7 +240,9 @@ class Sender:
             stop=stop_after_attempt(3),
             reraise=True,
             wait=wait_exponential(multiplier=self.retry_wait_s, max=2),
-            retry=retry_if_exception_type(TransientError),
+            # An ambiguous failure (a timeout) is not retried here: it goes back to the queue and is
+            # looked up after ambiguous_wait (see _deliver_now).
+            retry=retry_if_exception(lambda exc: isinstance(exc, TransientError) and not exc.ambiguous),
         ):
             with attempt:
                 if ask_first:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from services.notifier import simulator
 from services.notifier.app import create_app
 from services.notifier.providers import Provider
+from services.notifier.sender import AMBIGUOUS
 from services.notifier.settings import NotifierSettings
 from services.notifier.signatures import twilio_signature, whatsapp_signature
 from services.notifier.store import C, M
@@ -121,6 +122,11 @@ async def rows(app: FastAPI) -> list[dict[str, Any]]:
 
 async def in_state(app: FastAPI, *states: str) -> list[dict[str, Any]]:
     return [r for r in await rows(app) if r["state"] in states]
+
+
+async def timed_out(app: FastAPI) -> list[dict[str, Any]]:
+    """Messages back in the queue after a provider timeout (waiting to ask the provider first)."""
+    return [r for r in await in_state(app, "QUEUED") if str(r["last_error"] or "").startswith(AMBIGUOUS)]
 
 
 async def test_transient_failures_are_retried_then_sent_once_and_delivered(settings: Settings, sim: Sim) -> None:
@@ -318,9 +324,15 @@ async def test_a_timeout_after_the_provider_took_the_message_is_not_sent_twice(
     if channel == "SMS":
         await sim.faults(invalid_whatsapp=[PHONE])
     await sim.faults(**{channel: {"timeout": 1.5, "times": 1, "accept": True}})
-    app = create_app(notifier_settings(settings, sim, provider_timeout_s=0.5), clock=Clock(DAYTIME))
+    clock = Clock(DAYTIME)
+    app = create_app(notifier_settings(settings, sim, provider_timeout_s=0.5), clock=clock)
     async with serving(app, sim.notifier_port):
         await produce(settings, PARTICIPANT_EVENTS, deactivation())
+        # After the timeout the message waits (2 x the provider timeout) before the provider is asked.
+        [held] = await eventually(lambda: timed_out(app))
+        assert held["send_after"] == DAYTIME + dt.timedelta(seconds=1)
+        clock.now = DAYTIME + dt.timedelta(seconds=2)
+        app.state.sender.wake()
         sent = await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
     received = await sim.messages()
     assert len(received) == 1 and received[0]["channel"] == channel
@@ -329,8 +341,12 @@ async def test_a_timeout_after_the_provider_took_the_message_is_not_sent_twice(
 
 async def test_a_timeout_before_the_provider_took_the_message_is_retried(settings: Settings, sim: Sim) -> None:
     await sim.faults(whatsapp={"timeout": 1.5, "times": 1})
-    app = create_app(notifier_settings(settings, sim, provider_timeout_s=0.5), clock=Clock(DAYTIME))
+    clock = Clock(DAYTIME)
+    app = create_app(notifier_settings(settings, sim, provider_timeout_s=0.5), clock=clock)
     async with serving(app, sim.notifier_port):
         await produce(settings, PARTICIPANT_EVENTS, deactivation())
+        await eventually(lambda: timed_out(app))
+        clock.now = DAYTIME + dt.timedelta(seconds=2)
+        app.state.sender.wake()
         await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
     assert [m["channel"] for m in await sim.messages()] == ["WHATSAPP"]
