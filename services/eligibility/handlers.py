@@ -201,7 +201,8 @@ class EligibilityHandlers:
                 if request.request_id in existing:
                     continue  # the same request re-sent under a new event id: already decided
                 existing.add(request.request_id)
-                facts, phone = known.setdefault(request.nik, (Facts(request.nik), request.phone))
+                facts, phone = known.setdefault(request.nik, (Facts(request.nik), None))
+                phone = phone or request.phone
                 decision = self.decide(facts, request, now)
                 rows.append(
                     {

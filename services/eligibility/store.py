@@ -116,6 +116,12 @@ async def load_facts(session: AsyncSession, niks: set[str]) -> dict[str, tuple[F
     a request decided on old facts is always seen by the re-evaluation of the newer ones. Locking
     in NIK order keeps deadlocks rare (and they are retried as transient)."""
     t = FactsRow.__table__
+    # A row for everyone first, an empty one for a person not seen yet: FOR UPDATE cannot lock a row
+    # that does not exist, and without one a request and that person's first fact, decided at the
+    # same moment, each missed the other (the request stayed PENDING until its grace recheck). The
+    # insert waits for another transaction's uncommitted row of the same person: they take turns.
+    unknown = [{**{k: getattr(Facts(nik), k) for k in FACT_FIELDS}, "phone": None} for nik in sorted(niks)]
+    await bulk_insert(session, t, unknown, "on conflict (nik) do nothing")
     rows = (await session.execute(select(t).where(t.c.nik.in_(niks)).order_by(t.c.nik).with_for_update())).mappings()
     return {r["nik"]: (Facts(**{k: r[k] for k in FACT_FIELDS}), r["phone"]) for r in rows}
 

@@ -223,3 +223,29 @@ async def test_emergency_for_deactivated_person_is_approved_and_sla_met(settings
         assert {f.value for f in d.follow_ups} >= {"DESIL_REVERIFICATION", "BIOMETRIC_RECORDING"}
         met = await sla.wait_for(lambda e: isinstance(e, EmergencySlaChanged))
         assert met[0].sla_state is SlaState.MET
+
+
+async def test_a_request_and_the_persons_first_fact_at_the_same_moment_never_miss_each_other(
+    settings: Settings,
+) -> None:
+    """Requests and facts are consumed side by side. For a person eligibility has never seen, the
+    two transactions used to lock nothing and each miss the other's uncommitted work: the request
+    stayed PENDING (NOT_DEACTIVATED) until its grace recheck, minutes later."""
+    app = create_app(elig_settings(settings))
+    async with running(app):
+        handlers = app.state.handlers
+        requests = [regular(nik=f"3674015708{910001 + i:06d}") for i in range(30)]
+        await asyncio.gather(
+            *(
+                step
+                for r in requests
+                for step in (handlers.on_requests([r]), handlers.on_participant_events([deactivated(r.nik)]))
+            )
+        )
+        engine = make_engine(settings)
+        t = RequestRow.__table__
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(t.c.outcome, t.c.reasons))).all()
+        await engine.dispose()
+    assert len(rows) == len(requests)
+    assert not [r for r in rows if "NOT_DEACTIVATED" in r.reasons], rows
