@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Annotated
 
 import typer
@@ -16,6 +17,11 @@ SERVICES = ("intake", "registry", "notifier", "eligibility")
 def _serve(service: str) -> None:
     module = importlib.import_module(f"services.{service}.app")
     settings = module.load_settings()
+    # A process-wide choice, so made here where the process starts (not in the app, which tests
+    # create inside their own process): e.g. the notifier yields the CPU on a shared machine.
+    niceness = getattr(settings, "cpu_niceness", 0)
+    if niceness:
+        os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), niceness))
     uvicorn.run(
         f"services.{service}.app:create_app",
         factory=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -75,9 +74,6 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
         sender.start()
         try:
             tune_for_latency()
-            # Absolute, not an increment: a second app in the same process (tests) changes nothing more.
-            current = os.getpriority(os.PRIO_PROCESS, 0)
-            os.setpriority(os.PRIO_PROCESS, 0, max(current, settings.cpu_niceness))
             yield
         finally:
             tracing.shutdown()

@@ -24,7 +24,7 @@ class NotifierSettings(Base):
     provider_rate_per_s: float = 20.0
     max_attempts: int = 5
     provider_timeout_s: float = 10.0
-    # CPU priority next to the other services on a shared machine (os.nice increment, 0 = equal):
+    # CPU priority next to the other services on a shared machine (niceness set by `pbi run`, 0 = equal):
     # messages wait for the providers' rate limits anyway, so they yield the CPU to decisions and
     # the registry during a wave. On their own pods (Kubernetes) it changes nothing.
     cpu_niceness: int = Field(5, ge=0, le=19)

@@ -98,5 +98,6 @@ async def test_errors_and_requests_are_counted_in_prometheus(system: RunningSyst
 def test_the_notifier_yields_the_cpu_to_the_decision_path(system: RunningSystem) -> None:
     """On a shared machine messages (rate-limited by providers anyway) wait; decisions do not."""
     nice = {name: psutil.Process(proc.pid).nice() for name, proc in system.processes.items()}
-    assert nice["notifier"] == 5
-    assert nice["intake"] == nice["eligibility"] == nice["registry"] == 0
+    inherited = psutil.Process().nice()  # the services start at the test run's own priority
+    assert nice["notifier"] == max(inherited, 5)
+    assert nice["intake"] == nice["eligibility"] == nice["registry"] == inherited
