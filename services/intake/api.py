@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, V
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from services.intake.domain.idempotency import body_hash, event_id_for, sla_state
+from services.intake.domain.idempotency import body_hash, event_id_for, request_id_for, sla_state
 from services.intake.publisher import BrokerUnavailable
 from services.intake.store import Facility, IdempotencyKey, RequestView
 from shared.auth import Principal
@@ -256,9 +256,10 @@ async def _accept_request(
     phone: str | None,
     documents: Documents,
     admitted_at: dt.datetime | None = None,
+    idempotency_key: str | None = None,
 ) -> RequestAccepted:
     now = _now()
-    request_id = uuid.uuid4()
+    request_id = request_id_for(principal.key_id, idempotency_key)
     letter = documents.hospital_letter
     registered = None
     if letter is not None:
@@ -281,24 +282,34 @@ async def _accept_request(
         facility_registered=registered,
     )
     # The read model row first: a decision may come back before this handler returns.
+    # A retry after intake died mid-request (same Idempotency-Key, same request id) finds the row there.
+    view = RequestView.__table__
     async with request.app.state.sessions() as session, session.begin():
-        session.add(
-            RequestView(
-                request_id=request_id,
-                nik=nik,
-                path=path.value,
-                facility_code=letter.facility_code if letter else None,
-                received_at=now,
-                sla_deadline=event.sla_deadline,
-                sla_state="OK" if emergency else None,
+        created = (
+            await session.execute(
+                insert(view)
+                .values(
+                    request_id=request_id,
+                    nik=nik,
+                    path=path.value,
+                    facility_code=letter.facility_code if letter else None,
+                    received_at=now,
+                    sla_deadline=event.sla_deadline,
+                    sla_state="OK" if emergency else None,
+                    status="RECEIVED",
+                    reasons=[],
+                )
+                .on_conflict_do_nothing()
+                .returning(view.c.request_id)
             )
-        )
+        ).first() is not None
     try:
         await _publish(request, (EMERGENCY_REQUESTS if emergency else REACTIVATION_REQUESTS).name, [event])
     except HTTPException:
-        # Not accepted (503): the request must not show up as RECEIVED.
-        async with request.app.state.sessions() as session, session.begin():
-            await session.execute(delete(RequestView).where(RequestView.request_id == request_id))
+        # Not accepted (503): the request must not show up as RECEIVED (unless an earlier attempt was).
+        if created:
+            async with request.app.state.sessions() as session, session.begin():
+                await session.execute(delete(RequestView).where(RequestView.request_id == request_id))
         raise
     # One line per accepted request: with the correlation id (bound by the middleware), operators can follow it.
     log.info(
@@ -323,7 +334,14 @@ async def post_reactivation(
         if slot.replay:
             return slot.replay
         slot.response = await _accept_request(
-            request, principal, body.nik, body.path, body.channel, body.phone, body.documents
+            request,
+            principal,
+            body.nik,
+            body.path,
+            body.channel,
+            body.phone,
+            body.documents,
+            idempotency_key=idempotency_key,
         )
         return slot.response
 
@@ -355,6 +373,7 @@ async def post_emergency(
             body.phone,
             documents,
             body.admitted_at,
+            idempotency_key,
         )
         return slot.response
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import httpx
+from sqlalchemy import update
 
+from services.intake.api import STALE_CLAIM
 from services.intake.app import create_app
+from services.intake.store import IdempotencyKey
 from shared.events import ReactivationRequested
 from shared.settings import IntakeSettings, Settings
 from shared.topics import PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
@@ -64,3 +68,37 @@ async def test_concurrent_retries_with_one_key_publish_once(settings: Settings) 
         for _ in range(3):
             await events.poll()
         assert len(events.raw) == 1
+
+
+async def test_a_retry_after_intake_died_mid_request_publishes_the_same_request(settings: Settings) -> None:
+    """Intake published, then died before answering: the key's claim is left IN_PROGRESS. Once it is
+    stale the client's retry is accepted again, and it must be the same request (same ids), which
+    consumers de-duplicate, not a second request for the same person."""
+    app = create_app(IntakeSettings(**settings.model_dump()))
+    async with running(app):
+        key = await app.state.api_keys.issue("rsud", ["reactivations:write"])
+        headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "simrs-77"}
+        body = {"nik": NIK, "path": "REGULAR", "channel": "VILLAGE"}
+        async with (
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client,
+            TopicReader(settings, settings.topic_prefix + REACTIVATION_REQUESTS.name) as topic,
+        ):
+            first = await client.post("/v1/reactivations", json=body, headers=headers)
+            assert first.status_code == 202
+            t = IdempotencyKey.__table__
+            async with app.state.sessions() as session, session.begin():  # as a crash would leave it
+                await session.execute(
+                    update(t)
+                    .where(t.c.key == "simrs-77")
+                    .values(status_code=0, response={}, created_at=dt.datetime.now(dt.UTC) - STALE_CLAIM * 2)
+                )
+            retry = await client.post("/v1/reactivations", json=body, headers=headers)
+            assert retry.status_code == 202, retry.text
+            assert retry.json()["request_id"] == first.json()["request_id"]
+            await topic.wait_for(lambda e: isinstance(e, ReactivationRequested))
+            for _ in range(5):
+                await topic.poll()
+            events = [e for e in topic.events if isinstance(e, ReactivationRequested)]
+            assert len(events) == 2 and len({e.event_id for e in events}) == 1
+            status = await client.get(f"/v1/reactivations/{first.json()['request_id']}", headers=headers)
+            assert status.status_code == 200 and status.json()["status"] == "RECEIVED"

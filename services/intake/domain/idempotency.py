@@ -27,6 +27,15 @@ def event_id_for(raw_event: dict[str, Any]) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, canonical({k: v for k, v in raw_event.items() if k != "event_id"}))
 
 
+def request_id_for(key_id: str, idempotency_key: str | None) -> uuid.UUID:
+    """A request sent with an Idempotency-Key always gets the same id: if intake dies after publishing
+    but before answering, the client's retry publishes the very same request (same event id), which
+    every consumer de-duplicates, instead of a second request for the same person."""
+    if not idempotency_key:
+        return uuid.uuid4()
+    return uuid.uuid5(NAMESPACE, f"request:{key_id}:{idempotency_key}")
+
+
 def import_event_id(nik: str, deactivated_on: str, reason: str) -> uuid.UUID:
     """One row of a deactivation list always maps to the same event, however often it is imported."""
     return uuid.uuid5(NAMESPACE, f"import:{nik}:{deactivated_on}:{reason}")

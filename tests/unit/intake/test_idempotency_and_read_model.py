@@ -65,3 +65,12 @@ def test_sla_only_moves_forward() -> None:
     assert sla_states_below(SlaState.WARNING) == ["OK"]
     assert set(sla_states_below(SlaState.BREACHED)) == {"OK", "WARNING"}
     assert set(sla_states_below(SlaState.MET)) == {"OK", "WARNING", "BREACHED"}
+
+
+def test_a_request_with_an_idempotency_key_has_one_id_per_caller_and_key() -> None:
+    from services.intake.domain.idempotency import request_id_for
+
+    assert request_id_for("key-a", "simrs-1") == request_id_for("key-a", "simrs-1")
+    assert request_id_for("key-a", "simrs-1") != request_id_for("key-b", "simrs-1")  # keys are per caller
+    assert request_id_for("key-a", "simrs-1") != request_id_for("key-a", "simrs-2")
+    assert request_id_for("key-a", None) != request_id_for("key-a", None)  # no key: a new request each time
