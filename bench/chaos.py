@@ -30,6 +30,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -62,7 +63,7 @@ from tests.e2e.system import PBI, RunningSystem, start_system
 from tests.infra import LOCAL_DATABASE, LOCAL_KAFKA
 
 ROOT = Path(__file__).resolve().parents[1]
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 150)
 
 FACILITY = "3674R001"
 FINAL = {"APPROVED", "REJECTED", "EXPIRED"}
@@ -690,11 +691,12 @@ async def scenario_restart_infra(h: Harness, which: str, n: int) -> Outcome:
         await asyncio.sleep(2)
     finally:
         await infra(which, "start")
-    out.print(f"  {which} stopped in {down_s:.1f} s, back after {time.monotonic() - t0:.1f} s")
+    outage_s = time.monotonic() - t0
+    out.print(f"  {which} stopped in {down_s:.1f} s, back after {outage_s:.1f} s")
     acked = await posting
     tally, recovery = await h.settle(wave, acked, t0, h.limit(240, 480))
     o = h.outcome(f"restart {which}", wave, acked, tally, await h.dead_letters() - dead0, recovery)
-    o.detail["outage_s"] = round(time.monotonic() - t0, 1)
+    o.detail["outage_s"] = round(outage_s, 1)
     return o
 
 
@@ -786,7 +788,7 @@ async def run(scale: float = 1.0, scenarios: list[str] | None = None) -> list[Ou
             "kill-registry": lambda: scenario_kill(h, "registry", n),
             "kill-notifier": lambda: scenario_kill(h, "notifier", n),
             "poison": lambda: scenario_poison(h, n),
-            "provider": lambda: scenario_provider(h, max(50, n // 4), 60 if scale >= 0.5 else 20),
+            "provider": lambda: scenario_provider(h, max(50, n // 4), h.limit(10, 60)),
             "restart-kafka": lambda: scenario_restart_infra(h, "kafka", n),
             "restart-postgres": lambda: scenario_restart_infra(h, "postgres", n),
         }

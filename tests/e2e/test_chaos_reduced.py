@@ -1,13 +1,14 @@
-"""The reduced `make chaos` inside `make test` (bench/chaos.py, docs/chaos.md): poison on every topic and
-services SIGKILLed mid-wave, each with a wave of deactivations and reactivation requests. Nothing a
-client was told is accepted may be lost or applied twice: every event once in the registry history,
-every request exactly one final decision, every due message exactly once at the provider."""
+"""The reduced `make chaos` inside `make test` (bench/chaos.py, docs/chaos.md): poison on every topic,
+services SIGKILLed mid-wave and a provider failing half its calls, each with a wave of deactivations and
+reactivation requests. Nothing a client was told is accepted may be lost or applied twice: every event
+once in the registry history, every request exactly one final decision, every due message exactly once
+at the provider."""
 
 from __future__ import annotations
 
 from bench.chaos import run
 
-SCENARIOS = ["poison", "kill-registry", "kill-eligibility", "kill-intake"]
+SCENARIOS = ["poison", "kill-registry", "kill-eligibility", "kill-intake", "provider"]
 
 
 async def test_reduced_chaos_loses_and_duplicates_nothing() -> None:
@@ -17,6 +18,7 @@ async def test_reduced_chaos_loses_and_duplicates_nothing() -> None:
         "SIGKILL registry",
         "SIGKILL eligibility",
         "SIGKILL intake",
+        "provider 50% fail, 10% timeout",
     ]
     for o in outcomes:
         d = o.detail
@@ -27,7 +29,7 @@ async def test_reduced_chaos_loses_and_duplicates_nothing() -> None:
         assert d["messages_due"] > 0 and o.messages >= d["messages_due"], d
         assert (o.lost, o.duplicated) == (0, 0), (o.name, d)
         assert d["caught_up_in_time"], (o.name, d)
-    poison, *kills = outcomes
+    poison, *kills, _provider = outcomes
     d = poison.detail
     # Three poison records on each of the seven topics, parked with a reason by every consumer group
     # reading that topic (at least one group on each of the six consumed topics), and no partition stuck.
