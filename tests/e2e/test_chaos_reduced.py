@@ -6,11 +6,14 @@ at the provider."""
 
 from __future__ import annotations
 
+import pytest
+
 from bench.chaos import run
 
 SCENARIOS = ["poison", "kill-registry", "kill-eligibility", "kill-intake", "provider"]
 
 
+@pytest.mark.timeout(900)  # five scenarios with waves and restarts: minutes, more on a loaded machine
 async def test_reduced_chaos_loses_and_duplicates_nothing() -> None:
     outcomes = await run(scale=0.1, scenarios=SCENARIOS)
     assert [o.name for o in outcomes] == [
