@@ -192,7 +192,11 @@ class Tally:
 
     def example(self, nik: str, problem: str, history: list[dict[str, Any]] | None, status: str | None = None) -> None:
         if len(self.examples) < 8:
-            steps = [f"{h.get('event_type')}->{h.get('status')}{h.get('reasons') or ''}" for h in history or []]
+            steps = [
+                f"{h.get('event_type')}->{h.get('status')}{h.get('reasons') or ''}"
+                + (f"@{_hms(h.get('occurred_at'))}" if h.get("event_type") == DECIDED else "")
+                for h in history or []
+            ]
             self.examples.append(f"{mask_nik(nik)} {problem} (intake: {status}; history: {steps})")
 
     @property
@@ -209,6 +213,11 @@ class Tally:
 
     def detail(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "incomplete"}
+
+
+def _hms(stamp: Any) -> str:
+    """HH:MM:SS.mmm of an RFC 3339 time (UTC as the services write it), for examples."""
+    return str(stamp)[11:23] if stamp else "-"
 
 
 def message_refs(event_id: str, kinds: tuple[str, ...] = KINDS) -> set[str]:
@@ -272,7 +281,8 @@ def assess(
             t.request_status_missing += 1
             t.incomplete.add(nik)
         if len(finals) != 1 or status not in FINAL:
-            t.example(nik, f"{wave.people[nik].request} request {request_id}", histories.get(nik), status)
+            intake = f"{status}, {statuses.get(f'{request_id}:times')}"
+            t.example(nik, f"{wave.people[nik].request} request {request_id}", histories.get(nik), intake)
 
     # 3. Messages the provider holds for these people: at most one per (person, event)...
     phones = {p.phone for p in wave.people.values() if p.phone}
@@ -430,7 +440,8 @@ class Harness:
         return result
 
     async def statuses(self, request_ids: list[str]) -> dict[str, str | None]:
-        """Intake's answer to GET /v1/reactivations/{id}: what a client polling its request sees."""
+        """Intake's answer to GET /v1/reactivations/{id}: what a client polling its request sees (the status,
+        then received and decided times for the examples)."""
         result: dict[str, str | None] = {}
         sem = asyncio.Semaphore(16)
         async with httpx.AsyncClient(timeout=30) as client:
@@ -442,7 +453,11 @@ class Harness:
                             self.system.url("intake") + f"/v1/reactivations/{request_id}",
                             headers={"Authorization": f"Bearer {self.reader}"},
                         )
-                        result[request_id] = r.json().get("status") if r.status_code == 200 else None
+                        body = r.json() if r.status_code == 200 else {}
+                        result[request_id] = body.get("status")
+                        if body:
+                            times = f"received {_hms(body.get('received_at'))}, decided {_hms(body.get('decided_at'))}"
+                            result[f"{request_id}:times"] = times
                     except (httpx.HTTPError, ValueError):
                         result[request_id] = None
 
@@ -489,11 +504,11 @@ class Harness:
             if tally.caught_up or time.monotonic() > deadline:
                 break
             todo = tally.incomplete
-            await asyncio.sleep(2)
+            await asyncio.sleep(self.limit(1, 2))
         recovery = time.monotonic() - since
         caught_up = tally.caught_up
         # Late duplicates (a redelivery, a resend after reconciliation): look once more, everyone, a bit later.
-        await asyncio.sleep(5)
+        await asyncio.sleep(self.limit(3, 5))
         due = daytime(people, started) and daytime(people, dt.datetime.now(dt.UTC))
         tally = await self.recount(wave, acked, due)
         tally.caught_up_in_time = caught_up

@@ -1,8 +1,8 @@
-"""The reduced `make chaos` inside `make test` (bench/chaos.py, docs/chaos.md): poison on every topic,
-services SIGKILLed mid-wave and a provider failing half its calls, each with a wave of deactivations and
-reactivation requests. Nothing a client was told is accepted may be lost or applied twice: every event
-once in the registry history, every request exactly one final decision, every due message exactly once
-at the provider."""
+"""The reduced `make chaos` inside `make test` (bench/chaos.py, docs/chaos.md): poison on every topic and
+services SIGKILLed mid-wave, each with a wave of deactivations and reactivation requests. Nothing a client
+was told is accepted may be lost or applied twice: every event once in the registry history, every request
+exactly one final decision, every due message exactly once at the provider. (The provider-failure and
+restart scenarios run in `make chaos`: at least 40 s more each, and a restart would stop the shared broker.)"""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 
 from bench.chaos import run
 
-SCENARIOS = ["poison", "kill-registry", "kill-eligibility", "kill-intake", "provider"]
+SCENARIOS = ["poison", "kill-registry", "kill-eligibility", "kill-intake"]
 
 
-@pytest.mark.timeout(900)  # five scenarios with waves and restarts: minutes, more on a loaded machine
+@pytest.mark.timeout(900)  # four scenarios with waves and restarts: minutes, more on a loaded machine
 async def test_reduced_chaos_loses_and_duplicates_nothing() -> None:
     outcomes = await run(scale=0.1, scenarios=SCENARIOS)
     assert [o.name for o in outcomes] == [
@@ -21,7 +21,6 @@ async def test_reduced_chaos_loses_and_duplicates_nothing() -> None:
         "SIGKILL registry",
         "SIGKILL eligibility",
         "SIGKILL intake",
-        "provider 50% fail, 10% timeout",
     ]
     for o in outcomes:
         d = o.detail
@@ -32,7 +31,7 @@ async def test_reduced_chaos_loses_and_duplicates_nothing() -> None:
         assert d["messages_due"] > 0 and o.messages >= d["messages_due"], d
         assert (o.lost, o.duplicated) == (0, 0), (o.name, d)
         assert d["caught_up_in_time"], (o.name, d)
-    poison, *kills, _provider = outcomes
+    poison, *kills = outcomes
     d = poison.detail
     # Three poison records on each of the seven topics, parked with a reason by every consumer group
     # reading that topic (at least one group on each of the six consumed topics), and no partition stuck.
