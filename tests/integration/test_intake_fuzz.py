@@ -64,6 +64,18 @@ def as_request(case: Any, key: str | None) -> dict[str, Any]:
     return request
 
 
+async def send_all(client: httpx.AsyncClient, cases: list[Any], key: str) -> tuple[list[Any], set[int]]:
+    """Every case, every fifth without a key: the 5xx answers, and every status seen."""
+    failures, statuses = [], set()
+    for i, case in enumerate(cases):
+        request = as_request(case, key if i % 5 else None)
+        response = await client.request(**request)
+        statuses.add(response.status_code)
+        if response.status_code >= 500:
+            failures.append((request["method"], request["url"], response.status_code, response.text[:300]))
+    return failures, statuses
+
+
 async def test_no_input_gives_a_5xx(settings: Settings) -> None:
     app = create_app(IntakeSettings(**settings.model_dump()))
     async with running(app):
@@ -78,16 +90,10 @@ async def test_no_input_gives_a_5xx(settings: Settings) -> None:
             ("GET", "/v1/reactivations/{request_id}"),
         } <= operations
         assert ("POST", "/v1/hospital/emergency-reactivations") in operations
-        failures, statuses = [], set()
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client:
             assert (await client.get("/docs")).status_code == 200
             channels = (await client.get("/asyncapi.json")).json()["channels"]
             assert {c["address"] for c in channels.values()} == set(all_topic_names(settings.topic_prefix))
-            for i, case in enumerate(cases):
-                request = as_request(case, key if i % 5 else None)  # every fifth without a key
-                response = await client.request(**request)
-                statuses.add(response.status_code)
-                if response.status_code >= 500:
-                    failures.append((request["method"], request["url"], response.status_code, response.text[:300]))
+            failures, statuses = await send_all(client, cases, key)
     assert not failures, failures
     assert {401, 404, 422} <= statuses  # the fuzzing reached past authentication, into validation and lookups
