@@ -88,7 +88,7 @@ async def facts_applied(settings: Settings, **expected: object) -> None:
         return row is not None and all(row[k] == v for k, v in expected.items())
 
     try:
-        await eventually(check)
+        await eventually(check, timeout=60)  # the first facts after a start wait for the group join too
     finally:
         await engine.dispose()
 
