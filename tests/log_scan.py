@@ -7,8 +7,10 @@ import re
 import time
 from pathlib import Path
 
-NIK_PATTERN = re.compile(r"(?<!\d)\d{16}(?!\d)")
-PHONE_PATTERN = re.compile(r"(?<!\d)(?:\+?62|0)8\d{8,11}(?!\d)")
+# Bounded by anything but letters and digits: the digits inside a hex id (a correlation id, a UUID)
+# are not a phone number.
+NIK_PATTERN = re.compile(r"(?<![0-9A-Za-z])\d{16}(?![0-9A-Za-z])")
+PHONE_PATTERN = re.compile(r"(?<![0-9A-Za-z])(?:\+?62|0)8\d{8,11}(?![0-9A-Za-z])")
 ROOT = Path(__file__).resolve().parents[1]
 # Where the service processes of e2e, browser, demo and chaos runs write their logs.
 SERVICE_LOG_DIRS = [ROOT / "test-artifacts", ROOT / ".run" / "chaos-logs"]

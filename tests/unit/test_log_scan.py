@@ -21,6 +21,9 @@ def test_whole_nik_and_phone_are_found_and_reported_masked() -> None:
 def test_masked_values_and_other_numbers_pass() -> None:
     line = '{"nik": "3674********0001", "to": "+62812*****890", "offset": 1234567890123, "id": "e2e1c4"}'
     assert log_scan.leaks(line) == []
+    # Digits inside a hex correlation id or UUID are not a phone number or a NIK.
+    assert log_scan.leaks('{"correlation_id": "99f6e171c0864368930f089e7ae3ba0e"}') == []
+    assert log_scan.leaks('{"id": "a3674015708900001b"}') == []
 
 
 def test_only_files_written_during_the_run_are_scanned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
