@@ -179,6 +179,7 @@ class Tally:
     events_lost: int = 0
     events_duplicated: int = 0
     requests: int = 0
+    requests_lost: int = 0  # no final decision in the registry, or none in intake's answer (counted once)
     requests_undecided: int = 0
     requests_decided_twice: int = 0
     request_status_missing: int = 0
@@ -202,7 +203,7 @@ class Tally:
 
     @property
     def lost(self) -> int:
-        return self.events_lost + self.requests_undecided + self.request_status_missing + self.messages_lost
+        return self.events_lost + self.requests_lost + self.messages_lost
 
     @property
     def duplicated(self) -> int:
@@ -281,6 +282,7 @@ def assess(
         if status not in FINAL:
             t.request_status_missing += 1
             t.incomplete.add(nik)
+        t.requests_lost += int(not finals or status not in FINAL)
         if len(finals) != 1 or status not in FINAL:
             intake = f"{status}, {statuses.get(f'{request_id}:times')}"
             t.example(nik, f"{wave.people[nik].request} request {request_id}", histories.get(nik), intake)
