@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.eligibility import metrics
 from services.eligibility.domain.facts import apply_fact
 from services.eligibility.domain.policy import Policy
-from services.eligibility.domain.rules import Decision, Facts, decide
+from services.eligibility.domain.rules import Decision, Facts, decide, decided_after
 from services.eligibility.domain.schedule import REMINDER, reminders, request_timers
 from services.eligibility.outgoing import as_request, decision_event, sla_event
 from services.eligibility.store import (
@@ -98,7 +98,6 @@ class EligibilityHandlers:
         return request_timers(as_request(request), decision, self.policy)
 
     async def on_participant_events(self, events: list[ParticipantEvent]) -> None:
-        now = self.clock()
         effects = Effects()
         async with transaction(self.sessions) as session:
             fresh = await new_event_ids(session, [e.event_id for e in events])
@@ -106,6 +105,7 @@ class EligibilityHandlers:
             if not todo:
                 return
             known = await load_facts(session, {e.nik for e in todo})
+            now = self.clock()  # read after the locks: see decided_after
             timers: list[dict[str, Any]] = []
             for event in todo:  # in partition order: one person's facts apply in sequence
                 facts, phone = known.get(event.nik, (Facts(event.nik), None))
@@ -136,7 +136,7 @@ class EligibilityHandlers:
         decision = self.decide(known.get(request.nik, (Facts(request.nik), None))[0], request, now)
         if decision.outcome is Outcome.PENDING and [r.value for r in decision.reasons] == list(row["reasons"]):
             return
-        await self.record(session, request, decision, now, effects, known)
+        await self.record(session, request, decision, decided_after(now, row["decided_at"]), effects, known)
 
     async def record(
         self,
@@ -175,7 +175,6 @@ class EligibilityHandlers:
         published at once instead of waiting behind the bulk backlog in the outbox; the outbox row
         stays the guarantee (same event id, consumers de-duplicate). Only when no earlier event of
         the same person is still waiting in the outbox, so per-person order is kept."""
-        now = self.clock()
         fast = False
         effects = Effects()
         async with transaction(self.sessions) as session:
@@ -184,6 +183,7 @@ class EligibilityHandlers:
             if not todo:
                 return
             known = await load_facts(session, {r.nik for r in todo})
+            now = self.clock()  # read after the locks: see decided_after
             t = RequestRow.__table__
             existing = set(
                 (

@@ -10,7 +10,7 @@ import structlog
 from sqlalchemy import func, select, update
 
 from services.eligibility import metrics
-from services.eligibility.domain.rules import Facts, expired
+from services.eligibility.domain.rules import Facts, decided_after, expired
 from services.eligibility.domain.schedule import EXPIRE, RECHECK, REMINDER, SLA_BREACH, SLA_WARNING
 from services.eligibility.handlers import Clock, Effects, EligibilityHandlers
 from services.eligibility.outgoing import as_request, event_id
@@ -74,6 +74,7 @@ class TimerLoop:
             effects = Effects()
             # Facts first: their lock orders this transaction with the handlers deciding the same people.
             known = await load_facts(session, {d["nik"] for d in due})
+            now = max(now, self.clock())  # decisions are stamped after the locks (handlers.decided_after)
             requests = {}
             subjects = [d["subject"] for d in due if d["kind"] != REMINDER]
             if subjects:
@@ -114,6 +115,7 @@ class TimerLoop:
         elif kind == EXPIRE:
             facts = known.get(request.nik, (Facts(request.nik), None))[0]
             decision = expired(facts, as_request(request), self.handlers.policy, timer["due_at"])
-            await self.handlers.record(session, request, decision, now, effects, known)
+            stamp = decided_after(now, request_row["decided_at"])
+            await self.handlers.record(session, request, decision, stamp, effects, known)
         elif kind == RECHECK:  # the grace period for a deactivation still on its way is over
             await self.handlers.reconsider(session, request_row, known, now, effects)

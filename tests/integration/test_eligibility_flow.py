@@ -249,3 +249,61 @@ async def test_a_request_and_the_persons_first_fact_at_the_same_moment_never_mis
         await engine.dispose()
     assert len(rows) == len(requests)
     assert not [r for r in rows if "NOT_DEACTIVATED" in r.reasons], rows
+
+
+async def test_a_redecision_is_stamped_after_the_decision_it_replaces(settings: Settings) -> None:
+    """Registry and intake keep a request's newest decision by decided_at. The facts handler used to
+    read the clock, then wait for the person's lock while the emergency lane decided their request
+    PENDING; its APPROVED then carried the older time and both dropped it as stale (chaos run:
+    the request stayed PENDING everywhere but in eligibility)."""
+    from sqlalchemy import insert, text
+
+    from services.eligibility.store import FactsRow
+
+    ticks = iter(range(1, 1_000_000))
+    base = dt.datetime.now(dt.UTC)
+
+    def clock() -> dt.datetime:  # every reading later than the one before
+        return base + dt.timedelta(milliseconds=next(ticks))
+
+    nik = "3674015708920001"
+    app = create_app(elig_settings(settings), clock=clock)
+    engine = make_engine(settings)
+    async with running(app), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions:
+        handlers = app.state.handlers
+        request = emergency(nik=nik)
+        f = FactsRow.__table__
+        async with engine.begin() as conn:
+            await conn.execute(insert(f).values(nik=nik))
+        async with engine.begin() as lane:  # plays the emergency lane's transaction on this person
+            await lane.execute(select(f).where(f.c.nik == nik).with_for_update())
+            facts = asyncio.create_task(handlers.on_participant_events([deactivated(nik)]))
+
+            async def facts_handler_waits_for_the_lock() -> bool:
+                async with engine.connect() as conn:
+                    waiting = await conn.execute(
+                        text("select count(*) from pg_stat_activity where wait_event_type = 'Lock'")
+                    )
+                    return waiting.scalar() > 0
+
+            from tests.conftest import eventually
+
+            await eventually(facts_handler_waits_for_the_lock)
+            pending_at = clock()
+            await lane.execute(
+                insert(RequestRow.__table__).values(
+                    request_id=request.request_id,
+                    nik=nik,
+                    path="EMERGENCY",
+                    outcome="PENDING",
+                    reasons=["NOT_DEACTIVATED"],
+                    received_at=request.received_at,
+                    decided_at=pending_at,
+                    event=request.model_dump(mode="json"),
+                )
+            )
+        await facts
+        [approved] = await decisions.wait_for(decisions_for(request.request_id))
+    await engine.dispose()
+    assert approved.outcome is Outcome.APPROVED
+    assert approved.decided_at > pending_at and approved.occurred_at > pending_at

@@ -157,3 +157,17 @@ def expired(facts: Facts, request: Request, policy: Policy, closes_at: dt.dateti
     if facts.nik_conflict_open:
         missing.insert(0, R.NIK_CONFLICT)
     return Decision(Outcome.EXPIRED, (R.WINDOW_EXPIRED, *missing), (), policy.version, closes_at)
+
+
+TICK = dt.timedelta(microseconds=1)
+
+
+def decided_after(now: dt.datetime, previous: dt.datetime | None) -> dt.datetime:
+    """The time stamped on a new decision for a request: strictly after the one it replaces.
+
+    Registry and intake keep a request's newest decision by decided_at and drop an older one as
+    stale. A handler that read the clock and then waited for a person's lock while another handler
+    decided that person's request stamped its newer decision with an older time: the request was
+    APPROVED in eligibility but stayed PENDING everywhere else. Handlers read the clock after
+    taking the locks; this also holds when clocks of two replicas disagree."""
+    return now if previous is None or now > previous else previous + TICK

@@ -143,3 +143,20 @@ def test_deactivation_for_death_marks_the_person_deceased() -> None:
     f = apply_fact(Facts(NIK), _event(ParticipantDeactivated, deactivated_on=DEACTIVATED, reason="DECEASED"))
     assert f.deceased
     assert decide(f, regular(), POLICY).reasons[0] is R.DECEASED
+
+
+INSTANTS = st.datetimes(dt.datetime(2020, 1, 1), dt.datetime(2100, 1, 1), timezones=st.just(dt.UTC))
+
+
+@given(INSTANTS, st.one_of(st.none(), INSTANTS))
+def test_a_new_decision_is_always_stamped_after_the_one_it_replaces(
+    now: dt.datetime, previous: dt.datetime | None
+) -> None:
+    from services.eligibility.domain.rules import decided_after
+
+    stamped = decided_after(now, previous)
+    assert stamped >= now
+    if previous is not None:
+        assert stamped > previous
+    if previous is None or now > previous:
+        assert stamped == now  # the clock is used as it is whenever it already moved on
