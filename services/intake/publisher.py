@@ -12,6 +12,7 @@ import uuid
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from services.intake.metrics import PUBLISHED
 from shared import correlation, tracing
 from shared.events import Event
 from shared.settings import Settings
@@ -76,12 +77,13 @@ class Publisher:
                     ),
                     PUBLISH_TIMEOUT_S,
                 )
-                return
-            async with self._tx_lock:
-                await asyncio.wait_for(self._transaction(tx, name, events), PUBLISH_TIMEOUT_S * 3)
+            else:
+                async with self._tx_lock:
+                    await asyncio.wait_for(self._transaction(tx, name, events), PUBLISH_TIMEOUT_S * 3)
         except (KafkaError, OSError, TimeoutError) as exc:
             await self.reset()
             raise BrokerUnavailable(str(exc) or type(exc).__name__)
+        PUBLISHED.labels(topic).inc(len(events))
 
     async def _transaction(self, tx: AIOKafkaProducer, name: str, events: list[Event]) -> None:
         # Encoding thousands of events is CPU work: in a worker thread, so the event loop keeps

@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
@@ -66,6 +67,9 @@ class RegistryHandlers:
             todo = [e for e in unique if e.event_id in fresh]
             if todo:
                 await self._apply(session, todo)
+        # Counted once committed: a batch rolled back and redelivered is applied, and counted, once.
+        for kind, n in Counter(getattr(e, "type", "") for e in todo).items():
+            metrics.APPLIED.labels(kind).inc(n)
         now = dt.datetime.now(dt.UTC)
         metrics.BATCH.observe(len(events))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
@@ -97,7 +101,6 @@ class RegistryHandlers:
             if i % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # a wave batch is thousands of events: let the decisions consumer in
             kind = getattr(event, "type", "")
-            metrics.APPLIED.labels(kind).inc()
             if isinstance(event, ReactivationRequested):
                 requests[event.request_id] = self._request_row(event, people.get(event.nik))
                 continue

@@ -51,3 +51,34 @@ async def test_a_big_batch_keeps_order_and_the_correlation_id(settings: Settings
         await consumer.stop()
     assert [DesilUpdated.model_validate_json(r.value).event_id for r in got] == [e.event_id for e in events]
     assert all(dict(r.headers)[correlation.HEADER] == b"batch-77" for r in got)
+
+
+async def test_published_counter_counts_what_kafka_acknowledged(settings: Settings) -> None:
+    from services.intake.metrics import PUBLISHED
+    from services.intake.publisher import BrokerUnavailable
+
+    def published() -> float:
+        return PUBLISHED.labels(PARTICIPANT_EVENTS.name)._value.get()
+
+    def event(i: int) -> DesilUpdated:
+        nik = f"36740157089{i:05d}"
+        return DesilUpdated(
+            occurred_at=dt.datetime.now(dt.UTC), source="DTSEN", nik=nik, desil=3, effective_on=dt.date(2025, 7, 1)
+        )
+
+    before = published()
+    publisher = Publisher(settings)
+    await publisher.publish(PARTICIPANT_EVENTS.name, [event(1)])
+    await publisher.publish(PARTICIPANT_EVENTS.name, [event(i) for i in range(2, 12)])
+    await publisher.stop()
+    assert published() == before + 11
+
+    nowhere = Publisher(settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"}))
+    try:
+        await nowhere.publish(PARTICIPANT_EVENTS.name, [event(20)])
+    except BrokerUnavailable:
+        pass
+    else:
+        raise AssertionError("a broker nobody listens on acknowledged")
+    await nowhere.stop()
+    assert published() == before + 11

@@ -177,3 +177,46 @@ async def test_decision_seen_before_its_deactivation_keeps_the_newer_status(sett
             ]
             stats = (await client.get("/v1/stats", headers=auth)).json()
             assert stats["anomalies"] == 1  # visible: the decision came before anything was known
+
+
+async def test_applied_counter_counts_committed_events_once(settings: Settings) -> None:
+    """pbi_registry_events_applied_total is what the bench and the dashboard read: a batch that rolls
+    back and comes again must count once, a redelivered one not at all."""
+    from services.registry import metrics
+    from services.registry.handlers import RegistryHandlers
+    from shared.db import make_sessions
+
+    def applied() -> float:
+        return metrics.APPLIED.labels("participant.deactivated")._value.get()
+
+    wave = [
+        ParticipantDeactivated(
+            occurred_at=T0,
+            source="SIKS-NG",
+            nik=f"36740157089{i:05d}",
+            reason="DESIL_ABOVE_5",
+            deactivated_on=T0.date(),
+        )
+        for i in range(40, 43)
+    ]
+    async with running(create_app(RegistrySettings(**settings.model_dump()))):
+        engine = make_engine(settings)
+        handlers = RegistryHandlers(make_sessions(engine), settings.topic_prefix, lambda: None)
+        before = applied()
+        real_apply = handlers._apply
+
+        async def apply_then_fail(session, events):  # type: ignore[no-untyped-def]
+            await real_apply(session, events)
+            raise ConnectionResetError("the database went away before the commit")
+
+        handlers._apply = apply_then_fail  # type: ignore[method-assign]
+        try:
+            await handlers.on_events(wave)
+        except ConnectionResetError:
+            pass
+        assert applied() == before  # rolled back: nothing applied, nothing counted
+        handlers._apply = real_apply  # type: ignore[method-assign]
+        await handlers.on_events(wave)
+        await handlers.on_events(wave)  # redelivered
+        await engine.dispose()
+    assert applied() == before + len(wave)
