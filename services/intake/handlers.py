@@ -1,18 +1,67 @@
 """Keeps the request read model (GET /v1/reactivations/{id}) up to date from decisions and SLA events.
-Idempotent and order-safe: an event older than what the row already reflects changes nothing."""
+Idempotent and order-safe: an event older than what the row already reflects changes nothing.
+
+A batch costs a few statements whatever its size: one claim of the event ids, one UPDATE ... FROM
+unnest(...) per round of decisions (domain.read_model.in_rounds), one for the SLA states. One
+UPDATE per event was the largest item in intake's profile while eligibility decided a backlog."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import Any
 
-from services.intake.domain.read_model import sla_states_below, statuses_a_decision_may_replace
-from services.intake.store import ProcessedEvent, RequestView
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.types import DateTime, String, Uuid
+
+from services.intake.domain.read_model import (
+    furthest_sla,
+    in_rounds,
+    sla_states_below,
+    statuses_a_decision_may_replace,
+)
+from services.intake.store import SCHEMA, ProcessedEvent, RequestView
 from shared.db import transaction
 from shared.events import EmergencySlaChanged, Event, ReactivationDecided
 
 R = RequestView.__table__
+_TEXTS = ARRAY(String)
+
+# A decision replaces the row's status only if it is not older than what the row reflects and the
+# row's status is one it may replace (a PENDING never reopens a decided request).
+APPLY_DECISIONS = text(
+    f"""
+    update {SCHEMA}.requests r
+       set status = v.status, reasons = string_to_array(v.reasons, ','),
+           decided_at = v.decided_at, last_event_at = v.occurred_at
+      from unnest(:ids, :statuses, :reasons, :decided, :occurred, :may_replace)
+           as v(request_id, status, reasons, decided_at, occurred_at, may_replace)
+     where r.request_id = v.request_id
+       and (r.last_event_at is null or r.last_event_at <= v.occurred_at)
+       and r.status = any(string_to_array(v.may_replace, ','))
+    """
+).bindparams(
+    bindparam("ids", type_=ARRAY(Uuid)),
+    bindparam("statuses", type_=_TEXTS),
+    bindparam("reasons", type_=_TEXTS),
+    bindparam("decided", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("occurred", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("may_replace", type_=_TEXTS),
+)
+# The SLA state only moves forward.
+APPLY_SLA = text(
+    f"""
+    update {SCHEMA}.requests r
+       set sla_state = v.sla_state
+      from unnest(:ids, :states, :below) as v(request_id, sla_state, below)
+     where r.request_id = v.request_id
+       and (r.sla_state is null or r.sla_state = any(string_to_array(v.below, ',')))
+    """
+).bindparams(
+    bindparam("ids", type_=ARRAY(Uuid)),
+    bindparam("states", type_=_TEXTS),
+    bindparam("below", type_=_TEXTS),
+)
 
 
 class ReadModel:
@@ -28,31 +77,28 @@ class ReadModel:
                 .returning(ProcessedEvent.__table__.c.event_id)
             )
             fresh = {row[0] for row in claimed}
-            for e in events:
-                if e.event_id not in fresh:
-                    continue
-                newer = or_(R.c.last_event_at.is_(None), R.c.last_event_at <= e.occurred_at)
-                if isinstance(e, ReactivationDecided):
-                    await session.execute(
-                        update(R)
-                        .where(
-                            R.c.request_id == e.request_id,
-                            newer,
-                            R.c.status.in_(statuses_a_decision_may_replace(e.outcome)),
-                        )
-                        .values(
-                            status=e.outcome.value,
-                            reasons=[r.value for r in e.reasons],
-                            decided_at=e.decided_at,
-                            last_event_at=e.occurred_at,
-                        )
-                    )
-                elif isinstance(e, EmergencySlaChanged):
-                    await session.execute(
-                        update(R)
-                        .where(
-                            R.c.request_id == e.request_id,
-                            or_(R.c.sla_state.is_(None), R.c.sla_state.in_(sla_states_below(e.sla_state))),
-                        )
-                        .values(sla_state=e.sla_state.value)
-                    )
+            todo = [e for e in events if e.event_id in fresh]
+            decisions = [e for e in todo if isinstance(e, ReactivationDecided)]
+            for round_ in in_rounds([d.request_id for d in decisions]):
+                await session.execute(APPLY_DECISIONS, _decision_columns([decisions[i] for i in round_]))
+            sla = furthest_sla([(e.request_id, e.sla_state) for e in todo if isinstance(e, EmergencySlaChanged)])
+            if sla:
+                await session.execute(
+                    APPLY_SLA,
+                    {
+                        "ids": list(sla),
+                        "states": [s.value for s in sla.values()],
+                        "below": [",".join(sla_states_below(s)) for s in sla.values()],
+                    },
+                )
+
+
+def _decision_columns(decisions: list[ReactivationDecided]) -> dict[str, list[Any]]:
+    return {
+        "ids": [d.request_id for d in decisions],
+        "statuses": [d.outcome.value for d in decisions],
+        "reasons": [",".join(r.value for r in d.reasons) for d in decisions],
+        "decided": [d.decided_at for d in decisions],
+        "occurred": [d.occurred_at for d in decisions],
+        "may_replace": [",".join(statuses_a_decision_may_replace(d.outcome)) for d in decisions],
+    }

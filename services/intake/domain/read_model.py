@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from shared.enums import Outcome, SlaState
+
+T = TypeVar("T")
 
 FINAL_OUTCOMES = frozenset({Outcome.APPROVED, Outcome.REJECTED, Outcome.EXPIRED})
 SLA_RANK = {SlaState.OK: 0, SlaState.WARNING: 1, SlaState.BREACHED: 2, SlaState.MET: 3}
@@ -19,3 +23,27 @@ def statuses_a_decision_may_replace(outcome: Outcome) -> list[str]:
 def sla_states_below(state: SlaState) -> list[str]:
     """The SLA only moves forward (OK -> WARNING -> BREACHED, MET closes it): the states `state` may replace."""
     return [s.value for s, rank in SLA_RANK.items() if rank < SLA_RANK[state]]
+
+
+def in_rounds(request_ids: list[T]) -> list[list[int]]:
+    """Positions of a batch's events split into rounds that hold each request at most once, in
+    order: the first event of every request, then the second... One set-based UPDATE per round
+    then gives exactly what applying the events one by one gives (almost always a single round)."""
+    rounds: list[list[int]] = []
+    seen: dict[T, int] = {}
+    for position, request_id in enumerate(request_ids):
+        k = seen.get(request_id, 0)
+        seen[request_id] = k + 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append(position)
+    return rounds
+
+
+def furthest_sla(states: list[tuple[T, SlaState]]) -> dict[T, SlaState]:
+    """The SLA state each request ends at after these events: only ever forward, so the highest wins."""
+    out: dict[T, SlaState] = {}
+    for request_id, state in states:
+        if request_id not in out or SLA_RANK[state] > SLA_RANK[out[request_id]]:
+            out[request_id] = state
+    return out

@@ -5,9 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.intake.domain.idempotency import body_hash, event_id_for, import_event_id, sla_state
-from services.intake.domain.read_model import sla_states_below, statuses_a_decision_may_replace
+from services.intake.domain.read_model import (
+    furthest_sla,
+    in_rounds,
+    sla_states_below,
+    statuses_a_decision_may_replace,
+)
 from shared.enums import Outcome, SlaState
 
 T0 = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
@@ -74,3 +81,21 @@ def test_a_request_with_an_idempotency_key_has_one_id_per_caller_and_key() -> No
     assert request_id_for("key-a", "simrs-1") != request_id_for("key-b", "simrs-1")  # keys are per caller
     assert request_id_for("key-a", "simrs-1") != request_id_for("key-a", "simrs-2")
     assert request_id_for("key-a", None) != request_id_for("key-a", None)  # no key: a new request each time
+
+
+@given(st.lists(st.sampled_from("abcd"), max_size=30))
+def test_rounds_hold_each_request_once_and_keep_its_order(request_ids: list[str]) -> None:
+    rounds = in_rounds(request_ids)
+    assert sorted(p for r in rounds for p in r) == list(range(len(request_ids)))
+    for r in rounds:
+        assert len({request_ids[p] for p in r}) == len(r)
+    for rid in set(request_ids):
+        # The k-th event of a request is in round k.
+        positions = [p for p, x in enumerate(request_ids) if x == rid]
+        assert [next(k for k, r in enumerate(rounds) if p in r) for p in positions] == list(range(len(positions)))
+
+
+def test_furthest_sla_only_moves_forward_whatever_the_order() -> None:
+    states = [("a", SlaState.WARNING), ("a", SlaState.OK), ("b", SlaState.MET), ("b", SlaState.BREACHED)]
+    assert furthest_sla(states) == {"a": SlaState.WARNING, "b": SlaState.MET}
+    assert furthest_sla(list(reversed(states))) == furthest_sla(states)
