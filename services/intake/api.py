@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -12,33 +11,31 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from services.intake.domain.idempotency import body_hash, event_id_for, request_id_for, sla_state
+from services.intake.bulk import BulkWorkerUnavailable
+from services.intake.domain.idempotency import body_hash, request_id_for, sla_state
+from services.intake.events_body import parse_events
 from services.intake.publisher import BrokerUnavailable
 from services.intake.store import Facility, IdempotencyKey, RequestView
 from shared.auth import Principal
 from shared.auth.dependencies import require_any_scope
 from shared.enums import Channel, ReactivationPath, SlaState
-from shared.events import Documents, HospitalLetter, ParticipantEvent, ReactivationRequested
+from shared.events import Documents, HospitalLetter, ReactivationRequested
 from shared.nik import Nik, mask_nik
 from shared.phone import Phone
 from shared.topics import EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 
 log = structlog.get_logger(__name__)
-THREAD_BATCH = 200  # events in one request above which validation runs off the event loop
-VALIDATE_CHUNK = 100
+THREAD_BATCH = 200  # events in one request above which the work leaves the event loop (services.intake.bulk)
 
 router = APIRouter(tags=["intake"])
-MAX_BATCH = 10_000
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
 SLA = dt.timedelta(hours=24)
 SLA_WARNING = dt.timedelta(hours=12)
-events_adapter: TypeAdapter[list[ParticipantEvent]] = TypeAdapter(list[ParticipantEvent])
 
 
 class ReactivationBody(BaseModel):
@@ -86,60 +83,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _validation_error(exc: ValidationError, prefix: tuple[Any, ...], indexed: bool) -> RequestValidationError:
-    """Errors located under `prefix`; a lone event (not a batch) is named without the list index."""
-    return RequestValidationError(
-        [
-            {**e, "loc": (*prefix, *(e["loc"] if indexed else e["loc"][1:]))}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-    )
-
-
-def parse_events(body: Any) -> list[ParticipantEvent]:
-    """A single event or {"events": [...]}; every event validated before anything is published."""
-    batch = isinstance(body, dict) and "events" in body
-    raw = body["events"] if batch else [body]
-    if batch and (set(body) - {"events"}):
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("body", sorted(set(body) - {"events"})[0]),
-                    "msg": "unexpected field next to 'events'",
-                    "type": "extra_forbidden",
-                }
-            ]
-        )
-    if not isinstance(raw, list) or not raw or len(raw) > MAX_BATCH:
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("body", "events"),
-                    "type": "value_error",
-                    "msg": f"'events' must be a list of 1 to {MAX_BATCH:,} events",
-                }
-            ]
-        )
-    prepared = [{**e, "event_id": e.get("event_id") or str(event_id_for(e))} if isinstance(e, dict) else e for e in raw]
-    try:
-        return _validate_in_chunks(prepared)
-    except ValidationError:
-        try:  # the whole list once more, so that the error's indices count from the first event
-            events_adapter.validate_python(prepared)
-        except ValidationError as exc:
-            raise _validation_error(exc, ("body", "events") if batch else ("body",), indexed=batch)
-        raise
-
-
-def _validate_in_chunks(prepared: list[Any]) -> list[ParticipantEvent]:
-    """pydantic-core keeps the interpreter for a whole call: thousands of events in one call would
-    stop every other thread (the event loop answering a hospital) for as long. Chunks let it in."""
-    events: list[ParticipantEvent] = []
-    for start in range(0, len(prepared), VALIDATE_CHUNK):
-        events.extend(events_adapter.validate_python(prepared[start : start + VALIDATE_CHUNK]))
-    return events
-
-
 IN_PROGRESS = 0  # status_code of a claimed key whose first request has not answered yet
 STALE_CLAIM = dt.timedelta(seconds=60)  # a claim left by a crashed request (publishing gives up after 30 s)
 
@@ -152,7 +95,7 @@ class IdempotencySlot:
 
 @asynccontextmanager
 async def idempotent(
-    request: Request, principal: Principal, key: str | None, body: Any
+    request: Request, principal: Principal, key: str | None, body: Any = None, digest: str | None = None
 ) -> AsyncIterator[IdempotencySlot]:
     """Idempotency-Key (CONTRACT.md): the key is claimed before anything is published, so two concurrent
     requests with one key never both publish. Same body -> the first answer (slot.replay); different body
@@ -162,8 +105,7 @@ async def idempotent(
         yield slot
         return
     t = IdempotencyKey.__table__
-    big = isinstance(body, dict) and len(body.get("events") or ()) > THREAD_BATCH
-    digest, now = (await asyncio.to_thread(body_hash, body)) if big else body_hash(body), _now()
+    digest, now = digest or body_hash(body), _now()
     async with request.app.state.sessions() as session, session.begin():
         claimed = (
             await session.execute(
@@ -235,15 +177,35 @@ async def post_events(
     principal: Principal = Depends(require_any_scope("events:write")),
     idempotency_key: IdemKey = None,
 ) -> Any:
+    if isinstance(body, dict) and isinstance(body.get("events"), list) and len(body["events"]) > THREAD_BATCH:
+        return await _post_big_batch(request, principal, idempotency_key)
     async with idempotent(request, principal, idempotency_key, body) as slot:
         if slot.replay:
             return slot.replay
-        big = isinstance(body, dict) and len(body.get("events") or ()) > THREAD_BATCH
-        # Thousands of events take a CPU-second to validate: in a worker thread the event loop keeps
-        # answering meanwhile (a hospital's emergency must not queue behind a wave's batch).
-        events = await asyncio.to_thread(parse_events, body) if big else parse_events(body)
+        events = parse_events(body)
         await _publish(request, PARTICIPANT_EVENTS.name, events)
         slot.response = EventsAccepted(accepted=len(events), event_ids=[e.event_id for e in events])
+        return slot.response
+
+
+async def _post_big_batch(request: Request, principal: Principal, idempotency_key: str | None) -> Any:
+    """Thousands of events: validated, fingerprinted and encoded in the bulk worker process, so this
+    process keeps answering hospitals meanwhile (services.intake.bulk). The body's bytes go as they
+    came (FastAPI keeps them); a batch with an error is refused whole, before the key is claimed."""
+    try:
+        prepared = await request.app.state.bulk.prepare(await request.body(), with_digest=bool(idempotency_key))
+    except BulkWorkerUnavailable as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "5"})
+    async with idempotent(request, principal, idempotency_key, digest=prepared.digest) as slot:
+        if slot.replay:
+            return slot.replay
+        try:
+            await request.app.state.publisher.publish_encoded(PARTICIPANT_EVENTS.name, prepared.records)
+        except BrokerUnavailable:
+            raise HTTPException(
+                503, "event broker unavailable: nothing was accepted, please retry", headers={"Retry-After": "5"}
+            )
+        slot.response = EventsAccepted(accepted=len(prepared.event_ids), event_ids=prepared.event_ids)
         return slot.response
 
 

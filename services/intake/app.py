@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from services.intake.api import router
 from services.intake.asyncapi import asyncapi_document
+from services.intake.bulk import BulkWorker
 from services.intake.handlers import ReadModel
 from services.intake.publisher import Publisher
 from services.intake.store import MIGRATIONS, SCHEMA
@@ -107,6 +108,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             if app.state.broker_started:
                 await broker.stop()
             await publisher.stop()
+            app.state.bulk.stop()
             await engine.dispose()
 
     app = FastAPI(
@@ -116,6 +118,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         description="Front door for government systems, hospitals and operators (CONTRACT.md).",
     )
     app.state.sessions, app.state.publisher = sessions, publisher
+    app.state.bulk = BulkWorker()
     app.state.api_keys = ApiKeyStore(engine, settings.api_key_pepper.get_secret_value())
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     instrument(app, "intake")

@@ -78,17 +78,41 @@ class Publisher:
                     PUBLISH_TIMEOUT_S,
                 )
             else:
-                async with self._tx_lock:
-                    await asyncio.wait_for(self._transaction(tx, name, events), PUBLISH_TIMEOUT_S * 3)
+                # Encoding thousands of events is CPU work: in a worker thread, so the event loop keeps
+                # answering (a hospital's emergency POST must not wait behind a wave's batch).
+                records = await asyncio.to_thread(_encode, events) if len(events) > THREAD_BATCH else _encode(events)
+                await self._in_transaction(tx, name, records)
         except (KafkaError, OSError, TimeoutError) as exc:
             await self.reset()
             raise BrokerUnavailable(str(exc) or type(exc).__name__)
         PUBLISHED.labels(topic).inc(len(events))
 
-    async def _transaction(self, tx: AIOKafkaProducer, name: str, events: list[Event]) -> None:
-        # Encoding thousands of events is CPU work: in a worker thread, so the event loop keeps
-        # answering (a hospital's emergency POST must not wait behind a wave's batch).
-        records = await asyncio.to_thread(_encode, events) if len(events) > THREAD_BATCH else _encode(events)
+    async def publish_encoded(self, topic: str, records: list[tuple[bytes, bytes, bytes]]) -> None:
+        """A batch already encoded elsewhere (services.intake.bulk): (value, key, event type) per event,
+        sent in one transaction with the request's correlation id and trace context."""
+        _, tx = await self._ensure()
+        common = _context_headers()
+        try:
+            await self._in_transaction(
+                tx,
+                self.settings.topic_prefix + topic,
+                [(value, key, [("x-event-type", kind), *common]) for value, key, kind in records],
+            )
+        except (KafkaError, OSError, TimeoutError) as exc:
+            await self.reset()
+            raise BrokerUnavailable(str(exc) or type(exc).__name__)
+        PUBLISHED.labels(topic).inc(len(records))
+
+    async def _in_transaction(
+        self, tx: AIOKafkaProducer, name: str, records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]
+    ) -> None:
+        async with self._tx_lock:
+            await asyncio.wait_for(self._transaction(tx, name, records), PUBLISH_TIMEOUT_S * 3)
+
+    @staticmethod
+    async def _transaction(
+        tx: AIOKafkaProducer, name: str, records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]
+    ) -> None:
         async with tx.transaction():
             futures = []
             for i, (value, key, headers) in enumerate(records, 1):
@@ -118,11 +142,11 @@ def _encode(events: list[Event]) -> list[tuple[bytes, bytes, list[tuple[str, byt
 
 def _headers(event: Event) -> list[tuple[str, bytes]]:
     """The event's type, the request's correlation id and (tracing on) its W3C trace context."""
-    return [
-        ("x-event-type", getattr(event, "type", "").encode()),
-        *correlation.kafka_headers(correlation.current()),
-        *tracing.kafka_headers(),
-    ]
+    return [("x-event-type", getattr(event, "type", "").encode()), *_context_headers()]
+
+
+def _context_headers() -> list[tuple[str, bytes]]:
+    return [*correlation.kafka_headers(correlation.current()), *tracing.kafka_headers()]
 
 
 async def _quiet_stop(*producers: AIOKafkaProducer | None) -> None:

@@ -7,7 +7,8 @@ import uuid
 import pytest
 from fastapi.exceptions import RequestValidationError
 
-from services.intake.api import MAX_BATCH, VALIDATE_CHUNK, EmergencyBody, ReactivationBody, parse_events
+from services.intake.api import EmergencyBody, ReactivationBody
+from services.intake.events_body import MAX_BATCH, VALIDATE_CHUNK, parse_events
 from shared.events import DesilUpdated, ParticipantDeactivated
 
 NIK = "3674015708900001"
