@@ -12,7 +12,8 @@ import asyncio
 import json
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import sys
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
@@ -74,22 +75,30 @@ class BulkWorker:
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
 
-    def _ensure(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # spawn: forking a process that runs an event loop and Kafka clients copies their state
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
-            )
-        return self._pool
+    def _submit(self, raw: bytes, with_digest: bool) -> Future[Prepared | Invalid]:
+        if self._pool is not None:
+            return self._pool.submit(prepare, raw, with_digest)
+        # spawn: forking a process that runs an event loop and Kafka clients would copy their state.
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+        )
+        # The worker process starts inside the first submit. A spawned child runs the parent's main
+        # script again (here `pbi`, which imports every command and service: 40 MB more); it needs
+        # only this module, so the script is hidden while the child is prepared.
+        main = sys.modules["__main__"]
+        script = main.__dict__.pop("__file__", None)
+        try:
+            return self._pool.submit(prepare, raw, with_digest)
+        finally:
+            if script is not None:
+                main.__file__ = script
 
     async def prepare(self, raw: bytes, with_digest: bool) -> Prepared:
-        pool = self._ensure()
         try:
-            result = await asyncio.get_running_loop().run_in_executor(pool, prepare, raw, with_digest)
+            result = await asyncio.wrap_future(self._submit(raw, with_digest))
         except BrokenProcessPool as exc:
             log.warning("bulk_worker_died", error=str(exc)[:200])
-            self._pool = None
-            pool.shutdown(wait=False, cancel_futures=True)
+            self.stop()
             raise BulkWorkerUnavailable("the batch worker stopped; nothing was accepted, please retry") from exc
         if isinstance(result, Invalid):
             raise RequestValidationError(result.errors)
