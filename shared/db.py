@@ -8,7 +8,7 @@ other's tables and migrate independently.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +16,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, Connection, Table, TextClause, text
+from sqlalchemy import JSON, ColumnElement, Connection, Table, TextClause, any_, literal, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
@@ -102,6 +102,13 @@ def _unnest_insert(table: Table, columns: tuple[str, ...], on_conflict: str) -> 
         f"insert into {table.schema}.{table.name} ({', '.join(columns)}) "
         f"select {', '.join(selects)} from unnest({', '.join(args)}) as u({aliases}) {on_conflict}"
     )
+
+
+def any_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column = ANY(:values)`: the values travel as one array parameter. SQLAlchemy's `in_()` turns
+    them into one bound parameter each and processes them again on every execution; with the
+    hundreds of NIKs of a batch that was 15% of eligibility's bulk CPU (py-spy)."""
+    return column == any_(literal(list(values), ARRAY(column.type)))
 
 
 def upsert_clause(key: str, columns: Sequence[str]) -> str:

@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shared import correlation, tracing
-from shared.db import bulk_insert
+from shared.db import any_of, bulk_insert
 from shared.errors import is_transient
 from shared.events import Event
 from shared.kafka import mask_personal_data
@@ -191,7 +191,7 @@ class OutboxRelay:
             for r in rows
         ]
         await asyncio.gather(*futures)
-        await conn.execute(delete(t).where(t.c.id.in_([r.id for r in rows])))
+        await conn.execute(delete(t).where(any_of(t.c.id, [r.id for r in rows])))
         await conn.commit()
         self.published += len(rows)
         self.last_published_at = dt.datetime.now(dt.UTC)

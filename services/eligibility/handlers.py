@@ -31,7 +31,7 @@ from services.eligibility.store import (
 )
 from services.eligibility.store import outbox as OUTBOX
 from shared import correlation
-from shared.db import bulk_insert, transaction
+from shared.db import any_of, bulk_insert, transaction
 from shared.enums import Outcome, ReactivationPath, SlaState
 from shared.events import ParticipantDeactivated, ParticipantEvent, ReactivationRequested
 from shared.nik import mask_nik
@@ -124,7 +124,8 @@ class EligibilityHandlers:
     ) -> None:
         """New facts decide the PENDING requests of these people, without anyone re-submitting."""
         t = RequestRow.__table__
-        rows = (await session.execute(select(t).where(t.c.nik.in_(niks), t.c.outcome == "PENDING"))).mappings().all()
+        pending = select(t).where(any_of(t.c.nik, niks), t.c.outcome == "PENDING")
+        rows = (await session.execute(pending)).mappings().all()
         for row in rows:
             await self.reconsider(session, row, known, now, effects)
 
@@ -188,7 +189,7 @@ class EligibilityHandlers:
             existing = set(
                 (
                     await session.execute(
-                        select(t.c.request_id).where(t.c.request_id.in_([r.request_id for r in todo]))
+                        select(t.c.request_id).where(any_of(t.c.request_id, [r.request_id for r in todo]))
                     )
                 ).scalars()
             )
@@ -233,7 +234,9 @@ class EligibilityHandlers:
             # Someone who asked needs no reminder that their window is closing.
             tt = Timer.__table__
             await session.execute(
-                delete(tt).where(tt.c.kind == REMINDER, tt.c.nik.in_({r.nik for r in todo}), tt.c.fired_at.is_(None))
+                delete(tt).where(
+                    tt.c.kind == REMINDER, any_of(tt.c.nik, {r.nik for r in todo}), tt.c.fired_at.is_(None)
+                )
             )
             await schedule(session, timers)
             if urgent and self.publish_now is not None and effects.outbox:

@@ -18,7 +18,7 @@ from services.notifier.domain.messages import message_for, send_after
 from services.notifier.store import PE, C, M
 from services.notifier.templates import render
 from shared import correlation
-from shared.db import bulk_insert, transaction
+from shared.db import any_of, bulk_insert, transaction
 from shared.events import AnyEvent
 from shared.nik import mask_nik
 
@@ -55,7 +55,7 @@ class NotifierHandlers:
             contacts = (
                 {
                     r["nik"]: r
-                    for r in (await session.execute(select(C).where(C.c.nik.in_({e.nik for e in todo})))).mappings()
+                    for r in (await session.execute(select(C).where(any_of(C.c.nik, {e.nik for e in todo})))).mappings()
                 }
                 if todo
                 else {}

@@ -22,7 +22,7 @@ from services.registry import metrics
 from services.registry.domain.sla import SLA_ORDER, advance_sla, sla_rank
 from services.registry.domain.status import Applied, Participant, apply
 from services.registry.store import RQ, SCHEMA, A, H, N, P, outbox
-from shared.db import bulk_insert, transaction, upsert_clause
+from shared.db import any_of, bulk_insert, transaction, upsert_clause
 from shared.enums import DecisionReason, ParticipantStatus, SlaState
 from shared.events import (
     EmergencySlaChanged,
@@ -82,7 +82,7 @@ class RegistryHandlers:
         # Locked in NIK order: a concurrent batch of another topic (decisions vs. facts) waits and
         # then reads the committed row, so neither overwrites the other's change.
         rows = (
-            await session.execute(select(P).where(P.c.nik.in_(niks)).order_by(P.c.nik).with_for_update())
+            await session.execute(select(P).where(any_of(P.c.nik, niks)).order_by(P.c.nik).with_for_update())
         ).mappings()
         people: dict[str, Participant | None] = {
             r["nik"]: Participant(**{**{k: r[k] for k in PARTICIPANT_FIELDS}, "status": ParticipantStatus(r["status"])})
