@@ -119,7 +119,9 @@ class DecisionWatcher:
         self.consumer = AIOKafkaConsumer(
             settings.topic_prefix + DECISIONS.name,
             bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=f"{settings.topic_prefix}bench",
+            # No consumer group: nothing to heartbeat. A bench starved of CPU lost its group membership
+            # and printed rebalance warnings in the middle of its table.
+            group_id=None,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_partition_fetch_bytes=4 * 2**20,
