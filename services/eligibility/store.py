@@ -90,6 +90,9 @@ class Timer(SQLModel, table=True):
 
 
 outbox = outbox_table(MetaData(), SCHEMA)
+# The emergency lane asks whether a person still has events waiting to be relayed (waiting_in_outbox)
+# in every transaction: without an index that scans the outbox, which grows while Kafka is away.
+Index("ix_eligibility_outbox_key", outbox.c.key)
 TABLES = [FactsRow.__table__, RequestRow.__table__, ProcessedEvent.__table__, Timer.__table__, outbox]
 FACT_FIELDS = [f.name for f in fields(Facts)]
 _UPSERT_FACTS = upsert_clause("nik", [*FACT_FIELDS, "phone"])
