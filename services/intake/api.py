@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -158,13 +158,22 @@ async def idempotent(
         )
 
 
-async def _publish(request: Request, topic: str, events: list) -> None:  # type: ignore[type-arg]
+@contextmanager
+def _unavailable_is_503() -> Iterator[None]:
+    """Kafka (or the bulk worker) could not take it: nothing was accepted, the client retries."""
     try:
-        await request.app.state.publisher.publish(topic, events)
+        yield
     except BrokerUnavailable:
         raise HTTPException(
             503, "event broker unavailable: nothing was accepted, please retry", headers={"Retry-After": "5"}
         )
+    except BulkWorkerUnavailable as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "5"})
+
+
+async def _publish(request: Request, topic: str, events: list) -> None:  # type: ignore[type-arg]
+    with _unavailable_is_503():
+        await request.app.state.publisher.publish(topic, events)
 
 
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
@@ -192,19 +201,13 @@ async def _post_big_batch(request: Request, principal: Principal, idempotency_ke
     """Thousands of events: validated, fingerprinted and encoded in the bulk worker process, so this
     process keeps answering hospitals meanwhile (services.intake.bulk). The body's bytes go as they
     came (FastAPI keeps them); a batch with an error is refused whole, before the key is claimed."""
-    try:
+    with _unavailable_is_503():
         prepared = await request.app.state.bulk.prepare(await request.body(), with_digest=bool(idempotency_key))
-    except BulkWorkerUnavailable as exc:
-        raise HTTPException(503, str(exc), headers={"Retry-After": "5"})
     async with idempotent(request, principal, idempotency_key, digest=prepared.digest) as slot:
         if slot.replay:
             return slot.replay
-        try:
+        with _unavailable_is_503():
             await request.app.state.publisher.publish_encoded(PARTICIPANT_EVENTS.name, prepared.records)
-        except BrokerUnavailable:
-            raise HTTPException(
-                503, "event broker unavailable: nothing was accepted, please retry", headers={"Retry-After": "5"}
-            )
         slot.response = EventsAccepted(accepted=len(prepared.event_ids), event_ids=prepared.event_ids)
         return slot.response
 

@@ -22,7 +22,7 @@ import structlog
 from fastapi.exceptions import RequestValidationError
 
 from services.intake.domain.idempotency import body_hash
-from services.intake.events_body import parse_events
+from services.intake.events_body import encode_events, parse_events
 
 log = structlog.get_logger(__name__)
 WORKER_NICENESS = 5
@@ -52,7 +52,7 @@ def prepare(raw: bytes, with_digest: bool) -> Prepared | Invalid:
             [{"loc": tuple(e["loc"]), "msg": str(e.get("msg", "")), "type": e.get("type")} for e in exc.errors()]
         )
     return Prepared(
-        [(e.model_dump_json().encode(), e.kafka_key(), e.type.encode()) for e in events],
+        encode_events(events),
         [str(e.event_id) for e in events],
         body_hash(body) if with_digest else None,
     )

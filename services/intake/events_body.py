@@ -3,13 +3,14 @@ Pure (no I/O), so that it runs the same in the event loop, a thread or the bulk 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
 from services.intake.domain.idempotency import event_id_for
-from shared.events import ParticipantEvent
+from shared.events import Event, ParticipantEvent
 
 MAX_BATCH = 10_000
 VALIDATE_CHUNK = 100
@@ -68,3 +69,8 @@ def _validate_in_chunks(prepared: list[Any]) -> list[ParticipantEvent]:
     for start in range(0, len(prepared), VALIDATE_CHUNK):
         events.extend(events_adapter.validate_python(prepared[start : start + VALIDATE_CHUNK]))
     return events
+
+
+def encode_events(events: Sequence[Event]) -> list[tuple[bytes, bytes, bytes]]:
+    """(value, key, event type) per event, in order: what the publisher sends for a batch."""
+    return [(e.model_dump_json().encode(), e.kafka_key(), getattr(e, "type", "").encode()) for e in events]

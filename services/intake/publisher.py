@@ -8,17 +8,19 @@ import asyncio
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from services.intake.events_body import encode_events
 from services.intake.metrics import PUBLISHED
 from shared import correlation, tracing
 from shared.events import Event
 from shared.settings import Settings
 
 PUBLISH_TIMEOUT_S = 10.0
-THREAD_BATCH = 200  # events above which encoding runs in a worker thread
 SEND_YIELD_EVERY = 250  # records handed to the producer between two chances for other requests
 
 
@@ -64,50 +66,44 @@ class Publisher:
             return self._single, self._tx
 
     async def publish(self, topic: str, events: list[Event]) -> None:
-        single, tx = await self._ensure()
-        name = self.settings.topic_prefix + topic
-        try:
-            if len(events) == 1:
-                await asyncio.wait_for(
-                    single.send_and_wait(
-                        name,
-                        events[0].model_dump_json().encode(),
-                        key=events[0].kafka_key(),
-                        headers=_headers(events[0]),
-                    ),
-                    PUBLISH_TIMEOUT_S,
-                )
-            else:
-                # Encoding thousands of events is CPU work: in a worker thread, so the event loop keeps
-                # answering (a hospital's emergency POST must not wait behind a wave's batch).
-                records = await asyncio.to_thread(_encode, events) if len(events) > THREAD_BATCH else _encode(events)
-                await self._in_transaction(tx, name, records)
-        except (KafkaError, OSError, TimeoutError) as exc:
-            await self.reset()
-            raise BrokerUnavailable(str(exc) or type(exc).__name__)
-        PUBLISHED.labels(topic).inc(len(events))
+        """One event: a plain send. Several: one transaction (publish_encoded)."""
+        if len(events) > 1:
+            await self.publish_encoded(topic, encode_events(events))
+            return
+        single, _ = await self._ensure()
+        [event] = events
+        async with self._unavailable_on_failure():
+            await asyncio.wait_for(
+                single.send_and_wait(
+                    self.settings.topic_prefix + topic,
+                    event.model_dump_json().encode(),
+                    key=event.kafka_key(),
+                    headers=_headers(event),
+                ),
+                PUBLISH_TIMEOUT_S,
+            )
+        PUBLISHED.labels(topic).inc()
 
     async def publish_encoded(self, topic: str, records: list[tuple[bytes, bytes, bytes]]) -> None:
-        """A batch already encoded elsewhere (services.intake.bulk): (value, key, event type) per event,
-        sent in one transaction with the request's correlation id and trace context."""
+        """A batch as (value, key, event type) per event (events_body.encode_events, also run by the bulk
+        worker), sent in one transaction with the request's correlation id and trace context."""
         _, tx = await self._ensure()
         common = _context_headers()
-        try:
-            await self._in_transaction(
-                tx,
-                self.settings.topic_prefix + topic,
-                [(value, key, [("x-event-type", kind), *common]) for value, key, kind in records],
+        with_headers = [(value, key, [("x-event-type", kind), *common]) for value, key, kind in records]
+        async with self._unavailable_on_failure(), self._tx_lock:
+            await asyncio.wait_for(
+                self._transaction(tx, self.settings.topic_prefix + topic, with_headers), PUBLISH_TIMEOUT_S * 3
             )
+        PUBLISHED.labels(topic).inc(len(records))
+
+    @asynccontextmanager
+    async def _unavailable_on_failure(self) -> AsyncIterator[None]:
+        """Any Kafka failure drops the producers (the next publish reconnects) and raises BrokerUnavailable."""
+        try:
+            yield
         except (KafkaError, OSError, TimeoutError) as exc:
             await self.reset()
             raise BrokerUnavailable(str(exc) or type(exc).__name__)
-        PUBLISHED.labels(topic).inc(len(records))
-
-    async def _in_transaction(
-        self, tx: AIOKafkaProducer, name: str, records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]
-    ) -> None:
-        async with self._tx_lock:
-            await asyncio.wait_for(self._transaction(tx, name, records), PUBLISH_TIMEOUT_S * 3)
 
     @staticmethod
     async def _transaction(
@@ -133,11 +129,6 @@ class Publisher:
 
     async def stop(self) -> None:
         await self.reset()
-
-
-def _encode(events: list[Event]) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
-    """(value, key, headers) per event; run in a thread, it still sees the request's context (correlation id)."""
-    return [(e.model_dump_json().encode(), e.kafka_key(), _headers(e)) for e in events]
 
 
 def _headers(event: Event) -> list[tuple[str, bytes]]:

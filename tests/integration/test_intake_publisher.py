@@ -1,5 +1,5 @@
-"""Intake's publisher on real Kafka: a big batch (encoded in a worker thread) arrives whole, in
-order, each record with the request's correlation id."""
+"""Intake's publisher on real Kafka: a big batch arrives whole, in order, each record with the
+request's correlation id; the published counter counts what Kafka acknowledged."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import datetime as dt
 
 from aiokafka import AIOKafkaConsumer
 
-from services.intake.publisher import THREAD_BATCH, Publisher
+from services.intake.api import THREAD_BATCH
+from services.intake.publisher import Publisher
 from shared import correlation
 from shared.events import DesilUpdated
 from shared.settings import Settings
