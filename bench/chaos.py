@@ -418,52 +418,53 @@ class Harness:
 
     # -- reading ------------------------------------------------------------------------------------------------
 
-    async def histories(self, niks: list[str]) -> dict[str, list[dict[str, Any]] | None]:
-        """Each person's registry history ([] for a person the registry does not know; None: no answer)."""
-        result: dict[str, list[dict[str, Any]] | None] = {}
+    async def _get_each(self, urls: dict[str, str]) -> dict[str, httpx.Response | None]:
+        """GET every URL with the reader's key, 16 at a time (None: no answer)."""
+        answers: dict[str, httpx.Response | None] = {}
         sem = asyncio.Semaphore(16)
         async with httpx.AsyncClient(timeout=30) as client:
 
-            async def one(nik: str) -> None:
+            async def one(key: str, url: str) -> None:
                 async with sem:
                     try:
-                        r = await client.get(
-                            self.system.url("registry") + f"/v1/participants/{nik}",
-                            headers={"Authorization": f"Bearer {self.reader}"},
-                        )
-                        if r.status_code == 200:
-                            result[nik] = list(r.json().get("history", []))
-                        else:
-                            result[nik] = [] if r.status_code == 404 else None
-                    except (httpx.HTTPError, ValueError):
-                        result[nik] = None
+                        answers[key] = await client.get(url, headers={"Authorization": f"Bearer {self.reader}"})
+                    except httpx.HTTPError:
+                        answers[key] = None
 
-            await asyncio.gather(*(one(n) for n in niks))
+            await asyncio.gather(*(one(k, u) for k, u in urls.items()))
+        return answers
+
+    async def histories(self, niks: list[str]) -> dict[str, list[dict[str, Any]] | None]:
+        """Each person's registry history ([] for a person the registry does not know; None: no answer)."""
+        registry = self.system.url("registry")
+        answers = await self._get_each({nik: f"{registry}/v1/participants/{nik}" for nik in niks})
+        result: dict[str, list[dict[str, Any]] | None] = {}
+        for nik, r in answers.items():
+            try:
+                if r is not None and r.status_code == 200:
+                    result[nik] = list(r.json().get("history", []))
+                else:
+                    result[nik] = [] if r is not None and r.status_code == 404 else None
+            except ValueError:
+                result[nik] = None
         return result
 
     async def statuses(self, request_ids: list[str]) -> dict[str, str | None]:
         """Intake's answer to GET /v1/reactivations/{id}: what a client polling its request sees (the status,
         then received and decided times for the examples)."""
+        intake = self.system.url("intake")
+        answers = await self._get_each({rid: f"{intake}/v1/reactivations/{rid}" for rid in request_ids})
         result: dict[str, str | None] = {}
-        sem = asyncio.Semaphore(16)
-        async with httpx.AsyncClient(timeout=30) as client:
-
-            async def one(request_id: str) -> None:
-                async with sem:
-                    try:
-                        r = await client.get(
-                            self.system.url("intake") + f"/v1/reactivations/{request_id}",
-                            headers={"Authorization": f"Bearer {self.reader}"},
-                        )
-                        body = r.json() if r.status_code == 200 else {}
-                        result[request_id] = body.get("status")
-                        if body:
-                            times = f"received {_hms(body.get('received_at'))}, decided {_hms(body.get('decided_at'))}"
-                            result[f"{request_id}:times"] = times
-                    except (httpx.HTTPError, ValueError):
-                        result[request_id] = None
-
-            await asyncio.gather(*(one(r) for r in request_ids))
+        for request_id, r in answers.items():
+            try:
+                body = r.json() if r is not None and r.status_code == 200 else {}
+            except ValueError:
+                result[request_id] = None
+                continue
+            result[request_id] = body.get("status")
+            if body:
+                times = f"received {_hms(body.get('received_at'))}, decided {_hms(body.get('decided_at'))}"
+                result[f"{request_id}:times"] = times
         return result
 
     async def messages(self) -> list[dict[str, Any]] | None:
