@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Local Apache Kafka (KRaft, single broker+controller) from Maven Central jars.
-# Usage: kafka.sh start|stop|status. Idempotent; data and logs live under $PBI_STATE_DIR/kafka.
+# Usage: kafka.sh start|stop|status|config. Idempotent; data and logs live under $PBI_STATE_DIR/kafka.
+# Two client listeners on 127.0.0.1: PLAINTEXT (9092, what `make up` uses) and SCRAM (9094, SASL_PLAINTEXT
+# with SCRAM-SHA-512, the cluster's kind of login); its user's settings are written to $PBI_STATE_DIR/kafka/sasl.env.
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/common.sh"
 
@@ -9,7 +11,11 @@ LIBS="$PBI_CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 DATA="$PBI_STATE_DIR/kafka/data"
 LOG="$PBI_STATE_DIR/kafka/kafka.log"
 PIDFILE="$PBI_STATE_DIR/kafka/kafka.pid"
+TOOLS="$PBI_CACHE_DIR/kafka-$KAFKA_VERSION/tools"
 HOST=127.0.0.1 PORT="${PBI_KAFKA_PORT:-9092}" CONTROLLER_PORT="${PBI_KAFKA_CONTROLLER_PORT:-9093}"
+SASL_PORT="${PBI_KAFKA_SASL_PORT:-9094}" SCRAM_USER="${PBI_KAFKA_SCRAM_USER:-pbi-local}"
+SASL_ENV="$PBI_STATE_DIR/kafka/sasl.env"
+CONFIG="$PBI_STATE_DIR/kafka/server.properties"
 mkdir -p "$PBI_STATE_DIR/kafka"
 
 running_pid() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null && cat "$PIDFILE"; }
@@ -39,35 +45,83 @@ JAVA_ARGS=(-Xms"${KAFKA_HEAP:-1g}" -Xmx"${KAFKA_HEAP:-1g}" -XX:+UseG1GC -Djava.a
   -Dlog4j2.configurationFile="$here/kafka/log4j2.properties" -cp "$LIBS/*")
 kjava() { "$JAVA" "${JAVA_ARGS[@]}" "$@"; }
 
-# The repo's server.properties plus the machine-specific data directory.
-runtime_config() {
-  { sed -e "s/:9092/:$PORT/g" -e "s/:9093/:$CONTROLLER_PORT/g" "$here/kafka/server.properties"
-    echo "log.dirs=$DATA"; } >"$PBI_STATE_DIR/kafka/server.properties"
+# The repo's server.properties plus the machine-specific ports and data directory.
+render_config() {
+  sed -e "s/:9092/:$PORT/g" -e "s/:9093/:$CONTROLLER_PORT/g" -e "s/:9094/:$SASL_PORT/g" "$here/kafka/server.properties"
+  echo "log.dirs=$DATA"
+}
+runtime_config() { render_config >"$CONFIG"; }
+
+# The local SCRAM user's password: made once per machine, kept (mode 600) with the client settings that use it.
+scram_password() {
+  if [ ! -f "$SASL_ENV" ]; then
+    local pw; pw="$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
+    ( umask 077
+      printf '%s\n' "# Settings of a client of the local SCRAM listener (written by deploy/local/kafka.sh)." \
+        "KAFKA_BOOTSTRAP_SERVERS=$HOST:$SASL_PORT" "KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT" \
+        "KAFKA_SASL_MECHANISM=SCRAM-SHA-512" "KAFKA_SASL_USERNAME=$SCRAM_USER" "KAFKA_SASL_PASSWORD=$pw" >"$SASL_ENV" )
+  fi
+  sed -n 's/^KAFKA_SASL_PASSWORD=//p' "$SASL_ENV"
 }
 
 format_storage() {
   [ -f "$DATA/meta.properties" ] && return
-  say "formatting KRaft storage in $DATA"
+  say "formatting KRaft storage in $DATA (with the SCRAM user $SCRAM_USER)"
   mkdir -p "$DATA"
   local cluster_id; cluster_id="$(kjava kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)"
-  kjava kafka.tools.StorageTool format --standalone -t "$cluster_id" \
-    -c "$PBI_STATE_DIR/kafka/server.properties" >>"$LOG" 2>&1 \
+  kjava kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$CONFIG" \
+    --add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$(scram_password)]" >>"$LOG" 2>&1 \
     || { tail -n 20 "$LOG" >&2; die "formatting Kafka storage failed (see $LOG)"; }
+  touch "$DATA/.scram-$SCRAM_USER"
+}
+
+ensure_tools() {
+  [ -f "$TOOLS/.complete" ] && return
+  command -v "$MVN" >/dev/null || { warn "mvn not found"; apt_install maven; MVN=mvn; }
+  say "resolving kafka-tools $KAFKA_VERSION from Maven Central into $TOOLS"
+  rm -rf "$TOOLS"
+  (cd "$here/kafka/tools" && "$MVN" -q -B dependency:copy-dependencies -Dkafka.version="$KAFKA_VERSION" \
+    -DoutputDirectory="$TOOLS" >"$PBI_STATE_DIR/kafka/mvn-tools.log" 2>&1) \
+    || die "Maven could not resolve kafka-tools (see $PBI_STATE_DIR/kafka/mvn-tools.log)"
+  touch "$TOOLS/.complete"
+}
+
+# A broker formatted before the SCRAM listener existed has no SCRAM user: add it through the plaintext
+# listener (kafka-configs --alter sets the same password again when run twice). The marker lives in the
+# data directory, so `reset` (new data) formats with the user instead.
+ensure_scram_user() {
+  [ -f "$DATA/.scram-$SCRAM_USER" ] && return
+  ensure_tools
+  say "adding the SCRAM-SHA-512 user $SCRAM_USER to the running broker"
+  "$JAVA" -Xmx256m -Dlog4j2.configurationFile="$here/kafka/tools-log4j2.properties" -cp "$LIBS/*:$TOOLS/*" \
+    org.apache.kafka.tools.ConfigCommand --bootstrap-server "$HOST:$PORT" --alter --entity-type users \
+    --entity-name "$SCRAM_USER" --add-config "SCRAM-SHA-512=[password=$(scram_password)]" >>"$LOG" 2>&1 \
+    || { tail -n 20 "$LOG" >&2; die "adding the SCRAM user failed (see $LOG)"; }
+  touch "$DATA/.scram-$SCRAM_USER"
 }
 
 start() {
-  if pid="$(running_pid)"; then say "Kafka already running (pid $pid) on $HOST:$PORT"; return; fi
+  if pid="$(running_pid)"; then
+    if [ -f "$CONFIG" ] && render_config | cmp -s - "$CONFIG"; then
+      say "Kafka already running (pid $pid) on $HOST:$PORT"; ensure_java; ensure_scram_user; return
+    fi
+    # Started from an older server.properties (e.g. before the SCRAM listener): one restart applies it.
+    say "server.properties changed since Kafka started: restarting it once"; stop
+  fi
   ensure_java; ensure_jars
-  for p in $PORT $CONTROLLER_PORT; do
+  for p in $PORT $CONTROLLER_PORT $SASL_PORT; do
     if port_open $HOST $p; then die "port $p is already taken by $(port_owner $p || echo 'another program') (not a Kafka started by this project). Stop it or free the port."; fi
   done
   runtime_config; format_storage
-  say "starting Kafka $KAFKA_VERSION on $HOST:$PORT (log: $LOG)"
+  say "starting Kafka $KAFKA_VERSION on $HOST:$PORT, SCRAM on $HOST:$SASL_PORT (log: $LOG)"
+  local seen=0; [ -f "$LOG" ] && seen="$(wc -c <"$LOG")"  # earlier runs' lines do not count
   ( trap '' HUP; exec "$JAVA" "${JAVA_ARGS[@]}" kafka.Kafka "$PBI_STATE_DIR/kafka/server.properties" ) >>"$LOG" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
   for _ in $(seq 1 120); do
     if ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then tail -n 30 "$LOG" >&2; die "Kafka exited during start-up (see $LOG)"; fi
-    if port_open $HOST $PORT && grep -q "Kafka Server started" "$LOG"; then say "Kafka is up"; return; fi
+    if port_open $HOST $PORT && tail -c +"$((seen + 1))" "$LOG" | grep -q "Kafka Server started"; then
+      say "Kafka is up"; ensure_scram_user; return
+    fi
     sleep 0.5
   done
   die "Kafka did not open $HOST:$PORT within 60 s (see $LOG)"
@@ -85,7 +139,8 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  config) render_config ;;
   status) if pid="$(running_pid)"; then echo "kafka: running (pid $pid)"; else echo "kafka: stopped"; exit 1; fi ;;
   reset) stop; say "deleting Kafka data in $DATA"; rm -rf "$DATA" ;;
-  *) echo "usage: $0 start|stop|status|reset" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|reset|config" >&2; exit 2 ;;
 esac

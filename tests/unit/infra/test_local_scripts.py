@@ -85,3 +85,30 @@ def _kafka_version() -> str:
 def test_unknown_command_prints_usage(command: str) -> None:
     result = subprocess.run(["bash", str(SCRIPT), command], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+def rendered_config(tmp_path: Path, **env: str) -> dict[str, str]:
+    full_env = {**os.environ, "PBI_STATE_DIR": str(tmp_path / "state"), "PBI_CACHE_DIR": str(tmp_path / "cache"), **env}
+    result = subprocess.run(["bash", str(SCRIPT), "config"], capture_output=True, text=True, env=full_env, timeout=30)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def test_local_kafka_has_a_scram_listener_beside_the_plaintext_one_on_loopback(tmp_path: Path) -> None:
+    config = rendered_config(tmp_path, PBI_KAFKA_PORT="29092", PBI_KAFKA_SASL_PORT="29094")
+    listeners = dict(item.split("://") for item in config["listeners"].split(","))
+    assert listeners["PLAINTEXT"] == "127.0.0.1:29092" and listeners["SCRAM"] == "127.0.0.1:29094"
+    assert all(address.startswith("127.0.0.1:") for address in listeners.values())  # `make up` stays local
+    protocols = dict(item.split(":") for item in config["listener.security.protocol.map"].split(","))
+    assert protocols["SCRAM"] == "SASL_PLAINTEXT" and protocols["PLAINTEXT"] == "PLAINTEXT"
+    assert config["listener.name.scram.sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert "ScramLoginModule required" in config["listener.name.scram.scram-sha-512.sasl.jaas.config"]
+    assert "SCRAM://127.0.0.1:29094" in config["advertised.listeners"]
+    assert config["log.dirs"] == str(tmp_path / "state" / "kafka" / "data")
+
+
+def test_scram_user_is_created_at_format_time_and_added_to_an_older_installation() -> None:
+    script = SCRIPT.read_text()
+    assert '--add-scram "SCRAM-SHA-512=[name=$SCRAM_USER' in script  # a fresh data directory
+    assert "org.apache.kafka.tools.ConfigCommand" in script and "--add-config" in script  # an existing one
