@@ -7,10 +7,11 @@ events between services. Each model names its `type`; unions are discriminated o
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from shared.enums import (
     Channel,
@@ -26,9 +27,11 @@ from shared.enums import (
     SlaState,
 )
 from shared.nik import Nik
-from shared.phone import Phone
+from shared.phone import Phone, PhoneError, PhoneStatus, classify_phone, normalize_phone
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
+SOURCE_REASON_MAX = 64  # a longer "code" is kept cut to this length (the fact matters more than the text)
+SourceReason = Annotated[str, Field(min_length=1, max_length=SOURCE_REASON_MAX)]
 Desil = Annotated[int, Field(ge=1, le=10, strict=True)]
 
 
@@ -57,13 +60,65 @@ class Region(Model):
 
 
 class ParticipantDeactivated(Event):
+    """A deactivation is a fact: an unknown reason code or an unusable contact number never refuses it
+    (DOMAIN.md, "Facts arrive from several sources"); see _keep_the_fact."""
+
     type: Literal["participant.deactivated"] = "participant.deactivated"
     deactivated_on: dt.date
     reason: DeactivationReason
     funding: Funding | None = None
     name: Text | None = None
-    phone: Phone | None = None
+    phone: Phone | None = None  # a mobile only: the one number anything may message
     region: Region | None = None
+    # The source's own code when it was not one of ours (reason is then OTHER) or not spelled as ours.
+    source_reason: SourceReason | None = None
+    # Set when the source sent a contact number that cannot be messaged (phone is then None).
+    phone_status: PhoneStatus | None = None
+    # A landline (E.164) kept for people to call; never messaged.
+    unusable_phone: Annotated[str, Field(pattern=r"^\+62\d{6,13}$")] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_the_fact(cls, data: Any) -> Any:
+        """Unknown reason -> OTHER with the source's code; landline/junk phone -> dropped from `phone`,
+        marked in phone_status. Touches only such inputs (the common one costs two look-ups)."""
+        if not isinstance(data, dict):
+            return data
+        reason, phone = data.get("reason"), data.get("phone")
+        odd_reason = isinstance(reason, str) and reason not in _REASONS
+        if not odd_reason and (phone is None or _is_mobile(phone)):
+            return data
+        data = dict(data)
+        if odd_reason:
+            data["reason"], source = _reason_from_source(str(reason))
+            data["source_reason"] = source or data.get("source_reason")
+        if phone is not None:
+            contact = classify_phone(phone)
+            data["phone"], data["phone_status"] = contact.mobile, contact.status
+            data["unusable_phone"] = contact.not_mobile
+        return data
+
+
+_REASONS = frozenset(r.value for r in DeactivationReason)
+
+
+def _is_mobile(phone: object) -> bool:
+    try:  # normalize_phone remembers its answer: the field's own validation of it is then a look-up
+        return isinstance(phone, str) and bool(normalize_phone(phone))
+    except PhoneError:
+        return False
+
+
+def _reason_from_source(raw: str) -> tuple[str, str | None]:
+    """(our code, the source's code to keep): case and separators do not make a known code unknown;
+    an empty code is left to fail validation (the reason is required)."""
+    code = raw.strip()
+    if not code:
+        return raw, None
+    canonical = re.sub(r"[\s\-]+", "_", code).upper()
+    if canonical in _REASONS:
+        return canonical, (code if code != canonical else None)
+    return DeactivationReason.OTHER.value, code[:SOURCE_REASON_MAX]
 
 
 class DesilUpdated(Event):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -60,7 +61,7 @@ def test_every_bad_event_of_a_batch_is_named_by_index_and_field() -> None:
     batch = {
         "events": [
             deactivation(),
-            deactivation(reason="BORED"),
+            deactivation(reason=""),
             deactivation(nik="3674015708900000"),
             deactivation(occurred_at="yesterday"),
         ]
@@ -78,10 +79,37 @@ def test_a_big_batch_is_validated_in_chunks_and_errors_still_count_from_the_firs
     size = VALIDATE_CHUNK * 3 + 7
     good = [deactivation(nik=f"3674015708{900000 + i + 1:06d}") for i in range(size)]
     assert [e.nik for e in parse_events({"events": good})] == [e["nik"] for e in good]
-    bad = [*good[: VALIDATE_CHUNK * 2 + 5], deactivation(reason="BORED"), *good[VALIDATE_CHUNK * 2 + 5 :]]
+    bad = [*good[: VALIDATE_CHUNK * 2 + 5], deactivation(reason=""), *good[VALIDATE_CHUNK * 2 + 5 :]]
     with pytest.raises(RequestValidationError) as exc:
         parse_events({"events": bad})
     assert locs(exc) == [("body", "events", VALIDATE_CHUNK * 2 + 5, "participant.deactivated", "reason")]
+
+
+def test_unknown_reasons_and_unusable_numbers_do_not_refuse_a_wave() -> None:
+    """10,000 facts from a government system: one unknown reason code, one landline, one junk number."""
+    wave = [
+        deactivation(nik=f"367401{1 + i // 9999:02d}0890{i % 9999 + 1:04d}", phone="081234567890")
+        for i in range(MAX_BATCH)
+    ]
+    wave[17] = {**wave[17], "reason": "PINDAH_SEGMEN"}
+    wave[4242] = {**wave[4242], "phone": "(021) 555-1234"}
+    wave[9999] = {**wave[9999], "phone": "-"}
+    events = parse_events({"events": wave})
+    assert len(events) == MAX_BATCH
+    odd = [e for e in events if isinstance(e, ParticipantDeactivated)]
+    assert (odd[17].reason, odd[17].source_reason) == ("OTHER", "PINDAH_SEGMEN")
+    assert (odd[4242].phone, odd[4242].phone_status, odd[4242].unusable_phone) == (None, "NOT_MOBILE", "+62215551234")
+    assert (odd[9999].phone, odd[9999].phone_status, odd[9999].unusable_phone) == (None, "INVALID", None)
+    assert odd[0].phone == "+6281234567890" and odd[0].phone_status is None
+
+
+def test_validation_errors_never_echo_what_was_sent() -> None:
+    sent = {"reason": 4711, "deactivated_on": "2026-13-45", "occurred_at": "kemarin sore", "funding": "APBX"}
+    with pytest.raises(RequestValidationError) as exc:
+        parse_events({"events": [deactivation(nik="3674015708900000", **sent)]})
+    text = json.dumps(exc.value.errors(), default=str)
+    assert len(locs(exc)) == 5
+    assert not any(str(value) in text for value in [*sent.values(), "3674015708900000"])
 
 
 def test_a_single_bad_event_is_named_without_index() -> None:

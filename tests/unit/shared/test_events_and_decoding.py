@@ -7,9 +7,20 @@ import uuid
 
 import pytest
 from aiokafka import ConsumerRecord
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from shared.enums import DeactivationReason
 from shared.errors import TransientError, is_transient
-from shared.events import DesilUpdated, ParticipantDeactivated, any_event_adapter, participant_event_adapter
+from shared.events import (
+    SOURCE_REASON_MAX,
+    DesilUpdated,
+    ParticipantDeactivated,
+    any_event_adapter,
+    encode,
+    participant_event_adapter,
+)
 from shared.kafka import PoisonRecord, decode_record
 from shared.topics import CATALOGUE, all_topic_names
 
@@ -37,6 +48,80 @@ def test_deactivation_event_round_trips_with_normalised_phone() -> None:
     assert any_event_adapter.validate_json(event.model_dump_json()) == event
 
 
+def deactivated(**fields: object) -> ParticipantDeactivated:
+    event = participant_event_adapter.validate_python(
+        {**BASE, "type": "participant.deactivated", "deactivated_on": "2025-06-01", "reason": "OTHER", **fields}
+    )
+    assert isinstance(event, ParticipantDeactivated)
+    assert any_event_adapter.validate_json(encode(event)) == event  # what consumers decode is the same fact
+    return event
+
+
+@pytest.mark.parametrize(
+    ("sent", "reason", "source_reason"),
+    [
+        ("DECEASED", "DECEASED", None),
+        ("BORED", "OTHER", "BORED"),  # a code we do not know: kept as OTHER, never refused
+        ("PINDAH_SEGMEN", "OTHER", "PINDAH_SEGMEN"),
+        ("deceased", "DECEASED", "deceased"),  # spelling does not make a known code unknown
+        ("Desil-Above 5", "DESIL_ABOVE_5", "Desil-Above 5"),
+        (" NO_BIOMETRIC ", "NO_BIOMETRIC", None),
+        ("X" * 100, "OTHER", "X" * SOURCE_REASON_MAX),  # not a code any more: kept, cut to the limit
+    ],
+)
+def test_an_unknown_reason_code_is_kept_as_other_with_the_source_code(
+    sent: str, reason: str, source_reason: str | None
+) -> None:
+    event = deactivated(reason=sent)
+    assert (event.reason, event.source_reason) == (reason, source_reason)
+
+
+def test_a_missing_or_empty_reason_is_still_refused() -> None:
+    for payload in ({"reason": ""}, {"reason": "  "}, {"reason": None}):
+        with pytest.raises(ValidationError):
+            deactivated(**payload)
+
+
+@pytest.mark.parametrize(
+    ("sent", "phone", "status", "kept"),
+    [
+        ("0812-3456-7890", "+6281234567890", None, None),
+        ("0215551234", None, "NOT_MOBILE", "+62215551234"),  # Jakarta landline: kept, never messaged
+        ("(021) 555-1234", None, "NOT_MOBILE", "+62215551234"),
+        ("+62 22 4201234", None, "NOT_MOBILE", "+62224201234"),  # Bandung
+        ("0800123456", None, "NOT_MOBILE", "+62800123456"),  # toll-free
+        ("n/a", None, "INVALID", None),  # junk: dropped, the fact kept
+        ("0812", None, "INVALID", None),
+        ("+6591234567", None, "INVALID", None),  # a Singapore mobile is not a number we message
+        (81234567890, None, "INVALID", None),
+        ("", None, None, None),  # an empty cell is no number
+        (None, None, None, None),
+    ],
+)
+def test_a_contact_number_is_sorted_never_refused(sent: object, phone: str, status: str, kept: str) -> None:
+    event = deactivated(phone=sent)
+    assert (event.phone, event.phone_status, event.unusable_phone) == (phone, status, kept)
+
+
+def test_events_without_the_new_fields_still_decode() -> None:
+    old = {**BASE, "type": "participant.deactivated", "deactivated_on": "2025-06-01", "reason": "DECEASED"}
+    event = any_event_adapter.validate_json(json.dumps(old))
+    assert isinstance(event, ParticipantDeactivated)
+    assert (event.source_reason, event.phone_status, event.unusable_phone) == (None, None, None)
+
+
+@given(
+    reason=st.text(min_size=1, max_size=80).filter(str.strip),
+    phone=st.none() | st.text(max_size=24) | st.from_regex(r"\+?(62|0)[2-9][0-9]{5,12}", fullmatch=True),
+)
+@settings(max_examples=500, deadline=None)
+def test_no_reason_text_and_no_contact_number_refuses_a_deactivation(reason: str, phone: str | None) -> None:
+    event = deactivated(reason=reason, phone=phone)
+    assert event.reason in set(DeactivationReason)
+    assert event.phone is None or event.phone.startswith("+628")
+    assert (event.phone is None) == (event.phone_status is not None or phone is None or not phone.strip())
+
+
 def test_event_id_is_generated_when_absent_and_kept_when_given() -> None:
     given = uuid.uuid4()
     a = DesilUpdated.model_validate({**BASE, "desil": 3, "effective_on": "2025-05-01"})
@@ -49,7 +134,8 @@ def test_event_id_is_generated_when_absent_and_kept_when_given() -> None:
     [
         ({"type": "participant.desil_updated", "desil": 0, "effective_on": "2025-05-01"}, "desil"),
         ({"type": "participant.desil_updated", "desil": "3", "effective_on": "2025-05-01"}, "desil"),
-        ({"type": "participant.deactivated", "deactivated_on": "2025-06-01", "reason": "BORED"}, "reason"),
+        ({"type": "participant.deactivated", "deactivated_on": "2025-06-01", "reason": ""}, "reason"),
+        ({"type": "participant.deactivated", "deactivated_on": "2025-06-01", "reason": 42}, "reason"),
         ({"type": "participant.death_reported", "died_on": "yesterday"}, "died_on"),
         ({"type": "participant.biometric_recorded", "recorded_on": "2025-06-01", "extra": 1}, "extra"),
     ],

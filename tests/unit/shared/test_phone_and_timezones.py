@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.phone import PhoneError, mask_phone, mask_phones_in_text, normalize_phone, parse_with_library
+from shared.phone import (
+    ContactNumber,
+    PhoneError,
+    PhoneStatus,
+    classify_phone,
+    mask_phone,
+    mask_phones_in_text,
+    normalize_phone,
+    parse_with_library,
+)
 from shared.timezones import WIB, WIT, WITA, zone_for_nik, zone_for_province
 
 
@@ -31,6 +40,33 @@ def test_indonesian_mobile_forms_normalise_to_e164(raw: str) -> None:
 def test_bad_phone_numbers_are_rejected_with_the_reason(raw: str, problem: str) -> None:
     with pytest.raises(PhoneError, match=problem):
         normalize_phone(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("081234567890", ContactNumber(mobile="+6281234567890")),
+        ("0215551234", ContactNumber(not_mobile="+62215551234", status=PhoneStatus.NOT_MOBILE)),
+        ("0800123456", ContactNumber(not_mobile="+62800123456", status=PhoneStatus.NOT_MOBILE)),
+        ("08001234567", ContactNumber(not_mobile="+628001234567", status=PhoneStatus.NOT_MOBILE)),  # shortcut path
+        ("tidak ada", ContactNumber(status=PhoneStatus.INVALID)),
+        ("0812", ContactNumber(status=PhoneStatus.INVALID)),
+        ("+6591234567", ContactNumber(status=PhoneStatus.INVALID)),
+        (12345, ContactNumber(status=PhoneStatus.INVALID)),
+        ("  ", ContactNumber()),
+        (None, ContactNumber()),
+    ],
+)
+def test_contact_numbers_are_sorted_into_mobile_landline_or_junk(raw: object, expected: ContactNumber) -> None:
+    assert classify_phone(raw) == expected
+    assert classify_phone(raw) == expected  # the remembered verdict gives the same answer
+
+
+def test_phone_errors_never_contain_the_number() -> None:
+    for raw in ("0215551234", "0812", "+6591234567", "08123abc567", "02155512349999999"):
+        with pytest.raises(PhoneError) as err:
+            normalize_phone(raw)
+        assert raw not in str(err.value) and raw[-6:] not in str(err.value)
 
 
 def test_phone_mask_keeps_prefix_and_last_three() -> None:
@@ -84,7 +120,7 @@ def _outcome(parse: object, raw: str) -> str:
     try:
         return parse(raw)  # type: ignore[operator, no-any-return]
     except PhoneError as exc:
-        return f"error: {exc}"
+        return f"error: {exc} (not a mobile: {exc.not_mobile})"
 
 
 @given(
