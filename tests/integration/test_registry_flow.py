@@ -83,7 +83,7 @@ async def test_poison_in_a_batch_is_dead_lettered_and_the_rest_applied(settings:
         running(create_app(RegistrySettings(**settings.model_dump()))),
         TopicReader(settings, settings.topic_prefix + PARTICIPANT_EVENTS.dlq) as dlq,
     ):
-        bad = json.loads(good[0].model_dump_json()) | {"event_id": str(uuid.uuid4()), "reason": "BORED"}
+        bad = json.loads(good[0].model_dump_json()) | {"event_id": str(uuid.uuid4()), "reason": ""}
         await produce(settings, PARTICIPANT_EVENTS, good[0], good[1], key=NIK.encode())
         await produce(settings, PARTICIPANT_EVENTS, json.dumps(bad).encode(), key=NIK.encode())
         await produce(settings, PARTICIPANT_EVENTS, *good[2:])
