@@ -24,6 +24,7 @@ from rich.table import Table
 
 from pbi_cli.common import console, run
 from shared.kafka import HEADER_ERROR, HEADER_ORIGIN, HEADER_REASON
+from shared.kafka_security import kafka_client_options
 from shared.nik import mask_niks_in_text
 from shared.settings import Settings
 from shared.topics import CATALOGUE
@@ -90,7 +91,7 @@ class ReplayResult:
 
 async def _consumer(settings: Settings, group: str | None) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **kafka_client_options(settings),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -102,7 +103,7 @@ async def _consumer(settings: Settings, group: str | None) -> AIOKafkaConsumer:
 
 async def partitions_of(settings: Settings, topic: str) -> list[int]:
     """The topic's partition ids; LookupError when it does not exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=15_000)
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=15_000)
     await admin.start()
     try:
         (described,) = await admin.describe_topics([topic])
@@ -144,9 +145,7 @@ async def replay(
     consumer = await _consumer(settings, group or replay_group(dlq))
     producer = None
     if not dry_run:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
-        )
+        producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all", enable_idempotence=True)
         await producer.start()
     try:
         start, end = await _assign(consumer, dlq, ids, use_committed=True)

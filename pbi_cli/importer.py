@@ -28,6 +28,7 @@ from services.intake.store import MIGRATIONS, SCHEMA
 from shared.db import make_engine, migrate
 from shared.events import ParticipantDeactivated
 from shared.kafka import describe_validation_error, ensure_topics
+from shared.kafka_security import kafka_client_options
 from shared.settings import Settings
 from shared.topics import PARTICIPANT_EVENTS
 
@@ -124,7 +125,7 @@ async def publish(settings: Settings, events: list[ParticipantDeactivated], prog
     after Kafka acknowledged all of it; chunks are pipelined (the next one is sent while acks come back)."""
     engine = make_engine(settings)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **kafka_client_options(settings),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,

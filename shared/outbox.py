@@ -90,8 +90,11 @@ class OutboxRelay:
         *,
         batch_size: int = 1000,
         poll_interval_s: float = 0.5,
+        client_options: dict[str, Any] | None = None,
     ) -> None:
         self.engine, self.table, self.bootstrap_servers = engine, table, bootstrap_servers
+        # TLS / SASL login (shared.kafka_security.kafka_client_options); bootstrap_servers wins over its copy.
+        self.client_options = {**(client_options or {}), "bootstrap_servers": bootstrap_servers}
         self.batch_size, self.poll_interval_s = batch_size, poll_interval_s
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -119,7 +122,7 @@ class OutboxRelay:
         # (message object, middlewares, headers) cost twice the send itself per record.
         if self._producer is None:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap_servers,
+                **self.client_options,
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=5,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,6 +18,15 @@ class Settings(BaseSettings):
     # Local runs and tests may use fewer partitions than the catalogue's production counts.
     kafka_partitions_override: int | None = None
     kafka_replication_factor: int = 1
+    # How every Kafka client logs in (shared/kafka_security.py). Local `make up` is PLAINTEXT on 127.0.0.1;
+    # the cluster is SASL_SSL with SCRAM-SHA-512, one user per service, the cluster CA in KAFKA_SSL_CAFILE.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str | None = None
+    # False where topics are the cluster's (Strimzi KafkaTopic): a service's Kafka user may not create them.
+    kafka_manage_topics: bool = True
     log_level: str = "INFO"
     log_json: bool = True
     api_key_pepper: SecretStr = SecretStr("local-dev-pepper-change-me")

@@ -23,6 +23,7 @@ from shared import tracing
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import ReactivationRequested, participant_event_adapter
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
+from shared.kafka_security import kafka_client_options
 from shared.observability import configure_logging, health_router, instrument
 from shared.outbox import OutboxRelay
 from shared.runtime import tune_for_latency
@@ -55,7 +56,9 @@ def create_app(
     # Per-message "Received/Processed" lines at DEBUG: at thousands of records a second they are noise.
     broker = make_broker(settings, "eligibility")
     # Smaller relay batches: publishing is CPU work in this event loop, shared with the emergency lane.
-    relay = OutboxRelay(engine, outbox, settings.kafka_bootstrap_servers, batch_size=200)
+    relay = OutboxRelay(
+        engine, outbox, settings.kafka_bootstrap_servers, batch_size=200, client_options=kafka_client_options(settings)
+    )
     sessions = make_sessions(engine)
 
     policy = load_policy()

@@ -18,6 +18,7 @@ from services.intake.events_body import encode_events
 from services.intake.metrics import PUBLISHED
 from shared import correlation, tracing
 from shared.events import Event
+from shared.kafka_security import kafka_client_options
 from shared.settings import Settings
 
 PUBLISH_TIMEOUT_S = 10.0
@@ -38,7 +39,7 @@ class Publisher:
 
     def _producer(self, transactional: bool) -> AIOKafkaProducer:
         common = {
-            "bootstrap_servers": self.settings.kafka_bootstrap_servers,
+            **kafka_client_options(self.settings),
             "acks": "all",
             "enable_idempotence": True,
             "linger_ms": 2,

@@ -20,6 +20,7 @@ from shared.auth import ApiKeyStore
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import any_event_adapter
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
+from shared.kafka_security import kafka_client_options
 from shared.lane import Lane, LaneBody, call_in_loop
 from shared.observability import configure_logging, health_router, instrument
 from shared.outbox import OutboxRelay
@@ -92,10 +93,12 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     configure_logging("registry", settings.log_level, settings.log_json)
     engine = make_engine(settings)
     broker = make_broker(settings, "registry")
-    relay = OutboxRelay(engine, outbox, settings.kafka_bootstrap_servers)
+    relay = OutboxRelay(engine, outbox, settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
     handlers = RegistryHandlers(make_sessions(engine), settings.topic_prefix, relay.wake)
     subscribe_mirrors(broker, handlers, settings, BULK)
-    kafka_health = KafkaHealth(settings.kafka_bootstrap_servers, settings.topic_prefix)
+    kafka_health = KafkaHealth(
+        settings.kafka_bootstrap_servers, settings.topic_prefix, client_options=kafka_client_options(settings)
+    )
 
     lanes: list[Lane] = []
 

@@ -4,6 +4,7 @@ so a room full of dashboards does not hammer the broker)."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -12,8 +13,12 @@ from shared.topics import CATALOGUE
 
 
 class KafkaHealth:
-    def __init__(self, bootstrap: str, prefix: str, cache_s: float = 5.0) -> None:
+    def __init__(
+        self, bootstrap: str, prefix: str, cache_s: float = 5.0, client_options: dict[str, Any] | None = None
+    ) -> None:
         self.bootstrap, self.prefix, self.cache_s = bootstrap, prefix, cache_s
+        # TLS / SASL login (shared.kafka_security.kafka_client_options)
+        self.options = {**(client_options or {}), "bootstrap_servers": bootstrap}
         self._cached: tuple[float, dict[str, dict[str, int]]] | None = None
 
     async def read(self) -> dict[str, dict[str, int]]:
@@ -27,8 +32,8 @@ class KafkaHealth:
         return value
 
     async def _read(self) -> dict[str, dict[str, int]]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+        admin = AIOKafkaAdminClient(**self.options, request_timeout_ms=5000)
+        consumer = AIOKafkaConsumer(**self.options, request_timeout_ms=5000)
         await admin.start()
         await consumer.start()
         try:
