@@ -6,7 +6,7 @@ release, a corrected reference table), `pbi dlq replay TOPIC` republishes every 
 its original topic. Replay commits its own consumer group on the dead-letter topic after each
 batch is acknowledged by the broker, so running it twice does not send anything twice. A crash
 between publish and commit may resend a batch: the services de-duplicate on `event_id`.
-Reasons are shown with every 16-digit number masked.
+Reasons and keys are shown with NIKs and phone numbers masked (shared.masking).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from rich.table import Table
 from pbi_cli.common import console, run
 from shared.kafka import HEADER_ERROR, HEADER_ORIGIN, HEADER_REASON
 from shared.kafka_security import kafka_client_options
-from shared.nik import mask_niks_in_text
+from shared.masking import mask_personal_data
 from shared.settings import Settings
 from shared.topics import CATALOGUE
 
@@ -70,7 +70,19 @@ def replay_headers(headers: dict[str, str], dlq_topic: str, partition: int, offs
 
 
 def masked_reason(headers: dict[str, str]) -> str:
-    return mask_niks_in_text(headers.get(HEADER_REASON) or headers.get(HEADER_ERROR) or "(no reason)")
+    return mask_personal_data(headers.get(HEADER_REASON) or headers.get(HEADER_ERROR) or "(no reason)")
+
+
+def peek_row(at: str, key: bytes | None, raw_headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, str]:
+    """What `pbi dlq peek` shows of one parked record: the key (a NIK) and every text masked."""
+    headers = parse_headers(raw_headers)
+    return {
+        "at": at,
+        "key": mask_personal_data((key or b"").decode(errors="replace")),
+        "reason": masked_reason(headers),
+        "error": mask_personal_data(headers.get(HEADER_ERROR, "")),
+        "origin": headers.get(HEADER_ORIGIN, ""),
+    }
 
 
 def replay_group(dlq_topic: str) -> str:
@@ -233,16 +245,7 @@ async def peek(settings: Settings, topic: str, limit: int) -> list[dict[str, str
             for tp, records in batches.items():
                 for record in records:
                     if record.offset < end[tp] and len(rows) < limit:
-                        headers = parse_headers(record.headers)
-                        rows.append(
-                            {
-                                "at": f"{tp.partition}:{record.offset}",
-                                "key": mask_niks_in_text((record.key or b"").decode(errors="replace")),
-                                "reason": masked_reason(headers),
-                                "error": headers.get(HEADER_ERROR, ""),
-                                "origin": headers.get(HEADER_ORIGIN, ""),
-                            }
-                        )
+                        rows.append(peek_row(f"{tp.partition}:{record.offset}", record.key, record.headers))
             for tp in list(remaining):
                 if await consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)
@@ -268,7 +271,7 @@ def peek_(
     topic: Annotated[str, typer.Argument(help="The topic or its .dlq, e.g. pbi.decisions.v1")],
     limit: Annotated[int, typer.Option(help="How many records to show")] = 20,
 ) -> None:
-    """Show the first records of a dead-letter topic and a tally of their reasons (NIKs masked)."""
+    """Show the first records of a dead-letter topic and a tally of their reasons (NIKs and phones masked)."""
     rows = run(lambda s: peek(s, topic, limit))
     table = Table("partition:offset", "key", "error", "reason")
     for row in rows:

@@ -36,7 +36,7 @@ def run_env(metadata: MetaData, default_schema: str) -> None:
         return
 
     async def run_online() -> None:
-        engine = create_async_engine(Settings().database_url)
+        engine = create_async_engine(Settings().database_url, hide_parameters=True)
         async with engine.begin() as conn:
             await conn.execute(text(f'create schema if not exists "{schema}"'))
             await conn.run_sync(_configure_and_run, metadata, schema)

@@ -33,6 +33,8 @@ def make_engine(settings: Settings, **kwargs: object) -> AsyncEngine:
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        # Bound values (NIKs, phones) stay out of error texts and tracebacks: "[SQL parameters hidden]".
+        hide_parameters=True,
         **kwargs,  # type: ignore[arg-type]
     )
 

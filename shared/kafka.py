@@ -31,9 +31,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from shared import correlation, tracing
 from shared.errors import is_transient
-from shared.kafka_security import kafka_client_options, kafka_security
-from shared.nik import mask_niks_in_text
-from shared.phone import mask_phones_in_text
+from shared.masking import mask_personal_data
 from shared.settings import Settings
 from shared.topics import CATALOGUE, DLQ_RETENTION_MS, TopicSpec
 
@@ -67,7 +65,6 @@ def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroke
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=client_id,
-        security=kafka_security(settings),
         log_level=kwargs.pop("log_level", logging.DEBUG),
         acks="all",
         enable_idempotence=True,
@@ -94,9 +91,7 @@ async def ensure_topics(settings: Settings, specs: Sequence[TopicSpec] = CATALOG
                     topic_configs={"retention.ms": str(DLQ_RETENTION_MS)},
                 )
             )
-    if not settings.kafka_manage_topics:
-        return []  # the cluster's topics (Strimzi KafkaTopic): this service's Kafka user may not create any
-    admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=15_000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=15_000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -118,10 +113,6 @@ def describe_validation_error(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"])
         parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
     return mask_personal_data("schema violation: " + "; ".join(parts))
-
-
-def mask_personal_data(text: str) -> str:
-    return mask_phones_in_text(mask_niks_in_text(text))
 
 
 def decode_record(record: ConsumerRecord, adapter: TypeAdapter[T]) -> T:

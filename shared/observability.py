@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -14,7 +15,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import correlation, tracing
-from shared.kafka import mask_personal_data
+from shared.masking import mask_personal_data
 
 HTTP_REQUESTS = Counter(
     "pbi_http_requests_total",
@@ -23,12 +24,64 @@ HTTP_REQUESTS = Counter(
 )
 
 
-def _mask_event(_: object, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Last line of defence: no whole NIK or phone number reaches a log line."""
-    for key, value in event_dict.items():
-        if isinstance(value, str):
-            event_dict[key] = mask_personal_data(value)
-    return event_dict
+def _masked(renderer: Callable[..., Any]) -> Callable[..., Any]:
+    """Last line of defence: the whole rendered line is masked (nested values, keys and formatted
+    tracebacks included), so no whole NIK or phone number reaches a log line."""
+
+    def render(logger: object, name: str, event_dict: MutableMapping[str, Any]) -> Any:
+        line = renderer(logger, name, event_dict)
+        return mask_personal_data(line) if isinstance(line, str) else line
+
+    return render
+
+
+class MaskingFormatter(logging.Formatter):
+    """Standard-library records (SQLAlchemy, aiokafka, uvicorn, FastStream...) as one line each,
+    JSON like structlog's when `json_logs`, traceback included, and masked after formatting."""
+
+    def __init__(self, service: str, json_logs: bool = True) -> None:
+        super().__init__()
+        self.service, self.json_logs = service, json_logs
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        exception = self.formatException(record.exc_info) if record.exc_info else record.exc_text
+        stack = self.formatStack(record.stack_info) if record.stack_info else None
+        if self.json_logs:
+            fields = {"service": self.service, "logger": record.name, "level": record.levelname.lower()}
+            fields["event"] = message
+            fields.update({k: v for k, v in (("exception", exception), ("stack", stack)) if v})
+            line = json.dumps(fields, default=str, ensure_ascii=False)
+        else:
+            line = "\n".join(x for x in (f"{record.levelname:<8} {record.name}: {message}", exception, stack) if x)
+        return mask_personal_data(line)
+
+
+_OWN_HANDLER = "pbi_masking_handler"
+
+
+def _route_stdlib_logging(service: str, level: str, json_logs: bool) -> logging.Handler:
+    """Every standard-library logger ends in one masking handler: the root's. Loggers that libraries
+    gave their own handlers (FastStream: not propagating, to stderr) are sent to the root instead."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _OWN_HANDLER, False)]:
+        root.removeHandler(old)
+    handler = logging.StreamHandler(sys.stdout)
+    setattr(handler, _OWN_HANDLER, True)
+    handler.setFormatter(MaskingFormatter(service, json_logs))
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger) and logger.handlers:
+            for own in list(logger.handlers):
+                logger.removeHandler(own)
+            logger.propagate = True
+    # FastStream creates its access logger when a broker starts, with a handler of its own unless one
+    # writing to stdout is there already: ours is.
+    access = logging.getLogger("faststream.access.kafka")
+    access.addHandler(handler)
+    access.propagate = False
+    return handler
 
 
 def configure_logging(service: str, level: str = "INFO", json_logs: bool = True) -> None:
@@ -37,33 +90,19 @@ def configure_logging(service: str, level: str = "INFO", json_logs: bool = True)
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
-        _mask_event,
     ]
-    renderer = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
+    renderer = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
-        processors=[*processors, renderer],
+        processors=[*processors, _masked(renderer)],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)
     # Libraries log through the standard library: same level, masked, one line each.
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stdout,
-        format=f'{{"service": "{service}", "logger": "%(name)s", "level": "%(levelname)s", "event": "%(message)s"}}',
-    )
+    _route_stdlib_logging(service, level, json_logs)
     for noisy in ("aiokafka", "faststream", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_MaskFilter())
-
-
-class _MaskFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask_personal_data(record.getMessage())
-        record.args = ()
-        return True
 
 
 class RequestContext:
@@ -86,6 +125,8 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 MutableHeaders(scope=message).append(correlation.HTTP_HEADER, cid)
+                if tracing.enabled():  # routed by now; the server span ends with the response
+                    tracing.use_route_template(getattr(scope.get("route"), "path", None))
             await send(message)
 
         if tracing.enabled():

@@ -36,6 +36,7 @@ from services.notifier.store import C, M
 from shared import correlation
 from shared.db import transaction
 from shared.events import NotificationUpdated
+from shared.masking import mask_personal_data
 from shared.nik import mask_nik
 from shared.topics import NOTIFICATION_EVENTS
 
@@ -267,6 +268,7 @@ class Sender:
         raise AssertionError("unreachable")
 
     async def _fail(self, row: dict[str, Any], reason: str) -> None:
+        reason = mask_personal_data(reason)  # a provider's error body may name the phone number
         metrics.FAILED.labels(row["channel"], "dead_letter").inc()
         await self._set(row, state="FAILED", last_error=reason[:300])
         log.warning("message_failed", nik=mask_nik(row["nik"]), kind=row["kind"], reason=reason[:200])

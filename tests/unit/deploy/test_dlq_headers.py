@@ -10,6 +10,7 @@ from pbi_cli.dlq import (
     masked_reason,
     original_topic,
     parse_headers,
+    peek_row,
     replay_group,
     replay_headers,
 )
@@ -75,3 +76,22 @@ def test_reasons_are_shown_with_niks_masked() -> None:
 
 def test_each_dlq_has_its_own_replay_group() -> None:
     assert replay_group("pbi.decisions.v1.dlq") == "pbi-dlq-replay.pbi.decisions.v1.dlq"
+
+
+def test_peek_masks_niks_and_phone_numbers_in_the_key_and_every_reason() -> None:
+    """A provider's error body in the reason names the phone: `pbi dlq peek` shows it masked."""
+    headers = [
+        (
+            "x-dlq-reason",
+            b"WhatsApp 400: recipient 6281234567890 (+6281298765432) not on WhatsApp, nik 3674011203900001",
+        ),
+        ("x-dlq-error", b"PermanentError"),
+        ("x-original-topic", b"pbi.notification-events.v1"),
+    ]
+    row = peek_row("0:7", b"3674011203900001", headers)
+    shown = " ".join(row.values())
+    assert "3674011203900001" not in shown and "1234567890" not in shown and "1298765432" not in shown
+    assert row["key"] == "3674********0001"
+    assert row["reason"] == (
+        "WhatsApp 400: recipient 62812*****890 (+62812*****432) not on WhatsApp, nik 3674********0001"
+    )

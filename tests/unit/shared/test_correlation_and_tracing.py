@@ -167,3 +167,40 @@ def test_a_lone_record_continues_its_trace_and_a_batch_links_to_each(spans: InMe
         origin.get_span_context().trace_id,
         by_name["other request"].context.trace_id,
     }
+
+
+NIK = "3674015708900001"
+PHONE = "+6281234567890"
+
+
+async def test_http_server_spans_carry_the_route_template_never_the_nik_in_the_url(
+    spans: InMemorySpanExporter,
+) -> None:
+    app = _app()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    tracing.instrument_app(app, tracer_provider=provider)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        assert (await client.get(f"/v1/participants/{NIK}", params={"phone": PHONE})).status_code == 200
+        assert (await client.get(f"/nowhere/{NIK}")).status_code == 404
+    server = [s for s in spans.get_finished_spans() if s.kind is trace.SpanKind.SERVER]
+    assert len(server) == 2
+    # Before any exporter masking: the span itself holds the template, not the raw path.
+    seen = " ".join(f"{s.name} {dict(s.attributes or {})}" for s in server)
+    assert NIK not in seen and "1234567890" not in seen, seen
+    assert server[0].attributes["http.route"] == "/v1/participants/{nik}"
+    provider.shutdown()
+
+
+def test_the_exporter_masks_every_span_name_and_attribute() -> None:
+    inner = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(tracing.MaskingExporter(inner)))
+    with provider.get_tracer("t").start_as_current_span(f"lookup {NIK}", attributes={"q": f"to={PHONE}"}) as span:
+        span.add_event("failed", {"detail": f"nik {NIK}"})
+        span.set_attribute("count", 3)
+    (exported,) = inner.get_finished_spans()
+    text = f"{exported.name} {dict(exported.attributes or {})} {[dict(e.attributes or {}) for e in exported.events]}"
+    assert NIK not in text and PHONE not in text
+    assert "3674********0001" in exported.name and exported.attributes["count"] == 3
+    provider.shutdown()
