@@ -227,3 +227,22 @@ def print_summary(stats: dict[str, Any]) -> None:
         for key, value in section.items():
             table.add_row(str(key), json.dumps(value) if isinstance(value, dict) else f"{value:,}")
         out.print(table)
+    regions = region_table(stats.get("by_region", []))
+    if regions is not None:
+        out.print(regions)
+
+
+def region_table(by_region: list[dict[str, Any]], limit: int = 12) -> Table | None:
+    """Participants per region, largest first, with the registry's labels (Kemendagri's names)."""
+    if not by_region:
+        return None
+    table = Table(title="Participants by region", title_justify="left")
+    for column in ("province", "regency/city", "district"):
+        table.add_column(column)
+    table.add_column("count", justify="right")
+    ranked = sorted(by_region, key=lambda r: (-r["count"], r["province"] or "", r["regency"] or ""))
+    for r in ranked[:limit]:
+        table.add_row(r["province"] or "-", r["regency"] or "-", r["district"] or "-", f"{r['count']:,}")
+    if len(ranked) > limit:
+        table.add_row(f"... {len(ranked) - limit} more", "", "", f"{sum(r['count'] for r in ranked[limit:]):,}")
+    return table

@@ -16,19 +16,34 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-# Kecamatan of Kota Tangerang Selatan (regency 3674) with their Kemendagri district codes and the
-# counts SIKS-NG published for the wave (seed 001).
-DISTRICTS: tuple[tuple[str, str, int], ...] = (
-    ("Pamulang", "05", 4006),
-    ("Serpong", "01", 3852),
-    ("Ciputat", "03", 3804),
-    ("Pondok Aren", "06", 3662),
-    ("Ciputat Timur", "04", 2471),
-    ("Setu", "07", 1667),
-    ("Serpong Utara", "02", 1528),
+from shared.regions import DISTRICTS as DISTRICT_NAMES
+from shared.regions import HISTORIC, REGENCIES
+
+REGENCY = "3674"  # Kota Tangerang Selatan
+PROVINCE_NAME, REGENCY_NAME = REGENCIES[REGENCY]
+# Kecamatan of Kota Tangerang Selatan with the counts SIKS-NG published for the wave (seed 001).
+PUBLISHED_COUNTS: tuple[tuple[str, int], ...] = (
+    ("Pamulang", 4006),
+    ("Serpong", 3852),
+    ("Ciputat", 3804),
+    ("Pondok Aren", 3662),
+    ("Ciputat Timur", 2471),
+    ("Setu", 1667),
+    ("Serpong Utara", 1528),
 )
+
+
+def _district_code(name: str) -> str:
+    """The two-digit Kemendagri code of a kecamatan of REGENCY, from shared/data's list."""
+    [code] = [c[4:] for c, n in DISTRICT_NAMES.items() if c[:4] == REGENCY and n == name]
+    return code
+
+
+# (name, Kemendagri district code, count): the code is the one the NIKs of that kecamatan carry.
+DISTRICTS: tuple[tuple[str, str, int], ...] = tuple((n, _district_code(n), count) for n, count in PUBLISHED_COUNTS)
 WAVE_SIZE = sum(count for _, _, count in DISTRICTS)  # 20,990
-REGENCY = "3674"
+# Regencies/cities whose people also ask (never deactivated here): the whole country, Papua included.
+ELSEWHERE = sorted(code for code in REGENCIES if code != REGENCY and code not in HISTORIC)
 
 REASON_MIX = (
     ("DESIL_ABOVE_5", 0.70),
@@ -134,17 +149,17 @@ class DemoDay:
                 "deactivated_on": p.deactivated_on.isoformat(),
                 "reason": p.reason,
                 "funding": p.funding,
-                "province": "Banten",
-                "regency": "Kota Tangerang Selatan",
+                "province": PROVINCE_NAME,  # labels as the registry derives them from a NIK
+                "regency": REGENCY_NAME,
                 "district": p.district,
             }
 
 
-def _nik(rng: random.Random, district_code: str, used: set[str]) -> str:
+def _nik(rng: random.Random, district_code: str, used: set[str], regency: str = REGENCY) -> str:
     while True:
         birth = dt.date(1940, 1, 1) + dt.timedelta(days=rng.randrange(0, 75 * 365))
         day = birth.day + (40 if rng.random() < 0.52 else 0)
-        nik = f"{REGENCY}{district_code}{day:02d}{birth.month:02d}{birth.year % 100:02d}{rng.randrange(1, 10000):04d}"
+        nik = f"{regency}{district_code}{day:02d}{birth.month:02d}{birth.year % 100:02d}{rng.randrange(1, 10000):04d}"
         if nik not in used:
             used.add(nik)
             return nik
@@ -297,6 +312,11 @@ def _add_requests(day: DemoDay, rng: random.Random, used: set[str]) -> None:
     for _ in range(max(1, len(day.people) // 400)):
         stranger = _nik(rng, rng.choice(DISTRICTS)[1], used)
         day.requests.append({"nik": stranger, "path": "REGULAR", "channel": "VILLAGE"})
+        # ... and from anywhere in the country (Kemendagri's list: Papua's NIKs are valid too).
+        regency = rng.choice(ELSEWHERE)
+        district = rng.choice([c[4:] for c in DISTRICT_NAMES if c[:4] == regency] or ["01"])
+        traveller = _nik(rng, district, used, regency)
+        day.requests.append({"nik": traveller, "path": "REGULAR", "channel": "WHATSAPP"})
         person = rng.choice(day.people)
         day.requests.append(
             {

@@ -1,7 +1,9 @@
 """NIK (Nomor Induk Kependudukan): validation, parts and masking.
 
-Builds on python-stdnum's `stdnum.id.nik` (format, birth date, official region list) and
-covers what it lacks: province 65 and the 2022 Papua provinces, district 00 and serial 0000.
+Regions come from Kemendagri's code list (shared.regions: the codes Dukcapil issues NIKs from,
+historic codes of split regions included), not python-stdnum's (BPS-like) list, which only still
+lends its separator stripping. Also refuses what stdnum accepts: district 00 and serial 0000.
+District codes are labelled when the list knows them and never refused (they change often).
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
-from stdnum import numdb
 from stdnum.id import nik as stdnum_nik
 
-from shared.regions import EXTRA_PROVINCES, EXTRA_REGENCIES
+from shared.regions import DISTRICTS, PROVINCES, REGENCIES
 
 
 class NikError(ValueError):
@@ -32,27 +33,20 @@ class NikParts:
     birth_date: dt.date
     is_female: bool
     serial: str
-    province_name: str
-    regency_name: str
+    province_name: str  # Kemendagri's current names, also for a code from before a split
+    regency_name: str  # with its kind: "Kota Tangerang Selatan", "Kabupaten Tangerang"
+    district_name: str | None = None  # None when the list does not know the district code
 
 
-@functools.lru_cache(maxsize=4096)
 def _region_names(code: str) -> tuple[str, str]:
-    """Province and regency names of a 4-digit region code (cached: a few hundred codes exist)."""
-    province, regency = code[:2], code[2:4]
-    if province in EXTRA_PROVINCES:
-        name, regencies = EXTRA_PROVINCES[province]
-        if regency not in regencies:
-            raise NikError(f"unknown regency code {code} in province {province} ({name})")
-        return name, regencies[regency]
-    parts = numdb.get("id/loc").info(code)
-    province_info, regency_info = parts[0][1], parts[1][1] if len(parts) > 1 else {}
-    if not province_info:
-        raise NikError(f"unknown province code {province}")
-    regency_name = regency_info.get("name_id") or EXTRA_REGENCIES.get(province, {}).get(regency)
-    if not regency_name:
-        raise NikError(f"unknown regency code {code} in province {province} ({province_info['name_id']})")
-    return province_info["name_id"], regency_name
+    """Province and regency names of a 4-digit region code: a dict lookup (the list is loaded once)."""
+    names = REGENCIES.get(code)
+    if names is None:
+        province = PROVINCES.get(code[:2])
+        if province is None:
+            raise NikError(f"unknown province code {code[:2]}")
+        raise NikError(f"unknown regency code {code} in province {code[:2]} ({province})")
+    return names
 
 
 _SIXTEEN_ASCII_DIGITS = re.compile(r"[0-9]{16}")
@@ -105,6 +99,7 @@ def parse_nik(value: str) -> NikParts:
         serial=nik[12:],
         province_name=province_name,
         regency_name=regency_name,
+        district_name=DISTRICTS.get(nik[:6]),
     )
 
 

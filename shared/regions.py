@@ -1,58 +1,53 @@
-"""Province and regency codes that python-stdnum 2.2's region list lacks.
+"""Kemendagri region codes, the ones NIKs carry: province (2 digits), regency/city (4), district (6).
 
-stdnum's list predates Kalimantan Utara (65, formed 2012) and the Papua provinces of 2022.
-Codes follow the Kemendagri numbering (Kepmendagri 100.1.1-6117/2022); old NIKs keep the
-code of the province that issued them, so stdnum's 91 and 94 stay valid alongside these.
+Loaded once from shared/data (see its README.md for the source and date): 38 provinces and 514
+regencies/cities of Kepmendagri 300.2.2-2430/2025 with their districts (kecamatan), plus the codes
+that NIKs issued before a region split still carry (pre-2022 Papua and Papua Barat, pre-2012
+Kalimantan Timur for Kalimantan Utara), labelled with the region's current name.
+Names are the list's own: provinces as written ("Banten", "Papua Barat Daya"), regencies with their
+kind ("Kabupaten Tangerang", "Kota Tangerang Selatan"), districts as written ("Pamulang").
 """
 
 from __future__ import annotations
 
-EXTRA_PROVINCES: dict[str, tuple[str, dict[str, str]]] = {
-    "65": (
-        "Kalimantan Utara",
-        {"01": "MALINAU", "02": "BULUNGAN", "03": "TANA TIDUNG", "04": "NUNUKAN", "71": "TARAKAN"},
-    ),
-    "92": (
-        "Papua Barat",
-        {
-            "01": "FAKFAK",
-            "02": "KAIMANA",
-            "03": "TELUK WONDAMA",
-            "04": "TELUK BINTUNI",
-            "05": "MANOKWARI",
-            "06": "MANOKWARI SELATAN",
-            "07": "PEGUNUNGAN ARFAK",
-        },
-    ),
-    "93": ("Papua Selatan", {"01": "MERAUKE", "02": "BOVEN DIGOEL", "03": "MAPPI", "04": "ASMAT"}),
-    "95": (
-        "Papua Pegunungan",
-        {
-            "01": "JAYAWIJAYA",
-            "02": "PEGUNUNGAN BINTANG",
-            "03": "YAHUKIMO",
-            "04": "TOLIKARA",
-            "05": "MAMBERAMO TENGAH",
-            "06": "YALIMO",
-            "07": "LANNY JAYA",
-            "08": "NDUGA",
-        },
-    ),
-    "96": (
-        "Papua Barat Daya",
-        {"01": "SORONG", "02": "SORONG SELATAN", "03": "RAJA AMPAT", "04": "TAMBRAUW", "05": "MAYBRAT", "71": "SORONG"},
-    ),
-}
-# Regencies of the 2022 Papua Tengah numbering (94) missing from stdnum's old Papua (94) list.
-EXTRA_REGENCIES: dict[str, dict[str, str]] = {
-    "94": {
-        "05": "PUNCAK",
-        "06": "DOGIYAI",
-        "07": "INTAN JAYA",
-        "21": "PUNCAK",
-        "22": "INTAN JAYA",
-        "23": "DEIYAI",
-        "24": "DOGIYAI",
-        "25": "LANNY JAYA",
-    },
-}
+import csv
+from collections.abc import Iterator
+from importlib import resources
+
+
+def _rows(name: str) -> Iterator[dict[str, str]]:
+    with resources.files("shared.data").joinpath(name).open(encoding="utf-8") as f:
+        yield from csv.DictReader(line for line in f if not line.startswith("#"))
+
+
+def _load() -> tuple[dict[str, str], dict[str, tuple[str, str]], dict[str, str], dict[str, str]]:
+    provinces: dict[str, str] = {}
+    regencies: dict[str, tuple[str, str]] = {}
+    districts: dict[str, str] = {}
+    for row in _rows("kemendagri_regions.csv"):
+        code, name = row["code"], row["name"]
+        if len(code) == 2:
+            provinces[code] = name
+        elif len(code) == 4:
+            regencies[code] = (provinces[code[:2]], name)
+        else:
+            districts[code] = name
+    historic: dict[str, str] = {}
+    for row in _rows("kemendagri_historic.csv"):
+        if len(row["code"]) == 4:
+            historic[row["code"]] = row["current"]
+            regencies[row["code"]] = regencies[row["current"]]
+        else:
+            districts[row["code"]] = row["name"]
+    return provinces, regencies, districts, historic
+
+
+PROVINCES, REGENCIES, DISTRICTS, HISTORIC = _load()
+"""PROVINCES: '36' -> 'Banten'. REGENCIES: '3674' -> ('Banten', 'Kota Tangerang Selatan'), historic
+codes included ('9101' -> ('Papua Selatan', 'Kabupaten Merauke')). DISTRICTS: '367406' -> 'Pamulang'
+(current and historic codes). HISTORIC: '9101' -> '9301', the code the region carries today."""
+
+
+def current_regency_code(code: str) -> str:
+    """The code a regency carries today: '9101' (Merauke, issued before 2022) -> '9301'."""
+    return HISTORIC.get(code, code)

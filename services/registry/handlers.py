@@ -44,12 +44,13 @@ _REGIONS: dict[str, tuple[str, str, str]] = {}
 
 
 def region_from_nik(nik: str) -> tuple[str, str, str]:
-    """Province, regency and district code from the NIK's first six digits (cached per district:
-    the NIK itself was validated when its event was decoded)."""
+    """Province, regency and district names (Kemendagri's list; the district code when the list does
+    not know it) from the NIK's first six digits (cached per district: the NIK was validated at decoding)."""
     region = _REGIONS.get(nik[:6])
     if region is None:
         parts = parse_nik(nik)
-        region = _REGIONS[nik[:6]] = (parts.province_name, parts.regency_name.title(), parts.district_code)
+        district = parts.district_name or parts.district_code
+        region = _REGIONS[nik[:6]] = (parts.province_name, parts.regency_name, district)
     return region
 
 

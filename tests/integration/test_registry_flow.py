@@ -141,7 +141,9 @@ async def test_api_auth_and_errors(settings: Settings) -> None:
             assert [h["event_type"] for h in found["history"]] == ["participant.deactivated"]
             stats = (await client.get("/v1/stats", headers=auth)).json()
             assert stats["by_status"] == {"INACTIVE": 1}
-            assert stats["by_region"][0]["regency"] == "Tangerang Selatan"
+            region = stats["by_region"][0]
+            labels = (region["province"], region["regency"], region["district"])
+            assert labels == ("Banten", "Kota Tangerang Selatan", "Serpong")
 
 
 async def test_events_for_one_nik_in_one_batch_are_applied_in_order(settings: Settings) -> None:

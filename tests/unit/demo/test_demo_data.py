@@ -33,8 +33,52 @@ def test_niks_are_valid_unique_and_in_their_district(full_day) -> None:  # type:
     assert len({p.nik for p in full_day.people}) == len(full_day.people)
     for p in full_day.people:
         parts = parse_nik(p.nik)
-        assert parts.regency_name == "TANGERANG SELATAN"
+        assert (parts.province_name, parts.regency_name) == ("Banten", "Kota Tangerang Selatan")
         assert parts.district_code == "3674" + codes[p.district]
+        assert parts.district_name == p.district  # Kemendagri's code of that kecamatan
+
+
+def test_district_codes_are_kemendagri_s() -> None:
+    assert {name: code for name, code, _ in DISTRICTS} == {
+        "Serpong": "01",
+        "Serpong Utara": "02",
+        "Pondok Aren": "03",
+        "Ciputat": "04",
+        "Ciputat Timur": "05",
+        "Pamulang": "06",
+        "Setu": "07",
+    }
+
+
+def test_the_list_s_region_labels_are_the_ones_the_registry_derives_from_the_nik(full_day) -> None:  # type: ignore[no-untyped-def]
+    rows = list(full_day.deactivation_rows())
+    for row in rows[:: len(rows) // 50]:
+        parts = parse_nik(row["nik"])
+        assert (row["province"], row["regency"], row["district"]) == (
+            parts.province_name,
+            parts.regency_name,
+            parts.district_name,
+        )
+
+
+def test_some_requests_come_from_elsewhere_in_the_country_with_valid_niks(full_day) -> None:  # type: ignore[no-untyped-def]
+    provinces = {parse_nik(r["nik"]).province_name for r in full_day.requests}
+    assert len(provinces) > 10 and "Banten" in provinces
+
+
+def test_the_summary_shows_participants_by_region_with_the_new_labels() -> None:
+    from pbi_cli.demo import out, print_summary
+
+    by_region = [
+        {"province": "Banten", "regency": "Kota Tangerang Selatan", "district": "Pamulang", "count": 4006},
+        {"province": "Papua Barat Daya", "regency": "Kota Sorong", "district": "Sorong", "count": 1},
+    ]
+    with out.capture() as captured:
+        print_summary({"by_status": {"INACTIVE": 4007}, "by_region": by_region})
+    text = captured.get()
+    assert "Participants by region" in text
+    assert "Kota Tangerang Selatan" in text and "Pamulang" in text and "4,006" in text
+    assert "Papua Barat Daya" in text and "Kota Sorong" in text
 
 
 def test_most_people_have_a_valid_mobile_number(full_day) -> None:  # type: ignore[no-untyped-def]

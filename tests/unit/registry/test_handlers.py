@@ -18,5 +18,5 @@ def test_a_repeated_event_keeps_the_place_of_its_first_delivery() -> None:
 
 
 def test_region_comes_from_the_nik_names() -> None:
-    assert region_from_nik(NIK) == ("Banten", "Tangerang Selatan", "367401")
-    assert region_from_nik("3674015708900002") == ("Banten", "Tangerang Selatan", "367401")
+    assert region_from_nik(NIK) == ("Banten", "Kota Tangerang Selatan", "Serpong")
+    assert region_from_nik("3674015708900002") == ("Banten", "Kota Tangerang Selatan", "Serpong")
