@@ -82,6 +82,23 @@ class SlaState(StrEnum):
     WARNING = "WARNING"
     BREACHED = "BREACHED"
     MET = "MET"
+    CLOSED = "CLOSED"  # rejected or expired: off the board, never WARNING/BREACHED afterwards
+
+
+class WorklistKind(StrEnum):
+    """What operations must do by hand (CONTRACT.md, operations worklist)."""
+
+    DESIL_REVERIFICATION = "DESIL_REVERIFICATION"
+    BIOMETRIC_RECORDING = "BIOMETRIC_RECORDING"
+    SIKS_NG_ENTRY = "SIKS_NG_ENTRY"
+    EMERGENCY_HELD = "EMERGENCY_HELD"
+    SLA_BREACHED = "SLA_BREACHED"
+    APPEAL_REVIEW = "APPEAL_REVIEW"
+
+
+class WorklistState(StrEnum):
+    OPEN = "OPEN"
+    DONE = "DONE"
 
 
 class NotificationChannel(StrEnum):

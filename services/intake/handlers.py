@@ -17,12 +17,13 @@ from sqlalchemy.types import DateTime, String, Uuid
 from services.intake.domain.read_model import (
     furthest_sla,
     in_rounds,
+    sla_changes,
     sla_states_below,
     statuses_a_decision_may_replace,
 )
 from services.intake.store import SCHEMA, ProcessedEvent, RequestView
 from shared.db import transaction
-from shared.events import EmergencySlaChanged, Event, ReactivationDecided
+from shared.events import Event, ReactivationDecided
 
 R = RequestView.__table__
 _TEXTS = ARRAY(String)
@@ -81,7 +82,7 @@ class ReadModel:
             decisions = [e for e in todo if isinstance(e, ReactivationDecided)]
             for round_ in in_rounds([d.request_id for d in decisions]):
                 await session.execute(APPLY_DECISIONS, _decision_columns([decisions[i] for i in round_]))
-            sla = furthest_sla([(e.request_id, e.sla_state) for e in todo if isinstance(e, EmergencySlaChanged)])
+            sla = furthest_sla(sla_changes(todo))
             if sla:
                 await session.execute(
                     APPLY_SLA,

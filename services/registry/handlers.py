@@ -19,7 +19,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry import metrics
-from services.registry.domain.sla import SLA_ORDER, advance_sla, sla_rank
 from services.registry.domain.status import Applied, Participant, apply
 from services.registry.store import RQ, SCHEMA, A, H, N, P, outbox
 from shared.db import any_of, bulk_insert, transaction, upsert_clause
@@ -34,6 +33,7 @@ from shared.events import (
 )
 from shared.nik import parse_nik
 from shared.outbox import outbox_row
+from shared.sla import SLA_ORDER, advance_sla, sla_of_decision, sla_of_event, sla_rank
 from shared.topics import STATUS_CHANGES
 
 PARTICIPANT_FIELDS = [f.name for f in fields(Participant)]
@@ -106,9 +106,7 @@ class RegistryHandlers:
                 requests[event.request_id] = self._request_row(event, people.get(event.nik))
                 continue
             if isinstance(event, EmergencySlaChanged):
-                previous = sla.get(event.request_id)
-                state = advance_sla(previous["sla_state"] if previous else None, event.sla_state)
-                sla[event.request_id] = self._sla_row(event, state)
+                self._fold_sla(sla, event, sla_of_event(event.sla_state, event.occurred_at, event.sla_deadline))
                 continue
             if isinstance(event, NotificationUpdated):
                 notifications[event.message_id] = {
@@ -122,6 +120,9 @@ class RegistryHandlers:
                 previous = decisions.get(event.request_id)
                 if previous is None or previous["decided_at"] <= event.decided_at:
                     decisions[event.request_id] = self._decision_row(event)
+                # A final decision says what became of the clock too (met late, closed), whichever
+                # timer event comes, or came, on the other topic.
+                self._fold_sla(sla, event, sla_of_decision(event.outcome, event.decided_at, event.sla_deadline))
             if kind == "participant.status_changed" or kind == "participant.window_reminder_due":
                 continue
             result = apply(people.get(event.nik), event, region_from_nik(event.nik))
@@ -298,14 +299,23 @@ class RegistryHandlers:
             "sla_state": "OK" if e.sla_deadline else None,
         }
 
-    def _sla_row(self, e: EmergencySlaChanged, state: SlaState) -> dict[str, Any]:
+    def _fold_sla(
+        self, sla: dict[uuid.UUID, dict[str, Any]], e: EmergencySlaChanged | ReactivationDecided, state: SlaState | None
+    ) -> None:
+        if state is None or e.sla_deadline is None:
+            return
+        previous = sla.get(e.request_id)
+        state = advance_sla(previous["sla_state"] if previous else None, state)
+        sla[e.request_id] = self._sla_row(e, state or SlaState.OK)
+
+    def _sla_row(self, e: EmergencySlaChanged | ReactivationDecided, state: SlaState) -> dict[str, Any]:
         province, regency, district = region_from_nik(e.nik)
         return {
             "request_id": e.request_id,
             "nik": e.nik,
             "path": "EMERGENCY",  # only emergency requests have an SLA clock
             "channel": "HOSPITAL",
-            "facility_code": e.facility_code,
+            "facility_code": getattr(e, "facility_code", None),
             "province": province,
             "regency": regency,
             "district": district,

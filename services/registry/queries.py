@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry.store import RQ, A, H, N, P
 from shared.nik import mask_nik
+from shared.sla import sla_counts
 from shared.timezones import zone_for_nik
 
 
@@ -70,16 +71,10 @@ async def stats(engine: AsyncEngine) -> dict[str, Any]:
                 )
             ).all()
         )
-        # A rejected emergency closes its clock: it is neither open nor met.
-        sla = dict(
-            (
-                await conn.execute(
-                    select(RQ.c.sla_state, func.count())
-                    .where(RQ.c.status.not_in(["REJECTED", "EXPIRED"]))
-                    .group_by(RQ.c.sla_state)
-                )
-            ).all()
-        )
+        # The board (shared.sla): a clock is open while its request is undecided; approved after the
+        # breach stays breached (met late); rejected or expired is closed.
+        undecided = RQ.c.status.in_(["RECEIVED", "PENDING"]).label("undecided")
+        sla = sla_counts(await _grouped(conn, RQ.c.sla_state, undecided))
         notifications: dict[str, dict[str, int]] = {}
         for channel, state, n in await _grouped(conn, N.c.channel, N.c.state):
             notifications.setdefault(channel, {})[state] = n
@@ -92,12 +87,7 @@ async def stats(engine: AsyncEngine) -> dict[str, Any]:
         "decisions_by_outcome": {k: v for k, v in outcomes.items() if k != "RECEIVED"},
         "decisions_by_reason": reasons,
         "requests": {"total": sum(outcomes.values()), "decided": decided},
-        "emergency_sla": {
-            "open": sla.get("OK", 0) + sla.get("WARNING", 0) + sla.get("BREACHED", 0),
-            "warning": sla.get("WARNING", 0),
-            "breached": sla.get("BREACHED", 0),
-            "met": sla.get("MET", 0),
-        },
+        "emergency_sla": sla,
         "notifications": notifications,
         "anomalies": anomalies,
     }
@@ -118,8 +108,10 @@ async def dashboard_snapshot(engine: AsyncEngine, now: dt.datetime | None = None
                     .where(
                         RQ.c.path == "EMERGENCY",
                         RQ.c.sla_state.is_not(None),
+                        RQ.c.sla_state != "CLOSED",
                         RQ.c.status.not_in(["REJECTED", "EXPIRED"]),
-                        (RQ.c.sla_state != "MET") | (RQ.c.decided_at >= now - dt.timedelta(hours=24)),
+                        # Decided ones (met, or met late: BREACHED) stay in view for a day.
+                        RQ.c.status.in_(["RECEIVED", "PENDING"]) | (RQ.c.decided_at >= now - dt.timedelta(hours=24)),
                     )
                     .order_by(RQ.c.sla_deadline)
                     .limit(200)
@@ -198,6 +190,7 @@ async def dashboard_snapshot(engine: AsyncEngine, now: dt.datetime | None = None
                 "received_at": b["received_at"].isoformat(),
                 "sla_deadline": b["sla_deadline"].isoformat(),
                 "sla_state": b["sla_state"],
+                "status": b["status"],
             }
             for b in board
         ],

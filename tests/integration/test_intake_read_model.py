@@ -11,13 +11,14 @@ from dataclasses import dataclass, replace
 from sqlalchemy import delete, insert, select
 
 from services.intake.app import create_app
-from services.intake.domain.read_model import SLA_RANK, sla_states_below, statuses_a_decision_may_replace
+from services.intake.domain.read_model import SLA_RANK, sla_changes, statuses_a_decision_may_replace
 from services.intake.handlers import ReadModel
 from services.intake.store import RequestView
 from shared.db import make_engine, make_sessions
 from shared.enums import Channel, Outcome, ReactivationPath
 from shared.events import EmergencySlaChanged, ReactivationDecided
 from shared.settings import IntakeSettings, Settings
+from shared.sla import fold_sla
 from tests.integration.helpers import running
 
 R = RequestView.__table__
@@ -37,6 +38,8 @@ class View:
 
 def one_by_one(view: View, event: ReactivationDecided | EmergencySlaChanged) -> View:
     """The rules, one event at a time (what the handler did before it went set-based)."""
+    # The SLA only moves forward, folding timer events and the final decisions of emergencies.
+    view = replace(view, sla_state=fold_sla([s for _, s in sla_changes([event])], view.sla_state))
     if isinstance(event, ReactivationDecided):
         newer = view.last_event_at is None or view.last_event_at <= event.occurred_at
         if newer and view.status in statuses_a_decision_may_replace(event.outcome):
@@ -47,9 +50,6 @@ def one_by_one(view: View, event: ReactivationDecided | EmergencySlaChanged) -> 
                 decided_at=event.decided_at,
                 last_event_at=event.occurred_at,
             )
-        return view
-    if view.sla_state is None or view.sla_state in sla_states_below(event.sla_state):
-        return replace(view, sla_state=event.sla_state.value)
     return view
 
 
@@ -74,6 +74,8 @@ def random_batch(rnd: random.Random, requests: list[uuid.UUID]) -> list[Reactiva
                     policy_version="test",
                     received_at=T0,
                     decided_at=at,
+                    # Most are emergencies, whose final decisions say what became of the clock.
+                    sla_deadline=rnd.choice([None, T0 + dt.timedelta(minutes=3), T0 + dt.timedelta(hours=24)]),
                 )
             )
         else:

@@ -119,6 +119,70 @@ async def test_status_follows_decisions_and_never_goes_backwards(settings: Setti
     assert body["status"] == "APPROVED" and body["sla_state"] == "MET" and body["reasons"] == []
 
 
+async def _emergency(settings: Settings, client: httpx.AsyncClient, keys: dict[str, str], letter: str):  # type: ignore[no-untyped-def]
+    async with TopicReader(settings, settings.topic_prefix + EMERGENCY_REQUESTS.name) as lane:
+        body = {**EMERGENCY, "letter_no": letter}
+        r = await client.post(
+            "/v1/hospital/emergency-reactivations", json=body, headers={"Authorization": keys["hospital"]}
+        )
+        assert r.status_code == 202
+        [request] = await lane.wait_for(lambda e: isinstance(e, ReactivationRequested))
+    return request
+
+
+async def _shown(client: httpx.AsyncClient, keys: dict[str, str], request_id: uuid.UUID, **expected: object) -> dict:  # type: ignore[type-arg]
+    body = (await client.get(f"/v1/reactivations/{request_id}", headers={"Authorization": keys["reader"]})).json()
+    return body if all(body.get(k) == v for k, v in expected.items()) else {}
+
+
+async def _all_seen(app: FastAPI, events: list) -> bool:  # type: ignore[type-arg]
+    ids = {e.event_id for e in events}
+    async with app.state.sessions() as session:
+        seen = await session.execute(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(ids)))
+        return len(set(seen.scalars())) == len(ids)
+
+
+async def test_an_approval_after_the_breach_stays_breached(settings: Settings, intake) -> None:  # type: ignore[no-untyped-def]
+    client, keys, app = intake
+    request = await _emergency(settings, client, keys, "IGD/late")
+    t0 = request.received_at
+    await produce(settings, TIMER_EVENTS, sla(request, SlaState.WARNING), sla(request, SlaState.BREACHED))
+    await eventually(lambda: _shown(client, keys, request.request_id, sla_state="BREACHED"))
+    # Approved at 30 h; eligibility then says MET (stamped at the approval).
+    approved = decided(request, Outcome.APPROVED, t0 + dt.timedelta(hours=30), [])
+    met = sla(request, SlaState.MET).model_copy(update={"occurred_at": t0 + dt.timedelta(hours=30)})
+    await produce(settings, DECISIONS, approved)
+    await produce(settings, TIMER_EVENTS, met)
+    await eventually(lambda: _all_seen(app, [approved, met]))
+    body = await _shown(client, keys, request.request_id)
+    assert body["status"] == "APPROVED" and body["sla_state"] == "BREACHED"  # met late, never MET
+
+
+async def test_an_approval_after_the_deadline_is_breached_even_without_the_timer_events(
+    settings: Settings, intake
+) -> None:  # type: ignore[no-untyped-def]
+    client, keys, app = intake
+    request = await _emergency(settings, client, keys, "IGD/no-timer")
+    approved = decided(request, Outcome.APPROVED, request.received_at + dt.timedelta(hours=30), [])
+    await produce(settings, DECISIONS, approved)
+    body = await eventually(lambda: _shown(client, keys, request.request_id, status="APPROVED"))
+    assert body["sla_state"] == "BREACHED"
+
+
+async def test_a_rejected_emergency_is_closed_and_a_late_breach_does_not_reopen_it(settings: Settings, intake) -> None:  # type: ignore[no-untyped-def]
+    client, keys, app = intake
+    request = await _emergency(settings, client, keys, "IGD/rejected")
+    await produce(settings, TIMER_EVENTS, sla(request, SlaState.WARNING))
+    rejected = decided(request, Outcome.REJECTED, request.received_at + dt.timedelta(hours=13), ["DECEASED"])
+    await produce(settings, DECISIONS, rejected)
+    await eventually(lambda: _shown(client, keys, request.request_id, status="REJECTED", sla_state="CLOSED"))
+    late = sla(request, SlaState.BREACHED)  # a timer event that raced the rejection
+    await produce(settings, TIMER_EVENTS, late)
+    await eventually(lambda: _all_seen(app, [late]))
+    body = await _shown(client, keys, request.request_id)
+    assert body["status"] == "REJECTED" and body["sla_state"] == "CLOSED"
+
+
 class KafkaGate:
     """A bootstrap address that refuses connections until opened, then forwards to the real Kafka
     (which advertises its own address, so later connections go to Kafka directly)."""

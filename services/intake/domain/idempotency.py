@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from shared.enums import SlaState
+from shared.sla import sla_shown
 
 NAMESPACE = uuid.UUID("3b8d0f7e-2c64-4c1f-a6f2-0e6b1f2d9a45")
 
@@ -48,14 +49,8 @@ def sla_state(
     warning_after: dt.timedelta,
     received_at: dt.datetime,
     now: dt.datetime,
+    decided_at: dt.datetime | None = None,
 ) -> SlaState | None:
-    """The SLA state shown for a request: MET once approved, else what the clock says by now."""
-    if deadline is None:
-        return None
-    if status == "APPROVED" or stored == SlaState.MET:
-        return SlaState.MET
-    if now >= deadline or stored == SlaState.BREACHED:
-        return SlaState.BREACHED
-    if now >= received_at + warning_after or stored == SlaState.WARNING:
-        return SlaState.WARNING
-    return SlaState.OK
+    """The SLA state shown for a request (shared.sla): the stored fold, the request's final status and,
+    while the clock runs, the clock. Approved after the breach stays BREACHED; rejected or expired is CLOSED."""
+    return sla_shown(stored, status, deadline, received_at, now, decided_at, warning_after)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TypeVar
 
 from shared.enums import Outcome, SlaState
+from shared.events import EmergencySlaChanged, Event, ReactivationDecided
+from shared.sla import SLA_ORDER, sla_of_decision, sla_of_event
 
 T = TypeVar("T")
 
 FINAL_OUTCOMES = frozenset({Outcome.APPROVED, Outcome.REJECTED, Outcome.EXPIRED})
-SLA_RANK = {SlaState.OK: 0, SlaState.WARNING: 1, SlaState.BREACHED: 2, SlaState.MET: 3}
+# The one order of shared.sla: OK < WARNING < MET < BREACHED < CLOSED.
+SLA_RANK = {s: rank for rank, s in enumerate(SLA_ORDER)}
 
 
 def statuses_a_decision_may_replace(outcome: Outcome) -> list[str]:
@@ -21,7 +25,7 @@ def statuses_a_decision_may_replace(outcome: Outcome) -> list[str]:
 
 
 def sla_states_below(state: SlaState) -> list[str]:
-    """The SLA only moves forward (OK -> WARNING -> BREACHED, MET closes it): the states `state` may replace."""
+    """The SLA only moves forward (shared.sla): the states `state` may replace."""
     return [s.value for s, rank in SLA_RANK.items() if rank < SLA_RANK[state]]
 
 
@@ -46,4 +50,18 @@ def furthest_sla(states: list[tuple[T, SlaState]]) -> dict[T, SlaState]:
     for request_id, state in states:
         if request_id not in out or SLA_RANK[state] > SLA_RANK[out[request_id]]:
             out[request_id] = state
+    return out
+
+
+def sla_changes(events: list[Event]) -> list[tuple[uuid.UUID, SlaState]]:
+    """What a batch says of each request's SLA: the timer events (a MET stamped after the deadline is met
+    late) and the final decisions of emergencies (approved late BREACHED, rejected or expired CLOSED)."""
+    out: list[tuple[uuid.UUID, SlaState]] = []
+    for e in events:
+        if isinstance(e, EmergencySlaChanged):
+            out.append((e.request_id, sla_of_event(e.sla_state, e.occurred_at, e.sla_deadline)))
+        elif isinstance(e, ReactivationDecided):
+            state = sla_of_decision(e.outcome, e.decided_at, e.sla_deadline)
+            if state is not None:
+                out.append((e.request_id, state))
     return out

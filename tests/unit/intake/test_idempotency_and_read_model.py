@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 from hypothesis import given
@@ -12,13 +13,16 @@ from services.intake.domain.idempotency import body_hash, event_id_for, import_e
 from services.intake.domain.read_model import (
     furthest_sla,
     in_rounds,
+    sla_changes,
     sla_states_below,
     statuses_a_decision_may_replace,
 )
 from shared.enums import Outcome, SlaState
+from shared.events import EmergencySlaChanged, ReactivationDecided
 
 T0 = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
 H = dt.timedelta(hours=1)
+RID = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 
 def test_body_hash_ignores_key_order_but_not_values() -> None:
@@ -49,11 +53,20 @@ def test_import_event_id_is_stable_per_row() -> None:
         ("PENDING", "OK", T0 + 24 * H, SlaState.BREACHED),
         ("PENDING", "BREACHED", T0 + H, SlaState.BREACHED),  # stored state never goes back
         ("APPROVED", "WARNING", T0 + 30 * H, SlaState.MET),
-        ("REJECTED", "MET", T0 + 30 * H, SlaState.MET),
+        ("APPROVED", "MET", T0 + 30 * H, SlaState.MET),
+        ("APPROVED", "BREACHED", T0 + 30 * H, SlaState.BREACHED),  # approved after the breach: met late
+        ("REJECTED", "MET", T0 + 30 * H, SlaState.CLOSED),
+        ("REJECTED", "BREACHED", T0 + 30 * H, SlaState.CLOSED),  # off the board, not breached
+        ("EXPIRED", "WARNING", T0 + 30 * H, SlaState.CLOSED),
     ],
 )
 def test_sla_state_shown(status: str, stored: str, now: dt.datetime, expected: SlaState) -> None:
     assert sla_state(status, stored, T0 + 24 * H, 12 * H, T0, now) is expected
+
+
+def test_an_approval_after_the_deadline_shows_breached_even_before_its_state_is_stored() -> None:
+    assert sla_state("APPROVED", "WARNING", T0 + 24 * H, 12 * H, T0, T0 + 31 * H, T0 + 30 * H) is SlaState.BREACHED
+    assert sla_state("APPROVED", "WARNING", T0 + 24 * H, 12 * H, T0, T0 + 31 * H, T0 + 20 * H) is SlaState.MET
 
 
 def test_no_sla_without_deadline() -> None:
@@ -70,8 +83,59 @@ def test_pending_never_reopens_a_decided_request() -> None:
 def test_sla_only_moves_forward() -> None:
     assert sla_states_below(SlaState.OK) == []
     assert sla_states_below(SlaState.WARNING) == ["OK"]
-    assert set(sla_states_below(SlaState.BREACHED)) == {"OK", "WARNING"}
-    assert set(sla_states_below(SlaState.MET)) == {"OK", "WARNING", "BREACHED"}
+    assert set(sla_states_below(SlaState.MET)) == {"OK", "WARNING"}
+    assert set(sla_states_below(SlaState.BREACHED)) == {"OK", "WARNING", "MET"}  # BREACHED absorbs MET
+    assert set(sla_states_below(SlaState.CLOSED)) == {"OK", "WARNING", "MET", "BREACHED"}
+
+
+def _decision(outcome: Outcome, at: dt.datetime, deadline: dt.datetime | None) -> ReactivationDecided:
+    return ReactivationDecided(
+        occurred_at=at,
+        source="eligibility",
+        nik="3674015708900001",
+        decision_id=uuid.uuid4(),
+        request_id=RID,
+        path="EMERGENCY" if deadline else "REGULAR",
+        channel="HOSPITAL",
+        outcome=outcome,
+        policy_version="t",
+        received_at=T0,
+        decided_at=at,
+        sla_deadline=deadline,
+    )
+
+
+def _timer(state: SlaState, at: dt.datetime) -> EmergencySlaChanged:
+    return EmergencySlaChanged(
+        occurred_at=at,
+        source="eligibility",
+        nik="3674015708900001",
+        request_id=RID,
+        sla_state=state,
+        sla_deadline=T0 + 24 * H,
+        received_at=T0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ([_timer(SlaState.WARNING, T0 + 12 * H), _timer(SlaState.MET, T0 + 13 * H)], SlaState.MET),
+        ([_decision(Outcome.APPROVED, T0 + 30 * H, T0 + 24 * H)], SlaState.BREACHED),  # approved late
+        ([_timer(SlaState.MET, T0 + 30 * H)], SlaState.BREACHED),  # a MET stamped after the deadline
+        ([_timer(SlaState.BREACHED, T0 + 24 * H), _timer(SlaState.MET, T0 + 30 * H)], SlaState.BREACHED),
+        ([_decision(Outcome.REJECTED, T0 + H, T0 + 24 * H), _timer(SlaState.BREACHED, T0 + 24 * H)], SlaState.CLOSED),
+        ([_decision(Outcome.EXPIRED, T0 + 30 * H, T0 + 24 * H)], SlaState.CLOSED),
+    ],
+)
+def test_a_batch_folds_timer_events_and_final_decisions(events: list, expected: SlaState) -> None:  # type: ignore[type-arg]
+    assert furthest_sla(sla_changes(events)) == {RID: expected}
+    assert furthest_sla(sla_changes(list(reversed(events)))) == {RID: expected}
+
+
+def test_pending_and_non_emergency_decisions_say_nothing_of_the_sla() -> None:
+    assert sla_changes([_decision(Outcome.PENDING, T0 + 30 * H, T0 + 24 * H)]) == []
+    assert sla_changes([_decision(Outcome.APPROVED, T0 + H, None)]) == []
 
 
 def test_a_request_with_an_idempotency_key_has_one_id_per_caller_and_key() -> None:
@@ -97,5 +161,5 @@ def test_rounds_hold_each_request_once_and_keep_its_order(request_ids: list[str]
 
 def test_furthest_sla_only_moves_forward_whatever_the_order() -> None:
     states = [("a", SlaState.WARNING), ("a", SlaState.OK), ("b", SlaState.MET), ("b", SlaState.BREACHED)]
-    assert furthest_sla(states) == {"a": SlaState.WARNING, "b": SlaState.MET}
+    assert furthest_sla(states) == {"a": SlaState.WARNING, "b": SlaState.BREACHED}
     assert furthest_sla(list(reversed(states))) == furthest_sla(states)

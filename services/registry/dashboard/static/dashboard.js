@@ -4,7 +4,7 @@
 const KEY_STORE = "pbi-dashboard-key";
 const $ = (sel) => document.querySelector(sel);
 const fmt = new Intl.NumberFormat("id-ID");
-const STATE_LABEL = { OK: "Berjalan", WARNING: "Peringatan", BREACHED: "Terlewati", MET: "Terpenuhi" };
+const STATE_LABEL = { OK: "Berjalan", WARNING: "Peringatan", BREACHED: "Terlewati", MET: "Terpenuhi", CLOSED: "Ditutup" };
 const REASON_LABEL = {
   NIK_INVALID: "NIK tidak valid", NOT_DEACTIVATED: "Tidak dalam daftar nonaktif", ALREADY_ACTIVE: "Sudah aktif",
   DECEASED: "Meninggal", NIK_CONFLICT: "NIK ganda", WINDOW_EXPIRED: "Lewat 6 bulan", DESIL_ABOVE_5: "Desil di atas 5",
@@ -56,7 +56,7 @@ function retry() { setLive(false); setTimeout(connect, 1000); }
 function setLive(on) { $("#live").className = "live " + (on ? "on" : "off"); $("#live span").textContent = on ? "langsung" : "terputus"; }
 
 function countdown(deadline, state) {
-  if (state === "MET") return "—";
+  if (state === "MET" || state === "CLOSED") return "—";
   const ms = new Date(deadline) - Date.now();
   const sign = ms < 0 ? "−" : "";
   const s = Math.floor(Math.abs(ms) / 1000);
@@ -77,9 +77,15 @@ function render() {
   $("#c-expired").textContent = fmt.format(h.expired || 0);
   $("#c-today").textContent = fmt.format(h.decisions_today || 0);
   const sc = snapshot.sla_counts || {};
-  $("#sla-counts").textContent = `Terbuka ${sc.open || 0} · Peringatan ${sc.warning || 0} · Terlewati ${sc.breached || 0} · Terpenuhi ${sc.met || 0}`;
+  $("#sla-counts").textContent = `Terbuka ${sc.open || 0} · Peringatan ${sc.warning || 0} · Terlewati ${sc.breached || 0} · Terpenuhi ${sc.met || 0} · Ditutup ${sc.closed || 0}`;
   renderSla(); renderReasons(); renderNotifications(); renderOps(); renderRegions();
   $("#updated").textContent = localTime(snapshot.generated_at);
+}
+
+// Approved after the breach stays BREACHED (met late): said so, never shown as met.
+function slaLabel(r) {
+  const label = STATE_LABEL[r.sla_state] || r.sla_state;
+  return r.sla_state === "BREACHED" && r.status === "APPROVED" ? `${label} (disetujui terlambat)` : label;
 }
 
 function renderSla() {
@@ -89,7 +95,7 @@ function renderSla() {
   for (const r of rows) {
     const tr = document.createElement("tr"); tr.className = r.sla_state; tr.dataset.requestId = r.request_id;
     tr.append(cell(r.request_id.slice(0, 8)), cell(r.nik_masked), cell(r.facility_code || "–"), cell(localTime(r.received_at)),
-      cell(localTime(r.sla_deadline)), cell(countdown(r.sla_deadline, r.sla_state), "countdown"), cell(STATE_LABEL[r.sla_state] || r.sla_state, "state"));
+      cell(localTime(r.sla_deadline)), cell(countdown(r.sla_deadline, r.sla_state), "countdown"), cell(slaLabel(r), "state"));
     body.append(tr);
   }
   if (!rows.length) { const tr = document.createElement("tr"); tr.append(cell("Tidak ada permintaan darurat terbuka.")); body.append(tr); }
