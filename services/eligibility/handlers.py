@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -14,10 +14,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.eligibility import metrics
-from services.eligibility.domain.facts import apply_fact
+from services.eligibility.domain.facts import fold, reactivate
 from services.eligibility.domain.policy import Policy
-from services.eligibility.domain.rules import Decision, Facts, decide, decided_after
-from services.eligibility.domain.schedule import REMINDER, reminders, request_timers
+from services.eligibility.domain.rules import Decision, Facts, decide, decided_after, redecide
+from services.eligibility.domain.schedule import request_timers, sla_state
 from services.eligibility.outgoing import as_request, decision_event, sla_event
 from services.eligibility.store import (
     RequestRow,
@@ -33,7 +33,7 @@ from services.eligibility.store import outbox as OUTBOX
 from shared import correlation
 from shared.db import any_of, bulk_insert, transaction
 from shared.enums import Outcome, ReactivationPath, SlaState
-from shared.events import ParticipantDeactivated, ParticipantEvent, ReactivationRequested
+from shared.events import ParticipantEvent, ReactivationRequested
 from shared.nik import mask_nik
 from shared.outbox import add_to_outbox, outbox_row
 from shared.topics import DECISIONS, TIMER_EVENTS
@@ -91,7 +91,16 @@ class EligibilityHandlers:
     def sla_row(self, request: ReactivationRequested, state: SlaState, now: dt.datetime) -> dict[str, Any]:
         return outbox_row(self.prefix + TIMER_EVENTS.name, sla_event(request, state, now), cause=request.event_id)
 
+    def add_sla(
+        self, effects: Effects, request: ReactivationRequested, decision: Decision, now: dt.datetime, first: bool
+    ) -> None:
+        if request.path is ReactivationPath.EMERGENCY and request.sla_deadline is not None:
+            state = sla_state(decision, first)
+            if state is not None:
+                effects.outbox.append(self.sla_row(request, state, now))
+
     def decide(self, facts: Facts, request: ReactivationRequested, now: dt.datetime) -> Decision:
+        """The first decision: lateness judged at receipt (request.received_at, intake's stamp)."""
         return decide(facts, as_request(request), self.policy, now)
 
     def timers_for(self, request: ReactivationRequested, decision: Decision) -> list[dict[str, Any]]:
@@ -106,14 +115,10 @@ class EligibilityHandlers:
                 return
             known = await load_facts(session, {e.nik for e in todo})
             now = self.clock()  # read after the locks: see decided_after
-            timers: list[dict[str, Any]] = []
             for event in todo:  # in partition order: one person's facts apply in sequence
                 facts, phone = known.get(event.nik, (Facts(event.nik), None))
-                known[event.nik] = (apply_fact(facts, event), getattr(event, "phone", None) or phone)
-                if isinstance(event, ParticipantDeactivated):
-                    timers.extend(reminders(event.nik, event.deactivated_on, self.policy))
+                known[event.nik] = fold(facts, phone, event, self.policy)
             await save_facts(session, {e.nik: known[e.nik] for e in todo})
-            await schedule(session, timers)
             await self._reevaluate_pending(session, {e.nik for e in todo}, known, now, effects)
             await add_to_outbox(session, OUTBOX, effects.outbox)
         effects.count()
@@ -132,9 +137,11 @@ class EligibilityHandlers:
     async def reconsider(
         self, session: AsyncSession, row: Any, known: Known, now: dt.datetime, effects: Effects
     ) -> None:
-        """Decide a PENDING request again; record it only when something changed."""
+        """Decide a PENDING request again (after its window closed it expires with it: redecide);
+        record it only when something changed."""
         request = ReactivationRequested.model_validate(row["event"])
-        decision = self.decide(known.get(request.nik, (Facts(request.nik), None))[0], request, now)
+        facts = known.get(request.nik, (Facts(request.nik), None))[0]
+        decision = redecide(facts, as_request(request), self.policy, now)
         if decision.outcome is Outcome.PENDING and [r.value for r in decision.reasons] == list(row["reasons"]):
             return
         await self.record(session, request, decision, decided_after(now, row["decided_at"]), effects, known)
@@ -156,14 +163,13 @@ class EligibilityHandlers:
             .values(outcome=decision.outcome.value, reasons=[r.value for r in decision.reasons], decided_at=now)
         )
         self.add_decision(effects, request, decision, now)
+        self.add_sla(effects, request, decision, now, first=False)
         if decision.outcome is Outcome.APPROVED:
             facts, phone = known.get(request.nik, (Facts(request.nik), None))
-            known[request.nik] = (replace(facts, reactivated=True), phone)
-            await mark_reactivated(session, {request.nik})
-            if request.path is ReactivationPath.EMERGENCY:
-                effects.outbox.append(self.sla_row(request, SlaState.MET, now))
+            known[request.nik] = (reactivate(facts, now), phone)
+            await mark_reactivated(session, {request.nik}, now)
         tt = Timer.__table__
-        if decision.outcome in FINAL:  # the clock stops
+        if decision.outcome in FINAL:  # the clock stops: no WARNING/BREACHED after MET or CLOSED
             await session.execute(delete(tt).where(tt.c.subject == str(request.request_id), tt.c.fired_at.is_(None)))
         else:  # still PENDING, for other reasons: timers it now needs (existing ones are kept)
             await schedule(session, self.timers_for(request, decision))
@@ -195,7 +201,7 @@ class EligibilityHandlers:
             )
             rows: list[dict[str, Any]] = []
             timers: list[dict[str, Any]] = []
-            reactivated: set[str] = set()
+            approved: set[str] = set()
             for n, request in enumerate(todo, 1):
                 if n % YIELD_EVERY == 0:
                     await asyncio.sleep(0)  # deciding is CPU work: let the relay and lag sampler in
@@ -218,26 +224,16 @@ class EligibilityHandlers:
                     }
                 )
                 self.add_decision(effects, request, decision, now)
+                self.add_sla(effects, request, decision, now, first=True)
                 timers.extend(self.timers_for(request, decision))
                 if decision.outcome is Outcome.APPROVED:
                     # A second request for the same person in this batch finds them active.
-                    known[request.nik] = (replace(facts, reactivated=True), phone)
-                    reactivated.add(request.nik)
-                if request.path is ReactivationPath.EMERGENCY and request.sla_deadline is not None:
-                    if decision.outcome is Outcome.APPROVED:
-                        effects.outbox.append(self.sla_row(request, SlaState.MET, now))
-                    elif decision.outcome is Outcome.PENDING:
-                        effects.outbox.append(self.sla_row(request, SlaState.OK, now))
-            # Set-based writes: a batch of hundreds costs a handful of round trips.
+                    known[request.nik] = (reactivate(facts, now), phone)
+                    approved.add(request.nik)
+            # Set-based writes: a batch of hundreds costs a handful of round trips. (Someone who asked
+            # gets no reminder: the sweep finds their request, domain.reminders.remind.)
             await bulk_insert(session, t, rows)
-            await mark_reactivated(session, reactivated)
-            # Someone who asked needs no reminder that their window is closing.
-            tt = Timer.__table__
-            await session.execute(
-                delete(tt).where(
-                    tt.c.kind == REMINDER, any_of(tt.c.nik, {r.nik for r in todo}), tt.c.fired_at.is_(None)
-                )
-            )
+            await mark_reactivated(session, approved, now)
             await schedule(session, timers)
             if urgent and self.publish_now is not None and effects.outbox:
                 fast = not await waiting_in_outbox(session, {r.nik.encode() for r in todo})

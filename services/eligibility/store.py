@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     bindparam,
+    func,
     select,
     text,
     update,
@@ -41,7 +42,15 @@ def _tz(**kw: Any) -> Any:
 
 class FactsRow(SQLModel, table=True):
     __tablename__ = "facts"
-    __table_args__ = {"schema": SCHEMA}
+    # The reminder sweep reads the rows whose reminder is due; most rows have none (NULL).
+    __table_args__ = (
+        Index(
+            "ix_eligibility_facts_next_reminder",
+            "next_reminder_at",
+            postgresql_where=text("next_reminder_at IS NOT NULL"),
+        ),
+        {"schema": SCHEMA},
+    )
     nik: str = Field(primary_key=True, max_length=16)
     deactivated_on: dt.date | None = None
     desil: int | None = None
@@ -51,6 +60,8 @@ class FactsRow(SQLModel, table=True):
     nik_conflict_open: bool = False
     id_semesta: str | None = None
     reactivated: bool = False
+    reactivated_at: dt.datetime | None = _tz(nullable=True)
+    next_reminder_at: dt.datetime | None = _tz(nullable=True)
     phone: str | None = None
 
 
@@ -81,8 +92,8 @@ class Timer(SQLModel, table=True):
         {"schema": SCHEMA},
     )
     id: int | None = Field(default=None, primary_key=True)
-    kind: str  # SLA_WARNING, SLA_BREACH, EXPIRE, REMINDER
-    subject: str  # request id, or NIK for reminders
+    kind: str  # SLA_WARNING, SLA_BREACH, EXPIRE, RECHECK (reminders: facts.next_reminder_at)
+    subject: str  # the request id
     nik: str = Field(max_length=16)
     due_at: dt.datetime = _tz(nullable=False)
     fired_at: dt.datetime | None = _tz(nullable=True)
@@ -145,10 +156,43 @@ async def save_facts(session: AsyncSession, facts: dict[str, tuple[Facts, str | 
         await bulk_insert(session, FactsRow.__table__, rows, _UPSERT_FACTS)
 
 
-async def mark_reactivated(session: AsyncSession, niks: set[str]) -> None:
+async def mark_reactivated(session: AsyncSession, niks: set[str], at: dt.datetime) -> None:
+    """Approved at `at`: no more reminders in this cycle."""
     if niks:
         t = FactsRow.__table__
-        await session.execute(update(t).where(any_of(t.c.nik, niks)).values(reactivated=True))
+        await session.execute(
+            update(t).where(any_of(t.c.nik, niks)).values(reactivated=True, reactivated_at=at, next_reminder_at=None)
+        )
+
+
+async def due_reminders(session: AsyncSession, now: dt.datetime, limit: int) -> dict[str, tuple[Facts, str | None]]:
+    """People whose next reminder is due, row-locked; rows another transaction holds are skipped (the
+    next sweep takes them), so the sweep never waits for a handler nor a second replica."""
+    t = FactsRow.__table__
+    rows = await session.execute(
+        select(t)
+        .where(t.c.next_reminder_at <= now)
+        .order_by(t.c.next_reminder_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return {r["nik"]: (Facts(**{k: r[k] for k in FACT_FIELDS}), r["phone"]) for r in rows.mappings()}
+
+
+async def last_request_at(session: AsyncSession, niks: set[str]) -> dict[str, dt.datetime]:
+    """When each of these people last asked (a request received, whatever became of it)."""
+    t = RequestRow.__table__
+    rows = await session.execute(
+        select(t.c.nik, func.max(t.c.received_at)).where(any_of(t.c.nik, niks)).group_by(t.c.nik)
+    )
+    return {nik: at for nik, at in rows.all()}
+
+
+async def set_next_reminders(session: AsyncSession, next_at: dict[str, dt.datetime | None]) -> None:
+    t = FactsRow.__table__
+    for when in set(next_at.values()):  # a handful of distinct moments per sweep (one per window and zone)
+        niks = {nik for nik, at in next_at.items() if at == when}
+        await session.execute(update(t).where(any_of(t.c.nik, niks)).values(next_reminder_at=when))
 
 
 async def waiting_in_outbox(session: AsyncSession, keys: set[bytes]) -> bool:

@@ -1,5 +1,8 @@
 """Durable timers in PostgreSQL: claimed with FOR UPDATE SKIP LOCKED (safe with several replicas),
-fired once in the same transaction as the event they publish (outbox), surviving restarts."""
+fired once in the same transaction as the event they publish (outbox), surviving restarts.
+
+Request timers (SLA warning and breach, window expiry, grace recheck) are rows of `timers`; window
+reminders are a sweep over `facts.next_reminder_at` (no row per person and reminder)."""
 
 from __future__ import annotations
 
@@ -10,11 +13,20 @@ import structlog
 from sqlalchemy import func, select, update
 
 from services.eligibility import metrics
+from services.eligibility.domain.reminders import Reminder, remind
 from services.eligibility.domain.rules import Facts, decided_after, expired
 from services.eligibility.domain.schedule import EXPIRE, RECHECK, REMINDER, SLA_BREACH, SLA_WARNING
 from services.eligibility.handlers import Clock, Effects, EligibilityHandlers
 from services.eligibility.outgoing import as_request, event_id
-from services.eligibility.store import RequestRow, Timer, load_facts, outbox
+from services.eligibility.store import (
+    RequestRow,
+    Timer,
+    due_reminders,
+    last_request_at,
+    load_facts,
+    outbox,
+    set_next_reminders,
+)
 from shared.db import transaction
 from shared.enums import Outcome, SlaState
 from shared.events import ReactivationRequested, WindowReminderDue
@@ -42,6 +54,8 @@ class TimerLoop:
         while True:
             try:
                 while await self.fire_due() == self.batch:
+                    pass
+                while await self.sweep_reminders() == self.batch:
                     pass
             except asyncio.CancelledError:
                 raise
@@ -76,13 +90,12 @@ class TimerLoop:
             known = await load_facts(session, {d["nik"] for d in due})
             now = max(now, self.clock())  # decisions are stamped after the locks (handlers.decided_after)
             requests = {}
-            subjects = [d["subject"] for d in due if d["kind"] != REMINDER]
+            subjects = [d["subject"] for d in due if d["kind"] != REMINDER]  # (rows left from before 0003)
             if subjects:
                 for row in (await session.execute(select(r).where(r.c.request_id.in_(subjects)))).mappings():
                     requests[str(row["request_id"])] = row
-            asked = set((await session.execute(select(r.c.nik).where(r.c.nik.in_({d["nik"] for d in due})))).scalars())
             for timer in due:
-                await self._fire(session, timer, requests.get(timer["subject"]), known, asked, now, effects)
+                await self._fire(session, timer, requests.get(timer["subject"]), known, now, effects)
                 metrics.TIMERS_FIRED.labels(timer["kind"]).inc()
             await session.execute(update(t).where(t.c.id.in_([d["id"] for d in due])).values(fired_at=now))
             await add_to_outbox(session, outbox, effects.outbox)
@@ -90,23 +103,46 @@ class TimerLoop:
         self.handlers.on_commit()
         return len(due)
 
-    async def _fire(self, session, timer, request_row, known, asked, now, effects: Effects) -> None:  # type: ignore[no-untyped-def]
+    async def sweep_reminders(self) -> int:
+        """Send the window reminders that are due (up to one batch of people); returns how many
+        people were looked at. Each person's next reminder moves on in the same transaction as the
+        outbox row, so a reminder goes out once; what it says is decided now (domain.reminders)."""
+        now = self.clock()
+        async with transaction(self.handlers.sessions) as session:
+            due = await due_reminders(session, now, self.batch)
+            if not due:
+                return 0
+            asked = await last_request_at(session, set(due))
+            now = max(now, self.clock())
+            rows, next_at = [], {}
+            for nik, (facts, phone) in due.items():
+                reminder, next_at[nik] = remind(facts, self.handlers.policy, now, asked.get(nik))
+                if reminder is not None:
+                    rows.append(self._reminder_row(facts, phone, reminder, now))
+            await set_next_reminders(session, next_at)
+            await add_to_outbox(session, outbox, rows)
+        metrics.TIMERS_FIRED.labels(REMINDER).inc(len(rows))
+        if rows:
+            self.handlers.on_commit()
+        return len(due)
+
+    def _reminder_row(self, facts: Facts, phone: str | None, reminder: Reminder, now: dt.datetime) -> dict:  # type: ignore[type-arg]
+        event = WindowReminderDue(
+            # One per person, deactivation and threshold: a re-run of the same sweep is the same event.
+            event_id=event_id("reminder", facts.nik, facts.deactivated_on, reminder.threshold),
+            occurred_at=now,
+            source="eligibility",
+            nik=facts.nik,
+            window_closes_at=reminder.window_closes_at,
+            days_left=reminder.days_left,
+            phone=phone,
+        )
+        return outbox_row(self.handlers.prefix + TIMER_EVENTS.name, event)
+
+    async def _fire(self, session, timer, request_row, known, now, effects: Effects) -> None:  # type: ignore[no-untyped-def]
         kind = timer["kind"]
         if kind == REMINDER:
-            facts = known.get(timer["nik"], (None, None))
-            if timer["nik"] in asked or facts[0] is None or facts[0].reactivated or facts[0].deceased:
-                return
-            event = WindowReminderDue(
-                event_id=event_id("reminder", timer["id"]),
-                occurred_at=now,
-                source="eligibility",
-                nik=timer["nik"],
-                window_closes_at=dt.datetime.fromisoformat(timer["data"]["window_closes_at"]),
-                days_left=timer["data"]["days_left"],
-                phone=facts[1],
-            )
-            effects.outbox.append(outbox_row(self.handlers.prefix + TIMER_EVENTS.name, event))
-            return
+            return  # a row from before migration 0003 (which deletes them): the sweep reminds now
         if request_row is None or request_row["outcome"] != Outcome.PENDING.value:
             return  # decided meanwhile: the clock stopped
         request = ReactivationRequested.model_validate(request_row["event"])

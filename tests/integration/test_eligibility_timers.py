@@ -1,5 +1,6 @@
 """Durable timers on real Kafka + PostgreSQL with a driven clock: pending requests expire when the
-window closes, and people who did not ask are reminded 30 and 7 days before it closes, once."""
+window closes, and people who did not ask are reminded 30 and 7 days before it closes, once (the
+reminder sweep over facts.next_reminder_at)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 
 from services.eligibility.app import create_app
 from services.eligibility.domain.policy import Policy
+from services.eligibility.domain.reminders import due_at
 from services.eligibility.domain.window import reactivation_window_closes_at
 from shared.events import ReactivationDecided, WindowReminderDue
 from shared.settings import Settings
@@ -45,9 +47,9 @@ async def test_pending_request_expires_and_only_silent_people_are_reminded(setti
         def reminders() -> list[tuple[str, int]]:
             return [(e.nik, e.days_left) for e in timer_events.events if isinstance(e, WindowReminderDue)]
 
-        clock.now = closes - dt.timedelta(days=29)
+        clock.now = due_at(closes, 30)  # 00:00 local time, 30 days before the closing day
         await timer_events.wait_for(lambda e: isinstance(e, WindowReminderDue))
-        clock.now = closes - dt.timedelta(days=6)
+        clock.now = due_at(closes, 7) + dt.timedelta(hours=9)
         await timer_events.wait_for(lambda e: isinstance(e, WindowReminderDue) and e.days_left == 7)
 
         clock.now = closes + dt.timedelta(seconds=1)

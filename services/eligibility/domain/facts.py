@@ -1,9 +1,17 @@
-"""Folding participant events into the facts the rules read (pure)."""
+"""Folding participant events into the facts the rules read (pure).
+
+Facts arrive from several sources, late and twice (DOMAIN.md): a deactivation counts only when it
+is newer than the one on record and than the reactivation that cured it; a repeat (same date, from
+another source or resent after a reactivation) or an older one arriving late changes nothing, except
+that a death it reports is kept (nobody dead is ever reactivated)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 
+from services.eligibility.domain.policy import Policy
+from services.eligibility.domain.reminders import first_reminder_at
 from services.eligibility.domain.rules import Facts
 from shared.events import (
     BiometricRecorded,
@@ -15,17 +23,38 @@ from shared.events import (
     ParticipantDeactivated,
     ParticipantEvent,
 )
+from shared.timezones import zone_for_nik
+
+
+def fold(facts: Facts, phone: str | None, event: ParticipantEvent, policy: Policy) -> tuple[Facts, str | None]:
+    """apply_fact, plus what a new deactivation starts: its reminders, and its contact number (a
+    repeat or an older list does not replace the number on file, only fills in a missing one)."""
+    new = apply_fact(facts, event)
+    event_phone = getattr(event, "phone", None)
+    if isinstance(event, ParticipantDeactivated) and new.deactivated_on != facts.deactivated_on:
+        return replace(new, next_reminder_at=first_reminder_at(new, policy)), event_phone or phone
+    return new, phone or event_phone
+
+
+def reactivate(facts: Facts, at: dt.datetime) -> Facts:
+    """Approved at `at`: active again, and no more reminders in this cycle."""
+    return replace(facts, reactivated=True, reactivated_at=at, next_reminder_at=None)
 
 
 def apply_fact(facts: Facts, event: ParticipantEvent) -> Facts:
     match event:
         case ParticipantDeactivated():
+            deceased = facts.deceased or event.reason == "DECEASED"
+            if not starts_new_cycle(facts, event.deactivated_on):
+                return replace(facts, deceased=deceased)
             # A new deactivation opens a new window; an earlier reactivation no longer counts.
             return replace(
                 facts,
                 deactivated_on=event.deactivated_on,
                 reactivated=False,
-                deceased=facts.deceased or event.reason == "DECEASED",
+                reactivated_at=None,
+                deceased=deceased,
+                next_reminder_at=None,  # the handler schedules the new cycle's (domain.reminders)
             )
         case DesilUpdated():
             if facts.desil_effective_on and event.effective_on < facts.desil_effective_on:
@@ -42,3 +71,13 @@ def apply_fact(facts: Facts, event: ParticipantEvent) -> Facts:
         case IdSemestaAssigned():
             return replace(facts, id_semesta=event.id_semesta)
     return facts
+
+
+def starts_new_cycle(facts: Facts, deactivated_on: dt.date) -> bool:
+    """Whether a deactivation dated `deactivated_on` is a new one: later than the deactivation on
+    record, and (once reactivated) later than the local day of that reactivation."""
+    if facts.deactivated_on is not None and deactivated_on <= facts.deactivated_on:
+        return False  # the same one again, or an older one arriving late
+    if facts.reactivated and facts.reactivated_at is not None:
+        return deactivated_on > facts.reactivated_at.astimezone(zone_for_nik(facts.nik)).date()
+    return True

@@ -5,10 +5,17 @@ biometric recording, a resolved NIK conflict) and keep the request PENDING until
 the window closes (then EXPIRED, decided by the timer). Emergencies are never held back by
 desil or biometric: those become follow-ups for operations.
 
-Two instants matter: `request.received_at` decides whether the request came in time (a late
-request is REJECTED with WINDOW_EXPIRED: the person must apply as a new participant), and `now`,
-the moment of deciding: a request that came in time but is (re-)evaluated after its window has
-closed without having been approved is EXPIRED, whatever facts have arrived since.
+Lateness is judged at receipt (DOMAIN.md). `request.received_at` (intake's stamp, carried on the
+request event) decides whether the request came in time; a request received in time is never
+WINDOW_EXPIRED because it was decided late. `now`, the moment of deciding, matters only for what
+the window rule says of a request still *waiting for a fact*: a PENDING request expires with the
+window. So:
+- decide() (the first decision of a request): APPROVED/REJECTED as the facts say, whenever it is
+  decided; only a request that would be PENDING and is decided after the close is EXPIRED (it would
+  have been pending when the window closed, and the expiry timer would have expired it).
+- redecide() (a request already on record as PENDING, decided again on a new fact or a timer): it
+  was pending when the window closed, so after the close it is EXPIRED unless a hard reason
+  rejects it; a fact arriving after the close does not reopen it.
 
 A request for someone with no deactivation on record is not rejected at once: requests and
 participant events travel on different topics, so an emergency can overtake the deactivation it
@@ -43,6 +50,11 @@ class Facts:
     nik_conflict_open: bool = False
     id_semesta: str | None = None
     reactivated: bool = False
+    # When the current reactivation was approved: a deactivation dated on or before that day is the
+    # one it cured (or older), not a new cycle (facts.apply_fact).
+    reactivated_at: dt.datetime | None = None
+    # When this person's next window reminder is due (domain.reminders); None: none to come.
+    next_reminder_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -65,10 +77,11 @@ class Decision:
 
 
 def rerank_desil(facts: Facts) -> int | None:
-    """The desil from a re-ranking after the deactivation; the one that caused it does not count."""
+    """The desil from a re-ranking dated after the deactivation; the one effective on the deactivation
+    date is the ranking that caused it, so it does not count (DESIL_UNKNOWN, not DESIL_ABOVE_5)."""
     if facts.desil is None or facts.deactivated_on is None or facts.desil_effective_on is None:
         return None
-    return facts.desil if facts.desil_effective_on >= facts.deactivated_on else None
+    return facts.desil if facts.desil_effective_on > facts.deactivated_on else None
 
 
 def _eligibility_reasons(facts: Facts, request: Request, policy: Policy) -> list[R]:
@@ -97,7 +110,7 @@ def _eligibility_reasons(facts: Facts, request: Request, policy: Policy) -> list
 
 
 def decide(facts: Facts, request: Request, policy: Policy, now: dt.datetime | None = None) -> Decision:
-    """The decision at `now` (default: the moment of receipt)."""
+    """The first decision of a request, made at `now` (default: the moment of receipt)."""
     now = request.received_at if now is None else now
     reasons: list[R] = []
     closes_at = None
@@ -123,9 +136,20 @@ def decide(facts: Facts, request: Request, policy: Policy, now: dt.datetime | No
         outcome = Outcome.PENDING
     else:
         outcome = Outcome.REJECTED
-    if outcome is not Outcome.REJECTED and closes_at is not None and now > closes_at:
-        return expired(facts, request, policy, closes_at)
+    if outcome is Outcome.PENDING and closes_at is not None and now > closes_at:
+        return expired(facts, request, policy, closes_at)  # it would have been waiting at the close
     return Decision(outcome, tuple(reasons), _follow_ups(facts, request, policy, outcome), policy.version, closes_at)
+
+
+def redecide(facts: Facts, request: Request, policy: Policy, now: dt.datetime) -> Decision:
+    """A request on record as PENDING, decided again at `now` (a new fact, a timer). It was waiting
+    for a fact when its window closed, so after the close it expires with the window (unless a
+    hard reason now rejects it), however complete the facts have become since."""
+    decision = decide(facts, request, policy, now)
+    closes_at = decision.window_closes_at
+    if decision.outcome is Outcome.APPROVED and closes_at is not None and now > closes_at:
+        return expired(facts, request, policy, closes_at)
+    return decision
 
 
 def awaiting_deactivation(facts: Facts, request: Request, policy: Policy, now: dt.datetime) -> bool:

@@ -1,5 +1,5 @@
-"""Which durable timers a deactivation or a decision sets (pure): the handlers store them, the timer
-loop fires them."""
+"""Which durable timers a decision sets, and which SLA state it publishes (pure): the handlers store
+the timers, the timer loop fires them. Reminders have no timer rows (domain.reminders)."""
 
 from __future__ import annotations
 
@@ -8,24 +8,14 @@ from typing import Any
 
 from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.rules import Decision, Request
-from services.eligibility.domain.window import reactivation_window_closes_at
-from shared.enums import DecisionReason, Outcome, ReactivationPath
+from shared.enums import DecisionReason, Outcome, ReactivationPath, SlaState
 
-# Timer kinds. REMINDER's subject is the NIK; every other kind's is the request id.
+# Timer kinds; the subject is the request id. (REMINDER rows are gone: migration 0003.)
 REMINDER, EXPIRE, RECHECK, SLA_WARNING, SLA_BREACH = "REMINDER", "EXPIRE", "RECHECK", "SLA_WARNING", "SLA_BREACH"
 
 
 def timer(kind: str, subject: str, nik: str, due_at: dt.datetime, **data: Any) -> dict[str, Any]:
     return {"kind": kind, "subject": subject, "nik": nik, "due_at": due_at, "data": data}
-
-
-def reminders(nik: str, deactivated_on: dt.date, policy: Policy) -> list[dict[str, Any]]:
-    """Reminders before the window closes (dropped when the person asks, skipped if reactivated)."""
-    closes = reactivation_window_closes_at(deactivated_on, nik, policy)
-    return [
-        timer(REMINDER, nik, nik, closes - dt.timedelta(days=days), days_left=days, window_closes_at=closes.isoformat())
-        for days in policy.reminder_days_before_close
-    ]
 
 
 def request_timers(request: Request, decision: Decision, policy: Policy) -> list[dict[str, Any]]:
@@ -43,3 +33,15 @@ def request_timers(request: Request, decision: Decision, policy: Policy) -> list
         timers.append(timer(SLA_WARNING, subject, nik, request.received_at + policy.emergency_warning))
         timers.append(timer(SLA_BREACH, subject, nik, request.received_at + policy.emergency_sla))
     return timers
+
+
+def sla_state(decision: Decision, first: bool) -> SlaState | None:
+    """The SLA event an emergency's decision publishes. Approved: MET (a late one is folded into
+    BREACHED downstream, shared.sla). Rejected or expired: CLOSED, the clock leaves the board, and
+    the decision deletes its SLA timers in the same transaction, so no WARNING/BREACHED follows.
+    PENDING starts the clock (OK) on the first decision only."""
+    if decision.outcome is Outcome.APPROVED:
+        return SlaState.MET
+    if decision.outcome in (Outcome.REJECTED, Outcome.EXPIRED):
+        return SlaState.CLOSED
+    return SlaState.OK if first else None

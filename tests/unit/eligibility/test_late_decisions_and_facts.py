@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from services.eligibility.app import load_policy
 from services.eligibility.domain.facts import apply_fact
 from services.eligibility.domain.policy import Policy
-from services.eligibility.domain.rules import Facts, Request, decide, expired
+from services.eligibility.domain.rules import Facts, Request, decide, expired, redecide
 from services.eligibility.domain.window import reactivation_window_closes_at
 from shared.enums import DecisionReason as R
 from shared.enums import Outcome, ReactivationPath
@@ -67,8 +67,9 @@ def test_request_completed_by_facts_in_time_is_approved() -> None:
     assert (d.outcome, d.reasons) == (Outcome.APPROVED, ())
 
 
-def test_request_in_time_whose_facts_arrive_after_the_window_closed_is_expired() -> None:
-    d = decide(complete(), regular(), POLICY, now=CLOSES + dt.timedelta(seconds=1))
+def test_pending_request_whose_facts_arrive_after_the_window_closed_is_expired() -> None:
+    # It was waiting for a fact when the window closed: it expires with the window (redecide).
+    d = redecide(complete(), regular(), POLICY, now=CLOSES + dt.timedelta(seconds=1))
     assert (d.outcome, d.reasons) == (Outcome.EXPIRED, (R.WINDOW_EXPIRED,))
 
 
@@ -97,12 +98,12 @@ def test_request_received_after_close_is_rejected_not_expired() -> None:
     st.one_of(st.none(), st.integers(1, 10)),
     st.timedeltas(dt.timedelta(seconds=1), dt.timedelta(days=800)),
 )
-def test_nothing_is_approved_once_the_window_has_closed(
+def test_no_pending_request_is_approved_once_the_window_has_closed(
     biometric: bool, conflict: bool, desil: int | None, after: dt.timedelta
 ) -> None:
     f = complete(biometric_recorded=biometric, nik_conflict_open=conflict, desil=desil)
     for path in ReactivationPath:
-        d = decide(f, Request("r", NIK, path, IN_TIME), POLICY, now=CLOSES + after)
+        d = redecide(f, Request("r", NIK, path, IN_TIME), POLICY, now=CLOSES + after)
         assert d.outcome in (Outcome.EXPIRED, Outcome.REJECTED)
         assert R.WINDOW_EXPIRED in d.reasons or d.outcome is Outcome.REJECTED
 

@@ -1,4 +1,5 @@
-"""Which timers a decision sets: expiry, the grace recheck, the emergency SLA; none once final."""
+"""Which timers a decision sets (expiry, the grace recheck, the emergency SLA; none once final) and
+which SLA state it publishes."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import pytest
 
 from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.rules import Decision, Request
-from services.eligibility.domain.schedule import reminders, request_timers
+from services.eligibility.domain.schedule import request_timers, sla_state
 from shared.enums import DecisionReason as R
-from shared.enums import Outcome, ReactivationPath
+from shared.enums import Outcome, ReactivationPath, SlaState
 
 POLICY = Policy("test")
 NIK = "3674015708900001"
@@ -49,9 +50,17 @@ def test_a_final_decision_sets_no_timer(outcome: Outcome) -> None:
     assert timers(ReactivationPath.EMERGENCY, outcome, (), CLOSES) == {}
 
 
-def test_reminders_come_30_and_7_days_before_the_window_closes() -> None:
-    found = reminders(NIK, dt.date(2026, 6, 1), POLICY)
-    assert [(t["kind"], t["subject"], t["due_at"], t["data"]["days_left"]) for t in found] == [
-        ("REMINDER", NIK, CLOSES - dt.timedelta(days=30), 30),
-        ("REMINDER", NIK, CLOSES - dt.timedelta(days=7), 7),
-    ]
+@pytest.mark.parametrize(
+    ("outcome", "first", "state"),
+    [
+        (Outcome.PENDING, True, SlaState.OK),  # the clock starts
+        (Outcome.PENDING, False, None),  # still pending for other reasons: the clock runs on
+        (Outcome.APPROVED, True, SlaState.MET),
+        (Outcome.APPROVED, False, SlaState.MET),  # after a breach too: downstream keeps BREACHED
+        (Outcome.REJECTED, True, SlaState.CLOSED),
+        (Outcome.REJECTED, False, SlaState.CLOSED),
+        (Outcome.EXPIRED, False, SlaState.CLOSED),
+    ],
+)
+def test_an_emergency_decision_publishes_its_sla_state(outcome: Outcome, first: bool, state: SlaState | None) -> None:
+    assert sla_state(Decision(outcome, (), (), "test", CLOSES), first) is state
