@@ -35,18 +35,20 @@ class NikParts:
     serial: str
     province_name: str  # Kemendagri's current names, also for a code from before a split
     regency_name: str  # with its kind: "Kota Tangerang Selatan", "Kabupaten Tangerang"
-    district_name: str | None = None  # None when the list does not know the district code
+
+    @property
+    def district_name(self) -> str | None:
+        """The kecamatan's name, None when the list does not know the code (computed on demand: a
+        field would cost every parse, and only the registry's labels read it)."""
+        return DISTRICTS.get(self.district_code)
 
 
-def _region_names(code: str) -> tuple[str, str]:
-    """Province and regency names of a 4-digit region code: a dict lookup (the list is loaded once)."""
-    names = REGENCIES.get(code)
-    if names is None:
-        province = PROVINCES.get(code[:2])
-        if province is None:
-            raise NikError(f"unknown province code {code[:2]}")
-        raise NikError(f"unknown regency code {code} in province {code[:2]} ({province})")
-    return names
+def _unknown_region(code: str) -> NikError:
+    """The error for a 4-digit region code that is not in the list: unknown province, or unknown regency."""
+    province = PROVINCES.get(code[:2])
+    if province is None:
+        return NikError(f"unknown province code {code[:2]}")
+    return NikError(f"unknown regency code {code} in province {code[:2]} ({province})")
 
 
 _SIXTEEN_ASCII_DIGITS = re.compile(r"[0-9]{16}")
@@ -78,7 +80,10 @@ def parse_nik(value: str) -> NikParts:
         raise NikError("NIK must contain digits only")
     if len(nik) != 16:
         raise NikError(f"NIK must be 16 digits, got {len(nik)}")
-    province_name, regency_name = _region_names(nik[:4])
+    # A dict lookup in the list loaded once (shared.regions); historic codes are keys too.
+    names = REGENCIES.get(nik[:4])
+    if names is None:
+        raise _unknown_region(nik[:4])
     if nik[4:6] == "00":
         raise NikError("district code 00 is not valid")
     try:
@@ -97,9 +102,8 @@ def parse_nik(value: str) -> NikParts:
         birth_date=birth_date,
         is_female=int(nik[6:8]) > 40,
         serial=nik[12:],
-        province_name=province_name,
-        regency_name=regency_name,
-        district_name=DISTRICTS.get(nik[:6]),
+        province_name=names[0],
+        regency_name=names[1],
     )
 
 
