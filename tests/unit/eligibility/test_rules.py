@@ -18,7 +18,7 @@ from shared.window import add_months, reactivation_window_closes_at
 POLICY = Policy("test")
 JAKARTA = "3674015708900001"  # Banten: WIB
 DENPASAR = "5171015708900001"  # Bali: WITA
-JAYAPURA = "9471015708900001"  # Papua: WIT
+JAYAPURA = "9171015708900001"  # Kota Jayapura, Papua: WIT
 DEACTIVATED = dt.date(2026, 6, 1)
 SOON = dt.datetime(2026, 7, 1, 9, tzinfo=dt.UTC)
 HOSPITAL = Documents(hospital_letter=HospitalLetter(facility_code="3674R001", letter_no="IGD/1"))

@@ -54,7 +54,7 @@ def test_rejection_names_the_reason_and_what_to_do() -> None:
         ),  # 06:30 WIB
         (NIK, dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC), None),  # 10:00 WIB: at once
         (
-            "9471015708900001",
+            "9171015708900001",  # Kota Jayapura
             dt.datetime(2026, 11, 24, 12, 30, tzinfo=dt.UTC),
             dt.datetime(2026, 11, 24, 22, 0, tzinfo=dt.UTC),
         ),  # 21:30 WIT -> 07:00 WIT next day
