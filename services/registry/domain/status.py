@@ -23,6 +23,7 @@ from shared.events import (
     ParticipantDeactivated,
     ReactivationDecided,
 )
+from shared.timezones import zone_for_nik
 from shared.window import reactivation_window_closes_at
 
 # The same rule eligibility decides with (DOMAIN.md): N calendar months after deactivation, clamped to
@@ -107,19 +108,25 @@ def _stale(p: Participant, event: Event) -> bool:
 
 
 def _deactivated(p: Participant | None, e: ParticipantDeactivated, region: Region, months: int) -> Applied:
-    if p is not None and _stale(p, e):
-        if p.deactivated_on is None:
-            # The decision was seen first (topics are consumed independently): the deactivation it
-            # followed fills in reason, date and window; the newer status stays.
-            late = replace(
-                _with_deactivation(p, e, region, months),
-                status=p.status,
-                last_status_event_at=p.last_status_event_at,
+    # Facts arrive late and twice (DOMAIN.md): a deactivation is judged by its date, not its arrival.
+    if p is not None and p.deactivated_on is not None:
+        if e.deactivated_on == p.deactivated_on:
+            # The same deactivation again (another source, a resend, after a reactivation): nothing changes.
+            return Applied(p)
+        if e.deactivated_on < p.deactivated_on:
+            # An older deactivation arriving after a newer one never moves the window back.
+            return Applied(
+                p, anomaly=Anomaly("STALE_EVENT", f"deactivation of {e.deactivated_on} older than {p.deactivated_on}")
             )
-            return Applied(late, _entry(e, p.status, p.status, [e.reason]))
-        return Applied(
-            p, anomaly=Anomaly("STALE_EVENT", f"deactivation of {e.occurred_at:%Y-%m-%d} older than current state")
+    if p is not None and _stale(p, e):
+        # A deactivation (the first one seen, or a newer one) older than the status the decisions already
+        # set: eligibility decided with it, so it fills in reason, date and window; the newer status stays.
+        late = replace(
+            _with_deactivation(p, e, region, months),
+            status=p.status,
+            last_status_event_at=p.last_status_event_at,
         )
+        return Applied(late, _entry(e, p.status, p.status, [e.reason]))
     new = _with_deactivation(p or Participant(e.nik, S.INACTIVE, *region), e, region, months)
     return Applied(new, _entry(e, p.status if p else None, S.INACTIVE, [e.reason]))
 
@@ -168,12 +175,17 @@ def _decided(p: Participant | None, e: ReactivationDecided, region: Region) -> A
             _entry(e, None, first, e.reasons),
             Anomaly(kind, f"{e.outcome} for request {e.request_id} before any deactivation was seen"),
         )
-    if _stale(p, e):
-        return Applied(p, anomaly=Anomaly("STALE_EVENT", f"decision {e.outcome} older than current state"))
     if e.outcome is Outcome.APPROVED and p.deceased:
         return Applied(p, anomaly=Anomaly("APPROVAL_FOR_DECEASED", f"request {e.request_id}"))
     if e.outcome is Outcome.APPROVED and p.status is S.EXPIRED:
-        return Applied(p, anomaly=Anomaly("APPROVAL_AFTER_EXPIRY", f"request {e.request_id}"))
+        if not received_in_window(p, e):
+            return Applied(p, anomaly=Anomaly("APPROVAL_AFTER_EXPIRY", f"request {e.request_id}"))
+        # Lateness is judged at receipt: an approval of a request received while the window was open
+        # undoes the expiry at window close, even when it arrives after it (registry lag).
+        last = max(e.occurred_at, p.last_status_event_at or e.occurred_at)
+        return Applied(replace(p, status=S.ACTIVE, last_status_event_at=last), _entry(e, p.status, S.ACTIVE))
+    if _stale(p, e):
+        return Applied(p, anomaly=Anomaly("STALE_EVENT", f"decision {e.outcome} older than current state"))
     target = _target(p.status, e)
     if target is None:
         return Applied(p, anomaly=Anomaly("UNEXPECTED_DECISION", f"{e.outcome} while {p.status}"))
@@ -183,6 +195,13 @@ def _decided(p: Participant | None, e: ReactivationDecided, region: Region) -> A
 
 
 _NOBODY_TO_MIRROR = {DecisionReason.NOT_DEACTIVATED, DecisionReason.NIK_INVALID}
+
+
+def received_in_window(p: Participant, e: ReactivationDecided) -> bool:
+    """The request was received during the current deactivation's window (not an earlier cycle's)."""
+    if p.window_closes_at is None or e.received_at > p.window_closes_at:
+        return False
+    return p.deactivated_on is None or e.received_at.astimezone(zone_for_nik(p.nik)).date() >= p.deactivated_on
 
 
 def _target(current: ParticipantStatus, e: ReactivationDecided) -> ParticipantStatus | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -164,10 +165,74 @@ def test_stale_decision_is_an_anomaly() -> None:
     assert r.anomaly and r.anomaly.kind == "STALE_EVENT" and r.participant and r.participant.status is S.ACTIVE
 
 
-def test_stale_deactivation_is_an_anomaly() -> None:
+def test_the_same_deactivation_from_another_source_earlier_changes_nothing() -> None:
     known = person(S.ACTIVE, deactivated_on=dt.date(2026, 6, 1), deactivation_reason="DESIL_ABOVE_5")
     r = apply(known, deactivated(at=T0 - dt.timedelta(days=1), reason="NO_BIOMETRIC"), REGION)
-    assert r.anomaly and r.anomaly.kind == "STALE_EVENT" and r.participant == known and r.history is None
+    assert (r.participant, r.history, r.anomaly) == (known, None, None)
+
+
+JUNE_1 = dt.date(2026, 6, 1)
+
+
+def _again(on: dt.date, at: dt.datetime, source: str = "BPJS", reason: str = "DESIL_ABOVE_5") -> ParticipantDeactivated:
+    return ParticipantDeactivated(occurred_at=at, source=source, nik=NIK, deactivated_on=on, reason=reason)  # type: ignore[arg-type]
+
+
+def _reactivated() -> Participant:
+    """Deactivated on 1 June, then approved: ACTIVE, the June window on record."""
+    inactive = apply(None, deactivated(), REGION).participant
+    active = apply(inactive, decided("APPROVED", at=T0 + dt.timedelta(days=3)), REGION).participant
+    assert active and active.status is S.ACTIVE
+    return active
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _again(JUNE_1, T0),  # the same event content from a second source
+        _again(JUNE_1, T0 + dt.timedelta(days=10), source="SIKS-NG"),  # a resend after the approval
+        _again(JUNE_1, T0 + dt.timedelta(days=10), reason="NO_BIOMETRIC"),  # same date, another reason code
+        _again(dt.date(2026, 5, 1), T0 + dt.timedelta(days=10)),  # an older deactivation, arriving late
+        _again(dt.date(2026, 5, 31), T0 - dt.timedelta(days=40)),
+    ],
+    ids=["second-source", "resend-after-approval", "other-reason", "older-date-late", "older-date"],
+)
+def test_a_repeated_or_older_deactivation_after_a_reactivation_changes_nothing(event: ParticipantDeactivated) -> None:
+    active = _reactivated()
+    r = apply(active, event, REGION)
+    assert r.participant == active  # still ACTIVE, same window, same reason
+    assert r.history is None and not r.status_changed
+
+
+@pytest.mark.parametrize("start", [S.INACTIVE, S.REACTIVATION_PENDING, S.EXPIRED])
+def test_a_repeated_deactivation_changes_nothing_in_any_status(start: S) -> None:
+    known = person(start, deactivated_on=JUNE_1, deactivation_reason="DESIL_ABOVE_5")
+    r = apply(known, _again(JUNE_1, T0 + dt.timedelta(days=5)), REGION)
+    assert (r.participant, r.history) == (known, None)
+
+
+def test_an_older_deactivation_never_moves_the_window_back() -> None:
+    later = apply(None, _again(dt.date(2026, 8, 31), T0), REGION).participant
+    assert later and later.window_closes_at and later.window_closes_at.date() == dt.date(2027, 2, 28)
+    r = apply(later, _again(JUNE_1, T0 + dt.timedelta(days=1)), REGION)  # posted later, dated earlier
+    assert r.participant == later and r.history is None
+    assert r.anomaly and r.anomaly.kind == "STALE_EVENT"  # visible: a source sent an outdated list
+
+
+def test_a_newer_deactivation_after_a_reactivation_deactivates_again() -> None:
+    active = _reactivated()
+    r = apply(active, _again(dt.date(2026, 12, 1), T0 + dt.timedelta(days=180), reason="NO_BIOMETRIC"), REGION)
+    assert r.participant and r.participant.status is S.INACTIVE and r.status_changed
+    assert r.participant.deactivated_on == dt.date(2026, 12, 1) and r.participant.deactivation_reason == "NO_BIOMETRIC"
+    assert r.participant.window_closes_at and r.participant.window_closes_at.date() == dt.date(2027, 6, 1)
+
+
+def test_a_newer_deactivation_older_than_the_approval_only_fills_in_its_window() -> None:
+    """Posted before the approval (eligibility decided with it), seen after: the status stays ACTIVE."""
+    active = _reactivated()
+    r = apply(active, _again(dt.date(2026, 6, 15), T0 + dt.timedelta(days=2)), REGION)
+    assert r.participant and r.participant.status is S.ACTIVE and not r.status_changed
+    assert r.participant.deactivated_on == dt.date(2026, 6, 15)
 
 
 def test_late_deactivation_after_its_decision_fills_details_and_keeps_the_newer_status() -> None:
@@ -310,3 +375,33 @@ def test_window_closes_six_months_later_at_local_end_of_day_clamped(
 ) -> None:
     got = window_closes_at(deactivated_on, nik)
     assert got == closes and got.utcoffset() == closes.utcoffset()
+
+
+CLOSES = dt.datetime(2026, 12, 1, 23, 59, 59, tzinfo=ZoneInfo("Asia/Jakarta"))
+
+
+def _expired_at_window_close() -> Participant:
+    return replace(person(S.EXPIRED, deactivated_on=JUNE_1, window_closes_at=CLOSES), last_status_event_at=CLOSES)
+
+
+@pytest.mark.parametrize(
+    ("received", "decided_at", "applied"),
+    [
+        (CLOSES - dt.timedelta(hours=1), CLOSES + dt.timedelta(hours=5), True),  # decided after the close
+        (CLOSES - dt.timedelta(hours=1), CLOSES - dt.timedelta(minutes=5), True),  # decided before, seen after
+        (CLOSES, CLOSES + dt.timedelta(days=2), True),  # the last second of the window
+        (CLOSES + dt.timedelta(seconds=1), CLOSES + dt.timedelta(days=2), False),  # received too late
+        (dt.datetime(2026, 5, 20, tzinfo=dt.UTC), CLOSES + dt.timedelta(days=2), False),  # an earlier cycle's request
+    ],
+)
+def test_an_approval_of_a_request_received_in_the_window_undoes_the_expiry_at_window_close(
+    received: dt.datetime, decided_at: dt.datetime, applied: bool
+) -> None:
+    approval = decided("APPROVED", at=decided_at).model_copy(update={"received_at": received})
+    r = apply(_expired_at_window_close(), approval, REGION)
+    if applied:
+        assert r.anomaly is None and r.participant and r.participant.status is S.ACTIVE and r.status_changed
+        assert r.participant.last_status_event_at == max(CLOSES, decided_at)
+    else:
+        assert r.anomaly and r.anomaly.kind == "APPROVAL_AFTER_EXPIRY"
+        assert r.participant and r.participant.status is S.EXPIRED and r.history is None
