@@ -3,7 +3,8 @@
 The wave: 20,990 deactivations across seven districts with the published counts, NIKs valid
 for those districts, phone numbers for most, a believable mix of reasons. Then DTSEN desil
 updates and Dukcapil biometric/death facts for part of them, and regular, chronic-disease and
-emergency requests (some late, some for deceased people, some with missing documents).
+emergency requests (some late, some for deceased people, some with missing documents), and a
+few requests from people never deactivated, here and anywhere in Kemendagri's list of regencies.
 Dates are placed relative to `today` so the 6-month windows are mostly still open.
 Used by `pbi demo`, the end-to-end tests and the benchmarks.
 """

@@ -124,6 +124,17 @@ def test_unknown_province_or_regency_is_refused_by_name(candidate: str, problem:
         parse_nik(candidate)
 
 
+def test_a_region_is_refused_exactly_when_neither_list_has_its_code() -> None:
+    known = set(REGENCIES) | set(HISTORIC)
+    for code in (f"{i:04d}" for i in range(10_000)):
+        try:
+            parse_nik(nik(code))
+        except NikError as exc:
+            assert code not in known and str(exc).startswith(("unknown province", "unknown regency")), code
+        else:
+            assert code in known, code
+
+
 def test_districts_are_labelled_when_known_and_never_refused() -> None:
     assert parse_nik(nik("3674", "06")).district_name == "Pamulang"
     assert parse_nik(nik("9101", "01")).district_name == "Merauke"  # from the pre-2022 list
