@@ -8,6 +8,7 @@ other's tables and migrate independently.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -19,6 +20,7 @@ from alembic.config import Config
 from sqlalchemy import JSON, ColumnElement, Connection, Table, TextClause, any_, literal, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as SQLAlchemySession
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,9 +28,32 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.settings import Settings
 
 
+def connect_options(database_url: str) -> tuple[str, dict[str, Any]]:
+    """libpq's `sslmode` / `sslrootcert` in DATABASE_URL, made into what asyncpg understands: with
+    `verify-full` (the cluster's setting) the server's certificate is checked against that CA and its name
+    against the host, so a neighbour cannot stand in for the database. Without them: the URL as it is."""
+    url = make_url(database_url)
+    query = dict(url.query)
+    libpq_mode, asyncpg_mode, rootcert = (query.pop(k, None) for k in ("sslmode", "ssl", "sslrootcert"))
+    mode = libpq_mode or asyncpg_mode
+    if mode is None:
+        return database_url, {}
+    if not isinstance(mode, str) or not isinstance(rootcert, str | None):
+        raise ValueError("DATABASE_URL: give sslmode and sslrootcert once each")
+    plain = url.set(query=query).render_as_string(hide_password=False)
+    if mode in ("verify-ca", "verify-full"):
+        context = ssl.create_default_context(cafile=rootcert)  # CERT_REQUIRED
+        context.check_hostname = mode == "verify-full"
+        return plain, {"ssl": context}
+    return plain, {"ssl": mode}
+
+
 def make_engine(settings: Settings, **kwargs: object) -> AsyncEngine:
+    url, connect_args = connect_options(settings.database_url)
+    if connect_args:
+        kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}  # type: ignore[dict-item]
     return create_async_engine(
-        settings.database_url,
+        url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
@@ -73,8 +98,22 @@ async def migrate(engine: AsyncEngine, migrations_dir: Path, schema: str) -> Non
     async with engine.begin() as conn:
         # One migrator at a time per schema; the others wait, then find nothing to do.
         await conn.execute(text("select pg_advisory_xact_lock(hashtext(:s))"), {"s": f"migrate:{schema}"})
-        await conn.execute(text(f'create schema if not exists "{schema}"'))
+        owner = await conn.scalar(text(SCHEMA_OWNER), {"s": schema})
+        if owner is None:  # creating a schema needs CREATE on the database, which a service's role lacks
+            await conn.execute(text(f'create schema if not exists "{schema}"'))
+        elif owner["member"] and not owner["is_current"]:
+            # Connected as a member of the schema's owner role (shared.db_roles): migrate as that owner,
+            # so every table of the schema keeps one owner whichever service's pod migrated it.
+            await conn.execute(text(f'set local role "{owner["name"]}"'))
         await conn.run_sync(upgrade)
+
+
+# The schema's owner, and whether the current user is it or may act as it (a member of the role).
+SCHEMA_OWNER = """
+select json_build_object('name', r.rolname, 'is_current', r.rolname = current_user,
+                         'member', pg_has_role(current_user, r.oid, 'MEMBER'))
+from pg_namespace n join pg_roles r on r.oid = n.nspowner where n.nspname = :s
+"""
 
 
 # --- bulk writes -------------------------------------------------------------------------------

@@ -35,9 +35,18 @@ ensure_database() {
   fi
 }
 
+# One role per service owning its schema (shared/db_roles.py, idempotent). Local services still connect as
+# postgres (trust on 127.0.0.1); the roles make local schemas look like the cluster's, and the tests use them.
+ensure_roles() {
+  local py="$here/../../.venv/bin/python"
+  if [ ! -x "$py" ]; then say "no .venv yet: database roles are set up by the next \`make infra-up\`"; return; fi
+  (cd "$here/../.." && "$py" -m shared.db_roles --database-url "postgresql+asyncpg://postgres@$HOST:$PORT/$DB" >/dev/null) \
+    || die "setting up the database roles failed (python -m shared.db_roles)"
+}
+
 start() {
   if port_open $HOST $PORT; then
-    if [ "$(psql_ok 'select 1')" = 1 ]; then say "PostgreSQL already answering on $HOST:$PORT"; ensure_database; return; fi
+    if [ "$(psql_ok 'select 1')" = 1 ]; then say "PostgreSQL already answering on $HOST:$PORT"; ensure_database; ensure_roles; return; fi
     die "port $PORT is taken by $(port_owner $PORT || echo 'another program'), which does not accept user postgres without a password. Stop it, or point DATABASE_URL at a database you can use."
   fi
   ensure_packages
@@ -61,7 +70,7 @@ CONF
   say "starting PostgreSQL on $HOST:$PORT (log: $PGLOG)"
   touch "$PGLOG"; [ "$RUN_AS" = postgres ] && chown postgres "$PGLOG"
   as_pg "$bin/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 start >/dev/null || { tail -n 20 "$PGLOG" >&2; die "PostgreSQL did not start (see $PGLOG)"; }
-  ensure_database
+  ensure_database; ensure_roles
   say "PostgreSQL is up"
 }
 
