@@ -26,13 +26,21 @@ def issue(
     name: Annotated[str, typer.Option(help="Who the key is for, e.g. 'RSUD Tangsel'")],
     scopes: Annotated[str, typer.Option(help=f"Comma-separated: {', '.join(SCOPES)}")],
     facility: Annotated[list[str] | None, typer.Option(help="Facility code (emergency:write keys)")] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="The system the key's events come from, e.g. SIKS-NG (default: the name)"),
+    ] = None,
 ) -> None:
-    """Issue a key; it is printed once, alone on the last line."""
+    """Issue a key; it is printed once, alone on the last line.
+
+    Event scopes: events:deactivations, events:desil, events:biometric, events:deaths,
+    events:nik_conflicts, events:id_semesta (one per event type); events:write means all of them.
+    Every event the key posts gets its `source` from the key, whatever the body says."""
 
     async def go(settings: Settings) -> str:
         store = await _store(settings)
         try:
-            return await store.issue(name, [s.strip() for s in scopes.split(",") if s.strip()], facility or [])
+            return await store.issue(name, [s.strip() for s in scopes.split(",") if s.strip()], facility or [], source)
         finally:
             await store.engine.dispose()
 
@@ -67,11 +75,12 @@ def list_keys() -> None:
         finally:
             await store.engine.dispose()
 
-    table = Table("key id", "name", "scopes", "facilities", "created", "revoked")
+    table = Table("key id", "name", "source", "scopes", "facilities", "created", "revoked")
     for k in run(go):
         table.add_row(
             k.key_id,
             k.name,
+            k.source or k.name,
             ",".join(k.scopes),
             ",".join(k.facility_codes),
             k.created_at.isoformat(timespec="seconds"),

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     api_key_pepper: SecretStr = SecretStr("local-dev-pepper-change-me")
     http_host: str = "127.0.0.1"
     db_pool_size: int = Field(default=10, ge=1)
+    # Requests with a missing or unknown API key one client address may make per minute (then 429).
+    auth_failures_per_minute: int = Field(default=30, ge=1)
 
 
 class IntakeSettings(Settings):

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import and_, delete, or_, select, update
@@ -21,8 +22,9 @@ from services.intake.domain.idempotency import body_hash, request_id_for, sla_st
 from services.intake.events_body import parse_events
 from services.intake.publisher import BrokerUnavailable
 from services.intake.store import Facility, IdempotencyKey, RequestView
-from shared.auth import Principal
+from shared.auth import Principal, forbidden_event_types
 from shared.auth.dependencies import require_any_scope
+from shared.auth.scopes import ANY_EVENTS
 from shared.enums import Channel, ReactivationPath, SlaState
 from shared.events import Documents, HospitalLetter, ReactivationRequested
 from shared.nik import Nik, mask_nik
@@ -179,19 +181,36 @@ async def _publish(request: Request, topic: str, events: list) -> None:  # type:
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
+def _event_types(body: Any) -> set[str]:
+    """The `type`s a body names (a cheap look before validation, for the scope check)."""
+    raw = body.get("events") if isinstance(body, dict) and "events" in body else [body]
+    if not isinstance(raw, list):
+        return set()
+    return {e["type"] for e in raw if isinstance(e, dict) and isinstance(e.get("type"), str)}
+
+
+def _check_event_scopes(principal: Principal, body: Any) -> None:
+    """Each event type needs its scope (`events:deaths`...; `events:write` covers all): 403 naming the types."""
+    forbidden = forbidden_event_types(principal.scopes, _event_types(body))
+    if forbidden:
+        raise HTTPException(403, f"this key may not post {', '.join(forbidden)}: the batch was not accepted")
+
+
 @router.post("/v1/events", status_code=202, response_model=EventsAccepted)
 async def post_events(
     request: Request,
     body: Annotated[Any, Body(description='One event, or {"events": [...]} with up to 10,000')],
-    principal: Principal = Depends(require_any_scope("events:write")),
+    principal: Principal = Depends(require_any_scope(*ANY_EVENTS)),
     idempotency_key: IdemKey = None,
 ) -> Any:
+    """Each event's `source` is the key's (issued with `--source`, else its name), whatever the body says."""
+    _check_event_scopes(principal, body)
     if isinstance(body, dict) and isinstance(body.get("events"), list) and len(body["events"]) > THREAD_BATCH:
         return await _post_big_batch(request, principal, idempotency_key)
     async with idempotent(request, principal, idempotency_key, body) as slot:
         if slot.replay:
             return slot.replay
-        events = parse_events(body)
+        events = parse_events(body, source=principal.source)
         await _publish(request, PARTICIPANT_EVENTS.name, events)
         slot.response = EventsAccepted(accepted=len(events), event_ids=[e.event_id for e in events])
         return slot.response
@@ -202,7 +221,9 @@ async def _post_big_batch(request: Request, principal: Principal, idempotency_ke
     process keeps answering hospitals meanwhile (services.intake.bulk). The body's bytes go as they
     came (FastAPI keeps them); a batch with an error is refused whole, before the key is claimed."""
     with _unavailable_is_503():
-        prepared = await request.app.state.bulk.prepare(await request.body(), with_digest=bool(idempotency_key))
+        prepared = await request.app.state.bulk.prepare(
+            await request.body(), with_digest=bool(idempotency_key), source=principal.source
+        )
     async with idempotent(request, principal, idempotency_key, digest=prepared.digest) as slot:
         if slot.replay:
             return slot.replay
@@ -287,13 +308,38 @@ async def _accept_request(
     return RequestAccepted(request_id=request_id, sla_deadline=event.sla_deadline)
 
 
+def _check_request_scope(principal: Principal, body: ReactivationBody) -> None:
+    """EMERGENCY skips the desil and biometric checks: only a hospital key bound to the letter's
+    facility may ask for it (as on the hospital endpoint); the other paths need reactivations:write."""
+    if body.path is not ReactivationPath.EMERGENCY:
+        if "reactivations:write" not in principal.scopes:
+            raise HTTPException(403, "this key lacks the scope reactivations:write")
+        return
+    if "emergency:write" not in principal.scopes:
+        raise HTTPException(403, "path EMERGENCY needs a hospital key (scope emergency:write)")
+    letter = body.documents.hospital_letter
+    if letter is None:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "documents", "hospital_letter"),
+                    "msg": "path EMERGENCY needs the hospital letter",
+                    "type": "missing",
+                }
+            ]
+        )
+    if letter.facility_code not in principal.facility_codes:
+        raise HTTPException(403, f"this key may not post for facility {letter.facility_code}")
+
+
 @router.post("/v1/reactivations", status_code=202, response_model=RequestAccepted, response_model_exclude_none=True)
 async def post_reactivation(
     request: Request,
     body: ReactivationBody,
-    principal: Principal = Depends(require_any_scope("reactivations:write")),
+    principal: Principal = Depends(require_any_scope("reactivations:write", "emergency:write")),
     idempotency_key: IdemKey = None,
 ) -> Any:
+    _check_request_scope(principal, body)
     raw = body.model_dump(mode="json")
     async with idempotent(request, principal, idempotency_key, raw) as slot:
         if slot.replay:

@@ -23,6 +23,7 @@ from shared import tracing
 from shared.auth import ApiKeyStore
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import any_event_adapter
+from shared.http_guard import FrontDoor, MiB
 from shared.kafka import ensure_topics, make_broker, mask_personal_data, subscribe
 from shared.observability import configure_logging, health_router, instrument
 from shared.runtime import tune_for_latency
@@ -121,6 +122,14 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.bulk = BulkWorker()
     app.state.api_keys = ApiKeyStore(engine, settings.api_key_pepper.get_secret_value())
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    # The key and the size before the body (CONTRACT.md); inside the request context (ids, metrics).
+    app.add_middleware(
+        FrontDoor,
+        authenticate=app.state.api_keys.authenticate,
+        protected=("/v1/",),
+        body_limits={("POST", "/v1/events"): 16 * MiB},
+        failures_per_minute=settings.auth_failures_per_minute,
+    )
     instrument(app, "intake")
     app.include_router(router)
     asyncapi = asyncapi_document(settings.topic_prefix)

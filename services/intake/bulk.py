@@ -42,11 +42,11 @@ class Invalid:
     errors: list[dict[str, Any]]  # as RequestValidationError has them: loc, msg, type
 
 
-def prepare(raw: bytes, with_digest: bool) -> Prepared | Invalid:
+def prepare(raw: bytes, with_digest: bool, source: str | None = None) -> Prepared | Invalid:
     """Runs in the worker: everything CPU-heavy about a batch, nothing that does I/O."""
     body = json.loads(raw)  # already parsed once by FastAPI: it is valid JSON
     try:
-        events = parse_events(body)
+        events = parse_events(body, source)
     except RequestValidationError as exc:
         return Invalid(
             [{"loc": tuple(e["loc"]), "msg": str(e.get("msg", "")), "type": e.get("type")} for e in exc.errors()]
@@ -75,9 +75,9 @@ class BulkWorker:
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
 
-    def _submit(self, raw: bytes, with_digest: bool) -> Future[Prepared | Invalid]:
+    def _submit(self, raw: bytes, with_digest: bool, source: str | None) -> Future[Prepared | Invalid]:
         if self._pool is not None:
-            return self._pool.submit(prepare, raw, with_digest)
+            return self._pool.submit(prepare, raw, with_digest, source)
         # spawn: forking a process that runs an event loop and Kafka clients would copy their state.
         self._pool = ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
@@ -88,14 +88,14 @@ class BulkWorker:
         main = sys.modules["__main__"]
         script = main.__dict__.pop("__file__", None)
         try:
-            return self._pool.submit(prepare, raw, with_digest)
+            return self._pool.submit(prepare, raw, with_digest, source)
         finally:
             if script is not None:
                 main.__file__ = script
 
-    async def prepare(self, raw: bytes, with_digest: bool) -> Prepared:
+    async def prepare(self, raw: bytes, with_digest: bool, source: str | None = None) -> Prepared:
         try:
-            result = await asyncio.wrap_future(self._submit(raw, with_digest))
+            result = await asyncio.wrap_future(self._submit(raw, with_digest, source))
         except BrokenProcessPool as exc:
             log.warning("bulk_worker_died", error=str(exc)[:200])
             self.stop()

@@ -27,8 +27,9 @@ def _validation_error(exc: ValidationError, prefix: tuple[Any, ...], indexed: bo
     )
 
 
-def parse_events(body: Any) -> list[ParticipantEvent]:
-    """A single event or {"events": [...]}; every event validated before anything is published."""
+def parse_events(body: Any, source: str | None = None) -> list[ParticipantEvent]:
+    """A single event or {"events": [...]}; every event validated before anything is published.
+    `source` (the API key's) replaces whatever source the events claim, before their ids are derived."""
     batch = isinstance(body, dict) and "events" in body
     raw = body["events"] if batch else [body]
     if batch and (set(body) - {"events"}):
@@ -51,7 +52,7 @@ def parse_events(body: Any) -> list[ParticipantEvent]:
                 }
             ]
         )
-    prepared = [{**e, "event_id": e.get("event_id") or str(event_id_for(e))} if isinstance(e, dict) else e for e in raw]
+    prepared = [_stamped(e, source) if isinstance(e, dict) else e for e in raw]
     try:
         return _validate_in_chunks(prepared)
     except ValidationError:
@@ -60,6 +61,12 @@ def parse_events(body: Any) -> list[ParticipantEvent]:
         except ValidationError as exc:
             raise _validation_error(exc, ("body", "events") if batch else ("body",), indexed=batch)
         raise
+
+
+def _stamped(event: dict[str, Any], source: str | None) -> dict[str, Any]:
+    stamped = {**event, "source": source} if source is not None else {**event}
+    stamped["event_id"] = event.get("event_id") or str(event_id_for(stamped))
+    return stamped
 
 
 def _validate_in_chunks(prepared: list[Any]) -> list[ParticipantEvent]:

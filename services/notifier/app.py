@@ -19,6 +19,7 @@ from services.notifier.store import MIGRATIONS, SCHEMA
 from shared import tracing
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import any_event_adapter
+from shared.http_guard import FrontDoor
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
 from shared.observability import configure_logging, health_router, instrument
 from shared.runtime import tune_for_latency
@@ -84,6 +85,9 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
 
     app = FastAPI(title="pbi-reactivation notifier", lifespan=lifespan)
     app.state.settings, app.state.sessions, app.state.sender = settings, sessions, sender
+    # Provider webhooks are small: 64 KiB at most, refused before being read (their signatures are
+    # checked by the routes; no API keys here).
+    app.add_middleware(FrontDoor)
     instrument(app, "notifier")
     app.include_router(router)
     app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))

@@ -19,6 +19,7 @@ from shared import tracing
 from shared.auth import ApiKeyStore
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import any_event_adapter
+from shared.http_guard import FrontDoor, SecurityHeaders
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
 from shared.kafka_security import kafka_client_options
 from shared.lane import Lane, LaneBody, call_in_loop
@@ -129,6 +130,14 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     app = FastAPI(title="pbi-reactivation registry", lifespan=lifespan)
     app.state.engine = engine
     app.state.api_keys = ApiKeyStore(engine, settings.api_key_pepper.get_secret_value())
+    # The key before anything else, every body within 64 KiB (CONTRACT.md); inside the request context.
+    app.add_middleware(
+        FrontDoor,
+        authenticate=app.state.api_keys.authenticate,
+        protected=("/v1/", "/dashboard/snapshot", "/dashboard/events"),
+        failures_per_minute=settings.auth_failures_per_minute,
+    )
+    app.add_middleware(SecurityHeaders)  # the dashboard's CSP, no framing, no referrer (outside the guard)
     instrument(app, "registry")
     app.include_router(router)
     app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))

@@ -19,5 +19,7 @@ class ApiKey(SQLModel, table=True):
     secret_hash: str = Field(max_length=128)
     scopes: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
     facility_codes: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String), nullable=False))
+    # The `source` stamped on the key's events; None: the key's name (keys issued before 0002).
+    source: str | None = Field(default=None, max_length=64)
     created_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     revoked_at: dt.datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

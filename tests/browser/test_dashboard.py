@@ -41,6 +41,7 @@ async def test_emergency_appears_on_the_sla_board_and_turns_met_live(
     system: RunningSystem, keys: Keys, http: httpx.AsyncClient
 ) -> None:
     viewer, writer = await keys.issue("dashboard:read"), await keys.issue("events:write")
+    reader = await keys.issue("participants:read")  # a dashboard key reads only the masked view
     hospital = await keys.issue("emergency:write", ["3674R001"])
     events_url = system.url("intake") + "/v1/events"
     # Deactivated and with an open NIK conflict: the emergency stays open (PENDING) until it is resolved.
@@ -70,7 +71,7 @@ async def test_emergency_appears_on_the_sla_board_and_turns_met_live(
 
     async def registered() -> bool:
         r = await http.get(
-            system.url("registry") + f"/v1/participants/{PATIENT}", headers={"Authorization": f"Bearer {viewer}"}
+            system.url("registry") + f"/v1/participants/{PATIENT}", headers={"Authorization": f"Bearer {reader}"}
         )
         return r.status_code == 200 and r.json()["history"][-1]["event_type"] == "participant.nik_conflict_reported"
 
@@ -79,7 +80,12 @@ async def test_emergency_appears_on_the_sla_board_and_turns_met_live(
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         page = await browser.new_page(viewport={"width": 1400, "height": 1100})
-        await page.goto(system.url("registry") + "/dashboard")
+        csp_violations: list[str] = []
+        page.on("console", lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None)
+        response = await page.goto(system.url("registry") + "/dashboard")
+        assert response is not None
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        assert response.headers["x-frame-options"] == "DENY"
         await page.fill("#api-key", "pbi_wrong_key")
         await page.click("#login-form button")
         await expect(page.locator("#login-error")).to_contain_text("tidak dikenal")
@@ -113,6 +119,12 @@ async def test_emergency_appears_on_the_sla_board_and_turns_met_live(
         )
         await expect(row.locator(".state")).to_have_text("Terpenuhi", timeout=15_000)
         assert "3674061708900042" not in page.url
+        # The look-up with the dashboard key: the masked view (status, no reasons or sources).
+        await page.fill("#lookup-nik", PATIENT)
+        await page.click("#lookup-form button")
+        await expect(page.locator("#lookup-result")).to_contain_text("3674********0042", timeout=15_000)
+        assert "NIK_CONFLICT" not in await page.locator("#lookup-result").inner_text()
+        assert not csp_violations, csp_violations  # the page runs whole under its policy
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
         await browser.close()
