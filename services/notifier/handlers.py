@@ -68,11 +68,13 @@ class NotifierHandlers:
                 if message is None:
                     continue
                 if contact is None or not contact["phone"]:
-                    # Processed, but nobody to tell: counted and logged (masked), never silent.
-                    metrics.NOT_SENT.labels(message.kind, "no_phone").inc()
-                    no_phone[message.kind] = no_phone.get(message.kind, 0) + 1
+                    # Processed, but nobody to tell: counted and logged (masked), never silent. A landline
+                    # or junk number never reaches `phone` (shared.events): it is counted apart.
+                    why = "phone_unusable" if getattr(event, "phone_status", None) else "no_phone"
+                    metrics.NOT_SENT.labels(message.kind, why).inc()
+                    no_phone[f"{message.kind}/{why}"] = no_phone.get(f"{message.kind}/{why}", 0) + 1
                     if len(todo) == 1:  # one person's event: name them (masked); a wave gets one line
-                        log.info("no_phone_for_message", nik=mask_nik(event.nik), kind=message.kind)
+                        log.info("no_phone_for_message", nik=mask_nik(event.nik), kind=message.kind, reason=why)
                     continue
                 if contact["opted_out"]:
                     metrics.NOT_SENT.labels(message.kind, "opted_out").inc()

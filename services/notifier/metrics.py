@@ -7,3 +7,6 @@ DELIVERY = Counter("pbi_notifier_delivery_total", "Delivery receipts", ["provide
 FAILED = Counter("pbi_notifier_failed_total", "Send failures", ["provider", "reason"])
 OPT_OUTS = Counter("pbi_notifier_opt_outs_total", "People who replied BERHENTI/STOP")
 NOT_SENT = Counter("pbi_notifier_not_sent_total", "Messages not sent (no phone, opted out)", ["kind", "reason"])
+HELD = Counter(
+    "pbi_notifier_held_total", "Sends held until quiet hours end (21:00-07:00 local), checked at every attempt"
+)

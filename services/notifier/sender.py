@@ -31,6 +31,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from services.notifier import metrics
 from services.notifier.domain.delivery import after_permanent_failure
+from services.notifier.domain.messages import held_until, send_after
 from services.notifier.providers import PermanentError, Provider, TransientError
 from services.notifier.store import C, M
 from shared import correlation
@@ -43,6 +44,14 @@ from shared.topics import NOTIFICATION_EVENTS
 log = structlog.get_logger(__name__)
 AMBIGUOUS = "ambiguous: "  # last_error prefix: the provider may have the message
 Clock = Callable[[], dt.datetime]
+
+
+class QuietHours(Exception):
+    """Quiet hours began between the claim and the provider call: the attempt is put back, not spent."""
+
+    def __init__(self, until: dt.datetime) -> None:
+        super().__init__(f"quiet hours until {until.isoformat()}")
+        self.until = until
 
 
 class RateLimit:
@@ -160,10 +169,12 @@ class Sender:
                     resolved_rows.append(dict(row))
                     log.info("reconciled_as_sent", nik=mask_nik(row["nik"]), kind=row["kind"])
                 else:
+                    now = self.clock()  # sent again at once, or when quiet hours end (07:00 local)
+                    again = send_after(row["nik"], row["urgent"], now)
                     await session.execute(
                         update(M)
                         .where(M.c.message_id == row["message_id"])
-                        .values(state="QUEUED", send_after=self.clock(), updated_at=self.clock())
+                        .values(state="QUEUED", send_after=again, updated_at=now)
                     )
                     log.info("reconciled_for_resend", nik=mask_nik(row["nik"]), kind=row["kind"])
         for settled in resolved_rows:
@@ -187,13 +198,21 @@ class Sender:
                 .mappings()
                 .all()
             )
-            if rows:
+            # Quiet hours are checked at every claim, whatever queued the row (first send, retry,
+            # crash recovery): a row due at night waits, QUEUED and unclaimed, until 07:00 local.
+            held = {r["message_id"]: until for r in rows if (until := held_until(r["nik"], r["urgent"], now))}
+            for message_id, until in held.items():
+                await session.execute(update(M).where(M.c.message_id == message_id).values(send_after=until))
+            due = [r for r in rows if r["message_id"] not in held]
+            if held:
+                metrics.HELD.inc(len(held))
+            if due:
                 await session.execute(
                     update(M)
-                    .where(M.c.message_id.in_([r["message_id"] for r in rows]))
+                    .where(M.c.message_id.in_([r["message_id"] for r in due]))
                     .values(state="SENDING", attempts=M.c.attempts + 1, updated_at=now)
                 )
-        await asyncio.gather(*(self._deliver({**r, "attempts": r["attempts"] + 1}) for r in rows))
+        await asyncio.gather(*(self._deliver({**r, "attempts": r["attempts"] + 1}) for r in due))
         return len(rows)
 
     async def _deliver(self, row: dict[str, Any]) -> None:
@@ -206,6 +225,10 @@ class Sender:
         channel = row["channel"]
         try:
             provider_id = await self._attempt(channel, row)
+        except QuietHours as quiet:  # the claim's attempt is given back: it never reached a provider
+            metrics.HELD.inc()
+            await self._set(row, state="QUEUED", send_after=quiet.until, attempts=row["attempts"] - 1)
+            return
         except PermanentError as exc:
             fallback = after_permanent_failure(channel)
             if fallback is not None:  # e.g. not on WhatsApp: SMS instead, and SMS first from now on
@@ -227,7 +250,8 @@ class Sender:
             if exc.ambiguous:  # the provider may have it: ask once it surely finished, not later
                 backoff = self.ambiguous_wait
             error = (AMBIGUOUS if exc.ambiguous else "") + str(exc)[:300]
-            await self._set(row, state="QUEUED", send_after=self.clock() + backoff, last_error=error)
+            again = send_after(row["nik"], row["urgent"], self.clock() + backoff)  # a retry keeps quiet hours too
+            await self._set(row, state="QUEUED", send_after=again, last_error=error)
             return
         metrics.SENT.labels(channel, row["kind"]).inc()
         await self._set(row, state="SENT", provider_message_id=provider_id)  # last_error kept: why SMS
@@ -252,6 +276,10 @@ class Sender:
                     if found:
                         return found
                 await self.limits[channel].take()
+                # The last check before a provider is called (the claim may be seconds old: retries,
+                # fallback, rate limit): nothing non-urgent leaves at 21:00-07:00 local.
+                if until := held_until(row["nik"], row["urgent"], self.clock()):
+                    raise QuietHours(until)
                 try:
                     return await asyncio.wait_for(provider.send(row["phone"], row["text"], reference), 30)
                 except TimeoutError as exc:

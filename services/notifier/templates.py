@@ -18,6 +18,7 @@ ENV = Environment(
 )
 KINDS = (
     "deactivated",
+    "deactivated_deceased",  # to the family's number: condolence, no promise of reactivation
     "received",
     "pending",
     "approved",

@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,18 +17,22 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from services.notifier import simulator
+from services.intake.app import create_app as create_intake
+from services.notifier import metrics, simulator
 from services.notifier.app import create_app
-from services.notifier.providers import Provider
+from services.notifier.providers import Provider, TransientError
 from services.notifier.sender import AMBIGUOUS
 from services.notifier.settings import NotifierSettings
 from services.notifier.signatures import twilio_signature, whatsapp_signature
-from services.notifier.store import C, M
-from shared.events import NotificationUpdated, ParticipantDeactivated
-from shared.settings import Settings
-from shared.topics import NOTIFICATION_EVENTS, PARTICIPANT_EVENTS
+from services.notifier.store import PE, C, M
+from services.registry.app import create_app as create_registry
+from services.registry.store import P
+from shared.enums import DeactivationReason
+from shared.events import NotificationUpdated, ParticipantDeactivated, ReactivationRequested
+from shared.settings import IntakeSettings, RegistrySettings, Settings
+from shared.topics import EMERGENCY_REQUESTS, NOTIFICATION_EVENTS, PARTICIPANT_EVENTS
 from tests.conftest import eventually
 from tests.e2e.system import free_port
 from tests.integration.helpers import TopicReader, produce, running
@@ -350,3 +355,224 @@ async def test_a_timeout_before_the_provider_took_the_message_is_retried(setting
         app.state.sender.wake()
         await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
     assert [m["channel"] for m in await sim.messages()] == ["WHATSAPP"]
+
+
+# --- quiet hours at send time (issue 15 item 9) ------------------------------------------------------
+# WIB is UTC+7: 21:00 WIB is 14:00 UTC, 07:00 WIB is 00:00 UTC.
+SEVEN_WIB = dt.datetime(2026, 11, 25, 0, 0, tzinfo=dt.UTC)
+
+
+def wib(hour: int, minute: int = 0, second: int = 0, day: int = 24) -> dt.datetime:
+    return dt.datetime(2026, 11, day, hour, minute, second, tzinfo=dt.timezone(dt.timedelta(hours=7))).astimezone(
+        dt.UTC
+    )
+
+
+async def test_a_retry_that_falls_into_quiet_hours_is_held_until_seven_and_sent_once(
+    settings: Settings, sim: Sim
+) -> None:
+    """The first attempt fails at 20:59:50; its retry (30 s later) would land at 21:00:20: held to 07:00."""
+    await sim.faults(whatsapp={"status": 503, "times": 3})  # the claim's three quick tries all fail
+    clock = Clock(wib(20, 59, 50))
+    app = create_app(notifier_settings(settings, sim), clock=clock)
+    async with serving(app, sim.notifier_port):
+        await produce(settings, PARTICIPANT_EVENTS, deactivation())
+        [retry] = await eventually(lambda: _retried(app))
+        assert retry["send_after"] == SEVEN_WIB  # not 21:00:20
+        for night in (wib(21, 0, 20), wib(23, 30), wib(6, 59, 59, day=25)):
+            clock.now = night
+            assert await app.state.sender.send_due() == 0  # nothing due: the sender sends nothing at night
+        assert await sim.messages() == []
+        clock.now = wib(7, 0, day=25)
+        app.state.sender.wake()
+        [sent] = await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+    assert len(await sim.messages()) == 1 and sent["attempts"] == 2
+
+
+async def _retried(app: FastAPI) -> list[dict[str, Any]]:
+    return [r for r in await in_state(app, "QUEUED") if r["attempts"] == 1 and r["last_error"]]
+
+
+async def test_a_message_recovered_after_a_crash_at_night_waits_for_seven(settings: Settings, sim: Sim) -> None:
+    ns = notifier_settings(settings, sim, public_base_url=f"http://127.0.0.1:{free_port()}")
+    app = create_app(ns, clock=Clock(wib(20, 58)))
+    async with running(app):
+        crashing = CrashBeforeSend(app.state.sender.providers["WHATSAPP"])
+        app.state.sender.providers["WHATSAPP"] = crashing
+        await produce(settings, PARTICIPANT_EVENTS, deactivation())
+        await eventually(lambda: _calls(crashing))
+        assert await in_state(app, "SENDING")
+
+    clock = Clock(wib(21, 10))  # restarted at night, past the stale-SENDING grace: reconciled, not sent
+    restarted = create_app(ns, clock=clock)
+    async with running(restarted):
+        [requeued] = await eventually(lambda: in_state(restarted, "QUEUED"))
+        assert requeued["send_after"] == SEVEN_WIB
+        assert await restarted.state.sender.send_due() == 0 and await sim.messages() == []
+        clock.now = wib(7, 0, 1, day=25)
+        restarted.state.sender.wake()
+        await eventually(lambda: in_state(restarted, "SENT"))
+    assert len(await sim.messages()) == 1
+
+
+async def test_a_row_due_at_night_is_held_at_the_claim_whatever_queued_it(settings: Settings, sim: Sim) -> None:
+    """The gate itself: a QUEUED row whose send_after says 'now' at 22:00 (queued by any path, old or
+    new) is put back to 07:00 by the sender, unsent, with no attempt spent."""
+    clock = Clock(wib(22))
+    app = create_app(notifier_settings(settings, sim), clock=clock)
+    async with running(app):
+        await produce(settings, PARTICIPANT_EVENTS, deactivation())
+        [queued] = await eventually(lambda: in_state(app, "QUEUED"))
+        assert queued["send_after"] == SEVEN_WIB  # as queued; now made due by hand
+        held_before = metrics.HELD._value.get()
+        async with app.state.sessions() as s, s.begin():
+            await s.execute(update(M).where(M.c.message_id == queued["message_id"]).values(send_after=clock.now))
+        app.state.sender.wake()
+        await eventually(lambda: _more_held_than(held_before))
+        [held] = await in_state(app, "QUEUED")
+        assert held["send_after"] == SEVEN_WIB and held["attempts"] == 0 and await sim.messages() == []
+        clock.now = SEVEN_WIB
+        app.state.sender.wake()
+        await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+    assert len(await sim.messages()) == 1
+
+
+async def _more_held_than(count: float) -> bool:
+    return bool(metrics.HELD._value.get() > count)
+
+
+class QuietHoursBeginDuringTheClaim:
+    """The first try fails at 20:59:59; by the quick retry it is 21:00 (the clock moves on)."""
+
+    def __init__(self, real: Provider, clock: Clock) -> None:
+        self.real, self.channel, self.clock, self.calls = real, real.channel, clock, 0
+
+    async def send(self, to: str, text: str, reference: str) -> str:
+        self.calls += 1
+        if self.calls == 1:
+            self.clock.now = wib(21)
+            raise TransientError("503 from the provider")
+        return await self.real.send(to, text, reference)
+
+    async def lookup(self, reference: str, to: str, text: str) -> str | None:
+        return await self.real.lookup(reference, to, text)
+
+
+async def test_quiet_hours_are_checked_again_before_every_provider_call(settings: Settings, sim: Sim) -> None:
+    clock = Clock(wib(20, 59, 59))
+    app = create_app(notifier_settings(settings, sim), clock=clock)
+    async with running(app):
+        provider = QuietHoursBeginDuringTheClaim(app.state.sender.providers["WHATSAPP"], clock)
+        app.state.sender.providers["WHATSAPP"] = provider
+        await produce(settings, PARTICIPANT_EVENTS, deactivation())
+        [held] = await eventually(lambda: _held_after_a_try(app))
+        assert held["send_after"] == SEVEN_WIB and held["attempts"] == 0  # the attempt is given back
+        assert provider.calls == 1 and await sim.messages() == []
+        clock.now = SEVEN_WIB
+        app.state.sender.wake()
+        [sent] = await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+    assert len(await sim.messages()) == 1 and provider.calls == 2 and sent["attempts"] == 1
+
+
+async def _held_after_a_try(app: FastAPI) -> list[dict[str, Any]]:
+    return [r for r in await in_state(app, "QUEUED") if r["send_after"] == SEVEN_WIB]
+
+
+async def test_emergency_messages_are_sent_at_night(settings: Settings, sim: Sim) -> None:
+    """Emergency-related messages (the hospital's patient) are urgent: quiet hours do not hold them."""
+    clock = Clock(wib(23))
+    app = create_app(notifier_settings(settings, sim), clock=clock)
+    request = ReactivationRequested(
+        occurred_at=clock.now,
+        source="intake",
+        nik=NIK,
+        request_id=uuid.uuid4(),
+        path="EMERGENCY",
+        channel="HOSPITAL",
+        phone=PHONE,
+        received_at=clock.now,
+    )
+    async with running(app):
+        await produce(settings, EMERGENCY_REQUESTS, request)
+        [sent] = await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+    assert sent["urgent"] and sent["kind"] == "received" and len(await sim.messages()) == 1
+
+
+# --- facts kept, numbers unusable, the family's notice (issue 15 items 8 and 11) ---------------------
+
+
+async def test_a_landline_gets_no_message_and_an_unknown_reason_is_kept_end_to_end(
+    settings: Settings, sim: Sim
+) -> None:
+    """Through intake's HTTP API, Kafka, the registry and the notifier: one row with an unknown reason
+    and a Jakarta landline, one ordinary row. Both facts are kept; only the mobile gets a message."""
+    landline_nik, mobile_nik = "3674015708900011", "3674015708900012"
+    common = {"type": "participant.deactivated", "occurred_at": "2026-11-24T10:00:00+07:00", "source": "SIKS-NG"}
+    body = {
+        "events": [
+            {**common, "nik": landline_nik, "deactivated_on": "2026-11-01", "reason": "PINDAH_SEGMEN",
+             "phone": "(021) 555-1234"},
+            {**common, "nik": mobile_nik, "deactivated_on": "2026-11-01", "reason": "DESIL_ABOVE_5",
+             "phone": "0812-3456-7890"},
+        ]
+    }  # fmt: skip
+    intake = create_intake(IntakeSettings(**settings.model_dump()))
+    registry = create_registry(RegistrySettings(**settings.model_dump()))
+    notifier = create_app(notifier_settings(settings, sim), clock=Clock(DAYTIME))
+    # Three services' consumer groups join first: on a loaded machine that alone can take 20 s.
+    topic = settings.topic_prefix + PARTICIPANT_EVENTS.name
+    async with (
+        running(intake),
+        running(registry),
+        serving(notifier, sim.notifier_port),
+        TopicReader(settings, topic) as t,
+    ):
+        key = await intake.state.api_keys.issue("feed", ["events:write"])
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=intake), base_url="http://intake") as client:
+            r = await client.post("/v1/events", json=body, headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 202 and r.json()["accepted"] == 2, r.text
+        [kept] = await t.wait_for(lambda e: isinstance(e, ParticipantDeactivated) and e.nik == landline_nik, 60)
+        people = await eventually(lambda: _registry_people(registry, 2), 60)
+        await eventually(lambda: in_state(notifier, "SENT", "DELIVERED"), 60)
+        await eventually(lambda: _processed(notifier, kept.event_id), 60)
+        messages = await rows(notifier)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sim.notifier_port}") as client:
+            exposition = (await client.get("/metrics")).text
+    assert (kept.reason, kept.source_reason) == ("OTHER", "PINDAH_SEGMEN")
+    assert (kept.phone, kept.phone_status, kept.unusable_phone) == (None, "NOT_MOBILE", "+62215551234")
+    assert people[landline_nik] == ("INACTIVE", "OTHER") and people[mobile_nik] == ("INACTIVE", "DESIL_ABOVE_5")
+    assert [m["nik"] for m in messages] == [mobile_nik]  # the landline's person: processed, nothing queued
+    assert [m["to"] for m in await sim.messages()] == [PHONE]
+    assert 'pbi_notifier_not_sent_total{kind="deactivated",reason="phone_unusable"}' in exposition
+
+
+async def _registry_people(registry: FastAPI, n: int) -> dict[str, tuple[str, str]]:
+    engine = registry.state.engine
+    async with engine.connect() as conn:
+        found = (await conn.execute(select(P.c.nik, P.c.status, P.c.deactivation_reason))).all()
+    return {nik: (status, reason) for nik, status, reason in found} if len(found) >= n else {}
+
+
+async def _processed(app: FastAPI, event_id: uuid.UUID) -> bool:
+    async with app.state.sessions() as s:
+        return bool(await s.scalar(select(PE.c.event_id).where(PE.c.event_id == event_id)))
+
+
+async def test_the_family_of_a_deceased_person_gets_a_condolence_without_a_reactivation_promise(
+    settings: Settings, sim: Sim
+) -> None:
+    app = create_app(notifier_settings(settings, sim), clock=Clock(DAYTIME))
+    death = ParticipantDeactivated(
+        occurred_at=DAYTIME,
+        source="Dukcapil",
+        nik=NIK,
+        reason=DeactivationReason.DECEASED,
+        deactivated_on=dt.date(2026, 11, 1),
+        phone="081234567890",  # the family's number
+    )
+    async with serving(app, sim.notifier_port):
+        await produce(settings, PARTICIPANT_EVENTS, death)
+        [sent] = await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+    [text] = [m["text"] for m in await sim.messages()]
+    assert sent["kind"] == "deactivated_deceased" and "berduka cita" in text
+    assert "eaktivasi" not in text and "24 jam" not in text and "3674********0001" in text and NIK not in text

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from shared.enums import DecisionReason, Outcome, ReactivationPath
+from shared.enums import DeactivationReason, DecisionReason, Outcome, ReactivationPath
 from shared.events import (
     Event,
     ParticipantDeactivated,
@@ -37,7 +37,9 @@ def message_for(event: Event) -> Message | None:
     context: dict[str, object] = {}
     match event:
         case ParticipantDeactivated():
-            kind, context = "deactivated", {"reason": event.reason.value, "deactivated_on": event.deactivated_on}
+            # The family reads a death notice: its own text, no promise of reactivation (templates).
+            kind = "deactivated_deceased" if event.reason is DeactivationReason.DECEASED else "deactivated"
+            context = {"reason": event.reason.value, "deactivated_on": event.deactivated_on}
         case ReactivationRequested():
             kind, urgent = "received", event.path is ReactivationPath.EMERGENCY
         case ReactivationDecided() if (
@@ -66,7 +68,8 @@ def message_for(event: Event) -> Message | None:
 
 
 def send_after(nik: str, urgent: bool, now: dt.datetime) -> dt.datetime:
-    """Urgent messages go at once; others wait out quiet hours (21:00-07:00 in the person's zone)."""
+    """Urgent messages go at once; others wait out quiet hours (21:00-07:00 in the person's zone).
+    Asked when a message is queued, requeued (retry, crash recovery) and again before every send."""
     if urgent:
         return now
     local = now.astimezone(zone_for_nik(nik))
@@ -76,6 +79,12 @@ def send_after(nik: str, urgent: bool, now: dt.datetime) -> dt.datetime:
     if local.time() >= QUIET_START:
         release += dt.timedelta(days=1)
     return release.astimezone(dt.UTC)
+
+
+def held_until(nik: str, urgent: bool, now: dt.datetime) -> dt.datetime | None:
+    """None: the message may go now; else the moment quiet hours end (07:00 local) for it."""
+    release = send_after(nik, urgent, now)
+    return release if release > now else None
 
 
 def is_opt_out(text: str) -> bool:

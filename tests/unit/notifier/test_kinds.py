@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 import uuid
 
@@ -81,6 +82,30 @@ def test_each_event_becomes_its_message_kind(event: object, kind: str, urgent: b
     assert message.message_id == uuid.uuid5(
         uuid.UUID("9a3e1c55-0d7f-4b8e-b5d2-2f6c8e4a7b19"), f"{event.event_id}:{kind}"
     )  # type: ignore[attr-defined]
+
+
+def test_a_death_gets_its_own_notice_and_every_other_reason_the_usual_one() -> None:
+    for reason in DeactivationReason:
+        event = ParticipantDeactivated(
+            occurred_at=AT, source="s", nik=NIK, deactivated_on=dt.date(2026, 11, 1), reason=reason
+        )
+        message = message_for(event)
+        assert message is not None and not message.urgent
+        assert message.kind == ("deactivated_deceased" if reason is DeactivationReason.DECEASED else "deactivated")
+
+
+def test_the_notice_to_a_deceased_persons_family_promises_no_reactivation() -> None:
+    text = render("deactivated_deceased", NIK, {"reason": "DECEASED", "deactivated_on": dt.date(2026, 11, 1)})
+    lowered = text.lower()
+    assert "berduka cita" in lowered and "meninggal" in lowered  # condolence, and why
+    assert "tidak perlu melakukan apa pun" in lowered  # what the family has to do: nothing
+    assert "bila data ini keliru" in lowered and "dinsos" in lowered  # and whom to tell if it is wrong
+    words = set(re.findall(r"[a-z]+", lowered))  # "dinonaktifkan" (deactivated) is fine; "diaktifkan" is not
+    assert not words & {"reaktivasi", "aktifkan", "diaktifkan", "mengaktifkan", "darurat", "segera"}
+    for promise in ("aktif kembali", "24 jam", "6 bulan"):
+        assert promise not in lowered, promise
+    assert "3674********0001" in text and NIK not in text and "01-11-2026" in text
+    assert set(text) <= GSM7 and len(text) <= 160 * 2
 
 
 def test_facts_and_sla_ticks_send_nothing() -> None:

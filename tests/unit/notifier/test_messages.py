@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from services.notifier.domain.messages import is_opt_out, send_after
+from services.notifier.domain.messages import held_until, is_opt_out, send_after
 from services.notifier.signatures import twilio_signature, valid, whatsapp_signature
 from services.notifier.templates import KINDS, render
 from shared.enums import DeactivationReason, DecisionReason
@@ -65,6 +65,42 @@ def test_quiet_hours_hold_non_urgent_messages_in_local_time(
     nik: str, utc_time: dt.datetime, held_until_utc: dt.datetime | None
 ) -> None:
     assert send_after(nik, False, utc_time) == (held_until_utc or utc_time)
+
+
+# One NIK per zone: Banten (WIB, UTC+7), Bali (WITA, UTC+8), Papua / Kota Jayapura (WIT, UTC+9).
+ZONES = {"WIB": ("3674015708900001", 7), "WITA": ("5171015708900001", 8), "WIT": ("9171015708900001", 9)}
+
+
+def _local(zone: str, hour: int, minute: int) -> dt.datetime:
+    """2026-11-24 at hour:minute local time in `zone`, as UTC (what the injected clock returns)."""
+    offset = dt.timezone(dt.timedelta(hours=ZONES[zone][1]))
+    return dt.datetime(2026, 11, 24, hour, minute, tzinfo=offset).astimezone(dt.UTC)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize(
+    ("local", "held_until_local"),
+    [
+        ((20, 59), None),  # the last minute of the day: sent
+        ((21, 0), (1, 7, 0)),  # quiet hours begin: held to 07:00 the next day
+        ((23, 59), (1, 7, 0)),
+        ((0, 0), (0, 7, 0)),
+        ((6, 59), (0, 7, 0)),  # still quiet: held to 07:00 the same day
+        ((7, 0), None),  # quiet hours over: sent
+    ],
+)
+def test_quiet_hours_decision_at_the_boundaries_in_each_zone(
+    zone: str, local: tuple[int, int], held_until_local: tuple[int, int, int] | None
+) -> None:
+    nik = ZONES[zone][0]
+    now = _local(zone, *local)
+    expected = None
+    if held_until_local is not None:
+        days, hour, minute = held_until_local
+        expected = _local(zone, hour, minute) + dt.timedelta(days=days)
+    assert held_until(nik, False, now) == expected
+    assert send_after(nik, False, now) == (expected or now)
+    assert held_until(nik, True, now) is None  # emergency-related messages go at any hour
 
 
 def test_emergency_messages_ignore_quiet_hours() -> None:
