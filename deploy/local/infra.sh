@@ -6,6 +6,11 @@ case "${1:-}" in
   up)
     # Something else already provides them (CI service containers, testcontainers, a cluster):
     # KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL set by hand mean "use those, start nothing".
+    # PBI_TEST_INFRA=env|testcontainers (tests/infra.py reads the same variable) means the same;
+    # PBI_EXTERNAL_INFRA is its older name.
+    case "${PBI_TEST_INFRA:-local}" in
+      env|testcontainers) say "PBI_TEST_INFRA=$PBI_TEST_INFRA: not starting local Kafka/PostgreSQL"; exit 0 ;;
+    esac
     if [ -n "${PBI_EXTERNAL_INFRA:-}" ]; then say "PBI_EXTERNAL_INFRA set: not starting local Kafka/PostgreSQL"; exit 0; fi
     "$here/postgres.sh" start
     "$here/kafka.sh" start ;;
