@@ -4,6 +4,9 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every target here is local development: fixed local secrets are allowed (shared/secrets.py). Compose
+# (secrets from deploy/compose/.env, `make compose-env`) and the cluster run outside local mode.
+export PBI_ENV ?= local
 
 .PHONY: help venv browser-deps infra-up infra-down infra-status test test-unit test-integration lint typecheck \
         up down demo bench chaos clean
@@ -69,7 +72,10 @@ k8s-topics: venv ## regenerate the Strimzi KafkaTopic resources from the topic c
 docker-build: ## build the one image for every service (needs a Docker engine)
 	docker build -f deploy/Dockerfile -t pbi-reactivation:local .
 
-compose-up: ## the whole stack in Docker (Kafka, PostgreSQL, services, Prometheus, Grafana)
+compose-env: venv ## deploy/compose/.env: random passwords, pepper and provider secrets (kept if present; gitignored)
+	@$(BIN)/python -m deploy.gen_compose_env
+
+compose-up: compose-env ## the whole stack in Docker (Kafka, PostgreSQL, services, Prometheus, Grafana)
 	docker compose -f deploy/compose/compose.yaml up -d --build
 
 compose-down:

@@ -1,15 +1,22 @@
-"""Settings from environment variables (pydantic-settings). Defaults suit the local machine."""
+"""Settings from environment variables (pydantic-settings). Defaults suit the local machine, except
+secrets: they have none outside local development (PBI_ENV=local, see shared/secrets.py)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.secrets import LOCAL_ENV_FILE, settle_secrets
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", env_file=None)
+    # .run/local.env exists only where `make up` ran (PBI_ENV=local); the environment wins over it.
+    model_config = SettingsConfigDict(extra="ignore", env_file=LOCAL_ENV_FILE)
+
+    # "local" for development and tests (fixed local secrets allowed); anything else is a deployment.
+    pbi_env: Literal["local", "production"] = "production"
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/pbi"
@@ -29,11 +36,16 @@ class Settings(BaseSettings):
     kafka_manage_topics: bool = True
     log_level: str = "INFO"
     log_json: bool = True
-    api_key_pepper: SecretStr = SecretStr("local-dev-pepper-change-me")
+    api_key_pepper: SecretStr = SecretStr("")  # required outside local mode (at least 16 characters)
     http_host: str = "127.0.0.1"
     db_pool_size: int = Field(default=10, ge=1)
     # Requests with a missing or unknown API key one client address may make per minute (then 429).
     auth_failures_per_minute: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _secrets_set_outside_local_mode(self) -> Settings:
+        settle_secrets(self, self.pbi_env, {"api_key_pepper": "local-dev-pepper-change-me"}, {"api_key_pepper": 16})
+        return self
 
 
 class IntakeSettings(Settings):

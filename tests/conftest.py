@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +19,10 @@ from shared.kafka import ensure_topics
 from shared.settings import Settings
 from tests import log_scan
 from tests.infra import Infra, start_infra
+
+# Tests are local development: fixed local secrets are allowed (shared/secrets.py), in this process and in
+# every service process the e2e fixtures start (they inherit the environment).
+os.environ.setdefault("PBI_ENV", "local")
 
 # The whole running system (e2e and browser tests): started once per session, only when a test asks for it.
 pytest_plugins = ["tests.e2e.fixtures"]

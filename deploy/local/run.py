@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from shared.secrets import LOCAL_ENV_FILE
+
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / ".run"
 LOGS, PIDS = RUN / "logs", RUN / "pids"
@@ -51,6 +53,10 @@ def _ready(port: int, path: str) -> bool:
 def up() -> int:
     LOGS.mkdir(parents=True, exist_ok=True)
     PIDS.mkdir(parents=True, exist_ok=True)
+    # This checkout runs the local system: its services, and the `pbi` CLI run here by hand, use the
+    # local secrets (shared/secrets.py reads this file; the environment still wins).
+    LOCAL_ENV_FILE.write_text("PBI_ENV=local\n")
+    env = {**os.environ, "PBI_ENV": "local"}
     for name, (arg, port, path) in PROCESSES.items():
         if _pid(name):
             print(f"[up] {name:<12} already running (pid {_pid(name)}), log: {LOGS / (name + '.log')}")
@@ -60,7 +66,7 @@ def up() -> int:
             continue
         log = open(LOGS / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
         proc = subprocess.Popen(
-            [PBI, "run", arg], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+            [PBI, "run", arg], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True, env=env
         )
         (PIDS / f"{name}.pid").write_text(str(proc.pid))
         print(f"[up] {name:<12} started (pid {proc.pid}) on :{port}, log: {LOGS / (name + '.log')}")

@@ -1,4 +1,8 @@
-"""Provider webhooks on port 8082: delivery receipts and replies (BERHENTI/STOP opts out at once)."""
+"""Provider webhooks on port 8082: delivery receipts and replies (BERHENTI/STOP opts out at once).
+
+Every request is authenticated by the provider's signature over the raw body before it is parsed:
+missing or bad signature 401 (a header that is not even ASCII included), a signed body that is not
+the provider's shape 400. Replies older than 5 minutes are not acted on (domain/webhooks.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import datetime as dt
 import json
 import uuid
 from typing import Any
-from urllib.parse import parse_qsl
 
 import structlog
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -16,8 +19,9 @@ from sqlalchemy import select, update
 from services.notifier import metrics
 from services.notifier.domain.delivery import next_state
 from services.notifier.domain.messages import is_opt_out
+from services.notifier.domain.webhooks import parse_whatsapp, to_act_on
 from services.notifier.settings import NotifierSettings
-from services.notifier.signatures import twilio_signature, valid, whatsapp_signature
+from services.notifier.signatures import form_pairs, twilio_valid, valid, whatsapp_signature
 from services.notifier.store import C, M
 from shared.db import transaction
 from shared.phone import PhoneError, mask_phone, normalize_phone
@@ -25,7 +29,6 @@ from shared.phone import PhoneError, mask_phone, normalize_phone
 log = structlog.get_logger(__name__)
 
 router = APIRouter(tags=["webhooks"])
-WHATSAPP_STATES = {"sent": "SENT", "delivered": "DELIVERED", "read": "READ", "failed": "FAILED"}
 TWILIO_STATES = {
     "queued": "SENT",
     "sent": "SENT",
@@ -44,7 +47,7 @@ async def whatsapp_verify(
     challenge: str = Query(alias="hub.challenge"),
 ) -> str:
     settings: NotifierSettings = request.app.state.settings
-    if mode != "subscribe" or not valid(settings.whatsapp_verify_token, token):
+    if mode != "subscribe" or not valid(settings.whatsapp_verify_token.get_secret_value(), token):
         raise HTTPException(403, "verification token mismatch")
     return challenge
 
@@ -97,38 +100,50 @@ def _e164(raw: str) -> str:
         return raw
 
 
+def _clock(request: Request) -> dt.datetime:
+    sender = getattr(request.app.state, "sender", None)
+    return sender.clock() if sender is not None else dt.datetime.now(dt.UTC)
+
+
 @router.post("/webhooks/whatsapp")
 async def whatsapp_events(request: Request) -> dict[str, str]:
     settings: NotifierSettings = request.app.state.settings
     body = await request.body()
-    if not valid(whatsapp_signature(settings.whatsapp_app_secret, body), request.headers.get("X-Hub-Signature-256")):
-        raise HTTPException(403, "bad signature")
-    payload: dict[str, Any] = json.loads(body or b"{}")
-    receipts: list[Receipt] = []
-    replies: list[tuple[str, str]] = []
-    for entry in payload.get("entry", []):
-        for change in entry.get("changes", []):
-            value = change.get("value", {})
-            receipts += [
-                (s["id"], WHATSAPP_STATES[s["status"]], s.get("biz_opaque_callback_data"))
-                for s in value.get("statuses", [])
-                if s.get("status") in WHATSAPP_STATES
-            ]
-            replies += [(_e164("+" + m["from"]), m.get("text", {}).get("body", "")) for m in value.get("messages", [])]
-    await _apply(request, receipts, replies, "WHATSAPP")
+    # The signature covers the raw body: checked before a byte of it is parsed.
+    secret = settings.whatsapp_app_secret.get_secret_value()
+    if not valid(whatsapp_signature(secret, body), request.headers.get("X-Hub-Signature-256")):
+        raise HTTPException(401, "missing or bad signature")
+    try:
+        receipts, replies = parse_whatsapp(json.loads(body or b"{}"))
+    except (ValueError, RecursionError) as exc:  # JSON errors are ValueErrors, MalformedWebhook too
+        raise HTTPException(400, f"malformed webhook body: {type(exc).__name__}")
+    replies, stale = to_act_on(replies, _clock(request), is_opt_out)
+    if stale:
+        log.warning("webhook_replies_too_old", provider="WHATSAPP", ignored=len(stale))
+    await _apply(
+        request,
+        [(r.provider_id, r.state, r.reference) for r in receipts],
+        [(_e164("+" + r.sender), r.text) for r in replies],
+        "WHATSAPP",
+    )
     return {"status": "ok"}
 
 
 @router.post("/webhooks/twilio")
 async def twilio_events(request: Request) -> dict[str, str]:
     settings: NotifierSettings = request.app.state.settings
-    params = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+    # Form pairs as bytes (repeated keys kept): the signature is checked before anything is decoded.
+    pairs = form_pairs(await request.body())
     # Twilio signs the URL it called (as we configured it, query included) plus the sorted POST params.
     query = request.url.query
     url = settings.public_base_url + "/webhooks/twilio" + (f"?{query}" if query else "")
-    expected = twilio_signature(settings.twilio_auth_token, url, params)
-    if not valid(expected, request.headers.get("X-Twilio-Signature")):
-        raise HTTPException(403, "bad signature")
+    token = settings.twilio_auth_token.get_secret_value()
+    if not twilio_valid(token, url, pairs, request.headers.get("X-Twilio-Signature")):
+        raise HTTPException(401, "missing or bad signature")
+    try:
+        params = {k.decode(): v.decode() for k, v in pairs}
+    except UnicodeDecodeError:
+        raise HTTPException(400, "form body is not UTF-8")
     receipts: list[Receipt] = (
         [(params["MessageSid"], TWILIO_STATES[params["MessageStatus"]], request.query_params.get("ref"))]
         if params.get("MessageStatus") in TWILIO_STATES and "MessageSid" in params

@@ -1,24 +1,34 @@
-"""Notifier settings: provider endpoints and credentials. Defaults point at the local simulator;
-real credentials in the environment switch to the real providers with no code change."""
+"""Notifier settings: provider endpoints and credentials. Endpoints default to the local simulator;
+real credentials in the environment switch to the real providers with no code change. Credentials have
+no default outside local development (PBI_ENV=local): unset or a placeholder refuses to start."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 
+from shared.secrets import settle_secrets
 from shared.settings import NotifierSettings as Base
+
+# What the local simulator expects (tests, `make up`): used only in local mode.
+LOCAL_SECRETS = {
+    "whatsapp_token": "local-whatsapp-token",
+    "whatsapp_app_secret": "local-whatsapp-app-secret",
+    "whatsapp_verify_token": "local-verify-token",
+    "twilio_auth_token": "local-twilio-auth-token",
+}
 
 
 class NotifierSettings(Base):
     whatsapp_api_base: str = "http://127.0.0.1:8090"
     whatsapp_api_version: str = "v21.0"
     whatsapp_phone_number_id: str = "100000000000001"
-    whatsapp_token: str = "local-whatsapp-token"
-    whatsapp_app_secret: str = "local-whatsapp-app-secret"
-    whatsapp_verify_token: str = "local-verify-token"
+    whatsapp_token: SecretStr = SecretStr("")
+    whatsapp_app_secret: SecretStr = SecretStr("")  # signs the webhooks (X-Hub-Signature-256)
+    whatsapp_verify_token: SecretStr = SecretStr("")
     whatsapp_template: str = "pbi_pembaruan_status"
     twilio_api_base: str = "http://127.0.0.1:8090"
     twilio_account_sid: str = "AC00000000000000000000000000000000"
-    twilio_auth_token: str = "local-twilio-auth-token"
+    twilio_auth_token: SecretStr = SecretStr("")  # also signs the webhooks (X-Twilio-Signature)
     twilio_from: str = "+15005550006"
     public_base_url: str = "http://127.0.0.1:8082"  # how providers reach our webhooks (Twilio signs this URL)
     provider_rate_per_s: float = 20.0
@@ -28,3 +38,8 @@ class NotifierSettings(Base):
     # messages wait for the providers' rate limits anyway, so they yield the CPU to decisions and
     # the registry during a wave. On their own pods (Kubernetes) it changes nothing.
     cpu_niceness: int = Field(5, ge=0, le=19)
+
+    @model_validator(mode="after")
+    def _provider_secrets_set_outside_local_mode(self) -> NotifierSettings:
+        settle_secrets(self, self.pbi_env, LOCAL_SECRETS)
+        return self

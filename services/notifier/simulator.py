@@ -88,10 +88,12 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         return mid
 
     def bearer_ok(request: Request) -> bool:
-        return request.headers.get("Authorization") == f"Bearer {s.whatsapp_token}"
+        return request.headers.get("Authorization") == f"Bearer {s.whatsapp_token.get_secret_value()}"
 
     def basic_ok(request: Request, sid: str) -> bool:
-        expected = base64.b64encode(f"{s.twilio_account_sid}:{s.twilio_auth_token}".encode()).decode()
+        expected = base64.b64encode(
+            f"{s.twilio_account_sid}:{s.twilio_auth_token.get_secret_value()}".encode()
+        ).decode()
         return sid == s.twilio_account_sid and request.headers.get("Authorization") == f"Basic {expected}"
 
     @app.post("/{version}/{phone_number_id}/messages")
@@ -116,7 +118,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         raw = json.dumps(payload).encode()
         headers = {
             "Content-Type": "application/json",
-            "X-Hub-Signature-256": whatsapp_signature(s.whatsapp_app_secret, raw),
+            "X-Hub-Signature-256": whatsapp_signature(s.whatsapp_app_secret.get_secret_value(), raw),
         }
         later(callback(webhook_base + "/webhooks/whatsapp", content=raw, headers=headers))
         return {
@@ -140,7 +142,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         if status_callback := form.get("StatusCallback"):
             params = {"MessageSid": mid, "MessageStatus": "delivered", "To": form["To"], "AccountSid": sid}
             # Twilio signs the callback URL as configured (with its query) plus the sorted POST params.
-            signature = twilio_signature(s.twilio_auth_token, status_callback, params)
+            signature = twilio_signature(s.twilio_auth_token.get_secret_value(), status_callback, params)
             target = status_callback.replace(s.public_base_url, webhook_base, 1)
             later(callback(target, data=params, headers={"X-Twilio-Signature": signature}))
         return JSONResponse(

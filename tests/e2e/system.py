@@ -92,6 +92,7 @@ def start_system(
         "TOPIC_PREFIX": topic_prefix,
         "KAFKA_PARTITIONS_OVERRIDE": "3",
         "LOG_JSON": "true",
+        "PBI_ENV": "local",  # local secrets (shared/secrets.py): a test system, never a deployment
         # The notifier talks to the local provider simulator; it calls the notifier's webhooks back.
         "WHATSAPP_API_BASE": simulator,
         "TWILIO_API_BASE": simulator,

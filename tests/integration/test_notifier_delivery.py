@@ -264,7 +264,11 @@ async def test_webhooks_verify_signatures_and_opt_out_is_honoured_at_once(settin
     ns = notifier_settings(settings, sim)
     app = create_app(ns, clock=Clock(DAYTIME))
     async with serving(app, sim.notifier_port), httpx.AsyncClient(base_url=ns.public_base_url) as client:
-        challenge = {"hub.mode": "subscribe", "hub.verify_token": ns.whatsapp_verify_token, "hub.challenge": "42"}
+        challenge = {
+            "hub.mode": "subscribe",
+            "hub.verify_token": ns.whatsapp_verify_token.get_secret_value(),
+            "hub.challenge": "42",
+        }
         ok = await client.get("/webhooks/whatsapp", params=challenge)
         assert ok.status_code == 200 and ok.text == "42"
         wrong = await client.get("/webhooks/whatsapp", params=challenge | {"hub.verify_token": "x"})
@@ -275,18 +279,18 @@ async def test_webhooks_verify_signatures_and_opt_out_is_honoured_at_once(settin
             b'[{"from":"6281234567890","type":"text","text":{"body":"berhenti"}}]}}]}]}'
         )
         bad = await client.post("/webhooks/whatsapp", content=reply, headers={"X-Hub-Signature-256": "sha256=00"})
-        assert bad.status_code == 403
+        assert bad.status_code == 401
         unsigned = await client.post("/webhooks/whatsapp", content=reply)
-        assert unsigned.status_code == 403
+        assert unsigned.status_code == 401
         twilio_params = {"MessageSid": "SM1", "MessageStatus": "delivered"}
         forged = twilio_signature("not-the-token", ns.public_base_url + "/webhooks/twilio", twilio_params)
         bad_twilio = await client.post("/webhooks/twilio", data=twilio_params, headers={"X-Twilio-Signature": forged})
-        assert bad_twilio.status_code == 403
+        assert bad_twilio.status_code == 401
 
         # The first message goes out; then the person replies BERHENTI (signed) and is opted out.
         await produce(settings, PARTICIPANT_EVENTS, deactivation())
         await eventually(lambda: in_state(app, "DELIVERED"))
-        signature = whatsapp_signature(ns.whatsapp_app_secret, reply)
+        signature = whatsapp_signature(ns.whatsapp_app_secret.get_secret_value(), reply)
         good = await client.post("/webhooks/whatsapp", content=reply, headers={"X-Hub-Signature-256": signature})
         assert good.status_code == 200
 
@@ -295,7 +299,9 @@ async def test_webhooks_verify_signatures_and_opt_out_is_honoured_at_once(settin
 
         # A signed Twilio STOP from another number is accepted (and concerns nobody we know).
         inbound = {"From": "+6281299999999", "Body": "STOP", "MessageSid": "SM2"}
-        sms_sig = twilio_signature(ns.twilio_auth_token, ns.public_base_url + "/webhooks/twilio", inbound)
+        sms_sig = twilio_signature(
+            ns.twilio_auth_token.get_secret_value(), ns.public_base_url + "/webhooks/twilio", inbound
+        )
         assert (
             await client.post("/webhooks/twilio", data=inbound, headers={"X-Twilio-Signature": sms_sig})
         ).status_code == 200

@@ -34,7 +34,9 @@ class TwilioSms:
         }
         try:
             r = await self.client.post(
-                self._messages_url, data=form, auth=(self.s.twilio_account_sid, self.s.twilio_auth_token)
+                self._messages_url,
+                data=form,
+                auth=(self.s.twilio_account_sid, self.s.twilio_auth_token.get_secret_value()),
             )
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
@@ -48,7 +50,7 @@ class TwilioSms:
             r = await self.client.get(
                 self._messages_url,
                 params={"To": to, "DateSent>": since, "PageSize": 50},
-                auth=(self.s.twilio_account_sid, self.s.twilio_auth_token),
+                auth=(self.s.twilio_account_sid, self.s.twilio_auth_token.get_secret_value()),
             )
         except httpx.TransportError:
             return None

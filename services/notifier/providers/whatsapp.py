@@ -29,7 +29,9 @@ class WhatsAppCloud:
         }
         url = f"{self.s.whatsapp_api_base}/{self.s.whatsapp_api_version}/{self.s.whatsapp_phone_number_id}/messages"
         try:
-            r = await self.client.post(url, json=body, headers={"Authorization": f"Bearer {self.s.whatsapp_token}"})
+            r = await self.client.post(
+                url, json=body, headers={"Authorization": f"Bearer {self.s.whatsapp_token.get_secret_value()}"}
+            )
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
         if r.status_code >= 300:

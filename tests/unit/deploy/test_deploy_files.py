@@ -204,7 +204,8 @@ def test_compose_kafka_is_a_single_kraft_node_of_the_official_image(compose: dic
     assert bootstrap == {"kafka:9092"}
     assert compose["services"]["postgres"]["image"] == "postgres:16"
     db_urls = {s["environment"]["DATABASE_URL"] for s in pbi_services(compose).values()}
-    assert db_urls == {"postgresql+asyncpg://pbi:pbi@postgres:5432/pbi"}
+    # The password comes from deploy/compose/.env (make compose-env): tests/unit/deploy/test_compose_secrets.py.
+    assert db_urls == {"postgresql+asyncpg://pbi:${POSTGRES_PASSWORD:?run make compose-env}@postgres:5432/pbi"}
 
 
 def test_prometheus_scrapes_every_service_metrics_on_its_port() -> None:
