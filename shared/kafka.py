@@ -31,6 +31,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from shared import correlation, tracing
 from shared.errors import is_transient
+from shared.kafka_security import kafka_client_options, kafka_security
 from shared.masking import mask_personal_data
 from shared.settings import Settings
 from shared.topics import CATALOGUE, DLQ_RETENTION_MS, TopicSpec
@@ -65,6 +66,7 @@ def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroke
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=client_id,
+        security=kafka_security(settings),
         log_level=kwargs.pop("log_level", logging.DEBUG),
         acks="all",
         enable_idempotence=True,
@@ -91,7 +93,9 @@ async def ensure_topics(settings: Settings, specs: Sequence[TopicSpec] = CATALOG
                     topic_configs={"retention.ms": str(DLQ_RETENTION_MS)},
                 )
             )
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=15_000)
+    if not settings.kafka_manage_topics:
+        return []  # the cluster's topics (Strimzi KafkaTopic): this service's Kafka user may not create any
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=15_000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
