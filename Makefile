@@ -69,6 +69,9 @@ chaos: venv infra-up ## fault injection scenarios: writes chaos-results.json
 k8s-topics: venv ## regenerate the Strimzi KafkaTopic resources from the topic catalogue
 	@$(BIN)/python -m deploy.gen_k8s_topics
 
+k8s-users: venv ## regenerate the Strimzi KafkaUser resources (one per service, its ACLs) from catalogue and subscribers
+	@$(BIN)/python -m deploy.gen_k8s_users
+
 docker-build: ## build the one image for every service (needs a Docker engine)
 	docker build -f deploy/Dockerfile -t pbi-reactivation:local .
 

@@ -3,7 +3,7 @@ secrets: they have none outside local development (PBI_ENV=local, see shared/sec
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,9 +42,15 @@ class Settings(BaseSettings):
     # Requests with a missing or unknown API key one client address may make per minute (then 429).
     auth_failures_per_minute: int = Field(default=30, ge=1)
 
+    # Only the services that check API keys (intake, registry) and the CLI need the pepper; the cluster
+    # mounts it into those pods alone (docs/security.md, "Cluster"), so the others must start without it.
+    checks_api_keys: ClassVar[bool] = True
+
     @model_validator(mode="after")
     def _secrets_set_outside_local_mode(self) -> Settings:
-        settle_secrets(self, self.pbi_env, {"api_key_pepper": "local-dev-pepper-change-me"}, {"api_key_pepper": 16})
+        if self.checks_api_keys:
+            pepper = {"api_key_pepper": "local-dev-pepper-change-me"}
+            settle_secrets(self, self.pbi_env, pepper, {"api_key_pepper": 16})
         return self
 
 
@@ -57,8 +63,10 @@ class RegistrySettings(Settings):
 
 
 class NotifierSettings(Settings):
+    checks_api_keys: ClassVar[bool] = False
     http_port: int = 8082
 
 
 class EligibilitySettings(Settings):
+    checks_api_keys: ClassVar[bool] = False
     http_port: int = 8083

@@ -41,6 +41,9 @@ SETTINGS_CLASSES: dict[str, type[shared_settings.Settings]] = {
 # Documented exceptions (docs/operations.md): provider credentials and endpoints of the notifier,
 # and the simulator's own callback address (read with os.environ in services/notifier/simulator.py).
 PROVIDER_PREFIXES = ("WHATSAPP_", "TWILIO_")
+# Kubernetes only: the parts each Deployment builds its DATABASE_URL from (its own role's password, the
+# host, TLS options), read by no settings class (docs/operations.md).
+K8S_DATABASE_URL_PARTS = {"DATABASE_PASSWORD", "DATABASE_HOST", "DATABASE_NAME", "DATABASE_TLS"}
 SIMULATOR_ONLY_VARS = {"SIMULATOR_WEBHOOK_BASE"}
 # Metric names the dashboard may use before the code defines them; listed as planned in docs/operations.md.
 PLANNED_METRICS = {"pbi_http_requests_total", "pbi_kafka_dead_letters_total"}
@@ -288,19 +291,24 @@ def test_k8s_deployments_run_each_cli_service_with_settings_env() -> None:
         (container,) = dep["spec"]["template"]["spec"]["containers"]
         assert container["args"] == ["run", name] and "command" not in container
         names = env_names(container)
-        assert {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "API_KEY_PEPPER", "HTTP_HOST", "HTTP_PORT"} <= names
-        assert unknown_env_vars(name, names) == set(), name
+        assert {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "HTTP_HOST", "HTTP_PORT"} <= names
+        assert ("API_KEY_PEPPER" in names) == (name in ("intake", "registry"))  # only where keys are checked
+        assert unknown_env_vars(name, names - K8S_DATABASE_URL_PARTS) == set(), name
 
 
 def test_k8s_secrets_come_from_secret_refs_never_plain_values() -> None:
     for dep in deployments().values():
         (container,) = dep["spec"]["template"]["spec"]["containers"]
         env = {e["name"]: e for e in container["env"]}
-        for secret in ("DATABASE_URL", "API_KEY_PEPPER"):
-            assert env[secret]["valueFrom"]["secretKeyRef"]["name"] == "pbi-secrets"
+        if "API_KEY_PEPPER" in env:
+            assert env["API_KEY_PEPPER"]["valueFrom"]["secretKeyRef"]["name"] == "pbi-secrets"
         for var, entry in env.items():
             if var.endswith(("_TOKEN", "_SECRET", "_SID")):
                 assert entry["valueFrom"]["secretKeyRef"]["name"] == "pbi-provider-secrets", var
+            if var.endswith("PASSWORD"):
+                assert "secretKeyRef" in entry["valueFrom"], var
+        # The URL holds the password only as a reference to the secret's value.
+        assert "$(DATABASE_PASSWORD)@" in env["DATABASE_URL"]["value"]
     for cm in k8s_docs("ConfigMap"):
         assert not {k for k in cm["data"] if k in ("DATABASE_URL", "API_KEY_PEPPER") or k.endswith("_TOKEN")}
     assert k8s_docs("Secret") == []  # real secrets never live in the base
@@ -308,7 +316,9 @@ def test_k8s_secrets_come_from_secret_refs_never_plain_values() -> None:
 
 def test_example_secrets_hold_placeholders_only() -> None:
     secrets = k8s_docs("Secret", K8S / "overlays" / "local")
-    assert {s["metadata"]["name"] for s in secrets} == {"pbi-secrets", "pbi-provider-secrets"}
+    databases = {f"pbi-db-{s}" for s in serve.SERVICES}
+    names = {s["metadata"]["name"] for s in secrets}
+    assert names == {"pbi-secrets", "pbi-provider-secrets", "pbi-db-admin"} | databases
     for secret in secrets:
         for key, value in secret["stringData"].items():
             assert "CHANGE_ME" in value, key
@@ -388,7 +398,7 @@ def test_strimzi_cluster_has_three_kraft_brokers_replicating_three_ways() -> Non
     assert config["default.replication.factor"] == 3 and config["min.insync.replicas"] == 2
     assert config["auto.create.topics.enable"] is False
     bootstrap = {cm["data"].get("KAFKA_BOOTSTRAP_SERVERS") for cm in k8s_docs("ConfigMap")} - {None}
-    assert bootstrap == {"pbi-kafka-bootstrap:9092"}
+    assert bootstrap == {"pbi-kafka-bootstrap:9093"}  # the TLS + SCRAM listener (test_cluster_security.py)
 
 
 def test_kustomizations_reference_files_that_exist() -> None:
@@ -415,7 +425,7 @@ def test_overlays_render_with_kustomize(overlay: str) -> None:
     if overlay == "production":
         assert "Secret" not in kinds and images == {"ghcr.io/example/pbi-reactivation:0.1.0"}
     else:
-        assert kinds.count("Secret") == 2 and images == {"pbi-reactivation:local"}
+        assert kinds.count("Secret") == 3 + len(serve.SERVICES) and images == {"pbi-reactivation:local"}
 
 
 # ---------- Grafana ----------
