@@ -53,10 +53,12 @@ class TimerLoop:
     async def _run(self) -> None:
         while True:
             try:
-                while await self.fire_due() == self.batch:
-                    pass
-                while await self.sweep_reminders() == self.batch:
-                    pass
+                # Taking turns: a wave's reminders, due at the same moment, never hold back an SLA timer
+                # by more than one batch.
+                while True:
+                    busy = await self.fire_due() == self.batch
+                    if not (await self.sweep_reminders() == self.batch or busy):
+                        break
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep ticking; the timer rows stay due

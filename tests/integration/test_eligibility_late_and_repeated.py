@@ -267,12 +267,9 @@ async def test_reminders_on_a_late_loaded_list_state_the_days_left_and_never_com
     app = app_with(settings, clock)
     async with running(app), TopicReader(settings, settings.topic_prefix + TIMER_EVENTS.name) as timer_events:
         # Loaded 6 days before its window closes: one reminder, saying 6 days.
-        await produce(settings, PARTICIPANT_EVENTS, deactivated(six_days), deactivated(dead))
-        await produce(
-            settings,
-            PARTICIPANT_EVENTS,
-            DeathReported(occurred_at=NOW, source="DUKCAPIL", nik=dead, died_on=NOW.date()),
-        )
+        # (Their death is known before their deactivation lands; one reported later stops the next one.)
+        died = DeathReported(occurred_at=NOW, source="DUKCAPIL", nik=dead, died_on=NOW.date())
+        await produce(settings, PARTICIPANT_EVENTS, died, deactivated(dead), deactivated(six_days))
         [first] = once(await timer_events.wait_for(lambda e: isinstance(e, WindowReminderDue)))
         assert (first.nik, first.days_left) == (six_days, 6)
         await facts_row(settings, six_days, next_reminder_at=None)
