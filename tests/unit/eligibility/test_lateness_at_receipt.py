@@ -133,3 +133,35 @@ def test_lateness_is_judged_at_receipt_whatever_the_processing_lag(
     else:  # waiting for a fact: still waiting, or expired with the window (never rejected for it)
         assert late.outcome in (Outcome.PENDING, Outcome.EXPIRED)
         assert (late.outcome is Outcome.EXPIRED) == (received_at + lag > closes)
+
+
+any_facts = st.builds(
+    Facts,
+    nik=st.just(NIK),
+    deactivated_on=st.one_of(st.none(), st.dates(dt.date(2026, 1, 1), dt.date(2026, 12, 1))),
+    desil=st.one_of(st.none(), st.integers(1, 10)),
+    desil_effective_on=st.one_of(st.none(), st.dates(dt.date(2026, 1, 1), dt.date(2026, 12, 1))),
+    biometric_recorded=st.booleans(),
+    deceased=st.booleans(),
+    nik_conflict_open=st.booleans(),
+    reactivated=st.booleans(),
+)
+
+
+@given(any_facts, st.sampled_from(list(ReactivationPath)), instants, lags, st.booleans())
+def test_never_approved_with_an_open_conflict_or_without_a_deactivation(
+    f: Facts, path: ReactivationPath, received_at: dt.datetime, lag: dt.timedelta, again: bool
+) -> None:
+    """DOMAIN.md: an open NIK conflict holds the request PENDING (or it expires/is rejected for
+    another reason); no deactivation on record is PENDING for the grace period, then REJECTED."""
+    decide_now = redecide if again else decide
+    d = decide_now(f, request(path, received_at), POLICY, received_at + lag)
+    if f.nik_conflict_open:
+        assert d.outcome is not Outcome.APPROVED and R.NIK_CONFLICT in d.reasons
+        if d.reasons == (R.NIK_CONFLICT,):
+            assert d.outcome is Outcome.PENDING
+    if f.deactivated_on is None:
+        assert d.outcome in (Outcome.PENDING, Outcome.REJECTED)
+        if d.outcome is Outcome.PENDING:
+            assert d.reasons == (R.NOT_DEACTIVATED,) or R.NIK_CONFLICT in d.reasons
+            assert lag < POLICY.unknown_person_grace
