@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,16 +45,86 @@ RECORD_IMPORTED = text(
 ).bindparams(bindparam("ids", type_=ARRAY(Uuid())), bindparam("now", type_=DateTime(timezone=True)))
 
 
+class ImportFileError(ValueError):
+    """A file that cannot be read safely or at all; the message says why, for the person importing it."""
+
+
+# An .xlsx is a zip of XML. openpyxl streams a sheet's rows (read-only mode) but reads the shared-string
+# table whole, so a file whose few kilobytes inflate to a huge string would take hundreds of MB: the
+# declared (uncompressed) sizes are checked before anything is parsed. Python's zipfile never inflates
+# a member beyond its declared size (it stops and fails the CRC), so the check cannot be lied to.
+# The XML itself goes through defusedxml (openpyxl uses it when installed): no entity expansion, no DTD.
+XLSX_LIMITS = {
+    "shared_strings_bytes": 64 * 2**20,  # about 500,000 rows with a distinct name, NIK and phone each
+    "member_bytes": 512 * 2**20,  # one sheet's XML (streamed, row by row)
+    "total_bytes": 1024 * 2**20,
+    "ratio": 100,  # real XML compresses 5-30x; a bomb 1,000x and more
+    "ratio_from_bytes": 2**20,  # small members (styles, a few rows) may compress better harmlessly
+}
+
+
+def check_xlsx(path: Path, limits: dict[str, int] = XLSX_LIMITS) -> None:
+    """Refuse an .xlsx whose content would inflate beyond the limits, before it is parsed."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ImportFileError(f"{path.name} is not a readable .xlsx file ({exc})")
+    total = 0
+    for member in members:
+        size, packed = member.file_size, max(member.compress_size, 1)
+        total += size
+        limit = (
+            limits["shared_strings_bytes"] if member.filename.endswith("sharedStrings.xml") else limits["member_bytes"]
+        )
+        if size > limit:
+            raise ImportFileError(
+                f"{path.name}: {member.filename} unpacks to {size / 2**20:,.0f} MiB (limit {limit / 2**20:,.0f} MiB);"
+                " split the list into smaller files"
+            )
+        if size > limits["ratio_from_bytes"] and size / packed > limits["ratio"]:
+            raise ImportFileError(
+                f"{path.name}: {member.filename} inflates {size // packed:,}x (limit {limits['ratio']}x):"
+                " not a spreadsheet a person saved; refused as a zip bomb"
+            )
+    if total > limits["total_bytes"]:
+        raise ImportFileError(
+            f"{path.name} unpacks to {total / 2**20:,.0f} MiB in all (limit {limits['total_bytes'] / 2**20:,.0f} MiB)"
+        )
+
+
+def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    from defusedxml import DefusedXmlException
+    from openpyxl import load_workbook
+
+    check_xlsx(path)
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)  # rows streamed, never the whole sheet
+        try:
+            rows = workbook.active.iter_rows(values_only=True)
+            header = [str(h or "").strip().lower() for h in next(rows, ())]
+            for i, values in enumerate(rows, start=2):
+                yield i, {h: _cell(v) for h, v in zip(header, values, strict=False) if h}
+        finally:
+            workbook.close()
+    except (DefusedXmlException, ValueError) as exc:
+        # openpyxl wraps what its parser raised while loading ("Unable to read workbook ...").
+        cause = exc if isinstance(exc, DefusedXmlException) else exc.__cause__
+        if isinstance(cause, DefusedXmlException):
+            raise ImportFileError(
+                f"{path.name}: refused XML construct ({type(cause).__name__}): not a plain spreadsheet"
+            )
+        if str(exc).startswith("Unable to read workbook"):
+            raise ImportFileError(f"{path.name} is not a readable .xlsx file (invalid XML inside)")
+        raise
+    except (zipfile.BadZipFile, KeyError) as exc:
+        raise ImportFileError(f"{path.name} is not a readable .xlsx file ({exc})")
+
+
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row) pairs; line numbers as a person sees them in the file (header is line 1)."""
     if path.suffix.lower() == ".xlsx":
-        from openpyxl import load_workbook
-
-        sheet = load_workbook(path, read_only=True, data_only=True).active
-        rows = sheet.iter_rows(values_only=True)
-        header = [str(h or "").strip().lower() for h in next(rows)]
-        for i, values in enumerate(rows, start=2):
-            yield i, {h: _cell(v) for h, v in zip(header, values, strict=False) if h}
+        yield from _xlsx_rows(path)
         return
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
@@ -190,7 +261,10 @@ def deactivations(
     """Validate every row, report rejected ones next to the file, publish the rest once."""
     if file.suffix.lower() not in (".csv", ".xlsx"):
         raise typer.BadParameter("only .csv and .xlsx files are supported", param_hint="FILE")
-    good, rejected = validate_file(file, source)
+    try:
+        good, rejected = validate_file(file, source)
+    except ImportFileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="FILE")
     file.with_name(file.name + ".rejected.csv").unlink(missing_ok=True)  # never a stale report from an earlier run
     if rejected:
         report = write_report(file, rejected)
