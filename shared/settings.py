@@ -60,6 +60,8 @@ class IntakeSettings(Settings):
 
 class RegistrySettings(Settings):
     http_port: int = 8081
+    # The window-close sweep (services/registry/sweep.py): how often it looks for closed windows.
+    window_sweep_interval_s: float = Field(default=60.0, gt=0)
 
 
 class NotifierSettings(Settings):

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry import metrics
-from services.registry.domain.status import Applied, Participant, apply
+from services.registry.domain.status import Applied, HistoryEntry, Participant, apply
 from services.registry.store import RQ, SCHEMA, A, H, N, P, outbox
 from shared.db import any_of, bulk_insert, transaction, upsert_clause
 from shared.enums import DecisionReason, ParticipantStatus, SlaState
@@ -85,10 +85,7 @@ class RegistryHandlers:
         rows = (
             await session.execute(select(P).where(any_of(P.c.nik, niks)).order_by(P.c.nik).with_for_update())
         ).mappings()
-        people: dict[str, Participant | None] = {
-            r["nik"]: Participant(**{**{k: r[k] for k in PARTICIPANT_FIELDS}, "status": ParticipantStatus(r["status"])})
-            for r in rows
-        }
+        people: dict[str, Participant | None] = {r["nik"]: participant_from_row(r) for r in rows}
         changed: set[str] = set()
         history: list[dict[str, Any]] = []
         anomalies: list[dict[str, Any]] = []
@@ -136,7 +133,7 @@ class RegistryHandlers:
             )
         if changed:
             values = [{k: getattr(people[n], k) for k in PARTICIPANT_FIELDS} for n in sorted(changed)]
-            await bulk_insert(session, P, values, _UPSERT_PARTICIPANT)
+            await bulk_insert(session, P, values, UPSERT_PARTICIPANT)
         if history:
             await bulk_insert(session, H, history, "on conflict (event_id, nik) do nothing")
         if anomalies:
@@ -224,41 +221,9 @@ class RegistryHandlers:
             people[event.nik] = result.participant
             changed.add(event.nik)
         if result.history:
-            h = result.history
-            history.append(
-                {
-                    "nik": event.nik,
-                    "event_id": h.event_id,
-                    "event_type": h.event_type,
-                    "occurred_at": h.occurred_at,
-                    "source": h.source,
-                    "previous_status": h.previous_status.value if h.previous_status else None,
-                    "status": h.status.value,
-                    "reasons": list(h.reasons),
-                }
-            )
+            history.append(history_row(event.nik, result.history))
         if result.status_changed and result.participant and result.history:
-            p, h = result.participant, result.history
-            out.append(
-                outbox_row(
-                    self.prefix + STATUS_CHANGES.name,
-                    # Every field is already validated (from decoded events): construct without re-parsing.
-                    ParticipantStatusChanged.model_construct(
-                        event_id=_derived_id(h.event_id, p.nik),
-                        occurred_at=h.occurred_at,
-                        source="registry",
-                        nik=p.nik,
-                        previous_status=h.previous_status,
-                        status=ParticipantStatus(h.status),
-                        cause_event_id=h.event_id,
-                        cause_type=h.event_type,
-                        reasons=[DecisionReason(r) for r in h.reasons if r in _DECISION_REASONS],
-                        window_closes_at=p.window_closes_at,
-                        phone=p.phone,
-                    ),
-                    cause=h.event_id,
-                )
-            )
+            out.append(status_change_row(self.prefix, result.participant, result.history))
 
     def _request_row(self, e: ReactivationRequested, p: Participant | None) -> dict[str, Any]:
         province, regency, district = (p.province, p.regency, p.district) if p else region_from_nik(e.nik)
@@ -328,6 +293,45 @@ class RegistryHandlers:
         }
 
 
+def participant_from_row(r: Any) -> Participant:
+    return Participant(**{**{k: r[k] for k in PARTICIPANT_FIELDS}, "status": ParticipantStatus(r["status"])})
+
+
+def history_row(nik: str, h: HistoryEntry) -> dict[str, Any]:
+    return {
+        "nik": nik,
+        "event_id": h.event_id,
+        "event_type": h.event_type,
+        "occurred_at": h.occurred_at,
+        "source": h.source,
+        "previous_status": h.previous_status.value if h.previous_status else None,
+        "status": h.status.value,
+        "reasons": list(h.reasons),
+    }
+
+
+def status_change_row(prefix: str, p: Participant, h: HistoryEntry) -> dict[str, Any]:
+    """The outbox row announcing a status change (same transaction as the change)."""
+    return outbox_row(
+        prefix + STATUS_CHANGES.name,
+        # Every field is already validated (from decoded events): construct without re-parsing.
+        ParticipantStatusChanged.model_construct(
+            event_id=_derived_id(h.event_id, p.nik),
+            occurred_at=h.occurred_at,
+            source="registry",
+            nik=p.nik,
+            previous_status=h.previous_status,
+            status=ParticipantStatus(h.status),
+            cause_event_id=h.event_id,
+            cause_type=h.event_type,
+            reasons=[DecisionReason(r) for r in h.reasons if r in _DECISION_REASONS],
+            window_closes_at=p.window_closes_at,
+            phone=p.phone,
+        ),
+        cause=h.event_id,
+    )
+
+
 def _first_deliveries(events: list[Event]) -> list[Event]:
     """The batch without repeated event ids, each event at the place of its first delivery."""
     seen: set[uuid.UUID] = set()
@@ -347,7 +351,7 @@ _CLAIM = text(
     f"insert into {SCHEMA}.processed_events (event_id) select unnest(cast(:ids as uuid[])) "
     "on conflict do nothing returning event_id"
 )
-_UPSERT_PARTICIPANT = upsert_clause("nik", PARTICIPANT_FIELDS)
+UPSERT_PARTICIPANT = upsert_clause("nik", PARTICIPANT_FIELDS)
 _DECISION_REASONS = {r.value for r in DecisionReason}
 _NAMESPACE = uuid.UUID("5a0f3b0e-8f4f-4d7e-9d61-6a1b9a3c2f70")
 

@@ -8,3 +8,5 @@ ANOMALIES = Counter("pbi_registry_anomalies_total", "Events that did not fit", [
 BATCH = Histogram("pbi_registry_batch_size", "Events per applied batch", buckets=(1, 10, 50, 100, 250, 500, 1000, 2000))
 BATCH_SECONDS = Histogram("pbi_registry_batch_seconds", "Time to apply and commit a batch")
 LAG = Gauge("pbi_registry_lag_seconds", "Age of the newest event of the last committed batch (event time to commit)")
+WINDOW_EXPIRED = Counter("pbi_registry_window_expired_total", "Participants expired by the window-close sweep")
+WORKLIST_OPENED = Counter("pbi_registry_worklist_opened_total", "Worklist items opened", ["kind"])

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.registry.domain.status import WINDOW_CLOSED
 from services.registry.store import RQ, A, H, N, P
 from shared.nik import mask_nik
 from shared.sla import sla_counts
@@ -79,6 +80,10 @@ async def stats(engine: AsyncEngine) -> dict[str, Any]:
         for channel, state, n in await _grouped(conn, N.c.channel, N.c.state):
             notifications.setdefault(channel, {})[state] = n
         anomalies = (await conn.execute(select(func.count()).select_from(A))).scalar() or 0
+        # Expiries at window close (the sweep's history rows; a partial index keeps this a small count).
+        window_expired = (
+            await conn.execute(select(func.count()).select_from(H).where(H.c.event_type == WINDOW_CLOSED))
+        ).scalar() or 0
     decided = sum(v for k, v in outcomes.items() if k in ("APPROVED", "REJECTED", "EXPIRED"))
     return {
         "by_status": by_status,
@@ -90,6 +95,7 @@ async def stats(engine: AsyncEngine) -> dict[str, Any]:
         "emergency_sla": sla,
         "notifications": notifications,
         "anomalies": anomalies,
+        "expired_at_window_close": window_expired,
     }
 
 

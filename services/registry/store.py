@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
@@ -27,6 +27,12 @@ class ParticipantRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_registry_participants_region", "province", "regency", "district"),
         Index("ix_registry_participants_status", "status"),
+        # The window-close sweep's queue: only people still out, in the order their windows close.
+        Index(
+            "ix_registry_participants_window_open",
+            "window_closes_at",
+            postgresql_where=text("status in ('INACTIVE', 'REACTIVATION_PENDING')"),
+        ),
         {"schema": SCHEMA},
     )
     nik: str = Field(primary_key=True, max_length=16)
@@ -51,6 +57,12 @@ class HistoryRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("event_id", "nik"),
         Index("ix_registry_history_nik", "nik", "id"),
+        # Stats count the expiries at window close without reading the whole history.
+        Index(
+            "ix_registry_history_window_closed",
+            "event_type",
+            postgresql_where=text("event_type = 'registry.window_closed'"),
+        ),
         {"schema": SCHEMA},
     )
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
@@ -110,6 +122,32 @@ class NotificationRow(SQLModel, table=True):
     detail: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}"))
 
 
+class WorklistItemRow(SQLModel, table=True):
+    """Work for operations, stored with the request it came from (CONTRACT.md, operations worklist):
+    one item per (request, kind), whatever is redelivered (item_id = domain.worklist.item_id)."""
+
+    __tablename__ = "worklist_items"
+    __table_args__ = (
+        Index("ix_registry_worklist_open", "state", "kind", "due_at"),
+        Index("ix_registry_worklist_region", "province", "regency", "district"),
+        Index("ix_registry_worklist_request", "request_id"),
+        {"schema": SCHEMA},
+    )
+    item_id: uuid.UUID = Field(primary_key=True)
+    kind: str
+    nik: str = Field(max_length=16)
+    request_id: uuid.UUID | None = None
+    province: str
+    regency: str
+    district: str
+    opened_at: dt.datetime = _tz(nullable=False)
+    due_at: dt.datetime | None = _tz()
+    state: str = "OPEN"
+    closed_by: str | None = None
+    closed_at: dt.datetime | None = _tz()
+    note: str | None = None
+
+
 outbox = outbox_table(MetaData(), SCHEMA)
 TABLES = [
     ParticipantRow.__table__,
@@ -118,15 +156,17 @@ TABLES = [
     AnomalyRow.__table__,
     RequestRow.__table__,
     NotificationRow.__table__,
+    WorklistItemRow.__table__,
     outbox,
 ]
-P, H, PE, A, RQ, N = (
+P, H, PE, A, RQ, N, W = (
     ParticipantRow.__table__,
     HistoryRow.__table__,
     ProcessedEvent.__table__,
     AnomalyRow.__table__,
     RequestRow.__table__,
     NotificationRow.__table__,
+    WorklistItemRow.__table__,
 )
 
 

@@ -238,3 +238,35 @@ def _fact(p: Participant | None, e: Event, region: Region) -> Applied:
         case _:
             return Applied(p, anomaly=Anomaly("UNHANDLED_EVENT", getattr(e, "type", "?")))
     return Applied(new, _entry(e, p.status if p else None, new.status))
+
+
+# --- window close ---------------------------------------------------------------------------------
+# DOMAIN.md: when a window closes, whoever never got back in becomes EXPIRED, whether or not they asked.
+WINDOW_CLOSED = "registry.window_closed"
+STILL_OUT = (S.INACTIVE, S.REACTIVATION_PENDING)
+_WINDOW_NAMESPACE = uuid.UUID("0b7c9f1e-6a53-4f0e-8e0c-3f9a1d2b7c44")
+
+
+def window_closed_event_id(nik: str, closes_at: dt.datetime) -> uuid.UUID:
+    """The expiry at one window's close always has the same id: a sweep run twice (or by two replicas)
+    writes one history row."""
+    return uuid.uuid5(_WINDOW_NAMESPACE, f"{nik}:{closes_at.astimezone(dt.UTC).isoformat()}")
+
+
+def window_closed(p: Participant, now: dt.datetime) -> Applied:
+    """The participant once `now` is past their window's close: EXPIRED if still out, else unchanged.
+    Stamped at the close itself, not at the sweep's time, so a sweep that runs late changes nothing."""
+    closes = p.window_closes_at
+    if p.status not in STILL_OUT or closes is None or now <= closes:
+        return Applied(p)
+    entry = HistoryEntry(
+        window_closed_event_id(p.nik, closes),
+        WINDOW_CLOSED,
+        closes,
+        "registry",
+        p.status,
+        S.EXPIRED,
+        (DecisionReason.WINDOW_EXPIRED.value,),
+    )
+    last = max(closes, p.last_status_event_at or closes)
+    return Applied(replace(p, status=S.EXPIRED, last_status_event_at=last), entry)

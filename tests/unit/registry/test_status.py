@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.registry.domain.status import Participant, apply, window_closes_at
+from services.registry.domain.status import WINDOW_CLOSED, Participant, apply, window_closed, window_closes_at
 from shared.enums import ParticipantStatus as S
 from shared.events import (
     BiometricRecorded,
@@ -405,3 +405,49 @@ def test_an_approval_of_a_request_received_in_the_window_undoes_the_expiry_at_wi
     else:
         assert r.anomaly and r.anomaly.kind == "APPROVAL_AFTER_EXPIRY"
         assert r.participant and r.participant.status is S.EXPIRED and r.history is None
+
+
+# --- window close -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "now", "expired"),
+    [
+        (S.INACTIVE, CLOSES + dt.timedelta(seconds=1), True),  # never asked
+        (S.REACTIVATION_PENDING, CLOSES + dt.timedelta(seconds=1), True),  # asked, never approved
+        (S.INACTIVE, CLOSES, False),  # 23:59:59 local: the last second of the window
+        (S.INACTIVE, CLOSES - dt.timedelta(days=1), False),
+        (S.ACTIVE, CLOSES + dt.timedelta(days=1), False),  # got back in
+        (S.EXPIRED, CLOSES + dt.timedelta(days=1), False),  # already expired by a decision
+    ],
+)
+def test_at_window_close_whoever_is_still_out_expires(status: S, now: dt.datetime, expired: bool) -> None:
+    p = replace(person(status, deactivated_on=JUNE_1, window_closes_at=CLOSES), last_status_event_at=T0)
+    r = window_closed(p, now)
+    if not expired:
+        assert (r.participant, r.history) == (p, None)
+        return
+    assert r.participant and r.participant.status is S.EXPIRED and r.status_changed
+    assert r.history and r.history.previous_status is status and r.history.reasons == ("WINDOW_EXPIRED",)
+    # Stamped at the close, whenever the sweep ran: a late sweep changes nothing, and the same id twice.
+    assert r.history.occurred_at == CLOSES and r.participant.last_status_event_at == CLOSES
+    assert r.history.event_type == WINDOW_CLOSED and r.history.source == "registry"
+    assert window_closed(p, now + dt.timedelta(days=30)).history == r.history
+
+
+def test_a_window_closes_at_local_end_of_day_in_every_zone() -> None:
+    for nik, zone in [
+        ("3674015708900001", "Asia/Jakarta"),
+        ("5171015708900001", "Asia/Makassar"),
+        ("9171015708900001", "Asia/Jayapura"),
+    ]:
+        closes = window_closes_at(JUNE_1, nik)
+        p = replace(Participant(nik, S.INACTIVE, *REGION, deactivated_on=JUNE_1, window_closes_at=closes))
+        local_midnight = dt.datetime(2026, 12, 2, tzinfo=ZoneInfo(zone))
+        assert window_closed(p, local_midnight - dt.timedelta(seconds=1)).history is None
+        assert window_closed(p, local_midnight).participant.status is S.EXPIRED  # type: ignore[union-attr]
+
+
+def test_no_window_no_expiry() -> None:
+    p = person(S.INACTIVE)  # a decision seen before any deactivation: no window known yet
+    assert window_closed(p, CLOSES + dt.timedelta(days=400)).history is None
