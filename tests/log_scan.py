@@ -1,11 +1,19 @@
 """Personal data in logs: a whole NIK (16 digits) or an Indonesian mobile number must never appear in
-what the services write. Used by the end-to-end test and by the scan at the end of every test run."""
+what the services write. Used by the end-to-end test and by the scan at the end of every test run.
+
+Besides the service logs, the e2e fixtures leave two more files beside them for the same scan: every
+span the services exported (`traces-*.log`, one JSON line per span: name and attributes) and the
+headers of every dead-lettered record (`dead-letters.log`: reasons, errors). Record keys and values
+are not written there: the key is the NIK by design (partitioning), as is an event's subject."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 # Bounded by anything but letters and digits: the digits inside a hex id (a correlation id, a UUID)
 # are not a phone number.
@@ -30,6 +38,46 @@ def scan_logs_written_since(started: float) -> dict[str, list[str]]:
             if path.stat().st_mtime >= started and (found := leaks(path.read_text(errors="replace"))):
                 report[str(path.relative_to(ROOT))] = found[:5]
     return report
+
+
+def span_lines(spans: Iterable[Any]) -> str:
+    """One JSON line per exported span (tests.e2e.otlp.ReceivedSpan or alike): what a trace backend shows."""
+    return "".join(
+        json.dumps({"service": s.service, "name": s.name, "attributes": dict(s.attributes)}, ensure_ascii=False) + "\n"
+        for s in spans
+    )
+
+
+def dead_letter_lines(records: Iterable[tuple[str, Mapping[str, str]]]) -> str:
+    """One JSON line per dead-lettered record: its topic and headers (x-dlq-reason, x-dlq-error, ...)."""
+    return "".join(json.dumps({"topic": t, "headers": dict(h)}, ensure_ascii=False) + "\n" for t, h in records)
+
+
+async def dead_letter_headers(bootstrap: str, prefix: str) -> list[tuple[str, dict[str, str]]]:
+    """Headers of every record on the dead-letter topics named with `prefix`."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        topics = [t for t in await admin.list_topics() if t.startswith(prefix) and t.endswith(".dlq")]
+    finally:
+        await admin.close()
+    if not topics:
+        return []
+    consumer = AIOKafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    found: list[tuple[str, dict[str, str]]] = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=2000):
+            for records in batch.values():
+                found += [(r.topic, {k: (v or b"").decode(errors="replace") for k, v in r.headers}) for r in records]
+    finally:
+        await consumer.stop()
+    return found
 
 
 def now() -> float:

@@ -14,6 +14,7 @@ from shared.auth import ApiKeyStore
 from shared.db import make_engine
 from shared.kafka import ensure_topics
 from shared.settings import Settings
+from tests import log_scan
 from tests.conftest import _create_database, _drop_database
 from tests.e2e.otlp import OtlpReceiver
 from tests.e2e.system import PBI, RunningSystem, start_system
@@ -27,6 +28,12 @@ def otlp() -> Iterator[OtlpReceiver]:
     receiver = OtlpReceiver()
     yield receiver
     receiver.stop()
+    # What the trace backend would hold, for the personal-data scan that ends the run (tests/log_scan.py):
+    # written after the services stopped (system's teardown runs first), so their last spans are in.
+    spans = receiver.received()
+    if spans:
+        (ARTIFACTS / "e2e-logs").mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "e2e-logs" / f"traces-{uuid.uuid4().hex[:8]}.log").write_text(log_scan.span_lines(spans))
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +62,9 @@ def system(infra: Infra, sweep_leftover_test_topics: None, otlp: OtlpReceiver) -
     )
     yield running
     running.stop()
+    # Every dead-letter header (reasons may quote provider errors) joins the personal-data scan.
+    dead = asyncio.run(log_scan.dead_letter_headers(infra.kafka_bootstrap_servers, prefix))
+    (running.log_dir / "dead-letters.log").write_text(log_scan.dead_letter_lines(dead))
     asyncio.run(_drop_database(infra.database_url, name))
 
 

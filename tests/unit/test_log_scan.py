@@ -35,3 +35,25 @@ def test_only_files_written_during_the_run_are_scanned(tmp_path: Path, monkeypat
     os.utime(old, (1_000, 1_000))
     new.write_text('{"nik": "3674015708900002"}\n{"ok": "3674********0002"}')
     assert list(log_scan.scan_logs_written_since(2_000)) == ["logs/run/registry.log"]
+
+
+def test_spans_and_dead_letter_headers_are_scanned_like_log_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The e2e fixtures write exported spans and dead-letter headers beside the service logs."""
+
+    class Span:
+        service, name = "pbi-registry", "GET /v1/participants/{nik}"
+        attributes = {"http.target": "/v1/participants/3674015708900001", "http.route": "/v1/participants/{nik}"}
+
+    monkeypatch.setattr(log_scan, "ROOT", tmp_path)
+    monkeypatch.setattr(log_scan, "SERVICE_LOG_DIRS", [tmp_path / "logs"])
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "traces-1.log").write_text(log_scan.span_lines([Span()]))
+    dead = [("e2e1.pbi.notification-events.v1.dlq", {"x-dlq-reason": "HTTP 400: To +6281234567890 invalid"})]
+    (tmp_path / "logs" / "dead-letters.log").write_text(log_scan.dead_letter_lines(dead))
+    masked = [("e2e1.pbi.decisions.v1.dlq", {"x-dlq-reason": "schema violation: nik 3674********0001"})]
+    (tmp_path / "logs" / "dead-letters-ok.log").write_text(log_scan.dead_letter_lines(masked))
+    report = log_scan.scan_logs_written_since(0)
+    assert sorted(report) == ["logs/dead-letters.log", "logs/traces-1.log"]
+    assert not any("3674015708900001" in f or "1234567890" in f for found in report.values() for f in found)
