@@ -46,10 +46,10 @@ def read_env(path: Path) -> dict[str, str]:
 @pytest.fixture
 def scram_settings(infra: Infra, settings: Settings) -> Settings:
     """The test's settings (own topics, own database), pointed at the SCRAM listener with its login."""
+    if infra.how != "local":
+        pytest.skip(f"Kafka comes from {infra.how}: the SCRAM listener is the local broker's (deploy/local)")
     path = sasl_env_file()
     if not path.exists():
-        if infra.how != "local":
-            pytest.skip(f"Kafka comes from {infra.how}: the SCRAM listener is the local broker's")
         pytest.fail(f"{path} missing: run `make infra-up` (deploy/local/kafka.sh adds the SCRAM listener)")
     env = read_env(path)
     return Settings.model_validate({**settings.model_dump(), **{name.lower(): value for name, value in env.items()}})
