@@ -18,8 +18,9 @@ from sqlalchemy import case, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.registry import metrics
+from services.registry import metrics, worklist
 from services.registry.domain.status import Applied, HistoryEntry, Participant, apply
+from services.registry.domain.worklist import WorkItem, emergency_released, items_for_decision
 from services.registry.store import RQ, SCHEMA, A, H, N, P, outbox
 from shared.db import any_of, bulk_insert, transaction, upsert_clause
 from shared.enums import DecisionReason, ParticipantStatus, SlaState
@@ -94,6 +95,8 @@ class RegistryHandlers:
         decisions: dict[uuid.UUID, dict[str, Any]] = {}
         sla: dict[uuid.UUID, dict[str, Any]] = {}
         notifications: dict[uuid.UUID, dict[str, Any]] = {}
+        opened: dict[uuid.UUID, WorkItem] = {}
+        released: dict[uuid.UUID, tuple[dt.datetime, str]] = {}
         now = dt.datetime.now(dt.UTC)
         for i, event in enumerate(events, 1):
             if i % YIELD_EVERY == 0:
@@ -120,11 +123,14 @@ class RegistryHandlers:
                 # A final decision says what became of the clock too (met late, closed), whichever
                 # timer event comes, or came, on the other topic.
                 self._fold_sla(sla, event, sla_of_decision(event.outcome, event.decided_at, event.sla_deadline))
+                self._work(event, people.get(event.nik), opened, released)
             if kind == "participant.status_changed" or kind == "participant.window_reminder_due":
                 continue
             result = apply(people.get(event.nik), event, region_from_nik(event.nik))
             self._collect(event, result, people, changed, history, anomalies, out, now)
         await self._write_requests(session, requests, decisions, sla)
+        if opened or released:
+            await worklist.record(session, opened, released)
         if notifications:
             stmt = insert(N)
             await session.execute(
@@ -263,6 +269,20 @@ class RegistryHandlers:
             "sla_deadline": e.sla_deadline,
             "sla_state": "OK" if e.sla_deadline else None,
         }
+
+    def _work(
+        self,
+        e: ReactivationDecided,
+        p: Participant | None,
+        opened: dict[uuid.UUID, WorkItem],
+        released: dict[uuid.UUID, tuple[dt.datetime, str]],
+    ) -> None:
+        """Follow-ups and held emergencies go on the worklist with the request (first one wins)."""
+        region = (p.province, p.regency, p.district) if p else region_from_nik(e.nik)
+        for item in items_for_decision(e, region):
+            opened.setdefault(item.item_id, item)
+        if emergency_released(e):
+            released[e.request_id] = (e.decided_at, e.outcome.value)
 
     def _fold_sla(
         self, sla: dict[uuid.UUID, dict[str, Any]], e: EmergencySlaChanged | ReactivationDecided, state: SlaState | None
