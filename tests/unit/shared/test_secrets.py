@@ -3,11 +3,13 @@ placeholder refuses to start; in local mode the fixed local values stand in."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from services.notifier.settings import LOCAL_SECRETS, NotifierSettings
-from shared.secrets import is_placeholder
+from shared.secrets import LOCAL_ENV_FILE, is_placeholder
 from shared.settings import IntakeSettings, Settings
 
 REAL = {
@@ -21,9 +23,10 @@ REAL = {
 
 def test_local_mode_fills_in_the_local_values() -> None:
     s = NotifierSettings(pbi_env="local")
-    assert s.api_key_pepper.get_secret_value() == "local-dev-pepper-change-me"
     assert {k: getattr(s, k).get_secret_value() for k in LOCAL_SECRETS} == LOCAL_SECRETS
-    assert "local-dev-pepper" not in repr(s)  # SecretStr: never in a repr or a log line
+    intake = IntakeSettings(pbi_env="local")
+    assert intake.api_key_pepper.get_secret_value() == "local-dev-pepper-change-me"
+    assert "local-dev-pepper" not in repr(intake)  # SecretStr: never in a repr or a log line
 
 
 def test_unset_is_production_and_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,3 +65,18 @@ def test_real_values_start_and_stay_secret() -> None:
 )
 def test_known_placeholders(value: str, placeholder: bool) -> None:
     assert is_placeholder(value) is placeholder
+
+
+def test_the_file_make_up_writes_puts_this_checkout_in_local_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make up` writes PBI_ENV=local to .run/local.env: the pbi CLI run by hand here then matches the services."""
+    monkeypatch.delenv("PBI_ENV", raising=False)
+    env_file = tmp_path / "local.env"
+    env_file.write_text("PBI_ENV=local\n")
+    s = IntakeSettings(_env_file=env_file)  # type: ignore[call-arg]
+    assert s.pbi_env == "local" and s.api_key_pepper.get_secret_value() == "local-dev-pepper-change-me"
+    assert LOCAL_ENV_FILE == Path(__file__).resolve().parents[3] / ".run" / "local.env"
+    monkeypatch.setenv("PBI_ENV", "production")  # the environment wins over the file
+    with pytest.raises(ValidationError, match="API_KEY_PEPPER is not set"):
+        IntakeSettings(_env_file=env_file)  # type: ignore[call-arg]
