@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
+from types import TracebackType
 from typing import Any
 
 import structlog
@@ -103,6 +105,13 @@ def configure_logging(service: str, level: str = "INFO", json_logs: bool = True)
     _route_stdlib_logging(service, level, json_logs)
     for noisy in ("aiokafka", "faststream", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A crash outside any logger (the interpreter's own traceback on stderr) goes through it too.
+    sys.excepthook = _log_unhandled
+    threading.excepthook = lambda args: _log_unhandled(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def _log_unhandled(kind: type[BaseException], value: BaseException | None, tb: TracebackType | None) -> None:
+    logging.getLogger("pbi.unhandled").critical("unhandled exception", exc_info=(kind, value or kind(), tb))
 
 
 class RequestContext:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -22,10 +23,11 @@ def logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[s
     """Configured in the test itself (capsys swaps sys.stdout only once the test runs); the process's
     logging is put back afterwards (structlog would keep writing to the closed capture)."""
     saved, root = structlog.get_config(), logging.getLogger()
-    level = root.level
+    level, hooks = root.level, (sys.excepthook, threading.excepthook)
     yield capsys
     structlog.configure(**{**saved, "cache_logger_on_first_use": False})
     root.setLevel(level)
+    sys.excepthook, threading.excepthook = hooks
     for handler in [h for h in root.handlers if getattr(h, "pbi_masking_handler", False)]:
         root.removeHandler(handler)
     logging.getLogger("faststream.access.kafka").handlers.clear()
@@ -71,3 +73,13 @@ def test_a_library_logger_with_its_own_handler_is_masked_too(logs: pytest.Captur
     out = logs.readouterr().out
     assert len(out.strip().splitlines()) == 2
     assert log_scan.leaks(out + logs.readouterr().err) == [], out
+
+
+def test_an_unhandled_exception_in_a_thread_is_logged_masked(logs: pytest.CaptureFixture[str]) -> None:
+    configure_logging("unit", "INFO", json_logs=True)
+    worker = threading.Thread(target=_fail)
+    worker.start()
+    worker.join()
+    captured = logs.readouterr()
+    assert "unhandled exception" in captured.out and "ValueError" in captured.out
+    assert log_scan.leaks(captured.out + captured.err) == [], captured
