@@ -67,6 +67,8 @@ def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroke
         settings.kafka_bootstrap_servers,
         client_id=client_id,
         security=kafka_security(settings),
+        # Where topics are Strimzi's, FastStream must not try to create its subscribers' topics either.
+        allow_auto_create_topics=settings.kafka_manage_topics,
         log_level=kwargs.pop("log_level", logging.DEBUG),
         acks="all",
         enable_idempotence=True,

@@ -68,6 +68,12 @@ def test_the_faststream_broker_gets_the_same_login() -> None:
     assert built["ssl_context"].verify_mode == ssl.CERT_REQUIRED
 
 
+def test_where_topics_are_the_clusters_no_client_tries_to_create_them() -> None:
+    assert make_broker(Settings(), "test").config.broker_config.allow_auto_create_topics  # type: ignore[attr-defined]
+    cluster = make_broker(scram(kafka_manage_topics=False), "test")
+    assert cluster.config.broker_config.allow_auto_create_topics is False  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("missing", [{"kafka_sasl_username": ""}, {"kafka_sasl_password": ""}])
 def test_a_sasl_protocol_without_credentials_is_refused(missing: dict[str, str]) -> None:
     with pytest.raises(KafkaSecurityError, match="KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"):
@@ -90,7 +96,7 @@ def test_settings_come_from_the_environment_and_the_password_stays_secret(monkey
     assert "from-a-secret" not in repr(settings)
 
 
-def client_calls_without_login(path: Path) -> list[str]:
+def client_calls_without_login(path: Path, root: Path = ROOT) -> list[str]:
     """Kafka client constructions that name the bootstrap servers themselves (so get no TLS/SASL options)
     or, for the FastStream broker, pass no `security`."""
     found = []
@@ -104,7 +110,7 @@ def client_calls_without_login(path: Path) -> list[str]:
         unpacked = any(k.arg is None for k in node.keywords)
         ok = "security" in keywords if name == "KafkaBroker" else unpacked and "bootstrap_servers" not in keywords
         if not ok:
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+            found.append(f"{path.relative_to(root)}:{node.lineno} {name}")
     return found
 
 
@@ -123,9 +129,4 @@ def test_the_client_check_catches_a_client_built_from_the_bootstrap_servers_alon
         "q = AIOKafkaConsumer(**kafka_client_options(s), group_id='g')\n"
         "b = KafkaBroker(s.kafka_bootstrap_servers)\n"
     )
-    global ROOT
-    saved, ROOT = ROOT, tmp_path
-    try:
-        assert client_calls_without_login(source) == ["client.py:1 AIOKafkaProducer", "client.py:3 KafkaBroker"]
-    finally:
-        ROOT = saved
+    assert client_calls_without_login(source, tmp_path) == ["client.py:1 AIOKafkaProducer", "client.py:3 KafkaBroker"]
