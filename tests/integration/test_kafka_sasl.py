@@ -2,7 +2,8 @@
 (deploy/local/kafka.sh, 127.0.0.1:9094) asks for it, as the cluster's does (docs/security.md, "Cluster").
 
 The settings are the services' own (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*), read from the file the
-script writes; producing, transactions, consuming in a group and the admin calls all go through it.
+script writes; producing, transactions, the outbox relay, consuming in a group and the admin calls all go
+through it.
 A wrong password and a client without a login are refused.
 """
 
@@ -19,14 +20,17 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError
 from pydantic import SecretStr
+from sqlalchemy import MetaData, text
 
 from services.intake.publisher import BrokerUnavailable, Publisher
 from services.registry.dashboard.kafka_health import KafkaHealth
+from shared.db import make_engine
 from shared.events import DesilUpdated, ParticipantEvent, participant_event_adapter
 from shared.kafka import ensure_topics, make_broker, subscribe
 from shared.kafka_security import kafka_client_options
+from shared.outbox import OutboxRelay, add_to_outbox, outbox_row, outbox_table
 from shared.settings import Settings
-from shared.topics import PARTICIPANT_EVENTS
+from shared.topics import PARTICIPANT_EVENTS, STATUS_CHANGES
 from tests.conftest import eventually
 from tests.infra import Infra
 
@@ -110,6 +114,43 @@ async def test_services_produce_and_consume_through_the_scram_listener(
         assert "scram" in (await health._read())["consumer_lag"]  # noqa: SLF001 - errors must surface here
     finally:
         await broker.stop()
+
+
+async def test_the_outbox_relay_publishes_through_the_scram_listener(scram_settings: Settings) -> None:
+    """The path of every decision and status change: outbox row -> relay's producer -> topic."""
+    engine = make_engine(scram_settings)
+    table = outbox_table(MetaData(), "scram")
+    async with engine.begin() as conn:
+        await conn.execute(text("create schema scram"))
+        await conn.run_sync(table.metadata.create_all)
+        event = desil(NIKS[0])
+        await add_to_outbox(conn, table, [outbox_row(scram_settings.topic_prefix + STATUS_CHANGES.name, event)])
+    relay = OutboxRelay(
+        engine,
+        table,
+        scram_settings.kafka_bootstrap_servers,
+        client_options=kafka_client_options(scram_settings),
+    )
+    consumer = AIOKafkaConsumer(
+        scram_settings.topic_prefix + STATUS_CHANGES.name,
+        **kafka_client_options(scram_settings),
+        auto_offset_reset="earliest",
+    )
+    relay.start()
+    await consumer.start()
+    try:
+        seen: list[bytes] = []
+
+        async def relayed() -> bool:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                seen.extend(r.value for r in records)
+            return any(str(event.event_id).encode() in v for v in seen)
+
+        await eventually(relayed, timeout=60)
+    finally:
+        await consumer.stop()
+        await relay.stop()
+        await engine.dispose()
 
 
 async def test_a_wrong_password_is_refused(scram_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
