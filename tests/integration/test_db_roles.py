@@ -45,15 +45,17 @@ async def roles(database_url: str) -> AsyncIterator[Roles]:
     await admin.dispose()
 
 
+PASSWORD = uuid.uuid4().hex  # set on every test role (a server that asks for passwords gets the right one)
+
+
 def engine_as(database_url: str, role: str) -> AsyncEngine:
-    # Local PostgreSQL trusts 127.0.0.1 (deploy/local/postgres.sh): the role's name is the login.
-    return create_async_engine(make_url(database_url).set(username=role, password=None))
+    return create_async_engine(make_url(database_url).set(username=role, password=PASSWORD))
 
 
 @pytest.fixture
 async def engines(database_url: str, roles: Roles) -> AsyncIterator[dict[str, AsyncEngine]]:
     admin = create_async_engine(database_url)
-    await apply(admin, roles)
+    await apply(admin, roles, {s: PASSWORD for s in SERVICES})
     await admin.dispose()
     made = {s: engine_as(database_url, roles.service(s)) for s in SERVICES}
     yield made
@@ -135,8 +137,8 @@ async def test_setting_the_roles_up_again_is_harmless_and_hands_over_older_table
     # An installation from before the roles: the admin user migrated every schema and owns the tables.
     await migrate(admin, INTAKE_MIGRATIONS, "intake")
     await ApiKeyStore(admin, PEPPER).migrate()
-    await apply(admin, roles)
-    await apply(admin, roles)
+    await apply(admin, roles, {s: PASSWORD for s in SERVICES})
+    await apply(admin, roles, {s: PASSWORD for s in SERVICES})
     await admin.dispose()
     found = await owners(database_url)
     assert found["intake"] == {roles.service("intake")} and found["auth"] == {roles.auth_owner}
