@@ -8,7 +8,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote_from_bytes, urlencode
 
 import pytest
 from fastapi import FastAPI
@@ -247,3 +247,22 @@ def test_a_stale_whatsapp_reply_is_ignored_end_to_end(client: TestClient, monkey
 def test_form_pairs_reads_a_form_as_parse_qsl_does(pairs: list[tuple[str, str]]) -> None:
     body = urlencode(pairs).encode()
     assert [(k.decode(), v.decode()) for k, v in form_pairs(body)] == parse_qsl(body.decode(), keep_blank_values=True)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.sampled_from([b"Body", b"From", b"MessageSid", b"MessageStatus"]) | st.binary(max_size=6),
+            st.binary(max_size=12),
+        ),
+        max_size=6,
+    )
+)
+def test_a_correctly_signed_twilio_form_of_any_bytes_is_200_or_400_never_500(
+    client: TestClient, pairs: list[tuple[bytes, bytes]]
+) -> None:
+    body = "&".join(f"{quote_from_bytes(k)}={quote_from_bytes(v)}" for k, v in pairs).encode()
+    signature = twilio_signature(_twilio_token(), "http://testserver/webhooks/twilio", form_pairs(body))
+    headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
+    assert client.post("/webhooks/twilio", content=body, headers=headers).status_code in (200, 400)
