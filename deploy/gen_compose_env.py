@@ -51,5 +51,6 @@ def write(path: Path = ENV_FILE) -> list[str]:
 
 
 if __name__ == "__main__":
-    new = write(Path(sys.argv[1]) if len(sys.argv) > 1 else ENV_FILE)
-    print(f"[compose-env] {ENV_FILE}: " + (f"generated {', '.join(new)}" if new else "every secret already set"))
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else ENV_FILE
+    new = write(target)
+    print(f"[compose-env] {target}: " + (f"generated {', '.join(new)}" if new else "every secret already set"))
