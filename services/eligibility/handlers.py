@@ -160,7 +160,12 @@ class EligibilityHandlers:
         await session.execute(
             update(t)
             .where(t.c.request_id == request.request_id)
-            .values(outcome=decision.outcome.value, reasons=[r.value for r in decision.reasons], decided_at=now)
+            .values(
+                outcome=decision.outcome.value,
+                reasons=[r.value for r in decision.reasons],
+                decided_at=now,
+                window_closes_at=decision.window_closes_at,
+            )
         )
         self.add_decision(effects, request, decision, now)
         self.add_sla(effects, request, decision, now, first=False)
@@ -220,6 +225,7 @@ class EligibilityHandlers:
                         "reasons": [r.value for r in decision.reasons],
                         "received_at": request.received_at,
                         "decided_at": now,
+                        "window_closes_at": decision.window_closes_at,
                         "event": request.model_dump_json().encode(),
                     }
                 )

@@ -67,7 +67,16 @@ class FactsRow(SQLModel, table=True):
 
 class RequestRow(SQLModel, table=True):
     __tablename__ = "requests"
-    __table_args__ = (Index("ix_eligibility_requests_nik", "nik"), {"schema": SCHEMA})
+    __table_args__ = (
+        Index("ix_eligibility_requests_nik", "nik"),
+        # The expiry sweep: pending requests by the close of their window (no timer row per request).
+        Index(
+            "ix_eligibility_requests_pending_close",
+            "window_closes_at",
+            postgresql_where=text("outcome = 'PENDING'"),
+        ),
+        {"schema": SCHEMA},
+    )
     request_id: uuid.UUID = Field(primary_key=True)
     nik: str = Field(max_length=16)
     path: str
@@ -75,6 +84,7 @@ class RequestRow(SQLModel, table=True):
     reasons: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
     received_at: dt.datetime = _tz(nullable=False)
     decided_at: dt.datetime = _tz(nullable=False)
+    window_closes_at: dt.datetime | None = _tz(nullable=True)  # of the latest decision
     event: dict = Field(sa_column=Column(JSON, nullable=False))  # the request as received
 
 
@@ -92,7 +102,7 @@ class Timer(SQLModel, table=True):
         {"schema": SCHEMA},
     )
     id: int | None = Field(default=None, primary_key=True)
-    kind: str  # SLA_WARNING, SLA_BREACH, EXPIRE, RECHECK (reminders: facts.next_reminder_at)
+    kind: str  # SLA_WARNING, SLA_BREACH, RECHECK (expiry: requests.window_closes_at; reminders: facts)
     subject: str  # the request id
     nik: str = Field(max_length=16)
     due_at: dt.datetime = _tz(nullable=False)
@@ -186,6 +196,19 @@ async def last_request_at(session: AsyncSession, niks: set[str]) -> dict[str, dt
         select(t.c.nik, func.max(t.c.received_at)).where(any_of(t.c.nik, niks)).group_by(t.c.nik)
     )
     return {nik: at for nik, at in rows.all()}
+
+
+async def pending_past_close(session: AsyncSession, now: dt.datetime, limit: int) -> set[str]:
+    """The people with a PENDING request whose window has closed (read without locks: the caller
+    locks their facts, then reads the requests again, as every writer of requests does)."""
+    t = RequestRow.__table__
+    rows = await session.execute(
+        select(t.c.nik)
+        .where(t.c.outcome == "PENDING", t.c.window_closes_at <= now)
+        .order_by(t.c.window_closes_at)
+        .limit(limit)
+    )
+    return set(rows.scalars())
 
 
 async def set_next_reminders(session: AsyncSession, next_at: dict[str, dt.datetime | None]) -> None:

@@ -1,8 +1,9 @@
 """Durable timers in PostgreSQL: claimed with FOR UPDATE SKIP LOCKED (safe with several replicas),
 fired once in the same transaction as the event they publish (outbox), surviving restarts.
 
-Request timers (SLA warning and breach, window expiry, grace recheck) are rows of `timers`; window
-reminders are a sweep over `facts.next_reminder_at` (no row per person and reminder)."""
+Request timers (SLA warning and breach, grace recheck) are rows of `timers`. Window expiry and
+reminders have no rows of their own: sweeps over `requests.window_closes_at` (pending requests) and
+`facts.next_reminder_at`, each a partial index, read what is due."""
 
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ from services.eligibility.store import (
     last_request_at,
     load_facts,
     outbox,
+    pending_past_close,
     set_next_reminders,
 )
-from shared.db import transaction
+from shared.db import any_of, transaction
 from shared.enums import Outcome, SlaState
 from shared.events import ReactivationRequested, WindowReminderDue
 from shared.outbox import add_to_outbox, outbox_row
@@ -57,6 +59,7 @@ class TimerLoop:
                 # by more than one batch.
                 while True:
                     busy = await self.fire_due() == self.batch
+                    busy = await self.expire_pending() == self.batch or busy
                     if not (await self.sweep_reminders() == self.batch or busy):
                         break
             except asyncio.CancelledError:
@@ -105,6 +108,31 @@ class TimerLoop:
         self.handlers.on_commit()
         return len(due)
 
+    async def expire_pending(self) -> int:
+        """Expire the PENDING requests whose window has closed (up to one batch of people); returns
+        how many people were looked at. A request still waiting for a fact expires with the window."""
+        now = self.clock()
+        r = RequestRow.__table__
+        async with transaction(self.handlers.sessions) as session:
+            niks = await pending_past_close(session, now, self.batch)
+            if not niks:
+                return 0
+            known = await load_facts(session, niks)  # then their requests are ours to change
+            now = max(now, self.clock())
+            due = select(r).where(any_of(r.c.nik, niks), r.c.outcome == "PENDING", r.c.window_closes_at <= now)
+            effects = Effects()
+            for row in (await session.execute(due)).mappings().all():
+                request = ReactivationRequested.model_validate(row["event"])
+                facts = known.get(request.nik, (Facts(request.nik), None))[0]
+                decision = expired(facts, as_request(request), self.handlers.policy, row["window_closes_at"])
+                stamp = decided_after(now, row["decided_at"])
+                await self.handlers.record(session, request, decision, stamp, effects, known)
+                metrics.TIMERS_FIRED.labels(EXPIRE).inc()
+            await add_to_outbox(session, outbox, effects.outbox)
+        effects.count()
+        self.handlers.on_commit()
+        return len(niks)
+
     async def sweep_reminders(self) -> int:
         """Send the window reminders that are due (up to one batch of people); returns how many
         people were looked at. Each person's next reminder moves on in the same transaction as the
@@ -143,17 +171,12 @@ class TimerLoop:
 
     async def _fire(self, session, timer, request_row, known, now, effects: Effects) -> None:  # type: ignore[no-untyped-def]
         kind = timer["kind"]
-        if kind == REMINDER:
-            return  # a row from before migration 0003 (which deletes them): the sweep reminds now
+        if kind in (REMINDER, EXPIRE):
+            return  # rows from before migrations 0003-0004 (which move them): the sweeps do this now
         if request_row is None or request_row["outcome"] != Outcome.PENDING.value:
             return  # decided meanwhile: the clock stopped
         request = ReactivationRequested.model_validate(request_row["event"])
         if kind in SLA_KINDS:
             effects.outbox.append(self.handlers.sla_row(request, SLA_KINDS[kind], now))
-        elif kind == EXPIRE:
-            facts = known.get(request.nik, (Facts(request.nik), None))[0]
-            decision = expired(facts, as_request(request), self.handlers.policy, timer["due_at"])
-            stamp = decided_after(now, request_row["decided_at"])
-            await self.handlers.record(session, request, decision, stamp, effects, known)
         elif kind == RECHECK:  # the grace period for a deactivation still on its way is over
             await self.handlers.reconsider(session, request_row, known, now, effects)

@@ -348,3 +348,33 @@ async def test_an_emergency_held_by_a_conflict_is_approved_with_its_follow_ups_o
         [approved] = once(await decisions.wait_for(about(held, "APPROVED")))
     # The only ranking is the one that caused the deactivation: the desil must be verified again.
     assert [f.value for f in approved.follow_ups] == ["DESIL_REVERIFICATION", "BIOMETRIC_RECORDING", "SIKS_NG_ENTRY"]
+
+
+async def test_a_pending_request_expires_at_the_close_after_a_restart_without_a_timer_row(settings: Settings) -> None:
+    """The expiry's queue is the requests table itself (partial index on window_closes_at of the
+    PENDING ones): nothing per request in `timers`, and a restarted service still expires it."""
+    from services.eligibility.store import Timer
+
+    person = nik(11)
+    waiting = request(person, NOW)
+    async with (
+        running(app_with(settings, Clock(NOW))),
+        TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions,
+    ):
+        await produce(settings, PARTICIPANT_EVENTS, deactivated(person))
+        await facts_row(settings, person)
+        await produce(settings, REACTIVATION_REQUESTS, waiting)
+        [pending] = once(await decisions.wait_for(about(waiting)))
+        assert pending.outcome is Outcome.PENDING
+    engine = make_engine(settings)
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(Timer.__table__))).scalar() == 0
+    await engine.dispose()
+
+    async with (
+        running(app_with(settings, Clock(closes(person) + dt.timedelta(seconds=1)))),
+        TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions,
+    ):
+        [expired] = once(await decisions.wait_for(about(waiting, "EXPIRED")))
+    assert expired.reasons == ["WINDOW_EXPIRED", "DESIL_UNKNOWN", "BIOMETRIC_MISSING"]
+    assert expired.window_closes_at == closes(person)

@@ -1,5 +1,6 @@
 """Which durable timers a decision sets, and which SLA state it publishes (pure): the handlers store
-the timers, the timer loop fires them. Reminders have no timer rows (domain.reminders)."""
+the timers, the timer loop fires them. Window expiry and reminders have no timer rows: the loop
+sweeps pending requests by `requests.window_closes_at` and people by `facts.next_reminder_at`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.rules import Decision, Request
 from shared.enums import DecisionReason, Outcome, ReactivationPath, SlaState
 
-# Timer kinds; the subject is the request id. (REMINDER rows are gone: migration 0003.)
+# Timer kinds; the subject is the request id. (REMINDER and EXPIRE rows are gone: migrations 0003-0004;
+# EXPIRE still names the expiry sweep in metrics.)
 REMINDER, EXPIRE, RECHECK, SLA_WARNING, SLA_BREACH = "REMINDER", "EXPIRE", "RECHECK", "SLA_WARNING", "SLA_BREACH"
 
 
@@ -19,14 +21,12 @@ def timer(kind: str, subject: str, nik: str, due_at: dt.datetime, **data: Any) -
 
 
 def request_timers(request: Request, decision: Decision, policy: Policy) -> list[dict[str, Any]]:
-    """A PENDING request expires when its window closes, is rejected when the grace period for a
-    not-yet-seen deactivation ends, and (emergency) warns at 12 h and breaches at 24 h."""
+    """A PENDING request is rejected when the grace period for a not-yet-seen deactivation ends, and
+    (emergency) warns at 12 h and breaches at 24 h. (It expires when its window closes: the sweep.)"""
     if decision.outcome is not Outcome.PENDING:
         return []
     subject, nik = request.request_id, request.nik
     timers: list[dict[str, Any]] = []
-    if decision.window_closes_at is not None:
-        timers.append(timer(EXPIRE, subject, nik, decision.window_closes_at))
     if DecisionReason.NOT_DEACTIVATED in decision.reasons:
         timers.append(timer(RECHECK, subject, nik, request.received_at + policy.unknown_person_grace))
     if request.path is ReactivationPath.EMERGENCY:

@@ -1,4 +1,4 @@
-"""Which timers a decision sets (expiry, the grace recheck, the emergency SLA; none once final) and
+"""Which timers a decision sets (the grace recheck, the emergency SLA; none once final) and
 which SLA state it publishes."""
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ def timers(path: ReactivationPath, outcome: Outcome, reasons: tuple[R, ...], clo
     return {t["kind"]: t["due_at"] for t in found}
 
 
-def test_pending_request_expires_when_its_window_closes() -> None:
-    assert timers(ReactivationPath.REGULAR, Outcome.PENDING, (R.DESIL_UNKNOWN,), CLOSES) == {"EXPIRE": CLOSES}
+def test_a_pending_request_needs_no_timer_row_to_expire() -> None:
+    # The expiry sweep reads requests.window_closes_at (timers.TimerLoop.expire_pending).
+    assert timers(ReactivationPath.REGULAR, Outcome.PENDING, (R.DESIL_UNKNOWN,), CLOSES) == {}
 
 
 def test_unknown_person_is_rechecked_when_the_grace_period_ends() -> None:
@@ -39,7 +40,6 @@ def test_unknown_person_is_rechecked_when_the_grace_period_ends() -> None:
 def test_pending_emergency_warns_at_12_hours_and_breaches_at_24() -> None:
     found = timers(ReactivationPath.EMERGENCY, Outcome.PENDING, (R.NIK_CONFLICT,), CLOSES)
     assert found == {
-        "EXPIRE": CLOSES,
         "SLA_WARNING": AT + dt.timedelta(hours=12),
         "SLA_BREACH": AT + dt.timedelta(hours=24),
     }
