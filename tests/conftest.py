@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
@@ -71,9 +72,15 @@ async def database_url(infra: Infra) -> AsyncIterator[str]:
     await _drop_database(infra.database_url, name)
 
 
+def new_test_prefix(kind: str) -> str:
+    """A topic prefix stamped with its creation time, so a sweep can tell an abandoned run's topics
+    from those of a run going on beside this one (another `make test`, a helper's tests)."""
+    return f"{kind}{int(time.time()):08x}{uuid.uuid4().hex[:6]}."
+
+
 @pytest.fixture
 def topic_prefix() -> str:
-    return f"t{uuid.uuid4().hex[:10]}."
+    return new_test_prefix("t")
 
 
 @pytest.fixture
@@ -93,9 +100,19 @@ async def settings(
     await delete_topics(infra.kafka_bootstrap_servers, lambda name: name.startswith(topic_prefix))
 
 
-# Prefixes of topics that tests and chaos runs create; never the real topics, nor a benchmark's (which may be
-# running beside the tests and deletes its own topics when it ends).
-TEST_TOPIC = re.compile(r"^(t[0-9a-f]{10}|e2e[0-9a-f]{8}|chaos[0-9a-f]{6}|pp[0-9a-f]{6})\.")
+# Prefixes of topics that tests create; never the real topics, nor a benchmark's or chaos run's (which may be
+# running beside the tests and delete their own topics when they end). Stamped ones are swept once older than
+# any test session; unstamped ones are from runs before the stamp existed.
+STAMPED_TEST_TOPIC = re.compile(r"^(?:t|e2e)([0-9a-f]{8})[0-9a-f]{6}\.")
+UNSTAMPED_TEST_TOPIC = re.compile(r"^(t[0-9a-f]{10}|e2e[0-9a-f]{8}|chaos[0-9a-f]{6}|pp[0-9a-f]{6})\.")
+LEFTOVER_AFTER_S = 3 * 3600
+
+
+def is_leftover_test_topic(name: str, now: float) -> bool:
+    stamped = STAMPED_TEST_TOPIC.match(name)
+    if stamped:
+        return now - int(stamped.group(1), 16) > LEFTOVER_AFTER_S
+    return bool(UNSTAMPED_TEST_TOPIC.match(name))
 
 
 async def delete_topics(bootstrap: str, wanted) -> None:  # type: ignore[no-untyped-def]
@@ -114,8 +131,9 @@ async def delete_topics(bootstrap: str, wanted) -> None:  # type: ignore[no-unty
 
 @pytest.fixture(scope="session")
 def sweep_leftover_test_topics(infra: Infra) -> None:
-    """Topics left by interrupted earlier runs (only the test prefixes above)."""
-    asyncio.run(delete_topics(infra.kafka_bootstrap_servers, lambda name: bool(TEST_TOPIC.match(name))))
+    """Topics left by interrupted earlier runs (only the test prefixes above; never a run still going on)."""
+    now = time.time()
+    asyncio.run(delete_topics(infra.kafka_bootstrap_servers, lambda name: is_leftover_test_topic(name, now)))
 
 
 async def eventually(check, timeout: float = 20.0, interval: float = 0.1):  # type: ignore[no-untyped-def]  # noqa: ASYNC109

@@ -15,7 +15,7 @@ from shared.db import make_engine
 from shared.kafka import ensure_topics
 from shared.settings import Settings
 from tests import log_scan
-from tests.conftest import _create_database, _drop_database
+from tests.conftest import _create_database, _drop_database, new_test_prefix
 from tests.e2e.otlp import OtlpReceiver
 from tests.e2e.system import PBI, RunningSystem, start_system
 from tests.infra import Infra
@@ -40,7 +40,7 @@ def otlp() -> Iterator[OtlpReceiver]:
 def system(infra: Infra, sweep_leftover_test_topics: None, otlp: OtlpReceiver) -> Iterator[RunningSystem]:
     name = f"pbi_e2e_{uuid.uuid4().hex[:8]}"
     url = asyncio.run(_create_database(infra.database_url, name))
-    prefix = f"e2e{uuid.uuid4().hex[:8]}."
+    prefix = new_test_prefix("e2e")
     asyncio.run(
         ensure_topics(
             Settings(
