@@ -2,7 +2,7 @@
 
 Hard reasons reject; soft reasons are facts that can still arrive (a DTSEN re-ranking, a
 biometric recording, a resolved NIK conflict) and keep the request PENDING until they do or
-the window closes (then EXPIRED, decided by the timer). Emergencies are never held back by
+the window closes (then EXPIRED, by the expiry sweep). Emergencies are never held back by
 desil or biometric: those become follow-ups for operations.
 
 Lateness is judged at receipt (DOMAIN.md). `request.received_at` (intake's stamp, carried on the
@@ -12,7 +12,7 @@ the window rule says of a request still *waiting for a fact*: a PENDING request 
 window. So:
 - decide() (the first decision of a request): APPROVED/REJECTED as the facts say, whenever it is
   decided; only a request that would be PENDING and is decided after the close is EXPIRED (it would
-  have been pending when the window closed, and the expiry timer would have expired it).
+  have been pending when the window closed, and the expiry sweep would have expired it).
 - redecide() (a request already on record as PENDING, decided again on a new fact or a timer): it
   was pending when the window closed, so after the close it is EXPIRED unless a hard reason
   rejects it; a fact arriving after the close does not reopen it.
