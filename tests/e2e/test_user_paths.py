@@ -8,6 +8,7 @@ import uuid
 
 import httpx
 
+from shared.auth import SCOPES
 from tests.conftest import eventually
 from tests.e2e.fixtures import Keys
 from tests.e2e.system import RunningSystem
@@ -161,20 +162,36 @@ async def test_late_request_is_rejected_and_the_person_expired(
 
 
 async def test_scope_matrix(system: RunningSystem, keys: Keys, http: httpx.AsyncClient) -> None:
-    """Every endpoint x every scope x no key: 401 without a key, 403 without the scope, 2xx with it."""
-    scoped = {
-        s: await keys.issue(s, ["3674R001"] if s == "emergency:write" else None)
-        for s in ("events:write", "reactivations:write", "emergency:write", "participants:read", "dashboard:read")
-    }
+    """Every endpoint x every scope (per event type too) x no key: 401 without a key, 403 without the
+    scope, 2xx with it (tests/integration/test_scope_matrix.py covers every event type)."""
+    scoped = {s: await keys.issue(s, ["3674R001"] if s == "emergency:write" else None) for s in SCOPES}
     someone = nik(4)
     endpoints = [
-        ("POST", "intake", "/v1/events", deactivated(someone), {"events:write"}),
+        ("POST", "intake", "/v1/events", deactivated(someone), {"events:write", "events:deactivations"}),
         (
             "POST",
             "intake",
             "/v1/reactivations",
             {"nik": someone, "path": "REGULAR", "channel": "DINSOS"},
             {"reactivations:write"},
+        ),
+        (
+            "POST",
+            "intake",
+            "/v1/reactivations",
+            {
+                "nik": someone,
+                "path": "EMERGENCY",
+                "channel": "HOSPITAL",
+                "documents": {
+                    "hospital_letter": {
+                        "facility_code": "3674R001",
+                        "letter_no": "L/2",
+                        "issued_on": TODAY.date().isoformat(),
+                    }
+                },
+            },
+            {"emergency:write"},
         ),
         (
             "POST",
