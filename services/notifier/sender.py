@@ -201,8 +201,9 @@ class Sender:
             # Quiet hours are checked at every claim, whatever queued the row (first send, retry,
             # crash recovery): a row due at night waits, QUEUED and unclaimed, until 07:00 local.
             held = {r["message_id"]: until for r in rows if (until := held_until(r["nik"], r["urgent"], now))}
-            for message_id, until in held.items():
-                await session.execute(update(M).where(M.c.message_id == message_id).values(send_after=until))
+            for until in set(held.values()):  # one statement per zone's 07:00
+                ids = [message_id for message_id, at in held.items() if at == until]
+                await session.execute(update(M).where(M.c.message_id.in_(ids)).values(send_after=until))
             due = [r for r in rows if r["message_id"] not in held]
             if held:
                 metrics.HELD.inc(len(held))

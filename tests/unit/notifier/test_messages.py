@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.notifier.domain.messages import held_until, is_opt_out, send_after
 from services.notifier.signatures import twilio_signature, valid, whatsapp_signature
@@ -101,6 +103,21 @@ def test_quiet_hours_decision_at_the_boundaries_in_each_zone(
     assert held_until(nik, False, now) == expected
     assert send_after(nik, False, now) == (expected or now)
     assert held_until(nik, True, now) is None  # emergency-related messages go at any hour
+
+
+@given(
+    now=st.datetimes(min_value=dt.datetime(2025, 1, 1), max_value=dt.datetime(2030, 1, 1), timezones=st.just(dt.UTC)),
+    zone=st.sampled_from(sorted(ZONES)),
+)
+def test_a_non_urgent_message_never_goes_out_in_quiet_hours_and_waits_at_most_ten_hours(
+    now: dt.datetime, zone: str
+) -> None:
+    nik, offset = ZONES[zone]
+    release = send_after(nik, False, now)
+    local = release.astimezone(dt.timezone(dt.timedelta(hours=offset))).time()
+    assert dt.time(7, 0) <= local < dt.time(21, 0)
+    assert dt.timedelta(0) <= release - now <= dt.timedelta(hours=10)
+    assert (held_until(nik, False, now) is None) == (release == now)
 
 
 def test_emergency_messages_ignore_quiet_hours() -> None:
