@@ -73,11 +73,11 @@ def subscribe_mirrors(
             )(handlers.on_events)
 
 
-def urgent_lane(settings: RegistrySettings, wake_relay: Callable[[], None]) -> LaneBody:
+def urgent_lane(settings: RegistrySettings, wake_relay: Callable[[], None], clock: Clock = utc_now) -> LaneBody:
     async def run(stop: asyncio.Event, ready: Callable[[], None]) -> None:
         engine = make_engine(settings)
         broker = make_broker(settings, "registry-urgent")
-        handlers = RegistryHandlers(make_sessions(engine), settings.topic_prefix, wake_relay)
+        handlers = RegistryHandlers(make_sessions(engine), settings.topic_prefix, wake_relay, clock)
         subscribe_mirrors(broker, handlers, settings, URGENT)
         try:
             await broker.start()
@@ -91,13 +91,13 @@ def urgent_lane(settings: RegistrySettings, wake_relay: Callable[[], None]) -> L
 
 
 def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now) -> FastAPI:
-    """`clock`: the time the window-close sweep judges by (tests pass their own)."""
+    """`clock`: the time window closes are judged by, in the sweep and the consumers (tests pass their own)."""
     settings = settings or load_settings()
     configure_logging("registry", settings.log_level, settings.log_json)
     engine = make_engine(settings)
     broker = make_broker(settings, "registry")
     relay = OutboxRelay(engine, outbox, settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
-    handlers = RegistryHandlers(make_sessions(engine), settings.topic_prefix, relay.wake)
+    handlers = RegistryHandlers(make_sessions(engine), settings.topic_prefix, relay.wake, clock)
     subscribe_mirrors(broker, handlers, settings, BULK)
     sweep = WindowSweep(
         make_sessions(engine), settings.topic_prefix, relay.wake, clock, interval_s=settings.window_sweep_interval_s
@@ -116,7 +116,9 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now)
             await ensure_topics(settings)
             await broker.start()
             relay.start()
-            lane = Lane("registry-urgent", urgent_lane(settings, call_in_loop(asyncio.get_running_loop(), relay.wake)))
+            lane = Lane(
+                "registry-urgent", urgent_lane(settings, call_in_loop(asyncio.get_running_loop(), relay.wake), clock)
+            )
             await lane.start()
             lanes.append(lane)
             sweep.start()

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry import metrics, worklist
-from services.registry.domain.status import Applied, HistoryEntry, Participant, apply
+from services.registry.domain.status import STILL_OUT, Applied, HistoryEntry, Participant, apply, window_closed
 from services.registry.domain.worklist import WorkItem, emergency_released, items_for_decision
 from services.registry.store import RQ, SCHEMA, A, H, N, P, outbox
 from shared.db import any_of, bulk_insert, transaction, upsert_clause
@@ -42,6 +42,11 @@ YIELD_EVERY = 250  # events applied between two chances for other consumers (dec
 
 
 _REGIONS: dict[str, tuple[str, str, str]] = {}
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def region_from_nik(nik: str) -> tuple[str, str, str]:
@@ -56,8 +61,15 @@ def region_from_nik(nik: str) -> tuple[str, str, str]:
 
 
 class RegistryHandlers:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], prefix: str, on_commit: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        prefix: str,
+        on_commit: Callable[[], None],
+        clock: Clock | None = None,
+    ) -> None:
         self.sessions, self.prefix, self.on_commit = sessions, prefix, on_commit
+        self.clock = clock or utc_now
 
     async def on_events(self, events: list[Event]) -> None:
         started = time.perf_counter()
@@ -97,7 +109,7 @@ class RegistryHandlers:
         notifications: dict[uuid.UUID, dict[str, Any]] = {}
         opened: dict[uuid.UUID, WorkItem] = {}
         released: dict[uuid.UUID, tuple[dt.datetime, str]] = {}
-        now = dt.datetime.now(dt.UTC)
+        now = self.clock()
         for i, event in enumerate(events, 1):
             if i % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # a wave batch is thousands of events: let the decisions consumer in
@@ -128,6 +140,13 @@ class RegistryHandlers:
                 continue
             result = apply(people.get(event.nik), event, region_from_nik(event.nik))
             self._collect(event, result, people, changed, history, anomalies, out, now)
+            person = people.get(event.nik)
+            if person is not None and person.status in STILL_OUT:
+                # Applied after the window closed (a late list, a late decision): expired at once, as
+                # the sweep would have done, so nobody is ever seen out past their window's close.
+                closed = window_closed(person, now)
+                if closed.history is not None:
+                    self._collect(event, closed, people, changed, history, anomalies, out, now)
         await self._write_requests(session, requests, decisions, sla)
         if opened or released:
             await worklist.record(session, opened, released)

@@ -24,19 +24,17 @@ from services.registry.domain.status import STILL_OUT, window_closed
 from services.registry.handlers import (
     PARTICIPANT_FIELDS,
     UPSERT_PARTICIPANT,
+    Clock,
     history_row,
     participant_from_row,
     status_change_row,
+    utc_now,
 )
 from services.registry.store import H, P, outbox
 from shared.db import bulk_insert, transaction
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], dt.datetime]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+__all__ = ["Clock", "WindowSweep", "utc_now"]
 
 
 class WindowSweep:

@@ -176,3 +176,15 @@ async def test_two_sweeps_at_once_expire_each_person_once(settings: Settings) ->
         assert sum(counts) == len(niks)
         assert await _window_closed_rows(settings) == {n: 1 for n in niks}
         assert await app.state.window_sweep.run_once(now=ALL_CLOSED) == 0  # nothing left, nothing twice
+
+
+async def test_a_list_or_decision_applied_after_the_window_closed_expires_at_once(settings: Settings) -> None:
+    """Nobody is seen out past their window's close, whatever the sweep's timing: a late list is
+    expired as it is applied (history: INACTIVE, then EXPIRED at the close)."""
+    banten, papua = "3674015708900001", "9171015708900001"
+    facts = [deactivated(banten), deactivated(papua)]
+    async with running(_app(settings, PAPUA_CLOSED)):  # the sweep's clock too: it finds nothing more
+        await produce(settings, PARTICIPANT_EVENTS, *facts)
+        await eventually(lambda: _seen(settings, facts))
+        assert await _statuses(settings) == {banten: "INACTIVE", papua: "EXPIRED"}
+        assert await _window_closed_rows(settings) == {papua: 1}
