@@ -8,6 +8,8 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.registry.domain.status import WINDOW_CLOSED, Participant, apply, window_closed, window_closes_at
 from shared.enums import ParticipantStatus as S
@@ -451,3 +453,37 @@ def test_a_window_closes_at_local_end_of_day_in_every_zone() -> None:
 def test_no_window_no_expiry() -> None:
     p = person(S.INACTIVE)  # a decision seen before any deactivation: no window known yet
     assert window_closed(p, CLOSES + dt.timedelta(days=400)).history is None
+
+
+# --- property: facts late and twice ---------------------------------------------------------------
+
+_DATES = [dt.date(2026, 3, 1), dt.date(2026, 3, 31), dt.date(2026, 6, 1), dt.date(2026, 8, 31)]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("deactivated"), st.sampled_from(_DATES), st.sampled_from(["SIKS-NG", "BPJS"])),
+            st.tuples(st.just("approved"), st.none(), st.none()),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.sampled_from(_DATES),
+)
+def test_the_window_follows_the_newest_deactivation_and_repeats_change_nothing(steps, repeat_on) -> None:  # type: ignore[no-untyped-def]
+    p: Participant | None = None
+    at = T0
+    for kind, on, source in steps:
+        at += dt.timedelta(hours=1)
+        event = _again(on, at, source) if kind == "deactivated" else decided("APPROVED", at=at)
+        p = apply(p, event, REGION).participant or p
+    seen = [on for kind, on, _ in steps if kind == "deactivated"]
+    if not seen:
+        return
+    assert p and p.deactivated_on == max(seen)  # never moved back by an older list
+    assert p.window_closes_at == window_closes_at(max(seen), NIK)
+    # Any deactivation not newer than the current one, from any source, at any later time: nothing.
+    if repeat_on <= p.deactivated_on:
+        r = apply(p, _again(repeat_on, at + dt.timedelta(days=1), "SIKS-NG"), REGION)
+        assert r.participant == p and r.history is None and not r.status_changed
