@@ -18,6 +18,10 @@ SCHEMA = "registry"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+# People still out of the programme (domain.status.STILL_OUT), as the window sweep's index predicate.
+STILL_OUT_SQL = "status in ('INACTIVE', 'REACTIVATION_PENDING')"
+
+
 def _tz(nullable: bool = True) -> Any:
     return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
 
@@ -31,7 +35,7 @@ class ParticipantRow(SQLModel, table=True):
         Index(
             "ix_registry_participants_window_open",
             "window_closes_at",
-            postgresql_where=text("status in ('INACTIVE', 'REACTIVATION_PENDING')"),
+            postgresql_where=text(STILL_OUT_SQL),
         ),
         {"schema": SCHEMA},
     )

@@ -16,11 +16,11 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry import metrics
-from services.registry.domain.status import STILL_OUT, window_closed
+from services.registry.domain.status import window_closed
 from services.registry.handlers import (
     PARTICIPANT_FIELDS,
     UPSERT_PARTICIPANT,
@@ -30,7 +30,7 @@ from services.registry.handlers import (
     status_change_row,
     utc_now,
 )
-from services.registry.store import H, P, outbox
+from services.registry.store import STILL_OUT_SQL, H, P, outbox
 from shared.db import bulk_insert, transaction
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,9 @@ class WindowSweep:
             rows = (
                 await session.execute(
                     select(P)
-                    .where(P.c.status.in_([s.value for s in STILL_OUT]), P.c.window_closes_at < now)
+                    # The partial index's own predicate, as literals: a prepared statement's generic plan
+                    # could not prove that bound parameters imply it, and would read every participant.
+                    .where(text(STILL_OUT_SQL), P.c.window_closes_at < now)
                     .order_by(P.c.window_closes_at)
                     .limit(self.batch_size)
                     .with_for_update(skip_locked=True)

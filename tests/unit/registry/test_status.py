@@ -11,7 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.registry.domain.status import WINDOW_CLOSED, Participant, apply, window_closed, window_closes_at
+from services.registry.domain.status import (
+    STILL_OUT,
+    WINDOW_CLOSED,
+    Participant,
+    apply,
+    window_closed,
+    window_closes_at,
+)
 from shared.enums import ParticipantStatus as S
 from shared.events import (
     BiometricRecorded,
@@ -487,3 +494,9 @@ def test_the_window_follows_the_newest_deactivation_and_repeats_change_nothing(s
     if repeat_on <= p.deactivated_on:
         r = apply(p, _again(repeat_on, at + dt.timedelta(days=1), "SIKS-NG"), REGION)
         assert r.participant == p and r.history is None and not r.status_changed
+
+
+def test_the_sweeps_index_predicate_names_exactly_the_people_still_out() -> None:
+    from services.registry.store import STILL_OUT_SQL
+
+    assert STILL_OUT_SQL == "status in (" + ", ".join(f"'{s.value}'" for s in STILL_OUT) + ")"
