@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Body, Depends, FastAPI
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from shared.auth import Principal
@@ -192,3 +194,23 @@ async def test_security_headers_and_csp_on_the_dashboard_only() -> None:
     _, headers, _ = await call(app, "/dashboard", whole(b""))
     csp = headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+
+
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=48 * KiB), min_size=1, max_size=40),
+    announce=st.booleans(),
+)
+@settings(max_examples=60, deadline=None)
+async def test_any_body_is_taken_whole_within_the_limit_and_refused_past_it(sizes: list[int], announce: bool) -> None:
+    """Whatever the chunking: 413 exactly when the body passes 64 KiB, and the app is never handed
+    more than the limit plus the chunk that crossed it."""
+    total = sum(sizes)
+    body = Body_(lambda i: b" " * sizes[i] if i < len(sizes) else None)
+    status, _, _ = await call(make_app(), "/open", body, content_length=total if announce else None)
+    if total > 64 * KiB:
+        assert status == 413
+    else:  # (spaces are not JSON: the route answers 422, having read every byte)
+        assert status != 413 and body.bytes_taken == total
+    assert body.bytes_taken <= 64 * KiB + max(sizes)
+    if announce and total > 64 * KiB:
+        assert body.taken == 0  # refused on Content-Length alone
