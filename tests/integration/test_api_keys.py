@@ -5,7 +5,9 @@ cache's 5 s, and an address that keeps failing is answered 429 with Retry-After.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import subprocess
 from collections.abc import AsyncIterator
 
 import httpx
@@ -18,6 +20,7 @@ from shared.auth.keys import CACHE_ENTRIES, CACHE_SECONDS
 from shared.db import make_engine
 from shared.settings import RegistrySettings, Settings
 from tests.conftest import eventually
+from tests.e2e.system import PBI
 from tests.integration.helpers import running
 
 
@@ -116,3 +119,27 @@ async def test_an_address_that_keeps_failing_gets_429_with_retry_after(settings:
             assert blocked.status_code == 429 and 1 <= int(blocked.headers["Retry-After"]) <= 60
             assert (await neighbour.get("/v1/stats", headers={"Authorization": f"Bearer {good}"})).status_code == 200
             assert (await guesser.get("/healthz")).status_code == 200  # only the authenticated routes
+
+
+async def test_the_cli_issues_a_key_bound_to_a_source_and_event_scopes(settings: Settings, store) -> None:  # type: ignore[no-untyped-def]
+    keys, _ = store
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "PBI_ENV": "local"}
+    issued = await asyncio.to_thread(
+        subprocess.run,
+        [PBI, "keys", "issue", "--name", "Dukcapil feed", "--scopes", "events:deaths,events:biometric"]
+        + ["--source", "DUKCAPIL"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    principal = await keys.authenticate(issued.stdout.strip().splitlines()[-1])
+    assert principal is not None and principal.source == "DUKCAPIL"
+    assert principal.scopes == {"events:deaths", "events:biometric"}
+    unknown = await asyncio.to_thread(
+        subprocess.run,
+        [PBI, "keys", "issue", "--name", "x", "--scopes", "events:teleports"],
+        env=env,
+        capture_output=True,
+    )
+    assert unknown.returncode != 0
