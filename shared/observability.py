@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -14,6 +14,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import correlation, tracing
@@ -119,8 +120,23 @@ class RequestContext:
     `X-Correlation-ID` when it is a sane token, else a new one), bound to its log lines and echoed
     in the response, and is counted in pbi_http_requests_total."""
 
-    def __init__(self, app: ASGIApp, service: str) -> None:
-        self.app, self.service = app, service
+    def __init__(self, app: ASGIApp, service: str, routes: Sequence[BaseRoute] = ()) -> None:
+        self.app, self.service, self.routes = app, service, routes
+
+    def route_of(self, scope: Scope) -> str:
+        """The route template the request was (or, when the front door answered before routing, would
+        have been) served by: metrics are labelled by template, never by a path holding a NIK."""
+        routed = getattr(scope.get("route"), "path", None)
+        if routed:
+            return str(routed)
+        partial = None
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return str(getattr(route, "path", "unmatched"))
+            if match is Match.PARTIAL and partial is None:
+                partial = str(getattr(route, "path", "unmatched"))
+        return partial or "unmatched"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -144,13 +160,12 @@ class RequestContext:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                route = getattr(scope.get("route"), "path", None) or "unmatched"
-                HTTP_REQUESTS.labels(self.service, route, str(status)).inc()
+                HTTP_REQUESTS.labels(self.service, self.route_of(scope), str(status)).inc()
 
 
 def instrument(app: FastAPI, service: str) -> None:
     """What every service's app gets: the request context above and, when configured, tracing."""
-    app.add_middleware(RequestContext, service=service)
+    app.add_middleware(RequestContext, service=service, routes=app.router.routes)
     tracing.configure_tracing(service, app)
 
 

@@ -204,3 +204,28 @@ def test_the_exporter_masks_every_span_name_and_attribute() -> None:
     assert NIK not in text and PHONE not in text
     assert "3674********0001" in exported.name and exported.attributes["count"] == 3
     provider.shutdown()
+
+
+async def test_a_request_refused_before_routing_is_counted_under_its_route_template() -> None:
+    """The front door answers 401/413 before the router runs; the count still names the route."""
+    app = FastAPI()
+
+    @app.get("/v1/reactivations/{request_id}")
+    async def reactivation(request_id: str) -> dict[str, str]:
+        return {"id": request_id}
+
+    async def refuse_before_routing(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 401, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await app.router(scope, receive, send)
+
+    guarded = RequestContext(refuse_before_routing, service="unit-guarded", routes=app.router.routes)
+    route = "/v1/reactivations/{request_id}"
+    before = HTTP_REQUESTS.labels("unit-guarded", route, "401")._value.get()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guarded), base_url="http://t") as client:
+        assert (await client.get("/v1/reactivations/3674015708900001")).status_code == 401
+        assert (await client.get("/elsewhere")).status_code == 401
+    assert HTTP_REQUESTS.labels("unit-guarded", route, "401")._value.get() - before == 1
+    assert HTTP_REQUESTS.labels("unit-guarded", "unmatched", "401")._value.get() >= 1
