@@ -66,14 +66,22 @@ async def dead_letter_headers(bootstrap: str, prefix: str) -> list[tuple[str, di
         await admin.close()
     if not topics:
         return []
-    consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
+    from aiokafka import TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     found: list[tuple[str, dict[str, str]]] = []
     try:
-        while batch := await consumer.getmany(timeout_ms=2000):
-            for records in batch.values():
+        partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        if not partitions:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - a fresh consumer knows no topics yet
+            partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        # Read up to what the topics hold now (their end offsets), not until a quiet spell.
+        end = await consumer.end_offsets(partitions)
+        while any(await consumer.position(tp) < end[tp] for tp in partitions):
+            for records in (await consumer.getmany(*partitions, timeout_ms=1000)).values():
                 found += [(r.topic, {k: (v or b"").decode(errors="replace") for k, v in r.headers}) for r in records]
     finally:
         await consumer.stop()
