@@ -80,7 +80,7 @@ async def dead_letter_headers(bootstrap: str, prefix: str) -> list[tuple[str, di
         await consumer.seek_to_beginning(*partitions)
         # Read up to what the topics hold now (their end offsets), not until a quiet spell.
         end = await consumer.end_offsets(partitions)
-        while any(await consumer.position(tp) < end[tp] for tp in partitions):
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
             for records in (await consumer.getmany(*partitions, timeout_ms=1000)).values():
                 found += [(r.topic, {k: (v or b"").decode(errors="replace") for k, v in r.headers}) for r in records]
     finally:

@@ -16,7 +16,7 @@ async def test_every_dead_letter_header_of_the_prefix_is_read(settings: Settings
     try:
         for i in range(5):
             await producer.send_and_wait(
-                dlqs[i % 2], b"{}", partition=i % 2, headers=[("x-dlq-reason", f"reason {i}".encode())]
+                dlqs[i % 2], b"{}", key=str(i).encode(), headers=[("x-dlq-reason", f"reason {i}".encode())]
             )
     finally:
         await producer.stop()
