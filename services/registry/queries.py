@@ -9,6 +9,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry.domain.status import WINDOW_CLOSED
+from services.registry.domain.today import start_of_local_day
 from services.registry.store import RQ, A, H, N, P
 from shared.nik import mask_nik
 from shared.sla import sla_counts
@@ -103,7 +104,7 @@ async def dashboard_snapshot(engine: AsyncEngine, now: dt.datetime | None = None
     now = now or dt.datetime.now(dt.UTC)
     s = await stats(engine)
     async with engine.connect() as conn:
-        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        today = start_of_local_day(now)  # the national view's day: from 00:00 WIB
         decisions_today = (
             await conn.execute(select(func.count()).where(RQ.c.decided_at >= today, RQ.c.status != "PENDING"))
         ).scalar()
