@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry import metrics, worklist
+from services.registry.domain import delivery
 from services.registry.domain.status import STILL_OUT, Applied, HistoryEntry, Participant, apply, window_closed
 from services.registry.domain.worklist import WorkItem, emergency_released, items_for_decision
 from services.registry.store import RQ, SCHEMA, A, H, N, P, outbox
@@ -121,11 +122,14 @@ class RegistryHandlers:
                 self._fold_sla(sla, event, sla_of_event(event.sla_state, event.occurred_at, event.sla_deadline))
                 continue
             if isinstance(event, NotificationUpdated):
+                known = notifications.get(event.message_id)
                 notifications[event.message_id] = {
                     "message_id": event.message_id,
                     "channel": event.channel.value,
                     "kind": event.kind,
                     "state": event.state.value,
+                    "updated_at": event.occurred_at,
+                    **delivery.moments(event.state, event.occurred_at, known),  # for the dashboard's charts
                 }
                 continue
             if isinstance(event, ReactivationDecided):
@@ -153,7 +157,14 @@ class RegistryHandlers:
         if notifications:
             stmt = insert(N)
             await session.execute(
-                stmt.on_conflict_do_update(index_elements=["message_id"], set_={"state": stmt.excluded.state}),
+                stmt.on_conflict_do_update(
+                    index_elements=["message_id"],
+                    set_={
+                        "state": stmt.excluded.state,
+                        "updated_at": func.greatest(N.c.updated_at, stmt.excluded.updated_at),
+                        **{m: func.least(N.c[m], stmt.excluded[m]) for m in delivery.MOMENTS},  # first report
+                    },
+                ),
                 list(notifications.values()),
             )
         if changed:

@@ -99,7 +99,11 @@ class AnomalyRow(SQLModel, table=True):
 
 class RequestRow(SQLModel, table=True):
     __tablename__ = "requests"
-    __table_args__ = (Index("ix_registry_requests_sla", "path", "sla_state"), {"schema": SCHEMA})
+    __table_args__ = (
+        Index("ix_registry_requests_sla", "path", "sla_state"),
+        Index("ix_registry_requests_decided", "decided_at"),  # the dashboard's decisions per minute
+        {"schema": SCHEMA},
+    )
     request_id: uuid.UUID = Field(primary_key=True)
     nik: str = Field(max_length=16)
     path: str
@@ -118,12 +122,18 @@ class RequestRow(SQLModel, table=True):
 
 class NotificationRow(SQLModel, table=True):
     __tablename__ = "notifications"
-    __table_args__ = {"schema": SCHEMA}
+    # The dashboard's messages over time read the rows changed in the last hours (updated_at).
+    __table_args__ = (Index("ix_registry_notifications_updated", "updated_at"), {"schema": SCHEMA})
     message_id: uuid.UUID = Field(primary_key=True)
     channel: str
     kind: str
     state: str
     detail: dict = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}"))
+    # When the notifier reported it sent, delivered (or read) and failed: the first report of each.
+    sent_at: dt.datetime | None = _tz()
+    delivered_at: dt.datetime | None = _tz()
+    failed_at: dt.datetime | None = _tz()
+    updated_at: dt.datetime | None = _tz()
 
 
 class WorklistItemRow(SQLModel, table=True):
