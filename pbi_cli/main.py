@@ -20,6 +20,7 @@ _GROUPS = [
     ("pbi_cli.dlq", "dlq"),
     ("pbi_cli.demo", "demo"),
     ("pbi_cli.serve", "run"),
+    ("pbi_cli.db", "db"),
 ]
 for module_name, command in _GROUPS:
     try:

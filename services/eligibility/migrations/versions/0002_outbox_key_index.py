@@ -13,9 +13,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # 0001 creates tables from the current models, so a fresh database already has the index.
-    op.execute("CREATE INDEX IF NOT EXISTS ix_eligibility_outbox_key ON eligibility.outbox (key)")
+    op.create_index("ix_eligibility_outbox_key", "outbox", ["key"], schema="eligibility")
 
 
 def downgrade() -> None:
-    op.execute("DROP INDEX IF EXISTS eligibility.ix_eligibility_outbox_key")
+    op.drop_index("ix_eligibility_outbox_key", table_name="outbox", schema="eligibility")

@@ -5,6 +5,7 @@ Revision ID: 0003
 Revises: 0002
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
@@ -14,12 +15,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # 0001 creates tables from the current models, so a fresh database already has all of this.
-    op.execute("ALTER TABLE eligibility.facts ADD COLUMN IF NOT EXISTS reactivated_at timestamptz")
-    op.execute("ALTER TABLE eligibility.facts ADD COLUMN IF NOT EXISTS next_reminder_at timestamptz")
-    op.execute(
-        "CREATE INDEX IF NOT EXISTS ix_eligibility_facts_next_reminder ON eligibility.facts (next_reminder_at) "
-        "WHERE next_reminder_at IS NOT NULL"
+    op.add_column("facts", sa.Column("reactivated_at", sa.DateTime(timezone=True)), schema="eligibility")
+    op.add_column("facts", sa.Column("next_reminder_at", sa.DateTime(timezone=True)), schema="eligibility")
+    op.create_index(
+        "ix_eligibility_facts_next_reminder",
+        "facts",
+        ["next_reminder_at"],
+        schema="eligibility",
+        postgresql_where=sa.text("next_reminder_at IS NOT NULL"),
     )
     # The reminders still to come move onto the facts rows (the sweep states the days really left).
     op.execute(
@@ -32,6 +35,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP INDEX IF EXISTS eligibility.ix_eligibility_facts_next_reminder")
-    op.execute("ALTER TABLE eligibility.facts DROP COLUMN IF EXISTS next_reminder_at")
-    op.execute("ALTER TABLE eligibility.facts DROP COLUMN IF EXISTS reactivated_at")
+    op.drop_index("ix_eligibility_facts_next_reminder", table_name="facts", schema="eligibility")
+    op.drop_column("facts", "next_reminder_at", schema="eligibility")
+    op.drop_column("facts", "reactivated_at", schema="eligibility")

@@ -4,6 +4,7 @@ Revision ID: 0004
 Revises: 0003
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
@@ -13,11 +14,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # 0001 creates tables from the current models, so a fresh database already has all of this.
-    op.execute("ALTER TABLE eligibility.requests ADD COLUMN IF NOT EXISTS window_closes_at timestamptz")
-    op.execute(
-        "CREATE INDEX IF NOT EXISTS ix_eligibility_requests_pending_close ON eligibility.requests (window_closes_at) "
-        "WHERE outcome = 'PENDING'"
+    op.add_column("requests", sa.Column("window_closes_at", sa.DateTime(timezone=True)), schema="eligibility")
+    op.create_index(
+        "ix_eligibility_requests_pending_close",
+        "requests",
+        ["window_closes_at"],
+        schema="eligibility",
+        postgresql_where=sa.text("outcome = 'PENDING'"),
     )
     # Each pending request's close moves from its EXPIRE timer onto its row.
     op.execute(
@@ -30,5 +33,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP INDEX IF EXISTS eligibility.ix_eligibility_requests_pending_close")
-    op.execute("ALTER TABLE eligibility.requests DROP COLUMN IF EXISTS window_closes_at")
+    op.drop_index("ix_eligibility_requests_pending_close", table_name="requests", schema="eligibility")
+    op.drop_column("requests", "window_closes_at", schema="eligibility")

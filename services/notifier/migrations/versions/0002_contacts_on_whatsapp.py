@@ -4,6 +4,7 @@ Revision ID: 0002
 Revises: 0001
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
@@ -13,9 +14,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # 0001 creates tables from the current models, so a fresh database already has the column.
-    op.execute("ALTER TABLE notifier.contacts ADD COLUMN IF NOT EXISTS on_whatsapp BOOLEAN")
+    op.add_column("contacts", sa.Column("on_whatsapp", sa.Boolean()), schema="notifier")
 
 
 def downgrade() -> None:
-    op.execute("ALTER TABLE notifier.contacts DROP COLUMN IF EXISTS on_whatsapp")
+    op.drop_column("contacts", "on_whatsapp", schema="notifier")

@@ -4,6 +4,7 @@ Revision ID: 0003
 Revises: 0002
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
@@ -13,9 +14,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # 0001 creates tables from the current models, so a fresh database already has the column.
-    op.execute("ALTER TABLE notifier.messages ADD COLUMN IF NOT EXISTS correlation_id VARCHAR(64)")
+    op.add_column("messages", sa.Column("correlation_id", sa.String(64)), schema="notifier")
 
 
 def downgrade() -> None:
-    op.execute("ALTER TABLE notifier.messages DROP COLUMN IF EXISTS correlation_id")
+    op.drop_column("messages", "correlation_id", schema="notifier")

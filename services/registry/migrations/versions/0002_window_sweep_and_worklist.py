@@ -5,30 +5,56 @@ Revision ID: 0002
 Revises: 0001
 """
 
-from alembic import context, op
-
-from services.registry.store import W
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
+SCHEMA = "registry"
+
 
 def upgrade() -> None:
-    # 0001 creates tables from the current models, so a fresh database already has all of this.
-    op.execute(
-        "CREATE INDEX IF NOT EXISTS ix_registry_participants_window_open ON registry.participants "
-        "(window_closes_at) WHERE status in ('INACTIVE', 'REACTIVATION_PENDING')"
+    op.create_index(
+        "ix_registry_participants_window_open",
+        "participants",
+        ["window_closes_at"],
+        schema=SCHEMA,
+        postgresql_where=sa.text("status in ('INACTIVE', 'REACTIVATION_PENDING')"),
     )
-    op.execute(
-        "CREATE INDEX IF NOT EXISTS ix_registry_history_window_closed ON registry.history "
-        "(event_type) WHERE event_type = 'registry.window_closed'"
+    op.create_index(
+        "ix_registry_history_window_closed",
+        "history",
+        ["event_type"],
+        schema=SCHEMA,
+        postgresql_where=sa.text("event_type = 'registry.window_closed'"),
     )
-    W.create(context.get_bind(), checkfirst=True)
+    op.create_table(
+        "worklist_items",
+        sa.Column("item_id", sa.Uuid(), nullable=False),
+        sa.Column("kind", sa.String(), nullable=False),
+        sa.Column("nik", sa.String(length=16), nullable=False),
+        sa.Column("request_id", sa.Uuid(), nullable=True),
+        sa.Column("province", sa.String(), nullable=False),
+        sa.Column("regency", sa.String(), nullable=False),
+        sa.Column("district", sa.String(), nullable=False),
+        sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("state", sa.String(), nullable=False),
+        sa.Column("closed_by", sa.String(), nullable=True),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("note", sa.String(), nullable=True),
+        sa.PrimaryKeyConstraint("item_id"),
+        schema=SCHEMA,
+    )
+    op.create_index("ix_registry_worklist_open", "worklist_items", ["state", "kind", "due_at"], schema=SCHEMA)
+    op.create_index("ix_registry_worklist_region", "worklist_items", ["province", "regency", "district"], schema=SCHEMA)
+    op.create_index("ix_registry_worklist_request", "worklist_items", ["request_id"], schema=SCHEMA)
 
 
 def downgrade() -> None:
-    W.drop(context.get_bind(), checkfirst=True)
-    op.execute("DROP INDEX IF EXISTS registry.ix_registry_history_window_closed")
-    op.execute("DROP INDEX IF EXISTS registry.ix_registry_participants_window_open")
+    op.drop_table("worklist_items", schema=SCHEMA)
+    op.drop_index("ix_registry_history_window_closed", table_name="history", schema=SCHEMA)
+    op.drop_index("ix_registry_participants_window_open", table_name="participants", schema=SCHEMA)

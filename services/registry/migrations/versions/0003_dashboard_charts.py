@@ -5,6 +5,7 @@ Revision ID: 0003_dashboard_charts
 Revises: 0002
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_dashboard_charts"
@@ -16,17 +17,14 @@ COLUMNS = ("sent_at", "delivered_at", "failed_at", "updated_at")
 
 
 def upgrade() -> None:
-    # 0001 creates tables from the current models, so a fresh database already has all of this.
     for column in COLUMNS:
-        op.execute(f"ALTER TABLE registry.notifications ADD COLUMN IF NOT EXISTS {column} timestamptz")
-    op.execute(
-        "CREATE INDEX IF NOT EXISTS ix_registry_notifications_updated ON registry.notifications (updated_at)"
-    )
-    op.execute("CREATE INDEX IF NOT EXISTS ix_registry_requests_decided ON registry.requests (decided_at)")
+        op.add_column("notifications", sa.Column(column, sa.DateTime(timezone=True)), schema="registry")
+    op.create_index("ix_registry_notifications_updated", "notifications", ["updated_at"], schema="registry")
+    op.create_index("ix_registry_requests_decided", "requests", ["decided_at"], schema="registry")
 
 
 def downgrade() -> None:
-    op.execute("DROP INDEX IF EXISTS registry.ix_registry_requests_decided")
-    op.execute("DROP INDEX IF EXISTS registry.ix_registry_notifications_updated")
+    op.drop_index("ix_registry_requests_decided", table_name="requests", schema="registry")
+    op.drop_index("ix_registry_notifications_updated", table_name="notifications", schema="registry")
     for column in COLUMNS:
-        op.execute(f"ALTER TABLE registry.notifications DROP COLUMN IF EXISTS {column}")
+        op.drop_column("notifications", column, schema="registry")
