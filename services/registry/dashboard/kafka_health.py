@@ -19,19 +19,19 @@ class KafkaHealth:
         self.bootstrap, self.prefix, self.cache_s = bootstrap, prefix, cache_s
         # TLS / SASL login (shared.kafka_security.kafka_client_options)
         self.options = {**(client_options or {}), "bootstrap_servers": bootstrap}
-        self._cached: tuple[float, dict[str, dict[str, int]]] | None = None
+        self._cached: tuple[float, dict[str, Any]] | None = None
 
-    async def read(self) -> dict[str, dict[str, int]]:
+    async def read(self) -> dict[str, Any]:
         if self._cached and time.monotonic() - self._cached[0] < self.cache_s:
             return self._cached[1]
         try:
             value = await self._read()
         except Exception:  # noqa: BLE001 - the dashboard shows what it can while Kafka is away
-            value = {"dead_letters": {}, "consumer_lag": {}}
+            value = {"dead_letters": {}, "consumer_lag": {}, "offsets": {}}
         self._cached = (time.monotonic(), value)
         return value
 
-    async def _read(self) -> dict[str, dict[str, int]]:
+    async def _read(self) -> dict[str, Any]:
         admin = AIOKafkaAdminClient(**self.options, request_timeout_ms=5000)
         consumer = AIOKafkaConsumer(**self.options, request_timeout_ms=5000)
         await admin.start()
@@ -52,6 +52,7 @@ class KafkaHealth:
                 name = self.prefix + spec.dlq
                 dead[spec.dlq] = sum(ends[tp] - begins[tp] for tp in ends if tp.topic == name)
             lag: dict[str, int] = {}
+            committed: dict[str, int] = {}
             for group, _ in await admin.list_consumer_groups():
                 if not group.startswith(self.prefix):
                     continue
@@ -60,7 +61,11 @@ class KafkaHealth:
                     max(0, ends.get(tp, meta.offset) - meta.offset) for tp, meta in offsets.items() if meta.offset >= 0
                 )
                 lag[group[len(self.prefix) :]] = total
-            return {"dead_letters": dead, "consumer_lag": lag}
+                committed[group[len(self.prefix) :]] = sum(m.offset for m in offsets.values() if m.offset >= 0)
+            produced = {s.name: sum(n for tp, n in ends.items() if tp.topic == self.prefix + s.name) for s in CATALOGUE}
+            # Offsets (records in each topic, records each group has committed): the wave-progress chart.
+            offsets = {"topics": produced, "groups": committed}
+            return {"dead_letters": dead, "consumer_lag": lag, "offsets": offsets}
         finally:
             await consumer.stop()
             await admin.close()

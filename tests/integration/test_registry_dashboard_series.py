@@ -1,0 +1,120 @@
+"""The dashboard's time-series queries on real Kafka + PostgreSQL: decisions and notifier updates go
+through the registry's consumers, then each query groups them in one statement: decisions per minute
+by outcome (a request counted once, at its latest decision), messages sent/delivered/failed per minute
+(the first report of each moment, a later state implying the earlier), emergency time to ACTIVE, and
+the worklist summary whose version moves when an item closes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import select, update
+
+from services.registry.app import create_app
+from services.registry.dashboard import series
+from services.registry.store import PE, W
+from shared.db import make_engine
+from shared.events import Event, NotificationUpdated, ReactivationDecided
+from shared.settings import RegistrySettings, Settings
+from shared.topics import DECISIONS, NOTIFICATION_EVENTS
+from tests.conftest import eventually
+from tests.integration.helpers import produce, running
+
+T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
+S, M = dt.timedelta(seconds=1), dt.timedelta(minutes=1)
+NIK = "3674015708900001"
+
+
+def decided(  # type: ignore[no-untyped-def]
+    rid: uuid.UUID, outcome: str, received: dt.datetime, at: dt.datetime, path: str = "EMERGENCY", **kw
+) -> Event:
+    return ReactivationDecided(
+        occurred_at=at,
+        source="eligibility",
+        nik=NIK,
+        decision_id=uuid.uuid5(rid, outcome),
+        request_id=rid,
+        path=path,  # type: ignore[arg-type]
+        channel="HOSPITAL" if path == "EMERGENCY" else "VILLAGE",  # type: ignore[arg-type]
+        outcome=outcome,  # type: ignore[arg-type]
+        policy_version="t",
+        received_at=received,
+        decided_at=at,
+        sla_deadline=received + dt.timedelta(hours=24) if path == "EMERGENCY" else None,
+        **kw,
+    )
+
+
+def update_of(message: uuid.UUID, state: str, at: dt.datetime) -> Event:
+    return NotificationUpdated(
+        occurred_at=at, source="notifier", nik=NIK, message_id=message, kind="DECISION", channel="WHATSAPP", state=state
+    )  # type: ignore[arg-type]
+
+
+async def _seen(settings: Settings, events: list[Event]) -> bool:
+    engine = make_engine(settings)
+    async with engine.connect() as conn:
+        found = (await conn.execute(select(PE.c.event_id).where(PE.c.event_id.in_([e.event_id for e in events])))).all()
+    await engine.dispose()
+    return len(found) == len(events)
+
+
+async def test_time_series_are_grouped_per_minute_in_the_database(settings: Settings) -> None:
+    fast, slow, rejected, waiting = (uuid.uuid4() for _ in range(4))
+    decisions = [
+        decided(fast, "APPROVED", T0, T0 + 2 * S, follow_ups=["SIKS_NG_ENTRY"]),  # ACTIVE in 2 s
+        decided(slow, "PENDING", T0, T0 + 10 * S, reasons=["NIK_CONFLICT"]),
+        decided(slow, "APPROVED", T0, T0 + 90 * S),  # ACTIVE in 90 s; counted once, as approved
+        decided(rejected, "REJECTED", T0, T0 + 30 * S, path="REGULAR"),
+        decided(waiting, "PENDING", T0, T0 + 150 * S, path="REGULAR"),
+        decided(uuid.uuid4(), "APPROVED", T0 - M, T0 - M, path="REGULAR"),  # before the window
+    ]
+    a, b, c, old = (uuid.uuid4() for _ in range(4))
+    updates = [
+        update_of(a, "SENT", T0 + 5 * S),
+        update_of(a, "DELIVERED", T0 + 70 * S),
+        update_of(a, "READ", T0 + 80 * S),
+        update_of(b, "QUEUED", T0 + 1 * S),
+        update_of(b, "FAILED", T0 + 20 * S),
+        update_of(c, "DELIVERED", T0 + 65 * S),  # its SENT never reported: delivered means sent
+        update_of(old, "SENT", T0 - 10 * M),
+    ]
+    late = update_of(a, "SENT", T0 + 200 * S)  # a report of SENT again, later: the first one stands
+    async with running(create_app(RegistrySettings(**settings.model_dump()))) as app:
+        await produce(settings, DECISIONS, *decisions)
+        await produce(settings, NOTIFICATION_EVENTS, *updates)
+        await eventually(lambda: _seen(settings, decisions + updates))
+        await produce(settings, NOTIFICATION_EVENTS, late)
+        await eventually(lambda: _seen(settings, [late]))
+        engine = app.state.engine
+        async with engine.connect() as conn:
+            by_outcome = await series.decisions(conn, T0, T0 + 3 * M, M)
+            messages = await series.messages(conn, T0, T0 + 5 * M, M)
+            to_active = await series.time_to_active(conn, T0 - M)
+            summary = await series.worklist_summary(conn, T0 + dt.timedelta(days=31))
+        async with engine.begin() as conn:
+            await conn.execute(update(W).values(state="DONE", closed_by="test", closed_at=T0 + dt.timedelta(days=1)))
+        async with engine.connect() as conn:
+            after_done = await series.worklist_summary(conn, T0 + dt.timedelta(days=31))
+
+    assert sorted(by_outcome) == [
+        (T0, "APPROVED", 1),
+        (T0, "REJECTED", 1),
+        (T0 + M, "APPROVED", 1),
+        (T0 + 2 * M, "PENDING", 1),
+    ]
+    assert sorted(messages) == [
+        (T0, "FAILED", 1),
+        (T0, "SENT", 1),
+        (T0 + M, "DELIVERED", 2),
+        (T0 + M, "SENT", 1),
+    ]
+    # Edges 1, 5, 30, 60, 300 s ...: 2 s in bucket 1 (1-5 s), 90 s in bucket 4 (1-5 min).
+    assert to_active["counts"] == [0, 1, 0, 0, 1, 0, 0, 0, 0]
+    assert to_active["p50_s"] == 46.0 and 2 < to_active["p90_s"] < 90
+    # SIKS_NG_ENTRY, due in 30 days: overdue on day 31.
+    assert (summary["open"], summary["overdue"]) == (1, 1)
+    assert summary["open_by_kind"] == {"SIKS_NG_ENTRY": 1}
+    assert (after_done["open"], after_done["overdue"]) == (0, 0)
+    assert after_done["version"] != summary["version"]
