@@ -25,6 +25,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.problems import problem
+
 KiB, MiB = 1024, 1024 * 1024
 DEFAULT_BODY_LIMIT = 64 * KiB  # CONTRACT.md: every request but POST /v1/events
 PRINCIPAL = "pbi.principal"  # where the authenticated key's principal travels in the ASGI scope
@@ -42,7 +44,8 @@ class BodyTooLarge(HTTPException):
 
 
 def _refusal(status: int, detail: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status, headers={"Connection": "close", **headers})
+    """An RFC 9457 problem (application/problem+json), as every other error of the services."""
+    return problem(status, detail, {"Connection": "close", **headers})
 
 
 class FrontDoor:

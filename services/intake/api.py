@@ -19,16 +19,18 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.intake.bulk import BulkWorkerUnavailable
 from services.intake.domain.idempotency import body_hash, request_id_for, sla_state
-from services.intake.events_body import parse_events
+from services.intake.events_body import MAX_BATCH, parse_events
+from services.intake.events_openapi import EVENTS_BODY
 from services.intake.publisher import BrokerUnavailable
 from services.intake.store import Facility, IdempotencyKey, RequestView
 from shared.auth import Principal, forbidden_event_types
 from shared.auth.dependencies import require_any_scope
 from shared.auth.scopes import ANY_EVENTS
-from shared.enums import Channel, ReactivationPath, SlaState
+from shared.enums import Channel, ReactivationPath, RequestStatus, SlaState
 from shared.events import Documents, HospitalLetter, ReactivationRequested
 from shared.nik import Nik, mask_nik
 from shared.phone import Phone
+from shared.problems import problem_responses
 from shared.topics import EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 
 log = structlog.get_logger(__name__)
@@ -64,9 +66,9 @@ class EventsAccepted(BaseModel):
     event_ids: list[uuid.UUID]
 
 
-class RequestStatus(BaseModel):
+class ReactivationStatus(BaseModel):
     request_id: uuid.UUID
-    status: str = Field(description="RECEIVED | PENDING | APPROVED | REJECTED | EXPIRED")
+    status: RequestStatus
     path: ReactivationPath
     reasons: list[str] = Field(description="decision reason codes")
     received_at: dt.datetime
@@ -77,7 +79,7 @@ class RequestStatus(BaseModel):
 
 class RequestAccepted(BaseModel):
     request_id: uuid.UUID
-    status: str = "RECEIVED"
+    status: RequestStatus = RequestStatus.RECEIVED
     sla_deadline: dt.datetime | None = None
 
 
@@ -196,10 +198,22 @@ def _check_event_scopes(principal: Principal, body: Any) -> None:
         raise HTTPException(403, f"this key may not post {', '.join(forbidden)}: the batch was not accepted")
 
 
-@router.post("/v1/events", status_code=202, response_model=EventsAccepted)
+# The errors each kind of route may answer (401, 413 and 429 come from the front door on every route).
+POST_ERRORS = problem_responses(403, 409, 422, 503)
+
+
+@router.post(
+    "/v1/events",
+    status_code=202,
+    response_model=EventsAccepted,
+    responses=POST_ERRORS,
+    # The body is documented as the union of event types, but taken as plain JSON (parse_events and the
+    # bulk worker validate it, in chunks or in another process): FastAPI must not validate it twice.
+    openapi_extra=EVENTS_BODY,
+)
 async def post_events(
     request: Request,
-    body: Annotated[Any, Body(description='One event, or {"events": [...]} with up to 10,000')],
+    body: Annotated[Any, Body(description=f'One event, or {{"events": [...]}} with up to {MAX_BATCH:,}')],
     principal: Principal = Depends(require_any_scope(*ANY_EVENTS)),
     idempotency_key: IdemKey = None,
 ) -> Any:
@@ -332,7 +346,13 @@ def _check_request_scope(principal: Principal, body: ReactivationBody) -> None:
         raise HTTPException(403, f"this key may not post for facility {letter.facility_code}")
 
 
-@router.post("/v1/reactivations", status_code=202, response_model=RequestAccepted, response_model_exclude_none=True)
+@router.post(
+    "/v1/reactivations",
+    status_code=202,
+    response_model=RequestAccepted,
+    response_model_exclude_none=True,
+    responses=POST_ERRORS,
+)
 async def post_reactivation(
     request: Request,
     body: ReactivationBody,
@@ -357,7 +377,9 @@ async def post_reactivation(
         return slot.response
 
 
-@router.post("/v1/hospital/emergency-reactivations", status_code=202, response_model=RequestAccepted)
+@router.post(
+    "/v1/hospital/emergency-reactivations", status_code=202, response_model=RequestAccepted, responses=POST_ERRORS
+)
 async def post_emergency(
     request: Request,
     body: EmergencyBody,
@@ -389,7 +411,9 @@ async def post_emergency(
         return slot.response
 
 
-@router.get("/v1/reactivations/{request_id}", response_model=RequestStatus)
+@router.get(
+    "/v1/reactivations/{request_id}", response_model=ReactivationStatus, responses=problem_responses(403, 404, 422)
+)
 async def get_reactivation(
     request: Request,
     request_id: uuid.UUID,

@@ -9,13 +9,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from services.intake.api import router
 from services.intake.asyncapi import asyncapi_document
 from services.intake.bulk import BulkWorker
+from services.intake.events_openapi import event_schemas
 from services.intake.handlers import ReadModel
 from services.intake.publisher import Publisher
 from services.intake.store import MIGRATIONS, SCHEMA
@@ -24,8 +23,9 @@ from shared.auth import ApiKeyStore
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import any_event_adapter
 from shared.http_guard import FrontDoor, MiB
-from shared.kafka import ensure_topics, make_broker, mask_personal_data, subscribe
+from shared.kafka import ensure_topics, make_broker, subscribe
 from shared.observability import configure_logging, health_router, instrument
+from shared.problems import install_problem_details
 from shared.runtime import tune_for_latency
 from shared.settings import IntakeSettings
 from shared.topics import DECISIONS, TIMER_EVENTS
@@ -35,15 +35,6 @@ log = logging.getLogger("intake")
 
 def load_settings() -> IntakeSettings:
     return IntakeSettings()
-
-
-async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 naming every bad field (with the event's index in a batch), never echoing the input back."""
-    detail = [
-        {"loc": list(e.get("loc", ())), "msg": mask_personal_data(str(e.get("msg", ""))), "type": e.get("type")}
-        for e in exc.errors()
-    ]
-    return JSONResponse({"detail": detail}, status_code=422)
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -121,7 +112,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.sessions, app.state.publisher = sessions, publisher
     app.state.bulk = BulkWorker()
     app.state.api_keys = ApiKeyStore(engine, settings.api_key_pepper.get_secret_value())
-    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    # Every error as problem details (422: each bad field, with the event's index in a batch, never the input).
+    install_problem_details(app, components=event_schemas)
     # The key and the size before the body (CONTRACT.md); inside the request context (ids, metrics).
     app.add_middleware(
         FrontDoor,

@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
 from sqlalchemy import select, update
 
 from services.notifier import metrics
@@ -25,6 +26,7 @@ from services.notifier.signatures import form_pairs, twilio_valid, valid, whatsa
 from services.notifier.store import C, M
 from shared.db import transaction
 from shared.phone import PhoneError, mask_phone, normalize_phone
+from shared.problems import problem_responses
 
 log = structlog.get_logger(__name__)
 
@@ -39,7 +41,9 @@ TWILIO_STATES = {
 }
 
 
-@router.get("/webhooks/whatsapp", response_class=PlainTextResponse)
+@router.get(
+    "/webhooks/whatsapp", response_class=PlainTextResponse, responses=problem_responses(403, 422, s403="Wrong token")
+)
 async def whatsapp_verify(
     request: Request,
     mode: str = Query(alias="hub.mode"),
@@ -105,7 +109,16 @@ def _clock(request: Request) -> dt.datetime:
     return sender.clock() if sender is not None else dt.datetime.now(dt.UTC)
 
 
-@router.post("/webhooks/whatsapp")
+class Received(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+WEBHOOK_ERRORS = problem_responses(
+    400, 401, s400="Signed, but not the provider's shape", s401="Missing or bad provider signature"
+)
+
+
+@router.post("/webhooks/whatsapp", response_model=Received, responses=WEBHOOK_ERRORS)
 async def whatsapp_events(request: Request) -> dict[str, str]:
     settings: NotifierSettings = request.app.state.settings
     body = await request.body()
@@ -129,7 +142,7 @@ async def whatsapp_events(request: Request) -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.post("/webhooks/twilio")
+@router.post("/webhooks/twilio", response_model=Received, responses=WEBHOOK_ERRORS)
 async def twilio_events(request: Request) -> dict[str, str]:
     settings: NotifierSettings = request.app.state.settings
     # Form pairs as bytes (repeated keys kept): the signature is checked before anything is decoded.

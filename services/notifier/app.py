@@ -22,6 +22,7 @@ from shared.events import any_event_adapter
 from shared.http_guard import FrontDoor
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
 from shared.observability import configure_logging, health_router, instrument
+from shared.problems import install_problem_details
 from shared.runtime import tune_for_latency
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TIMER_EVENTS
 
@@ -88,6 +89,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
     # Provider webhooks are small: 64 KiB at most, refused before being read (their signatures are
     # checked by the routes; no API keys here).
     app.add_middleware(FrontDoor)
+    install_problem_details(app)  # every error (a bad signature's 401 too) as RFC 9457 problem details
     instrument(app, "notifier")
     app.include_router(router)
     app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))

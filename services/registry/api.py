@@ -11,9 +11,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 
 from services.registry import queries
+from services.registry.responses import MaskedParticipant, Participant, Stats
 from shared.auth import Principal
 from shared.auth.dependencies import require_any_scope
 from shared.nik import NikError, mask_nik, parse_nik
+from shared.problems import problem_responses
 
 router = APIRouter(tags=["registry"])
 can_read = require_any_scope("participants:read", "dashboard:read")
@@ -35,7 +37,11 @@ def masked_view(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/participants/{nik}")
+@router.get(
+    "/v1/participants/{nik}",
+    response_model=Participant | MaskedParticipant,
+    responses=problem_responses(403, 404, 422),
+)
 async def get_participant(nik: str, request: Request, principal: Principal = Depends(can_read)) -> dict[str, Any]:
     try:
         parse_nik(nik)
@@ -47,6 +53,6 @@ async def get_participant(nik: str, request: Request, principal: Principal = Dep
     return found if "participants:read" in principal.scopes else masked_view(found)
 
 
-@router.get("/v1/stats", dependencies=[Depends(can_read)])
+@router.get("/v1/stats", dependencies=[Depends(can_read)], response_model=Stats, responses=problem_responses(403))
 async def get_stats(request: Request) -> dict[str, Any]:
     return await queries.stats(request.app.state.engine)

@@ -26,6 +26,7 @@ from shared.kafka_security import kafka_client_options
 from shared.lane import Lane, LaneBody, call_in_loop
 from shared.observability import configure_logging, health_router, instrument
 from shared.outbox import OutboxRelay
+from shared.problems import install_problem_details
 from shared.runtime import tune_for_latency
 from shared.settings import RegistrySettings
 from shared.topics import (
@@ -148,6 +149,7 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now)
         failures_per_minute=settings.auth_failures_per_minute,
     )
     app.add_middleware(SecurityHeaders)  # the dashboard's CSP, no framing, no referrer (outside the guard)
+    install_problem_details(app)  # every error as RFC 9457 problem details, documented on every route
     instrument(app, "registry")
     app.include_router(router)
     app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))

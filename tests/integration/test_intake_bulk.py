@@ -57,7 +57,7 @@ async def test_a_big_batch_with_one_bad_event_is_refused_whole(settings: Setting
     body["events"][250]["reason"] = ""
     r = await client.post("/v1/events", json=body, headers={**auth, "Idempotency-Key": "wave-2"})
     assert r.status_code == 422
-    assert [e["loc"] for e in r.json()["detail"]] == [["body", "events", 250, "participant.deactivated", "reason"]]
+    assert [e["loc"] for e in r.json()["errors"]] == [["body", "events", 250, "participant.deactivated", "reason"]]
     body["events"][250]["reason"] = "DESIL_ABOVE_5"  # corrected, same key: the refused body did not keep it
     assert (
         await client.post("/v1/events", json=body, headers={**auth, "Idempotency-Key": "wave-2"})

@@ -64,7 +64,7 @@ async def test_batch_with_one_bad_event_is_rejected_whole_naming_index_and_field
     batch = {"events": [deactivation(), deactivation("3674015708900002", reason=""), deactivation("3674015708900000")]}
     r = await client.post("/v1/events", json=batch, headers={"Authorization": keys["events"]})
     assert r.status_code == 422
-    locs = [e["loc"] for e in r.json()["detail"]]
+    locs = [e["loc"] for e in r.json()["errors"]]
     assert ["body", "events", 1, "participant.deactivated", "reason"] in locs
     assert ["body", "events", 2, "participant.deactivated", "nik"] in locs
     assert "3674015708900000" not in r.text  # never echoes a whole NIK back
@@ -147,7 +147,7 @@ async def test_reactivation_request_and_status_404(settings: Settings, intake) -
         json={"nik": "12", "path": "FAST", "channel": "VILLAGE"},
         headers={"Authorization": keys["dinsos"]},
     )
-    assert bad.status_code == 422 and {tuple(e["loc"]) for e in bad.json()["detail"]} >= {
+    assert bad.status_code == 422 and {tuple(e["loc"]) for e in bad.json()["errors"]} >= {
         ("body", "nik"),
         ("body", "path"),
     }

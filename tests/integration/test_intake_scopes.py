@@ -98,7 +98,7 @@ async def test_emergency_path_without_a_letter_names_the_missing_letter(intake: 
         await client.post("/v1/reactivations", json=body, headers={"Authorization": keys["village"]})
     ).status_code == 403
     r = await client.post("/v1/reactivations", json=body, headers={"Authorization": keys["hospital"]})
-    assert r.status_code == 422 and ["body", "documents", "hospital_letter"] in [e["loc"] for e in r.json()["detail"]]
+    assert r.status_code == 422 and ["body", "documents", "hospital_letter"] in [e["loc"] for e in r.json()["errors"]]
 
 
 async def test_a_hospital_emergency_via_reactivations_goes_to_the_emergency_lane(settings: Settings, intake) -> None:  # type: ignore[no-untyped-def]
