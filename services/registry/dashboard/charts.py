@@ -14,8 +14,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 from shared.timezones import WIB
 
-WIDTH, HEIGHT = 560, 220
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 30, 40  # plot margins: y labels left, legend on top, time labels below
+WIDTH, HEIGHT = 560, 240
+LEFT, RIGHT, TOP, BOTTOM = 48, 16, 50, 40  # plot margins: y labels left, title and legend on top, times below
 PALETTE = ("#3b82a0", "#1e7d45", "#b3261e", "#b26a00", "#6b7785", "#7a4fb3", "#0b4f6c", "#c2185b")
 
 Point = tuple[dt.datetime, float]
@@ -69,7 +69,10 @@ def nice_ceiling(value: float) -> float:
 
 
 def _number(v: float) -> str:
-    return f"{v:,.0f}".replace(",", ".") if v >= 1 or v == 0 else f"{v:.2g}"  # id-ID thousands
+    """id-ID: a dot between thousands, a comma before decimals (an axis up to 1 or 2 has halves)."""
+    if v == int(v):
+        return f"{v:,.0f}".replace(",", ".")
+    return f"{v:.2f}".rstrip("0").replace(".", ",")
 
 
 def _head(chart: str, title: str) -> list[str]:
@@ -77,6 +80,7 @@ def _head(chart: str, title: str) -> list[str]:
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart={quoteattr(chart)} '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label={quoteattr(title)}>',
         f"<title>{escape(title)}</title>",
+        f'<text class="heading" x="8" y="16" font-size="12" font-weight="bold" fill="#1c2733">{escape(title)}</text>',
     ]
 
 
@@ -95,8 +99,10 @@ def _y_axis(top: float, plot_w: float, plot_h: float) -> list[str]:
 def _legend(series: Sequence[Series]) -> list[str]:
     out, x = [], LEFT
     for s in series:
-        out.append(f'<rect x="{x}" y="8" width="10" height="10" fill="{s.color}"/>')
-        out.append(f'<text x="{x + 14}" y="17" font-size="12" fill="#1c2733">{escape(s.label)}</text>')
+        if x > WIDTH - 60:
+            break  # the chart's own width: a legend that would run off it stops (each line has its title)
+        out.append(f'<rect x="{x}" y="26" width="10" height="10" fill="{s.color}"/>')
+        out.append(f'<text x="{x + 14}" y="35" font-size="12" fill="#1c2733">{escape(s.label)}</text>')
         x += 24 + 7 * len(s.label)
     return out
 
@@ -112,8 +118,9 @@ def line_chart(
     for i in range(5):
         at = since + (until - since) * i / 4
         x = LEFT + plot_w * i / 4
+        anchor = ("start", "middle", "middle", "middle", "end")[i]  # the edge labels stay inside the chart
         out.append(
-            f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11" fill="#6b7785">'
+            f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="{anchor}" font-size="11" fill="#6b7785">'
             f"{at.astimezone(WIB):%H:%M}</text>"
         )
     out.append(f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 6}" text-anchor="end" font-size="11" fill="#6b7785">WIB</text>')

@@ -68,7 +68,8 @@ class LiveSnapshot:
         # Samples every few seconds, drawn one a minute (the last of each), like the other charts.
         wave = {k: charts.last_per_bucket(v, since, self.step) for k, v in self.wave.progress(since).items()}
         lag = {k: charts.last_per_bucket(v, since, self.step) for k, v in self.wave.lag(since).items()}
-        busiest = sorted(lag, key=lambda g: -max((v for _, v in lag[g]), default=0))[:MAX_LAG_LINES]
+        peaks = {g: max((v for _, v in points), default=0) for g, points in lag.items()}
+        busiest = sorted((g for g in peaks if peaks[g] > 0), key=lambda g: -peaks[g])[:MAX_LAG_LINES]
         return {
             "decisions": charts.line_chart(
                 "decisions",
@@ -107,7 +108,7 @@ class LiveSnapshot:
             ),
             "to_active": charts.bar_chart(
                 "to_active",
-                "Darurat: waktu sampai AKTIF (24 jam terakhir)" + _percentiles(to_active),
+                "Darurat: waktu sampai AKTIF, 24 jam" + _percentiles(to_active),
                 list(zip(TO_ACTIVE_LABELS, to_active["counts"], strict=True)),
                 "#0b4f6c",
                 "Belum ada darurat yang disetujui.",
@@ -123,7 +124,7 @@ def _floor(at: dt.datetime, step: dt.timedelta) -> dt.datetime:
 def _percentiles(t: dict[str, Any]) -> str:
     if t["p50_s"] is None:
         return ""
-    return f" — median {_duration(t['p50_s'])}, p90 {_duration(t['p90_s'])}"
+    return f" — median {_duration(t['p50_s'])} · p90 {_duration(t['p90_s'])}"
 
 
 def _duration(seconds: float) -> str:

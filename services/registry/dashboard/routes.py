@@ -89,6 +89,13 @@ def mount_dashboard(app: FastAPI, snapshot: Snapshot, interval_s: float = 1.0) -
     async def current() -> dict[str, Any]:
         return (await hub.frame()).snapshot
 
+    @router.get("/dashboard/me")
+    async def me(principal: Principal = Depends(can_read)) -> dict[str, Any]:
+        # What the page may offer this key (the worklist's done button needs worklist:write); the
+        # API checks every call itself, this only spares people buttons that would answer 403.
+        region = getattr(principal, "region", (None, None))  # a key bound to a province / regency
+        return {"name": principal.name, "scopes": sorted(principal.scopes), "region": list(region)}
+
     @router.get("/dashboard/events")
     async def events(request: Request, principal: Principal = Depends(can_read)) -> StreamingResponse:
         if streams[principal.key_id] >= MAX_STREAMS_PER_KEY:

@@ -120,3 +120,17 @@ def test_wave_samples_become_progress_from_the_first_sample_in_view_and_lag_per_
     assert lag["notifier-y"] == [(T, 0.0), (T + 5 * S, 50.0), (T + 15 * S, 0.0)]
     wave.record(T + 11 * M, kafka(700, 700, {}))
     assert [s.at for s in wave.samples] == [T + 11 * M]  # older than `keep`: forgotten
+
+
+@pytest.mark.parametrize(
+    ("top", "labels"),
+    [
+        (2, ["0", "0,5", "1", "1,5", "2"]),
+        (1, ["0", "0,25", "0,5", "0,75", "1"]),
+        (2000, ["0", "500", "1.000", "1.500", "2.000"]),
+    ],
+)
+def test_axis_labels_are_written_the_indonesian_way(top: float, labels: list[str]) -> None:
+    svg = charts.line_chart("x", "X", [Series("a", "A", [(T, float(top))], "#000")], T, T + M, "-")
+    texts = [t.text for t in _parse(svg).iter(SVG + "text")]
+    assert all(label in texts for label in labels), texts

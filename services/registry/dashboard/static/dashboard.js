@@ -34,6 +34,7 @@ async function connect() {
   }
   if (!response.ok) return retry();
   $("#login").hidden = true; $("#app").hidden = false; setLive(true);
+  worklistStart(); // worklist.js: what this key may do there, then the list itself
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
@@ -78,7 +79,7 @@ function render() {
   $("#c-today").textContent = fmt.format(h.decisions_today || 0);
   const sc = snapshot.sla_counts || {};
   $("#sla-counts").textContent = `Terbuka ${sc.open || 0} · Peringatan ${sc.warning || 0} · Terlewati ${sc.breached || 0} · Terpenuhi ${sc.met || 0} · Ditutup ${sc.closed || 0}`;
-  renderSla(); renderReasons(); renderNotifications(); renderOps(); renderRegions();
+  renderSla(); renderReasons(); renderNotifications(); renderOps(); renderRegions(); renderCharts(); worklistOnSnapshot();
   $("#updated").textContent = localTime(snapshot.generated_at);
 }
 
@@ -99,6 +100,20 @@ function renderSla() {
     body.append(tr);
   }
   if (!rows.length) { const tr = document.createElement("tr"); tr.append(cell("Tidak ada permintaan darurat terbuka.")); body.append(tr); }
+}
+
+// The charts come drawn (server-rendered SVG, escaped there): parsed as SVG, never as HTML, and
+// replaced only when they changed.
+const drawn = {};
+function renderCharts() {
+  for (const [name, svg] of Object.entries(snapshot.charts || {})) {
+    const box = document.getElementById("chart-" + name);
+    if (!box || drawn[name] === svg) continue;
+    const doc = new DOMParser().parseFromString(svg, "image/svg+xml");
+    if (doc.querySelector("parsererror")) continue;
+    box.replaceChildren(document.importNode(doc.documentElement, true));
+    drawn[name] = svg;
+  }
 }
 
 function renderReasons() {

@@ -1,0 +1,157 @@
+// The worklist: read with the viewer's own key from GET /v1/worklist (its scopes and region binding
+// apply), fetched again whenever the shared snapshot's worklist version moves (an item opened or
+// closed anywhere), when a filter changes, and after marking an item done. Most urgent first.
+"use strict";
+const KIND_LABEL = {
+  DESIL_REVERIFICATION: "Verifikasi ulang desil", BIOMETRIC_RECORDING: "Rekam biometrik", SIKS_NG_ENTRY: "Entri ID Semesta (SIKS-NG)",
+  EMERGENCY_HELD: "Darurat tertahan", SLA_BREACHED: "SLA darurat terlewati", APPEAL_REVIEW: "Tinjau banding",
+};
+const MAX_PAGES = 4; // 4 × 500 items; more than that is narrowed with the filters
+const wl = { me: null, version: null, items: [], truncated: false, seq: 0, started: false };
+
+function wlCan(scope) { return !!wl.me && wl.me.scopes.includes(scope); }
+function wlNotice(text) { document.querySelector("#worklist-notice").textContent = text || ""; }
+function wlAuth(extra) { return { headers: { Authorization: "Bearer " + key(), ...(extra || {}) } }; }
+
+async function worklistStart() {
+  if (wl.started) return;
+  wl.started = true;
+  const kind = document.querySelector("#wl-kind");
+  for (const [value, label] of Object.entries(KIND_LABEL)) kind.append(new Option(label, value));
+  for (const id of ["#wl-kind", "#wl-province", "#wl-regency"]) {
+    document.querySelector(id).addEventListener("change", () => {
+      if (id === "#wl-province") { document.querySelector("#wl-regency").value = ""; worklistRegions(); }
+      worklistLoad();
+    });
+  }
+  const r = await fetch("/dashboard/me", wlAuth());
+  wl.me = r.ok ? await r.json() : { scopes: [], region: [null, null] };
+  const [province, regency] = wl.me.region || [null, null];
+  worklistRegions();
+  // A key bound to a region sees only that region: its filter is fixed there.
+  if (province) { setSelect("#wl-province", province); document.querySelector("#wl-province").disabled = true; worklistRegions(); }
+  if (regency) { setSelect("#wl-regency", regency); document.querySelector("#wl-regency").disabled = true; }
+  worklistLoad();
+}
+
+function setSelect(id, value) {
+  const select = document.querySelector(id);
+  if (![...select.options].some((o) => o.value === value)) select.append(new Option(value, value));
+  select.value = value;
+}
+
+// Province and regency choices from the snapshot's regions, kept as chosen when the snapshot moves.
+function worklistRegions() {
+  const regions = (snapshot && snapshot.regions) || [];
+  fillOptions("#wl-province", "Semua provinsi", [...new Set(regions.map((r) => r.province))]);
+  const province = document.querySelector("#wl-province").value;
+  fillOptions("#wl-regency", "Semua kab/kota", [...new Set(regions.filter((r) => r.province === province).map((r) => r.regency))]);
+}
+
+function fillOptions(id, all, values) {
+  const select = document.querySelector(id);
+  const chosen = select.value;
+  const wanted = [...new Set([...values, ...(chosen ? [chosen] : [])])].sort((a, b) => a.localeCompare(b));
+  const have = [...select.options].slice(1).map((o) => o.value);
+  if (have.join("\n") === wanted.join("\n")) return;
+  select.replaceChildren(new Option(all, ""), ...wanted.map((v) => new Option(v, v)));
+  select.value = chosen;
+}
+
+function worklistOnSnapshot() {
+  const w = snapshot.worklist;
+  if (!w) return;
+  document.querySelector("#worklist-counts").textContent =
+    `Seluruh wilayah: ${fmt.format(w.open)} terbuka · ${fmt.format(w.overdue)} lewat tenggat`;
+  worklistRegions();
+  if (wl.started && wl.me && w.version !== wl.version) { wl.version = w.version; worklistLoad(); }
+}
+
+async function worklistLoad() {
+  if (!wl.me) return;
+  if (!wlCan("worklist:read")) { wlNotice("Kunci ini tidak punya cakupan worklist:read: daftar kerja tidak ditampilkan."); return; }
+  const seq = ++wl.seq; // a slower answer to an older filter never overwrites a newer one
+  const params = new URLSearchParams({ state: "OPEN", limit: "500" });
+  for (const [name, id] of [["kind", "#wl-kind"], ["province", "#wl-province"], ["regency", "#wl-regency"]]) {
+    const value = document.querySelector(id).value;
+    if (value) params.set(name, value);
+  }
+  const items = [];
+  let next = null, pages = 0;
+  do {
+    if (next) params.set("cursor", next);
+    let r;
+    try { r = await fetch("/v1/worklist?" + params, wlAuth()); } catch (e) { return; }
+    if (seq !== wl.seq) return;
+    if (!r.ok) { wlNotice(r.status === 403 ? "Kunci ini tidak boleh membaca daftar kerja wilayah ini." : `Gagal memuat daftar kerja (${r.status}).`); return; }
+    const body = await r.json();
+    items.push(...body.items);
+    next = body.next; pages += 1;
+  } while (next && pages < MAX_PAGES);
+  if (seq !== wl.seq) return;
+  const due = (i) => (i.due_at ? new Date(i.due_at).getTime() : Infinity);
+  wl.items = items.sort((a, b) => due(a) - due(b)); // the API pages newest due first; people want the most urgent first
+  wl.truncated = !!next;
+  wlNotice(wl.truncated ? `Menampilkan ${fmt.format(items.length)} item pertama; persempit dengan filter.` : "");
+  worklistRender();
+}
+
+function overdue(i) { return !!i.due_at && new Date(i.due_at) < Date.now(); }
+
+function remaining(i) {
+  if (!i.due_at) return "–";
+  const ms = new Date(i.due_at) - Date.now();
+  const m = Math.floor(Math.abs(ms) / 60000), d = Math.floor(m / 1440), h = Math.floor((m % 1440) / 60);
+  const text = d ? `${d}h ${h}j` : `${h}j ${String(m % 60).padStart(2, "0")}m`;
+  return ms < 0 ? "lewat " + text : text;
+}
+
+function worklistRender() {
+  const body = document.querySelector("#worklist-table tbody");
+  body.replaceChildren();
+  const write = wlCan("worklist:write");
+  for (const i of wl.items) {
+    const tr = document.createElement("tr");
+    tr.dataset.itemId = i.item_id; tr.dataset.kind = i.kind;
+    tr.className = overdue(i) ? "overdue" : "";
+    const r = i.region || {};
+    const where = cell(`${r.regency || "–"}, ${r.district || "–"}`); where.title = r.province || "";
+    tr.append(cell(KIND_LABEL[i.kind] || i.kind, "kind"), cell(i.nik), where, cell(localTime(i.opened_at)),
+      cell(localTime(i.due_at), "due"), cell(remaining(i), "remaining"));
+    const action = cell("", "action");
+    if (write) { // a key without worklist:write gets no button (the API would answer 403 anyway)
+      const button = document.createElement("button");
+      button.type = "button"; button.textContent = "Tandai selesai";
+      button.addEventListener("click", () => markDone(i, button));
+      action.append(button);
+    }
+    tr.append(action); body.append(tr);
+  }
+  if (!wl.items.length) { const tr = document.createElement("tr"); tr.append(cell("Tidak ada pekerjaan terbuka.")); body.append(tr); }
+}
+
+async function markDone(item, button) {
+  button.disabled = true;
+  let r;
+  try { r = await fetch(`/v1/worklist/${encodeURIComponent(item.item_id)}/done`, { method: "POST", body: "{}", ...wlAuth({ "Content-Type": "application/json" }) }); }
+  catch (e) { button.disabled = false; wlNotice("Gagal menghubungi server."); return; }
+  if (r.ok) {
+    wl.items = wl.items.filter((i) => i.item_id !== item.item_id);
+    wlNotice(`${KIND_LABEL[item.kind] || item.kind} untuk ${item.nik} ditandai selesai.`);
+    worklistRender();
+    return;
+  }
+  button.disabled = false;
+  if (r.status === 403) { wl.me.scopes = wl.me.scopes.filter((s) => s !== "worklist:write"); worklistRender(); }
+  wlNotice(r.status === 403 ? "Kunci ini tidak punya cakupan worklist:write." : `Gagal menandai selesai (${r.status}).`);
+}
+
+// Overdue and time left move with the clock, between snapshots.
+setInterval(() => {
+  document.querySelectorAll("#worklist-table tbody tr[data-item-id]").forEach((tr) => {
+    const i = wl.items.find((x) => x.item_id === tr.dataset.itemId);
+    if (!i) return;
+    tr.className = overdue(i) ? "overdue" : "";
+    tr.querySelector(".remaining").textContent = remaining(i);
+  });
+}, 1000);
