@@ -1,8 +1,10 @@
-"""Provider webhooks on port 8082: delivery receipts and replies (BERHENTI/STOP opts out at once).
+"""Provider webhooks on port 8082: delivery receipts and citizens' inbound messages (CEK, BANDING,
+BERHENTI/STOP, MULAI: services/notifier/inbound.py).
 
 Every request is authenticated by the provider's signature over the raw body before it is parsed:
 missing or bad signature 401 (a header that is not even ASCII included), a signed body that is not
-the provider's shape 400. Replies older than 5 minutes are not acted on (domain/webhooks.py)."""
+the provider's shape 400. Inbound messages older than 5 minutes are not acted on, except opt-outs
+(domain/webhooks.py)."""
 
 from __future__ import annotations
 
@@ -21,11 +23,12 @@ from services.notifier import metrics
 from services.notifier.domain.delivery import next_state
 from services.notifier.domain.messages import is_opt_out
 from services.notifier.domain.webhooks import parse_whatsapp, to_act_on
+from services.notifier.inbound import Inbound
 from services.notifier.settings import NotifierSettings
 from services.notifier.signatures import form_pairs, twilio_valid, valid, whatsapp_signature
-from services.notifier.store import C, M
+from services.notifier.store import M
 from shared.db import transaction
-from shared.phone import PhoneError, mask_phone, normalize_phone
+from shared.phone import PhoneError, normalize_phone
 from shared.problems import problem_responses
 
 log = structlog.get_logger(__name__)
@@ -66,7 +69,7 @@ def _uuid(value: str | None) -> uuid.UUID | None:
         return None
 
 
-async def _apply(request: Request, receipts: list[Receipt], replies: list[tuple[str, str]], provider: str) -> None:
+async def _apply(request: Request, receipts: list[Receipt], replies: list[Inbound], provider: str) -> None:
     changed: list[dict[str, Any]] = []
     async with transaction(request.app.state.sessions) as session:
         for provider_id, receipt, reference in receipts:
@@ -85,14 +88,8 @@ async def _apply(request: Request, receipts: list[Receipt], replies: list[tuple[
                     .values(state=state, provider_message_id=provider_id, updated_at=dt.datetime.now(dt.UTC))
                 )
                 changed.append({**row, "state": state, "channel": provider})
-        for phone, text in replies:
-            if is_opt_out(text):
-                metrics.OPT_OUTS.inc()
-                log.info("opted_out", phone=mask_phone(phone), provider=provider)
-                await session.execute(update(C).where(C.c.phone == phone).values(opted_out=True))
-                await session.execute(
-                    update(M).where(M.c.phone == phone, M.c.state == "QUEUED").values(state="SKIPPED")
-                )
+    if replies:
+        await request.app.state.commands.handle(replies)
     for update_ in changed:
         await request.app.state.sender.announce(update_, update_["state"])
 
@@ -136,7 +133,7 @@ async def whatsapp_events(request: Request) -> dict[str, str]:
     await _apply(
         request,
         [(r.provider_id, r.state, r.reference) for r in receipts],
-        [(_e164("+" + r.sender), r.text) for r in replies],
+        [Inbound(r.message_id, _e164("+" + r.sender), r.text, "WHATSAPP", r.at) for r in replies],
         "WHATSAPP",
     )
     return {"status": "ok"}
@@ -162,6 +159,10 @@ async def twilio_events(request: Request) -> dict[str, str]:
         if params.get("MessageStatus") in TWILIO_STATES and "MessageSid" in params
         else []
     )
-    replies = [(_e164(params["From"]), params["Body"])] if "Body" in params and "From" in params else []
+    replies = (
+        [Inbound(params.get("MessageSid") or None, _e164(params["From"]), params["Body"], "SMS")]
+        if "Body" in params and "From" in params
+        else []
+    )
     await _apply(request, receipts, replies, "SMS")
     return {"status": "ok"}

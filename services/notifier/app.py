@@ -10,18 +10,25 @@ import httpx
 from fastapi import FastAPI
 
 from services.notifier.api import router
+from services.notifier.escalation import install as install_escalation
 from services.notifier.handlers import Clock, NotifierHandlers
+from services.notifier.inbound import Commands
+from services.notifier.privacy import install as install_privacy
 from services.notifier.providers.twilio_sms import TwilioSms
 from services.notifier.providers.whatsapp import WhatsAppCloud
 from services.notifier.sender import Sender
 from services.notifier.settings import NotifierSettings
-from services.notifier.store import MIGRATIONS, SCHEMA
-from shared import tracing
+from services.notifier.simulator import SimulatorWhatsApp
+from services.notifier.store import MIGRATIONS, SCHEMA, outbox
+from shared import topics, tracing
+from shared.asyncapi import declare_publishers
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import any_event_adapter
 from shared.http_guard import FrontDoor
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
+from shared.kafka_security import kafka_client_options
 from shared.observability import configure_logging, health_router, instrument
+from shared.outbox import OutboxRelay
 from shared.problems import install_problem_details
 from shared.runtime import tune_for_latency
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TIMER_EVENTS
@@ -46,7 +53,8 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.provider_timeout_s, connect=5))
     sender = Sender(
         sessions,
-        WhatsAppCloud(settings, http),
+        # Local development talks to the simulator, which can also be asked for a message by our reference.
+        (SimulatorWhatsApp if settings.pbi_env == "local" else WhatsAppCloud)(settings, http),
         TwilioSms(settings, http),
         broker,
         settings.topic_prefix,
@@ -56,6 +64,23 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
         ambiguous_wait=dt.timedelta(seconds=2 * settings.provider_timeout_s),
     )
     handlers = NotifierHandlers(sessions, clock, sender.wake)
+    install_escalation(broker, sessions, settings, clock, sender, http)  # emergencies' SLA to on-call operations
+    # BANDING travels on as AppealRequested through this outbox (services/notifier/appeals.py).
+    relay = OutboxRelay(engine, outbox, settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
+
+    def wake_after_inbound() -> None:  # an answer to send, an appeal to publish
+        sender.wake()
+        relay.wake()
+
+    commands = Commands(
+        sessions,
+        clock,
+        wake_after_inbound,
+        settings.inbound_replies_per_window,
+        settings.inbound_reply_window_s,
+        settings.topic_prefix,
+    )
+    retention = install_privacy(broker, sessions, settings, clock)  # erasures consumed, texts kept N days
     for spec in LISTENED:
         subscribe(
             broker,
@@ -74,11 +99,15 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
         await ensure_topics(settings)
         await broker.start()
         sender.start()
+        relay.start()
+        retention.start()
         try:
             tune_for_latency()
             yield
         finally:
             tracing.shutdown()
+            await retention.stop()
+            await relay.stop()
             await sender.stop()
             await broker.stop()
             await http.aclose()
@@ -86,6 +115,10 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
 
     app = FastAPI(title="pbi-reactivation notifier", lifespan=lifespan)
     app.state.settings, app.state.sessions, app.state.sender = settings, sessions, sender
+    # What its sender writes (delivery states), for the AsyncAPI document (shared.asyncapi).
+    declare_publishers(broker, "notifier", (topics.NOTIFICATION_EVENTS,), settings.topic_prefix)
+    app.state.broker = broker
+    app.state.commands = commands  # citizens' inbound messages (api.py -> inbound.py)
     # Provider webhooks are small: 64 KiB at most, refused before being read (their signatures are
     # checked by the routes; no API keys here).
     app.add_middleware(FrontDoor)

@@ -12,10 +12,11 @@ from sqlalchemy import ARRAY, Uuid, bindparam, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.notifier import metrics
+from services.notifier import metrics, standings
 from services.notifier.domain.delivery import Action, action_for, first_channel
 from services.notifier.domain.messages import message_for, send_after
-from services.notifier.store import PE, C, M
+from services.notifier.privacy import lock_and_scrub
+from services.notifier.store import OO, PE, C, M
 from services.notifier.templates import render
 from shared import correlation
 from shared.db import any_of, bulk_insert, transaction
@@ -49,6 +50,7 @@ class NotifierHandlers:
             claimed = await session.execute(_CLAIM, {"ids": [e.event_id for e in events]})
             fresh = {row[0] for row in claimed}
             todo = [e for e in events if e.event_id in fresh]
+            todo = await lock_and_scrub(session, todo)  # erased people's numbers stay out (privacy.py)
             phones = {e.nik: p for e in todo if (p := getattr(e, "phone", None))}
             contact_rows = [{"nik": n, "phone": p, "opted_out": False} for n, p in phones.items()]
             await bulk_insert(session, C, contact_rows, _UPSERT_CONTACT)
@@ -60,6 +62,9 @@ class NotifierHandlers:
                 if todo
                 else {}
             )
+            await standings.apply(session, todo)  # what CEK answers (domain/standing.py)
+            # BERHENTI/STOP is kept by number, also for a number no contact named when it came (inbound.py).
+            stopped = await _opted_out_phones(session, {c["phone"] for c in contacts.values() if c["phone"]})
             rows: list[dict[str, Any]] = []
             no_phone: dict[str, int] = {}
             for event in todo:
@@ -76,7 +81,8 @@ class NotifierHandlers:
                     if len(todo) == 1:  # one person's event: name them (masked); a wave gets one line
                         log.info("no_phone_for_message", nik=mask_nik(event.nik), kind=message.kind, reason=why)
                     continue
-                if contact["opted_out"]:
+                opted_out = contact["opted_out"] or contact["phone"] in stopped
+                if opted_out:
                     metrics.NOT_SENT.labels(message.kind, "opted_out").inc()
                 rows.append(
                     {
@@ -86,7 +92,7 @@ class NotifierHandlers:
                         "urgent": message.urgent,
                         "text": render(message.kind, message.nik, message.context),
                         "phone": contact["phone"],
-                        "state": "SKIPPED" if action_for(contact["opted_out"]) is Action.SKIP else "QUEUED",
+                        "state": "SKIPPED" if action_for(opted_out) is Action.SKIP else "QUEUED",
                         "send_after": send_after(message.nik, message.urgent, now),
                         "updated_at": now,
                         "channel": first_channel(contact["on_whatsapp"]),
@@ -100,3 +106,9 @@ class NotifierHandlers:
             await bulk_insert(session, M, rows, "on conflict do nothing")
         if todo:
             self.on_commit()
+
+
+async def _opted_out_phones(session: AsyncSession, phones: set[str]) -> set[str]:
+    if not phones:
+        return set()
+    return set((await session.scalars(select(OO.c.phone).where(any_of(OO.c.phone, phones), OO.c.opted_out))).all())

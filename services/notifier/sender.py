@@ -30,12 +30,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from services.notifier import metrics
-from services.notifier.domain.delivery import after_permanent_failure
+from services.notifier.domain.delivery import after_permanent_failure, obeys_opt_out
 from services.notifier.domain.messages import held_until, send_after
 from services.notifier.providers import PermanentError, Provider, TransientError
-from services.notifier.store import C, M
+from services.notifier.store import OO, C, M
 from shared import correlation
-from shared.db import transaction
+from shared.db import any_of, transaction
 from shared.events import NotificationUpdated
 from shared.masking import mask_personal_data
 from shared.nik import mask_nik
@@ -98,6 +98,11 @@ class Sender:
         self.ambiguous_wait = ambiguous_wait
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+
+    def add_provider(self, provider: Provider) -> None:
+        """One more channel (the escalation webhook), rate-limited like the others."""
+        self.providers[provider.channel] = provider
+        self.limits[provider.channel] = RateLimit(next(iter(self.limits.values())).per_s)
 
     def wake(self) -> None:
         self._wake.set()
@@ -167,7 +172,7 @@ class Sender:
                         .values(state="SENT", provider_message_id=provider_id, updated_at=self.clock())
                     )
                     resolved_rows.append(dict(row))
-                    log.info("reconciled_as_sent", nik=mask_nik(row["nik"]), kind=row["kind"])
+                    log.info("reconciled_as_sent", nik=_masked(row["nik"]), kind=row["kind"])
                 else:
                     now = self.clock()  # sent again at once, or when quiet hours end (07:00 local)
                     again = send_after(row["nik"], row["urgent"], now)
@@ -176,7 +181,7 @@ class Sender:
                         .where(M.c.message_id == row["message_id"])
                         .values(state="QUEUED", send_after=again, updated_at=now)
                     )
-                    log.info("reconciled_for_resend", nik=mask_nik(row["nik"]), kind=row["kind"])
+                    log.info("reconciled_for_resend", nik=_masked(row["nik"]), kind=row["kind"])
         for settled in resolved_rows:
             metrics.SENT.labels(settled["channel"], settled["kind"]).inc()
             await self.announce(settled, "SENT")
@@ -204,7 +209,17 @@ class Sender:
             for until in set(held.values()):  # one statement per zone's 07:00
                 ids = [message_id for message_id, at in held.items() if at == until]
                 await session.execute(update(M).where(M.c.message_id.in_(ids)).values(send_after=until))
-            due = [r for r in rows if r["message_id"] not in held]
+            # An opt-out is honoured here too: a message queued while BERHENTI was being recorded
+            # (the handler read the number as not opted out) is cancelled at its claim, never sent.
+            stopped = await self._opted_out(session, [r for r in rows if obeys_opt_out(r["kind"])])
+            if stopped:
+                await session.execute(
+                    update(M)
+                    .where(M.c.message_id.in_(stopped))
+                    .values(state="SKIPPED", last_error="opted out (BERHENTI/STOP)", updated_at=now)
+                )
+                metrics.CANCELLED.inc(len(stopped))
+            due = [r for r in rows if r["message_id"] not in held and r["message_id"] not in stopped]
             if held:
                 metrics.HELD.inc(len(held))
             if due:
@@ -215,6 +230,14 @@ class Sender:
                 )
         await asyncio.gather(*(self._deliver({**r, "attempts": r["attempts"] + 1}) for r in due))
         return len(rows)
+
+    async def _opted_out(self, session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+        phones = {r["phone"] for r in rows}
+        if not phones:
+            return set()
+        query = select(OO.c.phone).where(any_of(OO.c.phone, phones), OO.c.opted_out)
+        stopped = set((await session.scalars(query)).all())
+        return {r["message_id"] for r in rows if r["phone"] in stopped}
 
     async def _deliver(self, row: dict[str, Any]) -> None:
         if cid := row.get("correlation_id"):
@@ -235,7 +258,8 @@ class Sender:
             if fallback is not None:  # e.g. not on WhatsApp: SMS instead, and SMS first from now on
                 row["channel"], row["last_error"] = fallback, str(exc)[:300]
                 async with transaction(self.sessions) as session:
-                    await session.execute(update(C).where(C.c.nik == row["nik"]).values(on_whatsapp=False))
+                    if not row["kind"].startswith("escalation_"):  # an on-call number is not the person's
+                        await session.execute(update(C).where(C.c.nik == row["nik"]).values(on_whatsapp=False))
                     await session.execute(
                         update(M)
                         .where(M.c.message_id == row["message_id"])
@@ -300,7 +324,9 @@ class Sender:
         reason = mask_personal_data(reason)  # a provider's error body may name the phone number
         metrics.FAILED.labels(row["channel"], "dead_letter").inc()
         await self._set(row, state="FAILED", last_error=reason[:300])
-        log.warning("message_failed", nik=mask_nik(row["nik"]), kind=row["kind"], reason=reason[:200])
+        log.warning("message_failed", nik=_masked(row["nik"]), kind=row["kind"], reason=reason[:200])
+        if row["nik"] is None:  # a general answer to a number: no person's record to act on
+            return
         # What finally fails goes to the dead-letter topic with the reason, for operations to act on.
         await self.broker.publish(
             self._event(row, "FAILED", reason).model_dump_json().encode(),
@@ -330,6 +356,8 @@ class Sender:
         )
 
     async def announce(self, row: dict[str, Any], state: str, reason: str | None = None) -> None:
+        if row["nik"] is None:  # a general answer (no person): nothing for the dashboard's per-person view
+            return
         try:
             await self.broker.publish(
                 self._event(row, state, reason).model_dump_json().encode(),
@@ -339,6 +367,10 @@ class Sender:
             )
         except Exception as exc:  # noqa: BLE001 - the dashboard count may lag; the message state is recorded
             log.warning("announce_failed", error=type(exc).__name__)
+
+
+def _masked(nik: str | None) -> str | None:
+    return mask_nik(nik) if nik else None
 
 
 def _correlation_header(row: dict[str, Any]) -> dict[str, str]:

@@ -34,10 +34,32 @@ class NotifierSettings(Base):
     provider_rate_per_s: float = 20.0
     max_attempts: int = 5
     provider_timeout_s: float = 10.0
+    # On-call operations contacts for emergency escalations (12-hour WARNING, 24-hour BREACHED), by
+    # Kemendagri code: the regency ("3674" or "36.74") before its province ("36") before the national
+    # default. A contact is a WhatsApp number (SMS when WhatsApp refuses it), "sms:<number>", or an
+    # https:// webhook URL (JSON POST; bearer token below). ESCALATION_CONTACTS is JSON.
+    escalation_contacts: dict[str, str] = {}
+    escalation_default: str = ""
+    escalation_webhook_token: SecretStr = SecretStr("")
+    # Answers to citizens' commands (CEK, MULAI, help) per number: at most this many per window, per
+    # replica (in memory, `limits`); what passes the limit is recorded and not answered.
+    inbound_replies_per_window: int = Field(5, ge=1)
+    inbound_reply_window_s: int = Field(600, ge=1)
     # CPU priority next to the other services on a shared machine (niceness set by `pbi run`, 0 = equal):
     # messages wait for the providers' rate limits anyway, so they yield the CPU to decisions and
     # the registry during a wave. On their own pods (Kubernetes) it changes nothing.
     cpu_niceness: int = Field(5, ge=0, le=19)
+
+    @model_validator(mode="after")
+    def _escalation_contacts_are_reachable(self) -> NotifierSettings:
+        from services.notifier.domain.escalation import parse_target  # the rule lives with the domain
+
+        for raw in (
+            *self.escalation_contacts.values(),
+            *([self.escalation_default] if self.escalation_default else []),
+        ):
+            parse_target(raw)  # a typo refuses to start rather than losing an escalation at 3 a.m.
+        return self
 
     @model_validator(mode="after")
     def _provider_secrets_set_outside_local_mode(self) -> NotifierSettings:

@@ -3,7 +3,9 @@
 - WhatsApp: POST /{version}/{phone_number_id}/messages (Bearer token, JSON template message).
 - Twilio: POST /2010-04-01/Accounts/{sid}/Messages.json (basic auth, form To/From/Body/StatusCallback),
   GET the same path lists messages (To=, DateSent>=) as Twilio does.
-- Records what it received: GET /_sim/messages. Reset: POST /_sim/reset.
+- Records what it received: GET /_sim/messages (`?to=` one number). Reset: POST /_sim/reset.
+- A citizen's inbound WhatsApp message: POST /_sim/inbound {"from", "text"} is posted, signed, to the
+  notifier's webhook as the Cloud API sends it (see `inbound`).
 - Failure injection: POST /_sim/faults with per channel ("whatsapp"/"sms", any case)
   {"status": 500, "times": 2} (the next two requests fail), {"timeout": 3, "times": 1} (hang 3 s),
   {"fail_rate": 0.5, "timeout_rate": 0.1, "timeout_s": 30} (random), and
@@ -28,8 +30,22 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from services.notifier.providers.whatsapp import WhatsAppCloud
 from services.notifier.settings import NotifierSettings
 from services.notifier.signatures import twilio_signature, whatsapp_signature
+
+
+class SimulatorWhatsApp(WhatsAppCloud):
+    """The WhatsApp provider as wired in local development (PBI_ENV=local, services/notifier/app.py):
+    the real Cloud API client, plus a lookup that asks this simulator's /_sim/lookup, an endpoint only
+    the simulator has. The production provider (WhatsAppCloud) never calls a /_sim path."""
+
+    async def lookup(self, reference: str, to: str, text: str) -> str | None:
+        try:
+            r = await self.client.get(f"{self.s.whatsapp_api_base}/_sim/lookup", params={"reference": reference})
+        except httpx.TransportError:
+            return None
+        return r.json().get("id") if r.status_code == 200 else None
 
 
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
@@ -167,8 +183,48 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/_sim/messages")
-    async def messages() -> list[dict[str, Any]]:
-        return list(state["messages"])
+    async def messages(to: str | None = None) -> list[dict[str, Any]]:
+        """What was sent; `to=` one number (with or without +: a raw + in a query arrives as a space)."""
+        wanted = to.strip().lstrip("+") if to else None
+        return [m for m in state["messages"] if wanted is None or m["to"].lstrip("+") == wanted]
+
+    @app.post("/_sim/inbound")
+    async def inbound(request: Request) -> Any:
+        """A citizen's WhatsApp message, posted to the notifier exactly as the Cloud API would: the
+        inbound message webhook (entry[].changes[].value.messages[] with from, id, timestamp, text.body),
+        signed with the app secret. Body: {"from": "+62812...", "text": "CEK"}, optional "id" (to
+        replay one) and "timestamp" (Unix seconds). Answers with the id and the notifier's status."""
+        body = await request.json()
+        sender = str(body["from"]).strip().lstrip("+")
+        message_id = str(body.get("id") or "wamid.IN" + uuid.uuid4().hex)
+        message = {
+            "from": sender,
+            "id": message_id,
+            "timestamp": str(body.get("timestamp") or int(dt.datetime.now(dt.UTC).timestamp())),
+            "type": "text",
+            "text": {"body": str(body.get("text", ""))},
+        }
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "628001234567", "phone_number_id": s.whatsapp_phone_number_id},
+            "contacts": [{"profile": {"name": "Peserta"}, "wa_id": sender}],
+            "messages": [message],
+        }
+        payload = {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": value}]}],
+        }
+        raw = json.dumps(payload).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": whatsapp_signature(s.whatsapp_app_secret.get_secret_value(), raw),
+        }
+        try:
+            async with httpx.AsyncClient(timeout=30) as client:
+                answer = await client.post(webhook_base + "/webhooks/whatsapp", content=raw, headers=headers)
+        except httpx.HTTPError as exc:
+            return JSONResponse({"id": message_id, "error": type(exc).__name__}, status_code=502)
+        return {"id": message_id, "status": answer.status_code}
 
     @app.get("/_sim/lookup")
     async def lookup(reference: str) -> Any:

@@ -1,4 +1,5 @@
-"""The notifier schema: contacts (phone, opt-out), messages with their delivery state, processed ids."""
+"""The notifier schema: contacts (phone, opt-out), messages with their delivery state, processed ids;
+for citizens' commands: standings (what CEK answers), opt-outs by number, inbound messages seen."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Table, Text
+from sqlalchemy import Column, Date, DateTime, Index, MetaData, SmallInteger, Table, Text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
+
+from shared.outbox import outbox_table
 
 SCHEMA = "notifier"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -35,7 +39,7 @@ class MessageRow(SQLModel, table=True):
         {"schema": SCHEMA},
     )
     message_id: uuid.UUID = Field(primary_key=True)
-    nik: str = Field(max_length=16)
+    nik: str | None = Field(default=None, max_length=16)  # None: a general answer to a number (no person)
     kind: str
     urgent: bool = False
     text: str = Field(sa_column=Column(Text, nullable=False))
@@ -56,7 +60,57 @@ class ProcessedEvent(SQLModel, table=True):
     event_id: uuid.UUID = Field(primary_key=True)
 
 
+class StandingRow(SQLModel, table=True):
+    """One person as the notifier knows them from the events it consumes (domain/standing.py)."""
+
+    __tablename__ = "standings"
+    __table_args__ = {"schema": SCHEMA}
+    nik: str = Field(primary_key=True, max_length=16)
+    status: str | None = None
+    deactivated_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    deactivation_reason: str | None = None
+    window_closes_at: dt.datetime | None = _tz()
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
+    follow_ups: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
+    biometric_recorded: bool = False
+    nik_conflict_resolved: bool = False
+    id_semesta: bool = False
+    deceased: bool = False
+    desil: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
+    desil_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    request_open: bool = False
+    last_status_at: dt.datetime | None = _tz()
+
+
+class OptOut(SQLModel, table=True):
+    """BERHENTI/STOP and MULAI by number: holds for a number no contact row names yet."""
+
+    __tablename__ = "opt_outs"
+    __table_args__ = {"schema": SCHEMA}
+    phone: str = Field(primary_key=True)
+    opted_out: bool
+    changed_at: dt.datetime = _tz(nullable=False)
+
+
+class InboundMessage(SQLModel, table=True):
+    """Each inbound message once, keyed by the provider's id (WhatsApp wamid, Twilio MessageSid).
+    Its text is not kept: the command it was is enough."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = {"schema": SCHEMA}
+    inbound_id: str = Field(primary_key=True, max_length=128)
+    channel: str
+    phone: str
+    command: str
+    outcome: str = "ANSWERED"  # ANSWERED, RATE_LIMITED, OPTED_OUT, RESUMED
+    received_at: dt.datetime = _tz(nullable=False)
+
+
 C: Table = Contact.__table__  # type: ignore[attr-defined]
 M: Table = MessageRow.__table__  # type: ignore[attr-defined]
 PE: Table = ProcessedEvent.__table__  # type: ignore[attr-defined]
-TABLES = [C, M, PE]
+ST: Table = StandingRow.__table__  # type: ignore[attr-defined]
+OO: Table = OptOut.__table__  # type: ignore[attr-defined]
+IN: Table = InboundMessage.__table__  # type: ignore[attr-defined]
+TABLES = [C, M, PE]  # the tables of revision 0001; 0004 brings ST, OO, IN and the outbox
+outbox = outbox_table(MetaData(), SCHEMA)  # AppealRequested from BANDING (revision 0004)

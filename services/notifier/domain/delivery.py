@@ -26,6 +26,15 @@ def action_for(opted_out: bool) -> Action:
     return Action.SKIP if opted_out else Action.SEND
 
 
+REPLY = "reply_"  # kind prefix of an answer to the person's own command (CEK, MULAI, help)
+
+
+def obeys_opt_out(kind: str) -> bool:
+    """An opt-out stops what we send of our own accord; an answer the person just asked for (CEK after
+    BERHENTI) is not unsolicited. A reply already queued is still cancelled by a later BERHENTI."""
+    return not kind.startswith(REPLY)
+
+
 # Receipts may arrive out of order (read before delivered) or twice: the state only moves forward.
 _RANK = {"QUEUED": 0, "SENDING": 1, "SENT": 2, "DELIVERED": 3, "READ": 4}
 FINAL = {"FAILED", "SKIPPED"}

@@ -6,8 +6,11 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from shared.enums import DeactivationReason, DecisionReason, Outcome, ReactivationPath
+from services.notifier.domain import commands
+from shared.appeals import request_reference
+from shared.enums import AppealStatus, DeactivationReason, DecisionReason, Outcome, ReactivationPath
 from shared.events import (
+    AppealUpdated,
     Event,
     ParticipantDeactivated,
     ReactivationDecided,
@@ -17,8 +20,13 @@ from shared.events import (
 from shared.timezones import zone_for_nik
 
 QUIET_START, QUIET_END = dt.time(21, 0), dt.time(7, 0)
-OPT_OUT_WORDS = {"BERHENTI", "STOP"}
 NAMESPACE = uuid.UUID("9a3e1c55-0d7f-4b8e-b5d2-2f6c8e4a7b19")
+# What the person hears of an appeal; UPHELD is told by the APPROVED decision that comes with it.
+APPEAL_KINDS = {
+    AppealStatus.OPEN: "appeal_received",
+    AppealStatus.DISMISSED: "appeal_dismissed",
+    AppealStatus.REFUSED: "appeal_refused",
+}
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,13 @@ def message_for(event: Event) -> Message | None:
             context = {"reason": event.reason.value, "deactivated_on": event.deactivated_on}
         case ReactivationRequested():
             kind, urgent = "received", event.path is ReactivationPath.EMERGENCY
+        case ReactivationDecided() if event.appeal_id is not None and event.outcome is Outcome.APPROVED:
+            # An upheld appeal: one message, worded as the appeal's outcome (appeal.updated UPHELD sends none).
+            kind, context = "appeal_upheld", {"follow_ups": [f.value for f in event.follow_ups]}
+        case AppealUpdated():
+            kind = APPEAL_KINDS.get(event.status)
+            reference = request_reference(event.request_id) if event.request_id else None
+            context = {"reasons": list(event.reasons), "due_at": event.due_at, "reference": reference}
         case ReactivationDecided() if (
             event.outcome is Outcome.PENDING and DecisionReason.NOT_DEACTIVATED in event.reasons
         ):
@@ -59,6 +74,7 @@ def message_for(event: Event) -> Message | None:
                 "reasons": [r.value for r in event.reasons],
                 "follow_ups": [f.value for f in event.follow_ups],
                 "window_closes_at": event.window_closes_at,
+                "reference": request_reference(event.request_id),  # for `BANDING <reference>` (shared.appeals)
             }
         case WindowReminderDue():
             kind, context = "window_closing", {"days_left": event.days_left, "window_closes_at": event.window_closes_at}
@@ -88,4 +104,5 @@ def held_until(nik: str, urgent: bool, now: dt.datetime) -> dt.datetime | None:
 
 
 def is_opt_out(text: str) -> bool:
-    return text.strip().upper() in OPT_OUT_WORDS
+    """BERHENTI/STOP, any case, with punctuation (domain/commands.py)."""
+    return commands.is_opt_out(text)

@@ -41,6 +41,7 @@ class Reply:
     sender: str  # the number as the provider gives it
     text: str
     at: dt.datetime | None = None
+    message_id: str | None = None  # the provider's id of the inbound message: it is acted on once
 
 
 def _timestamp(value: Any) -> dt.datetime | None:
@@ -91,11 +92,13 @@ def parse_whatsapp(payload: Any) -> tuple[list[Receipt], list[Reply]]:
             for message in _list(value, "messages"):
                 body = message.get("text") or {}
                 text = body.get("body", "") if isinstance(body, dict) else ""
+                message_id = message.get("id")
                 replies.append(
                     Reply(
                         _text(message, "from"),
                         text if isinstance(text, str) else "",
                         _timestamp(message.get("timestamp")),
+                        message_id if isinstance(message_id, str) and message_id else None,
                     )
                 )
     return receipts, replies

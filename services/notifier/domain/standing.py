@@ -1,0 +1,149 @@
+"""What the notifier knows of a person, folded from the events it already consumes (pure).
+
+CEK answers from this: status, the window, what is still missing. The notifier never asks another
+service or reads its schema; it keeps its own small copy, as the registry does, from the same facts:
+- a deactivation (newer than the one known) starts a cycle: INACTIVE, its reason, its window;
+- a request marks one open; a decision sets the status (as the registry maps it), the reasons it
+  named and its follow-ups, and the window eligibility computed (its policy wins over our default);
+- a reminder carries the window too; later facts (biometric recorded, NIK conflict resolved, a desil
+  re-ranking of 1-5 after the deactivation, an ID Semesta) cure what they answer until the next decision.
+Facts about someone the notifier holds no standing for (no deactivation, request or decision seen)
+start nothing: a nationwide re-ranking would otherwise add a row for every citizen. Events arrive late
+and twice: an older deactivation or a decision older than the status already set changes no status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+from shared.enums import DecisionReason, Outcome, ParticipantStatus
+from shared.events import (
+    BiometricRecorded,
+    DeathReported,
+    DesilUpdated,
+    Event,
+    IdSemestaAssigned,
+    NikConflictReported,
+    NikConflictResolved,
+    ParticipantDeactivated,
+    ReactivationDecided,
+    ReactivationRequested,
+    WindowReminderDue,
+)
+from shared.window import reactivation_window_closes_at
+
+S = ParticipantStatus
+STARTS = (ParticipantDeactivated, ReactivationRequested, ReactivationDecided, WindowReminderDue)
+FACTS = (BiometricRecorded, DeathReported, DesilUpdated, IdSemestaAssigned, NikConflictReported, NikConflictResolved)
+
+
+@dataclass(frozen=True)
+class Standing:
+    nik: str
+    status: ParticipantStatus | None = None  # None: no deactivation or decision seen yet
+    deactivated_on: dt.date | None = None
+    deactivation_reason: str | None = None
+    window_closes_at: dt.datetime | None = None
+    reasons: tuple[str, ...] = ()  # the latest decision's reasons
+    follow_ups: tuple[str, ...] = ()  # the latest decision's follow-ups
+    biometric_recorded: bool = False
+    nik_conflict_resolved: bool = False  # a resolution seen since the conflict was last reported
+    id_semesta: bool = False
+    deceased: bool = False
+    desil: int | None = None
+    desil_on: dt.date | None = None
+    request_open: bool = False
+    last_status_at: dt.datetime | None = None
+
+
+def concerns(event: Event) -> bool:
+    return isinstance(event, STARTS + FACTS)
+
+
+def creates(event: Event) -> bool:
+    """Whether the event starts a standing for someone the notifier does not hold yet."""
+    return isinstance(event, STARTS) and not _waits_for_deactivation(event)
+
+
+def _waits_for_deactivation(event: Event) -> bool:
+    return (
+        isinstance(event, ReactivationDecided)
+        and event.outcome in (Outcome.PENDING, Outcome.REJECTED)
+        and bool({DecisionReason.NOT_DEACTIVATED, DecisionReason.NIK_INVALID} & set(event.reasons))
+    )
+
+
+def fold(s: Standing | None, event: Event, window_months: int = 6) -> Standing | None:
+    """The standing after one event (None: still nothing to hold)."""
+    if s is None:
+        if not creates(event):
+            return None
+        s = Standing(event.nik)
+    match event:
+        case ParticipantDeactivated():
+            return _deactivated(s, event, window_months)
+        case ReactivationRequested():
+            return s if s.status is S.ACTIVE else replace(s, request_open=True)
+        case ReactivationDecided():
+            return _decided(s, event)
+        case WindowReminderDue():
+            return replace(s, window_closes_at=event.window_closes_at)
+        case BiometricRecorded():
+            return replace(s, biometric_recorded=True)
+        case DeathReported():
+            return replace(s, deceased=True)
+        case DesilUpdated():
+            return replace(s, desil=event.desil, desil_on=event.effective_on)
+        case IdSemestaAssigned():
+            return replace(s, id_semesta=True)
+        case NikConflictReported():
+            return replace(s, nik_conflict_resolved=False)
+        case NikConflictResolved():
+            return replace(s, nik_conflict_resolved=True)
+    return s
+
+
+def _deactivated(s: Standing, e: ParticipantDeactivated, months: int) -> Standing:
+    if s.deactivated_on is not None and e.deactivated_on <= s.deactivated_on:
+        return s  # the same deactivation again, or an older one: the window never moves back
+    cycle = replace(
+        s,
+        deactivated_on=e.deactivated_on,
+        deactivation_reason=e.reason.value,
+        window_closes_at=reactivation_window_closes_at(e.deactivated_on, e.nik, months),
+        deceased=s.deceased or e.reason.value == "DECEASED",
+        # Deactivated for want of it: whatever was recorded before no longer counts.
+        biometric_recorded=s.biometric_recorded and e.reason.value != "NO_BIOMETRIC",
+        nik_conflict_resolved=s.nik_conflict_resolved and e.reason.value != "NIK_CONFLICT",
+    )
+    if s.last_status_at is not None and e.occurred_at < s.last_status_at:
+        return cycle  # older than the decision already applied: details filled in, its status kept
+    return replace(
+        cycle, status=S.INACTIVE, reasons=(), follow_ups=(), request_open=False, last_status_at=e.occurred_at
+    )
+
+
+def _decided(s: Standing, e: ReactivationDecided) -> Standing:
+    if _waits_for_deactivation(e) or (s.last_status_at is not None and e.occurred_at < s.last_status_at):
+        return s
+    expired = e.outcome is Outcome.EXPIRED or DecisionReason.WINDOW_EXPIRED in e.reasons
+    if e.outcome is Outcome.APPROVED:
+        status = S.ACTIVE
+    elif s.status is S.ACTIVE and e.outcome is Outcome.REJECTED:
+        status = S.ACTIVE  # e.g. ALREADY_ACTIVE
+    elif expired:
+        status = S.EXPIRED
+    elif e.outcome is Outcome.PENDING:
+        status = S.REACTIVATION_PENDING
+    else:
+        status = S.INACTIVE
+    return replace(
+        s,
+        status=status,
+        reasons=tuple(r.value for r in e.reasons),
+        follow_ups=tuple(f.value for f in e.follow_ups),
+        window_closes_at=e.window_closes_at or s.window_closes_at,
+        request_open=e.outcome is Outcome.PENDING,
+        last_status_at=e.occurred_at,
+    )
