@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import threading
@@ -38,40 +37,53 @@ def _masked(renderer: Callable[..., Any]) -> Callable[..., Any]:
     return render
 
 
-class MaskingFormatter(logging.Formatter):
-    """Standard-library records (SQLAlchemy, aiokafka, uvicorn, FastStream...) as one line each,
-    JSON like structlog's when `json_logs`, traceback included, and masked after formatting."""
+# What every line gets, whether it comes from structlog or from a standard-library logger.
+_PRE_CHAIN: list[structlog.types.Processor] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_logger_name,
+    structlog.stdlib.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
 
-    def __init__(self, service: str, json_logs: bool = True) -> None:
-        super().__init__()
-        self.service, self.json_logs = service, json_logs
 
-    def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
-        exception = self.formatException(record.exc_info) if record.exc_info else record.exc_text
-        stack = self.formatStack(record.stack_info) if record.stack_info else None
-        if self.json_logs:
-            fields = {"service": self.service, "logger": record.name, "level": record.levelname.lower()}
-            fields["event"] = message
-            fields.update({k: v for k, v in (("exception", exception), ("stack", stack)) if v})
-            line = json.dumps(fields, default=str, ensure_ascii=False)
-        else:
-            line = "\n".join(x for x in (f"{record.levelname:<8} {record.name}: {message}", exception, stack) if x)
-        return mask_personal_data(line)
+def line_formatter(service: str, json_logs: bool = True) -> structlog.stdlib.ProcessorFormatter:
+    """The one formatter of every log line: structlog's events and standard-library records (SQLAlchemy,
+    aiokafka, uvicorn, FastStream...) alike become one JSON object per line (a quote or newline in a
+    message is escaped), traceback included, masked after rendering."""
+
+    def add_service(logger: object, name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event_dict.setdefault("service", service)
+        return event_dict
+
+    renderer = structlog.processors.JSONRenderer(default=str, ensure_ascii=False) if json_logs else _console()
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_PRE_CHAIN,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            add_service,
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            _masked(renderer),
+        ],
+    )
+
+
+def _console() -> structlog.types.Processor:
+    return structlog.dev.ConsoleRenderer(colors=False)
 
 
 _OWN_HANDLER = "pbi_masking_handler"
 
 
 def _route_stdlib_logging(service: str, level: str, json_logs: bool) -> logging.Handler:
-    """Every standard-library logger ends in one masking handler: the root's. Loggers that libraries
+    """Every logger ends in one handler, the root's, with the one formatter. Loggers that libraries
     gave their own handlers (FastStream: not propagating, to stderr) are sent to the root instead."""
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, _OWN_HANDLER, False)]:
         root.removeHandler(old)
     handler = logging.StreamHandler(sys.stdout)
     setattr(handler, _OWN_HANDLER, True)
-    handler.setFormatter(MaskingFormatter(service, json_logs))
+    handler.setFormatter(line_formatter(service, json_logs))
     root.addHandler(handler)
     root.setLevel(level.upper())
     for logger in list(logging.Logger.manager.loggerDict.values()):
@@ -88,22 +100,15 @@ def _route_stdlib_logging(service: str, level: str, json_logs: bool) -> logging.
 
 
 def configure_logging(service: str, level: str = "INFO", json_logs: bool = True) -> None:
-    processors: list[structlog.types.Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-    ]
-    renderer = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
-        processors=[*processors, _masked(renderer)],
+        processors=[*_PRE_CHAIN, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    structlog.contextvars.bind_contextvars(service=service)
-    # Libraries log through the standard library: same level, masked, one line each.
+    # Libraries log through the standard library: same level, same formatter, masked, one line each.
     _route_stdlib_logging(service, level, json_logs)
+    logging.captureWarnings(True)  # a Python warning is a log line too (py.warnings), not stderr text
     for noisy in ("aiokafka", "faststream", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # A crash outside any logger (the interpreter's own traceback on stderr) goes through it too.

@@ -31,12 +31,13 @@ _SESSION_STARTED = log_scan.now()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """The whole run's service logs (e2e, browser, demo, chaos) hold no whole NIK or phone number."""
+    """The whole run's service logs (e2e, browser, demo, chaos) hold no whole NIK or phone number, and
+    every line of them is one JSON object."""
     report = log_scan.scan_logs_written_since(_SESSION_STARTED - 1)
     if report:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_sep("=", "personal data in service logs", red=True)
+            reporter.write_sep("=", "service logs: personal data, or lines that are not JSON", red=True)
             for path, found in report.items():
                 reporter.write_line(f"{path}: {', '.join(found)}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

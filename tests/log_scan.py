@@ -1,5 +1,6 @@
 """Personal data in logs: a whole NIK (16 digits) or an Indonesian mobile number must never appear in
-what the services write. Used by the end-to-end test and by the scan at the end of every test run.
+what the services write; and every line they write is one JSON object (shared.observability). Used by
+the end-to-end test and by the scan at the end of every test run.
 
 Besides the service logs, the e2e fixtures leave two more files beside them for the same scan: every
 span the services exported (`traces-*.log`, one JSON line per span: name and attributes) and the
@@ -30,13 +31,35 @@ def leaks(text: str) -> list[str]:
     return [f"{m[:4]}…{m[-3:]} ({len(m)} chars)" for m in found]
 
 
+def not_json(text: str) -> list[str]:
+    """Lines that are not one JSON object each (a plain-text library line, a message's newline breaking
+    its line): named by number, with a masked excerpt."""
+    bad = []
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            ok = isinstance(json.loads(line), dict)
+        except ValueError:
+            ok = False
+        if not ok and line.strip():
+            bad.append(f"line {number} is not a JSON object: {mask_for_report(line[:80])!r}")
+    return bad
+
+
+def mask_for_report(text: str) -> str:
+    return PHONE_PATTERN.sub("<phone>", NIK_PATTERN.sub("<nik>", text))
+
+
 def scan_logs_written_since(started: float) -> dict[str, list[str]]:
-    """Every service log file written to during this run -> its leaks (only files with some)."""
+    """Every service log file written to during this run -> its leaks and lines that are not JSON
+    (only files with some)."""
     report: dict[str, list[str]] = {}
     for base in SERVICE_LOG_DIRS:
         for path in base.rglob("*.log") if base.exists() else ():
-            if path.stat().st_mtime >= started and (found := leaks(path.read_text(errors="replace"))):
-                report[str(path.relative_to(ROOT))] = found[:5]
+            if path.stat().st_mtime < started:
+                continue
+            text = path.read_text(errors="replace")
+            if found := leaks(text)[:5] + not_json(text)[:5]:
+                report[str(path.relative_to(ROOT))] = found
     return report
 
 

@@ -57,3 +57,24 @@ def test_spans_and_dead_letter_headers_are_scanned_like_log_lines(
     report = log_scan.scan_logs_written_since(0)
     assert sorted(report) == ["logs/dead-letters.log", "logs/traces-1.log"]
     assert not any("3674015708900001" in f or "1234567890" in f for found in report.values() for f in found)
+
+
+def test_a_line_that_is_not_one_json_object_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(log_scan, "ROOT", tmp_path)
+    monkeypatch.setattr(log_scan, "SERVICE_LOG_DIRS", [tmp_path / "logs"])
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "intake.log").write_text(
+        '{"event": "ok"}\n'
+        "INFO:     Started server process [42]\n"  # uvicorn's plain text
+        '{"event": "a message whose\n'  # a newline that broke its line
+        'newline escaped nothing"}\n'
+        '"a JSON string, not an object"\n'
+        "\n"
+    )
+    (found,) = log_scan.scan_logs_written_since(0).values()
+    assert [f.split(" is ")[0] for f in found] == ["line 2", "line 3", "line 4", "line 5"]
+
+
+def test_lines_reported_as_not_json_are_masked() -> None:
+    (found,) = log_scan.not_json("sending to 081234567890 for 3674015708900001")
+    assert log_scan.leaks(found) == [] and "<phone>" in found and "<nik>" in found
