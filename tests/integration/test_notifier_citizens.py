@@ -9,11 +9,13 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy import insert, select
 
 from services.notifier.app import create_app
 from services.notifier.domain import answers
+from services.notifier.signatures import twilio_signature
 from services.notifier.store import IN, OO, M
 from shared.appeals import appeal_id_for_message
 from shared.events import AppealRequested, ParticipantDeactivated
@@ -189,3 +191,25 @@ async def test_banding_from_the_number_on_file_goes_to_eligibility_as_an_appeal(
     assert appeal.nik == NIK and appeal.request_ref == "3f2a9c1b" and appeal.phone == PHONE
     assert appeal.appeal_id == appeal_id_for_message(inbound_id) and appeal.channel == "WHATSAPP"
     assert answers.appeal_received("3f2a9c1b") in await sent_to(sim, PHONE)
+
+
+async def test_an_answer_is_urgent_at_night_while_the_notice_waits_and_an_sms_is_answered_by_sms(
+    settings: Settings, sim: Sim
+) -> None:
+    clock = Clock(NIGHT)
+    ns = notifier_settings(settings, sim)
+    app = create_app(ns, clock=clock)
+    async with serving(app, sim.notifier_port), httpx.AsyncClient(base_url=ns.public_base_url) as client:
+        await produce(settings, PARTICIPANT_EVENTS, deactivation())
+        await eventually(lambda: messages(app, phone=PHONE, state="QUEUED"))  # held until 07:00 WIB
+        inbound = {"From": PHONE, "Body": "Cek.", "MessageSid": "SM" + uuid.uuid4().hex, "SmsStatus": "received"}
+        url = ns.public_base_url + "/webhooks/twilio"
+        signature = twilio_signature(ns.twilio_auth_token.get_secret_value(), url, inbound)
+        for _ in range(2):  # Twilio retried: one answer
+            answer = await client.post("/webhooks/twilio", data=inbound, headers={"X-Twilio-Signature": signature})
+            assert answer.status_code == 200
+        await eventually(lambda: _sent(sim, PHONE, "Sisa 158 hari"))
+        held = await messages(app, kind="deactivated")
+    sent = (await sim.call("GET", "/_sim/messages", params={"to": PHONE})).json()
+    assert [m["channel"] for m in sent] == ["SMS"] and MASKED in sent[0]["text"]
+    assert held[0]["state"] == "QUEUED"  # quiet hours still hold the notice
