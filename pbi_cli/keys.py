@@ -30,17 +30,26 @@ def issue(
         str | None,
         typer.Option(help="The system the key's events come from, e.g. SIKS-NG (default: the name)"),
     ] = None,
+    province: Annotated[
+        str | None, typer.Option(help="Bind the key to a province (Kemendagri code, e.g. 36): worklist keys")
+    ] = None,
+    regency: Annotated[
+        str | None, typer.Option(help="Bind the key to a regency/city (Kemendagri code, e.g. 36.74)")
+    ] = None,
 ) -> None:
     """Issue a key; it is printed once, alone on the last line.
 
     Event scopes: events:deactivations, events:desil, events:biometric, events:deaths,
     events:nik_conflicts, events:id_semesta (one per event type); events:write means all of them.
-    Every event the key posts gets its `source` from the key, whatever the body says."""
+    Every event the key posts gets its `source` from the key, whatever the body says.
+    A key bound to a province or regency (--province/--regency) sees and closes only that region's
+    worklist items (a Dinsos office's key)."""
 
     async def go(settings: Settings) -> str:
         store = await _store(settings)
         try:
-            return await store.issue(name, [s.strip() for s in scopes.split(",") if s.strip()], facility or [], source)
+            wanted = [s.strip() for s in scopes.split(",") if s.strip()]
+            return await store.issue(name, wanted, facility or [], source, province, regency)
         finally:
             await store.engine.dispose()
 
@@ -75,7 +84,7 @@ def list_keys() -> None:
         finally:
             await store.engine.dispose()
 
-    table = Table("key id", "name", "source", "scopes", "facilities", "created", "revoked")
+    table = Table("key id", "name", "source", "scopes", "facilities", "region", "created", "revoked")
     for k in run(go):
         table.add_row(
             k.key_id,
@@ -83,6 +92,7 @@ def list_keys() -> None:
             k.source or k.name,
             ",".join(k.scopes),
             ",".join(k.facility_codes),
+            k.regency or k.province or "",
             k.created_at.isoformat(timespec="seconds"),
             k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
         )

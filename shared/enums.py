@@ -104,6 +104,7 @@ class WorklistState(StrEnum):
 class NotificationChannel(StrEnum):
     WHATSAPP = "WHATSAPP"
     SMS = "SMS"
+    WEBHOOK = "WEBHOOK"  # an operations system's endpoint (emergency escalations)
 
 
 class DeliveryState(StrEnum):

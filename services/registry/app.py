@@ -16,6 +16,7 @@ from services.registry.dashboard.routes import mount_dashboard
 from services.registry.handlers import RegistryHandlers
 from services.registry.store import MIGRATIONS, SCHEMA, outbox
 from services.registry.sweep import Clock, WindowSweep, utc_now
+from services.registry.worklist_api import router as worklist_router
 from shared import tracing
 from shared.auth import ApiKeyStore
 from shared.db import make_engine, make_sessions, migrate, ping
@@ -140,6 +141,7 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now)
     app = FastAPI(title="pbi-reactivation registry", lifespan=lifespan)
     app.state.engine = engine
     app.state.window_sweep = sweep
+    app.state.clock = clock  # what "overdue" is judged by (tests move it)
     app.state.api_keys = ApiKeyStore(engine, settings.api_key_pepper.get_secret_value())
     # The key before anything else, every body within 64 KiB (CONTRACT.md); inside the request context.
     app.add_middleware(
@@ -152,6 +154,7 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now)
     install_problem_details(app)  # every error as RFC 9457 problem details, documented on every route
     instrument(app, "registry")
     app.include_router(router)
+    app.include_router(worklist_router)
     app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))
     mount_dashboard(app, snapshot)
     return app

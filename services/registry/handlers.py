@@ -21,10 +21,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.registry import metrics, worklist
 from services.registry.domain import delivery
 from services.registry.domain.status import STILL_OUT, Applied, HistoryEntry, Participant, apply, window_closed
-from services.registry.domain.worklist import WorkItem, emergency_released, items_for_decision
+from services.registry.domain.worklist import (
+    Satisfied,
+    WorkItem,
+    already_satisfied,
+    breach_item,
+    emergency_released,
+    items_for_decision,
+    satisfied_by,
+)
 from services.registry.store import RQ, SCHEMA, A, H, N, P, outbox
 from shared.db import any_of, bulk_insert, transaction, upsert_clause
-from shared.enums import DecisionReason, ParticipantStatus, SlaState
+from shared.enums import DecisionReason, ParticipantStatus, SlaState, WorklistKind
 from shared.events import (
     EmergencySlaChanged,
     Event,
@@ -110,6 +118,7 @@ class RegistryHandlers:
         notifications: dict[uuid.UUID, dict[str, Any]] = {}
         opened: dict[uuid.UUID, WorkItem] = {}
         released: dict[uuid.UUID, tuple[dt.datetime, str]] = {}
+        closing: dict[tuple[str, WorklistKind], Satisfied] = {}  # items the batch's facts did the work of
         now = self.clock()
         for i, event in enumerate(events, 1):
             if i % YIELD_EVERY == 0:
@@ -120,6 +129,8 @@ class RegistryHandlers:
                 continue
             if isinstance(event, EmergencySlaChanged):
                 self._fold_sla(sla, event, sla_of_event(event.sla_state, event.occurred_at, event.sla_deadline))
+                if (breach := breach_item(event, self._region(event.nik, people.get(event.nik)))) is not None:
+                    opened.setdefault(breach.item_id, breach)
                 continue
             if isinstance(event, NotificationUpdated):
                 known = notifications.get(event.message_id)
@@ -139,9 +150,11 @@ class RegistryHandlers:
                 # A final decision says what became of the clock too (met late, closed), whichever
                 # timer event comes, or came, on the other topic.
                 self._fold_sla(sla, event, sla_of_decision(event.outcome, event.decided_at, event.sla_deadline))
-                self._work(event, people.get(event.nik), opened, released)
+                self._work(event, people.get(event.nik), opened, released, closing)
             if kind == "participant.status_changed" or kind == "participant.window_reminder_due":
                 continue
+            if (fact := satisfied_by(event)) is not None:
+                closing.setdefault((event.nik, fact.kind), fact)
             result = apply(people.get(event.nik), event, region_from_nik(event.nik))
             self._collect(event, result, people, changed, history, anomalies, out, now)
             person = people.get(event.nik)
@@ -154,6 +167,8 @@ class RegistryHandlers:
         await self._write_requests(session, requests, decisions, sla)
         if opened or released:
             await worklist.record(session, opened, released)
+        if closing:
+            await worklist.close_satisfied(session, closing, now)
         if notifications:
             stmt = insert(N)
             await session.execute(
@@ -306,13 +321,20 @@ class RegistryHandlers:
         p: Participant | None,
         opened: dict[uuid.UUID, WorkItem],
         released: dict[uuid.UUID, tuple[dt.datetime, str]],
+        closing: dict[tuple[str, WorklistKind], Satisfied],
     ) -> None:
-        """Follow-ups and held emergencies go on the worklist with the request (first one wins)."""
-        region = (p.province, p.regency, p.district) if p else region_from_nik(e.nik)
-        for item in items_for_decision(e, region):
+        """Follow-ups and held emergencies go on the worklist with the request (first one wins); a
+        follow-up whose fact the registry already has is closed at once."""
+        for item in items_for_decision(e, self._region(e.nik, p)):
             opened.setdefault(item.item_id, item)
+            if p is not None and (done := already_satisfied(item.kind, p.biometric_recorded, p.id_semesta)):
+                closing.setdefault((e.nik, item.kind), done)
         if emergency_released(e):
             released[e.request_id] = (e.decided_at, e.outcome.value)
+
+    @staticmethod
+    def _region(nik: str, p: Participant | None) -> tuple[str, str, str]:
+        return (p.province, p.regency, p.district) if p else region_from_nik(nik)
 
     def _fold_sla(
         self, sla: dict[uuid.UUID, dict[str, Any]], e: EmergencySlaChanged | ReactivationDecided, state: SlaState | None

@@ -10,3 +10,5 @@ BATCH_SECONDS = Histogram("pbi_registry_batch_seconds", "Time to apply and commi
 LAG = Gauge("pbi_registry_lag_seconds", "Age of the newest event of the last committed batch (event time to commit)")
 WINDOW_EXPIRED = Counter("pbi_registry_window_expired_total", "Participants expired by the window-close sweep")
 WORKLIST_OPENED = Counter("pbi_registry_worklist_opened_total", "Worklist items opened", ["kind"])
+# `by`: "person" (POST /v1/worklist/{id}/done) or "system:<event type>" (the fact or decision that did the work).
+WORKLIST_CLOSED = Counter("pbi_registry_worklist_closed_total", "Worklist items closed", ["kind", "by"])

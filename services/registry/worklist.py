@@ -1,5 +1,5 @@
-"""Worklist items in the registry's schema: opened by the decisions batch (same transaction), listed for
-operations (issue 21 puts the HTTP API on list_items)."""
+"""Worklist items in the registry's schema: opened and closed by the consumers' batches (same transaction
+as the facts and decisions that cause it), listed and marked done for operations (worklist_api.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import DateTime, String, and_, bindparam, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.registry import metrics
-from services.registry.domain.worklist import FINAL, WorkItem, item_id
+from services.registry.domain.worklist import EMERGENCY_KINDS, FINAL, Satisfied, WorkItem, item_id
 from services.registry.store import RQ, W
 from shared.db import any_of
 from shared.enums import WorklistKind, WorklistState
@@ -24,9 +24,10 @@ async def record(
     session: AsyncSession, opened: dict[uuid.UUID, WorkItem], released: dict[uuid.UUID, tuple[dt.datetime, str]]
 ) -> None:
     """Open the batch's items (each once: an item already there is left as it is), then mark the
-    EMERGENCY_HELD items of finally decided emergencies done. Runs after the batch's decisions are
-    written, so a PENDING that arrives after its request's final decision opens nothing."""
-    held = [i.request_id for i in opened.values() if i.kind is WorklistKind.EMERGENCY_HELD]
+    EMERGENCY_HELD and SLA_BREACHED items of finally decided emergencies done. Runs after the batch's
+    decisions are written, so a PENDING (or a breach) that arrives after its request's final decision
+    opens nothing."""
+    held = [i.request_id for i in opened.values() if i.kind in EMERGENCY_KINDS]
     if held:
         decided = set(
             (
@@ -35,20 +36,59 @@ async def record(
                 )
             ).scalars()
         )
-        opened = {
-            k: i for k, i in opened.items() if i.kind is not WorklistKind.EMERGENCY_HELD or i.request_id not in decided
-        }
+        opened = {k: i for k, i in opened.items() if i.kind not in EMERGENCY_KINDS or i.request_id not in decided}
     if opened:
         rows = [_row(i) for i in opened.values()]
         stmt = insert(W).values(rows).on_conflict_do_nothing(index_elements=["item_id"]).returning(W.c.kind)
         for kind in (await session.execute(stmt)).scalars():
             metrics.WORKLIST_OPENED.labels(kind).inc()
     for request_id, (at, outcome) in released.items():
-        await session.execute(
+        ids = [item_id(request_id, kind) for kind in sorted(EMERGENCY_KINDS)]
+        closed = await session.execute(
             update(W)
-            .where(W.c.item_id == item_id(request_id, WorklistKind.EMERGENCY_HELD), W.c.state == WorklistState.OPEN)
+            .where(any_of(W.c.item_id, ids), W.c.state == WorklistState.OPEN)
             .values(state=WorklistState.DONE, closed_by=SYSTEM, closed_at=at, note=f"decided {outcome}")
+            .returning(W.c.kind)
         )
+        for kind in closed.scalars():
+            metrics.WORKLIST_CLOSED.labels(kind, SYSTEM).inc()
+
+
+# One statement per kind and batch: every open item of that kind of the batch's people, opened no later
+# than its fact allows (the open items of one kind are few next to the people; state+kind index).
+_CLOSE = text(
+    "update registry.worklist_items w set state = 'DONE', closed_by = :by, closed_at = :at, note = f.note "
+    "from unnest(:niks, :untils, :notes) as f(nik, until, note) "
+    "where w.nik = f.nik and w.kind = :kind and w.state = 'OPEN' and w.opened_at <= f.until "
+    "returning w.item_id"
+).bindparams(
+    bindparam("niks", type_=ARRAY(String)),
+    bindparam("untils", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("notes", type_=ARRAY(String)),
+)
+
+
+async def close_satisfied(
+    session: AsyncSession, closing: dict[tuple[str, WorklistKind], Satisfied], at: dt.datetime
+) -> None:
+    """Close the open items the batch's facts satisfied, each once (an item already DONE is left as it
+    is, so a redelivered or repeated fact changes nothing): closed_by `system:<event type>`."""
+    by_kind: dict[WorklistKind, list[tuple[str, Satisfied]]] = {}
+    for (nik, kind), fact in closing.items():
+        by_kind.setdefault(kind, []).append((nik, fact))
+    for kind, facts in by_kind.items():
+        by = f"system:{facts[0][1].by}"
+        params = {
+            "niks": [n for n, _ in facts],
+            "untils": [f.opened_by for _, f in facts],
+            "notes": [f.note for _, f in facts],
+            "by": by,
+            "at": at,
+            "kind": kind.value,
+        }
+        closed = (await session.execute(_CLOSE, params)).all()
+        if closed:
+            metrics.WORKLIST_CLOSED.labels(kind.value, by).inc(len(closed))
 
 
 def _row(i: WorkItem) -> dict[str, Any]:
@@ -75,10 +115,11 @@ async def list_items(
     district: str | None = None,
     state: str | None = WorklistState.OPEN,
     limit: int = 100,
-    after: tuple[dt.datetime, uuid.UUID] | None = None,
+    after: tuple[dt.datetime | None, uuid.UUID] | None = None,
 ) -> list[dict[str, Any]]:
-    """Items newest due first (then by id), filtered; `after` is the (due_at, item_id) of the last item
-    of the previous page (keyset pagination). The NIK is whole here: the API masks it."""
+    """Items newest due first (then by id; items with no due time last), filtered; `after` is the
+    (due_at, item_id) of the last item of the previous page (keyset pagination). The NIK is whole here:
+    the API masks it."""
     q = select(W)
     filters = ((W.c.kind, kind), (W.c.province, province), (W.c.regency, regency), (W.c.district, district))
     for column, value in (*filters, (W.c.state, state)):
@@ -86,9 +127,55 @@ async def list_items(
             q = q.where(column == value)
     if after is not None:
         due, last = after
-        q = q.where(or_(W.c.due_at < due, and_(W.c.due_at == due, W.c.item_id > last)))
+        if due is None:
+            q = q.where(W.c.due_at.is_(None), W.c.item_id > last)
+        else:
+            q = q.where(or_(W.c.due_at < due, and_(W.c.due_at == due, W.c.item_id > last), W.c.due_at.is_(None)))
     q = q.order_by(W.c.due_at.desc().nulls_last(), W.c.item_id).limit(limit)
+    return await _rows(engine, q)
+
+
+async def get_item(engine: AsyncEngine | AsyncConnection, item: uuid.UUID) -> dict[str, Any] | None:
+    found = await _rows(engine, select(W).where(W.c.item_id == item))
+    return found[0] if found else None
+
+
+async def mark_done(
+    engine: AsyncEngine, item: uuid.UUID, closed_by: str, note: str | None, at: dt.datetime
+) -> dict[str, Any] | None:
+    """Close an item by hand; an item already DONE keeps who closed it and when (done twice is harmless).
+    None: no such item."""
+    async with engine.begin() as conn:
+        closed = await conn.execute(
+            update(W)
+            .where(W.c.item_id == item, W.c.state == WorklistState.OPEN)
+            .values(state=WorklistState.DONE, closed_by=closed_by, closed_at=at, note=note)
+            .returning(W.c.kind)
+        )
+        for kind in closed.scalars():
+            metrics.WORKLIST_CLOSED.labels(kind, "person").inc()
+        return await get_item(conn, item)
+
+
+async def _rows(engine: AsyncEngine | AsyncConnection, q: Any) -> list[dict[str, Any]]:
     if isinstance(engine, AsyncConnection):
         return [dict(r) for r in (await engine.execute(q)).mappings()]
     async with engine.connect() as conn:
         return [dict(r) for r in (await conn.execute(q)).mappings()]
+
+
+async def close_appeals(session: AsyncSession, decided: dict[uuid.UUID, tuple[dt.datetime, str]]) -> None:
+    """APPEAL_REVIEW items of appeals upheld or dismissed: done (closed_by system:appeal); runs after the
+    batch's items are opened, so an appeal opened and decided in one batch ends DONE."""
+    for request_id, (at, status) in decided.items():
+        closed = await session.execute(
+            update(W)
+            .where(W.c.item_id == item_id(request_id, WorklistKind.APPEAL_REVIEW), W.c.state == WorklistState.OPEN)
+            .values(state=WorklistState.DONE, closed_by=APPEAL_SYSTEM, closed_at=at, note=f"appeal {status}")
+            .returning(W.c.kind)
+        )
+        for kind in closed.scalars():
+            metrics.WORKLIST_CLOSED.labels(kind, APPEAL_SYSTEM).inc()
+
+
+APPEAL_SYSTEM = "system:appeal"

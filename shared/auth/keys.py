@@ -21,6 +21,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
+from shared.auth.region import bind_region, region_names
 from shared.auth.scopes import SCOPES
 from shared.auth.tables import SCHEMA, ApiKey
 from shared.db import make_sessions, migrate, transaction
@@ -41,6 +42,13 @@ class Principal:
     scopes: frozenset[str]
     facility_codes: frozenset[str] = field(default_factory=frozenset)
     source: str = ""  # stamped on every event this key posts (the body's `source` is not trusted)
+    province: str | None = None  # the region the key is bound to (Kemendagri codes); None: everywhere
+    regency: str | None = None
+
+    @property
+    def region(self) -> tuple[str | None, str | None]:
+        """The bound (province, regency) by name, as the registry stores regions; (None, None): unbound."""
+        return region_names(self.province, self.regency)
 
 
 def generate_key() -> tuple[str, str, str]:
@@ -71,9 +79,16 @@ class ApiKeyStore:
         await migrate(self.engine, MIGRATIONS, SCHEMA)
 
     async def issue(
-        self, name: str, scopes: list[str], facility_codes: list[str] | None = None, source: str | None = None
+        self,
+        name: str,
+        scopes: list[str],
+        facility_codes: list[str] | None = None,
+        source: str | None = None,
+        province: str | None = None,
+        regency: str | None = None,
     ) -> str:
-        """`source` names the system the key's events come from (default: the key's name)."""
+        """`source` names the system the key's events come from (default: the key's name); `province` /
+        `regency` (Kemendagri codes) bind the key to a region (shared.auth.region)."""
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown or not scopes:
             raise ValueError(f"unknown scope(s): {', '.join(unknown) or '(none given)'}; known: {', '.join(SCOPES)}")
@@ -81,6 +96,7 @@ class ApiKeyStore:
             raise ValueError("a key with emergency:write must be bound to at least one facility code (--facility)")
         if source is not None and not 0 < len(source.strip()) <= SOURCE_MAX:
             raise ValueError(f"--source must be 1 to {SOURCE_MAX} characters")
+        province, regency = bind_region(province, regency)
         key, key_id, secret = generate_key()
         async with transaction(self.sessions) as session:
             session.add(
@@ -91,6 +107,8 @@ class ApiKeyStore:
                     scopes=sorted(set(scopes)),
                     facility_codes=sorted(set(facility_codes or [])),
                     source=source.strip() if source else None,
+                    province=province,
+                    regency=regency,
                     created_at=dt.datetime.now(dt.UTC),
                 )
             )
@@ -135,4 +153,6 @@ class ApiKeyStore:
             frozenset(row.scopes),
             frozenset(row.facility_codes),
             row.source or row.name[:SOURCE_MAX],
+            row.province,
+            row.regency,
         )

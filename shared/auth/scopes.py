@@ -23,6 +23,10 @@ EVENT_SCOPES: dict[str, str] = {
 EVENT_TYPE_SCOPES = tuple(dict.fromkeys(EVENT_SCOPES.values()))
 ANY_EVENTS = (ALL_EVENTS, *EVENT_TYPE_SCOPES)  # any of these lets a key reach POST /v1/events
 
+# The operations worklist (registry): reading it and marking items done, within the key's region
+# when the key is bound to one (a Dinsos office sees its own province or regency only).
+WORKLIST_READ, WORKLIST_WRITE = "worklist:read", "worklist:write"
+
 SCOPES = (
     ALL_EVENTS,
     *EVENT_TYPE_SCOPES,
@@ -30,6 +34,8 @@ SCOPES = (
     "emergency:write",
     "participants:read",
     "dashboard:read",
+    WORKLIST_READ,
+    WORKLIST_WRITE,
 )
 
 

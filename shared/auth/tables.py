@@ -1,4 +1,5 @@
-"""The `auth` schema: API keys (hashed), bound to scopes and, for hospitals, facility codes."""
+"""The `auth` schema: API keys (hashed), bound to scopes and, for hospitals, facility codes; for
+regional offices, to a province or regency."""
 
 from __future__ import annotations
 
@@ -21,5 +22,8 @@ class ApiKey(SQLModel, table=True):
     facility_codes: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String), nullable=False))
     # The `source` stamped on the key's events; None: the key's name (keys issued before 0002).
     source: str | None = Field(default=None, max_length=64)
+    # The region a key is bound to (Kemendagri codes: province "36", regency "3674"); None: everywhere.
+    province: str | None = Field(default=None, max_length=2)
+    regency: str | None = Field(default=None, max_length=4)
     created_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     revoked_at: dt.datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

@@ -58,6 +58,8 @@ REGISTRY = [
     ("GET", f"/v1/participants/{NIK}", None, {"participants:read", "dashboard:read"}),
     ("GET", "/v1/stats", None, {"participants:read", "dashboard:read"}),
     ("GET", "/dashboard/snapshot", None, {"dashboard:read"}),
+    ("GET", "/v1/worklist", None, {"worklist:read"}),
+    ("POST", f"/v1/worklist/{uuid.uuid4()}/done", {"note": "x"}, {"worklist:write"}),
 ]
 
 

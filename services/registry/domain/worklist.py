@@ -6,6 +6,13 @@
   wait for its 24 hours to run out: EMERGENCY_HELD at once, due at the SLA deadline, done by itself
   when the emergency is finally decided.
 
+- An emergency whose SLA is BREACHED is an SLA_BREACHED item (due at the deadline it missed), done
+  with the final decision like EMERGENCY_HELD.
+- A fact that does the work closes the person's open items of its kind (see satisfied_by): a biometric
+  recording closes BIOMETRIC_RECORDING, an ID Semesta SIKS_NG_ENTRY, a re-ranking dated no earlier than
+  the day the item was opened DESIL_REVERIFICATION. EMERGENCY_HELD waits for the final decision: a
+  resolved conflict may still leave the emergency held (no list yet).
+
 One item per (request, kind), whatever is redelivered or decided again: the id is derived from both.
 """
 
@@ -15,13 +22,23 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from shared.enums import DecisionReason, Outcome, ReactivationPath, WorklistKind
-from shared.events import ReactivationDecided
+from shared.enums import DecisionReason, Outcome, ReactivationPath, SlaState, WorklistKind
+from shared.events import (
+    BiometricRecorded,
+    DesilUpdated,
+    EmergencySlaChanged,
+    Event,
+    IdSemestaAssigned,
+    ReactivationDecided,
+)
 
 FOLLOW_UP_DUE = dt.timedelta(days=30)  # time given to the village / Dukcapil / Dinsos to act
 EMERGENCY_SLA = dt.timedelta(hours=24)
 HOLDING_REASONS = frozenset({DecisionReason.NIK_CONFLICT, DecisionReason.NOT_DEACTIVATED})
 FINAL = frozenset({Outcome.APPROVED, Outcome.REJECTED, Outcome.EXPIRED})
+# Items about an emergency's clock: done when the emergency is finally decided.
+EMERGENCY_KINDS = frozenset({WorklistKind.EMERGENCY_HELD, WorklistKind.SLA_BREACHED})
+ALWAYS = dt.datetime.max.replace(tzinfo=dt.UTC)  # a fact that satisfies an item whenever it was opened
 _NAMESPACE = uuid.UUID("7d1e2c3a-4b5f-4e6a-9c8d-0f1a2b3c4d5e")
 
 Region = tuple[str, str, str]
@@ -64,3 +81,43 @@ def emergency_held(e: ReactivationDecided) -> bool:
 def emergency_released(e: ReactivationDecided) -> bool:
     """A final decision of an emergency: its EMERGENCY_HELD item (if any) is done."""
     return e.path is ReactivationPath.EMERGENCY and e.outcome in FINAL
+
+
+def breach_item(e: EmergencySlaChanged, region: Region) -> WorkItem | None:
+    """An emergency past its deadline: SLA_BREACHED, opened when the breach is reported, due at the deadline."""
+    if e.sla_state is not SlaState.BREACHED:
+        return None
+    kind = WorklistKind.SLA_BREACHED
+    return WorkItem(item_id(e.request_id, kind), kind, e.nik, e.request_id, region, e.occurred_at, e.sla_deadline)
+
+
+@dataclass(frozen=True)
+class Satisfied:
+    """A fact closing a person's open items of `kind` opened at or before `opened_by` (closed_by `system:<by>`)."""
+
+    kind: WorklistKind
+    by: str
+    opened_by: dt.datetime
+    note: str
+
+
+def satisfied_by(e: Event) -> Satisfied | None:
+    match e:
+        case BiometricRecorded():
+            return Satisfied(WorklistKind.BIOMETRIC_RECORDING, e.type, ALWAYS, f"recorded {e.recorded_on}")
+        case IdSemestaAssigned():
+            return Satisfied(WorklistKind.SIKS_NG_ENTRY, e.type, ALWAYS, "ID Semesta assigned")
+        case DesilUpdated():
+            # A re-ranking dated before the item was opened is one eligibility had already seen.
+            until = dt.datetime.combine(e.effective_on + dt.timedelta(days=1), dt.time(), dt.UTC)
+            return Satisfied(WorklistKind.DESIL_REVERIFICATION, e.type, until, f"desil {e.desil} from {e.effective_on}")
+    return None
+
+
+def already_satisfied(kind: WorklistKind, biometric_recorded: bool, id_semesta: str | None) -> Satisfied | None:
+    """A follow-up the registry already knows is done (its fact arrived before the decision asking for it)."""
+    if kind is WorklistKind.BIOMETRIC_RECORDING and biometric_recorded:
+        return Satisfied(kind, "participant.biometric_recorded", ALWAYS, "already recorded")
+    if kind is WorklistKind.SIKS_NG_ENTRY and id_semesta:
+        return Satisfied(kind, "participant.id_semesta_assigned", ALWAYS, "ID Semesta already assigned")
+    return None

@@ -1,0 +1,127 @@
+"""Worklist items closed and opened by what happens, on real Kafka + PostgreSQL, exactly once however
+often the events are redelivered or repeated: the fact that does the work closes its item (closed_by
+`system:<event type>`), a fact that came first closes the follow-up as soon as it opens, a re-ranking
+older than the item does not count; a breach opens SLA_BREACHED once, done with the final decision."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from services.registry import metrics
+from services.registry.app import create_app
+from shared.events import BiometricRecorded, DesilUpdated, EmergencySlaChanged, Event, IdSemestaAssigned
+from shared.settings import RegistrySettings, Settings
+from shared.topics import DECISIONS, PARTICIPANT_EVENTS, TIMER_EVENTS
+from tests.conftest import eventually
+from tests.integration.helpers import produce, running
+from tests.integration.test_registry_worklist import T0, H, _items, _seen, again, decided
+
+NOW = T0 + 48 * H  # the registry's clock: when the system closed what it closed
+
+
+def fact(kind: type, nik: str, **fields: object) -> Event:
+    return kind(occurred_at=T0 + 2 * H, source="dukcapil", nik=nik, **fields)  # type: ignore[no-any-return]
+
+
+def closed(kind: str, by: str) -> float:
+    return metrics.WORKLIST_CLOSED.labels(kind, by)._value.get()
+
+
+async def test_facts_close_the_items_they_satisfy_once_under_redelivery(settings: Settings) -> None:
+    nik, rid = "3674015708900011", uuid.uuid4()
+    follow_ups = ("BIOMETRIC_RECORDING", "SIKS_NG_ENTRY", "DESIL_REVERIFICATION")
+    approved = decided(nik, rid, "APPROVED", T0 + H, follow_ups=follow_ups)
+    before = closed("BIOMETRIC_RECORDING", "system:participant.biometric_recorded")
+    async with running(create_app(RegistrySettings(**settings.model_dump()), clock=lambda: NOW)):
+        await produce(settings, DECISIONS, approved)
+        await eventually(lambda: _items(settings, rid))
+        stale = fact(DesilUpdated, nik, desil=7, effective_on=dt.date(2026, 11, 1))  # before the item: no
+        await produce(settings, PARTICIPANT_EVENTS, stale)
+        await eventually(lambda: _seen(settings, [stale]))
+        assert {i["kind"]: i["state"] for i in await _items(settings, rid)}["DESIL_REVERIFICATION"] == "OPEN"
+
+        facts = [
+            fact(BiometricRecorded, nik, recorded_on=dt.date(2026, 11, 24)),
+            fact(IdSemestaAssigned, nik, id_semesta="0001234567890"),
+            fact(DesilUpdated, nik, desil=4, effective_on=dt.date(2026, 11, 24)),
+        ]
+        # Each delivered twice (a redelivery) and posted again under a new id (another source's copy).
+        stream = [*facts, *facts, *(e.model_copy(update={"event_id": uuid.uuid4()}) for e in facts)]
+        await produce(settings, PARTICIPANT_EVENTS, *stream)
+        await eventually(lambda: _seen(settings, stream))
+        items = {i["kind"]: i for i in await _items(settings, rid)}
+    assert {k: (i["state"], i["closed_by"], i["closed_at"]) for k, i in items.items()} == {
+        "BIOMETRIC_RECORDING": ("DONE", "system:participant.biometric_recorded", NOW),
+        "SIKS_NG_ENTRY": ("DONE", "system:participant.id_semesta_assigned", NOW),
+        "DESIL_REVERIFICATION": ("DONE", "system:participant.desil_updated", NOW),
+    }
+    assert items["DESIL_REVERIFICATION"]["note"] == "desil 4 from 2026-11-24"
+    assert closed("BIOMETRIC_RECORDING", "system:participant.biometric_recorded") - before == 1
+
+
+async def test_a_follow_up_whose_fact_came_first_is_done_as_it_opens(settings: Settings) -> None:
+    nik, rid = "3674015708900012", uuid.uuid4()
+    recorded = fact(BiometricRecorded, nik, recorded_on=dt.date(2026, 11, 24))
+    async with running(create_app(RegistrySettings(**settings.model_dump()), clock=lambda: NOW)):
+        await produce(settings, PARTICIPANT_EVENTS, recorded)
+        await eventually(lambda: _seen(settings, [recorded]))
+        # The decision was made before eligibility heard of the recording: it still asks for it.
+        approved = decided(nik, rid, "APPROVED", T0 + H, follow_ups=("BIOMETRIC_RECORDING", "SIKS_NG_ENTRY"))
+        await produce(settings, DECISIONS, approved, again(approved))
+        await eventually(lambda: _seen(settings, [approved]))
+        items = {i["kind"]: (i["state"], i["closed_by"]) for i in await _items(settings, rid)}
+    assert items == {
+        "BIOMETRIC_RECORDING": ("DONE", "system:participant.biometric_recorded"),
+        "SIKS_NG_ENTRY": ("OPEN", None),
+    }
+
+
+def sla(nik: str, rid: uuid.UUID, state: str, at: dt.datetime) -> EmergencySlaChanged:
+    return EmergencySlaChanged(
+        occurred_at=at,
+        source="eligibility",
+        nik=nik,
+        request_id=rid,
+        sla_state=state,  # type: ignore[arg-type]
+        sla_deadline=T0 + 24 * H,
+        received_at=T0,
+        facility_code="3674R001",
+    )
+
+
+async def test_a_breach_opens_one_sla_breached_item_done_with_the_final_decision(settings: Settings) -> None:
+    nik, rid, late = "3674015708900013", uuid.uuid4(), uuid.uuid4()
+    breached = sla(nik, rid, "BREACHED", T0 + 24 * H)
+    before = metrics.WORKLIST_OPENED.labels("SLA_BREACHED")._value.get()
+    async with running(create_app(RegistrySettings(**settings.model_dump()), clock=lambda: NOW)):
+        stream = [sla(nik, rid, "WARNING", T0 + 12 * H), breached, breached, again_sla(breached)]
+        await produce(settings, TIMER_EVENTS, *stream)
+        await eventually(lambda: _seen(settings, stream))
+        [item] = await _items(settings, rid)
+        assert (item["kind"], item["state"], item["due_at"], item["opened_at"]) == (
+            "SLA_BREACHED",
+            "OPEN",
+            T0 + 24 * H,
+            T0 + 24 * H,
+        )
+        assert item["regency"] == "Kota Tangerang Selatan"
+        approved = decided(nik, rid, "APPROVED", T0 + 25 * H)
+        await produce(settings, DECISIONS, approved)
+        await eventually(lambda: _seen(settings, [approved]))
+        [item] = await _items(settings, rid)
+        assert (item["state"], item["closed_by"], item["note"]) == ("DONE", "system:decision", "decided APPROVED")
+
+        # A breach reported after the emergency was finally decided opens nothing.
+        rejected = decided(nik, late, "REJECTED", T0 + 2 * H, ("DECEASED",))
+        await produce(settings, DECISIONS, rejected)
+        await eventually(lambda: _seen(settings, [rejected]))
+        after = sla(nik, late, "BREACHED", T0 + 24 * H)
+        await produce(settings, TIMER_EVENTS, after)
+        await eventually(lambda: _seen(settings, [after]))
+        assert await _items(settings, late) == []
+    assert metrics.WORKLIST_OPENED.labels("SLA_BREACHED")._value.get() - before == 1
+
+
+def again_sla(e: EmergencySlaChanged) -> EmergencySlaChanged:
+    return e.model_copy(update={"event_id": uuid.uuid4()})
