@@ -86,12 +86,13 @@ def _head(chart: str, title: str) -> list[str]:
 
 def _y_axis(top: float, plot_w: float, plot_h: float) -> list[str]:
     out = []
-    for i in range(5):
-        y = TOP + plot_h - plot_h * i / 4
+    steps = 4 if f"{top:e}".startswith("2") else 5  # round steps: 2 in quarters, 1 and 5 in fifths
+    for i in range(steps + 1):
+        y = TOP + plot_h - plot_h * i / steps
         out.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e8ee"/>')
         out.append(
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#6b7785">'
-            f"{_number(top * i / 4)}</text>"
+            f"{_number(round(top * i / steps, 6))}</text>"
         )
     return out
 
