@@ -96,6 +96,24 @@ class WorklistKind(StrEnum):
     APPEAL_REVIEW = "APPEAL_REVIEW"
 
 
+class AppealStatus(StrEnum):
+    """An appeal of a rejection (CONTRACT.md, Appeals). REFUSED: never opened (see AppealRefusal);
+    intake shows it as DISMISSED with the refusal as its reason."""
+
+    OPEN = "OPEN"
+    UPHELD = "UPHELD"
+    DISMISSED = "DISMISSED"
+    REFUSED = "REFUSED"
+
+
+class AppealRefusal(StrEnum):
+    """Why an appeal was not opened."""
+
+    NOT_REJECTED = "NOT_REJECTED"  # the request was not (or is no longer) rejected
+    ALREADY_APPEALED = "ALREADY_APPEALED"  # one appeal per decision
+    UNKNOWN_REQUEST = "UNKNOWN_REQUEST"  # no such request for this NIK (a mistyped WhatsApp reference)
+
+
 class WorklistState(StrEnum):
     OPEN = "OPEN"
     DONE = "DONE"

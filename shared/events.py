@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from shared.enums import (
+    AppealStatus,
     Channel,
     DeactivationReason,
     DecisionReason,
@@ -212,6 +213,65 @@ class ReactivationRequested(Event):
     facility_registered: bool | None = None
 
 
+# --- appeals (intake, notifier's WhatsApp BANDING -> eligibility; eligibility -> everyone) -------
+
+AppealText = Annotated[str, Field(min_length=1, max_length=1000)]
+# A request's reference as a person types it (shared.appeals.request_reference: 8 hex digits), or the id.
+RequestRef = Annotated[str, Field(pattern=r"^[0-9A-Fa-f-]{6,36}$")]
+
+
+class AppealRequested(Event):
+    """A rejected person appeals (POST /v1/appeals, or `BANDING <reference>` on WhatsApp from the number
+    on file, published by the notifier). Eligibility opens it when the request was rejected and has no
+    appeal yet (one appeal per decision), else refuses it (AppealUpdated REFUSED)."""
+
+    type: Literal["appeal.requested"] = "appeal.requested"
+    appeal_id: uuid.UUID  # WhatsApp: shared.appeals.appeal_id_for_message(inbound message id)
+    request_id: uuid.UUID | None = None  # intake: the request appealed
+    request_ref: RequestRef | None = None  # WhatsApp: the reference as typed, resolved among the NIK's requests
+    grounds: AppealText | None = None
+    documents: Documents = Documents()
+    channel: Channel
+    phone: Phone | None = None
+    received_at: AwareDatetime
+    due_at: AwareDatetime | None = None  # intake's answer to the caller; absent: eligibility's policy
+
+    @model_validator(mode="after")
+    def _names_a_request(self) -> AppealRequested:
+        if self.request_id is None and self.request_ref is None:
+            raise ValueError("an appeal names request_id or request_ref")
+        return self
+
+
+class AppealReviewed(Event):
+    """An operator's decision on an open appeal (POST /v1/appeals/{id}/decision): only DISMISSED; an
+    appeal is upheld by the rules alone, once the missing fact is recorded."""
+
+    type: Literal["appeal.reviewed"] = "appeal.reviewed"
+    appeal_id: uuid.UUID
+    status: Literal[AppealStatus.DISMISSED] = AppealStatus.DISMISSED
+    reviewer: Annotated[str, Field(min_length=1, max_length=64)]  # the API key id
+    note: AppealText | None = None
+
+
+class AppealUpdated(Event):
+    """Eligibility's word on an appeal: OPEN (waiting: on the worklist as APPEAL_REVIEW until due_at),
+    UPHELD (the request's APPROVED decision is published with it), DISMISSED, or REFUSED (never opened;
+    `reasons` holds the AppealRefusal). `reasons` otherwise: the decision reasons still failing."""
+
+    type: Literal["appeal.updated"] = "appeal.updated"
+    appeal_id: uuid.UUID
+    request_id: uuid.UUID | None = None
+    status: AppealStatus
+    reasons: list[Annotated[str, Field(max_length=32)]] = []
+    channel: Channel
+    received_at: AwareDatetime
+    due_at: AwareDatetime | None = None
+    decided_at: AwareDatetime | None = None
+    phone: Phone | None = None
+    note: AppealText | None = None
+
+
 # --- decisions and timers (eligibility -> registry, intake, notifier) ----------------------
 
 
@@ -230,6 +290,8 @@ class ReactivationDecided(Event):
     sla_deadline: AwareDatetime | None = None
     window_closes_at: AwareDatetime | None = None
     phone: Phone | None = None
+    # Set when an upheld appeal reactivates the request (the notifier words the message as the appeal's).
+    appeal_id: uuid.UUID | None = None
 
 
 class EmergencySlaChanged(Event):
@@ -287,12 +349,17 @@ AnyEvent = Annotated[
     | EmergencySlaChanged
     | WindowReminderDue
     | ParticipantStatusChanged
-    | NotificationUpdated,
+    | NotificationUpdated
+    | AppealRequested
+    | AppealReviewed
+    | AppealUpdated,
     Field(discriminator="type"),
 ]
 
 participant_event_adapter: TypeAdapter[ParticipantEvent] = TypeAdapter(ParticipantEvent)
 any_event_adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+AppealInput = Annotated[AppealRequested | AppealReviewed, Field(discriminator="type")]
+appeal_input_adapter: TypeAdapter[AppealInput] = TypeAdapter(AppealInput)
 
 
 def encode(event: Event) -> bytes:

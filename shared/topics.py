@@ -60,8 +60,8 @@ DECISIONS = TopicSpec(
     "pbi.decisions.v1",
     6,
     90 * DAY_MS,
-    "Eligibility decisions",
-    ("reactivation.decided",),
+    "Eligibility decisions, and what became of appeals (appeal.updated)",
+    ("reactivation.decided", "appeal.updated"),
 )
 TIMER_EVENTS = TopicSpec(
     "pbi.timer-events.v1",
@@ -85,6 +85,14 @@ NOTIFICATION_EVENTS = TopicSpec(
     ("notification.updated",),
 )
 
+APPEALS = TopicSpec(
+    "pbi.appeals.v1",
+    3,
+    30 * DAY_MS,
+    "Appeals of rejections (intake's POST /v1/appeals, WhatsApp BANDING via the notifier) and operators' reviews",
+    ("appeal.requested", "appeal.reviewed"),
+)
+
 CATALOGUE: tuple[TopicSpec, ...] = (
     PARTICIPANT_EVENTS,
     REACTIVATION_REQUESTS,
@@ -93,6 +101,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TIMER_EVENTS,
     STATUS_CHANGES,
     NOTIFICATION_EVENTS,
+    APPEALS,
 )
 DLQ_RETENTION_MS = 90 * DAY_MS
 

@@ -21,14 +21,14 @@ from services.eligibility.store import MIGRATIONS, SCHEMA, outbox
 from services.eligibility.timers import TimerLoop
 from shared import tracing
 from shared.db import make_engine, make_sessions, migrate, ping
-from shared.events import ReactivationRequested, participant_event_adapter
+from shared.events import ReactivationRequested, appeal_input_adapter, participant_event_adapter
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
 from shared.kafka_security import kafka_client_options
 from shared.observability import configure_logging, health_router, instrument
 from shared.outbox import OutboxRelay
 from shared.runtime import tune_for_latency
 from shared.settings import EligibilitySettings
-from shared.topics import PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
+from shared.topics import APPEALS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 
 log = structlog.get_logger(__name__)
 POLICY_FILE = Path(__file__).parent / "policy" / "v1.json"
@@ -84,6 +84,14 @@ def create_app(
         max_records=500,
         **{**common, "adapter": request_adapter},
     )(handlers.on_requests)
+    subscribe(
+        broker,
+        APPEALS,
+        group=f"{group}-appeals",
+        batch=True,
+        max_records=100,
+        **{**common, "adapter": appeal_input_adapter},
+    )(handlers.on_appeals)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

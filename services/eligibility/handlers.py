@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.eligibility import metrics
+from services.eligibility.appeals import Appeals
 from services.eligibility.domain.facts import fold, reactivate
 from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.rules import Decision, Facts, decide, decided_after, redecide
@@ -33,7 +35,7 @@ from services.eligibility.store import outbox as OUTBOX
 from shared import correlation
 from shared.db import any_of, bulk_insert, transaction
 from shared.enums import Outcome, ReactivationPath, SlaState
-from shared.events import ParticipantEvent, ReactivationRequested
+from shared.events import AppealRequested, AppealReviewed, ParticipantEvent, ReactivationRequested
 from shared.nik import mask_nik
 from shared.outbox import add_to_outbox, outbox_row
 from shared.topics import DECISIONS, TIMER_EVENTS
@@ -70,13 +72,18 @@ class EligibilityHandlers:
     ) -> None:
         self.sessions, self.policy, self.clock, self.prefix, self.on_commit = sessions, policy, clock, prefix, on_commit
         self.publish_now = publish_now
+        self.appeals = Appeals(self)
 
     def add_decision(
-        self, effects: Effects, request: ReactivationRequested, decision: Decision, now: dt.datetime
+        self,
+        effects: Effects,
+        request: ReactivationRequested,
+        decision: Decision,
+        now: dt.datetime,
+        appeal_id: uuid.UUID | None = None,
     ) -> None:
-        effects.outbox.append(
-            outbox_row(self.prefix + DECISIONS.name, decision_event(request, decision, now), cause=request.event_id)
-        )
+        event = decision_event(request, decision, now, appeal_id)
+        effects.outbox.append(outbox_row(self.prefix + DECISIONS.name, event, cause=request.event_id))
         effects.decided.append((request, decision, now))
         if request.path is ReactivationPath.EMERGENCY:  # rare and urgent: each one is worth a log line
             log.info(
@@ -120,6 +127,7 @@ class EligibilityHandlers:
                 known[event.nik] = fold(facts, phone, event, self.policy)
             await save_facts(session, {e.nik: known[e.nik] for e in todo})
             await self._reevaluate_pending(session, {e.nik for e in todo}, known, now, effects)
+            await self.appeals.reevaluate(session, {e.nik for e in todo}, known, now, effects)
             await add_to_outbox(session, OUTBOX, effects.outbox)
         effects.count()
         self.on_commit()
@@ -154,8 +162,9 @@ class EligibilityHandlers:
         now: dt.datetime,
         effects: Effects,
         known: Known,
+        appeal_id: uuid.UUID | None = None,
     ) -> None:
-        """A new decision for a request already on record (re-evaluation or timer)."""
+        """A new decision for a request already on record (re-evaluation, timer, upheld appeal)."""
         t = RequestRow.__table__
         await session.execute(
             update(t)
@@ -167,7 +176,7 @@ class EligibilityHandlers:
                 window_closes_at=decision.window_closes_at,
             )
         )
-        self.add_decision(effects, request, decision, now)
+        self.add_decision(effects, request, decision, now, appeal_id)
         self.add_sla(effects, request, decision, now, first=False)
         if decision.outcome is Outcome.APPROVED:
             facts, phone = known.get(request.nik, (Facts(request.nik), None))
@@ -178,6 +187,22 @@ class EligibilityHandlers:
             await session.execute(delete(tt).where(tt.c.subject == str(request.request_id), tt.c.fired_at.is_(None)))
         else:  # still PENDING, for other reasons: timers it now needs (existing ones are kept)
             await schedule(session, self.timers_for(request, decision))
+
+    async def on_appeals(self, events: list[AppealRequested | AppealReviewed]) -> None:
+        """Appeals and operators' reviews (services.eligibility.appeals), under the people's locks."""
+        effects = Effects()
+        async with transaction(self.sessions) as session:
+            fresh = await new_event_ids(session, [e.event_id for e in events])
+            todo = [e for e in events if e.event_id in fresh]
+            if not todo:
+                return
+            known = await load_facts(session, {e.nik for e in todo})
+            now = self.clock()  # read after the locks: see decided_after
+            for event in todo:
+                await self.appeals.handle(session, event, known, now, effects)
+            await add_to_outbox(session, OUTBOX, effects.outbox)
+        effects.count()
+        self.on_commit()
 
     async def on_emergency(self, requests: list[ReactivationRequested]) -> None:
         await self.on_requests(requests, urgent=True)

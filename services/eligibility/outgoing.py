@@ -10,8 +10,14 @@ import datetime as dt
 import uuid
 
 from services.eligibility.domain.rules import Decision, Request
-from shared.enums import SlaState
-from shared.events import EmergencySlaChanged, ReactivationDecided, ReactivationRequested
+from shared.enums import AppealStatus, SlaState
+from shared.events import (
+    AppealRequested,
+    AppealUpdated,
+    EmergencySlaChanged,
+    ReactivationDecided,
+    ReactivationRequested,
+)
 
 NAMESPACE = uuid.UUID("0d7c3a52-7b0e-4f59-9a55-4f1f2b7c9e11")
 
@@ -37,7 +43,9 @@ def as_request(request: ReactivationRequested) -> Request:
     )
 
 
-def decision_event(request: ReactivationRequested, decision: Decision, now: dt.datetime) -> ReactivationDecided:
+def decision_event(
+    request: ReactivationRequested, decision: Decision, now: dt.datetime, appeal_id: uuid.UUID | None = None
+) -> ReactivationDecided:
     eid = decision_id(request.request_id, decision)
     # model_construct: every value is validated already; re-validating the NIK is costly in bulk.
     return ReactivationDecided.model_construct(
@@ -58,6 +66,36 @@ def decision_event(request: ReactivationRequested, decision: Decision, now: dt.d
         sla_deadline=request.sla_deadline,
         window_closes_at=decision.window_closes_at,
         phone=request.phone,
+        appeal_id=appeal_id,
+    )
+
+
+def appeal_event(
+    appeal: AppealRequested,
+    status: AppealStatus,
+    now: dt.datetime,
+    *,
+    request_id: uuid.UUID | None,
+    reasons: tuple[str, ...] = (),
+    due_at: dt.datetime | None = None,
+    note: str | None = None,
+) -> AppealUpdated:
+    """What became of an appeal; one event per (appeal, status), so a redelivery yields the same id."""
+    return AppealUpdated(
+        event_id=event_id("appeal", appeal.appeal_id, status),
+        occurred_at=now,
+        source="eligibility",
+        nik=appeal.nik,
+        appeal_id=appeal.appeal_id,
+        request_id=request_id,
+        status=status,
+        reasons=list(reasons),
+        channel=appeal.channel,
+        received_at=appeal.received_at,
+        due_at=due_at,
+        decided_at=None if status is AppealStatus.OPEN else now,
+        phone=appeal.phone,
+        note=note,
     )
 
 

@@ -88,6 +88,26 @@ class RequestRow(SQLModel, table=True):
     event: dict = Field(sa_column=Column(JSON, nullable=False))  # the request as received
 
 
+class AppealRow(SQLModel, table=True):
+    """One appeal per decision: a request is rejected at most once, so request_id is unique."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (
+        # New facts re-evaluate the open appeals of their people (most people have none).
+        Index("ix_eligibility_appeals_open_nik", "nik", postgresql_where=text("status = 'OPEN'")),
+        {"schema": SCHEMA},
+    )
+    appeal_id: uuid.UUID = Field(primary_key=True)
+    request_id: uuid.UUID = Field(unique=True)
+    nik: str = Field(max_length=16)
+    status: str  # OPEN, UPHELD, DISMISSED
+    reasons: list[str] = Field(sa_column=Column(ARRAY(String), nullable=False))
+    received_at: dt.datetime = _tz(nullable=False)
+    due_at: dt.datetime = _tz(nullable=False)
+    decided_at: dt.datetime | None = _tz(nullable=True)
+    event: dict = Field(sa_column=Column(JSON, nullable=False))  # the appeal as received
+
+
 class ProcessedEvent(SQLModel, table=True):
     __tablename__ = "processed_events"
     __table_args__ = {"schema": SCHEMA}
@@ -114,7 +134,14 @@ outbox = outbox_table(MetaData(), SCHEMA)
 # The emergency lane asks whether a person still has events waiting to be relayed (waiting_in_outbox)
 # in every transaction: without an index that scans the outbox, which grows while Kafka is away.
 Index("ix_eligibility_outbox_key", outbox.c.key)
-TABLES = [FactsRow.__table__, RequestRow.__table__, ProcessedEvent.__table__, Timer.__table__, outbox]
+TABLES = [
+    FactsRow.__table__,
+    RequestRow.__table__,
+    ProcessedEvent.__table__,
+    Timer.__table__,
+    outbox,
+    AppealRow.__table__,
+]
 FACT_FIELDS = [f.name for f in fields(Facts)]
 _UPSERT_FACTS = upsert_clause("nik", [*FACT_FIELDS, "phone"])
 _EMPTY_FACTS = {**{k: getattr(Facts(""), k) for k in FACT_FIELDS}, "phone": None}

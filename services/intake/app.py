@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.intake.api import router
+from services.intake.appeals import router as appeals_router
 from services.intake.asyncapi import asyncapi_document
 from services.intake.bulk import BulkWorker
 from services.intake.events_openapi import event_schemas
@@ -124,6 +125,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     instrument(app, "intake")
     app.include_router(router)
+    app.include_router(appeals_router)
     asyncapi = asyncapi_document(settings.topic_prefix)
     app.add_api_route(
         "/asyncapi.json", lambda: asyncapi, methods=["GET"], tags=["operations"], summary="AsyncAPI of every topic"

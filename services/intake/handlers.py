@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, or_, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.types import DateTime, String, Uuid
@@ -21,9 +21,10 @@ from services.intake.domain.read_model import (
     sla_states_below,
     statuses_a_decision_may_replace,
 )
-from services.intake.store import SCHEMA, ProcessedEvent, RequestView
+from services.intake.store import SCHEMA, AppealView, ProcessedEvent, RequestView
 from shared.db import transaction
-from shared.events import Event, ReactivationDecided
+from shared.enums import AppealStatus
+from shared.events import AppealUpdated, Event, ReactivationDecided
 
 R = RequestView.__table__
 _TEXTS = ARRAY(String)
@@ -79,6 +80,7 @@ class ReadModel:
             )
             fresh = {row[0] for row in claimed}
             todo = [e for e in events if e.event_id in fresh]
+            await apply_appeals(session, [e for e in todo if isinstance(e, AppealUpdated)])
             decisions = [e for e in todo if isinstance(e, ReactivationDecided)]
             for round_ in in_rounds([d.request_id for d in decisions]):
                 await session.execute(APPLY_DECISIONS, _decision_columns([decisions[i] for i in round_]))
@@ -103,3 +105,31 @@ def _decision_columns(decisions: list[ReactivationDecided]) -> dict[str, list[An
         "occurred": [d.occurred_at for d in decisions],
         "may_replace": [",".join(statuses_a_decision_may_replace(d.outcome)) for d in decisions],
     }
+
+
+async def apply_appeals(session: AsyncSession, appeals: list[AppealUpdated]) -> None:
+    """What eligibility made of appeals (rare: a statement or two each). A WhatsApp appeal intake never saw
+    gets its row; one eligibility refused shows DISMISSED (the refusal its reason), and a refused appeal
+    intake never saw (a mistyped reference) is no appeal at all. An older update never replaces a newer."""
+    t = AppealView.__table__
+    for e in appeals:
+        refused = e.status is AppealStatus.REFUSED
+        shown = AppealStatus.DISMISSED if refused else e.status
+        if not refused and e.request_id is not None:
+            row = {
+                "appeal_id": e.appeal_id,
+                "request_id": e.request_id,
+                "nik": e.nik,
+                "channel": e.channel.value,
+                "status": shown.value,
+                "reasons": list(e.reasons),
+                "received_at": e.received_at,
+                "due_at": e.due_at or e.received_at,
+            }
+            # No conflict target: another appeal of the same request (the one eligibility opened first) wins.
+            await session.execute(insert(t).values(row).on_conflict_do_nothing())
+        await session.execute(
+            update(t)
+            .where(t.c.appeal_id == e.appeal_id, or_(t.c.last_event_at.is_(None), t.c.last_event_at <= e.occurred_at))
+            .values(status=shown.value, reasons=list(e.reasons), decided_at=e.decided_at, last_event_at=e.occurred_at)
+        )

@@ -53,6 +53,25 @@ class RequestView(SQLModel, table=True):
     last_event_at: dt.datetime | None = _tz()
 
 
+class AppealView(SQLModel, table=True):
+    """Appeals as GET /v1/appeals/{id} shows them: written when intake accepts one (or learns of a
+    WhatsApp one from eligibility), kept up to date from eligibility's appeal.updated events. One per
+    request: a request is rejected at most once (one appeal per decision)."""
+
+    __tablename__ = "appeals"
+    __table_args__ = {"schema": SCHEMA}
+    appeal_id: uuid.UUID = Field(primary_key=True)
+    request_id: uuid.UUID = Field(unique=True)
+    nik: str = Field(max_length=16)
+    channel: str
+    status: str = "OPEN"
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String), nullable=False))
+    received_at: dt.datetime = _tz(nullable=False)
+    due_at: dt.datetime = _tz(nullable=False)
+    decided_at: dt.datetime | None = _tz()
+    last_event_at: dt.datetime | None = _tz()
+
+
 class ImportLedger(SQLModel, table=True):
     __tablename__ = "import_ledger"
     __table_args__ = {"schema": SCHEMA}
@@ -72,4 +91,5 @@ TABLES = [
     RequestView.__table__,
     ImportLedger.__table__,
     ProcessedEvent.__table__,
+    AppealView.__table__,
 ]

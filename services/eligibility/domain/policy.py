@@ -18,6 +18,8 @@ class Policy:
     # A request and the deactivation it answers travel on different topics: for this long after
     # receipt, "no deactivation seen" may only mean "still queued", so the request waits.
     unknown_person_grace_minutes: int = 10
+    # An appeal not upheld by new facts waits this long on the worklist for a person (APPEAL_REVIEW).
+    appeal_sla_days: int = 14
 
     @property
     def emergency_sla(self) -> dt.timedelta:
@@ -26,6 +28,10 @@ class Policy:
     @property
     def unknown_person_grace(self) -> dt.timedelta:
         return dt.timedelta(minutes=self.unknown_person_grace_minutes)
+
+    @property
+    def appeal_sla(self) -> dt.timedelta:
+        return dt.timedelta(days=self.appeal_sla_days)
 
     @property
     def emergency_warning(self) -> dt.timedelta:
