@@ -107,6 +107,8 @@ def status_answer(s: Standing, now: dt.datetime) -> str:
     status = effective_status(s, now)
     if s.deceased:
         return _fit(f"{head} NONAKTIF, tercatat meninggal. Bila keliru, bawa KTP & KK ke {DUKCAPIL}.", s.nik)
+    if status is None and s.request_open:  # a request seen before any deactivation or decision
+        return f"{head} permohonan reaktivasi Anda sedang diproses. Hasilnya kami kirim ke nomor ini."
     if status is None:
         return f"{head} tidak ada catatan penonaktifan pada kami. Info: Dinsos setempat atau BPJS Kesehatan 165."
     if status is S.ACTIVE:

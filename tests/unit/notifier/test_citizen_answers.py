@@ -145,6 +145,13 @@ def later(hours: int) -> dt.datetime:
             ["tercatat meninggal", "Disdukcapil"],
             ["Sisa", "reaktivasi"],
         ),
+        (  # a request seen before anything else about the person
+            [ReactivationRequested(occurred_at=T0, source="intake", nik=NIK, request_id=uuid.uuid4(),
+             path="REGULAR", channel="DINSOS", received_at=T0)],
+            T0,
+            ["permohonan reaktivasi Anda sedang diproses"],
+            ["NONAKTIF", "tidak ada catatan"],
+        ),
         (  # eligibility's window (its policy) wins over the default six months
             [deactivated(), WindowReminderDue(occurred_at=later(1), source="eligibility", nik=NIK,
              window_closes_at=dt.datetime(2027, 2, 1, 16, 59, 59, tzinfo=dt.UTC), days_left=30)],
