@@ -26,10 +26,12 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import Counter
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import REGISTRY, Counter
 from pydantic import TypeAdapter, ValidationError
 
 from shared import correlation, tracing
+from shared.asyncapi import carried, declare_publisher, describe_subscriber, models_of, subscriber_title
 from shared.errors import is_transient
 from shared.kafka_security import kafka_client_options, kafka_security
 from shared.masking import mask_personal_data
@@ -66,6 +68,9 @@ def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroke
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=client_id,
+        # FastStream's consumer and publisher metrics (faststream_received_messages_total, ..._duration_seconds,
+        # ..._in_process, faststream_published_messages_total...), labelled app_name=client_id, on /metrics.
+        middlewares=(KafkaPrometheusMiddleware(registry=REGISTRY, app_name=client_id), *kwargs.pop("middlewares", ())),
         security=kafka_security(settings),
         # Where topics are Strimzi's, FastStream must not try to create its subscribers' topics either.
         allow_auto_create_topics=settings.kafka_manage_topics,
@@ -250,6 +255,7 @@ def subscribe(
 
     def register(handler: Callable[[list[T]], Awaitable[None]]) -> DeadLetters:
         dead_letters = DeadLetters(broker, service, group)
+        title = subscriber_title(broker, service, prefix + spec.name, group)
         subscriber = broker.subscriber(
             prefix + spec.name,
             decoder=_records_only,
@@ -259,8 +265,17 @@ def subscribe(
             isolation_level="read_committed",
             batch=batch,
             max_records=max_records if batch else None,
+            title=title or None,
+            include_in_schema=bool(title),
+            description=f"{spec.description}. Key: NIK. Read by the consumer group {group}.",
             **subscriber_kwargs,
         )
+        # The document (shared.asyncapi) shows what this subscriber decodes, and the dead letters it writes.
+        models = carried(spec, models_of(adapter))
+        describe_subscriber(subscriber, spec, models)
+        if spec.has_dlq:
+            dead = f"Dead letters of {prefix + spec.name}: the record, with x-dlq-* headers."
+            declare_publisher(broker, service, prefix + spec.dlq, spec, models, dead)
 
         async def on_message(msg: KafkaMessage) -> None:
             raw = msg.raw_message

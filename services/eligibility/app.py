@@ -19,7 +19,8 @@ from services.eligibility.lane import EmergencyLane
 from services.eligibility.metrics import lag_loop
 from services.eligibility.store import MIGRATIONS, SCHEMA, outbox
 from services.eligibility.timers import TimerLoop
-from shared import tracing
+from shared import topics, tracing
+from shared.asyncapi import declare_publishers
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import ReactivationRequested, appeal_input_adapter, participant_event_adapter
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
@@ -115,9 +116,13 @@ def create_app(
             await broker.stop()
             await engine.dispose()
 
+    # What its outbox relay writes, for the AsyncAPI document (shared.asyncapi).
+    declare_publishers(broker, "eligibility", (topics.DECISIONS, topics.TIMER_EVENTS), settings.topic_prefix)
+    app_brokers = [broker, lane.described()]  # the emergency lane's broker is built in its own thread
     app = FastAPI(title="pbi-reactivation eligibility", lifespan=lifespan)
     instrument(app, "eligibility")
     app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))
     app.state.handlers, app.state.timers, app.state.relay, app.state.broker = handlers, timers, relay, broker
     app.state.emergency_lane = lane
+    app.state.asyncapi_brokers = app_brokers
     return app

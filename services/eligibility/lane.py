@@ -10,7 +10,7 @@ work does, and publishes its decision at once (the outbox row stays the guarante
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -66,6 +66,24 @@ def fast_publisher(broker: KafkaBroker, sessions: async_sessionmaker[AsyncSessio
     return publish_now
 
 
+def subscribe_emergencies(
+    broker: KafkaBroker, s: EligibilitySettings, on_emergency: Callable[[list[Any]], Awaitable[None]]
+) -> None:
+    subscribe(
+        broker,
+        EMERGENCY_REQUESTS,
+        group=f"{s.topic_prefix}eligibility-emergency",
+        adapter=request_adapter,
+        service="eligibility",
+        prefix=s.topic_prefix,
+        # Whatever queued while one emergency was decided is taken together next time (one
+        # transaction, one round of acks): at a burst of emergencies the lane keeps up.
+        batch=True,
+        max_records=100,
+        urgent=True,
+    )(on_emergency)
+
+
 class EmergencyLane:
     """The emergency topic's consumer in a shared.lane.Lane: own broker, pool and event loop."""
 
@@ -85,6 +103,16 @@ class EmergencyLane:
         if self._lane is not None:
             await self._lane.stop()
 
+    def described(self) -> KafkaBroker:
+        """A broker (never started) with the lane's subscriber, for the AsyncAPI document."""
+        broker = make_broker(self.settings, "eligibility-emergency")
+
+        async def never_called(events: list[Any]) -> None:
+            raise AssertionError("documentation only")
+
+        subscribe_emergencies(broker, self.settings, never_called)
+        return broker
+
     def _body(self, wake: Callable[[], None]) -> LaneBody:
         s = self.settings
 
@@ -95,19 +123,7 @@ class EmergencyLane:
             handlers = EligibilityHandlers(
                 sessions, self.policy, self.clock, s.topic_prefix, wake, fast_publisher(broker, sessions)
             )
-            subscribe(
-                broker,
-                EMERGENCY_REQUESTS,
-                group=f"{s.topic_prefix}eligibility-emergency",
-                adapter=request_adapter,
-                service="eligibility",
-                prefix=s.topic_prefix,
-                # Whatever queued while one emergency was decided is taken together next time (one
-                # transaction, one round of acks): at a burst of emergencies the lane keeps up.
-                batch=True,
-                max_records=100,
-                urgent=True,
-            )(handlers.on_emergency)
+            subscribe_emergencies(broker, s, handlers.on_emergency)
             try:
                 await broker.start()
                 lag = asyncio.create_task(lag_loop(list(broker.subscribers)))

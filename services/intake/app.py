@@ -13,13 +13,14 @@ from fastapi import FastAPI
 
 from services.intake.api import router
 from services.intake.appeals import router as appeals_router
-from services.intake.asyncapi import asyncapi_document
+from services.intake.asyncapi import add_asyncapi_routes
 from services.intake.bulk import BulkWorker
 from services.intake.events_openapi import event_schemas
 from services.intake.handlers import ReadModel
 from services.intake.publisher import Publisher
 from services.intake.store import MIGRATIONS, SCHEMA
-from shared import tracing
+from shared import topics, tracing
+from shared.asyncapi import declare_publishers
 from shared.auth import ApiKeyStore
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import any_event_adapter
@@ -29,7 +30,7 @@ from shared.observability import configure_logging, health_router, instrument
 from shared.problems import install_problem_details
 from shared.runtime import tune_for_latency
 from shared.settings import IntakeSettings
-from shared.topics import DECISIONS, TIMER_EVENTS
+from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TIMER_EVENTS
 
 log = logging.getLogger("intake")
 
@@ -111,6 +112,14 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         description="Front door for government systems, hospitals and operators (CONTRACT.md).",
     )
     app.state.sessions, app.state.publisher = sessions, publisher
+    # What services.intake.publisher writes, for the AsyncAPI document (sent by its own producer).
+    declare_publishers(
+        broker,
+        "intake",
+        (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, EMERGENCY_REQUESTS, topics.APPEALS),
+        settings.topic_prefix,
+    )
+    app.state.broker = broker
     app.state.bulk = BulkWorker()
     app.state.api_keys = ApiKeyStore(engine, settings.api_key_pepper.get_secret_value())
     # Every error as problem details (422: each bad field, with the event's index in a batch, never the input).
@@ -126,9 +135,6 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     instrument(app, "intake")
     app.include_router(router)
     app.include_router(appeals_router)
-    asyncapi = asyncapi_document(settings.topic_prefix)
-    app.add_api_route(
-        "/asyncapi.json", lambda: asyncapi, methods=["GET"], tags=["operations"], summary="AsyncAPI of every topic"
-    )
+    add_asyncapi_routes(app, broker)
     app.include_router(health_router({"kafka": consumer_running, "database": lambda: ping(engine)}))
     return app

@@ -116,7 +116,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
     app = FastAPI(title="pbi-reactivation notifier", lifespan=lifespan)
     app.state.settings, app.state.sessions, app.state.sender = settings, sessions, sender
     # What its sender writes (delivery states), for the AsyncAPI document (shared.asyncapi).
-    declare_publishers(broker, "notifier", (topics.NOTIFICATION_EVENTS,), settings.topic_prefix)
+    declare_publishers(broker, "notifier", (topics.NOTIFICATION_EVENTS, topics.APPEALS), settings.topic_prefix)
     app.state.broker = broker
     app.state.commands = commands  # citizens' inbound messages (api.py -> inbound.py)
     # Provider webhooks are small: 64 KiB at most, refused before being read (their signatures are

@@ -17,7 +17,8 @@ from services.registry.handlers import RegistryHandlers
 from services.registry.store import MIGRATIONS, SCHEMA, outbox
 from services.registry.sweep import Clock, WindowSweep, utc_now
 from services.registry.worklist_api import router as worklist_router
-from shared import tracing
+from shared import topics, tracing
+from shared.asyncapi import declare_publishers
 from shared.auth import ApiKeyStore
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import any_event_adapter
@@ -140,6 +141,13 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now)
 
     app = FastAPI(title="pbi-reactivation registry", lifespan=lifespan)
     app.state.engine = engine
+    # What its outbox relay writes, for the AsyncAPI document (shared.asyncapi).
+    declare_publishers(broker, "registry", (topics.STATUS_CHANGES,), settings.topic_prefix)
+    app.state.broker = broker
+    # The urgent lane builds its broker in its own thread: the same subscriptions on one never started.
+    described_lane = make_broker(settings, "registry-urgent")
+    subscribe_mirrors(described_lane, handlers, settings, URGENT)
+    app.state.asyncapi_brokers = [broker, described_lane]
     app.state.window_sweep = sweep
     app.state.clock = clock  # what "overdue" is judged by (tests move it)
     app.state.api_keys = ApiKeyStore(engine, settings.api_key_pepper.get_secret_value())

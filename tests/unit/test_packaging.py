@@ -16,6 +16,7 @@ IMPORT_NAME = {
     "opentelemetry-sdk": "opentelemetry.sdk",
     "opentelemetry-exporter-otlp-proto-http": "opentelemetry.exporter.otlp.proto.http",
     "opentelemetry-instrumentation-fastapi": "opentelemetry.instrumentation.fastapi",
+    "pyyaml": "yaml",
 }
 # Used without an import of their own: openpyxl parses through defusedxml when it is installed;
 # SQLAlchemy loads asyncpg from the `postgresql+asyncpg://` URL.
