@@ -26,6 +26,10 @@ KINDS = (
     "rejected",
     "expired",
     "window_closing",
+    "appeal_received",  # an appeal is open (due date, reference)
+    "appeal_upheld",  # the request's APPROVED decision that an upheld appeal brings
+    "appeal_dismissed",
+    "appeal_refused",  # BANDING that opens nothing (not rejected, appealed before, unknown reference)
 )
 
 REASON_TEXT = {
@@ -44,6 +48,12 @@ REASON_TEXT = {
     "BIOMETRIC_MISSING": "belum rekam biometrik",
     "DOCUMENT_MISSING": "dokumen kurang",
     "FACILITY_UNKNOWN": "faskes tidak terdaftar",
+    "NEW_DEACTIVATION": "ada penonaktifan baru",
+}
+APPEAL_REFUSAL_TEXT = {
+    "NOT_REJECTED": "pengajuan ini tidak berstatus ditolak",
+    "ALREADY_APPEALED": "keputusan ini sudah pernah dibanding",
+    "UNKNOWN_REQUEST": "nomor referensi tidak dikenali",
 }
 NEXT_STEP = {
     "DESIL_UNKNOWN": "Minta kelurahan memperbarui data sosial ekonomi.",
@@ -56,6 +66,7 @@ NEXT_STEP = {
     "FACILITY_UNKNOWN": "Minta RS menghubungi Dinsos.",
     "NOT_DEACTIVATED": "Cek status di Dinsos.",
     "ALREADY_ACTIVE": "Kartu Anda sudah bisa dipakai.",
+    "NEW_DEACTIVATION": "Ajukan reaktivasi baru ke Dinsos.",
 }
 
 # What a deactivated person should do, by deactivation reason: which office, which document.
@@ -86,6 +97,9 @@ def render(kind: str, nik: str, context: dict[str, Any]) -> str:
         "days_left": context.get("days_left", "-"),
         "closes_on": _date(closes),
         "follow_siks": "SIKS_NG_ENTRY" in (context.get("follow_ups") or []),
+        "reference": context.get("reference") or "",
+        "due_on": _date(context.get("due_at")),
+        "refusal_text": next((APPEAL_REFUSAL_TEXT[r] for r in reasons if r in APPEAL_REFUSAL_TEXT), "tidak dikenali"),
         "deactivation_step": DEACTIVATION_STEP.get(str(context.get("reason", "OTHER")), DEACTIVATION_STEP["OTHER"]),
     }
     return " ".join(ENV.get_template(f"{kind}.j2").render(**values).split())

@@ -25,6 +25,8 @@ from services.registry.domain.worklist import (
     Satisfied,
     WorkItem,
     already_satisfied,
+    appeal_decided,
+    appeal_item,
     breach_item,
     emergency_released,
     items_for_decision,
@@ -34,6 +36,7 @@ from services.registry.store import RQ, SCHEMA, A, H, N, P, outbox
 from shared.db import any_of, bulk_insert, transaction, upsert_clause
 from shared.enums import DecisionReason, ParticipantStatus, SlaState, WorklistKind
 from shared.events import (
+    AppealUpdated,
     EmergencySlaChanged,
     Event,
     NotificationUpdated,
@@ -119,6 +122,7 @@ class RegistryHandlers:
         opened: dict[uuid.UUID, WorkItem] = {}
         released: dict[uuid.UUID, tuple[dt.datetime, str]] = {}
         closing: dict[tuple[str, WorklistKind], Satisfied] = {}  # items the batch's facts did the work of
+        appeals_decided: dict[uuid.UUID, tuple[dt.datetime, str]] = {}  # request id -> (when, UPHELD/DISMISSED)
         now = self.clock()
         for i, event in enumerate(events, 1):
             if i % YIELD_EVERY == 0:
@@ -142,6 +146,9 @@ class RegistryHandlers:
                     "updated_at": event.occurred_at,
                     **delivery.moments(event.state, event.occurred_at, known),  # for the dashboard's charts
                 }
+                continue
+            if isinstance(event, AppealUpdated):
+                self._appeal_work(event, people.get(event.nik), opened, appeals_decided)
                 continue
             if isinstance(event, ReactivationDecided):
                 previous = decisions.get(event.request_id)
@@ -169,6 +176,8 @@ class RegistryHandlers:
             await worklist.record(session, opened, released)
         if closing:
             await worklist.close_satisfied(session, closing, now)
+        if appeals_decided:
+            await worklist.close_appeals(session, appeals_decided)
         if notifications:
             stmt = insert(N)
             await session.execute(
@@ -331,6 +340,19 @@ class RegistryHandlers:
                 closing.setdefault((e.nik, item.kind), done)
         if emergency_released(e):
             released[e.request_id] = (e.decided_at, e.outcome.value)
+
+    def _appeal_work(
+        self,
+        e: AppealUpdated,
+        p: Participant | None,
+        opened: dict[uuid.UUID, WorkItem],
+        decided: dict[uuid.UUID, tuple[dt.datetime, str]],
+    ) -> None:
+        """An open appeal goes on the worklist as APPEAL_REVIEW; upheld or dismissed, its item is done."""
+        if (item := appeal_item(e, self._region(e.nik, p))) is not None:
+            opened.setdefault(item.item_id, item)
+        if appeal_decided(e) and e.request_id is not None:
+            decided[e.request_id] = (e.decided_at or e.occurred_at, e.status.value)
 
     @staticmethod
     def _region(nik: str, p: Participant | None) -> tuple[str, str, str]:

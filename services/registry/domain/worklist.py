@@ -12,6 +12,8 @@
   recording closes BIOMETRIC_RECORDING, an ID Semesta SIKS_NG_ENTRY, a re-ranking dated no earlier than
   the day the item was opened DESIL_REVERIFICATION. EMERGENCY_HELD waits for the final decision: a
   resolved conflict may still leave the emergency held (no list yet).
+- An appeal that new facts did not uphold at once is APPEAL_REVIEW, due at the appeal's due date, done
+  when the appeal is upheld or dismissed (eligibility's appeal.updated).
 
 One item per (request, kind), whatever is redelivered or decided again: the id is derived from both.
 """
@@ -22,8 +24,9 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from shared.enums import DecisionReason, Outcome, ReactivationPath, SlaState, WorklistKind
+from shared.enums import AppealStatus, DecisionReason, Outcome, ReactivationPath, SlaState, WorklistKind
 from shared.events import (
+    AppealUpdated,
     BiometricRecorded,
     DesilUpdated,
     EmergencySlaChanged,
@@ -81,6 +84,20 @@ def emergency_held(e: ReactivationDecided) -> bool:
 def emergency_released(e: ReactivationDecided) -> bool:
     """A final decision of an emergency: its EMERGENCY_HELD item (if any) is done."""
     return e.path is ReactivationPath.EMERGENCY and e.outcome in FINAL
+
+
+def appeal_item(e: AppealUpdated, region: Region) -> WorkItem | None:
+    """An appeal the facts did not uphold at once waits for a person: APPEAL_REVIEW, due at the appeal's
+    due date (eligibility's policy, 14 days), with the appealed request."""
+    if e.status is not AppealStatus.OPEN or e.request_id is None:
+        return None
+    kind = WorklistKind.APPEAL_REVIEW
+    return WorkItem(item_id(e.request_id, kind), kind, e.nik, e.request_id, region, e.occurred_at, e.due_at)
+
+
+def appeal_decided(e: AppealUpdated) -> bool:
+    """Upheld (by a fact) or dismissed (by an operator): the APPEAL_REVIEW item is done."""
+    return e.request_id is not None and e.status in (AppealStatus.UPHELD, AppealStatus.DISMISSED)
 
 
 def breach_item(e: EmergencySlaChanged, region: Region) -> WorkItem | None:
