@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from services.registry import queries
 from services.registry.api import router
 from services.registry.dashboard.kafka_health import KafkaHealth
+from services.registry.dashboard.live import LiveSnapshot
 from services.registry.dashboard.routes import mount_dashboard
 from services.registry.handlers import RegistryHandlers
 from services.registry.store import MIGRATIONS, SCHEMA, outbox
@@ -136,8 +136,7 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now)
             await broker.stop()
             await engine.dispose()
 
-    async def snapshot() -> dict:
-        return {**await queries.dashboard_snapshot(engine), **await kafka_health.read()}
+    snapshot = LiveSnapshot(engine, kafka_health, clock=clock)  # counts, boards, worklist, charts over time
 
     app = FastAPI(title="pbi-reactivation registry", lifespan=lifespan)
     app.state.engine = engine
@@ -155,7 +154,7 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now)
     app.add_middleware(
         FrontDoor,
         authenticate=app.state.api_keys.authenticate,
-        protected=("/v1/", "/dashboard/snapshot", "/dashboard/events"),
+        protected=("/v1/", "/dashboard/snapshot", "/dashboard/events", "/dashboard/me"),
         failures_per_minute=settings.auth_failures_per_minute,
     )
     app.add_middleware(SecurityHeaders)  # the dashboard's CSP, no framing, no referrer (outside the guard)

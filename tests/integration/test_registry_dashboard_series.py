@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import xml.etree.ElementTree as ET
 
+import httpx
 from sqlalchemy import select, update
 
 from services.registry.app import create_app
@@ -118,3 +120,28 @@ async def test_time_series_are_grouped_per_minute_in_the_database(settings: Sett
     assert summary["open_by_kind"] == {"SIKS_NG_ENTRY": 1}
     assert (after_done["open"], after_done["overdue"]) == (0, 0)
     assert after_done["version"] != summary["version"]
+
+
+async def test_the_snapshot_carries_the_charts_and_the_worklist_summary_and_me_tells_the_scopes(
+    settings: Settings,
+) -> None:
+    held = decided(uuid.uuid4(), "PENDING", T0, T0 + S, reasons=["NIK_CONFLICT"])
+    async with running(create_app(RegistrySettings(**settings.model_dump()))) as app:
+        viewer = await app.state.api_keys.issue("ops", ["dashboard:read", "worklist:read"])
+        other = await app.state.api_keys.issue("other", ["worklist:read"])
+        await produce(settings, DECISIONS, held)
+        await eventually(lambda: _seen(settings, [held]))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://registry") as client:
+            snapshot = (await client.get("/dashboard/snapshot", headers={"Authorization": f"Bearer {viewer}"})).json()
+            me = await client.get("/dashboard/me", headers={"Authorization": f"Bearer {viewer}"})
+            refused = await client.get("/dashboard/me", headers={"Authorization": f"Bearer {other}"})
+            anonymous = await client.get("/dashboard/me")
+    assert set(snapshot["charts"]) == {"decisions", "wave", "lag", "messages", "to_active"}
+    for name, svg in snapshot["charts"].items():
+        assert ET.fromstring(svg).get("data-chart") == name
+    assert "offsets" not in snapshot  # Kafka's raw offsets feed the wave chart, not the page
+    assert (snapshot["worklist"]["open"], snapshot["worklist"]["open_by_kind"]) == (1, {"EMERGENCY_HELD": 1})
+    assert me.status_code == 200 and me.json()["scopes"] == ["dashboard:read", "worklist:read"]
+    assert me.json()["region"] == [None, None]
+    assert (refused.status_code, anonymous.status_code) == (403, 401)
