@@ -36,7 +36,7 @@ def resource_name(topic: str) -> str:
 
 def kafka_topic(topic: str, partitions: int, config: dict[str, Any]) -> dict[str, Any]:
     return {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "apiVersion": "kafka.strimzi.io/v1",
         "kind": "KafkaTopic",
         "metadata": {
             "name": resource_name(topic),

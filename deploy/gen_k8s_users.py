@@ -135,7 +135,7 @@ def operator_acls() -> Acls:
 
 def kafka_user(name: str, acls: Acls) -> dict[str, Any]:
     return {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "apiVersion": "kafka.strimzi.io/v1",
         "kind": "KafkaUser",
         "metadata": {"name": name, "labels": {"strimzi.io/cluster": CLUSTER, "app.kubernetes.io/part-of": "pbi"}},
         "spec": {

@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from prometheus_client import Gauge
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -40,6 +41,13 @@ from shared.events import Event
 from shared.kafka import mask_personal_data
 
 log = structlog.get_logger(__name__)
+
+# How long the oldest event has waited to be published (0 when the outbox is empty), set by the relay
+# holding the lock at every pass, failed ones included: the outbox alert's signal
+# (deploy/monitoring/rules/pbi.yaml, PbiOutboxStuck). Replicas not relaying report 0.
+OLDEST_AGE = Gauge(
+    "pbi_outbox_oldest_age_seconds", "Age of the oldest event waiting in the outbox (0 when empty)", ["schema"]
+)
 
 
 def outbox_table(metadata: MetaData, schema: str) -> Table:
@@ -155,6 +163,7 @@ class OutboxRelay:
                     ).scalar()
                     await conn.commit()
                     if not got:
+                        OLDEST_AGE.labels(self.table.schema).set(0)
                         await asyncio.sleep(2)
                         continue
                     while True:
@@ -186,6 +195,9 @@ class OutboxRelay:
         t = self.table
         rows = (await conn.execute(select(t).order_by(t.c.id).limit(self.batch_size))).all()
         await conn.commit()
+        oldest = min((r.created_at for r in rows), default=None)
+        age = (dt.datetime.now(dt.UTC) - oldest).total_seconds() if oldest else 0.0
+        OLDEST_AGE.labels(t.schema).set(max(0.0, age))
         if not rows:
             return 0
         producer = await self._ensure_producer()

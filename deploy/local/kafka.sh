@@ -64,7 +64,19 @@ scram_password() {
   sed -n 's/^KAFKA_SASL_PASSWORD=//p' "$SASL_ENV"
 }
 
+# The data directory remembers the Kafka version that formatted it. Data of another version (the project
+# moved to another Kafka, deploy/versions.toml) is local test data: it is deleted and formatted anew,
+# since a broker cannot start on metadata written by a newer one.
+VERSION_MARK="$DATA/.kafka-version"
+forget_other_version() {
+  [ -d "$DATA" ] || return 0
+  [ "$(cat "$VERSION_MARK" 2>/dev/null)" = "$KAFKA_VERSION" ] && return
+  warn "Kafka data in $DATA is not from Kafka $KAFKA_VERSION ($(cat "$VERSION_MARK" 2>/dev/null || echo 'version unknown')): deleting it (local test data)"
+  rm -rf "$DATA"
+}
+
 format_storage() {
+  forget_other_version
   [ -f "$DATA/meta.properties" ] && return
   say "formatting KRaft storage in $DATA (with the SCRAM user $SCRAM_USER)"
   mkdir -p "$DATA"
@@ -73,6 +85,7 @@ format_storage() {
     --add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$(scram_password)]" >>"$LOG" 2>&1 \
     || { tail -n 20 "$LOG" >&2; die "formatting Kafka storage failed (see $LOG)"; }
   touch "$DATA/.scram-$SCRAM_USER"
+  echo "$KAFKA_VERSION" >"$VERSION_MARK"
 }
 
 ensure_tools() {
@@ -103,7 +116,11 @@ ensure_scram_user() {
 start() {
   if pid="$(running_pid)"; then
     if [ -f "$CONFIG" ] && render_config | cmp -s - "$CONFIG"; then
-      say "Kafka already running (pid $pid) on $HOST:$PORT"; ensure_java; ensure_scram_user; return
+      say "Kafka already running (pid $pid) on $HOST:$PORT"; ensure_java; ensure_scram_user
+      # Not restarted behind the back of whoever uses it: the next start after a stop switches versions.
+      [ "$(cat "$VERSION_MARK" 2>/dev/null)" = "$KAFKA_VERSION" ] \
+        || warn "the running Kafka is not $KAFKA_VERSION (deploy/versions.toml): \`make infra-down infra-up\` switches"
+      return
     fi
     # Started from an older server.properties (e.g. before the SCRAM listener): one restart applies it.
     say "server.properties changed since Kafka started: restarting it once"; stop
