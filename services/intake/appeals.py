@@ -3,9 +3,10 @@
 - `POST /v1/appeals` (reactivations:write): 409 unless the request is REJECTED in the read model and has
   no appeal yet (one appeal per decision); the row first, then `appeal.requested` on the appeals topic;
   202 with the appeal id and its due date (the appeal SLA of eligibility's policy file, 14 days).
-- `GET /v1/appeals/{appeal_id}`: OPEN | UPHELD | DISMISSED, kept up to date from eligibility's
-  appeal.updated events (handlers.ReadModel). Eligibility opens and re-evaluates the appeal; one it
-  refuses (a race with a WhatsApp appeal of the same request) shows DISMISSED with the refusal.
+- `GET /v1/appeals/{appeal_id}` (or `?request_id=`, the request a worklist item names): OPEN | UPHELD |
+  DISMISSED, kept up to date from eligibility's appeal.updated events (handlers.apply_appeals).
+  Eligibility opens and re-evaluates the appeal; one it refuses (a race with a WhatsApp appeal of the
+  same request) shows DISMISSED with the refusal.
 - `POST /v1/appeals/{appeal_id}/decision` (worklist:write, within the key's region): an operator
   dismisses an open appeal (`appeal.reviewed`). Nobody upholds by hand: an appeal is upheld by the
   rules once the missing fact is recorded (a re-ranking, a biometric recording, a resolved conflict).
@@ -168,6 +169,22 @@ async def _accept(request: Request, principal: Principal, body: AppealBody, appe
         raise
     log.info("appeal_accepted", appeal_id=str(appeal_id), request_id=str(body.request_id), nik=mask_nik(rejected.nik))
     return AppealAccepted(appeal_id=appeal_id, due_at=due)
+
+
+@router.get("/v1/appeals", response_model=AppealState, responses=problem_responses(403, 404, 422))
+async def find_appeal(
+    request: Request,
+    request_id: uuid.UUID,
+    _: Principal = Depends(require_any_scope("reactivations:write", "participants:read", "worklist:read")),
+) -> Any:
+    """The appeal of a request (`?request_id=`): an APPEAL_REVIEW item on the worklist names the request."""
+    async with request.app.state.sessions() as session:
+        row = (
+            await session.execute(select(AppealView).where(AppealView.request_id == request_id))
+        ).scalar_one_or_none()
+    if row is None:
+        raise HTTPException(404, "no appeal of this request")
+    return AppealState.model_validate(row, from_attributes=True)
 
 
 @router.get("/v1/appeals/{appeal_id}", response_model=AppealState, responses=problem_responses(403, 404, 422))

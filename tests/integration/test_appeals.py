@@ -105,12 +105,14 @@ async def system(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, d
         await stack.enter_async_context(running(registry_app(RegistrySettings(**common))))
         keys = intake.state.api_keys
         headers = {
-            name: {"Authorization": f"Bearer {await keys.issue(name, scopes)}"}
-            for name, scopes in {
-                "dtsen": ["events:write"],
-                "dinsos": ["reactivations:write"],
-                "ops": ["worklist:write"],
-            }.items()
+            name: {"Authorization": f"Bearer {await keys.issue(name, scopes, **region)}"}
+            for name, scopes, region in (
+                ("dtsen", ["events:write"], {}),
+                ("dinsos", ["reactivations:write"], {}),
+                ("ops_read", ["worklist:read"], {}),
+                ("ops_tangsel", ["worklist:write"], {"regency": "36.74"}),  # Kota Tangerang Selatan
+                ("ops_jakarta", ["worklist:write"], {"province": "31"}),
+            )
         }
         transport = httpx.ASGITransport(app=intake)
         client = await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://intake"))
@@ -335,3 +337,51 @@ async def test_whatsapp_appeal_by_reference_refusals_and_a_dismissal(settings: S
         await decisions.poll()
         assert not [e for e in decisions.events if of_request(request.request_id, "APPROVED")(e)]
         assert len([e for e in decisions.events if of_appeal(first.appeal_id, AppealStatus.DISMISSED)(e)]) == 1
+
+
+async def test_an_operator_of_the_region_dismisses_an_appeal_and_the_item_is_done(
+    settings: Settings,
+    system,  # type: ignore[no-untyped-def]
+) -> None:
+    """POST /v1/appeals/{id}/decision (worklist:write): a key bound to another province is 403; the person's
+    own regency's key dismisses it (202, done twice harmless); GET finds it by request id; the item is done."""
+    client, headers = system
+    r = await client.post("/v1/events", json={"events": facts(NIK, 7)}, headers=headers["dtsen"])
+    assert r.status_code == 202, r.text
+
+    async def facts_in() -> bool:
+        t = FactsRow.__table__
+        return bool(await query(settings, select(t.c.nik).where(t.c.nik == NIK, t.c.biometric_recorded)))
+
+    await eventually(facts_in, timeout=60)
+    rejected = await decided_request(client, headers, NIK, "REJECTED")
+    r = await client.post(
+        "/v1/appeals", json={"request_id": rejected, "grounds": "salah data"}, headers=headers["dinsos"]
+    )
+    assert r.status_code == 202, r.text
+    appeal_id = r.json()["appeal_id"]
+
+    async def review_item() -> list[dict[str, Any]]:
+        return await query(
+            settings, select(W).where(W.c.kind == "APPEAL_REVIEW", W.c.request_id == uuid.UUID(rejected))
+        )
+
+    [item] = await eventually(review_item, timeout=60)
+    found = await client.get("/v1/appeals", params={"request_id": rejected}, headers=headers["ops_read"])
+    assert found.status_code == 200 and found.json()["appeal_id"] == appeal_id
+
+    decision = {"status": "DISMISSED", "note": "desil 7 dikonfirmasi kelurahan"}
+    elsewhere = await client.post(f"/v1/appeals/{appeal_id}/decision", json=decision, headers=headers["ops_jakarta"])
+    assert elsewhere.status_code == 403
+    for _ in range(2):  # done twice is harmless
+        r = await client.post(f"/v1/appeals/{appeal_id}/decision", json=decision, headers=headers["ops_tangsel"])
+        assert r.status_code == 202 and r.json() == {"appeal_id": appeal_id, "decision": "DISMISSED"}
+
+    async def dismissed() -> bool:
+        got = (await client.get(f"/v1/appeals/{appeal_id}", headers=headers["dinsos"])).json()
+        [done] = await query(settings, select(W).where(W.c.item_id == item["item_id"]))
+        return got["status"] == "DISMISSED" and got["reasons"] == ["DESIL_ABOVE_5"] and done["state"] == "DONE"
+
+    await eventually(dismissed, timeout=60)
+    status = (await client.get(f"/v1/reactivations/{rejected}", headers=headers["dinsos"])).json()
+    assert status["status"] == "REJECTED"  # dismissing changes nothing of the request

@@ -53,6 +53,15 @@ INTAKE = [
         None,
         {"reactivations:write", "participants:read", "emergency:write"},
     ),
+    ("POST", "/v1/appeals", {"request_id": str(uuid.uuid4()), "grounds": "x"}, {"reactivations:write"}),
+    ("GET", f"/v1/appeals/{uuid.uuid4()}", None, {"reactivations:write", "participants:read", "worklist:read"}),
+    (
+        "GET",
+        f"/v1/appeals?request_id={uuid.uuid4()}",
+        None,
+        {"reactivations:write", "participants:read", "worklist:read"},
+    ),
+    ("POST", f"/v1/appeals/{uuid.uuid4()}/decision", {"status": "DISMISSED"}, {"worklist:write"}),
 ]
 REGISTRY = [
     ("GET", f"/v1/participants/{NIK}", None, {"participants:read", "dashboard:read"}),
