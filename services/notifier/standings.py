@@ -33,7 +33,7 @@ def to_standing(row: Any) -> Standing:
 
 
 def to_row(s: Standing) -> dict[str, Any]:
-    row = dataclasses.asdict(s)
+    row = {name: getattr(s, name) for name in FIELDS}  # (dataclasses.asdict deep-copies: 1 ms a row)
     row["status"] = s.status.value if s.status else None
     row["reasons"], row["follow_ups"] = list(s.reasons), list(s.follow_ups)
     return row

@@ -38,8 +38,10 @@ STARTS = (ParticipantDeactivated, ReactivationRequested, ReactivationDecided, Wi
 FACTS = (BiometricRecorded, DeathReported, DesilUpdated, IdSemestaAssigned, NikConflictReported, NikConflictResolved)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs 3x, and fold runs for every event of a wave
 class Standing:
+    """Treated as immutable: fold returns a new one (dataclasses.replace)."""
+
     nik: str
     status: ParticipantStatus | None = None  # None: no deactivation or decision seen yet
     deactivated_on: dt.date | None = None
@@ -107,20 +109,24 @@ def fold(s: Standing | None, event: Event, window_months: int = 6) -> Standing |
 def _deactivated(s: Standing, e: ParticipantDeactivated, months: int) -> Standing:
     if s.deactivated_on is not None and e.deactivated_on <= s.deactivated_on:
         return s  # the same deactivation again, or an older one: the window never moves back
-    cycle = replace(
+    reason = e.reason.value
+    stale = s.last_status_at is not None and e.occurred_at < s.last_status_at
+    # One replace (each costs a full __init__): a stale deactivation (older than the decision already
+    # applied) fills in its details and keeps the status; a current one starts the cycle.
+    return replace(
         s,
         deactivated_on=e.deactivated_on,
-        deactivation_reason=e.reason.value,
+        deactivation_reason=reason,
         window_closes_at=reactivation_window_closes_at(e.deactivated_on, e.nik, months),
-        deceased=s.deceased or e.reason.value == "DECEASED",
+        deceased=s.deceased or reason == "DECEASED",
         # Deactivated for want of it: whatever was recorded before no longer counts.
-        biometric_recorded=s.biometric_recorded and e.reason.value != "NO_BIOMETRIC",
-        nik_conflict_resolved=s.nik_conflict_resolved and e.reason.value != "NIK_CONFLICT",
-    )
-    if s.last_status_at is not None and e.occurred_at < s.last_status_at:
-        return cycle  # older than the decision already applied: details filled in, its status kept
-    return replace(
-        cycle, status=S.INACTIVE, reasons=(), follow_ups=(), request_open=False, last_status_at=e.occurred_at
+        biometric_recorded=s.biometric_recorded and reason != "NO_BIOMETRIC",
+        nik_conflict_resolved=s.nik_conflict_resolved and reason != "NIK_CONFLICT",
+        status=s.status if stale else S.INACTIVE,
+        reasons=s.reasons if stale else (),
+        follow_ups=s.follow_ups if stale else (),
+        request_open=s.request_open and stale,
+        last_status_at=s.last_status_at if stale else e.occurred_at,
     )
 
 
