@@ -213,3 +213,21 @@ async def test_an_answer_is_urgent_at_night_while_the_notice_waits_and_an_sms_is
     sent = (await sim.call("GET", "/_sim/messages", params={"to": PHONE})).json()
     assert [m["channel"] for m in sent] == ["SMS"] and MASKED in sent[0]["text"]
     assert held[0]["state"] == "QUEUED"  # quiet hours still hold the notice
+
+
+async def test_stop_and_mulai_are_ordered_by_when_they_were_sent_and_cek_is_answered_after_stop(
+    settings: Settings, sim: Sim
+) -> None:
+    clock = Clock(DAYTIME)
+    app = create_app(notifier_settings(settings, sim), clock=clock)
+    async with serving(app, sim.notifier_port):
+        await say(sim, OTHER, "STOP", clock)
+        await say(sim, OTHER, "cek", clock)  # asked for: answered though the number is opted out
+        await eventually(lambda: _sent(sim, OTHER, answers.GENERAL))
+        await say(sim, OTHER, "MULAI", clock)
+        # The STOP sent a minute before that MULAI arrives late (Meta retried it): the newer word stands.
+        late_stop = {"from": OTHER, "text": "STOP", "timestamp": int(clock.now.timestamp()) - 60}
+        assert (await sim.call("POST", "/_sim/inbound", json=late_stop)).json()["status"] == 200
+        async with app.state.sessions() as s:
+            opted_out = await s.scalar(select(OO.c.opted_out).where(OO.c.phone == OTHER))
+    assert opted_out is False
