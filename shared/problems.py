@@ -173,7 +173,8 @@ def _guarded_prefixes(app: FastAPI) -> tuple[str, ...]:
 
     for middleware in app.user_middleware:
         if middleware.cls is FrontDoor and middleware.kwargs.get("authenticate") is not None:
-            return tuple(middleware.kwargs.get("protected", ()))
+            protected: Iterable[str] = middleware.kwargs.get("protected", ())  # type: ignore[assignment]
+            return tuple(protected)
     return ()
 
 
