@@ -63,8 +63,8 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
         settings.max_attempts,
         ambiguous_wait=dt.timedelta(seconds=2 * settings.provider_timeout_s),
     )
-    handlers = NotifierHandlers(sessions, clock, sender.wake)
-    install_escalation(broker, sessions, settings, clock, sender, http)  # emergencies' SLA to on-call operations
+    escalations = install_escalation(settings, clock, sender, http)  # emergencies' SLA to on-call operations
+    handlers = NotifierHandlers(sessions, clock, sender.wake, escalations)
     # BANDING travels on as AppealRequested through this outbox (services/notifier/appeals.py).
     relay = OutboxRelay(engine, outbox, settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
 

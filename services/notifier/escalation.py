@@ -1,9 +1,10 @@
 """Escalations to the on-call operations contact (domain/escalation.py says who and what).
 
-Its own consumer group on the timer topic: every WARNING and BREACHED of an emergency becomes one
-urgent message row (id derived from request and state, inserted once: a redelivered or re-fired state
-adds nothing), sent by the ordinary sender with its retries, dead letters and crash recovery. A webhook
-target is one more provider: a JSON POST with a bearer token from settings."""
+The notifier's handler of the timer topic passes every batch here, in its transaction: each WARNING and
+BREACHED of an emergency becomes one urgent message row (id derived from request and state, inserted
+once: a redelivered or re-fired state adds nothing), sent by the ordinary sender with its retries, dead
+letters and crash recovery. A webhook target is one more provider: a JSON POST with a bearer token from
+settings."""
 
 from __future__ import annotations
 
@@ -13,9 +14,7 @@ from typing import Any
 
 import httpx
 import structlog
-from faststream.kafka import KafkaBroker
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notifier import metrics
@@ -25,11 +24,8 @@ from services.notifier.sender import Sender
 from services.notifier.settings import NotifierSettings
 from services.notifier.store import M
 from shared import correlation
-from shared.db import transaction
-from shared.events import EmergencySlaChanged, any_event_adapter
-from shared.kafka import subscribe
+from shared.events import EmergencySlaChanged
 from shared.nik import mask_nik
-from shared.topics import TIMER_EVENTS
 
 log = structlog.get_logger(__name__)
 Clock = Callable[[], dt.datetime]
@@ -60,26 +56,22 @@ class Webhook:
 
 
 class Escalations:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        settings: NotifierSettings,
-        clock: Clock,
-        wake: Callable[[], None],
-    ) -> None:
-        self.sessions, self.settings, self.clock, self.wake = sessions, settings, clock, wake
+    """Called by the notifier's handler in its batch's transaction (after the processed-id claim)."""
 
-    async def on_events(self, events: list[Any]) -> None:
+    def __init__(self, settings: NotifierSettings, clock: Clock) -> None:
+        self.settings, self.clock = settings, clock
+
+    async def queue(self, session: AsyncSession, events: list[Any]) -> list[tuple[str, str]]:
+        """Queue the escalations of the batch's SLA changes; (kind, channel) of those queued now, not before."""
         rows = [row for e in events if isinstance(e, EmergencySlaChanged) and (row := self.row(e)) is not None]
         if not rows:
-            return
-        async with transaction(self.sessions) as session:
-            stmt = insert(M).values(rows).on_conflict_do_nothing(index_elements=["message_id"])
-            queued = (await session.execute(stmt.returning(M.c.kind, M.c.channel))).all()
+            return []
+        stmt = insert(M).values(rows).on_conflict_do_nothing(index_elements=["message_id"])
+        return [(k, c) for k, c in (await session.execute(stmt.returning(M.c.kind, M.c.channel))).all()]
+
+    def count(self, queued: list[tuple[str, str]]) -> None:
         for kind, channel in queued:
             metrics.ESCALATIONS.labels(kind.removeprefix("escalation_").upper(), channel).inc()
-        if queued:
-            self.wake()
 
     def row(self, e: EmergencySlaChanged) -> dict[str, Any] | None:
         escalation = escalation_for(e)
@@ -108,25 +100,7 @@ class Escalations:
         }
 
 
-def install(
-    broker: KafkaBroker,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: NotifierSettings,
-    clock: Clock,
-    sender: Sender,
-    http: httpx.AsyncClient,
-) -> Escalations:
+def install(settings: NotifierSettings, clock: Clock, sender: Sender, http: httpx.AsyncClient) -> Escalations:
+    """The webhook channel on the sender, and the escalations for the handler of the timer topic."""
     sender.add_provider(Webhook(settings, http))
-    escalations = Escalations(sessions, settings, clock, sender.wake)
-    subscribe(
-        broker,
-        TIMER_EVENTS,
-        group=f"{settings.topic_prefix}notifier-escalation-{TIMER_EVENTS.name}",
-        adapter=any_event_adapter,
-        service="notifier",
-        prefix=settings.topic_prefix,
-        batch=True,
-        max_records=500,
-        urgent=True,  # an escalation is about a patient waiting
-    )(escalations.on_events)
-    return escalations
+    return Escalations(settings, clock)

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notifier import metrics, standings
 from services.notifier.domain.delivery import Action, action_for, first_channel
 from services.notifier.domain.messages import message_for, send_after
+from services.notifier.escalation import Escalations
 from services.notifier.privacy import lock_and_scrub
 from services.notifier.store import OO, PE, C, M
 from services.notifier.templates import render
@@ -41,8 +42,15 @@ _UPSERT_CONTACT = (
 
 
 class NotifierHandlers:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, on_commit: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        on_commit: Callable[[], None],
+        escalations: Escalations | None = None,
+    ) -> None:
         self.sessions, self.clock, self.on_commit = sessions, clock, on_commit
+        self.escalations = escalations  # emergencies' WARNING/BREACHED to on-call operations (escalation.py)
 
     async def on_events(self, events: list[AnyEvent]) -> None:
         now = self.clock()
@@ -104,6 +112,9 @@ class NotifierHandlers:
                 log.info("no_phone_for_messages", by_kind=no_phone, batch=len(todo))
             # One statement per batch however many rows (SQLAlchemy's multi-VALUES insert was ~20% of a wave's CPU).
             await bulk_insert(session, M, rows, "on conflict do nothing")
+            escalated = await self.escalations.queue(session, todo) if self.escalations else []
+        if self.escalations:
+            self.escalations.count(escalated)  # once committed: a rolled-back batch is counted when redone
         if todo:
             self.on_commit()
 
