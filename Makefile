@@ -41,7 +41,7 @@ lint: venv ## ruff (lint + format check) and mypy on shared/ and every domain/
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy shared $$(ls -d services/*/domain 2>/dev/null)
 
-test: venv infra-up browser-deps ## the whole suite: lint, unit, integration, e2e, browser
+test: venv infra-up browser-deps deploy-tools ## the whole suite: lint, unit, integration, e2e, browser
 	@$(MAKE) --no-print-directory lint
 	@$(BIN)/pytest -q $(PYTEST_ARGS)
 
@@ -68,6 +68,14 @@ chaos: venv infra-up ## fault injection scenarios: writes chaos-results.json
 
 k8s-topics: venv ## regenerate the Strimzi KafkaTopic resources from the topic catalogue
 	@$(BIN)/python -m deploy.gen_k8s_topics
+
+# Built once per machine (promtool takes minutes), so `make test` installs them before pytest; without
+# Go or a registry the deploy tests skip and say why.
+deploy-tools: ## kustomize, kubeconform, promtool and the Kubernetes schemas (pinned, cached in ~/.cache/pbi/tools)
+	@deploy/tools.sh all || echo "[make] warning: deploy tools could not be installed; the deploy tests will skip and say why"
+
+k8s-rules: venv ## regenerate the PrometheusRule resources from deploy/monitoring/rules
+	@$(BIN)/python -m deploy.gen_k8s_rules
 
 k8s-users: venv ## regenerate the Strimzi KafkaUser resources (one per service, its ACLs) from catalogue and subscribers
 	@$(BIN)/python -m deploy.gen_k8s_users

@@ -109,6 +109,7 @@ def promql_metric_names(expr: str) -> set[str]:
     expr = re.sub(r'"[^"]*"', "", expr)
     expr = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
     expr = re.sub(r"\[[^\]]*\]", "", expr)  # range selectors
+    expr = re.sub(r"\b\d+(ms|[smhdwy])\b", "", expr)  # durations (offset 15m)
     expr = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", expr)  # grouping labels
     tokens = set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", expr))
     return {t for t in tokens if t not in PROMQL_WORDS and not re.fullmatch(r"\d.*", t)}
@@ -444,6 +445,7 @@ def test_kustomizations_reference_files_that_exist() -> None:
             assert (kustomization.parent / resource).exists(), f"{kustomization}: {resource}"
 
 
+@pytest.mark.timeout(1800)  # the first call may build kustomize (deploy/tools.sh)
 @pytest.mark.parametrize("overlay", ["local", "production"])
 def test_overlays_render_with_kustomize(overlay: str) -> None:
     docs = deploy_tools.docs(overlay)  # kustomize from deploy/tools.sh
@@ -498,6 +500,7 @@ def test_dashboard_has_the_panels_operators_look_for() -> None:
 def test_promql_parser_finds_metrics_not_labels() -> None:
     expr = 'histogram_quantile(0.95, sum by (le, outcome) (rate(foo_seconds_bucket{job="x"}[5m]))) / bar_total'
     assert promql_metric_names(expr) == {"foo_seconds_bucket", "bar_total"}
+    assert promql_metric_names("sum by (kind) (a_total unless a_total offset 15m)") == {"a_total"}
 
 
 def test_topic_generator_check_mode_reports_a_stale_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,6 +16,9 @@ import pytest
 from pbi_cli import serve
 from tests.unit.deploy.tools import OVERLAYS, ROOT, docs, rendered, tool
 
+# The first test to need a tool may build it (deploy/tools.sh; promtool takes minutes on a fresh machine).
+pytestmark = pytest.mark.timeout(2400)
+
 SCHEMAS = ROOT / "deploy" / "k8s" / "schemas"
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job"}
 DIGEST = re.compile(r"[^@:]+(:[^@]+)?@sha256:[0-9a-f]{64}")
@@ -185,6 +188,6 @@ def test_vendored_crd_schemas_are_the_v1_apis() -> None:
 def test_the_tools_script_pins_every_version() -> None:
     script = (ROOT / "deploy" / "tools.sh").read_text()
     for name in ("KUSTOMIZE_VERSION", "KUBECONFORM_VERSION", "PROMETHEUS_MODULE_VERSION", "KUBERNETES_VERSION"):
-        (value,) = re.findall(rf"^{name}=(\S+)", script, re.M)
+        (value,) = re.findall(rf"^{name}=(\S+)", script, re.MULTILINE)
         assert value not in ("latest", "")
     assert "@latest" not in script

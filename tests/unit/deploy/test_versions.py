@@ -73,7 +73,9 @@ def requires_python() -> SpecifierSet:
 
 
 def dockerfile_python() -> str:
-    (image,) = re.findall(r"^ARG PYTHON_IMAGE=python:(\d+\.\d+)-slim$", (DEPLOY / "Dockerfile").read_text(), re.M)
+    (image,) = re.findall(
+        r"^ARG PYTHON_IMAGE=python:(\d+\.\d+)-slim$", (DEPLOY / "Dockerfile").read_text(), re.MULTILINE
+    )
     return image
 
 
@@ -92,7 +94,7 @@ def test_image_makefile_and_linters_use_the_floor() -> None:
     floor = VERSIONS["python"]["floor"]
     assert Version(f"{dockerfile_python()}.0") in requires_python()
     assert dockerfile_python() == floor
-    (make_py,) = re.findall(r"^PY \?= python(\d+\.\d+)$", (ROOT / "Makefile").read_text(), re.M)
+    (make_py,) = re.findall(r"^PY \?= python(\d+\.\d+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
     assert make_py == floor
     assert PYPROJECT["tool"]["ruff"]["target-version"] == "py" + floor.replace(".", "")
     assert PYPROJECT["tool"]["mypy"]["python_version"] == floor
