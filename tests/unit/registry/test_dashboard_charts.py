@@ -136,3 +136,21 @@ def test_axis_labels_are_written_the_indonesian_way(top: float, labels: list[str
     svg = charts.line_chart("x", "X", [Series("a", "A", [(T, float(top))], "#000")], T, T + M, "-")
     texts = [t.text for t in _parse(svg).iter(SVG + "text")]
     assert all(label in texts for label in labels), texts
+
+
+async def test_throttled_computes_again_only_after_its_interval() -> None:
+    from services.registry.dashboard.live import Throttled
+
+    now, calls = [0.0], []
+
+    async def compute() -> int:
+        calls.append(now[0])
+        return len(calls)
+
+    throttled = Throttled(5.0, lambda: now[0])
+    assert [await throttled.get(compute) for _ in range(3)] == [1, 1, 1]
+    now[0] = 4.9
+    assert await throttled.get(compute) == 1
+    now[0] = 5.0
+    assert await throttled.get(compute) == 2
+    assert calls == [0.0, 5.0]

@@ -1,6 +1,6 @@
 // The worklist: read with the viewer's own key from GET /v1/worklist (its scopes and region binding
-// apply), fetched again whenever the shared snapshot's worklist version moves (an item opened or
-// closed anywhere), when a filter changes, and after marking an item done. Most urgent first.
+// apply), fetched again whenever the shared snapshot's worklist version moves (the open and overdue
+// counts per kind), when a filter changes, after marking an item done, and once a minute. Most urgent first.
 "use strict";
 const KIND_LABEL = {
   DESIL_REVERIFICATION: "Verifikasi ulang desil", BIOMETRIC_RECORDING: "Rekam biometrik", SIKS_NG_ENTRY: "Entri ID Semesta (SIKS-NG)",
@@ -145,6 +145,9 @@ async function markDone(item, button) {
   if (r.status === 403) { wl.me.scopes = wl.me.scopes.filter((s) => s !== "worklist:write"); worklistRender(); }
   wlNotice(r.status === 403 ? "Kunci ini tidak punya cakupan worklist:write." : `Gagal menandai selesai (${r.status}).`);
 }
+
+// A safety net for what the version cannot see (an item opened as another of its kind closed).
+setInterval(() => { if (wl.started && wl.me && !document.hidden) worklistLoad(); }, 60_000);
 
 // Overdue and time left move with the clock, between snapshots.
 setInterval(() => {
