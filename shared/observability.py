@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping
 from types import TracebackType
 from typing import Any
 
@@ -13,7 +14,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.routing import BaseRoute, Match
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import correlation, tracing
@@ -125,8 +126,9 @@ class RequestContext:
     `X-Correlation-ID` when it is a sane token, else a new one), bound to its log lines and echoed
     in the response, and is counted in pbi_http_requests_total."""
 
-    def __init__(self, app: ASGIApp, service: str, routes: Sequence[BaseRoute] = ()) -> None:
-        self.app, self.service, self.routes = app, service, routes
+    def __init__(self, app: ASGIApp, service: str, api: FastAPI | None = None) -> None:
+        self.app, self.service, self.api = app, service, api
+        self._templates: list[tuple[re.Pattern[str], str]] | None = None
 
     def route_of(self, scope: Scope) -> str:
         """The route template the request was (or, when the front door answered before routing, would
@@ -134,14 +136,12 @@ class RequestContext:
         routed = getattr(scope.get("route"), "path", None)
         if routed:
             return str(routed)
-        partial = None
-        for route in self.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                return str(getattr(route, "path", "unmatched"))
-            if match is Match.PARTIAL and partial is None:
-                partial = str(getattr(route, "path", "unmatched"))
-        return partial or "unmatched"
+        if self._templates is None:
+            # The published paths, compiled once: FastAPI's included routers keep their routes to themselves.
+            paths = self.api.openapi().get("paths", {}) if self.api is not None else {}
+            self._templates = [(compile_path(path)[0], path) for path in paths]
+        path = scope.get("path", "")
+        return next((template for regex, template in self._templates if regex.match(path)), "unmatched")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -170,7 +170,7 @@ class RequestContext:
 
 def instrument(app: FastAPI, service: str) -> None:
     """What every service's app gets: the request context above and, when configured, tracing."""
-    app.add_middleware(RequestContext, service=service, routes=app.router.routes)
+    app.add_middleware(RequestContext, service=service, api=app)
     tracing.configure_tracing(service, app)
 
 

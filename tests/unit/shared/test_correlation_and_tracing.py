@@ -221,7 +221,7 @@ async def test_a_request_refused_before_routing_is_counted_under_its_route_templ
             return
         await app.router(scope, receive, send)
 
-    guarded = RequestContext(refuse_before_routing, service="unit-guarded", routes=app.router.routes)
+    guarded = RequestContext(refuse_before_routing, service="unit-guarded", api=app)
     route = "/v1/reactivations/{request_id}"
     before = HTTP_REQUESTS.labels("unit-guarded", route, "401")._value.get()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=guarded), base_url="http://t") as client:
