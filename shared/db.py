@@ -21,10 +21,9 @@ from sqlalchemy import JSON, ColumnElement, Connection, Table, TextClause, any_,
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.ext.asyncio import AsyncSession as SQLAlchemySession
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from shared import tracing
 from shared.settings import Settings
 
 
@@ -52,7 +51,7 @@ def make_engine(settings: Settings, **kwargs: object) -> AsyncEngine:
     url, connect_args = connect_options(settings.database_url)
     if connect_args:
         kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}  # type: ignore[dict-item]
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
@@ -62,9 +61,13 @@ def make_engine(settings: Settings, **kwargs: object) -> AsyncEngine:
         hide_parameters=True,
         **kwargs,  # type: ignore[arg-type]
     )
+    tracing.trace_engine(engine)  # only when tracing is on
+    return engine
 
 
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # SQLAlchemy's session: the code runs Core statements through `execute`, which SQLModel's session
+    # deprecates in favour of its `exec` (models are read with `scalars`).
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
@@ -162,7 +165,7 @@ def _json_cell(value: Any) -> str:
 
 
 async def bulk_insert(
-    session: SQLAlchemySession | AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], on_conflict: str = ""
+    session: AsyncSession | AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], on_conflict: str = ""
 ) -> None:
     """Insert rows (all with the same keys) in one statement. A JSON cell may be given already
     serialized, as bytes (e.g. pydantic's model_dump_json); anything else is serialized here."""

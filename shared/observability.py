@@ -12,7 +12,9 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_fastapi_instrumentator.metrics import Info
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +26,14 @@ HTTP_REQUESTS = Counter(
     "pbi_http_requests_total",
     "HTTP requests answered, by route template (never the raw path: it may hold a NIK) and status",
     ["service", "route", "status"],
+)
+# Measured by prometheus-fastapi-instrumentator (its middleware times each request and resolves the route
+# template); the metric is ours, defined once per process, so every app in it (tests build many) reports.
+HTTP_DURATION = Histogram(
+    "pbi_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template (never the raw path) and method",
+    ["service", "route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
 
@@ -168,9 +178,20 @@ class RequestContext:
                 HTTP_REQUESTS.labels(self.service, self.route_of(scope), str(status)).inc()
 
 
+def _observe_duration(service: str) -> Callable[[Info], None]:
+    def observe(info: Info) -> None:
+        route = info.modified_handler if info.modified_handler != "none" else "unmatched"
+        HTTP_DURATION.labels(service, route, info.method).observe(info.modified_duration)
+
+    return observe
+
+
 def instrument(app: FastAPI, service: str) -> None:
-    """What every service's app gets: the request context above and, when configured, tracing."""
+    """What every service's app gets: the request context above, the request-duration histogram per
+    route and, when configured, tracing."""
     app.add_middleware(RequestContext, service=service, api=app)
+    # No .expose(): /metrics is health_router's. Paths without a route are "unmatched", as in the counter.
+    Instrumentator(should_group_untemplated=True).add(_observe_duration(service)).instrument(app)
     tracing.configure_tracing(service, app)
 
 

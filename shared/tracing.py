@@ -54,6 +54,27 @@ def configure_tracing(service: str, app: Any = None) -> bool:
     return True
 
 
+_engines: list[Any] = []
+
+
+def trace_engine(engine: Any, tracer_provider: Any = None) -> None:
+    """SQL statements as client spans (opentelemetry-instrumentation-sqlalchemy) when tracing is on.
+    Engines are made before the app configures tracing: the instrumentor's tracer follows the global
+    provider once it is set. It instruments once per process, so each new engine re-instruments all."""
+    if not (endpoint_configured() or tracer_provider is not None):
+        return
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    target = getattr(engine, "sync_engine", engine)  # an AsyncEngine's events are its sync engine's
+    _engines.append(target)
+    instrumentor = SQLAlchemyInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
+    # Its declared range ends before SQLAlchemy 2.1; the event listeners it uses are unchanged there
+    # (tests/integration/test_observability_instruments.py checks the spans).
+    instrumentor.instrument(engines=list(_engines), tracer_provider=tracer_provider, skip_dep_check=True)
+
+
 def instrument_app(app: Any, tracer_provider: Any = None) -> None:
     """HTTP server spans for a FastAPI app (named by route template; see use_route_template)."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor

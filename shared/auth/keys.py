@@ -126,7 +126,7 @@ class ApiKeyStore:
 
     async def list(self) -> list[ApiKey]:
         async with self.sessions() as session:
-            return list((await session.exec(select(ApiKey).order_by(col(ApiKey.created_at)))).all())
+            return list((await session.scalars(select(ApiKey).order_by(col(ApiKey.created_at)))).all())
 
     async def _row(self, key_id: str) -> ApiKey | None:
         if key_id in self._cache:

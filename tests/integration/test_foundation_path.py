@@ -67,7 +67,7 @@ async def start_consumer(settings: Settings) -> tuple[KafkaBroker, object]:
 async def rows(settings: Settings) -> list[SeenEvent]:
     engine = make_engine(settings)
     async with make_sessions(engine)() as session:
-        result = list((await session.exec(select(SeenEvent))).all())
+        result = list((await session.scalars(select(SeenEvent))).all())
     await engine.dispose()
     return result
 

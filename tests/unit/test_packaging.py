@@ -16,6 +16,7 @@ IMPORT_NAME = {
     "opentelemetry-sdk": "opentelemetry.sdk",
     "opentelemetry-exporter-otlp-proto-http": "opentelemetry.exporter.otlp.proto.http",
     "opentelemetry-instrumentation-fastapi": "opentelemetry.instrumentation.fastapi",
+    "opentelemetry-instrumentation-sqlalchemy": "opentelemetry.instrumentation.sqlalchemy",
     "pyyaml": "yaml",
 }
 # Used without an import of their own: openpyxl parses through defusedxml when it is installed;

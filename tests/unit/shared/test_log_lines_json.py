@@ -32,6 +32,7 @@ def parsed(out: str) -> list[dict]:
 
 
 def test_every_source_writes_one_json_object_per_line(lines: pytest.CaptureFixture[str]) -> None:
+    logging.captureWarnings(False)  # whatever an earlier test left: configure_logging turns it on
     configure_logging("unit", "INFO", json_logs=True)
     structlog.get_logger("services.intake").info("accepted", detail=TRICKY)
     logging.getLogger("uvicorn.error").info("Started server process [%d] %s", 42, TRICKY)
@@ -39,7 +40,6 @@ def test_every_source_writes_one_json_object_per_line(lines: pytest.CaptureFixtu
     logging.getLogger("aiokafka.consumer").error(TRICKY)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        logging.captureWarnings(True)  # pytest captures warnings itself; the service's configuration is restored
         warnings.warn(TRICKY, UserWarning, stacklevel=1)
     records = parsed(lines.readouterr().out)
     assert [r["logger"] for r in records] == [
