@@ -32,6 +32,7 @@ from shared.topics import (
     EMERGENCY_REQUESTS,
     NOTIFICATION_EVENTS,
     PARTICIPANT_EVENTS,
+    PRIVACY_EVENTS,
     REACTIVATION_REQUESTS,
     STATUS_CHANGES,
     TIMER_EVENTS,
@@ -67,9 +68,10 @@ def consumes() -> dict[str, list[tuple[TopicSpec, str]]]:
             (PARTICIPANT_EVENTS, "eligibility-facts"),
             (REACTIVATION_REQUESTS, "eligibility-requests"),
             (EMERGENCY_REQUESTS, "eligibility-emergency"),
+            (PRIVACY_EVENTS, "eligibility-privacy"),  # services/eligibility/privacy.py
         ],
         "registry": [(s, f"registry-{s.name}") for s in _registry_mirrored()],
-        "notifier": [(s, f"notifier-{s.name}") for s in _notifier_listened()],
+        "notifier": [(s, f"notifier-{s.name}") for s in (*_notifier_listened(), PRIVACY_EVENTS)],
     }
 
 
@@ -77,7 +79,7 @@ def consumes() -> dict[str, list[tuple[TopicSpec, str]]]:
 PRODUCES: dict[str, tuple[str, ...]] = {
     "intake": (PARTICIPANT_EVENTS.name, REACTIVATION_REQUESTS.name, EMERGENCY_REQUESTS.name),
     "eligibility": (DECISIONS.name, TIMER_EVENTS.name),
-    "registry": (STATUS_CHANGES.name,),
+    "registry": (STATUS_CHANGES.name, PRIVACY_EVENTS.name),  # erasures announced (services/registry/privacy.py)
     "notifier": (NOTIFICATION_EVENTS.name, NOTIFICATION_EVENTS.dlq),  # its own failed deliveries
 }
 TRANSACTIONAL_ID_PREFIX = {"intake": "intake-"}

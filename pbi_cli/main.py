@@ -18,6 +18,7 @@ _GROUPS = [
     ("pbi_cli.importer", "import"),
     ("pbi_cli.docs", "docs"),
     ("pbi_cli.dlq", "dlq"),
+    ("pbi_cli.privacy", "privacy"),
     ("pbi_cli.demo", "demo"),
     ("pbi_cli.serve", "run"),
     ("pbi_cli.db", "db"),

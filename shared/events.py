@@ -336,6 +336,19 @@ class NotificationUpdated(Event):
     reason: str | None = None
 
 
+# --- registry -> every service that keeps contact data (UU PDP 27/2022, CONTRACT.md "Personal data") ---
+
+
+class PersonalDataErased(Event):
+    """The person's name, phone numbers and message texts are to be removed in every service; decisions
+    and status history stay, keyed by NIK. It carries nothing personal but the NIK (the Kafka key).
+    `occurred_at` is the moment of the erasure: contact data on events from before it never comes back
+    (shared.privacy)."""
+
+    type: Literal["participant.personal_data_erased"] = "participant.personal_data_erased"
+    requested_by: Annotated[str, Field(min_length=1, max_length=64)]  # an API key id, or "cli"
+
+
 AnyEvent = Annotated[
     ParticipantDeactivated
     | DesilUpdated
@@ -352,7 +365,8 @@ AnyEvent = Annotated[
     | NotificationUpdated
     | AppealRequested
     | AppealReviewed
-    | AppealUpdated,
+    | AppealUpdated
+    | PersonalDataErased,
     Field(discriminator="type"),
 ]
 
@@ -360,6 +374,7 @@ participant_event_adapter: TypeAdapter[ParticipantEvent] = TypeAdapter(Participa
 any_event_adapter: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 AppealInput = Annotated[AppealRequested | AppealReviewed, Field(discriminator="type")]
 appeal_input_adapter: TypeAdapter[AppealInput] = TypeAdapter(AppealInput)
+erasure_adapter: TypeAdapter[PersonalDataErased] = TypeAdapter(PersonalDataErased)
 
 
 def encode(event: Event) -> bytes:

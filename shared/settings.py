@@ -67,6 +67,10 @@ class RegistrySettings(Settings):
 class NotifierSettings(Settings):
     checks_api_keys: ClassVar[bool] = False
     http_port: int = 8082
+    # Retention (UU PDP, CONTRACT.md): message texts and stored dead-letter copies are kept this many days
+    # at most; the sweep (services/notifier/retention.py) looks for older ones this often.
+    personal_data_retention_days: int = Field(default=90, ge=1)
+    retention_sweep_interval_s: float = Field(default=3600.0, gt=0)
 
 
 class EligibilitySettings(Settings):

@@ -85,6 +85,14 @@ NOTIFICATION_EVENTS = TopicSpec(
     ("notification.updated",),
 )
 
+PRIVACY_EVENTS = TopicSpec(
+    "pbi.privacy-events.v1",
+    3,
+    30 * DAY_MS,
+    "Data-subject requests (UU PDP): the registry announces an erasure, every service holding contact data erases",
+    ("participant.personal_data_erased",),
+)
+
 APPEALS = TopicSpec(
     "pbi.appeals.v1",
     3,
@@ -101,6 +109,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TIMER_EVENTS,
     STATUS_CHANGES,
     NOTIFICATION_EVENTS,
+    PRIVACY_EVENTS,
     APPEALS,
 )
 DLQ_RETENTION_MS = 90 * DAY_MS

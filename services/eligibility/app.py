@@ -17,6 +17,7 @@ from services.eligibility.domain.policy import Policy, policy_from_json
 from services.eligibility.handlers import Clock, EligibilityHandlers
 from services.eligibility.lane import EmergencyLane
 from services.eligibility.metrics import lag_loop
+from services.eligibility.privacy import PRIVACY_EVENTS, PrivacyHandlers, erasure_adapter
 from services.eligibility.store import MIGRATIONS, SCHEMA, outbox
 from services.eligibility.timers import TimerLoop
 from shared import topics, tracing
@@ -85,6 +86,14 @@ def create_app(
         max_records=500,
         **{**common, "adapter": request_adapter},
     )(handlers.on_requests)
+    subscribe(  # erasures announced by the registry (UU PDP): services/eligibility/privacy.py
+        broker,
+        PRIVACY_EVENTS,
+        group=f"{group}-privacy",
+        batch=True,
+        max_records=100,
+        **{**common, "adapter": erasure_adapter},
+    )(PrivacyHandlers(sessions).on_erasures)
     subscribe(
         broker,
         APPEALS,

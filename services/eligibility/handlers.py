@@ -21,6 +21,7 @@ from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.rules import Decision, Facts, decide, decided_after, redecide
 from services.eligibility.domain.schedule import request_timers, sla_state
 from services.eligibility.outgoing import as_request, decision_event, sla_event
+from services.eligibility.privacy import scrub_erased
 from services.eligibility.store import (
     RequestRow,
     Timer,
@@ -121,6 +122,7 @@ class EligibilityHandlers:
             if not todo:
                 return
             known = await load_facts(session, {e.nik for e in todo})
+            todo = await scrub_erased(session, todo)  # erased people's numbers stay out (privacy.py)
             now = self.clock()  # read after the locks: see decided_after
             for event in todo:  # in partition order: one person's facts apply in sequence
                 facts, phone = known.get(event.nik, (Facts(event.nik), None))
@@ -197,6 +199,7 @@ class EligibilityHandlers:
             if not todo:
                 return
             known = await load_facts(session, {e.nik for e in todo})
+            todo = await scrub_erased(session, todo)  # an appeal from before an erasure keeps no number
             now = self.clock()  # read after the locks: see decided_after
             for event in todo:
                 await self.appeals.handle(session, event, known, now, effects)
@@ -220,6 +223,7 @@ class EligibilityHandlers:
             if not todo:
                 return
             known = await load_facts(session, {r.nik for r in todo})
+            todo = await scrub_erased(session, todo)  # a request from before an erasure keeps no number
             now = self.clock()  # read after the locks: see decided_after
             t = RequestRow.__table__
             existing = set(

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 
 from services.registry import queries
+from services.registry.privacy_api import log_read
 from services.registry.responses import MaskedParticipant, Participant, Stats
 from shared.auth import Principal
 from shared.auth.dependencies import require_any_scope
@@ -48,6 +49,7 @@ async def get_participant(nik: str, request: Request, principal: Principal = Dep
     except NikError as exc:
         raise RequestValidationError([{"loc": ("path", "nik"), "msg": str(exc), "type": "value_error"}])
     found = await queries.participant(request.app.state.engine, nik)
+    await log_read(request, principal, nik, found)  # every read is on record before it is answered (UU PDP)
     if found is None:
         raise HTTPException(404, "no participant with this NIK is known to the registry")
     return found if "participants:read" in principal.scopes else masked_view(found)

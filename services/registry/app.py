@@ -14,6 +14,7 @@ from services.registry.dashboard.kafka_health import KafkaHealth
 from services.registry.dashboard.live import LiveSnapshot
 from services.registry.dashboard.routes import mount_dashboard
 from services.registry.handlers import RegistryHandlers
+from services.registry.privacy_api import install as install_privacy
 from services.registry.store import MIGRATIONS, SCHEMA, outbox
 from services.registry.sweep import Clock, WindowSweep, utc_now
 from services.registry.worklist_api import router as worklist_router
@@ -161,6 +162,7 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now)
     install_problem_details(app)  # every error as RFC 9457 problem details, documented on every route
     instrument(app, "registry")
     app.include_router(router)
+    install_privacy(app, engine, settings.topic_prefix, relay.wake)  # erasure, access log (UU PDP)
     app.include_router(worklist_router)
     app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))
     mount_dashboard(app, snapshot)

@@ -32,6 +32,7 @@ from services.registry.domain.worklist import (
     items_for_decision,
     satisfied_by,
 )
+from services.registry.privacy import ERASURES
 from services.registry.store import RQ, SCHEMA, A, H, N, P, outbox
 from shared.db import any_of, bulk_insert, transaction, upsert_clause
 from shared.enums import DecisionReason, ParticipantStatus, SlaState, WorklistKind
@@ -46,6 +47,7 @@ from shared.events import (
 )
 from shared.nik import parse_nik
 from shared.outbox import outbox_row
+from shared.privacy import erased_among, scrub
 from shared.sla import SLA_ORDER, advance_sla, sla_of_decision, sla_of_event, sla_rank
 from shared.topics import STATUS_CHANGES
 
@@ -111,6 +113,8 @@ class RegistryHandlers:
             await session.execute(select(P).where(any_of(P.c.nik, niks)).order_by(P.c.nik).with_for_update())
         ).mappings()
         people: dict[str, Participant | None] = {r["nik"]: participant_from_row(r) for r in rows}
+        # Erased people: contact data on their events stays out (shared.privacy); read after the locks.
+        events = scrub(events, await erased_among(session, ERASURES, niks))
         changed: set[str] = set()
         history: list[dict[str, Any]] = []
         anomalies: list[dict[str, Any]] = []

@@ -27,6 +27,9 @@ ANY_EVENTS = (ALL_EVENTS, *EVENT_TYPE_SCOPES)  # any of these lets a key reach P
 # when the key is bound to one (a Dinsos office sees its own province or regency only).
 WORKLIST_READ, WORKLIST_WRITE = "worklist:read", "worklist:write"
 
+# Data-subject rights (UU PDP): erasing a person's contact data, reading who read their record.
+PRIVACY_ADMIN = "privacy:admin"
+
 SCOPES = (
     ALL_EVENTS,
     *EVENT_TYPE_SCOPES,
@@ -34,6 +37,7 @@ SCOPES = (
     "emergency:write",
     "participants:read",
     "dashboard:read",
+    PRIVACY_ADMIN,
     WORKLIST_READ,
     WORKLIST_WRITE,
 )

@@ -36,6 +36,7 @@ SPEC_NAMES = {
     "TIMER_EVENTS",
     "STATUS_CHANGES",
     "NOTIFICATION_EVENTS",
+    "PRIVACY_EVENTS",
 }
 
 
@@ -68,6 +69,7 @@ def recorded_subscriptions(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[tup
     import services.eligibility.lane as eligibility_lane
     import services.intake.app as intake_app
     import services.notifier.app as notifier_app
+    import services.notifier.privacy as notifier_privacy
     import services.registry.app as registry_app
     from services.notifier.settings import NotifierSettings
     from shared.settings import EligibilitySettings, IntakeSettings, RegistrySettings
@@ -90,7 +92,7 @@ def recorded_subscriptions(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[tup
         async def stop(self) -> None:
             return None
 
-    for module in (intake_app, registry_app, notifier_app, eligibility_app, eligibility_lane):
+    for module in (intake_app, registry_app, notifier_app, eligibility_app, eligibility_lane, notifier_privacy):
         monkeypatch.setattr(module, "subscribe", record)
     for module in (registry_app, eligibility_lane):
         monkeypatch.setattr(module, "make_broker", lambda *a, **k: UnstartedBroker())
