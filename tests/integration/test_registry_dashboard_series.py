@@ -15,15 +15,18 @@ from sqlalchemy import select, update
 
 from services.registry.app import create_app
 from services.registry.dashboard import series
+from services.registry.dashboard.kafka_health import KafkaHealth
+from services.registry.dashboard.live import LiveSnapshot
 from services.registry.store import PE, W
 from shared.db import make_engine
-from shared.events import Event, NotificationUpdated, ReactivationDecided
+from shared.events import DesilUpdated, Event, NotificationUpdated, ReactivationDecided
 from shared.settings import RegistrySettings, Settings
-from shared.topics import DECISIONS, NOTIFICATION_EVENTS
+from shared.topics import DECISIONS, NOTIFICATION_EVENTS, PARTICIPANT_EVENTS
 from tests.conftest import eventually
 from tests.integration.helpers import produce, running
 
 T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
+SVG = "{http://www.w3.org/2000/svg}"
 S, M = dt.timedelta(seconds=1), dt.timedelta(minutes=1)
 NIK = "3674015708900001"
 
@@ -145,3 +148,27 @@ async def test_the_snapshot_carries_the_charts_and_the_worklist_summary_and_me_t
     assert me.status_code == 200 and me.json()["scopes"] == ["dashboard:read", "worklist:read"]
     assert me.json()["region"] == [None, None]
     assert (refused.status_code, anonymous.status_code) == (403, 401)
+
+
+async def test_the_wave_chart_follows_kafka_offsets_of_the_participant_events(settings: Settings) -> None:
+    facts: list[Event] = [
+        DesilUpdated(occurred_at=T0, source="DTSEN", nik=f"36740157089{i:05d}", desil=3, effective_on=T0.date())
+        for i in range(1, 7)
+    ]
+    async with running(create_app(RegistrySettings(**settings.model_dump()))) as app:
+        kafka = KafkaHealth(settings.kafka_bootstrap_servers, settings.topic_prefix, cache_s=0)
+        live = LiveSnapshot(app.state.engine, kafka, worklist_every=0, charts_every=0)
+        live.wave.every = dt.timedelta(0)
+        await live()  # the first sample: the chart starts at zero from here
+        await produce(settings, PARTICIPANT_EVENTS, *facts)
+        await eventually(lambda: _seen(settings, facts))
+
+        async def moved() -> ET.Element | None:
+            wave = ET.fromstring((await live())["charts"]["wave"])
+            totals = {p.get("data-series"): int(p.get("data-total") or 0) for p in wave.iter(SVG + "polyline")}
+            return wave if totals.get("in", 0) > 0 and totals.get("applied", 0) > 0 else None
+
+        await eventually(moved, timeout=30)  # the group commits after its batch: applied follows in
+    latest = live.wave.samples[-1]
+    assert latest.events_in - live.wave.samples[0].events_in == len(facts)
+    assert latest.applied - live.wave.samples[0].applied == len(facts)
