@@ -18,8 +18,8 @@ _REFERENCE = re.compile(r"^[0-9A-Fa-f-]{6,36}$")  # shared.events.RequestRef
 def appeal_events(
     inbound_id: str, phone: str, reference: str | None, niks: list[str], now: dt.datetime
 ) -> tuple[list[AppealRequested], str]:
-    """(events to publish, the answer). A number on file for several NIKs (a family's phone) appeals for
-    each: only the NIK whose request the reference names is opened, the others are refused by eligibility."""
+    """(events to publish, the answer) for the NIKs the reference concerns (inbound.py narrows a family's
+    phone to the NIK whose request it names, when the notifier has seen that request)."""
     if reference is None or not _REFERENCE.fullmatch(reference):
         return [], answers.APPEAL_USAGE
     events = [

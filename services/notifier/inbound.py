@@ -33,7 +33,7 @@ from services.notifier.appeals import appeal_events
 from services.notifier.domain import answers
 from services.notifier.domain.commands import Command, Kind, parse
 from services.notifier.domain.delivery import REPLY
-from services.notifier.domain.standing import Standing
+from services.notifier.domain.standing import Standing, names_request
 from services.notifier.store import IN, OO, C, M, outbox
 from shared.db import bulk_insert, transaction
 from shared.outbox import add_to_outbox, outbox_row
@@ -42,7 +42,7 @@ from shared.topics import APPEALS
 
 log = structlog.get_logger(__name__)
 NAMESPACE = uuid.UUID("5d0f2c7a-8e41-4b6a-9c3d-7a1e0b9f4c25")
-MAX_PEOPLE = 3  # one number on file for several NIKs (a family's phone): one answer each, at most this many
+MAX_PEOPLE = 5  # one number on file for several NIKs (a family's phone): one answer each, at most this many
 
 
 @dataclass(frozen=True)
@@ -157,10 +157,19 @@ class Commands:
                     text = answers.status_answer(known.get(nik) or Standing(nik), now)
                     answers_.append((nik, "status", text))
             else:
-                events, text = appeal_events(item.inbound_id or "", item.phone, command.reference, niks, now)
+                named = await self._named_by(session, niks, command.reference)
+                events, text = appeal_events(item.inbound_id or "", item.phone, command.reference, named, now)
                 await add_to_outbox(session, outbox, [outbox_row(self.prefix + APPEALS.name, e) for e in events])
                 answers_.append((niks[0] if len(niks) == 1 else None, "appeal", text))
         return [self._message(item, i, nik, kind, text, now) for i, (nik, kind, text) in enumerate(answers_)]
+
+    async def _named_by(self, session: AsyncSession, niks: list[str], reference: str | None) -> list[str]:
+        """The NIKs on file whose request the reference names; all of them when none does (eligibility then
+        refuses the appeal as an unknown request, and the person is told)."""
+        if reference is None or len(niks) == 1:
+            return niks
+        known = await standings.load(session, niks)
+        return [n for n in niks if n in known and names_request(known[n], reference)] or niks
 
     async def _niks_on_file(self, session: AsyncSession, phone: str) -> list[str]:
         query = select(C.c.nik).where(C.c.phone == phone).order_by(C.c.nik).limit(MAX_PEOPLE)

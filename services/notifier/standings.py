@@ -29,6 +29,7 @@ def to_standing(row: Any) -> Standing:
     values = {name: row[name] for name in FIELDS}
     values["status"] = ParticipantStatus(row["status"]) if row["status"] else None
     values["reasons"], values["follow_ups"] = tuple(row["reasons"]), tuple(row["follow_ups"])
+    values["request_ids"] = tuple(row["request_ids"] or ())  # NULL on rows from before revision 0006
     return Standing(**values)
 
 
@@ -36,6 +37,7 @@ def to_row(s: Standing) -> dict[str, Any]:
     row = {name: getattr(s, name) for name in FIELDS}  # (dataclasses.asdict deep-copies: 1 ms a row)
     row["status"] = s.status.value if s.status else None
     row["reasons"], row["follow_ups"] = list(s.reasons), list(s.follow_ups)
+    row["request_ids"] = list(s.request_ids)
     return row
 
 

@@ -80,6 +80,7 @@ class StandingRow(SQLModel, table=True):
     desil_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     request_open: bool = False
     last_status_at: dt.datetime | None = _tz()
+    request_ids: list[str] | None = Field(default=None, sa_column=Column(ARRAY(Text), nullable=True))  # 0006
 
 
 class OptOut(SQLModel, table=True):

@@ -16,11 +16,11 @@ from sqlalchemy import insert, select
 from services.notifier.app import create_app
 from services.notifier.domain import answers
 from services.notifier.signatures import twilio_signature
-from services.notifier.store import IN, OO, M
-from shared.appeals import appeal_id_for_message
-from shared.events import AppealRequested, ParticipantDeactivated
+from services.notifier.store import IN, OO, ST, M
+from shared.appeals import appeal_id_for_message, request_reference
+from shared.events import AppealRequested, ParticipantDeactivated, ReactivationRequested
 from shared.settings import Settings
-from shared.topics import APPEALS, PARTICIPANT_EVENTS
+from shared.topics import APPEALS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 from tests.conftest import eventually
 from tests.integration.helpers import TopicReader, produce
 from tests.integration.test_notifier_delivery import Clock, Sim, notifier_settings, serving
@@ -231,3 +231,34 @@ async def test_stop_and_mulai_are_ordered_by_when_they_were_sent_and_cek_is_answ
         async with app.state.sessions() as s:
             opted_out = await s.scalar(select(OO.c.opted_out).where(OO.c.phone == OTHER))
     assert opted_out is False
+
+
+async def test_a_family_phone_gets_one_status_each_and_banding_goes_only_for_the_nik_it_names(
+    settings: Settings, sim: Sim
+) -> None:
+    clock = Clock(DAYTIME)
+    app = create_app(notifier_settings(settings, sim), clock=clock)
+    sibling = "3674015708900002"
+    request_id = uuid.uuid4()
+    async with serving(app, sim.notifier_port), TopicReader(settings, settings.topic_prefix + APPEALS.name) as topic:
+        await produce(settings, PARTICIPANT_EVENTS, deactivation(), deactivation().model_copy(update={"nik": sibling}))
+        request = ReactivationRequested(
+            occurred_at=DAYTIME, source="intake", nik=sibling, request_id=request_id, path="REGULAR",
+            channel="DINSOS", received_at=DAYTIME,
+        )  # fmt: skip
+        await produce(settings, REACTIVATION_REQUESTS, request)
+
+        async def request_seen() -> bool:
+            async with app.state.sessions() as s:
+                ids = await s.scalar(select(ST.c.request_ids).where(ST.c.nik == sibling))
+            return bool(ids)
+
+        await eventually(request_seen)
+        await say(sim, PHONE, "CEK", clock)
+        await say(sim, PHONE, f"BANDING {request_reference(request_id)}", clock)
+        appeals = await topic.wait_for(lambda e: isinstance(e, AppealRequested))
+        await eventually(lambda: _sent(sim, PHONE, "3674********0002: NONAKTIF"))
+        await eventually(lambda: _sent(sim, PHONE, "3674********0001: NONAKTIF"))
+        await topic.poll()
+    assert [e.nik for e in topic.events if isinstance(e, AppealRequested)] == [sibling]
+    assert appeals[0].request_ref == request_reference(request_id)

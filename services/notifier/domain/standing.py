@@ -15,8 +15,10 @@ and twice: an older deactivation or a decision older than the status already set
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, replace
 
+from shared.appeals import matches_reference
 from shared.enums import DecisionReason, Outcome, ParticipantStatus
 from shared.events import (
     BiometricRecorded,
@@ -57,6 +59,16 @@ class Standing:
     desil_on: dt.date | None = None
     request_open: bool = False
     last_status_at: dt.datetime | None = None
+    # The person's latest requests (hex ids, newest first): BANDING <reference> from a family's phone is
+    # handed on only for the NIK whose request it names.
+    request_ids: tuple[str, ...] = ()
+
+
+KEPT_REQUESTS = 5
+
+
+def _with_request(s: Standing, request_id: str) -> tuple[str, ...]:
+    return (request_id, *(r for r in s.request_ids if r != request_id))[:KEPT_REQUESTS]
 
 
 def concerns(event: Event) -> bool:
@@ -86,7 +98,8 @@ def fold(s: Standing | None, event: Event, window_months: int = 6) -> Standing |
         case ParticipantDeactivated():
             return _deactivated(s, event, window_months)
         case ReactivationRequested():
-            return s if s.status is S.ACTIVE else replace(s, request_open=True)
+            request_ids = _with_request(s, event.request_id.hex)
+            return replace(s, request_ids=request_ids, request_open=s.request_open or s.status is not S.ACTIVE)
         case ReactivationDecided():
             return _decided(s, event)
         case WindowReminderDue():
@@ -132,7 +145,7 @@ def _deactivated(s: Standing, e: ParticipantDeactivated, months: int) -> Standin
 
 def _decided(s: Standing, e: ReactivationDecided) -> Standing:
     if _waits_for_deactivation(e) or (s.last_status_at is not None and e.occurred_at < s.last_status_at):
-        return s
+        return s  # (its request was recorded when it was made)
     expired = e.outcome is Outcome.EXPIRED or DecisionReason.WINDOW_EXPIRED in e.reasons
     if e.outcome is Outcome.APPROVED:
         status = S.ACTIVE
@@ -152,4 +165,10 @@ def _decided(s: Standing, e: ReactivationDecided) -> Standing:
         window_closes_at=e.window_closes_at or s.window_closes_at,
         request_open=e.outcome is Outcome.PENDING,
         last_status_at=e.occurred_at,
+        request_ids=_with_request(s, e.request_id.hex),
     )
+
+
+def names_request(s: Standing, reference: str) -> bool:
+    """Whether one of the person's latest requests is the one `reference` names (shared.appeals)."""
+    return any(matches_reference(uuid.UUID(hex=r), reference) for r in s.request_ids)

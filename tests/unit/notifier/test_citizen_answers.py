@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.notifier.domain import answers
-from services.notifier.domain.standing import Standing, fold
+from services.notifier.domain.standing import Standing, fold, names_request
 from services.notifier.templates import GSM7
+from shared.appeals import request_reference
 from shared.enums import DeactivationReason, DecisionReason, FollowUp, Outcome, ParticipantStatus
 from shared.events import (
     BiometricRecorded,
@@ -277,3 +278,25 @@ def test_facts_about_someone_never_seen_start_nothing_and_a_wait_for_the_list_ne
     fact = BiometricRecorded(occurred_at=T0, source="Dukcapil", nik=NIK, recorded_on=dt.date(2026, 11, 1))
     assert fold(None, fact) is None
     assert fold(None, decided(Outcome.PENDING.value, ["NOT_DEACTIVATED"], T0)) is None
+
+
+def test_the_latest_requests_are_kept_to_find_the_one_a_banding_reference_names() -> None:
+    ids = [uuid.uuid5(uuid.NAMESPACE_URL, f"request-{i}") for i in range(7)]
+    s = standing(deactivated())
+    for i, request_id in enumerate(ids):
+        s = fold(s, _requested(request_id, later(i + 1)))  # type: ignore[assignment]
+    assert s.request_ids == tuple(r.hex for r in reversed(ids))[:5]
+    assert names_request(s, request_reference(ids[-1])) and not names_request(s, request_reference(ids[0]))
+    assert names_request(s, str(ids[-1]).upper())  # the whole id, any case
+
+
+def _requested(request_id: uuid.UUID, at: dt.datetime) -> Event:
+    return ReactivationRequested(
+        occurred_at=at,
+        source="intake",
+        nik=NIK,
+        request_id=request_id,
+        path="REGULAR",
+        channel="DINSOS",
+        received_at=at,
+    )
