@@ -398,7 +398,7 @@ def test_consumers_scale_on_their_own_groups_lag() -> None:
         assert trigger["type"] == "prometheus"
         query = trigger["metadata"]["query"]
         assert promql_metric_names(query) == {"kafka_consumergroup_lag"}
-        # The groups the service joins are named <service>-<topic> (shared.kafka.subscribe via app.py).
+        # Every group a service joins starts with its name: <service>-<topic> or <service>-<lane> (app.py).
         assert f'consumergroup=~"{name}-.+"' in query
         assert int(trigger["metadata"]["threshold"]) > 0
         assert obj["spec"]["fallback"]["replicas"] <= obj["spec"]["maxReplicaCount"]
