@@ -4,11 +4,15 @@ problem details, status fields are enums. Built from the real apps (nothing is s
 
 from __future__ import annotations
 
+import json
+import re
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from services.intake.api import EmergencyBody
 from services.intake.app import create_app as intake_app
 from services.notifier.app import create_app as notifier_app
 from services.registry.app import create_app as registry_app
@@ -154,3 +158,21 @@ def test_registry_routes_answer_typed_models() -> None:
     ]
     stats = paths["/v1/stats"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert stats == {"$ref": "#/components/schemas/Stats"}
+
+
+def test_the_readme_names_the_documents_and_its_curl_examples_are_valid_requests() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    for document in ("/docs", "/openapi.json", "/asyncapi.json", "/asyncapi.yaml", "pbi docs asyncapi"):
+        assert document in readme, document
+    curls = re.findall(r"curl -s localhost:(\d+)(/v1/[\w/-]+)(.*?)(?:\n\n|\n#)", readme, re.S)
+    posted = {
+        path: json.loads(re.sub(r"\s*\n\s*", " ", body[0]))
+        for _, path, rest in curls
+        if (body := re.findall(r"-d '(.*?)'", rest, re.S))
+    }
+    participant_event_adapter.validate_python({**posted["/v1/events"], "source": "SIKS-NG"})
+    EmergencyBody.model_validate(posted["/v1/hospital/emergency-reactivations"])
+    ports = {"8080": "intake", "8081": "registry"}
+    for port, path, _ in curls:
+        assert path in openapi(ports[port])["paths"], path
+    assert {path for _, path, _ in curls} >= {"/v1/events", "/v1/hospital/emergency-reactivations", "/v1/stats"}
