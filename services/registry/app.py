@@ -142,7 +142,7 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now)
     app = FastAPI(title="pbi-reactivation registry", lifespan=lifespan)
     app.state.engine = engine
     # What its outbox relay writes, for the AsyncAPI document (shared.asyncapi).
-    declare_publishers(broker, "registry", (topics.STATUS_CHANGES,), settings.topic_prefix)
+    declare_publishers(broker, "registry", (topics.STATUS_CHANGES, topics.PRIVACY_EVENTS), settings.topic_prefix)
     app.state.broker = broker
     # The urgent lane builds its broker in its own thread: the same subscriptions on one never started.
     described_lane = make_broker(settings, "registry-urgent")
