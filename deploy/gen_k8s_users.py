@@ -27,6 +27,7 @@ import yaml
 
 from deploy.gen_k8s_topics import CLUSTER
 from shared.topics import (
+    APPEALS,
     CATALOGUE,
     DECISIONS,
     EMERGENCY_REQUESTS,
@@ -68,6 +69,7 @@ def consumes() -> dict[str, list[tuple[TopicSpec, str]]]:
             (PARTICIPANT_EVENTS, "eligibility-facts"),
             (REACTIVATION_REQUESTS, "eligibility-requests"),
             (EMERGENCY_REQUESTS, "eligibility-emergency"),
+            (APPEALS, "eligibility-appeals"),  # services/eligibility/appeals.py
             (PRIVACY_EVENTS, "eligibility-privacy"),  # services/eligibility/privacy.py
         ],
         "registry": [(s, f"registry-{s.name}") for s in _registry_mirrored()],
@@ -77,10 +79,12 @@ def consumes() -> dict[str, list[tuple[TopicSpec, str]]]:
 
 # Service -> topics it publishes to (besides the dead letters of what it consumes).
 PRODUCES: dict[str, tuple[str, ...]] = {
-    "intake": (PARTICIPANT_EVENTS.name, REACTIVATION_REQUESTS.name, EMERGENCY_REQUESTS.name),
+    # Appeals: intake's POST /v1/appeals and its operators' decisions, the notifier's WhatsApp BANDING.
+    "intake": (PARTICIPANT_EVENTS.name, REACTIVATION_REQUESTS.name, EMERGENCY_REQUESTS.name, APPEALS.name),
     "eligibility": (DECISIONS.name, TIMER_EVENTS.name),
     "registry": (STATUS_CHANGES.name, PRIVACY_EVENTS.name),  # erasures announced (services/registry/privacy.py)
-    "notifier": (NOTIFICATION_EVENTS.name, NOTIFICATION_EVENTS.dlq),  # its own failed deliveries
+    # Its own failed deliveries; WhatsApp BANDING as AppealRequested (services/notifier/inbound.py).
+    "notifier": (NOTIFICATION_EVENTS.name, NOTIFICATION_EVENTS.dlq, APPEALS.name),
 }
 TRANSACTIONAL_ID_PREFIX = {"intake": "intake-"}
 
