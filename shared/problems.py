@@ -63,9 +63,14 @@ def _phrase(status: int) -> str:
 
 
 def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """loc, msg and type of each error: never `input` or `ctx` (they may hold a whole NIK)."""
+    """loc, msg and type of each error: never `input` or `ctx` (they may hold a whole NIK), and a NIK or
+    phone number used as a key of the body (an unexpected field's name is in `loc`) is masked."""
     return [
-        {"loc": list(e.get("loc", ())), "msg": mask_personal_data(str(e.get("msg", ""))), "type": e.get("type")}
+        {
+            "loc": [mask_personal_data(p) if isinstance(p, str) else p for p in e.get("loc", ())],
+            "msg": mask_personal_data(str(e.get("msg", ""))),
+            "type": e.get("type"),
+        }
         for e in errors
     ]
 
