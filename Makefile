@@ -69,13 +69,19 @@ chaos: venv infra-up ## fault injection scenarios: writes chaos-results.json
 k8s-topics: venv ## regenerate the Strimzi KafkaTopic resources from the topic catalogue
 	@$(BIN)/python -m deploy.gen_k8s_topics
 
+asyncapi: venv ## the AsyncAPI document of every service's topics, generated from their brokers: .run/docs/asyncapi.{json,yaml}
+	@PBI_ENV=$${PBI_ENV:-local} $(BIN)/pbi docs asyncapi --out .run/docs
+
 # Built once per machine (promtool takes minutes), so `make test` installs them before pytest; without
 # Go or a registry the deploy tests skip and say why.
-deploy-tools: ## kustomize, kubeconform, promtool and the Kubernetes schemas (pinned, cached in ~/.cache/pbi/tools)
+deploy-tools: ## kustomize, kubeconform, promtool, helm and the Kubernetes schemas (pinned, cached in ~/.cache/pbi/tools)
 	@deploy/tools.sh all || echo "[make] warning: deploy tools could not be installed; the deploy tests will skip and say why"
 
 k8s-rules: venv ## regenerate the PrometheusRule resources from deploy/monitoring/rules
 	@$(BIN)/python -m deploy.gen_k8s_rules
+
+helm-chart: deploy-tools ## a Helm chart made from the Kustomize base, in build/helm/pbi (not committed)
+	@$(BIN)/python -m deploy.gen_helm_chart
 
 k8s-users: venv ## regenerate the Strimzi KafkaUser resources (one per service, its ACLs) from catalogue and subscribers
 	@$(BIN)/python -m deploy.gen_k8s_users
