@@ -145,6 +145,8 @@ class WorklistItemRow(SQLModel, table=True):
         Index("ix_registry_worklist_open", "state", "kind", "due_at"),
         Index("ix_registry_worklist_region", "province", "regency", "district"),
         Index("ix_registry_worklist_request", "request_id"),
+        # Facts close a person's open items by NIK and kind (worklist.close_satisfied).
+        Index("ix_registry_worklist_open_nik", "nik", "kind", postgresql_where=text("state = 'OPEN'")),
         {"schema": SCHEMA},
     )
     item_id: uuid.UUID = Field(primary_key=True)

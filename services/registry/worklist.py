@@ -55,11 +55,14 @@ async def record(
 
 
 # One statement per kind and batch: every open item of that kind of the batch's people, opened no later
-# than its fact allows (the open items of one kind are few next to the people; state+kind index).
+# than its fact allows (the partial index on open items by NIK and kind finds them).
 _CLOSE = text(
     "update registry.worklist_items w set state = 'DONE', closed_by = :by, closed_at = :at, note = f.note "
     "from unnest(:niks, :untils, :notes) as f(nik, until, note) "
-    "where w.nik = f.nik and w.kind = :kind and w.state = 'OPEN' and w.opened_at <= f.until "
+    # `nik = any(:niks)` lets the planner probe the partial index per person; the join alone reads every
+    # open item of the kind (EXPLAIN at 200,000 open items: an index scan of the batch's 2,312 instead of
+    # a bitmap scan of 66,667).
+    "where w.nik = any(:niks) and w.nik = f.nik and w.kind = :kind and w.state = 'OPEN' and w.opened_at <= f.until "
     "returning w.item_id"
 ).bindparams(
     bindparam("niks", type_=ARRAY(String)),
