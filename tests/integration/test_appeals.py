@@ -385,3 +385,70 @@ async def test_an_operator_of_the_region_dismisses_an_appeal_and_the_item_is_don
     await eventually(dismissed, timeout=60)
     status = (await client.get(f"/v1/reactivations/{rejected}", headers=headers["dinsos"])).json()
     assert status["status"] == "REJECTED"  # dismissing changes nothing of the request
+
+
+async def test_an_appeal_upheld_after_the_window_closed_reactivates_a_request_received_in_time(
+    settings: Settings,
+) -> None:
+    """Lateness is judged at the original request's receipt: a request received inside the window, rejected,
+    appealed and cured after the window closed is approved, and the registry brings the person back from
+    EXPIRED (eligibility and the registry, real broker and database)."""
+    common = settings.model_dump()
+    deactivated_on = (NOW - dt.timedelta(days=200)).date()  # the window closed about 20 days ago
+    received = NOW - dt.timedelta(days=30)  # inside the window
+    request = ReactivationRequested(
+        occurred_at=received,
+        source="intake",
+        nik=NIK,
+        request_id=uuid.uuid4(),
+        path="REGULAR",
+        channel="DINSOS",
+        received_at=received,
+    )
+    facts_then = [
+        ParticipantDeactivated(
+            occurred_at=NOW, source="SIKS-NG", nik=NIK, reason="DESIL_ABOVE_5", deactivated_on=deactivated_on
+        ),
+        DesilUpdated(
+            occurred_at=NOW, source="DTSEN", nik=NIK, desil=7, effective_on=deactivated_on + dt.timedelta(days=3)
+        ),
+        BiometricRecorded(occurred_at=NOW, source="DUKCAPIL", nik=NIK, recorded_on=NOW.date()),
+    ]
+    async with (
+        running(eligibility_app(EligibilitySettings(**common))),
+        running(registry_app(RegistrySettings(**common))),
+        TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions,
+    ):
+        await produce(settings, PARTICIPANT_EVENTS, *facts_then)
+
+        async def expired_in_registry() -> bool:
+            rows = await query(settings, select(P.c.status).where(P.c.nik == NIK))
+            return bool(rows) and rows[0]["status"] == "EXPIRED"
+
+        await eventually(expired_in_registry, timeout=60)
+
+        async def facts_in() -> bool:
+            t = FactsRow.__table__
+            return bool(await query(settings, select(t.c.nik).where(t.c.nik == NIK, t.c.biometric_recorded)))
+
+        await eventually(facts_in, timeout=60)
+        await produce(settings, REACTIVATION_REQUESTS, request)
+        [rejection] = await decisions.wait_for(of_request(request.request_id), timeout=60)
+        assert (rejection.outcome, rejection.reasons) == (Outcome.REJECTED, ["DESIL_ABOVE_5"])  # not WINDOW_EXPIRED
+
+        appeal = as_intake_sent_it(uuid.uuid4(), str(request.request_id))
+        await produce(settings, APPEALS, appeal)
+        await decisions.wait_for(of_appeal(appeal.appeal_id, AppealStatus.OPEN), timeout=60)
+        cure = DesilUpdated(
+            occurred_at=NOW, source="DTSEN", nik=NIK, desil=4, effective_on=deactivated_on + dt.timedelta(days=40)
+        )
+        await produce(settings, PARTICIPANT_EVENTS, cure)
+        await decisions.wait_for(of_appeal(appeal.appeal_id, AppealStatus.UPHELD), timeout=60)
+        [approval] = await decisions.wait_for(of_request(request.request_id, "APPROVED"))
+        assert approval.appeal_id == appeal.appeal_id and approval.received_at == received
+
+        async def active_again() -> bool:
+            rows = await query(settings, select(P.c.status).where(P.c.nik == NIK))
+            return rows[0]["status"] == "ACTIVE"
+
+        await eventually(active_again, timeout=60)
