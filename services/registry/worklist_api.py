@@ -20,6 +20,7 @@ from shared.auth.dependencies import require_any_scope
 from shared.auth.scopes import WORKLIST_READ, WORKLIST_WRITE
 from shared.enums import WorklistKind, WorklistState
 from shared.nik import mask_nik
+from shared.regions import PROVINCES, REGENCIES
 
 router = APIRouter(tags=["worklist"])
 can_read = require_any_scope(WORKLIST_READ)
@@ -64,8 +65,19 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime | None, uuid.UUID]:
         raise HTTPException(422, "cursor: not one this API gave (use the `next` of the previous page)") from exc
 
 
+def by_name(province: str | None, regency: str | None) -> tuple[str | None, str | None]:
+    """Filters name regions as the items do ('Banten'); a Kemendagri code ('36', '36.74') is taken too."""
+    if province and province.isdigit():
+        province = PROVINCES.get(province, province)
+    code = regency.replace(".", "") if regency else None
+    if code and code.isdigit():
+        regency = REGENCIES[code][1] if code in REGENCIES else regency
+    return province, regency
+
+
 def bound_filters(principal: Principal, province: str | None, regency: str | None) -> tuple[str | None, str | None]:
     """The region filters a key may use: its own region whatever it asks, 403 for another one."""
+    province, regency = by_name(province, regency)
     bound_province, bound_regency = principal.region
     if bound_province is not None and province not in (None, bound_province):
         raise HTTPException(403, f"this key is bound to {bound_province}")

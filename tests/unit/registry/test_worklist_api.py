@@ -83,6 +83,23 @@ def test_a_bound_key_sees_its_own_region_and_may_not_ask_for_another() -> None:
     assert bound_filters(key("36"), None, "Kota Tangerang") == ("Banten", "Kota Tangerang")
 
 
+@pytest.mark.parametrize(
+    ("province", "regency", "names"),
+    [
+        ("36", "36.74", ("Banten", "Kota Tangerang Selatan")),
+        ("Banten", "3674", ("Banten", "Kota Tangerang Selatan")),
+        ("99", "9999", ("99", "9999")),  # no such region: filters nothing in, as a name nobody has
+        (None, None, (None, None)),
+    ],
+)
+def test_a_filter_may_name_a_region_by_its_kemendagri_code(
+    province: str | None, regency: str | None, names: tuple
+) -> None:  # type: ignore[type-arg]
+    assert bound_filters(key(), province, regency) == names
+    if names[0] == "Banten":
+        assert bound_filters(key("36", "3674"), province, regency) == names  # its own region, by code
+
+
 def test_a_bound_key_owns_only_its_region_s_items() -> None:
     assert in_region(key("36", "3674"), row())
     assert not in_region(key("36", "3671"), row())
