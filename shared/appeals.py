@@ -33,3 +33,12 @@ def matches_reference(request_id: uuid.UUID, text: str) -> bool:
 def appeal_id_for_message(message_id: str) -> uuid.UUID:
     """One inbound WhatsApp message opens at most one appeal: a redelivered webhook gives the same id."""
     return uuid.uuid5(_NAMESPACE, f"whatsapp:{message_id}")
+
+
+def reference_range(text: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The ids a reference can name, as a range of the primary key (an index range scan, not a text
+    match over every request); None when it is too short or not hex."""
+    ref = normalize_reference(text)
+    if len(ref) < MIN_REFERENCE or len(ref) > 32 or any(c not in "0123456789abcdef" for c in ref):
+        return None
+    return uuid.UUID(ref.ljust(32, "0")), uuid.UUID(ref.ljust(32, "f"))

@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.eligibility.domain import appeals as rules
 from services.eligibility.domain.rules import Facts, decided_after
 from services.eligibility.outgoing import appeal_event, as_request
-from services.eligibility.store import AppealRow, RequestRow
+from services.eligibility.store import AppealRow, FactsRow, RequestRow
+from shared.appeals import reference_range
 from shared.db import any_of
-from shared.enums import AppealStatus
+from shared.enums import AppealRefusal, AppealStatus
 from shared.events import AppealRequested, AppealReviewed, ReactivationRequested
 from shared.nik import mask_nik
 from shared.outbox import outbox_row
@@ -68,6 +69,9 @@ class Appeals:
         )
         refusal = rules.refusal(target, appeal.nik, appealed)
         request_id = row["request_id"] if row is not None else appeal.request_id
+        if refusal is AppealRefusal.UNKNOWN_REQUEST and await self._for_a_sibling(session, appeal):
+            log.info("appeal_for_another_nik", appeal_id=str(appeal.appeal_id), nik=mask_nik(appeal.nik))
+            return
         if refusal is not None:
             log.info("appeal_refused", appeal_id=str(appeal.appeal_id), nik=mask_nik(appeal.nik), why=refusal.value)
             self._publish(fx, appeal, AppealStatus.REFUSED, now, request_id=request_id, reasons=(refusal.value,))
@@ -172,6 +176,19 @@ class Appeals:
         assert appeal.request_ref is not None
         found = rules.resolve([_on_record(r) for r in rows], appeal.request_ref)
         return next((r for r in rows if found is not None and r["request_id"] == found.request_id), None)
+
+    async def _for_a_sibling(self, session: AsyncSession, appeal: AppealRequested) -> bool:
+        """A WhatsApp appeal whose reference names a request of another NIK with the same number on file."""
+        ids = reference_range(appeal.request_ref) if appeal.request_ref else None
+        if ids is None or appeal.phone is None:
+            return False
+        f = FactsRow.__table__
+        rows = await session.execute(
+            select(R)
+            .join(f, f.c.nik == R.c.nik)
+            .where(R.c.request_id.between(*ids), f.c.phone == appeal.phone, R.c.nik != appeal.nik)
+        )
+        return rules.meant_for_another(appeal.request_ref, [_on_record(r) for r in rows.mappings()])
 
     def _publish(self, fx: Effects, appeal: AppealRequested, status: AppealStatus, now: dt.datetime, **kw: Any) -> None:
         event = appeal_event(appeal, status, now, **kw)

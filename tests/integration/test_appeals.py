@@ -259,8 +259,16 @@ async def test_whatsapp_appeal_by_reference_refusals_and_a_dismissal(settings: S
     decision and an unknown reference are refused; an operator's dismissal is final (a later cure does not
     uphold it)."""
     common = settings.model_dump()
-    deactivated = ParticipantDeactivated(
-        occurred_at=NOW, source="SIKS-NG", nik=NIK, reason="DESIL_ABOVE_5", deactivated_on=DEACTIVATED_ON
+    deactivated, sibling = (  # one family phone on file for two people
+        ParticipantDeactivated(
+            occurred_at=NOW,
+            source="SIKS-NG",
+            nik=nik,
+            reason="DESIL_ABOVE_5",
+            deactivated_on=DEACTIVATED_ON,
+            phone="081234567890",
+        )
+        for nik in (NIK, ELIGIBLE_NIK)
     )
     ranked = DesilUpdated(
         occurred_at=NOW, source="DTSEN", nik=NIK, desil=8, effective_on=DEACTIVATED_ON + dt.timedelta(days=3)
@@ -276,11 +284,11 @@ async def test_whatsapp_appeal_by_reference_refusals_and_a_dismissal(settings: S
         received_at=NOW,
     )
 
-    def banding(ref: str) -> AppealRequested:
+    def banding(ref: str, nik: str = NIK) -> AppealRequested:
         return AppealRequested(
             occurred_at=NOW,
             source="notifier",
-            nik=NIK,
+            nik=nik,
             appeal_id=uuid.uuid4(),
             request_ref=ref,
             channel="WHATSAPP",
@@ -292,7 +300,7 @@ async def test_whatsapp_appeal_by_reference_refusals_and_a_dismissal(settings: S
         running(eligibility_app(EligibilitySettings(**common))),
         TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions,
     ):
-        await produce(settings, PARTICIPANT_EVENTS, deactivated, ranked, biometric)
+        await produce(settings, PARTICIPANT_EVENTS, deactivated, sibling, ranked, biometric)
 
         async def facts_in() -> bool:
             t = FactsRow.__table__
@@ -316,11 +324,18 @@ async def test_whatsapp_appeal_by_reference_refusals_and_a_dismissal(settings: S
             ["DESIL_ABOVE_5"],
         )
         assert opened.due_at == NOW + FOURTEEN_DAYS and opened.phone == "+6281234567890"
-        await produce(settings, APPEALS, second, wrong)
+        # The same BANDING reached eligibility for the sibling too (the notifier appeals for every NIK on file
+        # for the number): the reference names the other's request, so the sibling's says nothing.
+        for_sibling = banding(request_reference(request.request_id), ELIGIBLE_NIK)
+        await produce(settings, APPEALS, for_sibling, second, wrong)
         [refused] = await decisions.wait_for(of_appeal(second.appeal_id), timeout=60)
         [unknown] = await decisions.wait_for(of_appeal(wrong.appeal_id), timeout=60)
         assert (refused.status, refused.reasons) == (AppealStatus.REFUSED, ["ALREADY_APPEALED"])
         assert (unknown.status, unknown.reasons) == (AppealStatus.REFUSED, ["UNKNOWN_REQUEST"])
+        await eventually(lambda: _processed(settings, for_sibling.event_id), timeout=60)
+        await eventually(lambda: _relayed(settings), timeout=60)
+        await decisions.poll()
+        assert not [e for e in decisions.events if of_appeal(for_sibling.appeal_id)(e)]
 
         review = AppealReviewed(
             occurred_at=NOW, source="intake:ops", nik=NIK, appeal_id=first.appeal_id, reviewer="ops"

@@ -61,6 +61,12 @@ def resolve(requests: list[RequestOnRecord], reference: str) -> RequestOnRecord 
     return max(matching, key=lambda r: r.decided_at, default=None)
 
 
+def meant_for_another(reference: str, siblings: list[RequestOnRecord]) -> bool:
+    """A family's phone is on file for several NIKs, so `BANDING <reference>` reaches eligibility once per
+    NIK; the NIKs whose requests the reference does not name say nothing (the one it names answers)."""
+    return resolve(siblings, reference) is not None
+
+
 def with_documents(request: Request, documents: Documents) -> Request:
     """The request as appealed: a letter the appeal brings replaces the request's own."""
     own = request.documents

@@ -138,3 +138,22 @@ def test_appeal_due_date_comes_from_the_policy_file() -> None:
 
 def test_one_whatsapp_message_opens_at_most_one_appeal() -> None:
     assert appeal_id_for_message("wamid.1") == appeal_id_for_message("wamid.1") != appeal_id_for_message("wamid.2")
+
+
+def test_a_family_phone_answers_for_the_nik_whose_request_the_reference_names() -> None:
+    from services.eligibility.domain.appeals import meant_for_another
+
+    sibling = RequestOnRecord(REQUEST_ID, OTHER_NIK, "REJECTED", RECEIVED)
+    assert meant_for_another("3F2A9C1B", [sibling]) and not meant_for_another("ABCDEF12", [sibling])
+    assert not meant_for_another("3F2A9C1B", [])
+
+
+@given(st.uuids(), st.integers(min_value=6, max_value=32))
+def test_a_reference_range_holds_exactly_the_ids_it_names(request_id: uuid.UUID, length: int) -> None:
+    from shared.appeals import reference_range
+
+    ref = request_id.hex[:length].upper()
+    bounds = reference_range(ref)
+    assert bounds is not None and bounds[0] <= request_id <= bounds[1]
+    assert all(matches_reference(u, ref) for u in bounds)
+    assert reference_range("3f2a9") is None and reference_range("zzzzzzzz") is None
