@@ -211,6 +211,8 @@ async def test_scope_matrix(system: RunningSystem, keys: Keys, http: httpx.Async
         ("GET", "registry", f"/v1/participants/{nik(5)}", None, {"participants:read", "dashboard:read"}),
         ("GET", "registry", "/v1/stats", None, {"participants:read", "dashboard:read"}),
         ("GET", "registry", "/dashboard/snapshot", None, {"dashboard:read"}),
+        ("GET", "registry", f"/v1/participants/{nik(5)}/access-log", None, {"privacy:admin"}),
+        ("DELETE", "registry", f"/v1/participants/{nik(6)}/personal-data", None, {"privacy:admin"}),
     ]
     for method, service, path, body, allowed in endpoints:
         url = system.url(service) + path

@@ -69,6 +69,8 @@ REGISTRY = [
     ("GET", "/dashboard/snapshot", None, {"dashboard:read"}),
     ("GET", "/v1/worklist", None, {"worklist:read"}),
     ("POST", f"/v1/worklist/{uuid.uuid4()}/done", {"note": "x"}, {"worklist:write"}),
+    ("GET", f"/v1/participants/{NIK}/access-log", None, {"privacy:admin"}),
+    ("DELETE", f"/v1/participants/{NIK}/personal-data", None, {"privacy:admin"}),
 ]
 
 
