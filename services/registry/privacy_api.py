@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.registry import privacy
@@ -19,9 +20,29 @@ from shared.auth.dependencies import require_any_scope
 from shared.auth.scopes import PRIVACY_ADMIN
 from shared.db import make_sessions, transaction
 from shared.nik import NikError, mask_nik, parse_nik
+from shared.problems import problem_responses
 
 router = APIRouter(tags=["privacy"])
 can_administer = require_any_scope(PRIVACY_ADMIN)
+
+
+class ErasureAccepted(BaseModel):
+    nik: str = Field(description="Masked")
+    erased_at: dt.datetime
+    event_id: str = Field(description="The participant.personal_data_erased announcement to the other services")
+    status: Literal["ACCEPTED"]
+
+
+class Read(BaseModel):
+    key_id: str
+    read_at: dt.datetime
+    view: Literal["full", "masked", "not_found"]
+
+
+class AccessLogPage(BaseModel):
+    nik: str = Field(description="Masked")
+    reads: list[Read] = Field(description="Newest first")
+    next: int | None = Field(description="`before` for the next page; null on the last")
 
 
 @dataclass(frozen=True)
@@ -47,7 +68,12 @@ def valid_nik(nik: str) -> str:
     return nik
 
 
-@router.delete("/v1/participants/{nik}/personal-data", status_code=202)
+@router.delete(
+    "/v1/participants/{nik}/personal-data",
+    status_code=202,
+    response_model=ErasureAccepted,
+    responses=problem_responses(403, 422),
+)
 async def erase_personal_data(
     nik: str, request: Request, principal: Principal = Depends(can_administer)
 ) -> dict[str, Any]:
@@ -62,7 +88,7 @@ async def erase_personal_data(
     return {"nik": mask_nik(nik), "erased_at": now, "event_id": str(event.event_id), "status": "ACCEPTED"}
 
 
-@router.get("/v1/participants/{nik}/access-log")
+@router.get("/v1/participants/{nik}/access-log", response_model=AccessLogPage, responses=problem_responses(403, 422))
 async def access_log(
     nik: str,
     request: Request,
