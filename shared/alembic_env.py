@@ -2,6 +2,9 @@
 
 Run programmatically (shared.db.migrate passes a connection) or from the alembic CLI
 (`alembic -c services/<svc>/alembic.ini upgrade head`, using DATABASE_URL).
+
+Revisions themselves never import the models (tests/unit/test_migrations_frozen.py): each states its
+own DDL, so the history means the same whatever the models become.
 """
 
 from __future__ import annotations
@@ -43,16 +46,3 @@ def run_env(metadata: MetaData, default_schema: str) -> None:
         await engine.dispose()
 
     asyncio.run(run_online())
-
-
-def create_tables(tables: list) -> None:  # type: ignore[type-arg]
-    """Body of a service's initial revision: create its tables as the store declares them."""
-    bind = context.get_bind()
-    for table in tables:
-        table.create(bind, checkfirst=True)
-
-
-def drop_tables(tables: list) -> None:  # type: ignore[type-arg]
-    bind = context.get_bind()
-    for table in reversed(tables):
-        table.drop(bind, checkfirst=True)
