@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import structlog
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier import metrics
 from services.notifier.domain.escalation import WEBHOOK, escalation_for, target_for, text_for, webhook_body

@@ -9,8 +9,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import ARRAY, Uuid, bindparam, select, text
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier import metrics, standings
 from services.notifier.domain.delivery import Action, action_for, first_channel

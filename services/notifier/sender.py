@@ -25,8 +25,7 @@ from typing import Any
 import structlog
 from faststream.kafka import KafkaBroker
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from services.notifier import metrics

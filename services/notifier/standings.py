@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ARRAY, String, bindparam, select, text
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.domain.standing import Standing, concerns, creates, fold
 from services.notifier.store import ST
