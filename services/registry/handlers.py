@@ -28,7 +28,7 @@ from services.registry.domain.worklist import (
     appeal_decided,
     appeal_item,
     breach_item,
-    emergency_released,
+    finally_decided,
     items_for_decision,
     satisfied_by,
 )
@@ -342,7 +342,7 @@ class RegistryHandlers:
             opened.setdefault(item.item_id, item)
             if p is not None and (done := already_satisfied(item.kind, p.biometric_recorded, p.id_semesta)):
                 closing.setdefault((e.nik, item.kind), done)
-        if emergency_released(e):
+        if finally_decided(e):  # what held it, and what a PENDING waited for, are settled
             released[e.request_id] = (e.decided_at, e.outcome.value)
 
     def _appeal_work(

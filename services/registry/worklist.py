@@ -7,12 +7,12 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import DateTime, String, and_, bindparam, or_, select, text, update
+from sqlalchemy import DateTime, String, Uuid, and_, bindparam, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.registry import metrics
-from services.registry.domain.worklist import EMERGENCY_KINDS, FINAL, Satisfied, WorkItem, item_id
+from services.registry.domain.worklist import EMERGENCY_KINDS, FINAL, WAITING_KINDS, Satisfied, WorkItem, item_id
 from services.registry.store import RQ, W
 from shared.db import any_of
 from shared.enums import WorklistKind, WorklistState
@@ -23,11 +23,12 @@ SYSTEM = "system:decision"
 async def record(
     session: AsyncSession, opened: dict[uuid.UUID, WorkItem], released: dict[uuid.UUID, tuple[dt.datetime, str]]
 ) -> None:
-    """Open the batch's items (each once: an item already there is left as it is), then mark the
-    EMERGENCY_HELD and SLA_BREACHED items of finally decided emergencies done. Runs after the batch's
-    decisions are written, so a PENDING (or a breach) that arrives after its request's final decision
-    opens nothing."""
-    held = [i.request_id for i in opened.values() if i.kind in EMERGENCY_KINDS]
+    """Open the batch's items (each once: an item already there is left as it is), then mark done what
+    the batch's final decisions settle: an emergency's EMERGENCY_HELD and SLA_BREACHED, and what a
+    PENDING request waited for (unless the final decision lists it again as a follow-up). Runs after the
+    batch's decisions are written, so a PENDING (or a breach) that arrives after its request's final
+    decision opens nothing."""
+    held = [i.request_id for i in opened.values() if i.kind in EMERGENCY_KINDS or i.waiting]
     if held:
         decided = set(
             (
@@ -36,22 +37,43 @@ async def record(
                 )
             ).scalars()
         )
-        opened = {k: i for k, i in opened.items() if i.kind not in EMERGENCY_KINDS or i.request_id not in decided}
+        opened = {
+            k: i
+            for k, i in opened.items()
+            if (i.kind not in EMERGENCY_KINDS and not i.waiting) or i.request_id not in decided
+        }
     if opened:
         rows = [_row(i) for i in opened.values()]
         stmt = insert(W).values(rows).on_conflict_do_nothing(index_elements=["item_id"]).returning(W.c.kind)
         for kind in (await session.execute(stmt)).scalars():
             metrics.WORKLIST_OPENED.labels(kind).inc()
-    for request_id, (at, outcome) in released.items():
-        ids = [item_id(request_id, kind) for kind in sorted(EMERGENCY_KINDS)]
+    kept = {k for k, i in opened.items() if not i.waiting}  # follow-ups the final decision lists
+    settled = [
+        (item, at, f"decided {outcome}")
+        for request_id, (at, outcome) in released.items()
+        for kind in sorted(EMERGENCY_KINDS | WAITING_KINDS)
+        if (item := item_id(request_id, kind)) not in kept
+    ]
+    if settled:
+        ids, ats, notes = zip(*settled, strict=True)
         closed = await session.execute(
-            update(W)
-            .where(any_of(W.c.item_id, ids), W.c.state == WorklistState.OPEN)
-            .values(state=WorklistState.DONE, closed_by=SYSTEM, closed_at=at, note=f"decided {outcome}")
-            .returning(W.c.kind)
+            _SETTLE, {"ids": list(ids), "ats": list(ats), "notes": list(notes), "by": SYSTEM}
         )
         for kind in closed.scalars():
             metrics.WORKLIST_CLOSED.labels(kind, SYSTEM).inc()
+
+
+# One statement for every final decision of the batch (a wave's batch holds thousands): by item id,
+# derived from (request, kind), so the primary key finds them.
+_SETTLE = text(
+    "update registry.worklist_items w set state = 'DONE', closed_by = :by, closed_at = f.at, note = f.note "
+    "from unnest(:ids, :ats, :notes) as f(item_id, at, note) "
+    "where w.item_id = any(:ids) and w.item_id = f.item_id and w.state = 'OPEN' returning w.kind"
+).bindparams(
+    bindparam("ids", type_=ARRAY(Uuid)),
+    bindparam("ats", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("notes", type_=ARRAY(String)),
+)
 
 
 # One statement per kind and batch: every open item of that kind of the batch's people, opened no later

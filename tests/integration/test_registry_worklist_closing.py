@@ -125,3 +125,40 @@ async def test_a_breach_opens_one_sla_breached_item_done_with_the_final_decision
 
 def again_sla(e: EmergencySlaChanged) -> EmergencySlaChanged:
     return e.model_copy(update={"event_id": uuid.uuid4()})
+
+
+async def test_what_a_pending_request_waits_for_is_listed_then_closed_by_the_fact_or_the_final_decision(
+    settings: Settings,
+) -> None:
+    nik, rid, expires = "3674015708900014", uuid.uuid4(), uuid.uuid4()
+    closes = T0 + 90 * 24 * H
+    waiting = ("DESIL_UNKNOWN", "BIOMETRIC_MISSING")
+    pending = decided(nik, rid, "PENDING", T0 + H, waiting, path="REGULAR").model_copy(
+        update={"window_closes_at": closes}
+    )
+    someone = "3674015708900015"  # waits for a recording that never comes
+    other = decided(someone, expires, "PENDING", T0 + H, ("BIOMETRIC_MISSING",), path="REGULAR")
+    async with running(create_app(RegistrySettings(**settings.model_dump()), clock=lambda: NOW)):
+        await produce(settings, DECISIONS, pending, again(pending), other)
+        await eventually(lambda: _seen(settings, [pending, other]))
+        items = await _items(settings, rid)
+        assert [(i["kind"], i["state"], i["due_at"]) for i in items] == [
+            ("BIOMETRIC_RECORDING", "OPEN", closes),
+            ("DESIL_REVERIFICATION", "OPEN", closes),
+        ]
+        recorded = fact(BiometricRecorded, nik, recorded_on=dt.date(2026, 11, 24))
+        await produce(settings, PARTICIPANT_EVENTS, recorded)
+        await eventually(lambda: _seen(settings, [recorded]))
+        # The re-ranking came through a village letter eligibility accepted: approved, the rest is moot.
+        approved = decided(nik, rid, "APPROVED", T0 + 3 * H, follow_ups=("SIKS_NG_ENTRY",), path="REGULAR")
+        expired = decided(someone, expires, "EXPIRED", T0 + 4 * H, ("WINDOW_EXPIRED",), path="REGULAR")
+        await produce(settings, DECISIONS, approved, expired, again(pending))
+        await eventually(lambda: _seen(settings, [approved, expired]))
+        items = {i["kind"]: (i["state"], i["closed_by"], i["note"]) for i in await _items(settings, rid)}
+        [other_item] = await _items(settings, expires)
+    assert items == {
+        "BIOMETRIC_RECORDING": ("DONE", "system:participant.biometric_recorded", "recorded 2026-11-24"),
+        "DESIL_REVERIFICATION": ("DONE", "system:decision", "decided APPROVED"),
+        "SIKS_NG_ENTRY": ("OPEN", None, None),  # the approval's own follow-up stays
+    }
+    assert (other_item["state"], other_item["note"]) == ("DONE", "decided EXPIRED")

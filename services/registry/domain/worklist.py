@@ -41,6 +41,14 @@ HOLDING_REASONS = frozenset({DecisionReason.NIK_CONFLICT, DecisionReason.NOT_DEA
 FINAL = frozenset({Outcome.APPROVED, Outcome.REJECTED, Outcome.EXPIRED})
 # Items about an emergency's clock: done when the emergency is finally decided.
 EMERGENCY_KINDS = frozenset({WorklistKind.EMERGENCY_HELD, WorklistKind.SLA_BREACHED})
+# What a PENDING request waits for that someone can chase (the village for a re-ranking, Dukcapil for a
+# biometric recording): an item each, due when the window closes; moot once the request is finally
+# decided (unless the decision lists it again as a follow-up).
+WAITING_FOR = {
+    DecisionReason.DESIL_UNKNOWN: WorklistKind.DESIL_REVERIFICATION,
+    DecisionReason.BIOMETRIC_MISSING: WorklistKind.BIOMETRIC_RECORDING,
+}
+WAITING_KINDS = frozenset(WAITING_FOR.values())
 ALWAYS = dt.datetime.max.replace(tzinfo=dt.UTC)  # a fact that satisfies an item whenever it was opened
 _NAMESPACE = uuid.UUID("7d1e2c3a-4b5f-4e6a-9c8d-0f1a2b3c4d5e")
 
@@ -56,6 +64,7 @@ class WorkItem:
     region: Region
     opened_at: dt.datetime
     due_at: dt.datetime | None
+    waiting: bool = False  # opened for a PENDING request: moot once the request is finally decided
 
 
 def item_id(request_id: uuid.UUID, kind: WorklistKind | str) -> uuid.UUID:
@@ -63,15 +72,18 @@ def item_id(request_id: uuid.UUID, kind: WorklistKind | str) -> uuid.UUID:
 
 
 def items_for_decision(e: ReactivationDecided, region: Region) -> list[WorkItem]:
-    """The items a decision opens (none are closed here; see emergency_released)."""
-    kinds: list[tuple[WorklistKind, dt.datetime | None]] = [
-        (WorklistKind(f.value), e.decided_at + FOLLOW_UP_DUE) for f in dict.fromkeys(e.follow_ups)
+    """The items a decision opens (none are closed here; see finally_decided)."""
+    kinds: list[tuple[WorklistKind, dt.datetime | None, bool]] = [
+        (WorklistKind(f.value), e.decided_at + FOLLOW_UP_DUE, False) for f in dict.fromkeys(e.follow_ups)
     ]
+    if e.outcome is Outcome.PENDING:
+        waits = e.window_closes_at or e.decided_at + FOLLOW_UP_DUE
+        kinds += [(WAITING_FOR[r], waits, True) for r in dict.fromkeys(e.reasons) if r in WAITING_FOR]
     if emergency_held(e):
-        kinds.append((WorklistKind.EMERGENCY_HELD, e.sla_deadline or e.received_at + EMERGENCY_SLA))
+        kinds.append((WorklistKind.EMERGENCY_HELD, e.sla_deadline or e.received_at + EMERGENCY_SLA, False))
     return [
-        WorkItem(item_id(e.request_id, kind), kind, e.nik, e.request_id, region, e.decided_at, due)
-        for kind, due in kinds
+        WorkItem(item_id(e.request_id, kind), kind, e.nik, e.request_id, region, e.decided_at, due, waiting)
+        for kind, due, waiting in kinds
     ]
 
 
@@ -84,6 +96,12 @@ def emergency_held(e: ReactivationDecided) -> bool:
 def emergency_released(e: ReactivationDecided) -> bool:
     """A final decision of an emergency: its EMERGENCY_HELD item (if any) is done."""
     return e.path is ReactivationPath.EMERGENCY and e.outcome in FINAL
+
+
+def finally_decided(e: ReactivationDecided) -> bool:
+    """A final decision: the request's emergency items and what its PENDING waited for are done (except
+    the follow-ups this decision lists again)."""
+    return e.outcome in FINAL
 
 
 def appeal_item(e: AppealUpdated, region: Region) -> WorkItem | None:

@@ -9,7 +9,16 @@ import uuid
 
 import pytest
 
-from services.registry.domain.worklist import ALWAYS, already_satisfied, breach_item, item_id, satisfied_by
+from services.registry.domain.worklist import (
+    ALWAYS,
+    FOLLOW_UP_DUE,
+    already_satisfied,
+    breach_item,
+    finally_decided,
+    item_id,
+    items_for_decision,
+    satisfied_by,
+)
 from shared.enums import WorklistKind as K
 from shared.events import (
     BiometricRecorded,
@@ -19,6 +28,7 @@ from shared.events import (
     Event,
     IdSemestaAssigned,
     NikConflictResolved,
+    ReactivationDecided,
 )
 
 T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
@@ -88,3 +98,48 @@ def test_a_follow_up_whose_fact_already_arrived_is_done_at_once(
     kind: K, biometric: bool, id_semesta: str | None, closed: bool
 ) -> None:
     assert (already_satisfied(kind, biometric, id_semesta) is not None) == closed
+
+
+def pending_regular(*reasons: str, closes: dt.datetime | None = T0 + dt.timedelta(days=90)) -> ReactivationDecided:
+    return ReactivationDecided(
+        occurred_at=T0,
+        source="eligibility",
+        nik=NIK,
+        decision_id=uuid.uuid5(RID, "PENDING"),
+        request_id=RID,
+        path="REGULAR",
+        channel="VILLAGE",
+        outcome="PENDING",
+        reasons=list(reasons),  # type: ignore[arg-type]
+        policy_version="t",
+        received_at=T0,
+        decided_at=T0,
+        window_closes_at=closes,
+    )
+
+
+@pytest.mark.parametrize(
+    ("reasons", "kinds"),
+    [
+        (("DESIL_UNKNOWN", "BIOMETRIC_MISSING"), [K.DESIL_REVERIFICATION, K.BIOMETRIC_RECORDING]),
+        (("BIOMETRIC_MISSING",), [K.BIOMETRIC_RECORDING]),
+        (("DOCUMENT_MISSING",), []),  # the applicant brings the letter: nothing for operations to chase
+        (("NOT_DEACTIVATED",), []),
+    ],
+)
+def test_what_a_pending_request_waits_for_is_on_the_list_until_its_window_closes(
+    reasons: tuple[str, ...], kinds: list[K]
+) -> None:
+    items = items_for_decision(pending_regular(*reasons), REGION)
+    assert [i.kind for i in items] == kinds
+    assert all(i.waiting and i.due_at == T0 + dt.timedelta(days=90) for i in items)
+    assert all(i.item_id == item_id(RID, i.kind) for i in items)  # the same item as an approval's follow-up
+    [no_window] = items_for_decision(pending_regular("BIOMETRIC_MISSING", closes=None), REGION)
+    assert no_window.due_at == T0 + FOLLOW_UP_DUE
+
+
+@pytest.mark.parametrize(
+    ("outcome", "final"), [("PENDING", False), ("APPROVED", True), ("REJECTED", True), ("EXPIRED", True)]
+)
+def test_every_final_decision_settles_what_its_request_waited_for(outcome: str, final: bool) -> None:
+    assert finally_decided(pending_regular().model_copy(update={"outcome": outcome})) is final
