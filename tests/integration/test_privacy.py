@@ -168,6 +168,9 @@ async def test_erasure_removes_name_phone_and_texts_everywhere_and_a_later_event
     s = system
     listed = deactivation(dt.date(2026, 11, 1), NIGHT - dt.timedelta(days=20))
     await produce(s.settings, PARTICIPANT_EVENTS, listed)
+    # The list first: a request eligibility saw before it would be held, then rejected NOT_DEACTIVATED once
+    # the grace (counted from its receipt, days ago here) is over.
+    await eventually(lambda: applied(s.engine, listed.event_id), timeout=60)
     await produce(s.settings, REACTIVATION_REQUESTS, request(REQUEST_PHONE, NIGHT - dt.timedelta(days=2)))
     await eventually(lambda: contact_data_everywhere(s), timeout=60)
     await _the_number_wrote_stop_and_got_a_general_answer(s)
