@@ -3,13 +3,14 @@
 # from package registries only: Go tools with `go install` through the Go module proxy, the Kubernetes
 # JSON schemas from the kubernetes-validate wheel on PyPI. `make test` runs `deploy/tools.sh all`; the
 # deploy tests ask `deploy/tools.sh path NAME`, which installs NAME when missing and prints its path.
-# Usage: tools.sh all | path kustomize|kubeconform|promtool|k8s-schemas
+# Usage: tools.sh all | path kustomize|kubeconform|promtool|helm|k8s-schemas
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/local/common.sh"
 say() { printf '\033[1;34m[tools]\033[0m %s\n' "$*" >&2; }
 
 KUSTOMIZE_VERSION=v5.8.2         # sigs.k8s.io/kustomize/kustomize/v5
 KUBECONFORM_VERSION=v0.8.0       # github.com/yannh/kubeconform
+HELM_VERSION=v4.3.2              # helm.sh/helm/v4: renders the chart made from the base (deploy/gen_helm_chart.py)
 PROMETHEUS_MODULE_VERSION=v0.316.0  # github.com/prometheus/prometheus: Go module v0.316.0 is Prometheus 3.16.0
 KUBERNETES_VALIDATE_VERSION=1.37.0  # PyPI wheel carrying the Kubernetes JSON schemas
 KUBERNETES_VERSION=1.33.0        # the oldest Kubernetes the manifests must be valid for
@@ -74,14 +75,15 @@ path() {
     kustomize) go_tool kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" ;;
     kubeconform) go_tool kubeconform "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" ;;
     promtool) go_tool promtool "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION" ;;
+    helm) go_tool helm "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" ;;
     k8s-schemas) k8s_schemas ;;
     k8s-version) echo "$KUBERNETES_VERSION" ;;
-    *) die "unknown tool: $1 (kustomize, kubeconform, promtool, k8s-schemas, k8s-version)" ;;
+    *) die "unknown tool: $1 (kustomize, kubeconform, promtool, helm, k8s-schemas, k8s-version)" ;;
   esac
 }
 
 case "${1:-}" in
-  all) for t in kustomize kubeconform promtool k8s-schemas; do path "$t" >/dev/null; done; say "deploy tools ready in $TOOLS" ;;
+  all) for t in kustomize kubeconform promtool helm k8s-schemas; do path "$t" >/dev/null; done; say "deploy tools ready in $TOOLS" ;;
   path) [ -n "${2:-}" ] || die "usage: $0 path NAME"; path "$2" ;;
-  *) echo "usage: $0 all | path kustomize|kubeconform|promtool|k8s-schemas|k8s-version" >&2; exit 2 ;;
+  *) echo "usage: $0 all | path kustomize|kubeconform|promtool|helm|k8s-schemas|k8s-version" >&2; exit 2 ;;
 esac

@@ -1,0 +1,76 @@
+"""The Helm chart made from the Kustomize base (deploy/gen_helm_chart.py) renders to the same manifests
+as `kustomize build deploy/k8s/base`, with the image set through values (by digest), and each of them
+is valid against the schemas like the overlays'."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from deploy import gen_helm_chart
+from tests.unit.deploy.test_k8s_validate import kubeconform, problems
+from tests.unit.deploy.tools import ROOT, run, tool
+
+# The first test to need helm may build it (deploy/tools.sh).
+pytestmark = pytest.mark.timeout(2400)
+DIGEST = "sha256:" + "ab" * 32
+
+
+def documents(text: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def key(doc: dict[str, Any]) -> tuple[str, str]:
+    return doc["kind"], doc["metadata"]["name"]
+
+
+@pytest.fixture(scope="module")
+def chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tool("kustomize")
+    target = tmp_path_factory.mktemp("chart") / "pbi"
+    gen_helm_chart.write(target)
+    return target
+
+
+def helm_template(chart: Path, *args: str) -> str:
+    out = run([tool("helm"), "template", "pbi", str(chart), *args])
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_the_chart_renders_exactly_the_kustomize_base(chart: Path) -> None:
+    from_helm = {key(d): d for d in documents(helm_template(chart))}
+    base = run([tool("kustomize"), "build", str(ROOT / "deploy" / "k8s" / "base")])
+    from_kustomize = {key(d): d for d in documents(base.stdout)}
+    assert from_helm.keys() == from_kustomize.keys()
+    for k, doc in from_kustomize.items():
+        assert from_helm[k] == doc, k  # the alert templates' {{ }} included, verbatim
+
+
+def test_the_image_comes_from_values_by_digest(chart: Path) -> None:
+    docs = documents(helm_template(chart, "--set", f"image.digest={DIGEST}"))
+    images = {
+        c["image"]
+        for d in docs
+        if d["kind"] in ("Deployment", "Job")
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
+    assert images == {f"ghcr.io/example/pbi-reactivation@{DIGEST}"}
+    assert re.search(r"^  digest: sha256:0{64}$", (chart / "values.yaml").read_text(), re.MULTILINE)
+
+
+def test_the_chart_is_valid_against_the_schemas(chart: Path) -> None:
+    result = kubeconform(helm_template(chart, "--set", f"image.digest={DIGEST}"))
+    summary, bad = problems(result)
+    assert bad == [] and result.returncode == 0, "\n".join(bad) or result.stderr
+    assert summary["skipped"] == 0
+
+
+def test_helm_braces_in_manifests_are_escaped() -> None:
+    text = 'summary: "{{ $labels.job }} is down"'
+    escaped = gen_helm_chart.escape_for_helm(text)
+    assert escaped == 'summary: "{{ "{{" }} $labels.job {{ "}}" }} is down"'
