@@ -72,15 +72,17 @@ k8s-topics: venv ## regenerate the Strimzi KafkaTopic resources from the topic c
 asyncapi: venv ## the AsyncAPI document of every service's topics, generated from their brokers: .run/docs/asyncapi.{json,yaml}
 	@PBI_ENV=$${PBI_ENV:-local} $(BIN)/pbi docs asyncapi --out .run/docs
 
-# Built once per machine (promtool takes minutes), so `make test` installs them before pytest; without
+# Built once per machine (kustomize builds in about a minute; promtool is unpacked from Debian), so `make test`
+# installs them before pytest; helm (optional chart check) only with `make helm-chart`; without
 # Go or a registry the deploy tests skip and say why.
-deploy-tools: ## kustomize, kubeconform, promtool, helm and the Kubernetes schemas (pinned, cached in ~/.cache/pbi/tools)
+deploy-tools: ## kustomize, kubeconform, promtool and the Kubernetes schemas (pinned, cached in ~/.cache/pbi/tools)
 	@deploy/tools.sh all || echo "[make] warning: deploy tools could not be installed; the deploy tests will skip and say why"
 
 k8s-rules: venv ## regenerate the PrometheusRule resources from deploy/monitoring/rules
 	@$(BIN)/python -m deploy.gen_k8s_rules
 
 helm-chart: deploy-tools ## a Helm chart made from the Kustomize base, in build/helm/pbi (not committed)
+	@PBI_BUILD_HELM=1 deploy/tools.sh path helm >/dev/null
 	@$(BIN)/python -m deploy.gen_helm_chart
 
 k8s-users: venv ## regenerate the Strimzi KafkaUser resources (one per service, its ACLs) from catalogue and subscribers

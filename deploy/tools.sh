@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The deploy checks' tools, pinned and cached under $PBI_CACHE_DIR/tools (like the Kafka jars), installed
-# from package registries only: Go tools with `go install` through the Go module proxy, the Kubernetes
-# JSON schemas from the kubernetes-validate wheel on PyPI. `make test` runs `deploy/tools.sh all`; the
+# from package registries only: Go tools with `go install` through the Go module proxy, promtool from
+# Debian's prometheus package, the Kubernetes JSON schemas from the kubernetes-validate wheel on PyPI. `make test` runs `deploy/tools.sh all`; the
 # deploy tests ask `deploy/tools.sh path NAME`, which installs NAME when missing and prints its path.
 # Usage: tools.sh all | path kustomize|kubeconform|promtool|helm|k8s-schemas
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -11,7 +11,9 @@ say() { printf '\033[1;34m[tools]\033[0m %s\n' "$*" >&2; }
 KUSTOMIZE_VERSION=v5.8.2         # sigs.k8s.io/kustomize/kustomize/v5
 KUBECONFORM_VERSION=v0.8.0       # github.com/yannh/kubeconform
 HELM_VERSION=v4.3.2              # helm.sh/helm/v4: renders the chart made from the base (deploy/gen_helm_chart.py)
-PROMETHEUS_MODULE_VERSION=v0.316.0  # github.com/prometheus/prometheus: Go module v0.316.0 is Prometheus 3.16.0
+# promtool comes from Debian's prometheus package (unpacked, never installed as a service): seconds to get,
+# where `go install` of Prometheus's module took 20+ minutes on a fresh 2-core machine (1.8 GB of modules).
+PROMTOOL_DEB_PACKAGE=prometheus
 KUBERNETES_VALIDATE_VERSION=1.37.0  # PyPI wheel carrying the Kubernetes JSON schemas
 KUBERNETES_VERSION=1.33.0        # the oldest Kubernetes the manifests must be valid for
 
@@ -33,6 +35,22 @@ go_tool() {
     mkdir -p "$dir"
     GOBIN="$dir" GOFLAGS=-buildvcs=false go install "$pkg" >"$dir/install.log" 2>&1 \
       || { tail -n 20 "$dir/install.log" >&2; die "go install $pkg failed (see $dir/install.log)"; }
+  fi
+  echo "$dir/$name"
+}
+
+# deb_tool NAME PACKAGE: one binary out of a Debian package, unpacked once per package version.
+deb_tool() {
+  local name="$1" pkg="$2" version dir
+  version="$(apt-cache policy "$pkg" 2>/dev/null | sed -n 's/^ *Candidate: *//p')"
+  [ -n "$version" ] && [ "$version" != "(none)" ] || die "Debian's package $pkg is not available (apt-get update?)"
+  dir="$TOOLS/$name-deb-$version"
+  if [ ! -x "$dir/$name" ]; then
+    say "unpacking $name from Debian's $pkg $version into $dir"
+    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+    (cd "$dir.tmp" && apt-get download "$pkg=$version" >/dev/null 2>&1 && dpkg-deb -x ./*.deb root) \
+      || { rm -rf "$dir.tmp"; die "could not download Debian's $pkg $version"; }
+    mkdir -p "$dir" && cp "$dir.tmp/root/usr/bin/$name" "$dir/$name" && rm -rf "$dir.tmp"
   fi
   echo "$dir/$name"
 }
@@ -74,8 +92,12 @@ path() {
   case "$1" in
     kustomize) go_tool kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" ;;
     kubeconform) go_tool kubeconform "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" ;;
-    promtool) go_tool promtool "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION" ;;
-    helm) go_tool helm "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" ;;
+    promtool) deb_tool promtool "$PROMTOOL_DEB_PACKAGE" ;;
+    # Helm (the optional chart check) builds for 15+ minutes from source: only when asked for.
+    helm)
+      [ -x "$TOOLS/helm-$HELM_VERSION/helm" ] || [ -n "${PBI_BUILD_HELM:-}" ] \
+        || die "helm is built only on request (PBI_BUILD_HELM=1 deploy/tools.sh path helm, or make helm-chart)"
+      go_tool helm "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" ;;
     k8s-schemas) k8s_schemas ;;
     k8s-version) echo "$KUBERNETES_VERSION" ;;
     *) die "unknown tool: $1 (kustomize, kubeconform, promtool, helm, k8s-schemas, k8s-version)" ;;
@@ -83,7 +105,7 @@ path() {
 }
 
 case "${1:-}" in
-  all) for t in kustomize kubeconform promtool helm k8s-schemas; do path "$t" >/dev/null; done; say "deploy tools ready in $TOOLS" ;;
+  all) for t in kustomize kubeconform promtool k8s-schemas; do path "$t" >/dev/null; done; say "deploy tools ready in $TOOLS" ;;
   path) [ -n "${2:-}" ] || die "usage: $0 path NAME"; path "$2" ;;
   *) echo "usage: $0 all | path kustomize|kubeconform|promtool|helm|k8s-schemas|k8s-version" >&2; exit 2 ;;
 esac

@@ -187,7 +187,7 @@ def test_vendored_crd_schemas_are_the_v1_apis() -> None:
 
 def test_the_tools_script_pins_every_version() -> None:
     script = (ROOT / "deploy" / "tools.sh").read_text()
-    for name in ("KUSTOMIZE_VERSION", "KUBECONFORM_VERSION", "PROMETHEUS_MODULE_VERSION", "KUBERNETES_VERSION"):
+    for name in ("KUSTOMIZE_VERSION", "KUBECONFORM_VERSION", "HELM_VERSION", "KUBERNETES_VERSION"):
         (value,) = re.findall(rf"^{name}=(\S+)", script, re.MULTILINE)
         assert value not in ("latest", "")
     assert "@latest" not in script

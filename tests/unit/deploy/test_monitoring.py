@@ -120,9 +120,11 @@ def test_compose_prometheus_loads_the_same_rule_files() -> None:
     rules_dir = mounts["../monitoring/rules"]
     config = yaml.safe_load((ROOT / "deploy" / "compose" / "prometheus.yml").read_text())
     assert config["rule_files"] == [f"{rules_dir}/*.yaml"]
-    assert prometheus["image"] == "prom/prometheus:v3.16.0"  # the release whose promtool checks the rules
+    assert prometheus["image"] == "prom/prometheus:v3.16.0"
+    # The rules are checked by Debian's promtool (2.42: minutes sooner than building 3.16's from source);
+    # they use nothing 3.x changed, and compose's 3.16 loads the same files.
     script = (ROOT / "deploy" / "tools.sh").read_text()
-    assert re.search(r"^PROMETHEUS_MODULE_VERSION=v0\.316\.0\b", script, re.MULTILINE)  # Go module v0.316.0 = 3.16.0
+    assert re.search(r"^PROMTOOL_DEB_PACKAGE=prometheus\b", script, re.MULTILINE)
 
 
 def test_the_cluster_gets_the_same_rules() -> None:
