@@ -43,7 +43,11 @@ go_tool() {
 deb_tool() {
   local name="$1" pkg="$2" version dir
   version="$(apt-cache policy "$pkg" 2>/dev/null | sed -n 's/^ *Candidate: *//p')"
-  [ -n "$version" ] && [ "$version" != "(none)" ] || die "Debian's package $pkg is not available (apt-get update?)"
+  if [ -z "$version" ] || [ "$version" = "(none)" ]; then  # a fresh machine may not have read the lists yet
+    as_root apt-get update -qq >/dev/null 2>&1 || true
+    version="$(apt-cache policy "$pkg" 2>/dev/null | sed -n 's/^ *Candidate: *//p')"
+  fi
+  [ -n "$version" ] && [ "$version" != "(none)" ] || die "Debian's package $pkg is not available (apt-get update failed?)"
   dir="$TOOLS/$name-deb-$version"
   if [ ! -x "$dir/$name" ]; then
     say "unpacking $name from Debian's $pkg $version into $dir"
