@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from deploy.generated import write_or_check
+
 RULES = Path(__file__).parent / "monitoring" / "rules"
 TARGET = Path(__file__).parent / "k8s" / "base" / "monitoring" / "prometheusrules.yaml"
 HEADER = (
@@ -45,16 +47,8 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if not TARGET.exists() or TARGET.read_text() != text:
-            print(f"{TARGET} is stale: run python -m deploy.gen_k8s_rules", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.parent.mkdir(parents=True, exist_ok=True)
-    TARGET.write_text(text)
-    print(f"wrote {len(rule_files())} PrometheusRule resources to {TARGET}")
-    return 0
+    wrote = f"{len(rule_files())} PrometheusRule resources"
+    return write_or_check(argv, TARGET, render(), "deploy.gen_k8s_rules", wrote)
 
 
 if __name__ == "__main__":

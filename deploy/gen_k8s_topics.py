@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from deploy.generated import write_or_check
 from shared.topics import CATALOGUE, DLQ_RETENTION_MS
 
 CLUSTER = "pbi"
@@ -68,16 +69,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if not TARGET.exists() or TARGET.read_text() != text:
-            print(f"{TARGET} is stale: run python -m deploy.gen_k8s_topics", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.parent.mkdir(parents=True, exist_ok=True)
-    TARGET.write_text(text)
-    print(f"wrote {len(resources())} KafkaTopic resources to {TARGET}")
-    return 0
+    return write_or_check(argv, TARGET, render(), "deploy.gen_k8s_topics", f"{len(resources())} KafkaTopic resources")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from deploy.gen_k8s_topics import CLUSTER
+from deploy.generated import write_or_check
 from shared.topics import (
     APPEALS,
     CATALOGUE,
@@ -162,15 +163,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if not TARGET.exists() or TARGET.read_text() != text:
-            print(f"{TARGET} is stale: run python -m deploy.gen_k8s_users", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(text)
-    print(f"wrote {len(resources())} KafkaUser resources to {TARGET}")
-    return 0
+    return write_or_check(argv, TARGET, render(), "deploy.gen_k8s_users", f"{len(resources())} KafkaUser resources")
 
 
 if __name__ == "__main__":
