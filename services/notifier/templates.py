@@ -8,6 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from services.notifier.domain.wording import REASON_TEXT
 from shared.nik import mask_nik
 
 ENV = Environment(
@@ -32,24 +33,6 @@ KINDS = (
     "appeal_refused",  # BANDING that opens nothing (not rejected, appealed before, unknown reference)
 )
 
-REASON_TEXT = {
-    "DESIL_ABOVE_5": "desil di atas 5",
-    "NIK_CONFLICT": "NIK ganda",
-    "DECEASED": "tercatat meninggal",
-    "NO_BIOMETRIC": "belum rekam biometrik",
-    "ADMINDUK_OFFLINE": "data adminduk tidak terbaca",
-    "NO_ID_SEMESTA": "belum ada ID Semesta",
-    "OTHER": "alasan lain",
-    "NIK_INVALID": "NIK tidak valid",
-    "NOT_DEACTIVATED": "tidak ada di daftar nonaktif",
-    "ALREADY_ACTIVE": "sudah aktif",
-    "WINDOW_EXPIRED": "lewat 6 bulan",
-    "DESIL_UNKNOWN": "menunggu perankingan desil",
-    "BIOMETRIC_MISSING": "belum rekam biometrik",
-    "DOCUMENT_MISSING": "dokumen kurang",
-    "FACILITY_UNKNOWN": "faskes tidak terdaftar",
-    "NEW_DEACTIVATION": "ada penonaktifan baru",
-}
 APPEAL_REFUSAL_TEXT = {
     "NOT_REJECTED": "pengajuan ini tidak berstatus ditolak",
     "ALREADY_APPEALED": "keputusan ini sudah pernah dibanding",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from services.notifier.domain.standing import Standing
+from services.notifier.domain.wording import REASON_TEXT
 from shared.enums import ParticipantStatus
 from shared.nik import NikError, mask_nik, parse_nik
 from shared.timezones import zone_for_nik
@@ -31,15 +32,6 @@ APPEAL_USAGE = (
 )
 RESUMED = "Pesan PBI JKN untuk nomor ini aktif kembali. Kirim CEK untuk status, BERHENTI untuk berhenti."
 
-REASON_TEXT = {
-    "DESIL_ABOVE_5": "desil di atas 5",
-    "NIK_CONFLICT": "NIK ganda",
-    "DECEASED": "tercatat meninggal",
-    "NO_BIOMETRIC": "belum rekam biometrik",
-    "ADMINDUK_OFFLINE": "data adminduk tidak terbaca",
-    "NO_ID_SEMESTA": "belum ada ID Semesta",
-    "OTHER": "alasan lain",
-}
 DUKCAPIL = "\x00"  # placeholder for "Disdukcapil <regency>" (or plain "Disdukcapil" when too long)
 # What is still missing, and where to go for it (a decision's reasons or, before any, the deactivation's).
 STEP = {
