@@ -1,0 +1,253 @@
+"""The dashboard while the system works, in real headless Chromium: an emergency whose 24 hours ran out
+is the first row of the SLA board (before a running one and a met one, whatever their deadlines) and
+its SLA_BREACHED item heads the worklist as overdue; the wave-progress chart is drawn and its lines
+move while a wave of events comes in through intake. Screenshots in test-artifacts/.
+
+The running system has no clock to move, so the breach is made the way it happens in production: an
+emergency intake accepted 25 hours ago reaches the emergency lane only now (a backlog). Eligibility
+judges it by its receipt (intake's stamp): held PENDING by the open NIK conflict, and its durable
+SLA timers (receipt + 12 h, + 24 h) are already due, so its timer loop fires WARNING and BREACHED at
+once and every consumer folds them as it would a day later."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import shutil
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from playwright.async_api import Locator, Page, async_playwright, expect
+from sqlalchemy import select
+
+from services.eligibility.store import FactsRow
+from shared.db import make_engine
+from shared.events import Documents, HospitalLetter, ReactivationRequested
+from shared.settings import Settings
+from shared.topics import EMERGENCY_REQUESTS
+
+if TYPE_CHECKING:  # the fixtures' types (tests/conftest.py registers `system`, `keys` and `http`)
+    from testkit.keys import Keys
+    from testkit.system import RunningSystem
+
+# Standalone on purpose while the shared helpers move (tests/e2e -> testkit): the same browser and
+# flags as tests/browser/test_dashboard.py, screenshots where the other browser tests keep theirs.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]  # fmt: skip
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium missing: run make browser-deps")
+
+NOW = dt.datetime.now(dt.UTC)
+FACILITY = "3674R001"  # registered by the system fixture
+BREACHED = "3674061708900093"  # held by an open NIK conflict, accepted 25 hours ago
+RUNNING = "3674011708900094"  # held by an open NIK conflict, accepted now: its clock runs
+MET = "3674015708900095"  # approved at once: met
+WAVE = 60  # deactivations posted while the wave chart is watched
+DEADLINE_MS = 60_000  # generous: two cores shared by many test runs
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def masked(nik: str) -> str:
+    return f"{nik[:4]}********{nik[12:]}"
+
+
+async def post(http: httpx.AsyncClient, url: str, key: str, body: dict) -> None:
+    r = await http.post(url, json=body, headers=auth(key))
+    assert r.status_code == 202, r.text
+
+
+def deactivated(nik: str, reason: str) -> dict:
+    return {
+        "type": "participant.deactivated",
+        "occurred_at": NOW.isoformat(),
+        "source": "SIKS-NG",
+        "nik": nik,
+        "deactivated_on": (NOW - dt.timedelta(days=20)).date().isoformat(),
+        "reason": reason,
+    }
+
+
+def conflict(nik: str) -> dict:
+    return {
+        "type": "participant.nik_conflict_reported",
+        "occurred_at": NOW.isoformat(),
+        "source": "DUKCAPIL",
+        "nik": nik,
+    }
+
+
+def accepted_long_ago(nik: str, hours: float) -> ReactivationRequested:
+    """An emergency as intake accepted it `hours` ago (same fields as intake's own event)."""
+    received = NOW - dt.timedelta(hours=hours)
+    return ReactivationRequested(
+        occurred_at=received,
+        source="intake",
+        nik=nik,
+        request_id=uuid.uuid4(),
+        path="EMERGENCY",
+        channel="HOSPITAL",
+        received_at=received,
+        sla_deadline=received + dt.timedelta(hours=24),
+        documents=Documents(hospital_letter=HospitalLetter(facility_code=FACILITY, letter_no="IGD/93")),
+        facility_registered=True,
+    )
+
+
+async def login(page: Page, system: RunningSystem, key: str) -> None:
+    await page.goto(system.url("registry") + "/dashboard")
+    await page.fill("#api-key", key)
+    await page.click("#login-form button")
+    await expect(page.locator("#live")).to_contain_text("langsung", timeout=DEADLINE_MS)
+
+
+async def test_a_breached_emergency_heads_the_sla_board_and_the_worklist(
+    system: RunningSystem, keys: Keys, http: httpx.AsyncClient
+) -> None:
+    viewer = await keys.issue("dashboard:read,worklist:read")
+    writer, hospital = await keys.issue("events:write"), await keys.issue("emergency:write", [FACILITY])
+    events_url = system.url("intake") + "/v1/events"
+    held = [deactivated(n, "NIK_CONFLICT") for n in (BREACHED, RUNNING)] + [conflict(n) for n in (BREACHED, RUNNING)]
+    await post(http, events_url, writer, {"events": [*held, deactivated(MET, "NO_BIOMETRIC")]})
+    # Facts and requests travel on different topics: eligibility holds the conflict before the requests come.
+    await eventually(lambda: _conflicts_held(system, [BREACHED, RUNNING]), timeout=90)
+
+    emergency_url = system.url("intake") + "/v1/hospital/emergency-reactivations"
+    for nik, letter in ((MET, "IGD/95"), (RUNNING, "IGD/94")):  # the met one first: the earlier deadline
+        body = {"nik": nik, "facility_code": FACILITY, "letter_no": letter, "admitted_at": NOW.isoformat()}
+        await post(http, emergency_url, hospital, body)
+    await produce(system, accepted_long_ago(BREACHED, hours=25))
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = await browser.new_page(viewport={"width": 1400, "height": 1400})
+        violations: list[str] = []
+        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        await login(page, system, viewer)
+
+        board = page.locator("#sla tbody tr")
+        breached, running_row, met = (board.filter(has_text=masked(n)) for n in (BREACHED, RUNNING, MET))
+        await expect(breached.locator(".state")).to_have_text("Terlewati", timeout=90_000)
+        await expect(running_row.locator(".state")).to_have_text("Berjalan", timeout=DEADLINE_MS)
+        await expect(met.locator(".state")).to_have_text("Terpenuhi", timeout=DEADLINE_MS)
+        # At the top: breached first, then running clocks, met ones last (the met one's deadline is earlier).
+        await expect(board.first).to_contain_text(masked(BREACHED))
+        await expect(board.first).to_have_class("BREACHED")
+        order = await _board_niks(board)
+        assert order.index(masked(BREACHED)) < order.index(masked(RUNNING)) < order.index(masked(MET)), order
+        await expect(breached.locator(".countdown")).to_contain_text("−")  # past its deadline
+        await expect(page.locator("#sla-counts")).to_contain_text(re.compile(r"Terlewati [1-9]"))
+
+        # The worklist, sorted by due time: the breach (due at the deadline it missed) on top, overdue.
+        worklist = page.locator("#worklist-table tbody tr")
+        await page.select_option("#wl-kind", "SLA_BREACHED")
+        await expect(worklist.first).to_contain_text(masked(BREACHED), timeout=DEADLINE_MS)
+        await expect(worklist.first.locator(".kind")).to_have_text("SLA darurat terlewati")
+        await expect(worklist.first).to_have_class("overdue")
+        await expect(worklist.first.locator(".remaining")).to_contain_text("lewat")
+        await page.select_option("#wl-kind", "")
+        await expect(worklist.first).to_contain_text(masked(BREACHED), timeout=DEADLINE_MS)
+        await expect(worklist.first).to_have_class("overdue")
+        assert not violations, violations
+        await page.screenshot(path=str(_artifact("dashboard-live-breached.png")), full_page=True)
+        await page.locator("#sla").screenshot(path=str(_artifact("dashboard-live-sla-board.png")))
+        await browser.close()
+
+
+async def test_the_wave_chart_moves_while_a_wave_of_events_comes_in(
+    system: RunningSystem, keys: Keys, http: httpx.AsyncClient
+) -> None:
+    viewer, writer = await keys.issue("dashboard:read"), await keys.issue("events:write")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = await browser.new_page(viewport={"width": 1400, "height": 1400})
+        violations: list[str] = []
+        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        await login(page, system, viewer)
+        chart = page.locator("#chart-wave")
+        # Drawn: the registry samples Kafka's offsets every few seconds, so both lines come within a sample or two.
+        for series in ("in", "applied"):
+            await expect(chart.locator(f"svg polyline[data-series='{series}']")).to_have_count(1, timeout=DEADLINE_MS)
+        before = await _wave(chart)
+        await chart.screenshot(path=str(_artifact("dashboard-live-wave-before.png")))
+
+        events = [deactivated(_wave_nik(i), "DESIL_ABOVE_5") for i in range(WAVE)]
+        await post(http, system.url("intake") + "/v1/events", writer, {"events": events})
+
+        async def moved() -> dict[str, tuple[int, str]] | bool:
+            # Both lines redrawn, each up by at least the wave (a total only grows: offsets only grow).
+            now = await _wave(chart)
+            return all(now[s][0] >= before[s][0] + WAVE and now[s][1] != before[s][1] for s in now) and now
+
+        await eventually(moved, timeout=120)
+        assert not violations, violations
+        await chart.screenshot(path=str(_artifact("dashboard-live-wave-after.png")))
+        await page.locator("#charts").screenshot(path=str(_artifact("dashboard-live-charts.png")))
+        await browser.close()
+
+
+async def _conflicts_held(system: RunningSystem, niks: list[str]) -> bool:
+    facts = FactsRow.__table__
+    engine = make_engine(Settings(database_url=system.env["DATABASE_URL"]))
+    try:
+        async with engine.connect() as conn:
+            query = select(facts.c.nik, facts.c.nik_conflict_open).where(facts.c.nik.in_(niks))
+            rows = (await conn.execute(query)).all()
+    finally:
+        await engine.dispose()
+    return {nik for nik, open_ in rows if open_} == set(niks)
+
+
+async def _board_niks(board: Locator) -> list[str]:
+    return await board.evaluate_all("rows => rows.map(r => r.cells[1] ? r.cells[1].textContent : '')")
+
+
+async def _wave(chart: Locator) -> dict[str, tuple[int, str]]:
+    """Per line of the wave chart: its total (data-total) and its drawn points."""
+    out = {}
+    for series in ("in", "applied"):
+        line = chart.locator(f"svg polyline[data-series='{series}']")
+        out[series] = (int(await line.get_attribute("data-total") or 0), await line.get_attribute("points") or "")
+    return out
+
+
+def _wave_nik(i: int) -> str:
+    return f"367406170890{9100 + i:04d}"  # Kota Tangerang Selatan, serials 9100-9159
+
+
+def _artifact(name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / name
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float) -> Any:  # noqa: ASYNC109
+    """Poll `check` until it returns something truthy (a condition, never a sleep); fail with its last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last = None
+    while asyncio.get_running_loop().time() < deadline:
+        if last := await check():
+            return last
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+async def produce(system: RunningSystem, event: ReactivationRequested) -> None:
+    """One event on the running system's own topic, keyed by its NIK as intake keys it."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        topic = system.env["TOPIC_PREFIX"] + EMERGENCY_REQUESTS.name
+        await producer.send_and_wait(topic, event.model_dump_json().encode(), key=event.kafka_key())
+    finally:
+        await producer.stop()
