@@ -4,7 +4,8 @@ change that caused them, and a relay publishes them to Kafka afterwards.
 So a rolled-back change never publishes and a committed one is never lost. A crash after
 publishing but before deleting the row republishes the same event (same event_id):
 consumers de-duplicate on event_id. One relay per schema is active at a time (advisory
-lock), which keeps per-NIK order across replicas.
+lock), which keeps per-NIK order across replicas. Rows carry the headers shared.messaging
+builds, and the relay publishes through its DirectPublisher, like every producer of the project.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaProducer
 from prometheus_client import Gauge
 from sqlalchemy import (
     BigInteger,
@@ -34,11 +35,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from shared import correlation, tracing
 from shared.db import any_of, bulk_insert
 from shared.errors import is_transient
 from shared.events import Event
-from shared.kafka import mask_personal_data
+from shared.masking import mask_personal_data
+from shared.messaging import DirectPublisher, PublishFailed, Record, event_headers
 
 log = structlog.get_logger(__name__)
 
@@ -66,19 +67,22 @@ def outbox_table(metadata: MetaData, schema: str) -> Table:
 
 
 def outbox_row(
-    topic: str, event: Event, headers: dict[str, str] | None = None, *, cause: uuid.UUID | None = None
+    topic: str,
+    event: Event,
+    headers: dict[str, str] | None = None,
+    *,
+    cause: uuid.UUID | None = None,
+    correlation_id: str | None = None,
 ) -> dict[str, Any]:
-    """`cause`: the incoming event this one follows from; its correlation id goes along (shared.correlation)."""
-    meta = {"x-event-type": getattr(event, "type", "")}
-    if cid := correlation.for_event(cause):
-        meta[correlation.HEADER] = cid
-    tracing.inject(meta)
+    """`cause`: the incoming event this one follows from; its correlation id goes along (shared.correlation).
+    The headers are shared.messaging's, kept as text; `headers` adds some."""
+    meta = event_headers(getattr(event, "type", ""), cause=cause, correlation_id=correlation_id, extra=headers)
     return {
         "event_id": event.event_id,
         "topic": topic,
         "key": event.kafka_key(),
         "payload": event.model_dump_json().encode(),
-        "headers": {**meta, **(headers or {})},
+        "headers": meta,
     }
 
 
@@ -102,11 +106,13 @@ class OutboxRelay:
     ) -> None:
         self.engine, self.table, self.bootstrap_servers = engine, table, bootstrap_servers
         # TLS / SASL login (shared.kafka_security.kafka_client_options); bootstrap_servers wins over its copy.
-        self.client_options = {**(client_options or {}), "bootstrap_servers": bootstrap_servers}
+        # Rows are already encoded: a plain producer, not FastStream's publish path (message object,
+        # middlewares, headers), which cost twice the send itself per record.
+        self.producer = DirectPublisher({**(client_options or {}), "bootstrap_servers": bootstrap_servers})
         self.batch_size, self.poll_interval_s = batch_size, poll_interval_s
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._producer: AIOKafkaProducer | None = None
+        self._cleanups: set[asyncio.Task[None]] = set()
         self.published = 0
         self.last_published_at: dt.datetime | None = None
 
@@ -123,34 +129,37 @@ class OutboxRelay:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
-        await self._drop_producer()
+        await asyncio.gather(*self._cleanups, return_exceptions=True)  # publish_committed's deletes finish
+        await self.producer.stop()
 
-    async def _ensure_producer(self) -> AIOKafkaProducer:
-        # Its own plain aiokafka producer: rows are already encoded, and FastStream's publish path
-        # (message object, middlewares, headers) cost twice the send itself per record.
-        if self._producer is None:
-            producer = AIOKafkaProducer(
-                **self.client_options,
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=5,
-                request_timeout_ms=15_000,
-            )
-            try:
-                await producer.start()
-            except BaseException:
-                await producer.stop()
-                raise
-            self._producer = producer
-        return self._producer
+    async def publish_committed(self, rows: Sequence[Mapping[str, Any]]) -> bool:
+        """Publish rows already committed to this outbox at once, without waiting for the relay's turn,
+        then delete them in the background (the caller need not wait for that; stop() does). `rows` are
+        the dicts `outbox_row` built and the caller committed: eligibility's emergency decisions, the
+        erasure announcement of `pbi privacy erase`. Works whether or not this relay was started (another
+        process may hold the lock). True once Kafka acknowledged them all; on any failure they stay in the
+        outbox for the relay. The outbox row stays the guarantee: whichever publishes a row first, the
+        same event id reaches the topic, and consumers de-duplicate."""
+        if not rows:
+            return True
+        try:
+            await self.producer.publish([Record.from_row(row) for row in rows])
+        except PublishFailed as exc:
+            log.warning("publish_committed_failed", schema=self.table.schema, error=str(exc)[:200])
+            self.wake()
+            return False
+        self.published += len(rows)
+        task = asyncio.create_task(self._delete([row["event_id"] for row in rows]))
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+        return True
 
-    async def _drop_producer(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            try:
-                await producer.stop()
-            except Exception:  # noqa: BLE001 - already broken; a new one is made next time
-                pass
+    async def _delete(self, event_ids: list[uuid.UUID]) -> None:
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(delete(self.table).where(any_of(self.table.c.event_id, event_ids)))
+        except Exception as exc:  # noqa: BLE001 - the relay publishes them again; consumers de-duplicate
+            log.warning("publish_committed_cleanup_failed", schema=self.table.schema, error=type(exc).__name__)
 
     async def _run(self) -> None:
         lock_key = f"outbox:{self.table.schema}"
@@ -172,8 +181,7 @@ class OutboxRelay:
                             await self._wait()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001
-                await self._drop_producer()  # after a broker failure, start afresh
+            except Exception as exc:  # noqa: BLE001 - a failed publish already dropped the producer
                 level = log.warning if is_transient(exc) else log.error
                 level(
                     "outbox_relay_failed",
@@ -193,20 +201,15 @@ class OutboxRelay:
     async def relay_once(self, conn: AsyncConnection) -> int:
         """Publish up to batch_size rows; returns how many. Rows go only after Kafka acked."""
         t = self.table
-        rows = (await conn.execute(select(t).order_by(t.c.id).limit(self.batch_size))).all()
+        rows = (await conn.execute(select(t).order_by(t.c.id).limit(self.batch_size))).mappings().all()
         await conn.commit()
-        oldest = min((r.created_at for r in rows), default=None)
+        oldest = min((r["created_at"] for r in rows), default=None)
         age = (dt.datetime.now(dt.UTC) - oldest).total_seconds() if oldest else 0.0
         OLDEST_AGE.labels(t.schema).set(max(0.0, age))
         if not rows:
             return 0
-        producer = await self._ensure_producer()
-        futures = [
-            await producer.send(r.topic, r.payload, key=r.key, headers=[(k, v.encode()) for k, v in r.headers.items()])
-            for r in rows
-        ]
-        await asyncio.gather(*futures)
-        await conn.execute(delete(t).where(any_of(t.c.id, [r.id for r in rows])))
+        await self.producer.publish([Record.from_row(r) for r in rows])
+        await conn.execute(delete(t).where(any_of(t.c.id, [r["id"] for r in rows])))
         await conn.commit()
         self.published += len(rows)
         self.last_published_at = dt.datetime.now(dt.UTC)
