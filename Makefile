@@ -7,6 +7,14 @@ STAMP := $(VENV)/.installed
 # Every target here is local development: fixed local secrets are allowed (shared/secrets.py). Compose
 # (secrets from deploy/compose/.env, `make compose-env`) and the cluster run outside local mode.
 export PBI_ENV ?= local
+# KAFKA_BROKERS=3 (`make up KAFKA_BROKERS=3`, `make infra-up KAFKA_BROKERS=3`): a local 3-node Kafka cluster
+# (deploy/local/kafka-cluster.sh, 127.0.0.1:19092-19094) instead of the single broker, used by every service
+# and command this Makefile starts. The single broker (9092) keeps running; `make infra-down KAFKA_BROKERS=3`
+# stops the cluster alone.
+export KAFKA_BROKERS ?= 1
+ifneq ($(KAFKA_BROKERS),1)
+export KAFKA_BOOTSTRAP_SERVERS := $(shell KAFKA_BROKERS=$(KAFKA_BROKERS) deploy/local/kafka.sh bootstrap)
+endif
 
 .PHONY: help venv browser-deps infra-up infra-down infra-status test test-unit test-integration lint typecheck \
         up down demo bench chaos clean

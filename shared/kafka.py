@@ -36,7 +36,7 @@ from shared.errors import is_transient
 from shared.kafka_security import kafka_client_options, kafka_security
 from shared.masking import mask_personal_data
 from shared.settings import Settings
-from shared.topics import CATALOGUE, DLQ_RETENTION_MS, TopicSpec
+from shared.topics import CATALOGUE, DLQ_RETENTION_MS, Replication, TopicSpec, replication_for
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -84,29 +84,22 @@ def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroke
 
 
 async def ensure_topics(settings: Settings, specs: Sequence[TopicSpec] = CATALOGUE) -> list[str]:
-    """Create the catalogue's topics (and their dead-letter topics) if missing; idempotent."""
-    prefix = settings.topic_prefix
-    new: list[NewTopic] = []
-    for spec in specs:
-        partitions = settings.kafka_partitions_override or spec.partitions
-        configs = {"retention.ms": str(spec.retention_ms), "cleanup.policy": spec.cleanup_policy, **spec.configs}
-        new.append(NewTopic(prefix + spec.name, partitions, settings.kafka_replication_factor, topic_configs=configs))
-        if spec.has_dlq:
-            new.append(
-                NewTopic(
-                    prefix + spec.dlq,
-                    1,
-                    settings.kafka_replication_factor,
-                    topic_configs={"retention.ms": str(DLQ_RETENTION_MS)},
-                )
-            )
+    """Create the catalogue's topics (and their dead-letter topics) if missing; idempotent.
+
+    Replication follows the cluster (shared.topics.replication_for): three copies and min.insync.replicas=2
+    on a cluster of three brokers or more (`make up KAFKA_BROKERS=3`), one on a single broker; an explicit
+    KAFKA_REPLICATION_FACTOR wins. Brokers are counted as the cluster's metadata lists them (the live ones)."""
     if not settings.kafka_manage_topics:
         return []  # the cluster's topics (Strimzi KafkaTopic): this service's Kafka user may not create any
     admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=15_000)
     await admin.start()
     try:
+        # KAFKA_REPLICATION_FACTOR given (environment or argument): that many copies; otherwise the cluster's.
+        given = "kafka_replication_factor" in settings.model_fields_set
+        brokers = len((await admin.describe_cluster())["brokers"])
+        replication = replication_for(brokers, settings.kafka_replication_factor if given else None)
         existing = set(await admin.list_topics())
-        missing = [t for t in new if t.name not in existing]
+        missing = [t for t in topics_to_create(settings, specs, replication) if t.name not in existing]
         if missing:
             try:
                 await admin.create_topics(missing)
@@ -115,6 +108,21 @@ async def ensure_topics(settings: Settings, specs: Sequence[TopicSpec] = CATALOG
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+def topics_to_create(settings: Settings, specs: Sequence[TopicSpec], replication: Replication) -> list[NewTopic]:
+    """The catalogue's topics and dead-letter topics as the admin client creates them."""
+    prefix = settings.topic_prefix
+    copies = {"min.insync.replicas": str(replication.min_insync)}
+    new: list[NewTopic] = []
+    for spec in specs:
+        partitions = settings.kafka_partitions_override or spec.partitions
+        configs = {"retention.ms": str(spec.retention_ms), "cleanup.policy": spec.cleanup_policy, **copies}
+        new.append(NewTopic(prefix + spec.name, partitions, replication.factor, topic_configs=configs | spec.configs))
+        if spec.has_dlq:
+            dlq_configs = {"retention.ms": str(DLQ_RETENTION_MS), **copies}
+            new.append(NewTopic(prefix + spec.dlq, 1, replication.factor, topic_configs=dlq_configs))
+    return new
 
 
 def describe_validation_error(exc: ValidationError) -> str:

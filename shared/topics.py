@@ -115,6 +115,27 @@ CATALOGUE: tuple[TopicSpec, ...] = (
 DLQ_RETENTION_MS = 90 * DAY_MS
 
 
+@dataclass(frozen=True)
+class Replication:
+    """How many copies of each partition a cluster keeps, and how many must have a write before an
+    acks=all producer (shared.kafka.make_broker) is answered."""
+
+    factor: int
+    min_insync: int
+
+
+def replication_for(brokers: int, requested: int | None = None) -> Replication:
+    """Replication for topics created on a cluster of `brokers` (or `requested` copies, when set): three
+    copies with min.insync.replicas=2 from three brokers up, as the production cluster (a write survives one
+    broker down and is refused, never lost, with two down); one copy on a single broker (local, tests)."""
+    if brokers < 1:
+        raise ValueError(f"a Kafka cluster has at least one broker, not {brokers}")
+    factor = requested if requested is not None else min(3, brokers)
+    if not 1 <= factor <= brokers:
+        raise ValueError(f"replication factor {factor} needs as many brokers, the cluster has {brokers}")
+    return Replication(factor, 2 if factor >= 3 else 1)
+
+
 def all_topic_names(prefix: str = "") -> list[str]:
     names = []
     for spec in CATALOGUE:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Local Apache Kafka (KRaft, single broker+controller) from Maven Central jars.
 # Usage: kafka.sh start|stop|status|config. Idempotent; data and logs live under $PBI_STATE_DIR/kafka.
+# KAFKA_BROKERS=3 (any N > 1): a cluster of N nodes on other ports and data directories instead
+# (deploy/local/kafka-cluster.sh: 127.0.0.1:19092-19094 by default); the single broker is left as it is.
 # Two client listeners on 127.0.0.1: PLAINTEXT (9092, what `make up` uses) and SCRAM (9094, SASL_PLAINTEXT
 # with SCRAM-SHA-512, the cluster's kind of login); its user's settings are written to $PBI_STATE_DIR/kafka/sasl.env.
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -153,11 +155,16 @@ stop() {
   rm -f "$PIDFILE"
 }
 
+KAFKA_BROKERS="${KAFKA_BROKERS:-1}"
+case "$KAFKA_BROKERS" in ''|*[!0-9]*|0) die "KAFKA_BROKERS must be a number of brokers (1, or 3 for a cluster): got '$KAFKA_BROKERS'" ;; esac
+if [ "$KAFKA_BROKERS" -gt 1 ]; then . "$here/kafka-cluster.sh"; cluster_main "$@"; exit; fi
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   config) render_config ;;
+  bootstrap) echo "$HOST:$PORT" ;;
   status) if pid="$(running_pid)"; then echo "kafka: running (pid $pid)"; else echo "kafka: stopped"; exit 1; fi ;;
   reset) stop; say "deleting Kafka data in $DATA"; rm -rf "$DATA" ;;
-  *) echo "usage: $0 start|stop|status|reset|config" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|reset|config|bootstrap" >&2; exit 2 ;;
 esac
