@@ -26,8 +26,7 @@ from pbi_cli.importer import COLUMNS
 from services.intake.app import create_app
 from shared.kafka import ensure_topics
 from shared.settings import IntakeSettings, Settings
-from tests.conftest import _create_database, _drop_database
-from tests.infra import LOCAL_DATABASE, LOCAL_KAFKA
+from testkit.infra import LOCAL_DATABASE, LOCAL_KAFKA, create_database, drop_database
 
 REASONS = ("DESIL_ABOVE_5", "NO_BIOMETRIC", "ADMINDUK_OFFLINE", "NO_ID_SEMESTA", "NIK_CONFLICT")
 
@@ -102,7 +101,7 @@ async def post_batch(settings: Settings, n: int) -> float:
 
 async def main(n: int) -> None:
     name = f"pbi_b_{uuid.uuid4().hex[:12]}"
-    url = await _create_database(LOCAL_DATABASE, name)
+    url = await create_database(LOCAL_DATABASE, name)
     settings = Settings(
         kafka_bootstrap_servers=LOCAL_KAFKA, database_url=url, topic_prefix=f"b{uuid.uuid4().hex[:8]}.", log_json=False
     )
@@ -126,7 +125,7 @@ async def main(n: int) -> None:
                 print(f"{label:18} {n:,} rows: {seconds:6.2f} s  ({summary})")
         print(f"POST /v1/events 10,000-event batch (one Kafka transaction): {await post_batch(settings, 10_000):.2f} s")
     finally:
-        await _drop_database(LOCAL_DATABASE, name)
+        await drop_database(LOCAL_DATABASE, name)
 
 
 if __name__ == "__main__":

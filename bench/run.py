@@ -61,9 +61,9 @@ from shared.db import make_engine
 from shared.kafka import ensure_topics
 from shared.settings import EligibilitySettings, Settings
 from shared.topics import PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
-from tests.conftest import _create_database, _drop_database
-from tests.e2e.system import PBI, SERVICES, RunningSystem, start_system
-from tests.infra import LOCAL_DATABASE, LOCAL_KAFKA
+from testkit.infra import LOCAL_DATABASE, LOCAL_KAFKA, create_database, drop_database
+from testkit.system import PBI, SERVICES, RunningSystem, start_system
+from testkit.wave import wave_events
 
 out = Console()
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,28 +109,6 @@ def save(results: dict[str, Any], complete: bool = False) -> None:
     results["complete"] = complete
     results["written_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     RESULTS.write_text(json.dumps(results, indent=2, default=str))
-
-
-def wave_events(n: int, seed: int, exclude: set[str] = frozenset()) -> list[dict[str, Any]]:  # type: ignore[assignment]
-    """n deactivation events shaped like the Tangerang Selatan wave (scaled up, distinct NIKs)."""
-    day = generate(scale=n / 20_990 * 1.01, seed=seed)
-    people = [p for p in day.people if p.nik not in exclude][:n]
-    if len(people) < n:
-        raise RuntimeError(f"only {len(people):,} distinct people generated, {n:,} wanted")
-    return [
-        {
-            "type": "participant.deactivated",
-            "occurred_at": f"{p.deactivated_on}T08:00:00+07:00",
-            "source": "SIKS-NG",
-            "nik": p.nik,
-            "deactivated_on": p.deactivated_on.isoformat(),
-            "reason": "DESIL_ABOVE_5",
-            "name": p.name,
-            **({"phone": p.phone} if p.phone else {}),
-            "region": {"province": "Banten", "regency": "Kota Tangerang Selatan", "district": p.district},
-        }
-        for p in people
-    ]
 
 
 def pg_dsn(url: str) -> str:
@@ -779,7 +757,7 @@ async def main() -> dict[str, Any]:
         if dt.date.fromisoformat(e["deactivated_on"]) > today - dt.timedelta(days=170)  # window still open
     ][:WARM_PEOPLE]
     db_name = f"pbi_bench_{uuid.uuid4().hex[:8]}"
-    db_url = await _create_database(admin_db, db_name)
+    db_url = await create_database(admin_db, db_name)
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     settings = Settings(kafka_bootstrap_servers=kafka, topic_prefix=prefix)
     start = start_profiled_system if PROFILE else start_system
@@ -852,7 +830,7 @@ async def main() -> dict[str, Any]:
             steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
                 ("bench connections", b.stop if b is not None else _nothing),
                 ("services", lambda: asyncio.to_thread(system.stop) if system is not None else _nothing()),
-                ("database", lambda: _drop_database(admin_db, db_name)),
+                ("database", lambda: drop_database(admin_db, db_name)),
                 ("topics", lambda: delete_topics(settings)),  # type: ignore[arg-type]
             ]
             for what, step in steps:

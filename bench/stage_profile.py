@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from unittest import mock
 
-from tests.e2e import system as e2e_system
-from tests.e2e.system import ROOT, RunningSystem
+from testkit import system as e2e_system
+from testkit.system import ROOT, RunningSystem
 
 PROFILE_DIR = Path(os.environ.get("BENCH_PROFILE_DIR", ROOT / ".run" / "profiles"))
 INTERVAL_S = float(os.environ.get("BENCH_PROFILE_INTERVAL", "0.005"))  # smaller: finer, and bigger HTML files
@@ -53,7 +53,7 @@ class ProfiledSystem(RunningSystem):
 def start_profiled_system(
     database_url: str, kafka: str, topic_prefix: str, log_dir: Path, extra_env: dict[str, str | None] | None = None
 ) -> RunningSystem:
-    """tests.e2e.system.start_system (same environment, ports and order), with ProfiledSystem."""
+    """testkit.system.start_system (same environment, ports and order), with ProfiledSystem."""
     with mock.patch.object(e2e_system, "RunningSystem", ProfiledSystem):
         return e2e_system.start_system(database_url, kafka, topic_prefix, log_dir, extra_env)
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from tests.conftest import eventually
-from tests.e2e.fixtures import ARTIFACTS, Keys
-from tests.e2e.system import RunningSystem
+from testkit.keys import Keys
+from testkit.polling import eventually
+from testkit.system import ARTIFACTS, RunningSystem
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [

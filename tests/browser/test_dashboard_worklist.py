@@ -11,10 +11,10 @@ import datetime as dt
 import httpx
 from playwright.async_api import Page, async_playwright, expect
 
+from testkit.keys import Keys
+from testkit.polling import eventually
+from testkit.system import ARTIFACTS, RunningSystem
 from tests.browser.test_dashboard import CHROMIUM, FLAGS, pytestmark  # noqa: F401 - skipped without chromium
-from tests.conftest import eventually
-from tests.e2e.fixtures import ARTIFACTS, Keys
-from tests.e2e.system import RunningSystem
 
 NOW = dt.datetime.now(dt.UTC)
 HELD = "5171015708900077"  # Bali, Kota Denpasar: held by an open NIK conflict

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from shared.appeals import request_reference
-from tests.conftest import eventually
-from tests.e2e.fixtures import Keys
-from tests.e2e.system import RunningSystem
+from testkit.keys import Keys
+from testkit.polling import eventually
+from testkit.system import RunningSystem
 from tests.e2e.test_user_paths import deactivated, fact, nik, participant, post_events
 
 TODAY = dt.datetime.now(dt.UTC)

@@ -1,4 +1,4 @@
-"""The reduced `make chaos` inside `make test` (bench/chaos.py, docs/chaos.md): poison on every topic and
+"""The reduced `make chaos` inside `make test` (testkit/chaos_scenarios.py, docs/chaos.md): poison on every topic and
 each service but the notifier SIGKILLed mid-wave, each with a wave of deactivations and reactivation
 requests. Nothing a client was told is accepted may be lost or applied twice: every event once in the
 registry history, every request exactly one final decision, every due message exactly once at the
@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-from bench.chaos import run
 from shared.topics import CATALOGUE
+from testkit.chaos_scenarios import run_scenarios
+from testkit.infra import Infra
 
 SCENARIOS = ["poison", "kill-eligibility", "kill-registry", "kill-intake"]
 
 
 @pytest.mark.timeout(1200)  # four scenarios with waves and restarts: minutes, more on a loaded machine
-async def test_reduced_chaos_loses_and_duplicates_nothing() -> None:
-    outcomes = await run(scale=0.1, scenarios=SCENARIOS)
+async def test_reduced_chaos_loses_and_duplicates_nothing(infra: Infra) -> None:
+    outcomes = await run_scenarios(infra.kafka_bootstrap_servers, infra.database_url, 0.1, SCENARIOS)
     assert [o.name for o in outcomes] == [
         "poison messages",
         "SIGKILL eligibility",

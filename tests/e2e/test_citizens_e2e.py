@@ -13,9 +13,9 @@ import httpx
 
 from services.notifier.domain.answers import GENERAL, RESUMED
 from shared.nik import mask_nik
-from tests.conftest import eventually
-from tests.e2e.fixtures import Keys
-from tests.e2e.system import RunningSystem
+from testkit.keys import Keys
+from testkit.polling import eventually
+from testkit.system import RunningSystem
 
 TODAY = dt.datetime.now(dt.UTC)
 PERSON, NEIGHBOUR = "3674011708900911", "3674011708900912"

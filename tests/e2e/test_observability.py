@@ -12,10 +12,10 @@ from aiokafka import AIOKafkaConsumer
 
 from shared.correlation import HEADER
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, NOTIFICATION_EVENTS, STATUS_CHANGES
-from tests.conftest import eventually
-from tests.e2e.fixtures import Keys
-from tests.e2e.otlp import OtlpReceiver
-from tests.e2e.system import RunningSystem
+from testkit.keys import Keys
+from testkit.otlp import OtlpReceiver
+from testkit.polling import eventually
+from testkit.system import RunningSystem
 from tests.e2e.test_user_paths import TODAY, _status, deactivated, nik, post_events
 
 PATIENT = nik(71, district="02")

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import make_engine
 from shared.settings import Settings
-from tests.conftest import eventually
-from tests.e2e.fixtures import Keys
-from tests.e2e.system import PBI, RunningSystem
+from testkit.keys import Keys
+from testkit.polling import eventually
+from testkit.system import PBI, RunningSystem
 
 NIK = "3674015708900077"
 NAME = "Dewi Sartika Rahayu"

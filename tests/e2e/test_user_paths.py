@@ -9,10 +9,10 @@ import uuid
 import httpx
 
 from shared.auth import SCOPES
-from tests.conftest import eventually
-from tests.e2e.fixtures import Keys
-from tests.e2e.system import RunningSystem
-from tests.log_scan import leaks
+from testkit.keys import Keys
+from testkit.log_scan import leaks
+from testkit.polling import eventually
+from testkit.system import RunningSystem
 
 TODAY = dt.datetime.now(dt.UTC)
 

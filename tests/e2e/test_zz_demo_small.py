@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 
 from shared.nik import mask_nik
-from tests.conftest import eventually
-from tests.e2e.fixtures import Keys
-from tests.e2e.system import PBI, RunningSystem
+from testkit.keys import Keys
+from testkit.polling import eventually
+from testkit.system import PBI, RunningSystem
 
 
 async def test_small_demo_runs_and_its_summary_matches_the_registry(

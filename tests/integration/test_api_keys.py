@@ -19,9 +19,9 @@ from shared.auth import ApiKeyStore
 from shared.auth.keys import CACHE_ENTRIES, CACHE_SECONDS
 from shared.db import make_engine
 from shared.settings import RegistrySettings, Settings
-from tests.conftest import eventually
-from tests.e2e.system import PBI
-from tests.integration.helpers import running
+from testkit.apps import running
+from testkit.polling import eventually
+from testkit.system import PBI
 
 
 @pytest.fixture

@@ -37,8 +37,9 @@ from shared.events import (
 )
 from shared.settings import EligibilitySettings, IntakeSettings, RegistrySettings, Settings
 from shared.topics import APPEALS, DECISIONS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
-from tests.conftest import eventually
-from tests.integration.helpers import TopicReader, produce, running
+from testkit.apps import running
+from testkit.kafka import TopicReader, produce
+from testkit.polling import eventually
 
 NIK = "3674015708900001"  # Banten (Kota Tangerang Selatan), WIB
 ELIGIBLE_NIK = "3674015708900002"

@@ -21,8 +21,9 @@ from shared.db import make_engine
 from shared.events import BiometricRecorded, DesilUpdated, ReactivationDecided
 from shared.settings import Settings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
-from tests.conftest import eventually
-from tests.integration.helpers import TopicReader, produce, running
+from testkit.apps import running
+from testkit.kafka import TopicReader, produce
+from testkit.polling import eventually
 from tests.integration.test_eligibility_flow import (
     NIK,
     NOW,

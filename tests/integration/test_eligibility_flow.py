@@ -24,7 +24,8 @@ from shared.events import (
 )
 from shared.settings import EligibilitySettings, Settings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TIMER_EVENTS
-from tests.integration.helpers import TopicReader, produce, running
+from testkit.apps import running
+from testkit.kafka import TopicReader, produce
 
 NIK = "3674015708900001"
 NOW = dt.datetime.now(dt.UTC)
@@ -74,7 +75,7 @@ def emergency(nik: str = NIK, received_at: dt.datetime = NOW) -> ReactivationReq
 async def facts_applied(settings: Settings, **expected: object) -> None:
     """Facts and requests travel on different topics: wait until the facts are in before asking."""
     from services.eligibility.store import FactsRow
-    from tests.conftest import eventually
+    from testkit.polling import eventually
 
     engine = make_engine(settings)
 
@@ -286,7 +287,7 @@ async def test_a_redecision_is_stamped_after_the_decision_it_replaces(settings: 
                     )
                     return waiting.scalar() > 0
 
-            from tests.conftest import eventually
+            from testkit.polling import eventually
 
             await eventually(facts_handler_waits_for_the_lock)
             pending_at = clock()

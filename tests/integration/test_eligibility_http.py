@@ -9,8 +9,9 @@ from services.eligibility.app import create_app
 from shared.events import ReactivationDecided
 from shared.settings import Settings
 from shared.topics import DECISIONS, REACTIVATION_REQUESTS
-from tests.conftest import eventually
-from tests.integration.helpers import TopicReader, produce, running
+from testkit.apps import running
+from testkit.kafka import TopicReader, produce
+from testkit.polling import eventually
 from tests.integration.test_eligibility_flow import elig_settings, regular
 
 

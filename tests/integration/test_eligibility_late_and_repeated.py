@@ -32,8 +32,9 @@ from shared.events import (
 )
 from shared.settings import EligibilitySettings, Settings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TIMER_EVENTS
-from tests.conftest import eventually
-from tests.integration.helpers import TopicReader, produce, running
+from testkit.apps import running
+from testkit.kafka import TopicReader, produce
+from testkit.polling import eventually
 
 NOW = dt.datetime.now(dt.UTC)
 DEACTIVATED_ON = (NOW - dt.timedelta(days=30)).date()

@@ -13,8 +13,9 @@ from services.eligibility.domain.window import reactivation_window_closes_at
 from shared.events import ReactivationDecided, WindowReminderDue
 from shared.settings import Settings
 from shared.topics import DECISIONS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TIMER_EVENTS
-from tests.conftest import eventually
-from tests.integration.helpers import TopicReader, produce, running
+from testkit.apps import running
+from testkit.kafka import TopicReader, produce
+from testkit.polling import eventually
 from tests.integration.test_eligibility_flow import NIK, NOW, deactivated, elig_settings, facts_applied, regular
 
 QUIET = "3674015708900002"  # deactivated too, but never asks

@@ -17,7 +17,7 @@ from shared.events import DesilUpdated, ParticipantEvent, participant_event_adap
 from shared.kafka import DEAD_LETTERS, HEADER_REASON, make_broker, subscribe
 from shared.settings import Settings
 from shared.topics import PARTICIPANT_EVENTS
-from tests.conftest import eventually
+from testkit.polling import eventually
 
 NIK = "3674015708900001"
 

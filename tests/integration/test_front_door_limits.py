@@ -23,8 +23,8 @@ from shared.auth import ApiKeyStore
 from shared.db import make_engine
 from shared.http_guard import KiB, MiB
 from shared.settings import IntakeSettings, RegistrySettings, Settings
-from tests.e2e.system import RunningSystem, free_port
-from tests.integration.helpers import running
+from testkit.apps import running
+from testkit.system import RunningSystem, free_port
 
 CHUNK = 256 * KiB
 SENT_AT_MOST = 256 * MiB  # what a client without limits would keep sending

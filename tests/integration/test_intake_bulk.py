@@ -15,7 +15,8 @@ from services.intake.api import THREAD_BATCH
 from services.intake.app import create_app
 from shared.settings import IntakeSettings, Settings
 from shared.topics import PARTICIPANT_EVENTS
-from tests.integration.helpers import TopicReader, running
+from testkit.apps import running
+from testkit.kafka import TopicReader
 from tests.integration.test_intake_contract import deactivation
 
 N = THREAD_BATCH + 100  # big enough for the worker

@@ -14,7 +14,8 @@ from services.intake.store import Facility
 from shared.events import ParticipantDeactivated, ReactivationRequested
 from shared.settings import IntakeSettings, Settings
 from shared.topics import EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
-from tests.integration.helpers import TopicReader, running
+from testkit.apps import running
+from testkit.kafka import TopicReader
 
 NIK = "3674015708900001"
 

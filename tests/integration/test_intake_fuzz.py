@@ -17,7 +17,7 @@ from services.intake.app import create_app
 from services.intake.store import Facility
 from shared.settings import IntakeSettings, Settings
 from shared.topics import PARTICIPANT_EVENTS, all_topic_names
-from tests.integration.helpers import running
+from testkit.apps import running
 
 MAX_EXAMPLES = 30
 SCOPES = ["events:write", "reactivations:write", "emergency:write", "participants:read"]

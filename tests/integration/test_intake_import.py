@@ -15,7 +15,7 @@ from pbi_cli.importer import COLUMNS
 from shared.events import ParticipantDeactivated
 from shared.settings import Settings
 from shared.topics import PARTICIPANT_EVENTS
-from tests.integration.helpers import TopicReader
+from testkit.kafka import TopicReader
 
 ROWS = [
     [

@@ -13,7 +13,7 @@ from shared import correlation
 from shared.events import DesilUpdated
 from shared.settings import Settings
 from shared.topics import PARTICIPANT_EVENTS
-from tests.conftest import eventually
+from testkit.polling import eventually
 
 
 async def test_a_big_batch_keeps_order_and_the_correlation_id(settings: Settings) -> None:

@@ -19,7 +19,7 @@ from shared.enums import Channel, Outcome, ReactivationPath
 from shared.events import EmergencySlaChanged, ReactivationDecided
 from shared.settings import IntakeSettings, Settings
 from shared.sla import fold_sla
-from tests.integration.helpers import running
+from testkit.apps import running
 
 R = RequestView.__table__
 T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)

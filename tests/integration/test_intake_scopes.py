@@ -15,7 +15,8 @@ from services.intake.store import Facility
 from shared.events import ReactivationRequested
 from shared.settings import IntakeSettings, Settings
 from shared.topics import EMERGENCY_REQUESTS, PARTICIPANT_EVENTS
-from tests.integration.helpers import TopicReader, running
+from testkit.apps import running
+from testkit.kafka import TopicReader
 
 NIK = "3674015708900001"
 NOW = "2026-11-24T08:00:00+07:00"

@@ -21,8 +21,9 @@ from shared.enums import Channel, Outcome, ReactivationPath, SlaState
 from shared.events import EmergencySlaChanged, ReactivationDecided, ReactivationRequested
 from shared.settings import IntakeSettings, Settings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, TIMER_EVENTS
-from tests.conftest import eventually
-from tests.integration.helpers import TopicReader, produce, running
+from testkit.apps import running
+from testkit.kafka import TopicReader, produce
+from testkit.polling import eventually
 
 NIK = "3674015708900001"
 EMERGENCY = {"nik": NIK, "facility_code": "3674R001", "letter_no": "IGD/7", "admitted_at": "2026-11-24T08:00:00+07:00"}

@@ -7,7 +7,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from shared.settings import Settings
 from shared.topics import PARTICIPANT_EVENTS
-from tests.conftest import eventually
+from testkit.polling import eventually
 
 
 async def read_all(settings: Settings, topic: str, expected: int) -> list[bytes]:

@@ -31,8 +31,8 @@ from shared.kafka_security import kafka_client_options
 from shared.outbox import OutboxRelay, add_to_outbox, outbox_row, outbox_table
 from shared.settings import Settings
 from shared.topics import PARTICIPANT_EVENTS, STATUS_CHANGES
-from tests.conftest import eventually
-from tests.infra import Infra
+from testkit.infra import Infra
+from testkit.polling import eventually
 
 NIKS = ("3674015708900001", "3674015708900002", "3674015708900003")
 

@@ -6,7 +6,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.settings import Settings
 from shared.topics import CATALOGUE
-from tests import log_scan
+from testkit import log_scan
 
 
 async def test_every_dead_letter_header_of_the_prefix_is_read(settings: Settings) -> None:

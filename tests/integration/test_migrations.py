@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from pbi_cli.db import SCHEMAS, Migrated, current_revision, revisions, upgrade_to
 from shared.db import alembic_config, make_engine
 from shared.settings import Settings
-from tests.e2e.system import PBI
+from testkit.system import PBI
 
 # What the comparison leaves out, each with its reason (documented in docs/operations.md, Migrations).
 IGNORED_TABLES = {"alembic_version"}  # Alembic's own bookkeeping, one per schema

@@ -21,8 +21,8 @@ from shared.appeals import appeal_id_for_message, request_reference
 from shared.events import AppealRequested, ParticipantDeactivated, ReactivationRequested
 from shared.settings import Settings
 from shared.topics import APPEALS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
-from tests.conftest import eventually
-from tests.integration.helpers import TopicReader, produce
+from testkit.kafka import TopicReader, produce
+from testkit.polling import eventually
 from tests.integration.test_notifier_delivery import Clock, Sim, notifier_settings, serving
 from tests.integration.test_notifier_delivery import sim as sim  # noqa: F401 - the simulator fixture
 

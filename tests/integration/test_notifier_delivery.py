@@ -33,9 +33,10 @@ from shared.enums import DeactivationReason
 from shared.events import NotificationUpdated, ParticipantDeactivated, ReactivationRequested
 from shared.settings import IntakeSettings, RegistrySettings, Settings
 from shared.topics import EMERGENCY_REQUESTS, NOTIFICATION_EVENTS, PARTICIPANT_EVENTS
-from tests.conftest import eventually
-from tests.e2e.system import free_port
-from tests.integration.helpers import TopicReader, produce, running
+from testkit.apps import running
+from testkit.kafka import TopicReader, produce
+from testkit.polling import eventually
+from testkit.system import free_port
 
 NIK = "3674015708900001"
 PHONE = "+6281234567890"

@@ -19,9 +19,9 @@ from services.notifier.app import create_app
 from shared.events import EmergencySlaChanged
 from shared.settings import Settings
 from shared.topics import TIMER_EVENTS
-from tests.conftest import eventually
-from tests.e2e.system import free_port
-from tests.integration.helpers import produce
+from testkit.kafka import produce
+from testkit.polling import eventually
+from testkit.system import free_port
 from tests.integration.test_notifier_delivery import Clock, Sim, in_state, notifier_settings, rows, serving
 from tests.integration.test_notifier_delivery import sim as sim  # noqa: F401 - the simulator fixture
 

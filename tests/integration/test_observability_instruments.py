@@ -19,8 +19,8 @@ from shared.events import DesilUpdated, ParticipantEvent, participant_event_adap
 from shared.kafka import make_broker, subscribe
 from shared.settings import Settings
 from shared.topics import PARTICIPANT_EVENTS
-from tests.conftest import eventually
-from tests.integration.helpers import produce
+from testkit.kafka import produce
+from testkit.polling import eventually
 
 
 def faststream_samples(name: str, app_name: str) -> float:

@@ -14,7 +14,7 @@ from shared.kafka import ensure_topics
 from shared.outbox import OutboxRelay, add_to_outbox, outbox_row, outbox_table
 from shared.settings import Settings
 from shared.topics import STATUS_CHANGES
-from tests.conftest import eventually
+from testkit.polling import eventually
 
 SCHEMA = "outbox_age"
 

@@ -31,9 +31,10 @@ from shared.enums import Channel, ReactivationPath
 from shared.events import AppealRequested, ParticipantDeactivated, ReactivationRequested
 from shared.settings import EligibilitySettings, RegistrySettings, Settings
 from shared.topics import PARTICIPANT_EVENTS, PRIVACY_EVENTS, REACTIVATION_REQUESTS
-from tests.conftest import eventually
-from tests.e2e.system import PBI, free_port
-from tests.integration.helpers import TopicReader, produce, running
+from testkit.apps import running
+from testkit.kafka import TopicReader, produce
+from testkit.polling import eventually
+from testkit.system import PBI, free_port
 
 NIK = "3674015708900001"
 NAME = "Siti Aminah Lestari"

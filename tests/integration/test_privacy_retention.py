@@ -15,9 +15,9 @@ from services.notifier.settings import NotifierSettings
 from services.notifier.store import MIGRATIONS, SCHEMA, M
 from shared.db import make_engine, make_sessions, migrate
 from shared.settings import Settings
-from tests.conftest import eventually
-from tests.e2e.system import free_port
-from tests.integration.helpers import running
+from testkit.apps import running
+from testkit.polling import eventually
+from testkit.system import free_port
 
 NOW = dt.datetime(2026, 11, 24, 16, 0, tzinfo=dt.UTC)
 NIK = "3674015708900001"

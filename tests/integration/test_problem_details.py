@@ -15,7 +15,7 @@ from services.notifier.settings import NotifierSettings
 from services.registry.app import create_app as registry_app
 from shared.problems import PROBLEM_JSON
 from shared.settings import IntakeSettings, RegistrySettings, Settings
-from tests.integration.helpers import running
+from testkit.apps import running
 
 NIK = "3674015708900001"
 

@@ -22,8 +22,9 @@ from shared.db import make_engine
 from shared.events import DesilUpdated, Event, NotificationUpdated, ReactivationDecided
 from shared.settings import RegistrySettings, Settings
 from shared.topics import DECISIONS, NOTIFICATION_EVENTS, PARTICIPANT_EVENTS
-from tests.conftest import eventually
-from tests.integration.helpers import produce, running
+from testkit.apps import running
+from testkit.kafka import produce
+from testkit.polling import eventually
 
 T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
 SVG = "{http://www.w3.org/2000/svg}"

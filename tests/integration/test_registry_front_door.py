@@ -31,9 +31,10 @@ from shared.events import (
 )
 from shared.settings import RegistrySettings, Settings
 from shared.topics import PARTICIPANT_EVENTS
-from tests.conftest import eventually
-from tests.e2e.system import free_port
-from tests.integration.helpers import produce, running
+from testkit.apps import running
+from testkit.kafka import produce
+from testkit.polling import eventually
+from testkit.system import free_port
 
 NIK = "3674015708900001"
 T0 = dt.datetime(2026, 9, 1, 8, tzinfo=dt.UTC)

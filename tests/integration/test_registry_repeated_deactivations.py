@@ -15,8 +15,9 @@ from shared.db import make_engine
 from shared.events import Event, ParticipantDeactivated, ParticipantStatusChanged, ReactivationDecided
 from shared.settings import RegistrySettings, Settings
 from shared.topics import DECISIONS, PARTICIPANT_EVENTS, STATUS_CHANGES
-from tests.conftest import eventually
-from tests.integration.helpers import TopicReader, produce, running
+from testkit.apps import running
+from testkit.kafka import TopicReader, produce
+from testkit.polling import eventually
 
 NIK = "3674015708900001"
 T0 = dt.datetime(2026, 9, 1, 8, tzinfo=dt.UTC)

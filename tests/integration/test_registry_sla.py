@@ -17,8 +17,9 @@ from shared.db import make_engine
 from shared.events import EmergencySlaChanged, Event, ReactivationDecided, ReactivationRequested
 from shared.settings import RegistrySettings, Settings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, TIMER_EVENTS, TopicSpec
-from tests.conftest import eventually
-from tests.integration.helpers import produce, running
+from testkit.apps import running
+from testkit.kafka import produce
+from testkit.polling import eventually
 
 NIK = "3674015708900001"
 H = dt.timedelta(hours=1)

@@ -20,8 +20,9 @@ from shared.db import make_engine, make_sessions
 from shared.events import Event, ParticipantDeactivated, ParticipantStatusChanged, ReactivationDecided
 from shared.settings import RegistrySettings, Settings
 from shared.topics import DECISIONS, PARTICIPANT_EVENTS, STATUS_CHANGES
-from tests.conftest import eventually
-from tests.integration.helpers import TopicReader, produce, running
+from testkit.apps import running
+from testkit.kafka import TopicReader, produce
+from testkit.polling import eventually
 
 # Deactivated on 31 May 2026: every window closes on 30 November 2026 at 23:59:59 local time,
 # that is 16:59:59 UTC in WIB (Banten), 15:59:59 UTC in WITA (Bali), 14:59:59 UTC in WIT (Papua).

@@ -15,8 +15,9 @@ from services.registry.domain.worklist import item_id
 from shared.events import Event
 from shared.settings import RegistrySettings, Settings
 from shared.topics import DECISIONS
-from tests.conftest import eventually
-from tests.integration.helpers import produce, running
+from testkit.apps import running
+from testkit.kafka import produce
+from testkit.polling import eventually
 from tests.integration.test_registry_worklist import T0, H, _seen, decided
 
 TANGSEL, TANGERANG, DENPASAR = "3674015708900001", "3671015708900002", "5171015708900003"

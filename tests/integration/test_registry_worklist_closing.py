@@ -13,8 +13,9 @@ from services.registry.app import create_app
 from shared.events import BiometricRecorded, DesilUpdated, EmergencySlaChanged, Event, IdSemestaAssigned
 from shared.settings import RegistrySettings, Settings
 from shared.topics import DECISIONS, PARTICIPANT_EVENTS, TIMER_EVENTS
-from tests.conftest import eventually
-from tests.integration.helpers import produce, running
+from testkit.apps import running
+from testkit.kafka import produce
+from testkit.polling import eventually
 from tests.integration.test_registry_worklist import T0, H, _items, _seen, again, decided
 
 NOW = T0 + 48 * H  # the registry's clock: when the system closed what it closed

@@ -19,8 +19,9 @@ from shared.db import make_engine
 from shared.events import NikConflictReported
 from shared.settings import RegistrySettings, Settings
 from shared.topics import EMERGENCY_REQUESTS, PARTICIPANT_EVENTS
-from tests.conftest import eventually
-from tests.integration.helpers import produce, running
+from testkit.apps import running
+from testkit.kafka import produce
+from testkit.polling import eventually
 from tests.integration.test_eligibility_flow import NIK, NOW, deactivated, elig_settings, emergency, facts_applied
 from tests.integration.test_notifier_delivery import Clock, Sim, notifier_settings, serving
 from tests.integration.test_notifier_delivery import sim as sim  # noqa: F401 - the simulator fixture

@@ -11,7 +11,7 @@ import subprocess
 from shared.auth import ApiKeyStore
 from shared.db import make_engine
 from shared.settings import Settings
-from tests.e2e.system import PBI
+from testkit.system import PBI
 
 
 async def pbi(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from services.intake.store import Facility
 from services.registry.app import create_app as create_registry
 from shared.auth import EVENT_SCOPES, SCOPES
 from shared.settings import IntakeSettings, RegistrySettings, Settings
-from tests.integration.helpers import running
+from testkit.apps import running
 
 NIK = "3674015708900001"
 NOW = "2026-11-24T08:00:00+07:00"

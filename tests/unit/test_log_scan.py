@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import log_scan
+from testkit import log_scan
 
 
 def test_whole_nik_and_phone_are_found_and_reported_masked() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests import infra
+from testkit import infra
 
 
 def _compose_kafka() -> dict[str, object]:

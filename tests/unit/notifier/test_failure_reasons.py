@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from services.notifier.sender import Sender
-from tests import log_scan
+from testkit import log_scan
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 ERROR_BODY = (

@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from shared.observability import configure_logging
-from tests import log_scan
+from testkit import log_scan
 
 NIK, PHONE = "3674015708900001", "081234567890"
 

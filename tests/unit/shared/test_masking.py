@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.masking import mask_personal_data
-from tests import log_scan
+from testkit import log_scan
 
 
 @pytest.mark.parametrize(

@@ -1,18 +1,15 @@
-"""Small helpers for integration tests: produce events, read a topic, run an app's lifespan."""
+"""Kafka for tests: produce events (or raw bytes) to a topic of a test's prefix, read a topic from its start."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from fastapi import FastAPI
 
 from shared.events import Event, any_event_adapter
 from shared.settings import Settings
 from shared.topics import TopicSpec
-from tests.conftest import eventually
+from testkit.polling import eventually
 
 
 async def produce(settings: Settings, spec: TopicSpec, *events: Event | bytes, key: bytes = b"k") -> None:
@@ -67,9 +64,3 @@ class TopicReader:
             return [e for e in self.events if predicate(e)]
 
         return await eventually(check, timeout)
-
-
-@asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
-    async with app.router.lifespan_context(app):
-        yield app

@@ -1,4 +1,5 @@
-"""Where the tests' Kafka and PostgreSQL come from, decided in this one place.
+"""Where the tests' and benchmarks' Kafka and PostgreSQL come from, decided in this one place, and the
+throwaway databases and topic prefixes a test, an end-to-end session, a benchmark or a chaos run works in.
 
 `PBI_TEST_INFRA` chooses (the same variable tells `deploy/local/infra.sh` whether to start anything):
 - `env`: KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL name running services (CI services, a shared cluster).
@@ -11,15 +12,23 @@ Docker engine answers. Tests never know which.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
+import time
+import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 LOCAL_KAFKA = "127.0.0.1:9092"
 LOCAL_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/pbi"
@@ -122,3 +131,77 @@ def start_infra(stack: ExitStack) -> Infra:
                 "or PBI_TEST_INFRA=testcontainers on a machine with Docker."
             )
     return Infra(LOCAL_KAFKA, LOCAL_DATABASE, "local")
+
+
+# --- throwaway databases ------------------------------------------------------------------------
+
+
+async def create_database(admin_url: str, name: str) -> str:
+    """Creates database `name` beside the admin database; returns its URL."""
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'create database "{name}"'))
+    finally:
+        await engine.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    """Drops database `name`, disconnecting whoever still uses it."""
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'drop database if exists "{name}" with (force)'))
+    finally:
+        await engine.dispose()
+
+
+# --- topic prefixes and the sweep of leftovers ---------------------------------------------------------
+
+
+def new_test_prefix(kind: str, now: float | None = None) -> str:
+    """A topic prefix stamped with its creation time, so a sweep can tell an abandoned run's topics
+    from those of a run going on beside this one (another `make test`, a helper's tests)."""
+    stamp = int(time.time() if now is None else now)
+    return f"{kind}{stamp:08x}{uuid.uuid4().hex[:6]}."
+
+
+def new_run_prefix(kind: str) -> str:
+    """The prefix of a benchmark's or chaos run's topics (`chaos-1a2b3c4d.`): never the shape the test
+    sweep deletes, so a test session starting beside the run leaves them alone; the run deletes them."""
+    return f"{kind}-{uuid.uuid4().hex[:8]}."
+
+
+# Prefixes of topics that tests create; never the real topics, nor a benchmark's or chaos run's (which may be
+# running beside the tests and delete their own topics when they end). Stamped ones are swept once older than
+# any test session; unstamped ones are from runs before the stamp existed.
+STAMPED_TEST_TOPIC = re.compile(r"^(?:t|e2e)([0-9a-f]{8})[0-9a-f]{6}\.")
+UNSTAMPED_TEST_TOPIC = re.compile(r"^(t[0-9a-f]{10}|e2e[0-9a-f]{8}|chaos[0-9a-f]{6}|pp[0-9a-f]{6})\.")
+LEFTOVER_AFTER_S = 3 * 3600
+
+
+def is_leftover_test_topic(name: str, now: float) -> bool:
+    stamped = STAMPED_TEST_TOPIC.match(name)
+    if stamped:
+        return now - int(stamped.group(1), 16) > LEFTOVER_AFTER_S
+    return bool(UNSTAMPED_TEST_TOPIC.match(name))
+
+
+async def delete_topics(bootstrap: str, wanted: Callable[[str], bool]) -> None:
+    """Deletes the topics `wanted` picks. Keeps the shared broker lean: thousands of leftover partitions
+    make it slow to restart. Best effort: cleanup never fails a test or a run."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        names = [n for n in await admin.list_topics() if wanted(n)]
+        for i in range(0, len(names), 200):
+            await admin.delete_topics(names[i : i + 200])
+    except Exception:  # noqa: BLE001 - cleanup is best effort
+        pass
+    finally:
+        await admin.close()
+
+
+async def delete_prefixed_topics(bootstrap: str, prefix: str) -> None:
+    await delete_topics(bootstrap, lambda name: name.startswith(prefix))

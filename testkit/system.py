@@ -1,6 +1,6 @@
 """The whole system as separate processes (the provider simulator and the four services), each on a
 free port, sharing one fresh database and one topic prefix: what `make up` runs, isolated per test
-session. Used by the end-to-end and browser tests, the demo check and the chaos runs."""
+session. Used by the end-to-end and browser tests, the demo check, the benchmarks and the chaos runs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"  # what a test run leaves for people to read (service logs, screenshots)
 PBI = str(Path(sys.executable).parent / "pbi")
 SERVICES = ("eligibility", "registry", "notifier", "intake")
 
