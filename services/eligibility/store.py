@@ -1,13 +1,20 @@
-"""The eligibility schema: facts per NIK, requests with their current outcome, processed event ids,
-durable timers, and the outbox. Queries are set-based so a batch costs a few round trips."""
+"""The eligibility schema (facts per NIK, requests with their current decision, appeals, processed event
+ids, durable timers, erasure markers, the outbox) and its unit of work: one repository per table, each
+query set-based so a batch costs a handful of round trips whatever its size.
+
+`UnitOfWork` is what the handlers see; `PgUnitOfWork` is the PostgreSQL one (one transaction, committed
+when the `async with` block ends without error), store_memory.MemoryUnitOfWork the in-memory one the
+handler tests also run against. `apply_changes` writes a batch's `Changes` (domain.records) through
+either."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -16,21 +23,29 @@ from sqlalchemy import (
     Index,
     MetaData,
     String,
+    Table,
     UniqueConstraint,
-    Uuid,
-    bindparam,
+    delete,
     func,
     select,
     text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import Field, SQLModel
 
+from services.eligibility.domain.records import AppealRecord, Changes, People, Person, RequestRecord, TimerRecord
 from services.eligibility.domain.rules import Facts
-from shared.db import any_of, bulk_insert, upsert_clause
-from shared.outbox import outbox_table
+from shared.db import _unnest_insert, any_of, bulk_insert, transaction, upsert_clause
+from shared.errors import TransientError
+from shared.events import AppealRequested, Event, ReactivationRequested
+from shared.inbox import claim_events
+from shared.outbox import add_to_outbox, outbox_row, outbox_table
+from shared.privacy import CONTACT_FIELDS, erased_among, erasures_table, mark_erased
+
+E = TypeVar("E", bound=Event)
+_SEP = "\x1f"  # joins a text[] cell into one string (as shared.db.bulk_insert does)
 
 SCHEMA = "eligibility"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -131,7 +146,7 @@ class Timer(SQLModel, table=True):
 
 
 outbox = outbox_table(MetaData(), SCHEMA)
-# The emergency lane asks whether a person still has events waiting to be relayed (waiting_in_outbox)
+# The emergency path asks whether a person still has events waiting to be relayed (waiting_in_outbox)
 # in every transaction: without an index that scans the outbox, which grows while Kafka is away.
 Index("ix_eligibility_outbox_key", outbox.c.key)
 TABLES = [
@@ -142,115 +157,318 @@ TABLES = [
     outbox,
     AppealRow.__table__,
 ]
+ERASURES = erasures_table(MetaData(), SCHEMA)
 FACT_FIELDS = [f.name for f in fields(Facts)]
 _UPSERT_FACTS = upsert_clause("nik", [*FACT_FIELDS, "phone"])
 _EMPTY_FACTS = {**{k: getattr(Facts(""), k) for k in FACT_FIELDS}, "phone": None}
-CLAIM = text(
-    f"insert into {SCHEMA}.processed_events (event_id) select unnest(cast(:ids as uuid[])) "
-    "on conflict do nothing returning event_id"
-).bindparams(bindparam("ids", type_=ARRAY(Uuid)))
+_UPSERT_APPEALS = (
+    "on conflict (appeal_id) do update set status = excluded.status, reasons = excluded.reasons, "
+    "decided_at = excluded.decided_at"
+)
+F: Table = FactsRow.__table__  # type: ignore[attr-defined]
+R: Table = RequestRow.__table__  # type: ignore[attr-defined]
+A: Table = AppealRow.__table__  # type: ignore[attr-defined]
+T: Table = Timer.__table__  # type: ignore[attr-defined]
+PROCESSED: Table = ProcessedEvent.__table__  # type: ignore[attr-defined]
+# A batch's new decisions of requests on record, in one statement (reasons joined: unnest flattens 2-D arrays).
+_DECIDE = text(
+    f"update {SCHEMA}.requests r set outcome = u.outcome, reasons = string_to_array(u.reasons, chr(31)), "
+    "decided_at = u.decided_at, window_closes_at = u.closes_at "
+    "from unnest(cast(:ids as uuid[]), cast(:outcomes as text[]), cast(:reasons as text[]), "
+    "cast(:decided as timestamptz[]), cast(:closes as timestamptz[])) as u(request_id, outcome, reasons, decided_at, "
+    "closes_at) where r.request_id = u.request_id"
+)
+# requests.event and appeals.event are what was received (JSON): an erasure removes their contact fields.
+_FORGET_CONTACT = [
+    text(
+        f"update {SCHEMA}.{table} set event = (event::jsonb - cast(:fields as text[]))::json "
+        "where nik = any(cast(:niks as text[])) and (event::jsonb) ?| cast(:fields as text[])"
+    )
+    for table in ("requests", "appeals")
+]
 
 
-async def new_event_ids(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """Claims the ids not seen before (inserted in this transaction) and returns them."""
-    if not ids:
-        return set()
-    # One statement whatever the batch size (a VALUES list would be compiled anew per size).
-    result = await session.execute(CLAIM, {"ids": ids})
-    return {row[0] for row in result}
+class NewPersonRace(TransientError):
+    """A person this batch took for new was created meanwhile by another transaction (their first request
+    or fact at the same moment): the batch is decided again on what that one committed."""
 
 
-async def load_facts(session: AsyncSession, niks: set[str]) -> dict[str, tuple[Facts, str | None]]:
-    """The facts of these people, row-locked until the transaction ends.
-
-    Facts, requests and timers are handled by different consumers at once; the lock makes their
-    transactions on one person take turns, so none overwrites another's facts with a stale copy and
-    a request decided on old facts is always seen by the re-evaluation of the newer ones. Locking
-    in NIK order keeps deadlocks rare (and they are retried as transient)."""
-    t = FactsRow.__table__
-
-    async def lock(these: set[str]) -> dict[str, tuple[Facts, str | None]]:
-        rows = await session.execute(select(t).where(any_of(t.c.nik, these)).order_by(t.c.nik).with_for_update())
-        return {r["nik"]: (Facts(**{k: r[k] for k in FACT_FIELDS}), r["phone"]) for r in rows.mappings()}
-
-    known = await lock(niks)
-    if len(known) < len(niks):
-        # FOR UPDATE cannot lock a row that does not exist: without one, a request and a new person's
-        # first fact, decided at the same moment, each missed the other (the request stayed PENDING
-        # until its grace recheck). An empty row first; the insert waits for another transaction's
-        # uncommitted row of the same person, so they take turns. (Only for people not seen yet: for
-        # everyone, it cost a third of the bulk decision rate.)
-        new = sorted(niks - known.keys())
-        await bulk_insert(session, t, [{**_EMPTY_FACTS, "nik": nik} for nik in new], "on conflict (nik) do nothing")
-        known.update(await lock(set(new)))
-    return known
+# --- what the handlers see ---------------------------------------------------------------------------
 
 
-async def save_facts(session: AsyncSession, facts: dict[str, tuple[Facts, str | None]]) -> None:
-    # Every field is a scalar: read them directly (dataclasses.asdict deep-copies; it was 40% of a wave batch).
-    rows = [{**{k: getattr(f, k) for k in FACT_FIELDS}, "phone": phone} for f, phone in facts.values()]
-    if rows:
-        await bulk_insert(session, FactsRow.__table__, rows, _UPSERT_FACTS)
+class UnitOfWork(Protocol):
+    """One transaction over the eligibility schema; `async with uow:` commits when the block succeeds."""
+
+    async def __aenter__(self) -> UnitOfWork: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    # The inbox: the events of a batch not applied before (claimed until the transaction ends).
+    async def claim(self, events: Sequence[E]) -> list[E]: ...
+
+    # People (facts), row-locked in NIK order: every writer of a person takes turns with the others.
+    # `create`: an empty row first for people not seen yet (FOR UPDATE cannot lock a missing row).
+    async def lock_people(self, niks: set[str], create: bool = True) -> People: ...
+    async def due_reminders(self, now: dt.datetime, limit: int) -> People: ...  # skips locked rows
+    async def save_people(self, people: People) -> None: ...  # raises NewPersonRace
+    async def set_next_reminders(self, next_at: dict[str, dt.datetime | None]) -> None: ...
+
+    async def requests(self, ids: Iterable[uuid.UUID]) -> list[RequestRecord]: ...
+    async def requests_of(self, niks: set[str], pending_only: bool = False) -> list[RequestRecord]: ...
+    async def pending_past_close(self, now: dt.datetime, limit: int) -> set[str]: ...
+    async def last_request_at(self, niks: set[str]) -> dict[str, dt.datetime]: ...
+    # Requests of other NIKs with this number on file whose ids fall in a WhatsApp reference's range.
+    async def siblings(self, phone: str, ids: tuple[uuid.UUID, uuid.UUID], nik: str) -> list[RequestRecord]: ...
+    async def add_requests(self, records: Iterable[RequestRecord]) -> None: ...
+    async def update_decisions(self, records: Iterable[RequestRecord]) -> None: ...
+
+    async def appeals(self, ids: Iterable[uuid.UUID]) -> list[AppealRecord]: ...
+    async def appeals_of_requests(self, request_ids: Iterable[uuid.UUID]) -> list[AppealRecord]: ...
+    async def open_appeals_of(self, niks: set[str]) -> list[AppealRecord]: ...
+    async def save_appeals(self, records: Iterable[AppealRecord]) -> None: ...
+
+    async def schedule(self, timers: list[dict[str, Any]]) -> None: ...  # a timer already set stays
+    async def stop_timers(self, subjects: set[str]) -> None: ...  # their unfired timers go
+    async def due_timers(self, now: dt.datetime, limit: int) -> list[TimerRecord]: ...  # skips locked rows
+    async def timers_fired(self, ids: list[int], at: dt.datetime) -> None: ...
+    async def timers_pending(self) -> int: ...
+
+    async def add_to_outbox(self, rows: list[dict[str, Any]]) -> None: ...
+    async def waiting_in_outbox(self, niks: set[str]) -> bool: ...  # events of these people not yet relayed
+
+    async def erased_among(self, niks: set[str]) -> dict[str, dt.datetime]: ...
+    async def erase(self, niks_at: dict[str, dt.datetime]) -> None: ...
 
 
-async def mark_reactivated(session: AsyncSession, niks: set[str], at: dt.datetime) -> None:
-    """Approved at `at`: no more reminders in this cycle."""
-    if niks:
-        t = FactsRow.__table__
-        await session.execute(
-            update(t).where(any_of(t.c.nik, niks)).values(reactivated=True, reactivated_at=at, next_reminder_at=None)
+async def apply_changes(uow: UnitOfWork, changes: Changes, prefix: str) -> list[dict[str, Any]]:
+    """Write a batch's changes, a statement per kind at most; returns the outbox rows it added."""
+    await uow.save_people(changes.people)
+    await uow.add_requests(changes.new_requests.values())
+    await uow.update_decisions(changes.decided.values())
+    await uow.save_appeals([*changes.new_appeals.values(), *changes.appeals.values()])
+    await uow.stop_timers(changes.stopped)
+    await uow.schedule(changes.timers)
+    await uow.set_next_reminders(changes.next_reminders)
+    rows = [outbox_row(prefix + topic.name, event, cause=cause) for topic, event, cause in changes.events]
+    await uow.add_to_outbox(rows)
+    return rows
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------------
+
+
+class PgUnitOfWork:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def __aenter__(self) -> PgUnitOfWork:
+        self._tx = transaction(self.sessions)
+        self.session = await self._tx.__aenter__()
+        self._loaded: set[str] = set()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._tx.__aexit__(*exc)
+
+    async def _run(self, stmt: Any, params: dict[str, Any] | None = None) -> Any:
+        return await self.session.execute(stmt, params)
+
+    async def claim(self, events: Sequence[E]) -> list[E]:
+        return await claim_events(self.session, PROCESSED, events)
+
+    async def lock_people(self, niks: set[str], create: bool = True) -> People:
+        """Facts, requests and timers are handled by different consumers at once; the lock makes their
+        transactions on one person take turns, so none overwrites another's facts with a stale copy and a
+        request decided on old facts is always seen by the re-evaluation of the newer ones. In NIK order,
+        so deadlocks are rare (and retried as transient)."""
+
+        async def lock(these: set[str]) -> People:
+            stmt = select(F).where(any_of(F.c.nik, these)).order_by(F.c.nik).with_for_update()
+            return _people(await self._run(stmt))
+
+        known = await lock(niks)
+        if create and len(known) < len(niks):
+            # Without a row, a request and a new person's first fact decided at the same moment each
+            # missed the other. The insert waits for another transaction's uncommitted row of the person.
+            new = sorted(niks - known.keys())
+            await bulk_insert(
+                self.session, F, [{**_EMPTY_FACTS, "nik": n} for n in new], "on conflict (nik) do nothing"
+            )
+            known.update(await lock(set(new)))
+        self._loaded |= known.keys()
+        return known
+
+    async def due_reminders(self, now: dt.datetime, limit: int) -> People:
+        stmt = select(F).where(F.c.next_reminder_at <= now).order_by(F.c.next_reminder_at).limit(limit)
+        return _people(await self._run(stmt.with_for_update(skip_locked=True)))
+
+    async def save_people(self, people: People) -> None:
+        rows = [_person_row(p) for p in people.values()]
+        await bulk_insert(self.session, F, [r for r in rows if r["nik"] in self._loaded], _UPSERT_FACTS)
+        new = [r for r in rows if r["nik"] not in self._loaded]
+        if new:  # one insert, no empty row first: a new person costs one row write
+            columns = tuple(new[0])
+            stmt = _unnest_insert(F, columns, "on conflict (nik) do nothing returning nik")
+            inserted = await self._run(stmt, {f"p{i}": [r[c] for r in new] for i, c in enumerate(columns)})
+            if len(inserted.all()) < len(new):
+                raise NewPersonRace("a person of this batch was created meanwhile")
+            self._loaded |= {r["nik"] for r in new}
+
+    async def set_next_reminders(self, next_at: dict[str, dt.datetime | None]) -> None:
+        for when in set(next_at.values()):  # a handful of distinct moments per sweep (one per window and zone)
+            niks = {nik for nik, at in next_at.items() if at == when}
+            await self._run(update(F).where(any_of(F.c.nik, niks)).values(next_reminder_at=when))
+
+    async def requests(self, ids: Iterable[uuid.UUID]) -> list[RequestRecord]:
+        wanted = list(ids)
+        return _requests(await self._run(select(R).where(any_of(R.c.request_id, wanted)))) if wanted else []
+
+    async def requests_of(self, niks: set[str], pending_only: bool = False) -> list[RequestRecord]:
+        stmt = select(R).where(any_of(R.c.nik, niks))
+        return _requests(await self._run(stmt.where(R.c.outcome == "PENDING") if pending_only else stmt))
+
+    async def pending_past_close(self, now: dt.datetime, limit: int) -> set[str]:
+        """Read without locks: the caller locks their facts, then reads the requests again."""
+        stmt = select(R.c.nik).where(R.c.outcome == "PENDING", R.c.window_closes_at <= now)
+        return set((await self._run(stmt.order_by(R.c.window_closes_at).limit(limit))).scalars())
+
+    async def last_request_at(self, niks: set[str]) -> dict[str, dt.datetime]:
+        stmt = select(R.c.nik, func.max(R.c.received_at)).where(any_of(R.c.nik, niks)).group_by(R.c.nik)
+        return {nik: at for nik, at in (await self._run(stmt)).all()}
+
+    async def siblings(self, phone: str, ids: tuple[uuid.UUID, uuid.UUID], nik: str) -> list[RequestRecord]:
+        stmt = select(R).join(F, F.c.nik == R.c.nik)
+        return _requests(await self._run(stmt.where(R.c.request_id.between(*ids), F.c.phone == phone, R.c.nik != nik)))
+
+    async def add_requests(self, records: Iterable[RequestRecord]) -> None:
+        # The request id is the natural key: a request already on record is never decided twice.
+        await bulk_insert(self.session, R, [_request_row(r) for r in records], "on conflict (request_id) do nothing")
+
+    async def update_decisions(self, records: Iterable[RequestRecord]) -> None:
+        rs = list(records)
+        if rs:
+            await self._run(
+                _DECIDE,
+                {
+                    "ids": [r.request_id for r in rs],
+                    "outcomes": [r.outcome for r in rs],
+                    "reasons": [_SEP.join(r.reasons) for r in rs],
+                    "decided": [r.decided_at for r in rs],
+                    "closes": [r.window_closes_at for r in rs],
+                },
+            )
+
+    async def appeals(self, ids: Iterable[uuid.UUID]) -> list[AppealRecord]:
+        return _appeals(await self._run(select(A).where(any_of(A.c.appeal_id, list(ids)))))
+
+    async def appeals_of_requests(self, request_ids: Iterable[uuid.UUID]) -> list[AppealRecord]:
+        return _appeals(await self._run(select(A).where(any_of(A.c.request_id, list(request_ids)))))
+
+    async def open_appeals_of(self, niks: set[str]) -> list[AppealRecord]:
+        return _appeals(await self._run(select(A).where(any_of(A.c.nik, niks), A.c.status == "OPEN")))
+
+    async def save_appeals(self, records: Iterable[AppealRecord]) -> None:
+        await bulk_insert(self.session, A, [_appeal_row(a) for a in records], _UPSERT_APPEALS)
+
+    async def schedule(self, timers: list[dict[str, Any]]) -> None:
+        await bulk_insert(self.session, T, timers, "on conflict do nothing")
+
+    async def stop_timers(self, subjects: set[str]) -> None:
+        if subjects:
+            await self._run(delete(T).where(any_of(T.c.subject, subjects), T.c.fired_at.is_(None)))
+
+    async def due_timers(self, now: dt.datetime, limit: int) -> list[TimerRecord]:
+        stmt = select(T.c.id, T.c.kind, T.c.subject, T.c.nik, T.c.due_at).where(
+            T.c.fired_at.is_(None), T.c.due_at <= now
         )
+        rows = await self._run(stmt.order_by(T.c.due_at).limit(limit).with_for_update(skip_locked=True))
+        return [TimerRecord(*row) for row in rows.all()]
+
+    async def timers_fired(self, ids: list[int], at: dt.datetime) -> None:
+        if ids:
+            await self._run(update(T).where(any_of(T.c.id, ids)).values(fired_at=at))
+
+    async def timers_pending(self) -> int:
+        return (await self._run(select(func.count()).where(T.c.fired_at.is_(None)))).scalar() or 0
+
+    async def add_to_outbox(self, rows: list[dict[str, Any]]) -> None:
+        await add_to_outbox(self.session, outbox, rows)
+
+    async def waiting_in_outbox(self, niks: set[str]) -> bool:
+        found = await self._run(select(outbox.c.id).where(any_of(outbox.c.key, {n.encode() for n in niks})).limit(1))
+        return found.first() is not None
+
+    async def erased_among(self, niks: set[str]) -> dict[str, dt.datetime]:
+        return await erased_among(self.session, ERASURES, niks)
+
+    async def erase(self, niks_at: dict[str, dt.datetime]) -> None:
+        """The markers, the number on file, the contact fields of the requests and appeals as received."""
+        for nik, at in niks_at.items():
+            await mark_erased(self.session, ERASURES, [nik], at)
+        await self._run(update(F).where(any_of(F.c.nik, niks_at)).values(phone=None))
+        for forget in _FORGET_CONTACT:
+            await self._run(forget, {"niks": sorted(niks_at), "fields": list(CONTACT_FIELDS)})
 
 
-async def due_reminders(session: AsyncSession, now: dt.datetime, limit: int) -> dict[str, tuple[Facts, str | None]]:
-    """People whose next reminder is due, row-locked; rows another transaction holds are skipped (the
-    next sweep takes them), so the sweep never waits for a handler nor a second replica."""
-    t = FactsRow.__table__
-    rows = await session.execute(
-        select(t)
-        .where(t.c.next_reminder_at <= now)
-        .order_by(t.c.next_reminder_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return {r["nik"]: (Facts(**{k: r[k] for k in FACT_FIELDS}), r["phone"]) for r in rows.mappings()}
+def _people(result: Any) -> People:
+    return {r["nik"]: (Facts(**{k: r[k] for k in FACT_FIELDS}), r["phone"]) for r in result.mappings()}
 
 
-async def last_request_at(session: AsyncSession, niks: set[str]) -> dict[str, dt.datetime]:
-    """When each of these people last asked (a request received, whatever became of it)."""
-    t = RequestRow.__table__
-    rows = await session.execute(
-        select(t.c.nik, func.max(t.c.received_at)).where(any_of(t.c.nik, niks)).group_by(t.c.nik)
-    )
-    return {nik: at for nik, at in rows.all()}
+def _person_row(person: Person) -> dict[str, Any]:
+    # Every field is a scalar: read them directly (dataclasses.asdict deep-copies; it was 40% of a wave batch).
+    facts, phone = person
+    return {**{k: getattr(facts, k) for k in FACT_FIELDS}, "phone": phone}
 
 
-async def pending_past_close(session: AsyncSession, now: dt.datetime, limit: int) -> set[str]:
-    """The people with a PENDING request whose window has closed (read without locks: the caller
-    locks their facts, then reads the requests again, as every writer of requests does)."""
-    t = RequestRow.__table__
-    rows = await session.execute(
-        select(t.c.nik)
-        .where(t.c.outcome == "PENDING", t.c.window_closes_at <= now)
-        .order_by(t.c.window_closes_at)
-        .limit(limit)
-    )
-    return set(rows.scalars())
+def _requests(result: Any) -> list[RequestRecord]:
+    return [
+        RequestRecord(
+            ReactivationRequested.model_validate(r["event"]),
+            r["outcome"],
+            tuple(r["reasons"]),
+            r["decided_at"],
+            r["window_closes_at"],
+        )
+        for r in result.mappings()
+    ]
 
 
-async def set_next_reminders(session: AsyncSession, next_at: dict[str, dt.datetime | None]) -> None:
-    t = FactsRow.__table__
-    for when in set(next_at.values()):  # a handful of distinct moments per sweep (one per window and zone)
-        niks = {nik for nik, at in next_at.items() if at == when}
-        await session.execute(update(t).where(any_of(t.c.nik, niks)).values(next_reminder_at=when))
+def _request_row(r: RequestRecord) -> dict[str, Any]:
+    return {
+        "request_id": r.request_id,
+        "nik": r.nik,
+        "path": r.event.path.value,
+        "outcome": r.outcome,
+        "reasons": list(r.reasons),
+        "received_at": r.event.received_at,
+        "decided_at": r.decided_at,
+        "window_closes_at": r.window_closes_at,
+        "event": r.event.model_dump_json().encode(),
+    }
 
 
-async def waiting_in_outbox(session: AsyncSession, keys: set[bytes]) -> bool:
-    """Whether events keyed by any of these NIKs are still waiting to be relayed."""
-    found = await session.execute(select(outbox.c.id).where(any_of(outbox.c.key, keys)).limit(1))
-    return found.first() is not None
+def _appeals(result: Any) -> list[AppealRecord]:
+    return [
+        AppealRecord(
+            AppealRequested.model_validate(a["event"]),
+            a["request_id"],
+            a["status"],
+            tuple(a["reasons"]),
+            a["due_at"],
+            a["decided_at"],
+        )
+        for a in result.mappings()
+    ]
 
 
-async def schedule(session: AsyncSession, timers: list[dict[str, Any]]) -> None:
-    """Timers already set (same kind, subject and due time) stay as they are."""
-    await bulk_insert(session, Timer.__table__, timers, "on conflict do nothing")
+def _appeal_row(a: AppealRecord) -> dict[str, Any]:
+    return {
+        "appeal_id": a.appeal_id,
+        "request_id": a.request_id,
+        "nik": a.nik,
+        "status": a.status,
+        "reasons": list(a.reasons),
+        "received_at": a.event.received_at,
+        "due_at": a.due_at,
+        "decided_at": a.decided_at,
+        "event": a.event.model_dump_json().encode(),
+    }

@@ -1,47 +1,34 @@
-"""Durable timers in PostgreSQL: claimed with FOR UPDATE SKIP LOCKED (safe with several replicas),
-fired once in the same transaction as the event they publish (outbox), surviving restarts.
+"""Durable timers in PostgreSQL: claimed with FOR UPDATE SKIP LOCKED (safe with several replicas), fired
+once in the same transaction as the event they publish (outbox), surviving restarts.
 
-Request timers (SLA warning and breach, grace recheck) are rows of `timers`. Window expiry and
-reminders have no rows of their own: sweeps over `requests.window_closes_at` (pending requests) and
-`facts.next_reminder_at`, each a partial index, read what is due."""
+Request timers (SLA warning and breach, grace recheck) are rows of `timers`. Window expiry and reminders
+have no rows of their own: sweeps over `requests.window_closes_at` (pending requests) and
+`facts.next_reminder_at`, each a partial index, read what is due. Each pass is one unit of work through
+the handlers (EligibilityHandlers.run); what it decides is domain.batch's."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
+import uuid
+from collections import Counter
 
 import structlog
-from sqlalchemy import func, select, update
 
 from services.eligibility import metrics
-from services.eligibility.domain.reminders import Reminder, remind
-from services.eligibility.domain.rules import Facts, decided_after, expired
-from services.eligibility.domain.schedule import EXPIRE, RECHECK, REMINDER, SLA_BREACH, SLA_WARNING
-from services.eligibility.handlers import Clock, Effects, EligibilityHandlers
-from services.eligibility.outgoing import as_request, event_id
-from services.eligibility.store import (
-    RequestRow,
-    Timer,
-    due_reminders,
-    last_request_at,
-    load_facts,
-    outbox,
-    pending_past_close,
-    set_next_reminders,
-)
-from shared.db import any_of, transaction
-from shared.enums import Outcome, SlaState
-from shared.events import ReactivationRequested, WindowReminderDue
-from shared.outbox import add_to_outbox, outbox_row
-from shared.topics import TIMER_EVENTS
+from services.eligibility.domain.batch import SLA_KINDS, Batch
+from services.eligibility.domain.records import Changes, TimerRecord
+from services.eligibility.domain.schedule import EXPIRE, RECHECK, REMINDER
+from services.eligibility.handlers import Clock, EligibilityHandlers
+from services.eligibility.store import UnitOfWork
 
 log = structlog.get_logger(__name__)
-SLA_KINDS = {SLA_WARNING: SlaState.WARNING, SLA_BREACH: SlaState.BREACHED}
+FIRING = {RECHECK, *SLA_KINDS}  # (REMINDER and EXPIRE rows from before 0003-0004 are marked fired, unread)
 
 
 class TimerLoop:
     def __init__(self, handlers: EligibilityHandlers, clock: Clock, interval_s: float = 1.0, batch: int = 500) -> None:
         self.handlers, self.clock, self.interval_s, self.batch = handlers, clock, interval_s, batch
+        self.policy = handlers.policy
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -70,113 +57,67 @@ class TimerLoop:
 
     async def fire_due(self) -> int:
         """Fire every due timer (up to one batch); returns how many fired."""
-        now = self.clock()
-        t, r = Timer.__table__, RequestRow.__table__
-        async with transaction(self.handlers.sessions) as session:
-            due = (
-                (
-                    await session.execute(
-                        select(t)
-                        .where(t.c.fired_at.is_(None), t.c.due_at <= now)
-                        .order_by(t.c.due_at)
-                        .limit(self.batch)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .mappings()
-                .all()
-            )
+        fired: list[TimerRecord] = []
+
+        async def work(uow: UnitOfWork) -> Changes | None:
+            now = self.clock()
+            due = await uow.due_timers(now, self.batch)
             if not due:
-                pending = (await session.execute(select(func.count()).where(t.c.fired_at.is_(None)))).scalar()
-                metrics.TIMERS_PENDING.set(pending or 0)
-                return 0
-            effects = Effects()
+                metrics.TIMERS_PENDING.set(await uow.timers_pending())
+                return None
             # Facts first: their lock orders this transaction with the handlers deciding the same people.
-            known = await load_facts(session, {d["nik"] for d in due})
-            now = max(now, self.clock())  # decisions are stamped after the locks (handlers.decided_after)
-            requests = {}
-            subjects = [d["subject"] for d in due if d["kind"] != REMINDER]  # (rows left from before 0003)
-            if subjects:
-                for row in (await session.execute(select(r).where(r.c.request_id.in_(subjects)))).mappings():
-                    requests[str(row["request_id"])] = row
-            for timer in due:
-                await self._fire(session, timer, requests.get(timer["subject"]), known, now, effects)
-                metrics.TIMERS_FIRED.labels(timer["kind"]).inc()
-            await session.execute(update(t).where(t.c.id.in_([d["id"] for d in due])).values(fired_at=now))
-            await add_to_outbox(session, outbox, effects.outbox)
-        effects.count()
-        self.handlers.on_commit()
-        return len(due)
+            people = await uow.lock_people({t.nik for t in due})
+            requests = await uow.requests(uuid.UUID(t.subject) for t in due if t.kind in FIRING)
+            now = max(now, self.clock())  # decisions are stamped after the locks (rules.decided_after)
+            await uow.timers_fired([t.id for t in due], now)
+            fired[:] = due
+            return Batch(people, self.policy, now, requests).fire(due)
+
+        await self.handlers.run(work)
+        for kind, n in Counter(t.kind for t in fired).items():
+            metrics.TIMERS_FIRED.labels(kind).inc(n)
+        return len(fired)
 
     async def expire_pending(self) -> int:
-        """Expire the PENDING requests whose window has closed (up to one batch of people); returns
-        how many people were looked at. A request still waiting for a fact expires with the window."""
-        now = self.clock()
-        r = RequestRow.__table__
-        async with transaction(self.handlers.sessions) as session:
-            niks = await pending_past_close(session, now, self.batch)
-            if not niks:
-                return 0
-            known = await load_facts(session, niks)  # then their requests are ours to change
-            now = max(now, self.clock())
-            due = select(r).where(any_of(r.c.nik, niks), r.c.outcome == "PENDING", r.c.window_closes_at <= now)
-            effects = Effects()
-            for row in (await session.execute(due)).mappings().all():
-                request = ReactivationRequested.model_validate(row["event"])
-                facts = known.get(request.nik, (Facts(request.nik), None))[0]
-                decision = expired(facts, as_request(request), self.handlers.policy, row["window_closes_at"])
-                stamp = decided_after(now, row["decided_at"])
-                await self.handlers.record(session, request, decision, stamp, effects, known)
-                metrics.TIMERS_FIRED.labels(EXPIRE).inc()
-            await add_to_outbox(session, outbox, effects.outbox)
-        effects.count()
-        self.handlers.on_commit()
-        return len(niks)
+        """Expire the PENDING requests whose window has closed (up to one batch of people); returns how
+        many people were looked at. A request still waiting for a fact expires with the window."""
+        looked: set[str] = set()
+        expired = 0
+
+        async def work(uow: UnitOfWork) -> Changes | None:
+            nonlocal expired
+            now = self.clock()
+            looked.update(await uow.pending_past_close(now, self.batch))
+            if not looked:
+                return None
+            people = await uow.lock_people(looked)  # then their requests are ours to change
+            pending = await uow.requests_of(looked, pending_only=True)
+            changes = Batch(people, self.policy, max(now, self.clock()), pending).expire()
+            expired = len(changes.decided)
+            return changes
+
+        await self.handlers.run(work)
+        metrics.TIMERS_FIRED.labels(EXPIRE).inc(expired)
+        return len(looked)
 
     async def sweep_reminders(self) -> int:
-        """Send the window reminders that are due (up to one batch of people); returns how many
-        people were looked at. Each person's next reminder moves on in the same transaction as the
-        outbox row, so a reminder goes out once; what it says is decided now (domain.reminders)."""
-        now = self.clock()
-        async with transaction(self.handlers.sessions) as session:
-            due = await due_reminders(session, now, self.batch)
+        """Send the window reminders that are due (up to one batch of people); returns how many people
+        were looked at. Each person's next reminder moves on in the same transaction as the outbox row,
+        so a reminder goes out once; what it says is decided now (domain.reminders)."""
+        looked = sent = 0
+
+        async def work(uow: UnitOfWork) -> Changes | None:
+            nonlocal looked, sent
+            now = self.clock()
+            due = await uow.due_reminders(now, self.batch)
+            looked = len(due)
             if not due:
-                return 0
-            asked = await last_request_at(session, set(due))
-            now = max(now, self.clock())
-            rows, next_at = [], {}
-            for nik, (facts, phone) in due.items():
-                reminder, next_at[nik] = remind(facts, self.handlers.policy, now, asked.get(nik))
-                if reminder is not None:
-                    rows.append(self._reminder_row(facts, phone, reminder, now))
-            await set_next_reminders(session, next_at)
-            await add_to_outbox(session, outbox, rows)
-        metrics.TIMERS_FIRED.labels(REMINDER).inc(len(rows))
-        if rows:
-            self.handlers.on_commit()
-        return len(due)
+                return None
+            asked = await uow.last_request_at(set(due))
+            changes = Batch(due, self.policy, max(now, self.clock())).reminders(asked)
+            sent = len(changes.events)
+            return changes
 
-    def _reminder_row(self, facts: Facts, phone: str | None, reminder: Reminder, now: dt.datetime) -> dict:  # type: ignore[type-arg]
-        event = WindowReminderDue(
-            # One per person, deactivation and threshold: a re-run of the same sweep is the same event.
-            event_id=event_id("reminder", facts.nik, facts.deactivated_on, reminder.threshold),
-            occurred_at=now,
-            source="eligibility",
-            nik=facts.nik,
-            window_closes_at=reminder.window_closes_at,
-            days_left=reminder.days_left,
-            phone=phone,
-        )
-        return outbox_row(self.handlers.prefix + TIMER_EVENTS.name, event)
-
-    async def _fire(self, session, timer, request_row, known, now, effects: Effects) -> None:  # type: ignore[no-untyped-def]
-        kind = timer["kind"]
-        if kind in (REMINDER, EXPIRE):
-            return  # rows from before migrations 0003-0004 (which move them): the sweeps do this now
-        if request_row is None or request_row["outcome"] != Outcome.PENDING.value:
-            return  # decided meanwhile: the clock stopped
-        request = ReactivationRequested.model_validate(request_row["event"])
-        if kind in SLA_KINDS:
-            effects.outbox.append(self.handlers.sla_row(request, SLA_KINDS[kind], now))
-        elif kind == RECHECK:  # the grace period for a deactivation still on its way is over
-            await self.handlers.reconsider(session, request_row, known, now, effects)
+        await self.handlers.run(work)
+        metrics.TIMERS_FIRED.labels(REMINDER).inc(sent)
+        return looked

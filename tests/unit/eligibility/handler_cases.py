@@ -1,0 +1,298 @@
+"""The eligibility handler cases, one base for two backends: test_handlers_uow.py runs them on the
+in-memory unit of work (milliseconds), tests/integration/test_eligibility_uow_pg.py on PostgreSQL, so
+the fake never drifts from the real thing. A case drives the handlers and the timer loop with a clock
+it moves, and asserts the effects: decisions and timer events in the outbox, requests, people, timers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from services.eligibility.domain.policy import Policy
+from services.eligibility.handlers import EligibilityHandlers
+from services.eligibility.privacy import PrivacyHandlers
+from services.eligibility.store import UnitOfWork
+from services.eligibility.timers import TimerLoop
+from shared.enums import AppealStatus, Outcome, SlaState
+from shared.events import (
+    AppealRequested,
+    AppealUpdated,
+    BiometricRecorded,
+    DesilUpdated,
+    Documents,
+    EmergencySlaChanged,
+    Event,
+    HospitalLetter,
+    NikConflictReported,
+    ParticipantDeactivated,
+    PersonalDataErased,
+    ReactivationDecided,
+    ReactivationRequested,
+    WindowReminderDue,
+    any_event_adapter,
+)
+
+POLICY = Policy("test", reminder_days_before_close=(30, 7))
+NIK, OTHER = "3674015708900001", "3674015708900002"  # Banten (WIB)
+T0 = dt.datetime(2026, 7, 1, 3, 0, tzinfo=dt.UTC)
+DEACTIVATED_ON = dt.date(2026, 6, 1)  # the window closes 1 Dec 2026 23:59:59 WIB
+CLOSES = dt.datetime(2026, 12, 1, 16, 59, 59, tzinfo=dt.UTC)
+PHONE = "+6281234567890"
+
+
+class Backend(Protocol):
+    def uow(self) -> UnitOfWork: ...
+    async def outbox(self) -> list[dict[str, Any]]: ...  # rows: event_id, topic, key, payload, headers
+    async def unfired_timers(self) -> set[tuple[str, str]]: ...  # (kind, subject)
+    async def processed(self) -> int: ...  # event ids in the inbox
+
+
+@dataclass
+class World:
+    backend: Backend
+    now: dt.datetime = T0
+    woken: int = 0
+    published_now: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.handlers = self.make_handlers()
+        self.timers = TimerLoop(self.handlers, self.clock)
+        self.privacy = PrivacyHandlers(None, uow=self.backend.uow)
+
+    def make_handlers(self, publish_now: Callable[..., Any] | None = None) -> EligibilityHandlers:
+        return EligibilityHandlers(None, POLICY, self.clock, "t.", self.wake, publish_now, uow=self.backend.uow)
+
+    def clock(self) -> dt.datetime:
+        return self.now
+
+    def wake(self) -> None:
+        self.woken += 1
+
+    async def events(self, kind: type[Event] | None = None) -> list[Any]:
+        decoded = [any_event_adapter.validate_json(row["payload"]) for row in await self.backend.outbox()]
+        return [e for e in decoded if kind is None or isinstance(e, kind)]
+
+    async def decisions(self, request: ReactivationRequested) -> list[ReactivationDecided]:
+        return [d for d in await self.events(ReactivationDecided) if d.request_id == request.request_id]
+
+    async def request(self, request_id: uuid.UUID) -> Any:
+        async with self.backend.uow() as uow:
+            [record] = await uow.requests([request_id])
+        return record
+
+    async def person(self, nik: str) -> Any:
+        async with self.backend.uow() as uow:
+            return (await uow.lock_people({nik}, create=False)).get(nik)
+
+
+def deactivated(nik: str = NIK, phone: str | None = PHONE, on: dt.date = DEACTIVATED_ON) -> ParticipantDeactivated:
+    return ParticipantDeactivated(
+        occurred_at=T0, source="SIKS-NG", nik=nik, reason="DESIL_ABOVE_5", deactivated_on=on, phone=phone
+    )
+
+
+def reranked(desil: int, nik: str = NIK) -> DesilUpdated:
+    return DesilUpdated(occurred_at=T0, source="DTSEN", nik=nik, desil=desil, effective_on=dt.date(2026, 6, 20))
+
+
+def biometric(nik: str = NIK) -> BiometricRecorded:
+    return BiometricRecorded(occurred_at=T0, source="DUKCAPIL", nik=nik, recorded_on=dt.date(2026, 6, 21))
+
+
+def regular(nik: str = NIK, at: dt.datetime = T0) -> ReactivationRequested:
+    return ReactivationRequested(
+        occurred_at=at, source="intake", nik=nik, request_id=uuid.uuid4(), path="REGULAR", channel="VILLAGE",
+        received_at=at, phone=PHONE,
+    )  # fmt: skip
+
+
+def emergency(nik: str = NIK, at: dt.datetime = T0) -> ReactivationRequested:
+    return ReactivationRequested(
+        occurred_at=at, source="intake", nik=nik, request_id=uuid.uuid4(), path="EMERGENCY", channel="HOSPITAL",
+        received_at=at, sla_deadline=at + dt.timedelta(hours=24), facility_registered=True,
+        documents=Documents(hospital_letter=HospitalLetter(facility_code="3674R001", letter_no="IGD/1")),
+    )  # fmt: skip
+
+
+def appeal(request: ReactivationRequested, at: dt.datetime) -> AppealRequested:
+    return AppealRequested(
+        occurred_at=at, source="intake", nik=request.nik, appeal_id=uuid.uuid4(), request_id=request.request_id,
+        channel="VILLAGE", received_at=at,
+    )  # fmt: skip
+
+
+class HandlerCases:
+    """Subclasses give the `backend` fixture."""
+
+    async def test_a_request_with_every_fact_is_approved_and_the_person_reactivated(self, backend: Backend) -> None:
+        w = World(backend)
+        await w.handlers.on_participant_events([deactivated(), reranked(3), biometric()])
+        request = regular()
+        await w.handlers.on_requests([request])
+        [decision] = await w.decisions(request)
+        assert decision.outcome is Outcome.APPROVED
+        facts, phone = await w.person(NIK)
+        assert (facts.reactivated, facts.desil, phone) == (True, 3, PHONE)
+        assert (await w.request(request.request_id)).outcome == "APPROVED"
+        assert w.woken == 1  # one batch with events to relay: the relay woken once
+
+    async def test_an_emergency_before_its_deactivation_waits_and_the_fact_approves_it(self, backend: Backend) -> None:
+        w = World(backend)
+        request = emergency()
+        await w.handlers.on_emergency([request])
+        [pending] = await w.decisions(request)
+        assert (pending.outcome, pending.reasons) == (Outcome.PENDING, ["NOT_DEACTIVATED"])
+        subject = str(request.request_id)
+        assert await backend.unfired_timers() == {
+            ("RECHECK", subject),
+            ("SLA_WARNING", subject),
+            ("SLA_BREACH", subject),
+        }
+        w.now = T0 + dt.timedelta(minutes=1)
+        await w.handlers.on_participant_events([deactivated()])
+        assert [d.outcome for d in await w.decisions(request)] == [Outcome.PENDING, Outcome.APPROVED]
+        assert [e.sla_state for e in await w.events(EmergencySlaChanged)] == [SlaState.OK, SlaState.MET]
+        assert await backend.unfired_timers() == set()  # the clock stopped: no WARNING or BREACHED follows
+
+    async def test_a_redelivered_batch_changes_nothing(self, backend: Backend) -> None:
+        w = World(backend)
+        facts, request = [deactivated(), reranked(3), biometric()], regular()
+        for _ in range(2):
+            await w.handlers.on_participant_events(facts)
+            await w.handlers.on_requests([request])
+        assert len(await w.events()) == 1
+        assert await backend.processed() == 3  # the facts; the request is its own key (requests.request_id)
+
+    async def test_a_request_resent_under_a_new_event_id_is_decided_once(self, backend: Backend) -> None:
+        w = World(backend)
+        request = regular()
+        await w.handlers.on_requests([request])
+        await w.handlers.on_requests([request.model_copy(update={"event_id": uuid.uuid4()})])
+        assert len(await w.decisions(request)) == 1
+
+    async def test_one_event_twice_in_a_batch_is_applied_once(self, backend: Backend) -> None:
+        w = World(backend)
+        fact, request = deactivated(), emergency()
+        await w.handlers.on_participant_events([fact, fact])
+        await w.handlers.on_emergency([request, request])
+        assert [d.outcome for d in await w.decisions(request)] == [Outcome.APPROVED]
+
+    async def test_a_failed_batch_changes_nothing_and_releases_its_claims(self, backend: Backend) -> None:
+        w = World(backend)
+        event = deactivated()
+
+        async def fails(uow: UnitOfWork) -> None:
+            assert await uow.claim([event]) == [event]
+            await uow.lock_people({NIK})
+            raise RuntimeError("the database went away")
+
+        try:
+            await w.handlers.run(fails)  # type: ignore[arg-type]
+        except RuntimeError:
+            pass
+        assert await w.person(NIK) is None and await backend.processed() == 0
+        await w.handlers.on_participant_events([event])
+        assert (await w.person(NIK))[0].deactivated_on == DEACTIVATED_ON
+
+    async def test_an_emergency_left_pending_warns_at_12_hours_and_breaches_at_24(self, backend: Backend) -> None:
+        w = World(backend)
+        await w.handlers.on_participant_events([deactivated(), _conflict()])  # NIK_CONFLICT holds it
+        request = emergency()
+        await w.handlers.on_emergency([request])
+        assert [d.outcome for d in await w.decisions(request)] == [Outcome.PENDING]
+        for hours, fired in ((11, 0), (12, 1), (24, 1), (25, 0)):
+            w.now = T0 + dt.timedelta(hours=hours)
+            assert await w.timers.fire_due() == fired
+        assert [e.sla_state for e in await w.events(EmergencySlaChanged)] == [
+            SlaState.OK,
+            SlaState.WARNING,
+            SlaState.BREACHED,
+        ]
+
+    async def test_a_pending_request_expires_when_its_window_closes(self, backend: Backend) -> None:
+        w = World(backend)
+        await w.handlers.on_participant_events([deactivated()])
+        request = regular()
+        await w.handlers.on_requests([request])  # DESIL_UNKNOWN, BIOMETRIC_MISSING: waiting
+        w.now = CLOSES - dt.timedelta(seconds=1)
+        assert await w.timers.expire_pending() == 0
+        w.now = CLOSES + dt.timedelta(seconds=1)
+        assert await w.timers.expire_pending() == 1
+        last = (await w.decisions(request))[-1]
+        assert (last.outcome, last.reasons[0]) == (Outcome.EXPIRED, "WINDOW_EXPIRED")
+        assert await w.timers.expire_pending() == 0
+
+    async def test_a_deactivation_brings_a_reminder_30_days_and_7_days_before_the_close(self, backend: Backend) -> None:
+        w = World(backend)
+        await w.handlers.on_participant_events([deactivated()])
+        for days_before, sent_so_far in ((31, 0), (30, 1), (29, 1), (7, 2), (6, 2)):
+            w.now = CLOSES - dt.timedelta(days=days_before)
+            await w.timers.sweep_reminders()
+            assert len(await w.events(WindowReminderDue)) == sent_so_far, days_before
+        assert [r.days_left for r in await w.events(WindowReminderDue)] == [30, 7]
+
+    async def test_an_appeal_is_opened_and_upheld_by_a_new_fact(self, backend: Backend) -> None:
+        w = World(backend)
+        await w.handlers.on_participant_events([deactivated(), reranked(7), biometric()])
+        request = regular()
+        await w.handlers.on_requests([request])
+        assert [d.outcome for d in await w.decisions(request)] == [Outcome.REJECTED]
+        w.now = T0 + dt.timedelta(days=1)
+        await w.handlers.on_appeals([appeal(request, w.now)])
+        assert [a.status for a in await w.events(AppealUpdated)] == [AppealStatus.OPEN]
+        w.now = T0 + dt.timedelta(days=2)
+        await w.handlers.on_participant_events([_reranked_later(3)])
+        assert [a.status for a in await w.events(AppealUpdated)] == [AppealStatus.OPEN, AppealStatus.UPHELD]
+        approved = (await w.decisions(request))[-1]
+        assert approved.outcome is Outcome.APPROVED and approved.appeal_id is not None
+
+    async def test_a_second_appeal_of_the_same_decision_is_refused(self, backend: Backend) -> None:
+        w = World(backend)
+        await w.handlers.on_participant_events([deactivated(), reranked(7), biometric()])
+        request = regular()
+        await w.handlers.on_requests([request])
+        await w.handlers.on_appeals([appeal(request, T0), appeal(request, T0)])
+        updates = await w.events(AppealUpdated)
+        assert [(a.status, a.reasons) for a in updates] == [
+            (AppealStatus.OPEN, ["DESIL_ABOVE_5"]),
+            (AppealStatus.REFUSED, ["ALREADY_APPEALED"]),
+        ]
+
+    async def test_an_erased_number_never_comes_back_with_a_later_fact(self, backend: Backend) -> None:
+        w = World(backend)
+        await w.handlers.on_participant_events([deactivated()])
+        request = regular()
+        await w.handlers.on_requests([request])
+        w.now = T0 + dt.timedelta(hours=1)
+        await w.privacy.on_erasures(
+            [PersonalDataErased(occurred_at=w.now, source="registry", nik=NIK, requested_by="cli")]
+        )
+        assert (await w.person(NIK))[1] is None
+        assert (await w.request(request.request_id)).event.phone is None
+        await w.handlers.on_participant_events([deactivated(on=dt.date(2026, 6, 15))])  # a newer list, with the number
+        assert (await w.person(NIK))[1] is None
+
+    async def test_an_urgent_decision_is_published_at_once_when_nothing_of_the_person_waits(
+        self, backend: Backend
+    ) -> None:
+        w = World(backend)
+        sent: list[list[dict[str, Any]]] = []
+
+        async def publish_now(rows: list[dict[str, Any]]) -> None:
+            sent.append(rows)
+
+        handlers = w.make_handlers(publish_now)
+        await handlers.on_emergency([emergency(nik=OTHER)])  # nothing of OTHER waits: at once
+        await handlers.on_emergency([emergency(nik=OTHER)])  # the first one's rows still wait: the relay's turn
+        assert [len(rows) for rows in sent] == [2]  # the decision and the SLA state
+
+
+def _reranked_later(desil: int) -> DesilUpdated:
+    return DesilUpdated(occurred_at=T0, source="DTSEN", nik=NIK, desil=desil, effective_on=dt.date(2026, 7, 1))
+
+
+def _conflict() -> NikConflictReported:
+    return NikConflictReported(occurred_at=T0, source="DUKCAPIL", nik=NIK)
