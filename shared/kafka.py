@@ -66,7 +66,8 @@ def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroke
     FastStream logs every message received and processed; at a wave's tens of thousands of
     records a second that is a large share of the CPU, so those lines go at DEBUG."""
     return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        # Every broker of a comma-separated list (a cluster): FastStream takes one string as one address.
+        [server.strip() for server in settings.kafka_bootstrap_servers.split(",")],
         client_id=client_id,
         # FastStream's consumer and publisher metrics (faststream_received_messages_total, ..._duration_seconds,
         # ..._in_process, faststream_published_messages_total...), labelled app_name=client_id, on /metrics.

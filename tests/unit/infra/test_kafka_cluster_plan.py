@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.kafka import topics_to_create
+from shared.kafka import make_broker, topics_to_create
 from shared.settings import Settings
 from shared.topics import CATALOGUE, Replication, replication_for
 
@@ -108,3 +108,10 @@ def test_a_broker_count_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
     result = kafka_sh(tmp_path, "start", KAFKA_BROKERS="three")
     assert result.returncode != 0
     assert "KAFKA_BROKERS must be a number of brokers" in result.stderr
+
+
+def test_services_reach_every_broker_of_a_cluster() -> None:
+    # FastStream takes one string as one address: a cluster's comma-separated list must arrive split.
+    broker = make_broker(Settings(pbi_env="local", kafka_bootstrap_servers="127.0.0.1:19092, 127.0.0.1:19093"), "t")
+    assert broker._connection_kwargs["bootstrap_servers"] == ["127.0.0.1:19092", "127.0.0.1:19093"]  # noqa: SLF001
+    assert broker._connection_kwargs["acks"] == "all" and broker._connection_kwargs["enable_idempotence"]  # noqa: SLF001
