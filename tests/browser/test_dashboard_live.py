@@ -1,7 +1,9 @@
 """The dashboard while the system works, in real headless Chromium: an emergency whose 24 hours ran out
 is the first row of the SLA board (before a running one and a met one, whatever their deadlines) and
-its SLA_BREACHED item heads the worklist as overdue; the wave-progress chart is drawn and its lines
-move while a wave of events comes in through intake. Screenshots in test-artifacts/.
+its SLA_BREACHED item heads the worklist as overdue, also when the list is longer than the page
+fetches; resolved, it is approved late and stays breached while its items leave. The wave-progress
+chart is drawn and its lines move while a wave of events comes in through intake. Screenshots in
+test-artifacts/.
 
 The running system has no clock to move, so the breach is made the way it happens in production: an
 emergency intake accepted 25 hours ago reaches the emergency lane only now (a backlog). Eligibility
@@ -24,9 +26,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from playwright.async_api import Locator, Page, async_playwright, expect
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 
 from services.eligibility.store import FactsRow
+from services.registry.store import W
 from shared.db import make_engine
 from shared.events import Documents, HospitalLetter, ReactivationRequested
 from shared.settings import Settings
@@ -50,6 +53,7 @@ BREACHED = "3674061708900093"  # held by an open NIK conflict, accepted 25 hours
 RUNNING = "3674011708900094"  # held by an open NIK conflict, accepted now: its clock runs
 MET = "3674015708900095"  # approved at once: met
 WAVE = 60  # deactivations posted while the wave chart is watched
+LONG_LIST = 2100  # open items far from due: more than the page's 2,000 (and under 5,000: see the NIKs)
 DEADLINE_MS = 60_000  # generous: two cores shared by many test runs
 
 
@@ -157,9 +161,29 @@ async def test_a_breached_emergency_heads_the_sla_board_and_the_worklist(
         await page.select_option("#wl-kind", "")
         await expect(worklist.first).to_contain_text(masked(BREACHED), timeout=DEADLINE_MS)
         await expect(worklist.first).to_have_class("overdue")
-        assert not violations, violations
         await page.screenshot(path=str(_artifact("dashboard-live-breached.png")), full_page=True)
         await page.locator("#sla").screenshot(path=str(_artifact("dashboard-live-sla-board.png")))
+
+        # A list longer than the page fetches (the API pages newest due first): the breach still heads it.
+        filler = await _add_far_items(system, LONG_LIST)
+        try:
+            await expect(page.locator("#worklist-notice")).to_contain_text("2.000 item", timeout=DEADLINE_MS)
+            await expect(worklist.first).to_contain_text(masked(BREACHED))
+            await expect(worklist.first).to_have_class("overdue")
+            await page.locator("#worklist-title").scroll_into_view_if_needed()
+            await page.screenshot(path=str(_artifact("dashboard-live-long-worklist.png")))  # its top
+        finally:
+            await _delete_items(system, filler)
+
+        # The conflict resolved, the emergency is approved late: still breached on the board (met late),
+        # and its emergency items are done by the system (the later browser tests find nothing overdue).
+        resolved = {**conflict(BREACHED), "type": "participant.nik_conflict_resolved"}
+        await post(http, events_url, writer, {**resolved, "occurred_at": dt.datetime.now(dt.UTC).isoformat()})
+        await expect(breached.locator(".state")).to_have_text("Terlewati (disetujui terlambat)", timeout=90_000)
+        emergency_items = worklist.filter(has_text=masked(BREACHED)).filter(has_text="darurat")  # held, breached
+        await expect(emergency_items).to_have_count(0, timeout=DEADLINE_MS)
+        await expect(page.locator("#worklist-table tbody tr.overdue")).to_have_count(0)  # (its follow-ups: 30 days)
+        assert not violations, violations
         await browser.close()
 
 
@@ -205,6 +229,42 @@ async def _conflicts_held(system: RunningSystem, niks: list[str]) -> bool:
     finally:
         await engine.dispose()
     return {nik for nik, open_ in rows if open_} == set(niks)
+
+
+async def _add_far_items(system: RunningSystem, n: int) -> list[uuid.UUID]:
+    """`n` open items due in 60 days, written straight into the registry's table (what thousands of
+    decisions' follow-ups would leave), so the list is longer than the page fetches."""
+    ids = [uuid.uuid4() for _ in range(n)]
+    rows = [
+        {
+            "item_id": item_id,
+            "kind": "BIOMETRIC_RECORDING",
+            "nik": f"367406010180{5000 + i:04d}",  # masked apart from this test's people
+            "province": "Banten",
+            "regency": "Kota Tangerang Selatan",
+            "district": "Pamulang",
+            "opened_at": NOW,
+            "due_at": NOW + dt.timedelta(days=60),
+            "state": "OPEN",
+        }
+        for i, item_id in enumerate(ids)
+    ]
+    engine = make_engine(Settings(database_url=system.env["DATABASE_URL"]))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(insert(W), rows)
+    finally:
+        await engine.dispose()
+    return ids
+
+
+async def _delete_items(system: RunningSystem, ids: list[uuid.UUID]) -> None:
+    engine = make_engine(Settings(database_url=system.env["DATABASE_URL"]))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(delete(W).where(W.c.item_id.in_(ids)))
+    finally:
+        await engine.dispose()
 
 
 async def _board_niks(board: Locator) -> list[str]:

@@ -7,6 +7,7 @@ const KIND_LABEL = {
   EMERGENCY_HELD: "Darurat tertahan", SLA_BREACHED: "SLA darurat terlewati", APPEAL_REVIEW: "Tinjau banding",
 };
 const MAX_PAGES = 4; // 4 × 500 items; more than that is narrowed with the filters
+const URGENT_KINDS = ["SLA_BREACHED", "EMERGENCY_HELD"];
 const wl = { me: null, version: null, items: [], truncated: false, seq: 0, started: false };
 
 function wlCan(scope) { return !!wl.me && wl.me.scopes.includes(scope); }
@@ -76,24 +77,34 @@ async function worklistLoad() {
     const value = document.querySelector(id).value;
     if (value) params.set(name, value);
   }
+  // The API pages newest due first, so past MAX_PAGES the most urgent items are the ones left out:
+  // the emergency kinds (due within 24 hours, few) are asked for on their own and always shown.
+  const asks = [params, ...(params.has("kind") ? [] : URGENT_KINDS.map((k) => new URLSearchParams([...params, ["kind", k]])))];
+  const lists = await Promise.all(asks.map((p) => worklistPages(p, seq)));
+  if (seq !== wl.seq || lists.some((l) => l === null)) return;
+  const byId = new Map(lists.flatMap((l) => l.items).map((i) => [i.item_id, i]));
+  const due = (i) => (i.due_at ? new Date(i.due_at).getTime() : Infinity);
+  wl.items = [...byId.values()].sort((a, b) => due(a) - due(b)); // people want the most urgent first
+  wl.truncated = !!lists[0].next;
+  wlNotice(wl.truncated ? `Hanya ${fmt.format(lists[0].items.length)} item ditampilkan (semua darurat tetap tampil); persempit dengan filter.` : "");
+  worklistRender();
+}
+
+// Up to MAX_PAGES pages of one query, or null when it failed or a newer load began (the notice says why).
+async function worklistPages(params, seq) {
   const items = [];
   let next = null, pages = 0;
   do {
     if (next) params.set("cursor", next);
     let r;
-    try { r = await fetch("/v1/worklist?" + params, wlAuth()); } catch (e) { return; }
-    if (seq !== wl.seq) return;
-    if (!r.ok) { wlNotice(r.status === 403 ? "Kunci ini tidak boleh membaca daftar kerja wilayah ini." : `Gagal memuat daftar kerja (${r.status}).`); return; }
+    try { r = await fetch("/v1/worklist?" + params, wlAuth()); } catch (e) { return null; }
+    if (seq !== wl.seq) return null;
+    if (!r.ok) { wlNotice(r.status === 403 ? "Kunci ini tidak boleh membaca daftar kerja wilayah ini." : `Gagal memuat daftar kerja (${r.status}).`); return null; }
     const body = await r.json();
     items.push(...body.items);
     next = body.next; pages += 1;
   } while (next && pages < MAX_PAGES);
-  if (seq !== wl.seq) return;
-  const due = (i) => (i.due_at ? new Date(i.due_at).getTime() : Infinity);
-  wl.items = items.sort((a, b) => due(a) - due(b)); // the API pages newest due first; people want the most urgent first
-  wl.truncated = !!next;
-  wlNotice(wl.truncated ? `Menampilkan ${fmt.format(items.length)} item pertama; persempit dengan filter.` : "");
-  worklistRender();
+  return { items, next };
 }
 
 function overdue(i) { return !!i.due_at && new Date(i.due_at) < Date.now(); }
@@ -151,8 +162,9 @@ setInterval(() => { if (wl.started && wl.me && !document.hidden) worklistLoad();
 
 // Overdue and time left move with the clock, between snapshots.
 setInterval(() => {
+  const byId = new Map(wl.items.map((i) => [i.item_id, i])); // a long list: one look-up per row, not a scan
   document.querySelectorAll("#worklist-table tbody tr[data-item-id]").forEach((tr) => {
-    const i = wl.items.find((x) => x.item_id === tr.dataset.itemId);
+    const i = byId.get(tr.dataset.itemId);
     if (!i) return;
     tr.className = overdue(i) ? "overdue" : "";
     tr.querySelector(".remaining").textContent = remaining(i);
