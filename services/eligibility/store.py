@@ -299,12 +299,14 @@ class PgUnitOfWork:
 
     async def due_reminders(self, now: dt.datetime, limit: int) -> People:
         stmt = select(F).where(F.c.next_reminder_at <= now).order_by(F.c.next_reminder_at).limit(limit)
-        return _people(await self._run(stmt.with_for_update(skip_locked=True)))
+        due = _people(await self._run(stmt.with_for_update(skip_locked=True)))
+        self._loaded |= due.keys()
+        return due
 
     async def save_people(self, people: People) -> None:
         rows = [_person_row(p) for p in people.values()]
         await bulk_insert(self.session, F, [r for r in rows if r["nik"] in self._loaded], _UPSERT_FACTS)
-        new = [r for r in rows if r["nik"] not in self._loaded]
+        new = sorted((r for r in rows if r["nik"] not in self._loaded), key=lambda r: r["nik"])  # as locks are taken
         if new:  # one insert, no empty row first: a new person costs one row write
             columns = tuple(new[0])
             stmt = _unnest_insert(F, columns, "on conflict (nik) do nothing returning nik")

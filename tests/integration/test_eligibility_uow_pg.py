@@ -4,16 +4,31 @@ in memory in tests/unit/eligibility/test_handlers_uow.py; a difference between t
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from services.eligibility.store import MIGRATIONS, PROCESSED, SCHEMA, PgUnitOfWork, T, outbox
-from shared.db import make_sessions, migrate
-from tests.unit.eligibility.handler_cases import HandlerCases
+from services.eligibility.domain.records import RequestRecord
+from services.eligibility.store import (
+    _EMPTY_FACTS,
+    MIGRATIONS,
+    PROCESSED,
+    SCHEMA,
+    F,
+    PgUnitOfWork,
+    R,
+    T,
+    _request_row,
+    outbox,
+)
+from shared.db import bulk_insert, make_sessions, migrate
+from shared.enums import Outcome
+from testkit.polling import eventually
+from tests.unit.eligibility.handler_cases import DEACTIVATED_ON, NIK, T0, HandlerCases, World, deactivated, emergency
 
 
 class PgBackend:
@@ -47,3 +62,34 @@ async def backend(database_url: str) -> AsyncIterator[PgBackend]:
 
 class TestOnPostgreSQL(HandlerCases):
     pass
+
+
+async def test_a_new_persons_first_fact_meeting_their_first_request_is_decided_again_on_what_that_committed(
+    backend: PgBackend,
+) -> None:
+    """The facts handler inserts a person it has not seen in one statement, no empty row first. When their
+    first request created the row meanwhile (uncommitted: the insert waits for it), the insert finds it
+    taken and the batch runs again, under the lock, and sees the request: approved, not left PENDING."""
+    world = World(backend)
+    request = emergency()
+    pending = RequestRecord(request, "PENDING", ("NOT_DEACTIVATED",), T0, None)
+    async with backend.engine.connect() as conn:
+        async with conn.begin():  # plays the request handler's transaction for a person never seen
+            await bulk_insert(conn, F, [{**_EMPTY_FACTS, "nik": NIK}])
+            facts = asyncio.create_task(world.handlers.on_participant_events([deactivated()]))
+            await eventually(lambda: _someone_waits_for_a_lock(backend.engine))
+            await bulk_insert(conn, R, [_request_row(pending)])
+        await facts
+    outcomes = [d.outcome for d in await world.decisions(request)]
+    assert outcomes == [Outcome.APPROVED]
+    assert (await world.person(NIK))[0].deactivated_on == DEACTIVATED_ON
+
+
+async def _someone_waits_for_a_lock(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        waiting = await conn.scalar(
+            text(
+                "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'"
+            )
+        )
+    return bool(waiting)
