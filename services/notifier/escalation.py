@@ -1,28 +1,35 @@
 """Escalations to the on-call operations contact (domain/escalation.py says who and what).
 
-The notifier's handler of the timer topic passes every batch here, in its transaction: each WARNING and
+The notifier's handler of the timer topic asks here for every batch's escalations: each WARNING and
 BREACHED of an emergency becomes one urgent message row (id derived from request and state, inserted
-once: a redelivered or re-fired state adds nothing), sent by the ordinary sender with its retries, dead
-letters and crash recovery. A webhook target is one more provider: a JSON POST with a bearer token from
-settings."""
+once: a redelivered or re-fired state adds nothing, so it needs no inbox row), sent by the ordinary
+sender with its retries, dead letters and crash recovery. A webhook target is one more provider: a JSON
+POST with a bearer token from settings."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier import metrics
-from services.notifier.domain.escalation import WEBHOOK, escalation_for, target_for, text_for, webhook_body
+from services.notifier.domain.escalation import (
+    WEBHOOK,
+    Escalation,
+    Target,
+    escalation_for,
+    target_for,
+    text_for,
+    webhook_body,
+)
 from services.notifier.providers import classify, transport_error
 from services.notifier.sender import Sender
 from services.notifier.settings import NotifierSettings
-from services.notifier.store import M
 from shared import correlation
 from shared.events import EmergencySlaChanged
 from shared.nik import mask_nik
@@ -55,34 +62,41 @@ class Webhook:
         return None  # cannot be asked: a crash mid-send posts again, with the same Idempotency-Key
 
 
+@dataclass
+class EscalationPlan:
+    """A batch's escalations: a row per SLA change to tell (keyed by its event: the row's id, derived from
+    request and state, de-duplicates it), and the SLA changes nobody is configured to be told of."""
+
+    rows: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+    unaddressed: dict[uuid.UUID, tuple[str, str, str]] = field(default_factory=dict)  # (nik, kind, state)
+
+
 class Escalations:
-    """Called by the notifier's handler in its batch's transaction (after the processed-id claim)."""
+    """Asked by the notifier's handler for each batch's escalations; counts them once committed."""
 
     def __init__(self, settings: NotifierSettings, clock: Clock) -> None:
         self.settings, self.clock = settings, clock
 
-    async def queue(self, session: AsyncSession, events: list[Any]) -> list[tuple[str, str]]:
-        """Queue the escalations of the batch's SLA changes; (kind, channel) of those queued now, not before."""
-        rows = [row for e in events if isinstance(e, EmergencySlaChanged) and (row := self.row(e)) is not None]
-        if not rows:
-            return []
-        stmt = insert(M).values(rows).on_conflict_do_nothing(index_elements=["message_id"])
-        return [(k, c) for k, c in (await session.execute(stmt.returning(M.c.kind, M.c.channel))).all()]
+    def plan(self, events: Sequence[Any], now: dt.datetime) -> EscalationPlan:
+        result = EscalationPlan()
+        for e in events:
+            if not isinstance(e, EmergencySlaChanged) or (escalation := escalation_for(e)) is None:
+                continue
+            target = target_for(e.nik, self.settings.escalation_contacts, self.settings.escalation_default or None)
+            if target is None:
+                result.unaddressed[e.event_id] = (e.nik, escalation.kind, escalation.state.value)
+            else:
+                result.rows[e.event_id] = self.row(e, escalation, target, now)
+        return result
 
-    def count(self, queued: list[tuple[str, str]]) -> None:
+    def count(self, queued: list[tuple[str, str]], unaddressed: Iterable[tuple[str, str, str]]) -> None:
         for kind, channel in queued:
             metrics.ESCALATIONS.labels(kind.removeprefix("escalation_").upper(), channel).inc()
+        for nik, kind, state in unaddressed:
+            metrics.NOT_SENT.labels(kind, "no_contact").inc()
+            log.warning("no_escalation_contact", nik=mask_nik(nik), state=state)
 
-    def row(self, e: EmergencySlaChanged) -> dict[str, Any] | None:
-        escalation = escalation_for(e)
-        if escalation is None:
-            return None
-        target = target_for(e.nik, self.settings.escalation_contacts, self.settings.escalation_default or None)
-        if target is None:
-            metrics.NOT_SENT.labels(escalation.kind, "no_contact").inc()
-            log.warning("no_escalation_contact", nik=mask_nik(e.nik), state=escalation.state.value)
-            return None
-        now = self.clock()
+    def row(self, e: EmergencySlaChanged, escalation: Escalation, target: Target, now: dt.datetime) -> dict[str, Any]:
         text = webhook_body(e, escalation.message_id) if target.channel == WEBHOOK else text_for(e)
         return {
             "message_id": escalation.message_id,
@@ -97,6 +111,7 @@ class Escalations:
             "updated_at": now,
             "attempts": 0,
             "correlation_id": correlation.for_event(e.event_id),
+            "event_id": e.event_id,
         }
 
 

@@ -4,50 +4,35 @@ every message to the person, and the marker that keeps them out of whatever arri
 What stays: the contact row without a number (a BERHENTI/STOP keeps holding for the NIK), and each
 message's kind, state and times (the delivery history, as the registry's status history stays).
 The announcement comes from the registry on the privacy topic; it is applied exactly once like any event
-(processed ids in the same transaction), and applying it again would change nothing anyway."""
+(shared.inbox: processed ids in the same transaction), and applying it again would change nothing anyway."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import TypeVar
 
 import structlog
 from faststream.kafka import KafkaBroker
-from sqlalchemy import ARRAY, MetaData, Uuid, bindparam, case, delete, func, select, text, update
+from sqlalchemy import MetaData, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier.retention import RetentionSweep
-from services.notifier.store import IN, OO, PE, SCHEMA, C, M
+from services.notifier.store import IN, INBOX, OO, SCHEMA, C, M
 from shared.db import any_of, transaction
-from shared.events import Event, PersonalDataErased, erasure_adapter
+from shared.events import PersonalDataErased, erasure_adapter
+from shared.inbox import claim_events
 from shared.kafka import subscribe
 from shared.nik import mask_nik
-from shared.privacy import erased_among, erasures_table, mark_erased, scrub
+from shared.privacy import erasures_table, mark_erased
 from shared.settings import NotifierSettings
 from shared.topics import PRIVACY_EVENTS
 
 log = structlog.get_logger(__name__)
-E = TypeVar("E", bound=Event)
 Clock = Callable[[], dt.datetime]
 
 ERASURES = erasures_table(MetaData(), SCHEMA)
 ERASED = "personal data erased"  # last_error of a message that was still waiting when its person was erased
 NOT_SENT_YET = ("QUEUED", "SENDING")
-_CLAIM = text(
-    f"insert into {PE.schema}.{PE.name} (event_id) select unnest(cast(:ids as uuid[])) "
-    "on conflict do nothing returning event_id"
-).bindparams(bindparam("ids", type_=ARRAY(Uuid)))
-
-
-async def lock_and_scrub(session: AsyncSession, events: Sequence[E]) -> list[E]:
-    """The batch without the contact data its erased NIKs may not bring back. The contact rows are locked
-    first (as an erasure locks them), then the markers read: an erasure committed meanwhile is seen."""
-    niks = sorted({e.nik for e in events})
-    if not niks:
-        return list(events)
-    await session.execute(select(C.c.nik).where(any_of(C.c.nik, niks)).order_by(C.c.nik).with_for_update())
-    return scrub(events, await erased_among(session, ERASURES, niks))
 
 
 async def erase(session: AsyncSession, erasures: Sequence[PersonalDataErased]) -> int:
@@ -107,9 +92,7 @@ class PrivacyHandlers:
 
     async def on_erasures(self, events: list[PersonalDataErased]) -> None:
         async with transaction(self.sessions) as session:
-            claimed = await session.execute(_CLAIM, {"ids": [e.event_id for e in events]})
-            fresh = {row[0] for row in claimed}
-            todo = [e for e in events if e.event_id in fresh]
+            todo = await claim_events(session, INBOX, events)
             if not todo:
                 return
             emptied = await erase(session, todo)

@@ -1,5 +1,6 @@
-"""The notifier schema: contacts (phone, opt-out), messages with their delivery state, processed ids;
-for citizens' commands: standings (what CEK answers), opt-outs by number, inbound messages seen."""
+"""The notifier schema: contacts (phone, opt-out), messages with their delivery state, the inbox;
+for citizens' commands: standings (what CEK answers), opt-outs by number, inbound messages seen.
+The unit of work that writes a batch of consumed events into them is in uow.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Date, DateTime, Index, MetaData, SmallInteger, Table, Text
+from sqlalchemy import Column, Date, DateTime, Index, MetaData, SmallInteger, Table, Text, Uuid, column, table
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
@@ -52,12 +53,25 @@ class MessageRow(SQLModel, table=True):
     last_error: str | None = None
     updated_at: dt.datetime = _tz(nullable=False)
     correlation_id: str | None = Field(default=None, max_length=64)  # see shared.correlation
+    # The consumed event that asked for it (revision 0007); None for answers to citizens' own messages.
+    event_id: uuid.UUID | None = None
 
 
-class ProcessedEvent(SQLModel, table=True):
-    __tablename__ = "processed_events"
+class InboxRow(SQLModel, table=True):
+    """Consumed events applied that no row of their own remembers (shared.inbox claims them): all but a
+    deactivation with a message and an SLA change that escalates, whose message ids de-duplicate them."""
+
+    __tablename__ = "inbox"
     __table_args__ = {"schema": SCHEMA}
     event_id: uuid.UUID = Field(primary_key=True)
+
+
+# Every consumed event applied, whichever row remembers it (a view: the inbox and the messages' event ids),
+# for operations and tests to ask "seen yet?".
+PE = table("processed_events", column("event_id", Uuid), schema=SCHEMA)
+SEEN_VIEW_SQL = (
+    f"select event_id from {SCHEMA}.inbox union select event_id from {SCHEMA}.messages where event_id is not null"
+)
 
 
 class StandingRow(SQLModel, table=True):
@@ -109,9 +123,9 @@ class InboundMessage(SQLModel, table=True):
 
 C: Table = Contact.__table__  # type: ignore[attr-defined]
 M: Table = MessageRow.__table__  # type: ignore[attr-defined]
-PE: Table = ProcessedEvent.__table__  # type: ignore[attr-defined]
+INBOX: Table = InboxRow.__table__  # type: ignore[attr-defined]
 ST: Table = StandingRow.__table__  # type: ignore[attr-defined]
 OO: Table = OptOut.__table__  # type: ignore[attr-defined]
 IN: Table = InboundMessage.__table__  # type: ignore[attr-defined]
-TABLES = [C, M, PE]  # the tables of revision 0001; 0004 brings ST, OO, IN and the outbox
+TABLES = [C, M, INBOX]  # 0001's tables (processed_events, renamed inbox by 0007); 0004 brings ST, OO, IN, outbox
 outbox = outbox_table(MetaData(), SCHEMA)  # AppealRequested from BANDING (revision 0004)

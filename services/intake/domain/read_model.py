@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from shared.enums import Outcome, SlaState
-from shared.events import EmergencySlaChanged, Event, ReactivationDecided
+from shared.events import AppealUpdated, EmergencySlaChanged, Event, ReactivationDecided
 from shared.sla import SLA_ORDER, sla_of_decision, sla_of_event
 
 T = TypeVar("T")
@@ -65,3 +67,19 @@ def sla_changes(events: list[Event]) -> list[tuple[uuid.UUID, SlaState]]:
             if state is not None:
                 out.append((e.request_id, state))
     return out
+
+
+@dataclass(frozen=True)
+class ReadModelChanges:
+    """What a batch asks of the read model, each part applied by the order rules above."""
+
+    decision_rounds: list[list[ReactivationDecided]]  # each round holds a request at most once, in order
+    sla: dict[uuid.UUID, SlaState]  # the furthest state each request's SLA reaches
+    appeals: list[AppealUpdated]  # in order (rare: one statement or two each)
+
+
+def changes(events: Sequence[Event]) -> ReadModelChanges:
+    decisions = [e for e in events if isinstance(e, ReactivationDecided)]
+    rounds = [[decisions[i] for i in r] for r in in_rounds([d.request_id for d in decisions])]
+    appeals = [e for e in events if isinstance(e, AppealUpdated)]
+    return ReadModelChanges(rounds, furthest_sla(sla_changes(list(events))), appeals)

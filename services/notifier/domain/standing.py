@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from shared.appeals import matches_reference
@@ -172,3 +173,22 @@ def _decided(s: Standing, e: ReactivationDecided) -> Standing:
 def names_request(s: Standing, reference: str) -> bool:
     """Whether one of the person's latest requests is the one `reference` names (shared.appeals)."""
     return any(matches_reference(uuid.UUID(hex=r), reference) for r in s.request_ids)
+
+
+@dataclass(slots=True)
+class StandingChanges:
+    created: list[Standing]  # people the notifier held no standing for
+    updated: list[Standing]  # standings the batch changed
+
+
+def fold_batch(known: dict[str, Standing], events: Iterable[Event]) -> StandingChanges:
+    """The standings after a batch, folded event by event onto those held (`known`: the batch's people)."""
+    current: dict[str, Standing | None] = dict(known)
+    for event in events:
+        if concerns(event):
+            current[event.nik] = fold(current.get(event.nik), event)
+    changes = StandingChanges([], [])
+    for nik, s in current.items():
+        if s is not None and s != known.get(nik):
+            (changes.updated if nik in known else changes.created).append(s)
+    return changes

@@ -1,0 +1,152 @@
+"""The unit of work of intake's request read model (handlers.ReadModel): a batch's claim in the inbox and
+the changes domain.read_model.changes returned, committed once. `PgUnitOfWork` writes them in a few
+set-based statements whatever the batch size (one UPDATE ... FROM unnest(...) per round of decisions, one
+for the SLA states: an UPDATE per event was the largest item in intake's profile while eligibility decided
+a backlog); uow_memory.py is the same in memory, for the handler cases run against both."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeVar
+
+from sqlalchemy import bindparam, or_, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.types import DateTime, String, Uuid
+
+from services.intake.domain.read_model import ReadModelChanges, sla_states_below, statuses_a_decision_may_replace
+from services.intake.store import SCHEMA, AppealView, ProcessedEvent
+from shared.enums import AppealStatus
+from shared.events import AppealUpdated, Event, ReactivationDecided
+from shared.inbox import claim_events
+
+E = TypeVar("E", bound=Event)
+_TEXTS = ARRAY(String)
+
+
+class ReadModelUnitOfWork(Protocol):
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...  # commits when the block ended without an error, else rolls back
+
+    async def claim(self, events: list[E]) -> list[E]: ...  # those never applied before, once each
+    async def apply(self, changes: ReadModelChanges) -> None: ...
+
+
+# A decision replaces the row's status only if it is not older than what the row reflects and the
+# row's status is one it may replace (a PENDING never reopens a decided request).
+APPLY_DECISIONS = text(
+    f"""
+    update {SCHEMA}.requests r
+       set status = v.status, reasons = string_to_array(v.reasons, ','),
+           decided_at = v.decided_at, last_event_at = v.occurred_at
+      from unnest(:ids, :statuses, :reasons, :decided, :occurred, :may_replace)
+           as v(request_id, status, reasons, decided_at, occurred_at, may_replace)
+     where r.request_id = v.request_id
+       and (r.last_event_at is null or r.last_event_at <= v.occurred_at)
+       and r.status = any(string_to_array(v.may_replace, ','))
+    """
+).bindparams(
+    bindparam("ids", type_=ARRAY(Uuid)),
+    bindparam("statuses", type_=_TEXTS),
+    bindparam("reasons", type_=_TEXTS),
+    bindparam("decided", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("occurred", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("may_replace", type_=_TEXTS),
+)
+# The SLA state only moves forward.
+APPLY_SLA = text(
+    f"""
+    update {SCHEMA}.requests r
+       set sla_state = v.sla_state
+      from unnest(:ids, :states, :below) as v(request_id, sla_state, below)
+     where r.request_id = v.request_id
+       and (r.sla_state is null or r.sla_state = any(string_to_array(v.below, ',')))
+    """
+).bindparams(
+    bindparam("ids", type_=ARRAY(Uuid)),
+    bindparam("states", type_=_TEXTS),
+    bindparam("below", type_=_TEXTS),
+)
+
+
+class PgUnitOfWork:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def __aenter__(self) -> Self:
+        self.session = self.sessions()
+        await self.session.begin()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if exc is None:
+                await self.session.commit()
+            else:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def claim(self, events: list[E]) -> list[E]:
+        return await claim_events(self.session, ProcessedEvent.__table__, events)  # type: ignore[attr-defined]
+
+    async def apply(self, changes: ReadModelChanges) -> None:
+        await apply_appeals(self.session, changes.appeals)
+        for round_ in changes.decision_rounds:
+            await self.session.execute(APPLY_DECISIONS, _decision_columns(round_))
+        if changes.sla:
+            states = changes.sla.values()
+            below = [",".join(sla_states_below(s)) for s in states]
+            await self.session.execute(
+                APPLY_SLA, {"ids": list(changes.sla), "states": [s.value for s in states], "below": below}
+            )
+
+
+def _decision_columns(decisions: list[ReactivationDecided]) -> dict[str, list[Any]]:
+    return {
+        "ids": [d.request_id for d in decisions],
+        "statuses": [d.outcome.value for d in decisions],
+        "reasons": [",".join(r.value for r in d.reasons) for d in decisions],
+        "decided": [d.decided_at for d in decisions],
+        "occurred": [d.occurred_at for d in decisions],
+        "may_replace": [",".join(statuses_a_decision_may_replace(d.outcome)) for d in decisions],
+    }
+
+
+def appeal_shown(e: AppealUpdated) -> tuple[AppealStatus, bool]:
+    """The status intake shows and whether the update may create the appeal's row: one eligibility refused
+    shows DISMISSED (the refusal its reason), and a refused appeal intake never saw (a mistyped reference)
+    is no appeal at all."""
+    refused = e.status is AppealStatus.REFUSED
+    return (AppealStatus.DISMISSED if refused else e.status), (not refused and e.request_id is not None)
+
+
+async def apply_appeals(session: AsyncSession, appeals: list[AppealUpdated]) -> None:
+    """What eligibility made of appeals (rare: a statement or two each). A WhatsApp appeal intake never saw
+    gets its row; an older update never replaces a newer."""
+    t = AppealView.__table__  # type: ignore[attr-defined]
+    for e in appeals:
+        shown, creates = appeal_shown(e)
+        if creates:
+            row = {
+                "appeal_id": e.appeal_id,
+                "request_id": e.request_id,
+                "nik": e.nik,
+                "channel": e.channel.value,
+                "status": shown.value,
+                "reasons": list(e.reasons),
+                "received_at": e.received_at,
+                "due_at": e.due_at or e.received_at,
+            }
+            # No conflict target: another appeal of the same request (the one eligibility opened first) wins.
+            await session.execute(insert(t).values(row).on_conflict_do_nothing())
+        await session.execute(
+            update(t)
+            .where(t.c.appeal_id == e.appeal_id, or_(t.c.last_event_at.is_(None), t.c.last_event_at <= e.occurred_at))
+            .values(status=shown.value, reasons=list(e.reasons), decided_at=e.decided_at, last_event_at=e.occurred_at)
+        )

@@ -1,0 +1,100 @@
+"""What a batch of consumed events asks of the notifier (pure): the numbers to keep on file, the messages
+to queue (the intents the sender works from), who could not be told and why, and which events need no
+inbox row because their own message row, keyed by event and kind, is written once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from services.notifier.domain.delivery import Action, action_for, first_channel
+from services.notifier.domain.messages import Message, message_for, send_after
+from shared.events import Event, ParticipantDeactivated
+
+
+@dataclass(frozen=True, slots=True)
+class OnFile:
+    """A person's contact as the notifier holds it."""
+
+    phone: str | None
+    opted_out: bool = False
+    on_whatsapp: bool | None = None  # None: unknown (try WhatsApp); False: WhatsApp refused the number
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """One message to queue: QUEUED, or SKIPPED when the number opted out."""
+
+    message: Message
+    phone: str
+    channel: str
+    skipped: bool
+    send_after: dt.datetime
+    event_id: uuid.UUID
+
+
+@dataclass
+class Plan:
+    intents: list[Intent] = field(default_factory=list)
+    not_sent: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, why) -> people
+    untold: list[tuple[str, str, str]] = field(default_factory=list)  # (nik, kind, why), for a one-person log
+
+
+def phones_given(events: Iterable[Event]) -> dict[str, str]:
+    """NIK -> the number its latest event of the batch gives (the number on file follows arrival)."""
+    return {e.nik: p for e in events if (p := getattr(e, "phone", None))}
+
+
+def keyed_by_its_message(event: Event, on_file: OnFile | None) -> bool:
+    """Whether applying the event twice is harmless without an inbox row: a deactivation that will have a
+    message row (its id from the event id and kind: inserted once). Its other effects are the same applied
+    twice: its number filed again, its standing folded again (the same deactivation date changes nothing).
+    Without a number nothing of it is written by key, so the inbox records it."""
+    if not isinstance(event, ParticipantDeactivated):
+        return False
+    return bool(event.phone or (on_file is not None and on_file.phone))
+
+
+def admitted(events: Sequence[Event], keyed: set[uuid.UUID], claimed: Sequence[Event]) -> list[Event]:
+    """The batch to apply, in its order, each event once: those keyed by their message, and those the inbox
+    claimed now (not applied before)."""
+    claimed_ids = {e.event_id for e in claimed}
+    todo, seen = [], set()
+    for e in events:
+        if e.event_id not in seen and (e.event_id in keyed or e.event_id in claimed_ids):
+            seen.add(e.event_id)
+            todo.append(e)
+    return todo
+
+
+def plan(events: Sequence[Event], on_file: Mapping[str, OnFile], stopped: set[str], now: dt.datetime) -> Plan:
+    """The messages the batch deserves, to the numbers on file; a person without a usable number is counted
+    (a landline or junk number never reaches `phone`: counted apart), an opted-out number gets SKIPPED."""
+    result = Plan()
+    for event in events:
+        message = message_for(event)
+        if message is None:
+            continue
+        contact = on_file.get(event.nik)
+        if contact is None or not contact.phone:
+            why = "phone_unusable" if getattr(event, "phone_status", None) else "no_phone"
+            result.not_sent[(message.kind, why)] += 1
+            result.untold.append((event.nik, message.kind, why))
+            continue
+        opted_out = contact.opted_out or contact.phone in stopped  # BERHENTI by NIK or by number
+        if opted_out:
+            result.not_sent[(message.kind, "opted_out")] += 1
+        result.intents.append(
+            Intent(
+                message,
+                contact.phone,
+                first_channel(contact.on_whatsapp),
+                action_for(opted_out) is Action.SKIP,
+                send_after(message.nik, message.urgent, now),
+                event.event_id,
+            )
+        )
+    return result

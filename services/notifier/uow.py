@@ -1,0 +1,195 @@
+"""The notifier's unit of work: the repositories a batch of consumed events reads and writes, committed
+once. `UnitOfWork` is what handlers see; `PgUnitOfWork` is PostgreSQL (one transaction, a statement or
+two per repository call whatever the batch size); `services.notifier.uow_memory` holds the same in memory
+for unit tests, which run the same cases against both (tests/unit/notifier/handler_cases.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeVar
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.notifier.domain.intents import OnFile
+from services.notifier.domain.standing import Standing
+from services.notifier.privacy import ERASURES
+from services.notifier.standings import FIELDS, load, to_row
+from services.notifier.store import INBOX, OO, ST, C, M
+from shared.db import any_of, bulk_insert, upsert_clause
+from shared.events import Event
+from shared.inbox import claim_events
+from shared.privacy import erased_among
+
+E = TypeVar("E", bound=Event)
+Row = dict[str, Any]  # a messages row, every column given
+
+
+class Contacts(Protocol):
+    async def lock(self, niks: Iterable[str]) -> dict[str, OnFile]: ...  # as an erasure locks them
+    async def file_phones(self, phones: Mapping[str, str]) -> None: ...  # a new number: on_whatsapp unknown
+    async def get(self, niks: Iterable[str]) -> dict[str, OnFile]: ...
+
+
+class Standings(Protocol):
+    async def for_update(self, niks: Iterable[str]) -> dict[str, Standing]: ...
+    async def add(self, standings: Sequence[Standing]) -> set[str]: ...  # NIKs another batch created meanwhile
+    async def update(self, standings: Sequence[Standing]) -> None: ...
+
+
+class Messages(Protocol):
+    async def add(self, rows: Sequence[Row]) -> None: ...  # a message id already there is left as it is
+    async def add_new(self, rows: Sequence[Row]) -> list[tuple[str, str]]: ...  # (kind, channel) added now
+
+
+class OptOuts(Protocol):
+    async def stopped(self, phones: Iterable[str]) -> set[str]: ...  # numbers that said BERHENTI/STOP
+
+
+class Erasures(Protocol):
+    async def among(self, niks: Iterable[str]) -> dict[str, dt.datetime]: ...
+
+
+class Inbox(Protocol):
+    async def claim(self, events: Sequence[E]) -> list[E]: ...  # those never applied before, once each
+
+
+class UnitOfWork(Protocol):
+    contacts: Contacts
+    standings: Standings
+    messages: Messages
+    opt_outs: OptOuts
+    erasures: Erasures
+    inbox: Inbox
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...  # commits when the block ended without an error, else rolls back
+
+
+# A new number may well be on WhatsApp: forget what was learnt about the old one. The same number again
+# (a resend, a redelivered event) writes nothing.
+_FILE_PHONE = (
+    "on conflict (nik) do update set phone = excluded.phone, "
+    "on_whatsapp = case when contacts.phone = excluded.phone then contacts.on_whatsapp end "
+    "where contacts.phone is distinct from excluded.phone"
+)
+# Standings of people seen for the first time, as folded, in one statement; a NIK another batch created
+# since the lock is left to the caller to fold onto (not returned).
+_ADD_STANDINGS = text(
+    f"insert into {ST.schema}.{ST.name} select * from jsonb_populate_recordset(null::{ST.schema}.{ST.name}, "
+    "cast(:rows as jsonb)) on conflict do nothing returning nik"
+)
+
+
+def _on_file(rows: Iterable[Any]) -> dict[str, OnFile]:
+    return {r.nik: OnFile(r.phone, r.opted_out, r.on_whatsapp) for r in rows}
+
+
+class _Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
+class PgContacts(_Repository):
+    async def lock(self, niks: Iterable[str]) -> dict[str, OnFile]:
+        query = select(C).where(any_of(C.c.nik, sorted(set(niks)))).order_by(C.c.nik).with_for_update()
+        return _on_file(await self.session.execute(query))
+
+    async def file_phones(self, phones: Mapping[str, str]) -> None:
+        rows = [{"nik": n, "phone": p, "opted_out": False} for n, p in sorted(phones.items())]
+        await bulk_insert(self.session, C, rows, _FILE_PHONE)
+
+    async def get(self, niks: Iterable[str]) -> dict[str, OnFile]:
+        return _on_file(await self.session.execute(select(C).where(any_of(C.c.nik, set(niks)))))
+
+
+class PgStandings(_Repository):
+    async def for_update(self, niks: Iterable[str]) -> dict[str, Standing]:
+        wanted = set(niks)
+        return await load(self.session, wanted, lock=True) if wanted else {}
+
+    async def add(self, standings: Sequence[Standing]) -> set[str]:
+        if not standings:
+            return set()
+        rows = json.dumps([to_row(s) for s in sorted(standings, key=lambda s: s.nik)], default=_json_value)
+        added = set((await self.session.execute(_ADD_STANDINGS, {"rows": rows})).scalars())
+        return {s.nik for s in standings} - added
+
+    async def update(self, standings: Sequence[Standing]) -> None:
+        await bulk_insert(self.session, ST, [to_row(s) for s in standings], upsert_clause("nik", FIELDS))
+
+
+class PgMessages(_Repository):
+    async def add(self, rows: Sequence[Row]) -> None:
+        await bulk_insert(self.session, M, rows, "on conflict do nothing")
+
+    async def add_new(self, rows: Sequence[Row]) -> list[tuple[str, str]]:
+        if not rows:
+            return []
+        stmt = insert(M).values(list(rows)).on_conflict_do_nothing(index_elements=["message_id"])
+        return [(k, c) for k, c in (await self.session.execute(stmt.returning(M.c.kind, M.c.channel))).all()]
+
+
+class PgOptOuts(_Repository):
+    async def stopped(self, phones: Iterable[str]) -> set[str]:
+        wanted = set(phones)
+        if not wanted:
+            return set()
+        query = select(OO.c.phone).where(any_of(OO.c.phone, wanted), OO.c.opted_out)
+        return set((await self.session.scalars(query)).all())
+
+
+class PgErasures(_Repository):
+    async def among(self, niks: Iterable[str]) -> dict[str, dt.datetime]:
+        return await erased_among(self.session, ERASURES, niks)
+
+
+class PgInbox(_Repository):
+    async def claim(self, events: Sequence[E]) -> list[E]:
+        return await claim_events(self.session, INBOX, events)
+
+
+class PgUnitOfWork:
+    """One transaction of the notifier's schema."""
+
+    contacts: Contacts
+    standings: Standings
+    messages: Messages
+    opt_outs: OptOuts
+    erasures: Erasures
+    inbox: Inbox
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def __aenter__(self) -> Self:
+        self.session = self.sessions()
+        await self.session.begin()
+        s = self.session
+        self.contacts, self.standings, self.messages = PgContacts(s), PgStandings(s), PgMessages(s)
+        self.opt_outs, self.erasures, self.inbox = PgOptOuts(s), PgErasures(s), PgInbox(s)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if exc is None:
+                await self.session.commit()
+            else:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, dt.date):  # dates and datetimes, as PostgreSQL reads them
+        return value.isoformat()
+    raise TypeError(f"not JSON: {type(value).__name__}")
