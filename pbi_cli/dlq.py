@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from rich.progress import Progress
 from rich.table import Table
@@ -26,6 +26,7 @@ from pbi_cli.common import console, run
 from shared.kafka import HEADER_ERROR, HEADER_ORIGIN, HEADER_REASON
 from shared.kafka_security import kafka_client_options
 from shared.masking import mask_personal_data
+from shared.messaging import DirectPublisher, Record
 from shared.settings import Settings
 from shared.topics import CATALOGUE
 
@@ -155,10 +156,7 @@ async def replay(
     result = ReplayResult(dlq)
     ids = await partitions_of(settings, dlq)
     consumer = await _consumer(settings, group or replay_group(dlq))
-    producer = None
-    if not dry_run:
-        producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all", enable_idempotence=True)
-        await producer.start()
+    producer = None if dry_run else DirectPublisher.for_settings(settings)
     try:
         start, end = await _assign(consumer, dlq, ids, use_committed=True)
         total = sum(max(0, end[tp] - start[tp]) for tp in start)
@@ -167,7 +165,7 @@ async def replay(
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=500)
             commit: dict[TopicPartition, int] = {}
-            sends = []
+            sends: list[Record] = []
             for tp, records in batches.items():
                 for record in records:
                     if record.offset >= end[tp]:
@@ -183,12 +181,12 @@ async def replay(
                         result.by_topic[target] += 1
                         if producer is not None:
                             hdrs = replay_headers(headers, dlq, record.partition, record.offset)
-                            sends.append(await producer.send(target, record.value, key=record.key, headers=hdrs))
+                            sends.append(Record(target, record.value or b"", record.key, tuple(hdrs)))
                         result.replayed += 1
                     commit[tp] = record.offset + 1
                     done += 1
-            for fut in sends:
-                await fut  # every record acknowledged by the broker before its offset is committed
+            if producer is not None:
+                await producer.publish(sends)  # every record acknowledged by the broker before its offset is committed
             if commit and not dry_run:
                 await consumer.commit(commit)
             for tp in list(remaining):

@@ -11,12 +11,11 @@ import asyncio
 import csv
 import datetime as dt
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -29,7 +28,7 @@ from services.intake.store import MIGRATIONS, SCHEMA
 from shared.db import make_engine, migrate
 from shared.events import ParticipantDeactivated
 from shared.kafka import describe_validation_error, ensure_topics
-from shared.kafka_security import kafka_client_options
+from shared.messaging import DirectPublisher, PublishFailed, Record
 from shared.settings import Settings
 from shared.topics import PARTICIPANT_EVENTS
 
@@ -195,19 +194,13 @@ async def publish(settings: Settings, events: list[ParticipantDeactivated], prog
     """Publish the events not yet in the import ledger; (published, skipped). A chunk enters the ledger only
     after Kafka acknowledged all of it; chunks are pipelined (the next one is sent while acks come back)."""
     engine = make_engine(settings)
-    producer = AIOKafkaProducer(
-        **kafka_client_options(settings),
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
-        max_batch_size=512 * 1024,
-    )
+    producer = DirectPublisher.for_settings(settings, max_batch_size=512 * 1024)
     task = progress.add_task("publishing", total=len(events))
     topic = settings.topic_prefix + PARTICIPANT_EVENTS.name
     counts = {"published": 0, "skipped": 0}
 
-    async def confirm(futures: list[asyncio.Future], todo: list[ParticipantDeactivated], size: int) -> None:  # type: ignore[type-arg]
-        await asyncio.gather(*futures)  # acknowledged by Kafka before the ledger says "published"
+    async def confirm(acks: Awaitable[None], todo: list[ParticipantDeactivated], size: int) -> None:
+        await acks  # acknowledged by Kafka before the ledger says "published"
         if todo:
             async with engine.begin() as conn:
                 await conn.execute(RECORD_IMPORTED, {"ids": [e.event_id for e in todo], "now": dt.datetime.now(dt.UTC)})
@@ -221,15 +214,15 @@ async def publish(settings: Settings, events: list[ParticipantDeactivated], prog
         try:
             await ensure_topics(settings)
             await producer.start()
-        except KafkaError as exc:
+        except (KafkaError, PublishFailed) as exc:
             raise ConnectionError(f"Kafka at {settings.kafka_bootstrap_servers}: {exc}") from exc
         for i in range(0, len(events), CHUNK):
             chunk = events[i : i + CHUNK]
             async with engine.connect() as conn:
                 done = set((await conn.execute(ALREADY_IMPORTED, {"ids": [e.event_id for e in chunk]})).scalars())
             todo = [e for e in chunk if e.event_id not in done]
-            futures = [await producer.send(topic, e.model_dump_json().encode(), key=e.kafka_key()) for e in todo]
-            in_flight.append(asyncio.create_task(confirm(futures, todo, len(chunk))))
+            acks = await producer.send([Record.of(topic, e) for e in todo])
+            in_flight.append(asyncio.create_task(confirm(acks, todo, len(chunk))))
             if len(in_flight) >= 3:
                 await in_flight.pop(0)
         while in_flight:

@@ -13,8 +13,7 @@ import datetime as dt
 from typing import Annotated
 
 import typer
-from aiokafka import AIOKafkaProducer
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from pbi_cli.common import console, run
 from services.registry import privacy
@@ -22,6 +21,7 @@ from services.registry.store import MIGRATIONS, SCHEMA, outbox
 from shared.db import make_engine, make_sessions, migrate, transaction
 from shared.kafka_security import kafka_client_options
 from shared.nik import NikError, mask_nik, parse_nik
+from shared.outbox import OutboxRelay
 from shared.settings import Settings
 
 app = typer.Typer(help="Data-subject rights (UU PDP): erase a person's contact data.", no_args_is_help=True)
@@ -30,6 +30,7 @@ app = typer.Typer(help="Data-subject rights (UU PDP): erase a person's contact d
 async def erase(settings: Settings, nik: str, now: dt.datetime) -> tuple[str, bool]:
     """Returns (the announcement's event id, whether this command published it)."""
     engine = make_engine(settings)
+    relay = OutboxRelay(engine, outbox, settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
     try:
         await migrate(engine, MIGRATIONS, SCHEMA)
         sessions = make_sessions(engine)
@@ -37,29 +38,13 @@ async def erase(settings: Settings, nik: str, now: dt.datetime) -> tuple[str, bo
             event = await privacy.erase(session, nik, "cli", now, settings.topic_prefix)
         async with transaction(sessions) as session:
             row = (await session.execute(select(outbox).where(outbox.c.event_id == event.event_id))).mappings().first()
-            if row is None:  # the registry's relay was quicker
-                return str(event.event_id), False
-            if not await _publish(settings, row):
-                return str(event.event_id), False
-            await session.execute(delete(outbox).where(outbox.c.event_id == event.event_id))
-        return str(event.event_id), True
+        if row is None:  # the registry's relay was quicker
+            return str(event.event_id), False
+        # Published and taken off the outbox at once; if Kafka cannot be reached, left for the registry's relay.
+        return str(event.event_id), await relay.publish_committed([row])
     finally:
+        await relay.stop()  # never started: this only waits for the row's delete
         await engine.dispose()
-
-
-async def _publish(settings: Settings, row: dict) -> bool:  # type: ignore[type-arg]
-    producer = AIOKafkaProducer(
-        **kafka_client_options(settings), acks="all", enable_idempotence=True, request_timeout_ms=15_000
-    )
-    try:
-        await producer.start()
-        headers = [(k, str(v).encode()) for k, v in (row["headers"] or {}).items()]
-        await producer.send_and_wait(row["topic"], row["payload"], key=row["key"], headers=headers)
-        return True
-    except Exception:  # noqa: BLE001 - left in the outbox: the registry's relay publishes it
-        return False
-    finally:
-        await producer.stop()
 
 
 @app.command("erase")

@@ -20,7 +20,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, NamedTuple, Protocol
 
@@ -144,14 +144,14 @@ class DirectPublisher:
             producer = await self._started()
             await asyncio.wait_for(self._in_transaction(producer, records), self.timeout_s)
 
-    async def send(self, records: Sequence[Record]) -> Awaitable[None]:
+    async def send(self, records: Sequence[Record]) -> asyncio.Future[None]:
         """Hand the records to the producer in order now; await the result for Kafka's acks (lets a caller
         prepare the next records meanwhile). Not for a transactional publisher."""
         if self.transactional:
             raise TypeError("a transactional publisher publishes each call in one transaction: use publish()")
         async with self._failing():
             futures = await self._hand_over(await self._started(), records)
-        return self._acknowledged(futures)
+        return asyncio.ensure_future(self._acknowledged(futures))
 
     async def start(self) -> None:
         async with self._failing():
