@@ -1,42 +1,48 @@
-"""`pbi run SERVICE`: run one service in the foreground (uvicorn, the service's own port)."""
+"""`pbi run SERVICE [--role urgent|bulk|all]`: run one service in the foreground (uvicorn).
+
+The urgent (or all) process serves the service's own port (HTTP_PORT); a bulk process serves its
+health and metrics on that port + 100 (shared.settings.port_for). Which process runs at which CPU
+priority is the launcher's choice (deploy/local/run.py, Kubernetes' PriorityClass), not this one's."""
 
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Annotated
 
 import typer
 import uvicorn
 
+from shared.settings import Role, port_for
+
 app = typer.Typer(help="Run a service in the foreground.", no_args_is_help=True)
 
 SERVICES = ("intake", "registry", "notifier", "eligibility")
+RoleOption = Annotated[
+    Role,
+    typer.Option(
+        case_sensitive=False,
+        help="urgent: what a patient's path needs (and the public port); bulk: the rest; all: both",
+    ),
+]
 
 
-def _serve(service: str) -> None:
+def _serve(service: str, role: Role) -> None:
     module = importlib.import_module(f"services.{service}.app")
     settings = module.load_settings()
-    # A process-wide choice, so made here where the process starts (not in the app, which tests
-    # create inside their own process): e.g. the notifier yields the CPU on a shared machine.
-    niceness = getattr(settings, "cpu_niceness", 0)
-    if niceness:
-        os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), niceness))
     uvicorn.run(
-        f"services.{service}.app:create_app",
-        factory=True,
+        module.create_app(settings, role=role),
         host=settings.http_host,
-        port=settings.http_port,
+        port=port_for(settings.http_port, role),
         log_config=None,
         access_log=False,
     )
 
 
 def _make(service: str):  # type: ignore[no-untyped-def]
-    def command() -> None:
-        _serve(service)
+    def command(role: RoleOption = Role.ALL) -> None:
+        _serve(service, role)
 
-    command.__doc__ = f"Run the {service} service."
+    command.__doc__ = f"Run the {service} service (its urgent and bulk consumers, or one role's)."
     return command
 
 

@@ -1,30 +1,40 @@
-"""Interpreter settings that keep urgent work fast while bulk work keeps a service busy.
+"""What every service process does the same way at run time: calmer garbage collection, and a
+readiness check covering each consumer the process runs (its role's, shared.settings.Role).
 
-Every service calls `tune_for_latency()` once wired. Measured with `make bench-eligibility`
-(40,000 bulk requests, 5 emergencies/s): without these, an emergency decided during the backlog
-waited 50-700 ms, in spikes every few seconds; with them, 20-50 ms, and bulk throughput rose too.
-Intake validates large batches in a worker thread, which the short switch interval keeps from
-holding up the event loop that answers a hospital.
+Urgent and bulk work are separate processes (`pbi run <svc> --role urgent|bulk`); priority between
+them is the operating system's (deploy/local/run.py) or the cluster's (PriorityClass), not this code's.
 """
 
 from __future__ import annotations
 
 import gc
-import sys
+from collections.abc import Awaitable, Callable
 
-# The lane runs in its own thread: when it wakes (a record arrived, a query returned) it needs the
-# GIL, which the bulk thread hands over only every switch interval (default 5 ms). An emergency
-# takes a few dozen such hand-overs.
-SWITCH_INTERVAL_S = 0.0005
+from faststream.kafka import KafkaBroker
 
-# Cyclic garbage collection stops every thread; a full collection over the objects of a 500-record
-# batch took up to a few hundred ms. Collect less often, and never scan what startup created.
+# Cyclic garbage collection stops the whole interpreter; a full collection over the objects of a
+# 500-record batch took up to a few hundred ms (measured with `make bench-eligibility`: an emergency
+# decided during a 40,000-request backlog waited 50-700 ms in spikes every few seconds). Collect less
+# often, and never scan what startup created.
 GC_THRESHOLDS = (20_000, 50, 100)
 
 
 def tune_for_latency() -> None:
     """Call once the service is wired (after imports and app creation)."""
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
     gc.collect()
     gc.freeze()  # startup objects live as long as the process: keep them out of every collection
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def consumers_check(broker: KafkaBroker) -> Callable[[], Awaitable[None]]:
+    """A readiness check (shared.observability.health_router): every subscriber of this process's
+    broker has a running Kafka consumer. A ping answers for the connection; this one for the consumers
+    (a process whose role has none, intake's HTTP process, is ready without)."""
+
+    async def check() -> None:
+        stopped = [s for s in broker.subscribers if not s.running or getattr(s, "consumer", None) is None]
+        if stopped:
+            names = ", ".join(sorted({t for s in stopped for t in getattr(s, "topic_names", ())}))
+            raise ConnectionError(f"consumers not running: {names}")
+
+    return check

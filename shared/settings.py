@@ -3,12 +3,42 @@ secrets: they have none outside local development (PBI_ENV=local, see shared/sec
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.secrets import LOCAL_ENV_FILE, settle_secrets
+
+
+class Role(StrEnum):
+    """Which of a service's consumers one process runs (`pbi run <svc> --role`; docs/operations.md, "Roles").
+
+    URGENT: what a patient's path needs (emergency requests, decisions, SLA timers) and the service's
+    public HTTP port; BULK: the rest (a wave's facts, regular requests, appeals, privacy, sweeps),
+    serving only health and metrics; ALL: both in one process (tests, compose, a small deployment)."""
+
+    URGENT = "urgent"
+    BULK = "bulk"
+    ALL = "all"
+
+    @property
+    def runs_urgent(self) -> bool:
+        return self is not Role.BULK
+
+    @property
+    def runs_bulk(self) -> bool:
+        return self is not Role.URGENT
+
+
+# A bulk process serves /healthz, /readyz and /metrics on its service's port + 100 (8180-8183), so both
+# roles of a service run side by side on one machine; the urgent (or all) process keeps the contract's port.
+BULK_PORT_OFFSET = 100
+
+
+def port_for(http_port: int, role: Role) -> int:
+    return http_port + BULK_PORT_OFFSET if role is Role.BULK else http_port
 
 
 class Settings(BaseSettings):

@@ -1,5 +1,9 @@
 """Wiring of the eligibility service: settings, database, broker, subscribers, outbox relay, timers,
-and the HTTP surface (health and metrics only) on port 8083."""
+and the HTTP surface (health and metrics only) on port 8083 (8183 for a bulk process).
+
+A process runs one role's share (shared.settings.Role): urgent = emergency requests, their decisions
+published at once, and the request timers (SLA warning and breach, grace recheck); bulk = facts,
+regular requests, appeals, erasures and the window-expiry and reminder sweeps."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import structlog
 from fastapi import FastAPI
@@ -15,9 +20,8 @@ from pydantic import TypeAdapter
 
 from services.eligibility.domain.policy import Policy, policy_from_json
 from services.eligibility.handlers import Clock, EligibilityHandlers
-from services.eligibility.lane import EmergencyLane
 from services.eligibility.metrics import lag_loop
-from services.eligibility.privacy import PRIVACY_EVENTS, PrivacyHandlers, erasure_adapter
+from services.eligibility.privacy import PrivacyHandlers, erasure_adapter
 from services.eligibility.store import MIGRATIONS, SCHEMA, outbox
 from services.eligibility.timers import TimerLoop
 from shared import topics, tracing
@@ -28,9 +32,16 @@ from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
 from shared.kafka_security import kafka_client_options
 from shared.observability import configure_logging, health_router, instrument
 from shared.outbox import OutboxRelay
-from shared.runtime import tune_for_latency
-from shared.settings import EligibilitySettings
-from shared.topics import APPEALS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
+from shared.runtime import consumers_check, tune_for_latency
+from shared.settings import EligibilitySettings, Role
+from shared.topics import (
+    APPEALS,
+    EMERGENCY_REQUESTS,
+    PARTICIPANT_EVENTS,
+    PRIVACY_EVENTS,
+    REACTIVATION_REQUESTS,
+    TopicSpec,
+)
 
 log = structlog.get_logger(__name__)
 POLICY_FILE = Path(__file__).parent / "policy" / "v1.json"
@@ -49,59 +60,94 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class Consumer(NamedTuple):
+    spec: TopicSpec
+    group: str  # after "<prefix>eligibility-"
+    max_records: int
+
+
+URGENT = (Consumer(EMERGENCY_REQUESTS, "emergency", 100),)
+BULK = (
+    Consumer(PARTICIPANT_EVENTS, "facts", 1000),
+    Consumer(REACTIVATION_REQUESTS, "requests", 500),
+    Consumer(PRIVACY_EVENTS, "privacy", 100),  # erasures announced by the registry (UU PDP): privacy.py
+    Consumer(APPEALS, "appeals", 100),
+)
+
+
+def consumers(role: Role) -> tuple[Consumer, ...]:
+    """What a process of `role` reads."""
+    return (URGENT if role.runs_urgent else ()) + (BULK if role.runs_bulk else ())
+
+
+class RoleTimers(TimerLoop):
+    """The timer loop doing its role's share: the request timers (SLA warning and breach, grace
+    recheck: a few rows) are urgent work; the window-expiry and reminder sweeps (a wave's worth at a
+    window's close) are bulk work."""
+
+    def __init__(self, role: Role, handlers: EligibilityHandlers, clock: Clock, interval_s: float) -> None:
+        super().__init__(handlers, clock, interval_s)
+        self.role = role
+
+    async def fire_due(self) -> int:
+        return await super().fire_due() if self.role.runs_urgent else 0
+
+    async def expire_pending(self) -> int:
+        return await super().expire_pending() if self.role.runs_bulk else 0
+
+    async def sweep_reminders(self) -> int:
+        return await super().sweep_reminders() if self.role.runs_bulk else 0
+
+
 def create_app(
-    settings: EligibilitySettings | None = None, clock: Clock = utc_now, timer_interval_s: float = 1.0
+    settings: EligibilitySettings | None = None,
+    clock: Clock = utc_now,
+    timer_interval_s: float = 1.0,
+    role: Role = Role.ALL,
 ) -> FastAPI:
     settings = settings or load_settings()
     configure_logging("eligibility", settings.log_level, settings.log_json)
     engine = make_engine(settings)
     # Per-message "Received/Processed" lines at DEBUG: at thousands of records a second they are noise.
-    broker = make_broker(settings, "eligibility")
-    # Smaller relay batches: publishing is CPU work in this event loop, shared with the emergency lane.
+    broker = make_broker(settings, "eligibility" if role is Role.ALL else f"eligibility-{role.value}")
+    # Every role relays (one at a time: the advisory lock). Smaller batches: publishing is CPU work in
+    # the event loop that, in the all role, also decides emergencies.
     relay = OutboxRelay(
         engine, outbox, settings.kafka_bootstrap_servers, batch_size=200, client_options=kafka_client_options(settings)
     )
     sessions = make_sessions(engine)
 
-    policy = load_policy()
-    handlers = EligibilityHandlers(sessions, policy, clock, settings.topic_prefix, relay.wake)
-    lane = EmergencyLane(settings, policy, clock, relay.wake)
-    timers = TimerLoop(handlers, clock, timer_interval_s)
-    group = f"{settings.topic_prefix}eligibility"
-    common = {"adapter": None, "service": "eligibility", "prefix": settings.topic_prefix}
-
-    subscribe(
-        broker,
-        PARTICIPANT_EVENTS,
-        group=f"{group}-facts",
-        batch=True,
-        max_records=1000,
-        **{**common, "adapter": participant_event_adapter},
-    )(handlers.on_participant_events)
-    subscribe(
-        broker,
-        REACTIVATION_REQUESTS,
-        group=f"{group}-requests",
-        batch=True,
-        max_records=500,
-        **{**common, "adapter": request_adapter},
-    )(handlers.on_requests)
-    subscribe(  # erasures announced by the registry (UU PDP): services/eligibility/privacy.py
-        broker,
-        PRIVACY_EVENTS,
-        group=f"{group}-privacy",
-        batch=True,
-        max_records=100,
-        **{**common, "adapter": erasure_adapter},
-    )(PrivacyHandlers(sessions).on_erasures)
-    subscribe(
-        broker,
-        APPEALS,
-        group=f"{group}-appeals",
-        batch=True,
-        max_records=100,
-        **{**common, "adapter": appeal_input_adapter},
-    )(handlers.on_appeals)
+    # An urgent process publishes its committed emergency decisions at once, whichever process holds the
+    # relay's lock (the bulk one may, with a wave's rows ahead of them); the outbox row stays the guarantee.
+    # Its own relay is not woken at commit (it polls every 0.5 s), or it would send the same rows again.
+    # In the all role the relay, woken at each commit, publishes everything in commit order.
+    urgent_only = role is Role.URGENT
+    publish_now = relay.publish_committed if urgent_only else None
+    wake = (lambda: None) if urgent_only else relay.wake
+    handlers = EligibilityHandlers(sessions, load_policy(), clock, settings.topic_prefix, wake, publish_now)
+    timers = RoleTimers(role, handlers, clock, timer_interval_s)
+    wiring: dict[str, tuple[Any, Any]] = {
+        EMERGENCY_REQUESTS.name: (request_adapter, handlers.on_emergency),
+        PARTICIPANT_EVENTS.name: (participant_event_adapter, handlers.on_participant_events),
+        REACTIVATION_REQUESTS.name: (request_adapter, handlers.on_requests),
+        PRIVACY_EVENTS.name: (erasure_adapter, PrivacyHandlers(sessions).on_erasures),
+        APPEALS.name: (appeal_input_adapter, handlers.on_appeals),
+    }
+    for consumer in consumers(role):
+        adapter, handler = wiring[consumer.spec.name]
+        subscribe(
+            broker,
+            consumer.spec,
+            group=f"{settings.topic_prefix}eligibility-{consumer.group}",
+            adapter=adapter,
+            service="eligibility",
+            prefix=settings.topic_prefix,
+            # Whatever queued while one emergency was decided is taken together next time (one
+            # transaction, one round of acks): at a burst of emergencies the consumer keeps up.
+            batch=True,
+            max_records=consumer.max_records,
+            urgent=consumer in URGENT,
+        )(handler)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -109,7 +155,6 @@ def create_app(
         await ensure_topics(settings)
         tune_for_latency()
         await broker.start()
-        await lane.start()
         relay.start()
         timers.start()
         lag = asyncio.create_task(lag_loop(list(broker.subscribers)), name="eligibility-lag")
@@ -120,18 +165,16 @@ def create_app(
             lag.cancel()
             await asyncio.gather(lag, return_exceptions=True)
             await timers.stop()
-            await lane.stop()
             await relay.stop()
             await broker.stop()
             await engine.dispose()
 
     # What its outbox relay writes, for the AsyncAPI document (shared.asyncapi).
     declare_publishers(broker, "eligibility", (topics.DECISIONS, topics.TIMER_EVENTS), settings.topic_prefix)
-    app_brokers = [broker, lane.described()]  # the emergency lane's broker is built in its own thread
     app = FastAPI(title="pbi-reactivation eligibility", lifespan=lifespan)
     instrument(app, "eligibility")
-    app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))
+    checks = {"kafka": broker_check(broker), "consumers": consumers_check(broker), "database": lambda: ping(engine)}
+    app.include_router(health_router(checks))
     app.state.handlers, app.state.timers, app.state.relay, app.state.broker = handlers, timers, relay, broker
-    app.state.emergency_lane = lane
-    app.state.asyncapi_brokers = app_brokers
+    app.state.role = role
     return app

@@ -1,5 +1,9 @@
 """Wiring of intake: API keys, facilities and idempotency in PostgreSQL, Kafka publisher, the read-model
-consumer, HTTP on port 8080 (OpenAPI at /docs)."""
+consumer, HTTP on port 8080 (OpenAPI at /docs).
+
+A process runs one role's share (shared.settings.Role): urgent = the contract's HTTP API on 8080, whose
+big batches are validated in a worker process it owns (bulk.py); bulk = the read-model consumer
+(decisions and SLA states, what GET answers), with health and metrics only (8180)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.api import router
 from services.intake.appeals import router as appeals_router
@@ -28,26 +34,42 @@ from shared.http_guard import FrontDoor, MiB
 from shared.kafka import ensure_topics, make_broker, subscribe
 from shared.observability import configure_logging, health_router, instrument
 from shared.problems import install_problem_details
-from shared.runtime import tune_for_latency
-from shared.settings import IntakeSettings
-from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TIMER_EVENTS
+from shared.runtime import consumers_check, tune_for_latency
+from shared.settings import IntakeSettings, Role
+from shared.topics import (
+    DECISIONS,
+    EMERGENCY_REQUESTS,
+    PARTICIPANT_EVENTS,
+    REACTIVATION_REQUESTS,
+    TIMER_EVENTS,
+    TopicSpec,
+)
 
 log = logging.getLogger("intake")
+
+
+# The read model's topics are bulk work: a wave's decisions pass through them. The urgent role has none.
+BULK = (DECISIONS, TIMER_EVENTS)
 
 
 def load_settings() -> IntakeSettings:
     return IntakeSettings()
 
 
-def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+def consumers(role: Role) -> tuple[TopicSpec, ...]:
+    """The topics a process of `role` reads (consumer group `<prefix>intake-<topic>` each)."""
+    return BULK if role.runs_bulk else ()
+
+
+def create_app(settings: IntakeSettings | None = None, role: Role = Role.ALL) -> FastAPI:
     settings = settings or load_settings()
     configure_logging("intake", settings.log_level, settings.log_json)
     engine = make_engine(settings)
     sessions = make_sessions(engine)
     publisher = Publisher(settings)
-    broker = make_broker(settings, "intake")
+    broker = make_broker(settings, "intake" if role is Role.ALL else f"intake-{role.value}")
     read_model = ReadModel(sessions)
-    for spec in (DECISIONS, TIMER_EVENTS):
+    for spec in consumers(role):
         subscribe(
             broker,
             spec,
@@ -82,12 +104,14 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     async def consumer_running() -> None:
         if not app.state.broker_started:
             raise ConnectionError("the read-model consumer is not connected to Kafka")
-        await publisher.ping()
+        if role.runs_urgent:
+            await publisher.ping()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await migrate(engine, MIGRATIONS, SCHEMA)
-        await app.state.api_keys.migrate()
+        if role.runs_urgent:
+            await app.state.api_keys.migrate()
         app.state.broker_started = await start_broker()
         retry = None if app.state.broker_started else asyncio.create_task(keep_starting(app))
         try:
@@ -111,7 +135,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="Front door for government systems, hospitals and operators (CONTRACT.md).",
     )
-    app.state.sessions, app.state.publisher = sessions, publisher
+    app.state.sessions, app.state.publisher, app.state.role = sessions, publisher, role
     # What services.intake.publisher writes, for the AsyncAPI document (sent by its own producer).
     declare_publishers(
         broker,
@@ -121,6 +145,17 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     app.state.broker = broker
     app.state.bulk = BulkWorker()
+    if role.runs_urgent:
+        install_public_http(app, settings, engine, broker)
+    else:
+        instrument(app, "intake")
+    checks = {"kafka": consumer_running, "consumers": consumers_check(broker), "database": lambda: ping(engine)}
+    app.include_router(health_router(checks))
+    return app
+
+
+def install_public_http(app: FastAPI, settings: IntakeSettings, engine: AsyncEngine, broker: KafkaBroker) -> None:
+    """The contract's API (the urgent or all process, 8080)."""
     app.state.api_keys = ApiKeyStore(engine, settings.api_key_pepper.get_secret_value())
     # Every error as problem details (422: each bad field, with the event's index in a batch, never the input).
     install_problem_details(app, components=event_schemas)
@@ -136,5 +171,3 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(appeals_router)
     add_asyncapi_routes(app, broker)
-    app.include_router(health_router({"kafka": consumer_running, "database": lambda: ping(engine)}))
-    return app

@@ -3,16 +3,23 @@
 Validating 5,000 events is most of a CPU-second of pydantic. In a thread it still holds the
 interpreter lock the event loop needs to answer a hospital: during a 200,000-event wave an
 emergency's POST -> 202 reached p99 2 s. A process has its own interpreter; the event loop only
-hands it the request's bytes and sends what comes back to Kafka. The worker runs at a lower CPU
-priority, so on a shared machine bulk validation yields to whatever is urgent."""
+hands it the request's bytes and sends what comes back to Kafka.
+
+The worker never outlives the intake process that owns it, however that one ends (SIGKILL too):
+the kernel kills it when its parent dies (Linux PR_SET_PDEATHSIG), and a thread in it watches the
+parent's pid where that is not available. Its CPU priority is its owner's (the launcher's or the
+cluster's business, not this code's)."""
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -25,7 +32,8 @@ from services.intake.domain.idempotency import body_hash
 from services.intake.events_body import encode_events, parse_events
 
 log = structlog.get_logger(__name__)
-WORKER_NICENESS = 5
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_WATCH_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -62,11 +70,22 @@ class BulkWorkerUnavailable(Exception):
     """The worker process died (killed, out of memory): the client should retry (HTTP 503)."""
 
 
-def _lower_priority() -> None:
-    try:
-        os.nice(WORKER_NICENESS)
-    except OSError:  # not permitted here: run at the same priority
+def _die_with(parent: int) -> None:
+    """The worker's initializer: end this process when `parent` (the intake process) ends."""
+    try:  # the kernel's way: SIGKILL to us when the thread that started us ends (the event loop's)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the watch below does it
         pass
+    if os.getppid() != parent:  # it died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:  # also covers a parent whose starting thread is not the one that lives on
+        while os.getppid() == parent:
+            threading.Event().wait(PARENT_WATCH_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class BulkWorker:
@@ -80,7 +99,10 @@ class BulkWorker:
             return self._pool.submit(prepare, raw, with_digest, source)
         # spawn: forking a process that runs an event loop and Kafka clients would copy their state.
         self._pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_die_with,
+            initargs=(os.getpid(),),
         )
         # The worker process starts inside the first submit. A spawned child runs the parent's main
         # script again (here `pbi`, which imports every command and service: 40 MB more); it needs
@@ -103,6 +125,11 @@ class BulkWorker:
         if isinstance(result, Invalid):
             raise RequestValidationError(result.errors)
         return result
+
+    def pids(self) -> list[int]:
+        """The worker's process id, once started (tests, operators)."""
+        processes = getattr(self._pool, "_processes", None) or {}
+        return list(processes)
 
     def stop(self) -> None:
         if self._pool is not None:

@@ -1,4 +1,10 @@
-"""Wiring of the notifier: database, broker and consumers, providers, the sender loop, webhooks (:8082)."""
+"""Wiring of the notifier: database, broker and consumers, providers, the sender loop, webhooks (:8082).
+
+A process runs one role's share (shared.settings.Role). The notifier is on no patient's path to ACTIVE;
+its urgent role is what an emergency's people and the on-call staff hear (emergency requests,
+decisions, SLA escalations), the sender and the providers' webhooks on 8082; its bulk role queues a
+wave's notices (facts, regular requests), applies erasures and runs the retention sweep, with health
+and metrics only (8182). The sender sends whatever either queued, under the providers' rate."""
 
 from __future__ import annotations
 
@@ -30,9 +36,20 @@ from shared.kafka_security import kafka_client_options
 from shared.observability import configure_logging, health_router, instrument
 from shared.outbox import OutboxRelay
 from shared.problems import install_problem_details
-from shared.runtime import tune_for_latency
-from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TIMER_EVENTS
+from shared.runtime import consumers_check, tune_for_latency
+from shared.settings import Role
+from shared.topics import (
+    DECISIONS,
+    EMERGENCY_REQUESTS,
+    PARTICIPANT_EVENTS,
+    PRIVACY_EVENTS,
+    REACTIVATION_REQUESTS,
+    TIMER_EVENTS,
+    TopicSpec,
+)
 
+URGENT = (EMERGENCY_REQUESTS, DECISIONS, TIMER_EVENTS)
+BULK = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, PRIVACY_EVENTS)  # erasures: privacy.py
 LISTENED = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, EMERGENCY_REQUESTS, DECISIONS, TIMER_EVENTS)
 
 
@@ -44,19 +61,27 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now) -> FastAPI:
+def consumers(role: Role) -> tuple[TopicSpec, ...]:
+    """The topics a process of `role` reads (consumer group `<prefix>notifier-<topic>` each)."""
+    return (URGENT if role.runs_urgent else ()) + (BULK if role.runs_bulk else ())
+
+
+def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now, role: Role = Role.ALL) -> FastAPI:
     settings = settings or load_settings()
     configure_logging("notifier", settings.log_level, settings.log_json)
     engine = make_engine(settings)
     sessions = make_sessions(engine)
-    broker = make_broker(settings, "notifier")
+    broker = make_broker(settings, "notifier" if role is Role.ALL else f"notifier-{role.value}")
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.provider_timeout_s, connect=5))
+    # The sender's announcements (NotificationUpdated, dead letters) and BANDING's AppealRequested
+    # (services/notifier/appeals.py) go out through this outbox.
+    relay = OutboxRelay(engine, outbox, settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
     sender = Sender(
         sessions,
         # Local development talks to the simulator, which can also be asked for a message by our reference.
         (SimulatorWhatsApp if settings.pbi_env == "local" else WhatsAppCloud)(settings, http),
         TwilioSms(settings, http),
-        broker,
+        relay.wake,
         settings.topic_prefix,
         clock,
         settings.provider_rate_per_s,
@@ -65,8 +90,6 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
     )
     escalations = install_escalation(settings, clock, sender, http)  # emergencies' SLA to on-call operations
     handlers = NotifierHandlers(sessions, clock, sender.wake, escalations)
-    # BANDING travels on as AppealRequested through this outbox (services/notifier/appeals.py).
-    relay = OutboxRelay(engine, outbox, settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
 
     def wake_after_inbound() -> None:  # an answer to send, an appeal to publish
         sender.wake()
@@ -80,8 +103,9 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
         settings.inbound_reply_window_s,
         settings.topic_prefix,
     )
-    retention = install_privacy(broker, sessions, settings, clock)  # erasures consumed, texts kept N days
-    for spec in LISTENED:
+    # Erasures consumed (their own subscriber), texts kept N days: the bulk role's (privacy.py).
+    retention = install_privacy(broker, sessions, settings, clock) if PRIVACY_EVENTS in consumers(role) else None
+    for spec in (s for s in LISTENED if s in consumers(role)):
         subscribe(
             broker,
             spec,
@@ -98,15 +122,18 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
         await migrate(engine, MIGRATIONS, SCHEMA)
         await ensure_topics(settings)
         await broker.start()
-        sender.start()
+        if role.runs_urgent:
+            sender.start()
         relay.start()
-        retention.start()
+        if retention is not None:
+            retention.start()
         try:
             tune_for_latency()
             yield
         finally:
             tracing.shutdown()
-            await retention.stop()
+            if retention is not None:
+                await retention.stop()
             await relay.stop()
             await sender.stop()
             await broker.stop()
@@ -118,12 +145,15 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now)
     # What its sender writes (delivery states), for the AsyncAPI document (shared.asyncapi).
     declare_publishers(broker, "notifier", (topics.NOTIFICATION_EVENTS, topics.APPEALS), settings.topic_prefix)
     app.state.broker = broker
-    app.state.commands = commands  # citizens' inbound messages (api.py -> inbound.py)
-    # Provider webhooks are small: 64 KiB at most, refused before being read (their signatures are
-    # checked by the routes; no API keys here).
-    app.add_middleware(FrontDoor)
-    install_problem_details(app)  # every error (a bad signature's 401 too) as RFC 9457 problem details
+    app.state.commands, app.state.role = commands, role  # citizens' inbound messages (api.py -> inbound.py)
+    if role.runs_urgent:
+        # Provider webhooks are small: 64 KiB at most, refused before being read (their signatures are
+        # checked by the routes; no API keys here).
+        app.add_middleware(FrontDoor)
+        install_problem_details(app)  # every error (a bad signature's 401 too) as RFC 9457 problem details
     instrument(app, "notifier")
-    app.include_router(router)
-    app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))
+    if role.runs_urgent:
+        app.include_router(router)
+    checks = {"kafka": broker_check(broker), "consumers": consumers_check(broker), "database": lambda: ping(engine)}
+    app.include_router(health_router(checks))
     return app

@@ -45,10 +45,6 @@ class NotifierSettings(Base):
     # replica (in memory, `limits`); what passes the limit is recorded and not answered.
     inbound_replies_per_window: int = Field(5, ge=1)
     inbound_reply_window_s: int = Field(600, ge=1)
-    # CPU priority next to the other services on a shared machine (niceness set by `pbi run`, 0 = equal):
-    # messages wait for the providers' rate limits anyway, so they yield the CPU to decisions and
-    # the registry during a wave. On their own pods (Kubernetes) it changes nothing.
-    cpu_niceness: int = Field(5, ge=0, le=19)
 
     @model_validator(mode="after")
     def _escalation_contacts_are_reachable(self) -> NotifierSettings:

@@ -1,13 +1,18 @@
-"""Wiring of the registry: database, broker and batch consumers, outbox relay, HTTP API and dashboard."""
+"""Wiring of the registry: database, broker and batch consumers, outbox relay, HTTP API and dashboard.
+
+A process runs one role's share (shared.settings.Role): urgent = what moves an emergency to ACTIVE
+(decisions, emergency requests, SLA events) and the HTTP API and dashboard on 8081; bulk = a wave's
+facts, regular requests, notification updates and the window-close sweep, with health and metrics
+only (8181). Both relay the outbox (one at a time: its advisory lock)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry.api import router
 from services.registry.dashboard.kafka_health import KafkaHealth
@@ -26,12 +31,11 @@ from shared.events import any_event_adapter
 from shared.http_guard import FrontDoor, SecurityHeaders
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
 from shared.kafka_security import kafka_client_options
-from shared.lane import Lane, LaneBody, call_in_loop
 from shared.observability import configure_logging, health_router, instrument
 from shared.outbox import OutboxRelay
 from shared.problems import install_problem_details
-from shared.runtime import tune_for_latency
-from shared.settings import RegistrySettings
+from shared.runtime import consumers_check, tune_for_latency
+from shared.settings import RegistrySettings, Role
 from shared.topics import (
     DECISIONS,
     EMERGENCY_REQUESTS,
@@ -42,11 +46,11 @@ from shared.topics import (
     TopicSpec,
 )
 
-# Bulk topics: a wave's facts, bulk requests, notification updates, in big batches in the main loop.
-BULK = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, NOTIFICATION_EVENTS)
-# What a patient waits for (decisions, emergency requests, SLA states): few records, handled in a lane
-# of their own so that a wave's batches never hold them up (an emergency ACTIVE within a second).
+# What a patient waits for (decisions, emergency requests, SLA states): few records, small batches,
+# polled tight, in a process that a wave's batches never hold up (an emergency ACTIVE within a second).
 URGENT = (DECISIONS, EMERGENCY_REQUESTS, TIMER_EVENTS)
+# A wave's facts, regular requests, notification updates: big batches, lower priority.
+BULK = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, NOTIFICATION_EVENTS)
 MIRRORED = BULK + URGENT
 
 PARTICIPANT_CONSUMERS = 2
@@ -54,6 +58,11 @@ PARTICIPANT_CONSUMERS = 2
 
 def load_settings() -> RegistrySettings:
     return RegistrySettings()
+
+
+def consumers(role: Role) -> tuple[TopicSpec, ...]:
+    """The topics a process of `role` mirrors (consumer group `<prefix>registry-<topic>` each)."""
+    return (URGENT if role.runs_urgent else ()) + (BULK if role.runs_bulk else ())
 
 
 def subscribe_mirrors(
@@ -77,79 +86,64 @@ def subscribe_mirrors(
             )(handlers.on_events)
 
 
-def urgent_lane(settings: RegistrySettings, wake_relay: Callable[[], None], clock: Clock = utc_now) -> LaneBody:
-    async def run(stop: asyncio.Event, ready: Callable[[], None]) -> None:
-        engine = make_engine(settings)
-        broker = make_broker(settings, "registry-urgent")
-        handlers = RegistryHandlers(make_sessions(engine), settings.topic_prefix, wake_relay, clock)
-        subscribe_mirrors(broker, handlers, settings, URGENT)
-        try:
-            await broker.start()
-            ready()
-            await stop.wait()
-        finally:
-            await broker.stop()
-            await engine.dispose()
-
-    return run
-
-
-def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now) -> FastAPI:
+def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now, role: Role = Role.ALL) -> FastAPI:
     """`clock`: the time window closes are judged by, in the sweep and the consumers (tests pass their own)."""
     settings = settings or load_settings()
     configure_logging("registry", settings.log_level, settings.log_json)
     engine = make_engine(settings)
-    broker = make_broker(settings, "registry")
+    broker = make_broker(settings, "registry" if role is Role.ALL else f"registry-{role.value}")
     relay = OutboxRelay(engine, outbox, settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
     handlers = RegistryHandlers(make_sessions(engine), settings.topic_prefix, relay.wake, clock)
-    subscribe_mirrors(broker, handlers, settings, BULK)
+    subscribe_mirrors(broker, handlers, settings, consumers(role))
     sweep = WindowSweep(
         make_sessions(engine), settings.topic_prefix, relay.wake, clock, interval_s=settings.window_sweep_interval_s
     )
-    kafka_health = KafkaHealth(
-        settings.kafka_bootstrap_servers, settings.topic_prefix, client_options=kafka_client_options(settings)
-    )
-
-    lanes: list[Lane] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:  # whatever step fails, what was started is stopped and the pool closed
             await migrate(engine, MIGRATIONS, SCHEMA)
-            await app.state.api_keys.migrate()
+            if role.runs_urgent:
+                await app.state.api_keys.migrate()
             await ensure_topics(settings)
             await broker.start()
             relay.start()
-            lane = Lane(
-                "registry-urgent", urgent_lane(settings, call_in_loop(asyncio.get_running_loop(), relay.wake), clock)
-            )
-            await lane.start()
-            lanes.append(lane)
-            sweep.start()
+            if role.runs_bulk:
+                sweep.start()
             tune_for_latency()
             yield
         finally:
             await sweep.stop()
             tracing.shutdown()
-            for lane in lanes:
-                await lane.stop()
             await relay.stop()
             await broker.stop()
             await engine.dispose()
 
-    snapshot = LiveSnapshot(engine, kafka_health, clock=clock)  # counts, boards, worklist, charts over time
-
     app = FastAPI(title="pbi-reactivation registry", lifespan=lifespan)
-    app.state.engine = engine
+    app.state.engine, app.state.role = engine, role
     # What its outbox relay writes, for the AsyncAPI document (shared.asyncapi).
     declare_publishers(broker, "registry", (topics.STATUS_CHANGES, topics.PRIVACY_EVENTS), settings.topic_prefix)
     app.state.broker = broker
-    # The urgent lane builds its broker in its own thread: the same subscriptions on one never started.
-    described_lane = make_broker(settings, "registry-urgent")
-    subscribe_mirrors(described_lane, handlers, settings, URGENT)
-    app.state.asyncapi_brokers = [broker, described_lane]
     app.state.window_sweep = sweep
     app.state.clock = clock  # what "overdue" is judged by (tests move it)
+    checks = {"kafka": broker_check(broker), "consumers": consumers_check(broker), "database": lambda: ping(engine)}
+    health = health_router(checks)
+    if role.runs_urgent:
+        install_public_http(app, engine, settings, relay, clock, health)
+    else:
+        instrument(app, "registry")
+        app.include_router(health)
+    return app
+
+
+def install_public_http(
+    app: FastAPI, engine: AsyncEngine, settings: RegistrySettings, relay: OutboxRelay, clock: Clock, health: APIRouter
+) -> None:
+    """The API, the erasure routes, the worklist and the dashboard (the urgent or all process, 8081)."""
+    kafka_health = KafkaHealth(
+        settings.kafka_bootstrap_servers, settings.topic_prefix, client_options=kafka_client_options(settings)
+    )
+    snapshot = LiveSnapshot(engine, kafka_health, clock=clock)  # counts, boards, worklist, charts over time
     app.state.api_keys = ApiKeyStore(engine, settings.api_key_pepper.get_secret_value())
     # The key before anything else, every body within 64 KiB (CONTRACT.md); inside the request context.
     app.add_middleware(
@@ -164,6 +158,5 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now)
     app.include_router(router)
     install_privacy(app, engine, settings.topic_prefix, relay.wake)  # erasure, access log (UU PDP)
     app.include_router(worklist_router)
-    app.include_router(health_router({"kafka": broker_check(broker), "database": lambda: ping(engine)}))
+    app.include_router(health)
     mount_dashboard(app, snapshot)
-    return app

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ import pytest
 import yaml
 
 from deploy import gen_k8s_users
+from shared.settings import Role
 from shared.topics import CATALOGUE
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -63,11 +63,11 @@ needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kube
 # ---------- what the services really do (recorded / scanned from their code) ----------
 
 
-def recorded_subscriptions(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[tuple[str, str]]]:
-    """(topic, group) of every subscriber each service registers, its urgent lanes included, with the
-    cluster's empty topic prefix. Records the calls to shared.kafka.subscribe while the apps are built."""
+def recorded_subscriptions(monkeypatch: pytest.MonkeyPatch, role: Role = Role.ALL) -> dict[str, set[tuple[str, str]]]:
+    """(topic, group) of every subscriber each service registers in a process of `role` (all: both
+    roles' consumers), with the cluster's empty topic prefix. Records the calls to
+    shared.kafka.subscribe while the apps are built."""
     import services.eligibility.app as eligibility_app
-    import services.eligibility.lane as eligibility_lane
     import services.intake.app as intake_app
     import services.notifier.app as notifier_app
     import services.notifier.privacy as notifier_privacy
@@ -81,41 +81,14 @@ def recorded_subscriptions(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[tup
         seen[service].add((spec.name, group))
         return lambda handler: None
 
-    class Stop(Exception):
-        pass
-
-    from faststream.kafka import KafkaBroker
-
-    class UnstartedBroker(KafkaBroker):
-        """A real broker (the AsyncAPI declarations need one) that never connects."""
-
-        async def start(self) -> None:  # type: ignore[override]
-            raise Stop
-
-        async def stop(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
-            return None
-
-    for module in (intake_app, registry_app, notifier_app, eligibility_app, eligibility_lane, notifier_privacy):
+    for module in (intake_app, registry_app, notifier_app, eligibility_app, notifier_privacy):
         monkeypatch.setattr(module, "subscribe", record)
-    for module in (registry_app, eligibility_lane):
-        monkeypatch.setattr(module, "make_broker", lambda *a, **k: UnstartedBroker())
     monkeypatch.setenv("PBI_ENV", "local")
     monkeypatch.setenv("LOG_JSON", "false")
-    intake_app.create_app(IntakeSettings())
-    notifier_app.create_app(NotifierSettings())
-    registry_app.create_app(RegistrySettings())
-    eligibility = eligibility_app.create_app(EligibilitySettings())
-
-    async def start_lanes() -> None:
-        lanes = (
-            registry_app.urgent_lane(RegistrySettings(), lambda: None),
-            eligibility.state.emergency_lane._body(lambda: None),  # noqa: SLF001
-        )
-        for run in lanes:
-            with pytest.raises(Stop):
-                await run(asyncio.Event(), lambda: None)
-
-    asyncio.run(start_lanes())
+    intake_app.create_app(IntakeSettings(), role=role)
+    notifier_app.create_app(NotifierSettings(), role=role)
+    registry_app.create_app(RegistrySettings(), role=role)
+    eligibility_app.create_app(EligibilitySettings(), role=role)
     return dict(seen)
 
 
@@ -136,7 +109,7 @@ def published_topics(service: str) -> set[str]:
                 spec = getattr(topics, const)
                 if f"{const}.dlq" in line:
                     found.add(spec.dlq)
-                elif ".name" in line:
+                elif ".name" in line or re.search(rf"\.publish\(\s*{const}\b", line):  # a unit of work's changes
                     found.add(spec.name)
     return found
 
@@ -190,6 +163,18 @@ def test_each_service_reads_exactly_the_topics_and_groups_it_subscribes_to(monke
         user = acls[f"pbi-{service}"]
         assert granted(user, "topic", "Read") == {t for t, _ in subscriptions[service]}, service
         assert granted(user, "group", "Read") == {g for _, g in subscriptions[service]}, service
+
+
+def test_urgent_and_bulk_processes_together_subscribe_what_one_all_process_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """So one KafkaUser per service fits both of its Deployments, and no group is read by two roles."""
+    whole = recorded_subscriptions(monkeypatch)
+    urgent = recorded_subscriptions(monkeypatch, Role.URGENT)
+    bulk = recorded_subscriptions(monkeypatch, Role.BULK)
+    for service in SERVICES:
+        assert urgent.get(service, set()) | bulk.get(service, set()) == whole[service], service
+        assert not {g for _, g in urgent.get(service, set())} & {g for _, g in bulk.get(service, set())}, service
 
 
 def test_each_service_writes_exactly_what_it_publishes_and_its_dead_letters(monkeypatch: pytest.MonkeyPatch) -> None:

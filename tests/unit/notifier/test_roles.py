@@ -1,0 +1,53 @@
+"""The notifier's roles: it is on no patient's path to ACTIVE; its urgent process handles what an
+emergency's people and the on-call staff hear (emergency requests, decisions, SLA escalations), sends
+and takes the providers' webhooks (8082); its bulk process queues a wave's notices and applies
+erasures, serving only health and metrics (shared.settings.Role)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.notifier import app as notifier
+from services.notifier.app import BULK, URGENT, consumers
+from services.notifier.settings import NotifierSettings
+from shared.settings import Role
+from shared.topics import (
+    DECISIONS,
+    EMERGENCY_REQUESTS,
+    PARTICIPANT_EVENTS,
+    PRIVACY_EVENTS,
+    REACTIVATION_REQUESTS,
+    TIMER_EVENTS,
+)
+
+HEALTH = {"/healthz", "/readyz", "/metrics"}
+
+
+def names(role: Role) -> set[str]:
+    return {spec.name for spec in consumers(role)}
+
+
+def test_urgent_role_reads_emergency_requests_decisions_and_sla_events() -> None:
+    assert names(Role.URGENT) == {EMERGENCY_REQUESTS.name, DECISIONS.name, TIMER_EVENTS.name}
+
+
+def test_bulk_role_reads_facts_regular_requests_and_erasures() -> None:
+    assert names(Role.BULK) == {PARTICIPANT_EVENTS.name, REACTIVATION_REQUESTS.name, PRIVACY_EVENTS.name}
+
+
+def test_all_role_is_both_and_the_roles_share_no_topic() -> None:
+    assert consumers(Role.ALL) == URGENT + BULK
+    assert not names(Role.URGENT) & names(Role.BULK)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_process_subscribes_its_roles_topics(role: Role) -> None:
+    app = notifier.create_app(NotifierSettings(), role=role)
+    assert {t for s in app.state.broker.subscribers for t in s.topic_names} == names(role)
+
+
+def test_webhooks_are_served_by_the_urgent_process_only() -> None:
+    urgent = set(notifier.create_app(NotifierSettings(), role=Role.URGENT).openapi()["paths"])
+    bulk = set(notifier.create_app(NotifierSettings(), role=Role.BULK).openapi()["paths"])
+    assert bulk == HEALTH
+    assert HEALTH < urgent and any(p.startswith("/webhooks") for p in urgent)
