@@ -86,8 +86,12 @@ def outbox_row(
     }
 
 
-async def add_to_outbox(session: AsyncSession | AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
-    await bulk_insert(session, table, rows)  # one statement per batch, however many rows
+async def add_to_outbox(
+    session: AsyncSession | AsyncConnection, table: Table, rows: list[dict[str, Any]], *, skip_waiting: bool = False
+) -> None:
+    """One statement per batch, however many rows. `skip_waiting`: an event whose row still waits in the
+    outbox is not added again (two paths that may announce the same state, e.g. the notifier's)."""
+    await bulk_insert(session, table, rows, "on conflict (event_id) do nothing" if skip_waiting else "")
 
 
 class OutboxRelay:

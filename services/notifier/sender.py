@@ -4,7 +4,8 @@
 2. call the provider (WhatsApp first, SMS when WhatsApp refuses for good), with tenacity retries on
    timeouts/429/5xx; our message id travels as the provider's reference (WhatsApp
    biz_opaque_callback_data, Twilio StatusCallback ?ref=), so receipts name the message;
-3. record SENT with the provider's id and announce NotificationUpdated.
+3. record SENT with the provider's id and announce NotificationUpdated, through the notifier's outbox in
+   the same transaction (a FAILED message's dead letter too): the relay publishes them (shared.outbox).
 A crash between 2 and 3 leaves a SENDING row. reconcile() (at start and every 30 s, for rows SENDING
 longer than `stale_after`) asks the provider whether it has the message (WhatsApp: by reference where the
 endpoint can say so - the simulator; Twilio: list by number and body) and records SENT, else requeues it.
@@ -19,11 +20,10 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
-from faststream.kafka import KafkaBroker
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
@@ -32,12 +32,13 @@ from services.notifier import metrics
 from services.notifier.domain.delivery import after_permanent_failure, obeys_opt_out
 from services.notifier.domain.messages import held_until, send_after
 from services.notifier.providers import PermanentError, Provider, TransientError
-from services.notifier.store import OO, C, M
+from services.notifier.store import OO, C, M, outbox
 from shared import correlation
 from shared.db import any_of, transaction
 from shared.events import NotificationUpdated
 from shared.masking import mask_personal_data
 from shared.nik import mask_nik
+from shared.outbox import add_to_outbox, outbox_row
 from shared.topics import NOTIFICATION_EVENTS
 
 log = structlog.get_logger(__name__)
@@ -76,7 +77,7 @@ class Sender:
         sessions: async_sessionmaker[AsyncSession],
         whatsapp: Provider,
         sms: Provider,
-        broker: KafkaBroker,
+        wake_relay: Callable[[], None],
         prefix: str,
         clock: Clock,
         rate_per_s: float,
@@ -85,7 +86,8 @@ class Sender:
         stale_after: dt.timedelta = dt.timedelta(minutes=2),
         ambiguous_wait: dt.timedelta = dt.timedelta(seconds=20),
     ) -> None:
-        self.sessions, self.broker, self.prefix, self.clock = sessions, broker, prefix, clock
+        # Announcements go through the outbox: after committing some, the relay is woken to publish them.
+        self.sessions, self.wake_relay, self.prefix, self.clock = sessions, wake_relay, prefix, clock
         self.providers = {"WHATSAPP": whatsapp, "SMS": sms}
         self.limits = {name: RateLimit(rate_per_s) for name in self.providers}
         self.max_attempts, self.retry_wait_s = max_attempts, retry_wait_s
@@ -139,6 +141,7 @@ class Sender:
         Returns how many were resolved as already sent."""
         stale = self.clock() - self.stale_after
         resolved_rows: list[dict[str, Any]] = []
+        announcements: list[dict[str, Any]] = []
         async with transaction(self.sessions) as session:
             rows = (
                 (
@@ -171,6 +174,7 @@ class Sender:
                         .values(state="SENT", provider_message_id=provider_id, updated_at=self.clock())
                     )
                     resolved_rows.append(dict(row))
+                    announcements += self._announcement(row, "SENT")
                     log.info("reconciled_as_sent", nik=_masked(row["nik"]), kind=row["kind"])
                 else:
                     now = self.clock()  # sent again at once, or when quiet hours end (07:00 local)
@@ -181,9 +185,11 @@ class Sender:
                         .values(state="QUEUED", send_after=again, updated_at=now)
                     )
                     log.info("reconciled_for_resend", nik=_masked(row["nik"]), kind=row["kind"])
+            await add_to_outbox(session, outbox, announcements, skip_waiting=True)
         for settled in resolved_rows:
             metrics.SENT.labels(settled["channel"], settled["kind"]).inc()
-            await self.announce(settled, "SENT")
+        if announcements:
+            self.wake_relay()
         return len(resolved_rows)
 
     async def send_due(self, limit: int = 50) -> int:
@@ -278,8 +284,8 @@ class Sender:
             await self._set(row, state="QUEUED", send_after=again, last_error=error)
             return
         metrics.SENT.labels(channel, row["kind"]).inc()
-        await self._set(row, state="SENT", provider_message_id=provider_id)  # last_error kept: why SMS
-        await self.announce(row, "SENT")
+        # last_error kept: why SMS
+        await self._set(row, self._announcement(row, "SENT"), state="SENT", provider_message_id=provider_id)
 
     async def _attempt(self, channel: str, row: dict[str, Any]) -> str:
         provider, reference = self.providers[channel], str(row["message_id"])
@@ -322,24 +328,36 @@ class Sender:
     async def _fail(self, row: dict[str, Any], reason: str) -> None:
         reason = mask_personal_data(reason)  # a provider's error body may name the phone number
         metrics.FAILED.labels(row["channel"], "dead_letter").inc()
-        await self._set(row, state="FAILED", last_error=reason[:300])
+        await self._set(row, self._dead_letter(row, reason), state="FAILED", last_error=reason[:300])
         log.warning("message_failed", nik=_masked(row["nik"]), kind=row["kind"], reason=reason[:200])
-        if row["nik"] is None:  # a general answer to a number: no person's record to act on
-            return
-        # What finally fails goes to the dead-letter topic with the reason, for operations to act on.
-        await self.broker.publish(
-            self._event(row, "FAILED", reason).model_dump_json().encode(),
-            topic=self.prefix + NOTIFICATION_EVENTS.dlq,
-            key=row["nik"].encode(),
-            headers={"x-dlq-reason": reason[:500], **_correlation_header(row)},
-        )
-        await self.announce(row, "FAILED", reason)
 
-    async def _set(self, row: dict[str, Any], **values: Any) -> None:
+    def _dead_letter(self, row: dict[str, Any], reason: str) -> list[dict[str, Any]]:
+        """What finally fails goes to the dead-letter topic with the reason, for operations to act on, and is
+        announced FAILED. A general answer to a number has no person's record to act on: nothing."""
+        if row["nik"] is None:
+            return []
+        event = self._event(row, "FAILED", reason)
+        dead = outbox_row(
+            self.prefix + NOTIFICATION_EVENTS.dlq,
+            event,
+            {"x-dlq-reason": reason[:500]},
+            correlation_id=row.get("correlation_id"),
+        )
+        # The same event is announced too: its dead-letter copy takes an outbox id of its own.
+        return [
+            {**dead, "event_id": uuid.uuid5(event.event_id, "dlq")},
+            *self._announcement(row, "FAILED", event=event),
+        ]
+
+    async def _set(self, row: dict[str, Any], announcements: Sequence[dict[str, Any]] = (), **values: Any) -> None:
+        """Update the message and put its announcements in the outbox, in one transaction."""
         async with transaction(self.sessions) as session:
             await session.execute(
                 update(M).where(M.c.message_id == row["message_id"]).values(updated_at=self.clock(), **values)
             )
+            await add_to_outbox(session, outbox, list(announcements), skip_waiting=True)
+        if announcements:
+            self.wake_relay()
 
     def _event(self, row: dict[str, Any], state: str, reason: str | None = None) -> NotificationUpdated:
         return NotificationUpdated(
@@ -354,24 +372,28 @@ class Sender:
             reason=reason,
         )
 
+    def _announcement(
+        self, row: dict[str, Any], state: str, reason: str | None = None, *, event: NotificationUpdated | None = None
+    ) -> list[dict[str, Any]]:
+        """The outbox row announcing the message's new state (NotificationUpdated, key: the NIK), with the
+        correlation id of the request that caused the message. A general answer (no person): none."""
+        if row["nik"] is None:
+            return []
+        event = event or self._event(row, state, reason)
+        return [outbox_row(self.prefix + NOTIFICATION_EVENTS.name, event, correlation_id=row.get("correlation_id"))]
+
     async def announce(self, row: dict[str, Any], state: str, reason: str | None = None) -> None:
-        if row["nik"] is None:  # a general answer (no person): nothing for the dashboard's per-person view
+        """A state recorded elsewhere (a provider's receipt, api.py), announced in a transaction of its own."""
+        if not (announcements := self._announcement(row, state, reason)):
             return
         try:
-            await self.broker.publish(
-                self._event(row, state, reason).model_dump_json().encode(),
-                topic=self.prefix + NOTIFICATION_EVENTS.name,
-                key=row["nik"].encode(),
-                headers=_correlation_header(row),
-            )
+            async with transaction(self.sessions) as session:
+                await add_to_outbox(session, outbox, announcements, skip_waiting=True)
         except Exception as exc:  # noqa: BLE001 - the dashboard count may lag; the message state is recorded
             log.warning("announce_failed", error=type(exc).__name__)
+            return
+        self.wake_relay()
 
 
 def _masked(nik: str | None) -> str | None:
     return mask_nik(nik) if nik else None
-
-
-def _correlation_header(row: dict[str, Any]) -> dict[str, str]:
-    cid = row.get("correlation_id")
-    return {correlation.HEADER: cid} if cid else {}

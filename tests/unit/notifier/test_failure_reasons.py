@@ -17,21 +17,15 @@ ERROR_BODY = (
 )
 
 
-class RecordingBroker:
-    def __init__(self) -> None:
-        self.published: list[tuple[str, bytes, dict[str, str]]] = []
-
-    async def publish(self, body: bytes, *, topic: str, key: bytes, headers: dict[str, str] | None = None) -> None:
-        self.published.append((topic, body, headers or {}))
-
-
 async def test_a_failed_messages_reason_is_masked_everywhere_it_goes() -> None:
-    broker = RecordingBroker()
-    sender = Sender(None, None, None, broker, "t.", lambda: NOW, 1.0, 1)  # type: ignore[arg-type]
+    woken: list[bool] = []
+    sender = Sender(None, None, None, lambda: woken.append(True), "t.", lambda: NOW, 1.0, 1)  # type: ignore[arg-type]
     stored: dict[str, Any] = {}
+    outbox: list[dict[str, Any]] = []
 
-    async def record(row: dict[str, Any], **values: Any) -> None:
+    async def record(row: dict[str, Any], announcements: list[dict[str, Any]] = (), **values: Any) -> None:  # type: ignore[assignment]
         stored.update(values)
+        outbox.extend(announcements)
 
     sender._set = record  # type: ignore[method-assign]
     row = {
@@ -43,11 +37,13 @@ async def test_a_failed_messages_reason_is_masked_everywhere_it_goes() -> None:
     }
     await sender._fail(row, ERROR_BODY)
 
-    topics = [topic for topic, _, _ in broker.published]
-    assert topics == ["t.pbi.notification-events.v1.dlq", "t.pbi.notification-events.v1"]
-    texts = [stored["last_error"]] + [h.get("x-dlq-reason", "") for _, _, h in broker.published]
+    # The dead letter and the announcement go into the outbox with the FAILED state, in its transaction.
+    assert [r["topic"] for r in outbox] == ["t.pbi.notification-events.v1.dlq", "t.pbi.notification-events.v1"]
+    assert len({r["event_id"] for r in outbox}) == 2  # two outbox rows, one event: the dead letter's id is its own
+    assert all(r["headers"]["x-correlation-id"] == "req-1" for r in outbox)
+    texts = [stored["last_error"]] + [r["headers"].get("x-dlq-reason", "") for r in outbox]
     # The event bodies carry the NIK as their subject (the Kafka key); the reason inside them is masked.
-    texts += [body.decode().replace('"nik":"3674015708900001"', "") for _, body, _ in broker.published]
-    assert broker.published[0][2]["x-dlq-reason"].startswith("permanent: HTTP 400")
+    texts += [r["payload"].decode().replace('"nik":"3674015708900001"', "") for r in outbox]
+    assert outbox[0]["headers"]["x-dlq-reason"].startswith("permanent: HTTP 400")
     for text in texts:
         assert log_scan.leaks(text) == [], text
