@@ -1,5 +1,6 @@
-"""The registry schema: current participants, append-only history, processed ids, anomalies,
-requests (SLA board, per-region requests), notification states, outbox. Batch-friendly queries."""
+"""The registry schema: current participants, append-only history, the inbox, anomalies, requests (SLA
+board, per-region requests), notification states, worklist items, outbox. The unit of work that writes a
+batch's changes into them (PostgreSQL, or in memory for the handler tests) is in services/registry/uow.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,19 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    UniqueConstraint,
+    Uuid,
+    column,
+    table,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
@@ -80,15 +93,28 @@ class HistoryRow(SQLModel, table=True):
     reasons: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String), nullable=False))
 
 
-class ProcessedEvent(SQLModel, table=True):
-    __tablename__ = "processed_events"
+class InboxRow(SQLModel, table=True):
+    """Events applied that leave no row keyed by themselves (requests, SLA states, notification states,
+    appeals; a deactivation that changes nothing): shared.inbox claims them. Deactivations, facts and
+    decisions are de-duplicated by their history row or anomaly instead (domain.batch.dedup_by_effect)."""
+
+    __tablename__ = "inbox"
     __table_args__ = {"schema": SCHEMA}
     event_id: uuid.UUID = Field(primary_key=True)
 
 
+# Every event the registry has applied, whichever row remembers it (a view: inbox, history, anomalies),
+# for operations, tests and the bench to ask "seen yet?".
+PE = table("processed_events", column("event_id", Uuid), schema=SCHEMA)
+SEEN_VIEW_SQL = (
+    f"select event_id from {SCHEMA}.inbox union select event_id from {SCHEMA}.history "
+    f"union select event_id from {SCHEMA}.anomalies"
+)
+
+
 class AnomalyRow(SQLModel, table=True):
     __tablename__ = "anomalies"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (UniqueConstraint("event_id", "nik"), {"schema": SCHEMA})
     id: int | None = Field(default=None, primary_key=True)
     event_id: uuid.UUID
     nik: str
@@ -168,22 +194,19 @@ outbox = outbox_table(MetaData(), SCHEMA)
 TABLES = [
     ParticipantRow.__table__,
     HistoryRow.__table__,
-    ProcessedEvent.__table__,
+    InboxRow.__table__,
     AnomalyRow.__table__,
     RequestRow.__table__,
     NotificationRow.__table__,
     WorklistItemRow.__table__,
     outbox,
 ]
-P, H, PE, A, RQ, N, W = (
+P, H, INBOX, A, RQ, N, W = (
     ParticipantRow.__table__,
     HistoryRow.__table__,
-    ProcessedEvent.__table__,
+    InboxRow.__table__,
     AnomalyRow.__table__,
     RequestRow.__table__,
     NotificationRow.__table__,
     WorklistItemRow.__table__,
 )
-
-
-# Bulk writes (one INSERT ... SELECT FROM unnest per table and batch) live in shared.db.

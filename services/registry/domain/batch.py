@@ -1,0 +1,237 @@
+"""A batch of mirrored events, folded into the changes it makes (pure: the store writes them).
+
+`Fold(people, now).add(events)` applies the events in partition order to the batch's participants and
+collects what to write: participants, history rows (each with the status change to announce, if any),
+anomalies, request rows, notification states, worklist items opened and closed. Which events need a
+claim in the inbox and which are de-duplicated by their own effect is said here too (`dedup_by_effect`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from shared.enums import DecisionReason, ParticipantStatus, SlaState, WorklistKind
+from shared.events import (
+    AppealUpdated,
+    EmergencySlaChanged,
+    Event,
+    NotificationUpdated,
+    ParticipantStatusChanged,
+    ReactivationDecided,
+    ReactivationRequested,
+)
+from shared.nik import parse_nik
+from shared.sla import advance_sla, sla_of_decision, sla_of_event
+
+from . import delivery
+from .requests import Row, decision_row, region_of, request_row, sla_row
+from .status import STILL_OUT, Applied, HistoryEntry, Participant, Region, apply, window_closed
+from .worklist import (
+    Satisfied,
+    WorkItem,
+    already_satisfied,
+    appeal_decided,
+    appeal_item,
+    breach_item,
+    finally_decided,
+    items_for_decision,
+    satisfied_by,
+)
+
+E = TypeVar("E", bound=Event)
+
+# Events the registry mirrors without acting on them: no effect, no claim.
+IGNORED = frozenset({"participant.status_changed", "participant.window_reminder_due"})
+# Events whose effects have no key of their own (request rows, SLA states, notification states, appeal
+# items are upserts of shared rows): claimed in the inbox before they are applied.
+CLAIMED = (ReactivationRequested, EmergencySlaChanged, NotificationUpdated, AppealUpdated)
+
+
+def dedup_by_effect(e: Event) -> bool:
+    """Deactivations, facts and decisions: applied once each because their effect is keyed by the event (a
+    history row or an anomaly per (event, NIK)), so no inbox row is written for them; one that changes
+    nothing (the same deactivation again) is remembered in the inbox instead."""
+    return not isinstance(e, CLAIMED) and getattr(e, "type", "") not in IGNORED
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A history row, with the status change it announces (None when the status stayed)."""
+
+    nik: str
+    entry: HistoryEntry
+    announce: ParticipantStatusChanged | None
+
+
+@dataclass(frozen=True)
+class AnomalyRecord:
+    event_id: uuid.UUID
+    nik: str
+    kind: str
+    detail: str
+    recorded_at: dt.datetime
+
+
+@dataclass
+class Changes:
+    now: dt.datetime  # the batch's clock: what a fact closing worklist items stamps
+    people: dict[str, Participant] = field(default_factory=dict)  # the changed ones, as they end
+    history: list[Recorded] = field(default_factory=list)
+    anomalies: list[AnomalyRecord] = field(default_factory=list)
+    requests: dict[uuid.UUID, Row] = field(default_factory=dict)  # three sources, merged in this order
+    decisions: dict[uuid.UUID, Row] = field(default_factory=dict)
+    sla: dict[uuid.UUID, Row] = field(default_factory=dict)
+    notifications: dict[uuid.UUID, Row] = field(default_factory=dict)
+    opened: dict[uuid.UUID, WorkItem] = field(default_factory=dict)
+    released: dict[uuid.UUID, tuple[dt.datetime, str]] = field(default_factory=dict)  # finally decided
+    closing: dict[tuple[str, WorklistKind], Satisfied] = field(default_factory=dict)  # done by the facts
+    appeals_decided: dict[uuid.UUID, tuple[dt.datetime, str]] = field(default_factory=dict)
+    unkeyed: list[uuid.UUID] = field(default_factory=list)  # de-duplicated by effect, yet left none
+
+
+class Fold:
+    def __init__(self, people: Mapping[str, Participant | None], now: dt.datetime) -> None:
+        self.people, self.now, self.changes = dict(people), now, Changes(now)
+
+    def add(self, events: Iterable[Event]) -> Changes:
+        for event in events:
+            self._one(event)
+        return self.changes
+
+    def _one(self, event: Event) -> None:  # noqa: C901 - one branch per kind of event
+        c, p = self.changes, self.people.get(event.nik)
+        region = region_of(p, region_from_nik(event.nik))
+        if isinstance(event, ReactivationRequested):
+            c.requests[event.request_id] = request_row(event, region)
+        elif isinstance(event, EmergencySlaChanged):
+            self._sla(event, sla_of_event(event.sla_state, event.occurred_at, event.sla_deadline))
+            if (breach := breach_item(event, region)) is not None:
+                c.opened.setdefault(breach.item_id, breach)
+        elif isinstance(event, NotificationUpdated):
+            known = c.notifications.get(event.message_id)
+            c.notifications[event.message_id] = {
+                "message_id": event.message_id,
+                "channel": event.channel.value,
+                "kind": event.kind,
+                "state": event.state.value,
+                "updated_at": event.occurred_at,
+                **delivery.moments(event.state, event.occurred_at, known),  # for the dashboard's charts
+            }
+        elif isinstance(event, AppealUpdated):
+            if (item := appeal_item(event, region)) is not None:
+                c.opened.setdefault(item.item_id, item)
+            if appeal_decided(event) and event.request_id is not None:
+                c.appeals_decided[event.request_id] = (event.decided_at or event.occurred_at, event.status.value)
+        elif getattr(event, "type", "") not in IGNORED:
+            if isinstance(event, ReactivationDecided):
+                self._decision(event, p, region)
+            elif (fact := satisfied_by(event)) is not None:
+                c.closing.setdefault((event.nik, fact.kind), fact)
+            self._state(event)
+
+    def _decision(self, e: ReactivationDecided, p: Participant | None, region: Region) -> None:
+        c = self.changes
+        previous = c.decisions.get(e.request_id)
+        if previous is None or previous["decided_at"] <= e.decided_at:
+            c.decisions[e.request_id] = decision_row(e, region_from_nik(e.nik))
+        # A final decision says what became of the clock too (met late, closed), whichever timer event
+        # comes, or came, on the other topic.
+        self._sla(e, sla_of_decision(e.outcome, e.decided_at, e.sla_deadline))
+        # Follow-ups and held emergencies go on the worklist with the request (first one wins); a follow-up
+        # whose fact the registry already has is closed at once.
+        for item in items_for_decision(e, region):
+            c.opened.setdefault(item.item_id, item)
+            if p is not None and (done := already_satisfied(item.kind, p.biometric_recorded, p.id_semesta)):
+                c.closing.setdefault((e.nik, item.kind), done)
+        if finally_decided(e):  # what held it, and what a PENDING waited for, are settled
+            c.released[e.request_id] = (e.decided_at, e.outcome.value)
+
+    def _state(self, event: Event) -> None:
+        before = len(self.changes.history) + len(self.changes.anomalies)
+        nik = event.nik
+        self._collect(nik, event.event_id, apply(self.people.get(nik), event, region_from_nik(nik)))
+        person = self.people.get(nik)
+        if person is not None and person.status in STILL_OUT:
+            # Applied after the window closed (a late list, a late decision): expired at once, as the
+            # sweep would have done, so nobody is ever seen out past their window's close.
+            self._collect(nik, event.event_id, window_closed(person, self.now))
+        if len(self.changes.history) + len(self.changes.anomalies) == before:
+            self.changes.unkeyed.append(event.event_id)
+
+    def _collect(self, nik: str, event_id: uuid.UUID, result: Applied) -> None:
+        c, after = self.changes, result.participant
+        if result.anomaly:
+            c.anomalies.append(AnomalyRecord(event_id, nik, result.anomaly.kind, result.anomaly.detail, self.now))
+        if after is not None and after != self.people.get(nik):
+            self.people[nik] = c.people[nik] = after
+        if result.history:
+            announce = status_changed(after, result.history) if after and result.status_changed else None
+            c.history.append(Recorded(nik, result.history, announce))
+
+    def _sla(self, e: EmergencySlaChanged | ReactivationDecided, state: SlaState | None) -> None:
+        if state is None or e.sla_deadline is None:
+            return
+        previous = self.changes.sla.get(e.request_id)
+        state = advance_sla(previous["sla_state"] if previous else None, state) or SlaState.OK
+        self.changes.sla[e.request_id] = sla_row(e, region_from_nik(e.nik), state.value)
+
+
+def expire(people: Iterable[Participant], now: dt.datetime) -> Changes:
+    """The window-close sweep's batch: whoever is still out past their window's close becomes EXPIRED."""
+    people = list(people)
+    fold = Fold({p.nik: p for p in people}, now)
+    for p in people:
+        result = window_closed(p, now)
+        if result.history is not None:
+            fold._collect(p.nik, result.history.event_id, result)
+    return fold.changes
+
+
+def status_changed(p: Participant, h: HistoryEntry) -> ParticipantStatusChanged:
+    # Every field is already validated (from decoded events): constructed without re-parsing.
+    return ParticipantStatusChanged.model_construct(
+        event_id=derived_id(h.event_id, p.nik),
+        occurred_at=h.occurred_at,
+        source="registry",
+        nik=p.nik,
+        previous_status=h.previous_status,
+        status=ParticipantStatus(h.status),
+        cause_event_id=h.event_id,
+        cause_type=h.event_type,
+        reasons=[DecisionReason(r) for r in h.reasons if r in _DECISION_REASONS],
+        window_closes_at=p.window_closes_at,
+        phone=p.phone,
+    )
+
+
+_DECISION_REASONS = {r.value for r in DecisionReason}
+_NAMESPACE = uuid.UUID("5a0f3b0e-8f4f-4d7e-9d61-6a1b9a3c2f70")
+_REGIONS: dict[str, Region] = {}
+
+
+def derived_id(cause: uuid.UUID, nik: str) -> uuid.UUID:
+    """The status change caused by one event always has the same id (redelivery-safe)."""
+    return uuid.uuid5(_NAMESPACE, f"{cause}:{nik}")
+
+
+def region_from_nik(nik: str) -> Region:
+    """Province, regency and district names (Kemendagri's list; the district code when the list does
+    not know it) from the NIK's first six digits (cached per district: the NIK was validated at decoding)."""
+    region = _REGIONS.get(nik[:6])
+    if region is None:
+        parts = parse_nik(nik)
+        district = parts.district_name or parts.district_code
+        region = _REGIONS[nik[:6]] = (parts.province_name, parts.regency_name, district)
+    return region
+
+
+def first_deliveries(events: Iterable[E]) -> list[E]:
+    """The batch without repeated event ids, each event at the place of its first delivery."""
+    first: dict[uuid.UUID, E] = {}
+    for e in events:
+        first.setdefault(e.event_id, e)
+    return list(first.values())

@@ -1,0 +1,258 @@
+"""The registry's unit of work: one transaction per batch, repositories for the rows a batch reads, and
+`save(changes)` writing what the pure fold (domain.batch) returned, one set-based statement per table.
+
+Exactly once at the effect: events with an effect of their own (a history row or an anomaly per event and
+NIK: deactivations, facts, decisions) are skipped when that row exists, read after the batch's people are
+locked; their history is inserted `on conflict do nothing returning`, and only the rows inserted are
+announced. Only the other events (requests, SLA and notification states, appeals) and a deactivation that
+changes nothing are claimed in the inbox (shared.inbox). uow_memory.py is the same in memory.
+
+A person not yet in the registry has no row to lock: their row is inserted `on conflict do nothing`, and
+when another transaction inserted it meanwhile (the same events on two consumers during a rebalance, or a
+decision and a fact at once) the batch raises `ConcurrentBatch` and is applied again on the committed rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from typing import Any, Protocol, Self
+
+from sqlalchemy import bindparam, case, func, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.registry import worklist
+from services.registry.domain import delivery
+from services.registry.domain.batch import CLAIMED, Changes, dedup_by_effect
+from services.registry.domain.status import Participant
+from services.registry.privacy import ERASURES
+from services.registry.store import INBOX, RQ, SCHEMA, STILL_OUT_SQL, A, N, P, outbox
+from shared.db import any_of, bulk_insert, upsert_clause
+from shared.enums import ParticipantStatus
+from shared.errors import TransientError
+from shared.events import Event
+from shared.inbox import claim_events, claim_new
+from shared.outbox import outbox_row
+from shared.privacy import erased_among
+from shared.sla import SLA_ORDER, sla_rank
+from shared.topics import STATUS_CHANGES
+
+PARTICIPANT_FIELDS = [f.name for f in fields(Participant)]
+UPSERT_PARTICIPANT = upsert_clause("nik", PARTICIPANT_FIELDS)
+
+
+class UnitOfWork(Protocol):
+    """What a handler needs of a batch's transaction (PgUnitOfWork, uow_memory.MemoryUnitOfWork)."""
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+    async def claim(self, events: Sequence[Event]) -> list[Event]: ...
+    async def lock_people(self, niks: Iterable[str]) -> dict[str, Participant | None]: ...
+    async def unseen(self, events: Sequence[Event]) -> list[Event]: ...
+    async def erased(self, niks: Iterable[str]) -> dict[str, dt.datetime]: ...
+    async def expiring(self, now: dt.datetime, limit: int) -> list[Participant]: ...
+    async def save(self, changes: Changes) -> int: ...
+
+
+class ConcurrentBatch(TransientError):
+    """Another transaction created a person this batch meant to create: apply the batch again."""
+
+
+class PgUnitOfWork:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], prefix: str) -> None:
+        self.sessions, self.prefix = sessions, prefix
+        self._locked: set[str] = set()  # the people read (and locked) by this unit of work
+
+    async def __aenter__(self) -> Self:
+        self._session = self.sessions()
+        self._tx = self._session.begin()
+        await self._tx.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        try:
+            await self._tx.__aexit__(*exc)  # commits, or rolls back on an error
+        finally:
+            await self._session.close()
+
+    async def claim(self, events: Sequence[Event]) -> list[Event]:
+        """The batch's events to apply, in order: those claimed in the inbox now, and the others (those
+        de-duplicated by their effect are checked by `unseen` once their people are locked)."""
+        claimable = [e for e in events if isinstance(e, CLAIMED)]
+        claimed = {e.event_id for e in await claim_events(self._session, INBOX, claimable)}
+        return [e for e in events if e.event_id in claimed or not isinstance(e, CLAIMED)]
+
+    async def lock_people(self, niks: Iterable[str]) -> dict[str, Participant | None]:
+        # Locked in NIK order: a concurrent batch of another topic (decisions vs. facts) waits and then
+        # reads the committed row, so neither overwrites the other's change.
+        query = select(P).where(any_of(P.c.nik, sorted(set(niks)))).order_by(P.c.nik).with_for_update()
+        people = {r["nik"]: participant_from_row(r) for r in (await self._session.execute(query)).mappings()}
+        self._locked |= people.keys()
+        return dict(people)
+
+    async def unseen(self, events: Sequence[Event]) -> list[Event]:
+        ids = [e.event_id for e in events if dedup_by_effect(e)]
+        seen = set((await self._session.execute(_SEEN, {"ids": ids})).scalars()) if ids else set()
+        return [e for e in events if e.event_id not in seen]
+
+    async def erased(self, niks: Iterable[str]) -> dict[str, dt.datetime]:
+        return await erased_among(self._session, ERASURES, niks)
+
+    async def expiring(self, now: dt.datetime, limit: int) -> list[Participant]:
+        """People still out whose window closed before `now`, oldest close first, locked; rows another
+        sweep holds are skipped (two replicas sweep side by side)."""
+        query = (
+            select(P)
+            # The partial index's own predicate, as literals: a prepared statement's generic plan could
+            # not prove that bound parameters imply it, and would read every participant.
+            .where(text(STILL_OUT_SQL), P.c.window_closes_at < now)
+            .order_by(P.c.window_closes_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        people = [participant_from_row(r) for r in (await self._session.execute(query)).mappings()]
+        self._locked |= {p.nik for p in people}
+        return people
+
+    async def save(self, c: Changes) -> int:
+        """Writes the changes; how many history rows were new (the others were there: a redelivery)."""
+        s = self._session
+        await self._people(c)
+        await self._requests(c)
+        if c.opened or c.released:
+            await worklist.record(s, c.opened, c.released)
+        if c.closing:
+            await worklist.close_satisfied(s, c.closing, c.now)
+        if c.appeals_decided:
+            await worklist.close_appeals(s, c.appeals_decided)
+        if c.notifications:
+            await s.execute(_UPSERT_NOTIFICATION, list(c.notifications.values()))
+        new = await self._history(c)
+        if c.anomalies:
+            rows = [a.__dict__ for a in c.anomalies]
+            await bulk_insert(s, A, rows, "on conflict (event_id, nik) do nothing")
+        out = [
+            outbox_row(self.prefix + STATUS_CHANGES.name, r.announce, cause=r.entry.event_id)
+            for r in c.history
+            if r.announce is not None and (r.entry.event_id, r.nik) in new
+        ]
+        if out:
+            await bulk_insert(s, outbox, out, "on conflict (event_id) do nothing")
+        if c.unkeyed:
+            await claim_new(s, INBOX, c.unkeyed)
+        return len(new)
+
+    async def _people(self, c: Changes) -> None:
+        """The people read under lock are updated; new ones inserted, unless another transaction has
+        inserted them since (then this batch's view of them is stale: ConcurrentBatch)."""
+        rows = {n: {k: getattr(p, k) for k in PARTICIPANT_FIELDS} for n, p in sorted(c.people.items())}
+        new = [r for n, r in rows.items() if n not in self._locked]
+        if new:
+            inserted = await self._session.execute(_INSERT_NEW_PEOPLE, _columns(new))
+            if len(inserted.all()) < len(new):
+                raise ConcurrentBatch("a person of this batch was created by another transaction meanwhile")
+        known = [r for n, r in rows.items() if n in self._locked]
+        if known:
+            await bulk_insert(self._session, P, known, UPSERT_PARTICIPANT)
+
+    async def _history(self, c: Changes) -> set[tuple[uuid.UUID, str]]:
+        if not c.history:
+            return set()
+        h = [(r.nik, r.entry) for r in c.history]
+        params = {
+            "nik": [n for n, _ in h],
+            "event_id": [e.event_id for _, e in h],
+            "event_type": [e.event_type for _, e in h],
+            "occurred_at": [e.occurred_at for _, e in h],
+            "source": [e.source for _, e in h],
+            "previous": [e.previous_status.value if e.previous_status else None for _, e in h],
+            "status": [e.status.value for _, e in h],
+            "reasons": [_SEP.join(e.reasons) for _, e in h],
+        }
+        return {(r[0], r[1]) for r in await self._session.execute(_INSERT_HISTORY, params)}
+
+    async def _requests(self, c: Changes) -> None:
+        """Requests, decisions and SLA states: each upserts the request row and sets only the fields it
+        knows, never moving a decision or an SLA state backwards (domain.requests.merge says the same)."""
+        for rows, statement in ((c.requests, _UPSERT_REQUEST), (c.decisions, _UPSERT_DECISION), (c.sla, _UPSERT_SLA)):
+            if rows:
+                await self._session.execute(statement, list(rows.values()))
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {k: [r[k] for r in rows] for k in rows[0]}
+
+
+def participant_from_row(r: Any) -> Participant:
+    return Participant(**{**{k: r[k] for k in PARTICIPANT_FIELDS}, "status": ParticipantStatus(r["status"])})
+
+
+def _sla_rank(column: Any) -> Any:
+    return case({s.value: sla_rank(s) for s in SLA_ORDER}, value=column, else_=0)
+
+
+_SEP = "\x1f"  # joins a text[] cell into one string (as shared.db.bulk_insert does)
+_SEEN = text(
+    f"select event_id from {SCHEMA}.history where event_id = any(:ids) "
+    f"union select event_id from {SCHEMA}.anomalies where event_id = any(:ids) "
+    f"union select event_id from {SCHEMA}.inbox where event_id = any(:ids)"
+).bindparams(bindparam("ids", type_=ARRAY(INBOX.c.event_id.type)))
+# One statement per batch, one array per column; `returning` says which rows are new.
+_INSERT_HISTORY = text(
+    f"insert into {SCHEMA}.history (nik, event_id, event_type, occurred_at, source, previous_status, status, reasons) "
+    "select u.nik, u.event_id, u.event_type, u.occurred_at, u.source, u.previous, u.status, "
+    "string_to_array(u.reasons, chr(31)) from unnest(cast(:nik as varchar[]), cast(:event_id as uuid[]), "
+    "cast(:event_type as varchar[]), cast(:occurred_at as timestamptz[]), cast(:source as varchar[]), "
+    "cast(:previous as varchar[]), cast(:status as varchar[]), cast(:reasons as text[])) "
+    "as u(nik, event_id, event_type, occurred_at, source, previous, status, reasons) "
+    "on conflict (event_id, nik) do nothing returning event_id, nik"
+)
+
+_INSERT_NEW_PEOPLE = text(
+    f"insert into {SCHEMA}.participants ({', '.join(PARTICIPANT_FIELDS)}) select * from unnest("
+    + ", ".join(
+        f"cast(:{c.name} as {c.type.compile(dialect=postgresql.dialect())}[])"  # type: ignore[no-untyped-call]
+        for c in (P.c[name] for name in PARTICIPANT_FIELDS)
+    )
+    + ") on conflict (nik) do nothing returning nik"
+)
+_req = insert(RQ)
+_x = _req.excluded
+_UPSERT_REQUEST = _req.on_conflict_do_update(
+    index_elements=["request_id"],
+    set_={
+        "path": _x.path,
+        "channel": _x.channel,
+        "facility_code": func.coalesce(_x.facility_code, RQ.c.facility_code),
+        "received_at": _x.received_at,
+        "sla_deadline": func.coalesce(RQ.c.sla_deadline, _x.sla_deadline),
+        "sla_state": func.coalesce(RQ.c.sla_state, _x.sla_state),
+    },
+)
+_UPSERT_DECISION = _req.on_conflict_do_update(
+    index_elements=["request_id"],
+    set_={"status": _x.status, "reasons": _x.reasons, "decided_at": _x.decided_at},
+    where=RQ.c.decided_at.is_(None) | (RQ.c.decided_at <= _x.decided_at),
+)
+_UPSERT_SLA = _req.on_conflict_do_update(
+    index_elements=["request_id"],
+    set_={
+        "sla_state": _x.sla_state,
+        "sla_deadline": _x.sla_deadline,
+        "facility_code": func.coalesce(RQ.c.facility_code, _x.facility_code),
+    },
+    where=_sla_rank(RQ.c.sla_state) <= _sla_rank(_x.sla_state),
+)
+_note = insert(N)
+_UPSERT_NOTIFICATION = _note.on_conflict_do_update(
+    index_elements=["message_id"],
+    set_={
+        "state": _note.excluded.state,
+        "updated_at": func.greatest(N.c.updated_at, _note.excluded.updated_at),
+        **{m: func.least(N.c[m], _note.excluded[m]) for m in delivery.MOMENTS},  # the first report of each
+    },
+)
