@@ -51,7 +51,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from bench.eligibility import DecisionWatcher, delete_topics, request
+from bench.eligibility import DecisionWatcher, request
 from bench.raw_ceiling import measure as raw_ceiling
 from bench.stage_profile import PROFILE_DIR, start_profiled_system
 from bench.stage_watch import CpuMeter, GroupProgress, RssSampler, metric, scrape
@@ -61,7 +61,7 @@ from shared.db import make_engine
 from shared.kafka import ensure_topics
 from shared.settings import EligibilitySettings, Settings
 from shared.topics import PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
-from testkit.infra import LOCAL_DATABASE, LOCAL_KAFKA, create_database, drop_database
+from testkit.infra import LOCAL_DATABASE, LOCAL_KAFKA, create_database, delete_prefixed_topics, drop_database
 from testkit.system import PBI, SERVICES, RunningSystem, start_system
 from testkit.wave import wave_events
 
@@ -831,7 +831,7 @@ async def main() -> dict[str, Any]:
                 ("bench connections", b.stop if b is not None else _nothing),
                 ("services", lambda: asyncio.to_thread(system.stop) if system is not None else _nothing()),
                 ("database", lambda: drop_database(admin_db, db_name)),
-                ("topics", lambda: delete_topics(settings)),  # type: ignore[arg-type]
+                ("topics", lambda: delete_prefixed_topics(kafka, prefix)),
             ]
             for what, step in steps:
                 try:

@@ -4,7 +4,13 @@ under test, never each other):
 - `infra`: where Kafka and PostgreSQL come from; throwaway databases, topic prefixes, the leftover sweep;
 - `system`: the whole system as separate processes (`start_system`, `RunningSystem`, `free_port`);
 - `keys`: API keys for a system's database; `polling`: `eventually`, waiting for a condition, never for time;
-- `kafka`: producing events and reading topics; `apps`: running one service's app in the test's process;
+- `kafka`: producing events, reading topics, whether the services consumed one; `apps`: one service's app
+  run in the test's process (`running`, or on a socket: `serving`); `clock`: a clock the test sets;
+- `events`: typed events tests produce (deactivated, regular, emergency, decided); `bodies`: JSON bodies
+  posted to intake; `clients`: calls to the running system's API;
+- `eligibility`, `registry`, `notifier`: a service's settings and tables as integration tests read them
+  (`notifier` also runs the provider simulator); `fuzz`: schemathesis cases from an OpenAPI document;
+- `browser`: headless Chromium for the dashboard tests; `deploy_tools`: kustomize, kubeconform, promtool;
 - `wave`: the benchmarks' and chaos runs' deactivation wave;
 - `chaos`: the chaos checker (acknowledged vs. held: lost, duplicated); `chaos_scenarios`: its harness
   and the scenarios that need only the system;

@@ -5,31 +5,19 @@ met without reloading. A screenshot is kept in test-artifacts/."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-from pathlib import Path
 
 import httpx
-import pytest
 from playwright.async_api import async_playwright, expect
 
+from testkit.browser import CHROMIUM, FLAGS, needs_chromium
 from testkit.keys import Keys
 from testkit.polling import eventually
 from testkit.system import ARTIFACTS, RunningSystem
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NOW = dt.datetime.now(dt.UTC)
 PATIENT = "3674061708900042"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium missing: run make browser-deps")
+pytestmark = needs_chromium
 
 
 async def post(http: httpx.AsyncClient, url: str, key: str, body: dict) -> None:

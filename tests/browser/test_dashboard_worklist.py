@@ -11,10 +11,12 @@ import datetime as dt
 import httpx
 from playwright.async_api import Page, async_playwright, expect
 
+from testkit.browser import CHROMIUM, FLAGS, needs_chromium
 from testkit.keys import Keys
 from testkit.polling import eventually
 from testkit.system import ARTIFACTS, RunningSystem
-from tests.browser.test_dashboard import CHROMIUM, FLAGS, pytestmark  # noqa: F401 - skipped without chromium
+
+pytestmark = needs_chromium
 
 NOW = dt.datetime.now(dt.UTC)
 HELD = "5171015708900077"  # Bali, Kota Denpasar: held by an open NIK conflict

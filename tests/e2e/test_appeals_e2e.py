@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from shared.appeals import request_reference
+from testkit.bodies import fact, nik, recent_deactivation
+from testkit.clients import participant, post_events
 from testkit.keys import Keys
 from testkit.polling import eventually
 from testkit.system import RunningSystem
-from tests.e2e.test_user_paths import deactivated, fact, nik, participant, post_events
 
 TODAY = dt.datetime.now(dt.UTC)
 PHONE_LOCAL, PHONE = "081234508010", "+6281234508010"
@@ -40,7 +41,7 @@ async def test_whatsapp_appeal_waits_for_review_then_a_re_ranking_upholds_it(
         http,
         system,
         writer,
-        deactivated(person, phone=PHONE_LOCAL),
+        recent_deactivation(person, phone=PHONE_LOCAL),
         fact(
             person,
             "participant.desil_updated",

@@ -12,11 +12,12 @@ from aiokafka import AIOKafkaConsumer
 
 from shared.correlation import HEADER
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, NOTIFICATION_EVENTS, STATUS_CHANGES
+from testkit.bodies import TODAY, nik, recent_deactivation
+from testkit.clients import has_status, post_events
 from testkit.keys import Keys
 from testkit.otlp import OtlpReceiver
 from testkit.polling import eventually
 from testkit.system import RunningSystem
-from tests.e2e.test_user_paths import TODAY, _status, deactivated, nik, post_events
 
 PATIENT = nik(71, district="02")
 
@@ -46,8 +47,8 @@ async def test_one_correlation_id_follows_an_emergency_through_every_service(
 ) -> None:
     writer, reader = await keys.issue("events:write"), await keys.issue("participants:read")
     hospital = await keys.issue("emergency:write", ["3674R001"])
-    await post_events(http, system, writer, deactivated(PATIENT, phone="081234500071"))
-    await eventually(lambda: _status(http, system, reader, PATIENT, "INACTIVE"), timeout=30)
+    await post_events(http, system, writer, recent_deactivation(PATIENT, phone="081234500071"))
+    await eventually(lambda: has_status(http, system, reader, PATIENT, "INACTIVE"), timeout=30)
 
     cid = f"simrs-{uuid.uuid4().hex[:12]}"
     r = await http.post(
@@ -57,7 +58,7 @@ async def test_one_correlation_id_follows_an_emergency_through_every_service(
     )
     assert r.status_code == 202, r.text
     assert r.headers["X-Correlation-ID"] == cid
-    await eventually(lambda: _status(http, system, reader, PATIENT, "ACTIVE"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, PATIENT, "ACTIVE"), timeout=30)
 
     key = PATIENT.encode()
     # intake -> eligibility -> registry -> notifier: each one's events carry the id.

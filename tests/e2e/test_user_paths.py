@@ -3,51 +3,17 @@ real Kafka, real PostgreSQL, the provider simulator)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 import httpx
 
 from shared.auth import SCOPES
+from testkit.bodies import TODAY, fact, nik, recent_deactivation
+from testkit.clients import has_status, participant, post_events
 from testkit.keys import Keys
 from testkit.log_scan import leaks
 from testkit.polling import eventually
 from testkit.system import RunningSystem
-
-TODAY = dt.datetime.now(dt.UTC)
-
-
-def nik(serial: int, district: str = "01") -> str:
-    return f"3674{district}1708{90}{serial:04d}"
-
-
-async def post_events(http: httpx.AsyncClient, system: RunningSystem, key: str, *events: dict) -> None:
-    r = await http.post(
-        system.url("intake") + "/v1/events", json={"events": list(events)}, headers={"Authorization": f"Bearer {key}"}
-    )
-    assert r.status_code == 202, r.text
-
-
-def deactivated(n: str, days_ago: int = 30, phone: str | None = "081234500001") -> dict:
-    on = (TODAY - dt.timedelta(days=days_ago)).date().isoformat()
-    return {
-        "type": "participant.deactivated",
-        "occurred_at": TODAY.isoformat(),
-        "source": "SIKS-NG",
-        "nik": n,
-        "deactivated_on": on,
-        "reason": "DESIL_ABOVE_5",
-        **({"phone": phone} if phone else {}),
-    }
-
-
-def fact(n: str, type_: str, **fields: object) -> dict:
-    return {"type": type_, "occurred_at": TODAY.isoformat(), "source": "DUKCAPIL", "nik": n, **fields}
-
-
-async def participant(http: httpx.AsyncClient, system: RunningSystem, key: str, n: str) -> dict:
-    r = await http.get(system.url("registry") + f"/v1/participants/{n}", headers={"Authorization": f"Bearer {key}"})
-    return r.json() if r.status_code == 200 else {}
 
 
 async def test_hospital_emergency_makes_the_patient_active_and_meets_the_sla(
@@ -56,8 +22,8 @@ async def test_hospital_emergency_makes_the_patient_active_and_meets_the_sla(
     writer, reader = await keys.issue("events:write"), await keys.issue("participants:read")
     hospital = await keys.issue("emergency:write", ["3674R001"])
     patient = nik(1)
-    await post_events(http, system, writer, deactivated(patient))
-    await eventually(lambda: _status(http, system, reader, patient, "INACTIVE"), timeout=30)
+    await post_events(http, system, writer, recent_deactivation(patient))
+    await eventually(lambda: has_status(http, system, reader, patient, "INACTIVE"), timeout=30)
 
     r = await http.post(
         system.url("intake") + "/v1/hospital/emergency-reactivations",
@@ -72,7 +38,7 @@ async def test_hospital_emergency_makes_the_patient_active_and_meets_the_sla(
     )
     assert r.status_code == 202
     request_id = r.json()["request_id"]
-    await eventually(lambda: _status(http, system, reader, patient, "ACTIVE"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, patient, "ACTIVE"), timeout=30)
 
     async def met() -> dict:
         s = await http.get(
@@ -95,25 +61,21 @@ async def test_hospital_emergency_makes_the_patient_active_and_meets_the_sla(
     assert patient not in text and "3674********" in text
 
 
-async def _status(http: httpx.AsyncClient, system: RunningSystem, key: str, n: str, status: str) -> bool:
-    return (await participant(http, system, key, n)).get("status") == status
-
-
 async def test_regular_request_waits_for_facts_then_is_approved(
     system: RunningSystem, keys: Keys, http: httpx.AsyncClient
 ) -> None:
     writer, dinsos = await keys.issue("events:write"), await keys.issue("reactivations:write")
     reader = await keys.issue("participants:read")
     person = nik(2)
-    await post_events(http, system, writer, deactivated(person))
-    await eventually(lambda: _status(http, system, reader, person, "INACTIVE"), timeout=30)
+    await post_events(http, system, writer, recent_deactivation(person))
+    await eventually(lambda: has_status(http, system, reader, person, "INACTIVE"), timeout=30)
     r = await http.post(
         system.url("intake") + "/v1/reactivations",
         headers={"Authorization": f"Bearer {dinsos}"},
         json={"nik": person, "path": "REGULAR", "channel": "VILLAGE"},
     )
     request_id = r.json()["request_id"]
-    await eventually(lambda: _status(http, system, reader, person, "REACTIVATION_PENDING"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, person, "REACTIVATION_PENDING"), timeout=30)
     await post_events(
         http,
         system,
@@ -121,7 +83,7 @@ async def test_regular_request_waits_for_facts_then_is_approved(
         fact(person, "participant.desil_updated", desil=3, effective_on=TODAY.date().isoformat()),
         fact(person, "participant.biometric_recorded", recorded_on=TODAY.date().isoformat()),
     )
-    await eventually(lambda: _status(http, system, reader, person, "ACTIVE"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, person, "ACTIVE"), timeout=30)
 
     async def approved() -> dict:
         r = await http.get(
@@ -139,9 +101,9 @@ async def test_late_request_is_rejected_and_the_person_expired(
     writer, dinsos = await keys.issue("events:write"), await keys.issue("reactivations:write")
     reader = await keys.issue("participants:read")
     person = nik(3)
-    await post_events(http, system, writer, deactivated(person, days_ago=200))
+    await post_events(http, system, writer, recent_deactivation(person, days_ago=200))
     # Their window closed weeks ago: the registry has them EXPIRED as soon as the list arrives (DOMAIN.md).
-    await eventually(lambda: _status(http, system, reader, person, "EXPIRED"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, person, "EXPIRED"), timeout=30)
     r = await http.post(
         system.url("intake") + "/v1/reactivations",
         headers={"Authorization": f"Bearer {dinsos}"},
@@ -159,7 +121,7 @@ async def test_late_request_is_rejected_and_the_person_expired(
 
     s = await eventually(decided, timeout=30)
     assert s["status"] == "REJECTED" and "WINDOW_EXPIRED" in s["reasons"]
-    await eventually(lambda: _status(http, system, reader, person, "EXPIRED"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, person, "EXPIRED"), timeout=30)
 
 
 async def test_scope_matrix(system: RunningSystem, keys: Keys, http: httpx.AsyncClient) -> None:
@@ -168,7 +130,7 @@ async def test_scope_matrix(system: RunningSystem, keys: Keys, http: httpx.Async
     scoped = {s: await keys.issue(s, ["3674R001"] if s == "emergency:write" else None) for s in SCOPES}
     someone = nik(4)
     endpoints = [
-        ("POST", "intake", "/v1/events", deactivated(someone), {"events:write", "events:deactivations"}),
+        ("POST", "intake", "/v1/events", recent_deactivation(someone), {"events:write", "events:deactivations"}),
         (
             "POST",
             "intake",

@@ -22,17 +22,10 @@ from shared.events import BiometricRecorded, DesilUpdated, ReactivationDecided
 from shared.settings import Settings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 from testkit.apps import running
+from testkit.eligibility import eligibility_settings, facts_applied
+from testkit.events import NIK, NOW, deactivated, emergency, regular
 from testkit.kafka import TopicReader, produce
 from testkit.polling import eventually
-from tests.integration.test_eligibility_flow import (
-    NIK,
-    NOW,
-    deactivated,
-    elig_settings,
-    emergency,
-    facts_applied,
-    regular,
-)
 
 
 def eligible_person() -> list:
@@ -97,7 +90,7 @@ async def caught_up(settings: Settings, group: str, topic: str) -> None:
 
 
 async def test_records_redelivered_after_a_crash_before_the_offset_commit_change_nothing(settings: Settings) -> None:
-    es = elig_settings(settings)
+    es = eligibility_settings(settings)
     request = regular()
     mine = lambda e: isinstance(e, ReactivationDecided) and e.request_id == request.request_id  # noqa: E731
     async with running(create_app(es)), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions:
@@ -137,7 +130,7 @@ async def _outbox_empty(settings: Settings) -> bool:
 async def test_decision_committed_but_not_yet_published_is_published_once_after_a_restart(
     settings: Settings,
 ) -> None:
-    es = elig_settings(settings)
+    es = eligibility_settings(settings)
     request = regular()
     mine = lambda e: isinstance(e, ReactivationDecided) and e.request_id == request.request_id  # noqa: E731
     app = create_app(es)
@@ -158,7 +151,7 @@ async def test_decision_committed_but_not_yet_published_is_published_once_after_
 
 
 async def test_emergency_decision_is_published_at_once_without_waiting_for_the_relay(settings: Settings) -> None:
-    es = elig_settings(settings)
+    es = eligibility_settings(settings)
     app = create_app(es)
     request = emergency()
     mine = lambda e: isinstance(e, ReactivationDecided) and e.request_id == request.request_id  # noqa: E731

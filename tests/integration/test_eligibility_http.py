@@ -10,9 +10,10 @@ from shared.events import ReactivationDecided
 from shared.settings import Settings
 from shared.topics import DECISIONS, REACTIVATION_REQUESTS
 from testkit.apps import running
+from testkit.eligibility import eligibility_settings
+from testkit.events import regular
 from testkit.kafka import TopicReader, produce
 from testkit.polling import eventually
-from tests.integration.test_eligibility_flow import elig_settings, regular
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -26,7 +27,7 @@ def sample(text: str, name: str, **labels: str) -> float:
 
 
 async def test_ready_and_metrics_count_decisions_by_outcome_and_reason(settings: Settings) -> None:
-    app = create_app(elig_settings(settings))
+    app = create_app(eligibility_settings(settings))
     async with (
         running(app),
         TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions,

@@ -14,9 +14,10 @@ from shared.events import ReactivationDecided, WindowReminderDue
 from shared.settings import Settings
 from shared.topics import DECISIONS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TIMER_EVENTS
 from testkit.apps import running
+from testkit.eligibility import eligibility_settings, facts_applied
+from testkit.events import NIK, NOW, deactivated, regular
 from testkit.kafka import TopicReader, produce
 from testkit.polling import eventually
-from tests.integration.test_eligibility_flow import NIK, NOW, deactivated, elig_settings, facts_applied, regular
 
 QUIET = "3674015708900002"  # deactivated too, but never asks
 
@@ -33,7 +34,7 @@ async def test_pending_request_expires_and_only_silent_people_are_reminded(setti
     closes = reactivation_window_closes_at(deactivated().deactivated_on, NIK, Policy("any"))
     clock = Clock(NOW)
     request = regular()
-    app = create_app(elig_settings(settings), clock=clock, timer_interval_s=0.1)
+    app = create_app(eligibility_settings(settings), clock=clock, timer_interval_s=0.1)
     async with (
         running(app),
         TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions,

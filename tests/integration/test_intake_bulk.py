@@ -16,14 +16,14 @@ from services.intake.app import create_app
 from shared.settings import IntakeSettings, Settings
 from shared.topics import PARTICIPANT_EVENTS
 from testkit.apps import running
+from testkit.bodies import deactivation
 from testkit.kafka import TopicReader
-from tests.integration.test_intake_contract import deactivation
 
 N = THREAD_BATCH + 100  # big enough for the worker
 
 
 def batch(first: int = 0) -> dict:
-    return {"events": [deactivation(f"3674015708{910001 + first + i:06d}") for i in range(N)]}
+    return {"events": [deactivation(f"3674015708{910001 + first + i:06d}", phone="0812-3456-7890") for i in range(N)]}
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from services.intake.store import Facility
 from shared.events import ParticipantDeactivated, ReactivationRequested
 from shared.settings import IntakeSettings, Settings
 from shared.topics import EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
+from testkit import bodies
 from testkit.apps import running
 from testkit.kafka import TopicReader
 
@@ -21,16 +22,8 @@ NIK = "3674015708900001"
 
 
 def deactivation(nik: str = NIK, **extra: object) -> dict:
-    return {
-        "type": "participant.deactivated",
-        "occurred_at": "2026-11-01T08:00:00+07:00",
-        "source": "SIKS-NG",
-        "nik": nik,
-        "deactivated_on": "2026-11-01",
-        "reason": "DESIL_ABOVE_5",
-        "phone": "0812-3456-7890",
-        **extra,
-    }
+    """A deactivation with the phone number written as a source writes it."""
+    return bodies.deactivation(nik, **{"phone": "0812-3456-7890", **extra})
 
 
 @pytest.fixture

@@ -21,10 +21,11 @@ from shared.appeals import appeal_id_for_message, request_reference
 from shared.events import AppealRequested, ParticipantDeactivated, ReactivationRequested
 from shared.settings import Settings
 from shared.topics import APPEALS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
+from testkit.apps import serving
+from testkit.clock import Clock
 from testkit.kafka import TopicReader, produce
+from testkit.notifier import Sim, notifier_settings
 from testkit.polling import eventually
-from tests.integration.test_notifier_delivery import Clock, Sim, notifier_settings, serving
-from tests.integration.test_notifier_delivery import sim as sim  # noqa: F401 - the simulator fixture
 
 NIK = "3674015708900001"  # Kota Tangerang Selatan, WIB
 MASKED = "3674********0001"

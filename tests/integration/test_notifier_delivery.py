@@ -5,26 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from services.intake.app import create_app as create_intake
-from services.notifier import metrics, simulator
+from services.notifier import metrics
 from services.notifier.app import create_app
 from services.notifier.providers import Provider, TransientError
 from services.notifier.sender import AMBIGUOUS
-from services.notifier.settings import NotifierSettings
 from services.notifier.signatures import twilio_signature, whatsapp_signature
 from services.notifier.store import PE, C, M
 from services.registry.app import create_app as create_registry
@@ -33,81 +26,16 @@ from shared.enums import DeactivationReason
 from shared.events import NotificationUpdated, ParticipantDeactivated, ReactivationRequested
 from shared.settings import IntakeSettings, RegistrySettings, Settings
 from shared.topics import EMERGENCY_REQUESTS, NOTIFICATION_EVENTS, PARTICIPANT_EVENTS
-from testkit.apps import running
+from testkit.apps import running, serving
+from testkit.clock import Clock
 from testkit.kafka import TopicReader, produce
+from testkit.notifier import Sim, message_rows, messages_in_state, notifier_settings
 from testkit.polling import eventually
 from testkit.system import free_port
 
 NIK = "3674015708900001"
 PHONE = "+6281234567890"
 DAYTIME = dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC)  # 10:00 WIB: outside quiet hours
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@dataclass
-class Sim:
-    port: int
-    notifier_port: int
-
-    async def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as client:
-            return await client.request(method, path, **kw)
-
-    async def faults(self, **faults: Any) -> None:
-        (await self.call("POST", "/_sim/faults", json=faults)).raise_for_status()
-
-    async def messages(self) -> list[dict[str, Any]]:
-        return list((await self.call("GET", "/_sim/messages")).json())
-
-
-@pytest.fixture
-def sim() -> Iterator[Sim]:
-    """The simulator on its own thread and socket, calling back the notifier's port."""
-    port, notifier_port = free_port(), free_port()
-    app = simulator.create_app(NotifierSettings(public_base_url=f"http://127.0.0.1:{notifier_port}"))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield Sim(port, notifier_port)
-    server.should_exit = True
-    thread.join(5)
-
-
-def notifier_settings(settings: Settings, sim: Sim, **overrides: Any) -> NotifierSettings:
-    base = f"http://127.0.0.1:{sim.port}"
-    values: dict[str, Any] = {
-        **settings.model_dump(),
-        "whatsapp_api_base": base,
-        "twilio_api_base": base,
-        "public_base_url": f"http://127.0.0.1:{sim.notifier_port}",
-        "http_port": sim.notifier_port,
-    }
-    return NotifierSettings(**(values | overrides))
-
-
-@asynccontextmanager
-async def serving(app: FastAPI, port: int) -> AsyncIterator[FastAPI]:
-    """The notifier on a real socket (uvicorn in this event loop), lifespan included."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield app
-    finally:
-        server.should_exit = True
-        await task
 
 
 def deactivation(phone: str = "081234567890") -> ParticipantDeactivated:
@@ -121,18 +49,9 @@ def deactivation(phone: str = "081234567890") -> ParticipantDeactivated:
     )
 
 
-async def rows(app: FastAPI) -> list[dict[str, Any]]:
-    async with app.state.sessions() as s:
-        return [dict(r) for r in (await s.execute(select(M))).mappings()]
-
-
-async def in_state(app: FastAPI, *states: str) -> list[dict[str, Any]]:
-    return [r for r in await rows(app) if r["state"] in states]
-
-
 async def timed_out(app: FastAPI) -> list[dict[str, Any]]:
     """Messages back in the queue after a provider timeout (waiting to ask the provider first)."""
-    return [r for r in await in_state(app, "QUEUED") if str(r["last_error"] or "").startswith(AMBIGUOUS)]
+    return [r for r in await messages_in_state(app, "QUEUED") if str(r["last_error"] or "").startswith(AMBIGUOUS)]
 
 
 async def test_transient_failures_are_retried_then_sent_once_and_delivered(settings: Settings, sim: Sim) -> None:
@@ -142,7 +61,7 @@ async def test_transient_failures_are_retried_then_sent_once_and_delivered(setti
     async with serving(app, sim.notifier_port), TopicReader(settings, topic) as updates:
         event = deactivation()
         await produce(settings, PARTICIPANT_EVENTS, event, event)  # the same event twice (redelivery)
-        await eventually(lambda: in_state(app, "DELIVERED"))  # the simulator's signed receipt came back
+        await eventually(lambda: messages_in_state(app, "DELIVERED"))  # the simulator's signed receipt came back
         states = await updates.wait_for(lambda e: isinstance(e, NotificationUpdated) and e.state == "DELIVERED")
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sim.notifier_port}") as client:
             ready = await client.get("/readyz")
@@ -154,7 +73,7 @@ async def test_transient_failures_are_retried_then_sent_once_and_delivered(setti
     sent = await sim.messages()
     assert len(sent) == 1 and sent[0]["channel"] == "WHATSAPP" and sent[0]["to"] == PHONE
     assert "3674********0001" in sent[0]["text"] and NIK not in sent[0]["text"]
-    assert (await rows(app))[0]["attempts"] == 1  # retried inside one claim with backoff
+    assert (await message_rows(app))[0]["attempts"] == 1  # retried inside one claim with backoff
     assert states[0].nik == NIK and states[0].kind == "deactivated"
 
 
@@ -163,7 +82,7 @@ async def test_permanent_whatsapp_failure_falls_back_to_sms_and_remembers(settin
     app = create_app(notifier_settings(settings, sim), clock=Clock(DAYTIME))
     async with serving(app, sim.notifier_port):
         await produce(settings, PARTICIPANT_EVENTS, deactivation())
-        delivered = await eventually(lambda: in_state(app, "DELIVERED"))  # Twilio's signed status callback
+        delivered = await eventually(lambda: messages_in_state(app, "DELIVERED"))  # Twilio's signed status callback
         async with app.state.sessions() as s:
             contact = (await s.execute(select(C))).mappings().one()
     assert [m["channel"] for m in await sim.messages()] == ["SMS"]
@@ -178,7 +97,7 @@ async def test_everything_failing_ends_in_the_dead_letter_topic_with_the_reason(
     async with running(app), TopicReader(settings, dlq_topic) as dlq:
         await produce(settings, PARTICIPANT_EVENTS, deactivation())
         dead = await dlq.wait_for(lambda e: isinstance(e, NotificationUpdated))
-        failed = await eventually(lambda: in_state(app, "FAILED"))
+        failed = await eventually(lambda: messages_in_state(app, "FAILED"))
     assert dead[0].state == "FAILED" and "permanent" in (dead[0].reason or "")
     assert b"21211" in dict(dlq.raw[0].headers)["x-dlq-reason"]
     assert failed[0]["attempts"] == 1 and await sim.messages() == []
@@ -193,7 +112,7 @@ async def test_transient_failures_until_the_last_attempt_end_in_the_dead_letter_
     dlq_topic = settings.topic_prefix + NOTIFICATION_EVENTS.dlq
     async with running(app), TopicReader(settings, dlq_topic) as dlq:
         await produce(settings, PARTICIPANT_EVENTS, deactivation())
-        queued = await eventually(lambda: in_state(app, "QUEUED"))
+        queued = await eventually(lambda: messages_in_state(app, "QUEUED"))
         await eventually(lambda: _attempted(app))
         clock.now = DAYTIME + dt.timedelta(minutes=10)  # past the backoff
         app.state.sender.wake()
@@ -202,7 +121,7 @@ async def test_transient_failures_until_the_last_attempt_end_in_the_dead_letter_
 
 
 async def _attempted(app: FastAPI) -> bool:
-    return any(r["attempts"] == 1 and r["state"] == "QUEUED" and r["last_error"] for r in await rows(app))
+    return any(r["attempts"] == 1 and r["state"] == "QUEUED" and r["last_error"] for r in await message_rows(app))
 
 
 class CrashAfterSend:
@@ -241,17 +160,19 @@ async def test_a_crash_around_the_provider_call_ends_with_exactly_one_message(
         app.state.sender.providers[channel] = crashing
         await produce(settings, PARTICIPANT_EVENTS, deactivation())
         await eventually(lambda: _calls(crashing))
-        left = await in_state(app, "SENDING")
+        left = await messages_in_state(app, "SENDING")
         # A young SENDING row may be in flight in another instance: reconciliation leaves it alone.
-        assert await app.state.sender.reconcile() == 0 and await in_state(app, "SENDING")
+        assert await app.state.sender.reconcile() == 0 and await messages_in_state(app, "SENDING")
     assert left[0]["channel"] == channel
     assert len(await sim.messages()) == (1 if crash is CrashAfterSend else 0)
 
     # Restarted after the stale-SENDING grace: a younger SENDING row may still be in flight elsewhere.
     restarted = create_app(ns, clock=Clock(DAYTIME + dt.timedelta(minutes=5)))
     async with running(restarted):
-        done = await eventually(lambda: in_state(restarted, "SENT"))
-        await asyncio.sleep(0.5)  # give a wrong second send the chance to happen
+        done = await eventually(lambda: messages_in_state(restarted, "SENT"))
+        # Nothing left that could still be sent (a wrong second send would need a row queued or sending).
+        assert await messages_in_state(restarted, "QUEUED", "SENDING") == []
+        assert await restarted.state.sender.send_due() == 0
     received = await sim.messages()
     assert len(received) == 1 and received[0]["channel"] == channel
     assert done[0]["provider_message_id"] == received[0]["id"]
@@ -290,13 +211,13 @@ async def test_webhooks_verify_signatures_and_opt_out_is_honoured_at_once(settin
 
         # The first message goes out; then the person replies BERHENTI (signed) and is opted out.
         await produce(settings, PARTICIPANT_EVENTS, deactivation())
-        await eventually(lambda: in_state(app, "DELIVERED"))
+        await eventually(lambda: messages_in_state(app, "DELIVERED"))
         signature = whatsapp_signature(ns.whatsapp_app_secret.get_secret_value(), reply)
         good = await client.post("/webhooks/whatsapp", content=reply, headers={"X-Hub-Signature-256": signature})
         assert good.status_code == 200
 
         await produce(settings, PARTICIPANT_EVENTS, deactivation())  # another event for the same person
-        skipped = await eventually(lambda: in_state(app, "SKIPPED"))
+        skipped = await eventually(lambda: messages_in_state(app, "SKIPPED"))
 
         # A signed Twilio STOP from another number is accepted (and concerns nobody we know).
         inbound = {"From": "+6281299999999", "Body": "STOP", "MessageSid": "SM2"}
@@ -317,14 +238,13 @@ async def test_quiet_hours_hold_a_message_until_seven_local_time(settings: Setti
     app = create_app(notifier_settings(settings, sim), clock=clock)
     async with running(app):
         await produce(settings, PARTICIPANT_EVENTS, deactivation())
-        held = await eventually(lambda: in_state(app, "QUEUED"))
-        app.state.sender.wake()
-        await asyncio.sleep(0.5)
+        held = await eventually(lambda: messages_in_state(app, "QUEUED"))
+        assert await app.state.sender.send_due() == 0  # a pass of the sender at 22:00 claims nothing
         assert await sim.messages() == []  # held, not sent
         assert held[0]["send_after"] == dt.datetime(2026, 11, 25, 0, 0, tzinfo=dt.UTC)  # 07:00 WIB
         clock.now = dt.datetime(2026, 11, 25, 0, 1, tzinfo=dt.UTC)
         app.state.sender.wake()
-        await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+        await eventually(lambda: messages_in_state(app, "SENT", "DELIVERED"))
     assert len(await sim.messages()) == 1
 
 
@@ -345,7 +265,7 @@ async def test_a_timeout_after_the_provider_took_the_message_is_not_sent_twice(
         assert held["send_after"] == DAYTIME + dt.timedelta(seconds=1)
         clock.now = DAYTIME + dt.timedelta(seconds=2)
         app.state.sender.wake()
-        sent = await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+        sent = await eventually(lambda: messages_in_state(app, "SENT", "DELIVERED"))
     received = await sim.messages()
     assert len(received) == 1 and received[0]["channel"] == channel
     assert sent[0]["provider_message_id"] == received[0]["id"]
@@ -360,7 +280,7 @@ async def test_a_timeout_before_the_provider_took_the_message_is_retried(setting
         await eventually(lambda: timed_out(app))
         clock.now = DAYTIME + dt.timedelta(seconds=2)
         app.state.sender.wake()
-        await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+        await eventually(lambda: messages_in_state(app, "SENT", "DELIVERED"))
     assert [m["channel"] for m in await sim.messages()] == ["WHATSAPP"]
 
 
@@ -392,12 +312,12 @@ async def test_a_retry_that_falls_into_quiet_hours_is_held_until_seven_and_sent_
         assert await sim.messages() == []
         clock.now = wib(7, 0, day=25)
         app.state.sender.wake()
-        [sent] = await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+        [sent] = await eventually(lambda: messages_in_state(app, "SENT", "DELIVERED"))
     assert len(await sim.messages()) == 1 and sent["attempts"] == 2
 
 
 async def _retried(app: FastAPI) -> list[dict[str, Any]]:
-    return [r for r in await in_state(app, "QUEUED") if r["attempts"] == 1 and r["last_error"]]
+    return [r for r in await messages_in_state(app, "QUEUED") if r["attempts"] == 1 and r["last_error"]]
 
 
 async def test_a_message_recovered_after_a_crash_at_night_waits_for_seven(settings: Settings, sim: Sim) -> None:
@@ -408,17 +328,17 @@ async def test_a_message_recovered_after_a_crash_at_night_waits_for_seven(settin
         app.state.sender.providers["WHATSAPP"] = crashing
         await produce(settings, PARTICIPANT_EVENTS, deactivation())
         await eventually(lambda: _calls(crashing))
-        assert await in_state(app, "SENDING")
+        assert await messages_in_state(app, "SENDING")
 
     clock = Clock(wib(21, 10))  # restarted at night, past the stale-SENDING grace: reconciled, not sent
     restarted = create_app(ns, clock=clock)
     async with running(restarted):
-        [requeued] = await eventually(lambda: in_state(restarted, "QUEUED"))
+        [requeued] = await eventually(lambda: messages_in_state(restarted, "QUEUED"))
         assert requeued["send_after"] == SEVEN_WIB
         assert await restarted.state.sender.send_due() == 0 and await sim.messages() == []
         clock.now = wib(7, 0, 1, day=25)
         restarted.state.sender.wake()
-        await eventually(lambda: in_state(restarted, "SENT"))
+        await eventually(lambda: messages_in_state(restarted, "SENT"))
     assert len(await sim.messages()) == 1
 
 
@@ -429,18 +349,18 @@ async def test_a_row_due_at_night_is_held_at_the_claim_whatever_queued_it(settin
     app = create_app(notifier_settings(settings, sim), clock=clock)
     async with running(app):
         await produce(settings, PARTICIPANT_EVENTS, deactivation())
-        [queued] = await eventually(lambda: in_state(app, "QUEUED"))
+        [queued] = await eventually(lambda: messages_in_state(app, "QUEUED"))
         assert queued["send_after"] == SEVEN_WIB  # as queued; now made due by hand
         held_before = metrics.HELD._value.get()
         async with app.state.sessions() as s, s.begin():
             await s.execute(update(M).where(M.c.message_id == queued["message_id"]).values(send_after=clock.now))
         app.state.sender.wake()
         await eventually(lambda: _more_held_than(held_before))
-        [held] = await in_state(app, "QUEUED")
+        [held] = await messages_in_state(app, "QUEUED")
         assert held["send_after"] == SEVEN_WIB and held["attempts"] == 0 and await sim.messages() == []
         clock.now = SEVEN_WIB
         app.state.sender.wake()
-        await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+        await eventually(lambda: messages_in_state(app, "SENT", "DELIVERED"))
     assert len(await sim.messages()) == 1
 
 
@@ -477,12 +397,12 @@ async def test_quiet_hours_are_checked_again_before_every_provider_call(settings
         assert provider.calls == 1 and await sim.messages() == []
         clock.now = SEVEN_WIB
         app.state.sender.wake()
-        [sent] = await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+        [sent] = await eventually(lambda: messages_in_state(app, "SENT", "DELIVERED"))
     assert len(await sim.messages()) == 1 and provider.calls == 2 and sent["attempts"] == 1
 
 
 async def _held_after_a_try(app: FastAPI) -> list[dict[str, Any]]:
-    return [r for r in await in_state(app, "QUEUED") if r["send_after"] == SEVEN_WIB]
+    return [r for r in await messages_in_state(app, "QUEUED") if r["send_after"] == SEVEN_WIB]
 
 
 async def test_emergency_messages_are_sent_at_night(settings: Settings, sim: Sim) -> None:
@@ -501,7 +421,7 @@ async def test_emergency_messages_are_sent_at_night(settings: Settings, sim: Sim
     )
     async with running(app):
         await produce(settings, EMERGENCY_REQUESTS, request)
-        [sent] = await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+        [sent] = await eventually(lambda: messages_in_state(app, "SENT", "DELIVERED"))
     assert sent["urgent"] and sent["kind"] == "received" and len(await sim.messages()) == 1
 
 
@@ -540,9 +460,9 @@ async def test_a_landline_gets_no_message_and_an_unknown_reason_is_kept_end_to_e
         assert r.status_code == 202 and r.json()["accepted"] == 2, r.text
         [kept] = await t.wait_for(lambda e: isinstance(e, ParticipantDeactivated) and e.nik == landline_nik, 60)
         people = await eventually(lambda: _registry_people(registry, 2), 60)
-        await eventually(lambda: in_state(notifier, "SENT", "DELIVERED"), 60)
+        await eventually(lambda: messages_in_state(notifier, "SENT", "DELIVERED"), 60)
         await eventually(lambda: _processed(notifier, kept.event_id), 60)
-        messages = await rows(notifier)
+        messages = await message_rows(notifier)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sim.notifier_port}") as client:
             exposition = (await client.get("/metrics")).text
     assert (kept.reason, kept.source_reason) == ("OTHER", "PINDAH_SEGMEN")
@@ -579,7 +499,7 @@ async def test_the_family_of_a_deceased_person_gets_a_condolence_without_a_react
     )
     async with serving(app, sim.notifier_port):
         await produce(settings, PARTICIPANT_EVENTS, death)
-        [sent] = await eventually(lambda: in_state(app, "SENT", "DELIVERED"))
+        [sent] = await eventually(lambda: messages_in_state(app, "SENT", "DELIVERED"))
     [text] = [m["text"] for m in await sim.messages()]
     assert sent["kind"] == "deactivated_deceased" and "berduka cita" in text
     assert "eaktivasi" not in text and "24 jam" not in text and "3674********0001" in text and NIK not in text

@@ -19,11 +19,12 @@ from services.notifier.app import create_app
 from shared.events import EmergencySlaChanged
 from shared.settings import Settings
 from shared.topics import TIMER_EVENTS
+from testkit.apps import serving
+from testkit.clock import Clock
 from testkit.kafka import produce
+from testkit.notifier import Sim, message_rows, messages_in_state, notifier_settings
 from testkit.polling import eventually
 from testkit.system import free_port
-from tests.integration.test_notifier_delivery import Clock, Sim, in_state, notifier_settings, rows, serving
-from tests.integration.test_notifier_delivery import sim as sim  # noqa: F401 - the simulator fixture
 
 NIGHT = dt.datetime(2026, 11, 24, 16, 0, tzinfo=dt.UTC)  # 23:00 WIB: quiet hours for anything not urgent
 ON_CALL = "+6281100000001"
@@ -93,7 +94,8 @@ async def test_warning_and_breach_reach_the_on_call_contact_once_per_state(setti
         sent = await eventually(lambda: _whatsapp_to(sim, ON_CALL, 2))
         await eventually(lambda: _at_least(received, 2))
         await eventually(lambda: _sent_rows(app, 4))
-        assert sorted(r["kind"] for r in await rows(app)) == ["escalation_breached"] * 2 + ["escalation_warning"] * 2
+        kinds = sorted(r["kind"] for r in await message_rows(app))
+        assert kinds == ["escalation_breached"] * 2 + ["escalation_warning"] * 2
         exposed = await metric(sim.notifier_port, 'pbi_notifier_escalations_total{channel="WEBHOOK",state="BREACHED"}')
     texts = [m["text"] for m in sent]
     assert sorted("TERLEWATI" in t for t in texts) == [False, True] and sum("12 jam" in t for t in texts) == 1
@@ -119,8 +121,8 @@ async def _at_least(received: list[dict[str, Any]], n: int) -> bool:
 
 
 async def _sent_rows(app: FastAPI, n: int) -> list[dict[str, Any]]:
-    rows = await in_state(app, "SENT", "DELIVERED", "READ")
-    return rows if len(rows) == n else []
+    sent = await messages_in_state(app, "SENT", "DELIVERED", "READ")
+    return sent if len(sent) == n else []
 
 
 def counted(state: str, channel: str) -> float:

@@ -8,7 +8,7 @@ import httpx
 from services.registry.app import create_app
 from shared.settings import RegistrySettings, Settings
 from testkit.apps import running
-from tests.integration.test_intake_fuzz import draw_cases, send_all
+from testkit.fuzz import draw_cases, send_all
 
 STREAMS = {"/dashboard/events"}  # server-sent events never end: checked by the browser tests instead
 

@@ -8,69 +8,16 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import select
-
 from services.registry.app import create_app
-from services.registry.store import PE, W
 from services.registry.worklist import list_items
-from shared.db import make_engine
-from shared.events import Event, ReactivationDecided
+from shared.events import Event
 from shared.settings import RegistrySettings, Settings
 from shared.topics import DECISIONS
 from testkit.apps import running
+from testkit.events import T0, H, again, decided
 from testkit.kafka import produce
 from testkit.polling import eventually
-
-T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
-H = dt.timedelta(hours=1)
-
-
-def decided(
-    nik: str,
-    rid: uuid.UUID,
-    outcome: str,
-    at: dt.datetime,
-    reasons: tuple[str, ...] = (),
-    follow_ups: tuple[str, ...] = (),
-    path: str = "EMERGENCY",
-) -> ReactivationDecided:
-    return ReactivationDecided(
-        occurred_at=at,
-        source="eligibility",
-        nik=nik,
-        decision_id=uuid.uuid5(rid, outcome),
-        request_id=rid,
-        path=path,  # type: ignore[arg-type]
-        channel="HOSPITAL" if path == "EMERGENCY" else "VILLAGE",  # type: ignore[arg-type]
-        outcome=outcome,  # type: ignore[arg-type]
-        reasons=list(reasons),  # type: ignore[arg-type]
-        follow_ups=list(follow_ups),  # type: ignore[arg-type]
-        policy_version="t",
-        received_at=T0,
-        decided_at=at,
-        sla_deadline=T0 + 24 * H if path == "EMERGENCY" else None,
-    )
-
-
-def again(e: ReactivationDecided) -> ReactivationDecided:
-    """The same decision re-sent under a new event id (a re-decision, a replay from the outbox)."""
-    return e.model_copy(update={"event_id": uuid.uuid4()})
-
-
-async def _seen(settings: Settings, events: list[Event]) -> bool:
-    engine = make_engine(settings)
-    async with engine.connect() as conn:
-        found = (await conn.execute(select(PE.c.event_id).where(PE.c.event_id.in_([e.event_id for e in events])))).all()
-    await engine.dispose()
-    return len(found) == len({e.event_id for e in events})
-
-
-async def _items(settings: Settings, rid: uuid.UUID) -> list[dict]:  # type: ignore[type-arg]
-    engine = make_engine(settings)
-    async with engine.connect() as conn:
-        rows = (await conn.execute(select(W).where(W.c.request_id == rid).order_by(W.c.kind))).mappings().all()
-    await engine.dispose()
-    return [dict(r) for r in rows]
+from testkit.registry import events_seen, worklist_items
 
 
 async def test_follow_ups_are_stored_once_under_redelivery(settings: Settings) -> None:
@@ -80,8 +27,8 @@ async def test_follow_ups_are_stored_once_under_redelivery(settings: Settings) -
     stream: list[Event] = [pending, approved, approved, again(approved), again(pending)]
     async with running(create_app(RegistrySettings(**settings.model_dump()))):
         await produce(settings, DECISIONS, *stream)
-        await eventually(lambda: _seen(settings, stream))
-        items = await _items(settings, rid)
+        await eventually(lambda: events_seen(settings, stream))
+        items = await worklist_items(settings, rid)
     assert [(i["kind"], i["state"]) for i in items] == [("DESIL_REVERIFICATION", "OPEN"), ("SIKS_NG_ENTRY", "OPEN")]
     siks = items[1]
     assert siks["opened_at"] == pending.decided_at  # the first decision that carried it opened it
@@ -97,15 +44,15 @@ async def test_an_emergency_held_by_a_conflict_is_on_the_list_at_once_and_done_w
     held = decided(nik, rid, "PENDING", T0 + H / 60, ("NIK_CONFLICT",))
     async with running(create_app(RegistrySettings(**settings.model_dump()))) as app:
         await produce(settings, DECISIONS, held, again(held))
-        found = await eventually(lambda: _items(settings, rid))
+        found = await eventually(lambda: worklist_items(settings, rid))
         assert [(i["kind"], i["state"], i["due_at"]) for i in found] == [("EMERGENCY_HELD", "OPEN", T0 + 24 * H)]
         assert found[0]["opened_at"] == held.decided_at  # minutes after receipt, not after 24 hours
 
         approved = decided(nik, rid, "APPROVED", T0 + 3 * H)
         late = again(held)  # the held decision redelivered after the approval
         await produce(settings, DECISIONS, approved, late)
-        await eventually(lambda: _seen(settings, [approved, late]))
-        [item] = await _items(settings, rid)
+        await eventually(lambda: events_seen(settings, [approved, late]))
+        [item] = await worklist_items(settings, rid)
         assert (item["state"], item["closed_by"], item["closed_at"]) == ("DONE", "system:decision", T0 + 3 * H)
         assert item["note"] == "decided APPROVED"
         assert await list_items(app.state.engine, kind="EMERGENCY_HELD") == []  # OPEN by default
@@ -122,7 +69,7 @@ async def test_a_held_emergency_for_a_list_not_yet_seen_and_the_list_filters(set
     ]
     async with running(create_app(RegistrySettings(**settings.model_dump()))) as app:
         await produce(settings, DECISIONS, *events)
-        await eventually(lambda: _seen(settings, events))
+        await eventually(lambda: events_seen(settings, events))
         engine = app.state.engine
         [held_papua] = await list_items(engine, province="Papua")
         assert (held_papua["kind"], held_papua["regency"]) == ("EMERGENCY_HELD", "Kota Jayapura")

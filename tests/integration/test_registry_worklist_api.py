@@ -16,9 +16,10 @@ from shared.events import Event
 from shared.settings import RegistrySettings, Settings
 from shared.topics import DECISIONS
 from testkit.apps import running
+from testkit.events import T0, H, decided
 from testkit.kafka import produce
 from testkit.polling import eventually
-from tests.integration.test_registry_worklist import T0, H, _seen, decided
+from testkit.registry import events_seen
 
 TANGSEL, TANGERANG, DENPASAR = "3674015708900001", "3671015708900002", "5171015708900003"
 
@@ -55,7 +56,7 @@ async def test_worklist_api_filters_pages_binds_regions_and_marks_done(settings:
         banten = await keys.issue("Dinsos Banten", ["worklist:read"], province="36")
         dashboard = await keys.issue("screen", ["dashboard:read", "participants:read"])
         await produce(settings, DECISIONS, *events)
-        await eventually(lambda: _seen(settings, events))
+        await eventually(lambda: events_seen(settings, events))
 
         # Scopes: no key 401, a key without worklist:read 403.
         assert (await c.get("/v1/worklist")).status_code == 401

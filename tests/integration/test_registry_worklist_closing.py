@@ -14,9 +14,10 @@ from shared.events import BiometricRecorded, DesilUpdated, EmergencySlaChanged, 
 from shared.settings import RegistrySettings, Settings
 from shared.topics import DECISIONS, PARTICIPANT_EVENTS, TIMER_EVENTS
 from testkit.apps import running
+from testkit.events import T0, H, again, decided
 from testkit.kafka import produce
 from testkit.polling import eventually
-from tests.integration.test_registry_worklist import T0, H, _items, _seen, again, decided
+from testkit.registry import events_seen, worklist_items
 
 NOW = T0 + 48 * H  # the registry's clock: when the system closed what it closed
 
@@ -36,11 +37,11 @@ async def test_facts_close_the_items_they_satisfy_once_under_redelivery(settings
     before = closed("BIOMETRIC_RECORDING", "system:participant.biometric_recorded")
     async with running(create_app(RegistrySettings(**settings.model_dump()), clock=lambda: NOW)):
         await produce(settings, DECISIONS, approved)
-        await eventually(lambda: _items(settings, rid))
+        await eventually(lambda: worklist_items(settings, rid))
         stale = fact(DesilUpdated, nik, desil=7, effective_on=dt.date(2026, 11, 1))  # before the item: no
         await produce(settings, PARTICIPANT_EVENTS, stale)
-        await eventually(lambda: _seen(settings, [stale]))
-        assert {i["kind"]: i["state"] for i in await _items(settings, rid)}["DESIL_REVERIFICATION"] == "OPEN"
+        await eventually(lambda: events_seen(settings, [stale]))
+        assert {i["kind"]: i["state"] for i in await worklist_items(settings, rid)}["DESIL_REVERIFICATION"] == "OPEN"
 
         facts = [
             fact(BiometricRecorded, nik, recorded_on=dt.date(2026, 11, 24)),
@@ -50,8 +51,8 @@ async def test_facts_close_the_items_they_satisfy_once_under_redelivery(settings
         # Each delivered twice (a redelivery) and posted again under a new id (another source's copy).
         stream = [*facts, *facts, *(e.model_copy(update={"event_id": uuid.uuid4()}) for e in facts)]
         await produce(settings, PARTICIPANT_EVENTS, *stream)
-        await eventually(lambda: _seen(settings, stream))
-        items = {i["kind"]: i for i in await _items(settings, rid)}
+        await eventually(lambda: events_seen(settings, stream))
+        items = {i["kind"]: i for i in await worklist_items(settings, rid)}
     assert {k: (i["state"], i["closed_by"], i["closed_at"]) for k, i in items.items()} == {
         "BIOMETRIC_RECORDING": ("DONE", "system:participant.biometric_recorded", NOW),
         "SIKS_NG_ENTRY": ("DONE", "system:participant.id_semesta_assigned", NOW),
@@ -66,12 +67,12 @@ async def test_a_follow_up_whose_fact_came_first_is_done_as_it_opens(settings: S
     recorded = fact(BiometricRecorded, nik, recorded_on=dt.date(2026, 11, 24))
     async with running(create_app(RegistrySettings(**settings.model_dump()), clock=lambda: NOW)):
         await produce(settings, PARTICIPANT_EVENTS, recorded)
-        await eventually(lambda: _seen(settings, [recorded]))
+        await eventually(lambda: events_seen(settings, [recorded]))
         # The decision was made before eligibility heard of the recording: it still asks for it.
         approved = decided(nik, rid, "APPROVED", T0 + H, follow_ups=("BIOMETRIC_RECORDING", "SIKS_NG_ENTRY"))
         await produce(settings, DECISIONS, approved, again(approved))
-        await eventually(lambda: _seen(settings, [approved]))
-        items = {i["kind"]: (i["state"], i["closed_by"]) for i in await _items(settings, rid)}
+        await eventually(lambda: events_seen(settings, [approved]))
+        items = {i["kind"]: (i["state"], i["closed_by"]) for i in await worklist_items(settings, rid)}
     assert items == {
         "BIOMETRIC_RECORDING": ("DONE", "system:participant.biometric_recorded"),
         "SIKS_NG_ENTRY": ("OPEN", None),
@@ -98,8 +99,8 @@ async def test_a_breach_opens_one_sla_breached_item_done_with_the_final_decision
     async with running(create_app(RegistrySettings(**settings.model_dump()), clock=lambda: NOW)):
         stream = [sla(nik, rid, "WARNING", T0 + 12 * H), breached, breached, again_sla(breached)]
         await produce(settings, TIMER_EVENTS, *stream)
-        await eventually(lambda: _seen(settings, stream))
-        [item] = await _items(settings, rid)
+        await eventually(lambda: events_seen(settings, stream))
+        [item] = await worklist_items(settings, rid)
         assert (item["kind"], item["state"], item["due_at"], item["opened_at"]) == (
             "SLA_BREACHED",
             "OPEN",
@@ -109,18 +110,18 @@ async def test_a_breach_opens_one_sla_breached_item_done_with_the_final_decision
         assert item["regency"] == "Kota Tangerang Selatan"
         approved = decided(nik, rid, "APPROVED", T0 + 25 * H)
         await produce(settings, DECISIONS, approved)
-        await eventually(lambda: _seen(settings, [approved]))
-        [item] = await _items(settings, rid)
+        await eventually(lambda: events_seen(settings, [approved]))
+        [item] = await worklist_items(settings, rid)
         assert (item["state"], item["closed_by"], item["note"]) == ("DONE", "system:decision", "decided APPROVED")
 
         # A breach reported after the emergency was finally decided opens nothing.
         rejected = decided(nik, late, "REJECTED", T0 + 2 * H, ("DECEASED",))
         await produce(settings, DECISIONS, rejected)
-        await eventually(lambda: _seen(settings, [rejected]))
+        await eventually(lambda: events_seen(settings, [rejected]))
         after = sla(nik, late, "BREACHED", T0 + 24 * H)
         await produce(settings, TIMER_EVENTS, after)
-        await eventually(lambda: _seen(settings, [after]))
-        assert await _items(settings, late) == []
+        await eventually(lambda: events_seen(settings, [after]))
+        assert await worklist_items(settings, late) == []
     assert metrics.WORKLIST_OPENED.labels("SLA_BREACHED")._value.get() - before == 1
 
 
@@ -141,22 +142,22 @@ async def test_what_a_pending_request_waits_for_is_listed_then_closed_by_the_fac
     other = decided(someone, expires, "PENDING", T0 + H, ("BIOMETRIC_MISSING",), path="REGULAR")
     async with running(create_app(RegistrySettings(**settings.model_dump()), clock=lambda: NOW)):
         await produce(settings, DECISIONS, pending, again(pending), other)
-        await eventually(lambda: _seen(settings, [pending, other]))
-        items = await _items(settings, rid)
+        await eventually(lambda: events_seen(settings, [pending, other]))
+        items = await worklist_items(settings, rid)
         assert [(i["kind"], i["state"], i["due_at"]) for i in items] == [
             ("BIOMETRIC_RECORDING", "OPEN", closes),
             ("DESIL_REVERIFICATION", "OPEN", closes),
         ]
         recorded = fact(BiometricRecorded, nik, recorded_on=dt.date(2026, 11, 24))
         await produce(settings, PARTICIPANT_EVENTS, recorded)
-        await eventually(lambda: _seen(settings, [recorded]))
+        await eventually(lambda: events_seen(settings, [recorded]))
         # The re-ranking came through a village letter eligibility accepted: approved, the rest is moot.
         approved = decided(nik, rid, "APPROVED", T0 + 3 * H, follow_ups=("SIKS_NG_ENTRY",), path="REGULAR")
         expired = decided(someone, expires, "EXPIRED", T0 + 4 * H, ("WINDOW_EXPIRED",), path="REGULAR")
         await produce(settings, DECISIONS, approved, expired, again(pending))
-        await eventually(lambda: _seen(settings, [approved, expired]))
-        items = {i["kind"]: (i["state"], i["closed_by"], i["note"]) for i in await _items(settings, rid)}
-        [other_item] = await _items(settings, expires)
+        await eventually(lambda: events_seen(settings, [approved, expired]))
+        items = {i["kind"]: (i["state"], i["closed_by"], i["note"]) for i in await worklist_items(settings, rid)}
+        [other_item] = await worklist_items(settings, expires)
     assert items == {
         "BIOMETRIC_RECORDING": ("DONE", "system:participant.biometric_recorded", "recorded 2026-11-24"),
         "DESIL_REVERIFICATION": ("DONE", "system:decision", "decided APPROVED"),

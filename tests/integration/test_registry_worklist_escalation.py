@@ -19,12 +19,13 @@ from shared.db import make_engine
 from shared.events import NikConflictReported
 from shared.settings import RegistrySettings, Settings
 from shared.topics import EMERGENCY_REQUESTS, PARTICIPANT_EVENTS
-from testkit.apps import running
+from testkit.apps import running, serving
+from testkit.clock import Clock
+from testkit.eligibility import eligibility_settings, facts_applied
+from testkit.events import NIK, NOW, deactivated, emergency
 from testkit.kafka import produce
+from testkit.notifier import Sim, notifier_settings
 from testkit.polling import eventually
-from tests.integration.test_eligibility_flow import NIK, NOW, deactivated, elig_settings, emergency, facts_applied
-from tests.integration.test_notifier_delivery import Clock, Sim, notifier_settings, serving
-from tests.integration.test_notifier_delivery import sim as sim  # noqa: F401 - the simulator fixture
 
 ON_CALL = "+6281100000001"
 H = dt.timedelta(hours=1)
@@ -54,7 +55,7 @@ async def test_a_held_emergency_is_on_the_worklist_at_once_and_escalated_at_12_a
     notifier = create_notifier(notifier_settings(settings, sim, escalation_contacts={"36.74": ON_CALL}), clock=clock)
     registry = create_registry(RegistrySettings(**settings.model_dump()))
     async with serving(notifier, sim.notifier_port), running(registry):
-        async with running(create_eligibility(elig_settings(settings), clock=clock, timer_interval_s=0.1)):
+        async with running(create_eligibility(eligibility_settings(settings), clock=clock, timer_interval_s=0.1)):
             await produce(
                 settings,
                 PARTICIPANT_EVENTS,
@@ -70,7 +71,7 @@ async def test_a_held_emergency_is_on_the_worklist_at_once_and_escalated_at_12_a
 
         # Eligibility restarts; its timers are rows in its database, so the clock alone moves them.
         clock.now = NOW + 12 * H + dt.timedelta(seconds=1)
-        async with running(create_eligibility(elig_settings(settings), clock=clock, timer_interval_s=0.1)):
+        async with running(create_eligibility(eligibility_settings(settings), clock=clock, timer_interval_s=0.1)):
             [warning] = await eventually(lambda: told(sim, 1), timeout=60)
             assert "12 jam" in warning and "3674********0001" in warning and NIK not in warning
             clock.now = NOW + 24 * H + dt.timedelta(seconds=1)

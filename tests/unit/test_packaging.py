@@ -46,3 +46,9 @@ def test_every_runtime_dependency_is_imported_by_the_code() -> None:
         if not re.search(rf"^\s*(from|import) {re.escape(module)}\b", sources, re.MULTILINE):
             unused.append(name)
     assert not unused, f"runtime dependencies nothing imports (drop them or move them to dev): {unused}"
+
+
+def test_the_testkit_is_installed_with_the_project() -> None:
+    """Tests and benchmarks import `testkit` wherever they run from (docs/CONVENTIONS.md, Tests)."""
+    assert "testkit*" in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert (ROOT / "testkit" / "__init__.py").exists()

@@ -21,7 +21,8 @@ from deploy import gen_k8s_topics
 from pbi_cli import serve
 from shared import settings as shared_settings
 from shared.topics import CATALOGUE, DLQ_RETENTION_MS, all_topic_names
-from tests.unit.deploy import tools as deploy_tools
+from testkit import deploy_tools
+from testkit.deploy_tools import defined_metric_names, promql_metric_names
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
@@ -96,37 +97,6 @@ def yaml_docs(path: Path) -> list[dict[str, Any]]:
 
 def k8s_docs(kind: str, root: Path = BASE) -> list[dict[str, Any]]:
     return [d for p in sorted(root.rglob("*.yaml")) for d in yaml_docs(p) if d.get("kind") == kind]
-
-
-PROMQL_WORDS = {
-    "rate", "irate", "increase", "sum", "avg", "max", "min", "count", "by", "without", "histogram_quantile",
-    "topk", "bottomk", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "clamp_min",
-    "delta", "deriv", "time", "vector", "offset", "le",
-}  # fmt: skip
-
-
-def promql_metric_names(expr: str) -> set[str]:
-    expr = re.sub(r'"[^"]*"', "", expr)
-    expr = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
-    expr = re.sub(r"\[[^\]]*\]", "", expr)  # range selectors
-    expr = re.sub(r"\b\d+(ms|[smhdwy])\b", "", expr)  # durations (offset 15m)
-    expr = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", expr)  # grouping labels
-    tokens = set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", expr))
-    return {t for t in tokens if t not in PROMQL_WORDS and not re.fullmatch(r"\d.*", t)}
-
-
-def defined_metric_names() -> set[str]:
-    """Every prometheus_client metric name defined in shared/ and services/ (with exposition suffixes)."""
-    names: set[str] = set()
-    pattern = re.compile(r"\b(Counter|Gauge|Histogram|Summary)\(\s*\"([a-z_:][a-z0-9_:]*)\"")
-    for path in [*ROOT.glob("shared/**/*.py"), *ROOT.glob("services/**/*.py")]:
-        for kind, name in pattern.findall(path.read_text()):
-            names.add(name)
-            if kind == "Counter":
-                names.add(name if name.endswith("_total") else name + "_total")
-            if kind in ("Histogram", "Summary"):
-                names |= {name + "_bucket", name + "_sum", name + "_count"}
-    return names
 
 
 # ---------- compose ----------

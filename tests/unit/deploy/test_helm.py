@@ -12,8 +12,7 @@ import pytest
 import yaml
 
 from deploy import gen_helm_chart
-from tests.unit.deploy.test_k8s_validate import kubeconform, problems
-from tests.unit.deploy.tools import ROOT, run, tool
+from testkit.deploy_tools import ROOT, kubeconform, problems, run, tool
 
 # The first test to need helm may build it (deploy/tools.sh).
 pytestmark = pytest.mark.timeout(2400)

@@ -12,8 +12,7 @@ import pytest
 import yaml
 
 from deploy import gen_k8s_rules
-from tests.unit.deploy.test_deploy_files import defined_metric_names, promql_metric_names
-from tests.unit.deploy.tools import ROOT, run, tool
+from testkit.deploy_tools import ROOT, defined_metric_names, promql_metric_names, run, tool
 
 # The first test to need a tool may build it (deploy/tools.sh; promtool takes minutes on a fresh machine).
 pytestmark = pytest.mark.timeout(2400)

@@ -42,7 +42,7 @@ def kafka_versions() -> dict[str, str]:
             DEPLOY / "local" / "kafka" / "tools" / "pom.xml"
         ),
         "compose (apache/kafka image)": compose["services"]["kafka"]["image"].removeprefix("apache/kafka:"),
-        "testcontainers (tests/infra.py)": image.removeprefix("apache/kafka:"),
+        "testcontainers (testkit/infra.py)": image.removeprefix("apache/kafka:"),
         "Strimzi (spec.kafka.version)": str(strimzi_kafka()["spec"]["kafka"]["version"]),
     }
 

@@ -7,7 +7,7 @@ import json
 from services.intake.bulk import Invalid, Prepared, prepare
 from services.intake.domain.idempotency import body_hash
 from services.intake.events_body import parse_events
-from tests.unit.intake.test_validation import deactivation
+from testkit.bodies import deactivation
 
 
 def batch(n: int) -> dict:

@@ -11,20 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from services.intake.api import EmergencyBody, ReactivationBody
 from services.intake.events_body import MAX_BATCH, VALIDATE_CHUNK, parse_events
 from shared.events import DesilUpdated, ParticipantDeactivated
-
-NIK = "3674015708900001"
-
-
-def deactivation(nik: str = NIK, **extra: object) -> dict:
-    return {
-        "type": "participant.deactivated",
-        "occurred_at": "2026-11-01T08:00:00+07:00",
-        "source": "SIKS-NG",
-        "nik": nik,
-        "deactivated_on": "2026-11-01",
-        "reason": "DESIL_ABOVE_5",
-        **extra,
-    }
+from testkit.bodies import deactivation
+from testkit.events import NIK
 
 
 def locs(exc: pytest.ExceptionInfo[RequestValidationError]) -> list[tuple]:

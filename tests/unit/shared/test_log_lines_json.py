@@ -14,7 +14,6 @@ import structlog
 
 from shared.observability import configure_logging
 from testkit import log_scan
-from tests.unit.shared.test_log_masking import logs  # noqa: F401 - the fixture that restores logging
 
 TRICKY = 'he said "stop"\nand left\\ \t\r\x1b[31m {not json}'
 

@@ -7,7 +7,6 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -16,21 +15,6 @@ from shared.observability import configure_logging
 from testkit import log_scan
 
 NIK, PHONE = "3674015708900001", "081234567890"
-
-
-@pytest.fixture
-def logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
-    """Configured in the test itself (capsys swaps sys.stdout only once the test runs); the process's
-    logging is put back afterwards (structlog would keep writing to the closed capture)."""
-    saved, root = structlog.get_config(), logging.getLogger()
-    level, hooks = root.level, (sys.excepthook, threading.excepthook)
-    yield capsys
-    structlog.configure(**{**saved, "cache_logger_on_first_use": False})
-    root.setLevel(level)
-    sys.excepthook, threading.excepthook = hooks
-    for handler in [h for h in root.handlers if getattr(h, "pbi_masking_handler", False)]:
-        root.removeHandler(handler)
-    logging.getLogger("faststream.access.kafka").handlers.clear()
 
 
 def _fail() -> None:

@@ -1,7 +1,7 @@
-"""Runs last among the e2e tests (file order): its load must not slow the others down.
-
-`make demo` in CI size (DEMO_SCALE=small): it finishes, decides every request, and its printed
-summary agrees with what the registry says afterwards."""
+"""`make demo` in CI size (DEMO_SCALE=small) on the session's running system: it finishes, decides every
+request, and its printed summary agrees with what the registry says afterwards. It returns only once every
+request it made is decided, and its people are none of the other tests' (seeded generator), so it may run
+before or after them."""
 
 from __future__ import annotations
 
