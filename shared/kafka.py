@@ -4,7 +4,8 @@
 - Consumers: a named group, auto-commit off, offsets committed only after the handler's
   effect is durable (manual ack), read_committed so aborted transactions are never seen.
 - Poison records (not JSON, unknown type, schema violation) go to the topic's dead-letter
-  topic with the reason in headers and never stop the partition.
+  topic with the reason in headers and never stop the partition (published by shared.messaging's
+  DirectPublisher, like every record the project produces).
 - Handler failures: transient ones (database or broker unreachable) are retried until they
   succeed, never dead-lettered, so valid data is not parked because a dependency blinked;
   other failures are retried a few times, then the failing records alone are dead-lettered.
@@ -15,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -35,6 +37,7 @@ from shared.asyncapi import carried, declare_publisher, describe_subscriber, mod
 from shared.errors import is_transient
 from shared.kafka_security import kafka_client_options, kafka_security
 from shared.masking import mask_personal_data
+from shared.messaging import DirectPublisher, Record, wire_headers
 from shared.settings import Settings
 from shared.topics import CATALOGUE, DLQ_RETENTION_MS, Replication, TopicSpec, replication_for
 
@@ -60,12 +63,16 @@ DEAD_LETTERS = Counter(
 )
 
 
+# Each broker's Kafka login (kafka_client_options), for the producer of its subscribers' dead letters.
+_CLIENT_OPTIONS: weakref.WeakKeyDictionary[KafkaBroker, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
 def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroker:
     """The one way services build a broker: idempotent producer, acks from all replicas.
 
     FastStream logs every message received and processed; at a wave's tens of thousands of
     records a second that is a large share of the CPU, so those lines go at DEBUG."""
-    return KafkaBroker(
+    broker = KafkaBroker(
         # Every broker of a comma-separated list (a cluster): FastStream takes one string as one address.
         [server.strip() for server in settings.kafka_bootstrap_servers.split(",")],
         client_id=client_id,
@@ -82,6 +89,8 @@ def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroke
         request_timeout_ms=kwargs.pop("request_timeout_ms", 15_000),
         **kwargs,
     )
+    _CLIENT_OPTIONS[broker] = kafka_client_options(settings)
+    return broker
 
 
 async def ensure_topics(settings: Settings, specs: Sequence[TopicSpec] = CATALOGUE) -> list[str]:
@@ -159,41 +168,51 @@ class RetryPolicy:
     max_delay_s: float = 5.0
 
 
-class DeadLetters:
-    """Publishes records that cannot be processed to `<topic>.dlq`, reason in the headers."""
+def dead_letter_record(record: ConsumerRecord, reason: str, error: str, retries: int, group: str) -> Record:
+    """The record as it came (value, key, its own headers) for `<topic>.dlq`, the failure in x-dlq-* headers.
+    record.topic already carries the prefix: the dead-letter topic is named from it exactly."""
+    headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+    headers.update(
+        {
+            HEADER_REASON: mask_personal_data(reason)[:1000],
+            HEADER_ERROR: error,
+            HEADER_RETRIES: str(retries),
+            HEADER_ORIGIN: record.topic,
+            HEADER_PARTITION: str(record.partition),
+            HEADER_OFFSET: str(record.offset),
+            HEADER_GROUP: group,
+        }
+    )
+    return Record(f"{record.topic}.dlq", record.value or b"", record.key, wire_headers(headers))
 
-    def __init__(self, broker: KafkaBroker, service: str, group: str) -> None:
-        self.broker, self.service, self.group = broker, service, group
+
+class DeadLetters:
+    """Publishes records that cannot be processed to `<topic>.dlq`, reason in the headers. Dead letters are
+    rare: a producer (DirectPublisher, the broker's login) is opened for a delivery that has some, and closed."""
+
+    def __init__(self, client_options: Mapping[str, Any], service: str, group: str) -> None:
+        self.client_options, self.service, self.group = client_options, service, group
         self.count = 0
 
-    async def send(self, record: ConsumerRecord, reason: str, error: str, retries: int, prefix: str) -> None:
-        topic = record.topic
-        dlq = f"{topic}.dlq"
-        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
-        headers.update(
-            {
-                HEADER_REASON: mask_personal_data(reason)[:1000],
-                HEADER_ERROR: error,
-                HEADER_RETRIES: str(retries),
-                HEADER_ORIGIN: topic,
-                HEADER_PARTITION: str(record.partition),
-                HEADER_OFFSET: str(record.offset),
-                HEADER_GROUP: self.group,
-            }
-        )
-        # The broker's own prefix is already part of record.topic: publish to the exact name.
-        await self.broker.publish(record.value or b"", topic=dlq, key=record.key, headers=headers)
-        self.count += 1
-        DEAD_LETTERS.labels(topic=topic.removeprefix(prefix), service=self.service).inc()
-        log.warning(
-            "dead_lettered",
-            topic=topic,
-            partition=record.partition,
-            offset=record.offset,
-            reason=mask_personal_data(reason),
-            error=error,
-            group=self.group,
-        )
+    async def send(self, failed: Sequence[tuple[ConsumerRecord, str, str, int]], prefix: str) -> None:
+        """(record, reason, error, retries) each; returns once Kafka acknowledged them all."""
+        if not failed:
+            return
+        dead = [dead_letter_record(record, reason, error, n, self.group) for record, reason, error, n in failed]
+        async with DirectPublisher(self.client_options) as producer:
+            await producer.publish(dead)
+        for record, reason, error, _ in failed:
+            self.count += 1
+            DEAD_LETTERS.labels(topic=record.topic.removeprefix(prefix), service=self.service).inc()
+            log.warning(
+                "dead_lettered",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                reason=mask_personal_data(reason),
+                error=error,
+                group=self.group,
+            )
 
 
 async def _with_retries(call: Callable[[], Awaitable[None]], policy: RetryPolicy, what: str) -> BaseException | None:
@@ -262,8 +281,11 @@ def subscribe(
     if urgent:
         subscriber_kwargs = {**URGENT_POLLING, **subscriber_kwargs}
 
+    if broker not in _CLIENT_OPTIONS:
+        raise ValueError("subscribe() needs a broker made by make_broker: its dead letters log in as it does")
+
     def register(handler: Callable[[list[T]], Awaitable[None]]) -> DeadLetters:
-        dead_letters = DeadLetters(broker, service, group)
+        dead_letters = DeadLetters(_CLIENT_OPTIONS[broker], service, group)
         title = subscriber_title(broker, service, prefix + spec.name, group)
         subscriber = broker.subscriber(
             prefix + spec.name,
@@ -315,13 +337,15 @@ async def _process(
     prefix: str,
 ) -> None:
     good: list[tuple[ConsumerRecord, T]] = []
+    poison: list[tuple[ConsumerRecord, str, str, int]] = []
     for i, record in enumerate(records, 1):
         try:
             good.append((record, decode_record(record, adapter)))
         except PoisonRecord as exc:
-            await dead_letters.send(record, str(exc), "PoisonRecord", 0, prefix)
+            poison.append((record, str(exc), "PoisonRecord", 0))
         if i % DECODE_YIELD_EVERY == 0:
             await asyncio.sleep(0)
+    await dead_letters.send(poison, prefix)
     if not good:
         return
     topic = good[0][0].topic.removeprefix(prefix)
@@ -330,17 +354,14 @@ async def _process(
     if error is None:
         return
     # The batch keeps failing: find the records that fail on their own, process the rest.
+    failing: list[tuple[ConsumerRecord, str, str, int]] = []
     for record, event in good:
         with correlation.handling(_correlations([(record, event)])), tracing.consuming(topic, [record.headers]):
             single_error = await _with_retries(functools.partial(handler, [event]), policy, "record")
         if single_error is not None:
-            await dead_letters.send(
-                record,
-                f"{type(single_error).__name__}: {single_error}",
-                type(single_error).__name__,
-                policy.attempts,
-                prefix,
-            )
+            name = type(single_error).__name__
+            failing.append((record, f"{name}: {single_error}", name, policy.attempts))
+    await dead_letters.send(failing, prefix)
 
 
 def _correlations(good: Sequence[tuple[ConsumerRecord, Any]]) -> dict[Any, str]:

@@ -7,10 +7,12 @@ import datetime as dt
 import uuid
 
 import pytest
+from aiokafka import ConsumerRecord
 from opentelemetry.sdk.trace import TracerProvider
 
 from shared import correlation, tracing
 from shared.events import DesilUpdated, participant_event_adapter
+from shared.kafka import dead_letter_record
 from shared.messaging import (
     EVENT_TYPE,
     DirectPublisher,
@@ -102,3 +104,17 @@ async def test_a_transactional_publisher_refuses_to_send_outside_a_transaction()
     with pytest.raises(TypeError, match="publish"):
         await tx.send([Record("t", b"{}")])
     await tx.publish([])  # nothing to publish: not even a connection
+
+
+def test_a_dead_letter_is_the_record_as_it_came_with_the_failure_in_its_headers() -> None:
+    incoming = Record.of("p.pbi.decisions.v1", desil(), correlation_id="req-9")
+    record = ConsumerRecord(
+        incoming.topic, 1, 42, 0, 0, incoming.key, incoming.value, None, 0, 0, list(incoming.headers)
+    )
+    dead = dead_letter_record(record, f"schema violation: nik {NIK}", "PoisonRecord", 3, "p.registry")
+    assert (dead.topic, dead.key, dead.value) == ("p.pbi.decisions.v1.dlq", incoming.key, incoming.value)
+    headers = dict(dead.headers)
+    assert headers[correlation.HEADER] == b"req-9" and headers[EVENT_TYPE] == b"participant.desil_updated"
+    assert headers["x-original-topic"] == b"p.pbi.decisions.v1" and headers["x-original-offset"] == b"42"
+    assert headers["x-retry-count"] == b"3" and headers["x-consumer-group"] == b"p.registry"
+    assert NIK.encode() not in headers["x-dlq-reason"]  # masked
