@@ -59,11 +59,8 @@ test-unit: venv ## fast tests only (no infrastructure)
 test-integration: venv infra-up
 	@$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
 
-# Each service runs as an urgent and a bulk process (deploy/local/run.py); REPLICAS=2 runs two of each
-# consumer role (distinct group members, ports + 200 per replica).
-REPLICAS ?= 1
-up: venv infra-up ## start Kafka, PostgreSQL and all services in the background (REPLICAS=2: two of each role)
-	@$(BIN)/python -m deploy.local.run up --replicas $(REPLICAS)
+up: venv infra-up ## start Kafka, PostgreSQL and all services in the background
+	@$(BIN)/python -m deploy.local.run up
 
 down: ## stop what `make up` started
 	@test -x $(BIN)/python && $(BIN)/python -m deploy.local.run down || true
@@ -74,8 +71,9 @@ demo: up ## play a realistic day (Tangerang Selatan wave) and print a summary
 bench: venv infra-up ## benchmarks: prints a table, writes bench-results.json
 	@$(BIN)/python -m bench.run
 
-chaos: venv infra-up ## fault injection scenarios: writes chaos-results.json
+chaos: venv infra-up ## fault injection scenarios, on one broker then on a local 3-broker cluster: writes chaos-results.json
 	@$(BIN)/python -m bench.chaos
+	@$(BIN)/python -m bench.chaos_cluster
 
 k8s-topics: venv ## regenerate the Strimzi KafkaTopic resources from the topic catalogue
 	@$(BIN)/python -m deploy.gen_k8s_topics
