@@ -59,8 +59,11 @@ test-unit: venv ## fast tests only (no infrastructure)
 test-integration: venv infra-up
 	@$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
 
-up: venv infra-up ## start Kafka, PostgreSQL and all services in the background
-	@$(BIN)/python -m deploy.local.run up
+# Each service runs as an urgent and a bulk process (deploy/local/run.py); REPLICAS=2 runs two of each
+# consumer role (distinct group members, ports + 200 per replica).
+REPLICAS ?= 1
+up: venv infra-up ## start Kafka, PostgreSQL and all services in the background (REPLICAS=2: two of each role)
+	@$(BIN)/python -m deploy.local.run up --replicas $(REPLICAS)
 
 down: ## stop what `make up` started
 	@test -x $(BIN)/python && $(BIN)/python -m deploy.local.run down || true
