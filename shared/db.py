@@ -48,9 +48,16 @@ def connect_options(database_url: str) -> tuple[str, dict[str, Any]]:
 
 
 def make_engine(settings: Settings, **kwargs: object) -> AsyncEngine:
+    """The service's pool, made to ride out a database failover (CloudNativePG in the cluster, deploy/k8s/README.md):
+    - every connection insists on a writable primary (`target_session_attrs=read-write`, asyncpg checks it at
+      connect time): during a switchover a connection that lands on the demoted primary is refused and
+      retried, never used to write. A `target_session_attrs` in DATABASE_URL wins;
+    - `pool_pre_ping` tests a pooled connection before handing it out, so one the old primary (or an
+      administrator's pg_terminate_backend) closed is replaced instead of failing the next unit of work."""
     url, connect_args = connect_options(settings.database_url)
-    if connect_args:
-        kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}  # type: ignore[dict-item]
+    if "target_session_attrs" not in make_url(url).query:
+        connect_args["target_session_attrs"] = "read-write"
+    kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}  # type: ignore[dict-item]
     engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,

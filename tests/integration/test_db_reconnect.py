@@ -1,0 +1,102 @@
+"""A service's database pool (shared.db.make_engine) rides out what a primary failover does to it, on the real
+PostgreSQL: every pooled connection killed by the server (pg_terminate_backend, as a restart or a CloudNativePG
+switchover does) is replaced by pool pre-ping, so the next unit of work succeeds; a unit of work that was using
+the connection fails with an error the consumers retry (transient), never dead-letter; and every connection
+insists on a writable primary (target_session_attrs=read-write), so a demoted primary is never written to.
+The suite's shared PostgreSQL is never restarted: only this test's own database's connections are terminated."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from shared.db import make_engine, make_sessions, transaction
+from shared.errors import is_transient
+from shared.settings import Settings
+from testkit.infra import Infra
+
+pytestmark = pytest.mark.integration
+
+
+async def terminate_others(admin_url: str, database: str) -> int:
+    """pg_terminate_backend for every connection to `database` (the test's own), as a failover would."""
+    admin = create_async_engine(admin_url)
+    try:
+        async with admin.connect() as conn:
+            killed = await conn.scalar(
+                text("select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = :d"),
+                {"d": database},
+            )
+        return int(killed or 0)
+    finally:
+        await admin.dispose()
+
+
+async def backend_pids(sessions: async_sessionmaker[AsyncSession], n: int) -> set[int]:
+    """Check n connections out at once (the pool keeps them), each saying which server process it is."""
+
+    async def one() -> int:
+        async with transaction(sessions) as session:
+            pid = await session.scalar(text("select pg_backend_pid()"))
+            await session.execute(text("select pg_sleep(0.05)"))
+            return int(pid)
+
+    return set(await asyncio.gather(*(one() for _ in range(n))))
+
+
+async def test_the_next_unit_of_work_succeeds_after_the_server_killed_every_pooled_connection(
+    database_url: str, infra: Infra
+) -> None:
+    settings = Settings(pbi_env="local", database_url=database_url, db_pool_size=3)
+    engine = make_engine(settings)
+    sessions = make_sessions(engine)
+    try:
+        before = await backend_pids(sessions, 3)
+        assert len(before) == 3 and engine.pool.checkedin() == 3  # type: ignore[attr-defined]
+        killed = await terminate_others(infra.database_url, engine.url.database or "")
+        assert killed >= 3
+        after = await backend_pids(sessions, 3)
+        assert after and not after & before  # new server processes: the dead ones were replaced, not used
+    finally:
+        await engine.dispose()
+
+
+async def test_a_unit_of_work_cut_off_mid_transaction_fails_as_transient_and_the_retry_succeeds(
+    database_url: str, infra: Infra
+) -> None:
+    engine = make_engine(Settings(pbi_env="local", database_url=database_url))
+    sessions = make_sessions(engine)
+    try:
+        with pytest.raises(DBAPIError) as cut:
+            async with transaction(sessions) as session:
+                await session.execute(text("select 1"))
+                await terminate_others(infra.database_url, engine.url.database or "")
+                await session.execute(text("select 2"))
+        assert is_transient(cut.value)  # shared.kafka retries it forever instead of dead-lettering the batch
+        async with transaction(sessions) as session:
+            assert await session.scalar(text("select 3")) == 3
+    finally:
+        await engine.dispose()
+
+
+async def test_connections_insist_on_a_writable_primary(database_url: str) -> None:
+    engine = make_engine(Settings(pbi_env="local", database_url=database_url))
+    try:
+        _, kwargs = engine.dialect.create_connect_args(engine.url)
+        assert kwargs.get("target_session_attrs", "read-write") == "read-write"
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("show transaction_read_only")) == "off"
+    finally:
+        await engine.dispose()
+    # The setting really reaches asyncpg: asking for a standby, the local primary is refused.
+    standby = make_engine(Settings(pbi_env="local", database_url=database_url + "?target_session_attrs=standby"))
+    try:
+        with pytest.raises(DBAPIError, match="target attribute"):
+            async with standby.connect() as conn:
+                await conn.scalar(text("select 1"))
+    finally:
+        await standby.dispose()
