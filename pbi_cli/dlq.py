@@ -181,7 +181,7 @@ async def replay(
                         result.by_topic[target] += 1
                         if producer is not None:
                             hdrs = replay_headers(headers, dlq, record.partition, record.offset)
-                            sends.append(Record(target, record.value or b"", record.key, tuple(hdrs)))
+                            sends.append(Record(target, record.value or b"", record.key, hdrs))
                         result.replayed += 1
                     commit[tp] = record.offset + 1
                     done += 1

@@ -34,7 +34,7 @@ from shared.settings import Settings
 
 EVENT_TYPE = "x-event-type"
 SEND_YIELD_EVERY = 250  # records handed to the producer between two chances for other tasks to run
-Headers = tuple[tuple[str, bytes], ...]
+Headers = list[tuple[str, bytes]]  # a list: what aiokafka's record builder takes without a copy
 
 
 def context_headers(*, cause: uuid.UUID | None = None, correlation_id: str | None = None) -> dict[str, str]:
@@ -53,18 +53,24 @@ def event_headers(
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Every event's headers, as text (an outbox row keeps them so); `extra` is added last."""
-    return {EVENT_TYPE: event_type, **context_headers(cause=cause, correlation_id=correlation_id), **(extra or {})}
+    headers = {EVENT_TYPE: event_type}
+    if cid := correlation_id or correlation.for_event(cause):
+        headers[correlation.HEADER] = cid
+    tracing.inject(headers)
+    if extra:
+        headers.update(extra)
+    return headers
 
 
 def wire_headers(headers: Mapping[str, Any]) -> Headers:
-    return tuple((k, str(v).encode()) for k, v in headers.items())
+    return [(k, (v if isinstance(v, str) else str(v)).encode()) for k, v in headers.items()]
 
 
 class Record(NamedTuple):
     topic: str  # the full name, prefix included
     value: bytes
     key: bytes | None = None
-    headers: Headers = ()
+    headers: Sequence[tuple[str, bytes]] = ()
 
     @classmethod
     def of(
@@ -89,7 +95,7 @@ def encoded_records(topic: str, encoded: Iterable[tuple[bytes, bytes, bytes]]) -
     """Events already encoded as (value, key, event type) (intake's batches): the headers Record.of
     gives, with the current correlation id and trace context made once for all of them."""
     context = wire_headers(context_headers())
-    return [Record(topic, value, key, ((EVENT_TYPE, kind), *context)) for value, key, kind in encoded]
+    return [Record(topic, value, key, [(EVENT_TYPE, kind), *context]) for value, key, kind in encoded]
 
 
 class Producer(Protocol):
@@ -199,7 +205,8 @@ class DirectPublisher:
     async def _hand_over(producer: AIOKafkaProducer, records: Sequence[Record]) -> list[asyncio.Future[Any]]:
         futures = []
         for i, r in enumerate(records, 1):
-            futures.append(await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers)))
+            headers = r.headers if type(r.headers) is list else list(r.headers)
+            futures.append(await producer.send(r.topic, r.value, key=r.key, headers=headers))
             if i % SEND_YIELD_EVERY == 0:
                 await asyncio.sleep(0)
         return futures

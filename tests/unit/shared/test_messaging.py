@@ -43,7 +43,7 @@ def test_a_record_of_an_event_is_its_json_keyed_by_nik_with_its_type() -> None:
     assert record.topic == "p.pbi.participant-events.v1"
     assert record.key == NIK.encode()
     assert participant_event_adapter.validate_json(record.value) == event
-    assert record.headers == ((EVENT_TYPE, b"participant.desil_updated"),)
+    assert record.headers == [(EVENT_TYPE, b"participant.desil_updated")]
 
 
 def test_the_current_correlation_id_goes_on_the_record_and_consumers_read_it_back() -> None:
