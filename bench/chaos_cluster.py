@@ -200,9 +200,15 @@ class WaveGroup:
     async def __aenter__(self) -> WaveGroup:
         await self.admin.start()
         await self.consumer.start()
-        mine = f"{self.h.prefix}{self.service}-"
-        listed = await self.admin.list_consumer_groups()
-        self.groups = [g for g, _ in listed if g.startswith(mine) and "participant" in g]
+        # The groups that committed offsets on the wave topic (each service names its groups its own way);
+        # before any has, the names that say so.
+        mine = [
+            g for g, _ in await self.admin.list_consumer_groups() if g.startswith(f"{self.h.prefix}{self.service}-")
+        ]
+        for group in mine:
+            if any(tp.topic == self.topic for tp in await self.admin.list_consumer_group_offsets(group)):
+                self.groups.append(group)
+        self.groups = self.groups or [g for g in mine if "participant" in g or "facts" in g]
         return self
 
     async def __aexit__(self, *_: object) -> None:
