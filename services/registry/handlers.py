@@ -54,16 +54,7 @@ class RegistryHandlers:
             except ConcurrentBatch:  # applied again on the rows the other transaction committed
                 if attempt == RETRIES:
                     raise  # transient: the consumer retries it later
-        # Counted once committed: a batch rolled back and redelivered is applied, and counted, once.
-        metrics.DUPLICATES.inc(len(events) - len(applied))
-        for kind, n in Counter(getattr(e, "type", "") for e in applied).items():
-            metrics.APPLIED.labels(kind).inc(n)
-        for kind, n in Counter(a.kind for a in changes.anomalies).items():
-            metrics.ANOMALIES.labels(kind).inc(n)
-        metrics.BATCH.observe(len(events))
-        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-        if events:
-            metrics.LAG.set(max(0.0, (utc_now() - events[-1].occurred_at).total_seconds()))
+        _observe(events, applied, changes, started)  # once committed: a rolled-back batch counts once, later
         self.on_commit()
 
     async def _apply(self, uow: UnitOfWork, events: list[Event]) -> tuple[list[Event], Changes]:
@@ -74,6 +65,18 @@ class RegistryHandlers:
         fold = Fold(people, self.clock())
         for i in range(0, len(fresh), YIELD_EVERY):
             fold.add(fresh[i : i + YIELD_EVERY])
-            await asyncio.sleep(0)  # a wave batch is thousands of events: let the decisions consumer in
+            await asyncio.sleep(0)  # a wave batch is thousands of events: let the other consumers in
         await uow.save(fold.changes)
         return fresh, fold.changes
+
+
+def _observe(events: list[Event], applied: list[Event], changes: Changes, started: float) -> None:
+    metrics.DUPLICATES.inc(len(events) - len(applied))
+    for kind, n in Counter(getattr(e, "type", "") for e in applied).items():
+        metrics.APPLIED.labels(kind).inc(n)
+    for kind, n in Counter(a.kind for a in changes.anomalies).items():
+        metrics.ANOMALIES.labels(kind).inc(n)
+    metrics.BATCH.observe(len(events))
+    metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+    if events:
+        metrics.LAG.set(max(0.0, (utc_now() - events[-1].occurred_at).total_seconds()))

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry.handlers import RegistryHandlers
@@ -20,6 +20,7 @@ from shared.db import make_engine, make_sessions, migrate
 from shared.events import DesilUpdated, IdSemestaAssigned, ParticipantStatusChanged
 from shared.privacy import mark_erased
 from shared.settings import Settings
+from testkit.polling import eventually
 from tests.unit.registry.handler_cases import (
     DAY,
     NOTIFICATION_COLUMNS,
@@ -97,3 +98,35 @@ async def test_the_same_events_on_two_consumers_at_once_are_applied_once(backend
     s = await backend.snapshot()
     assert s.people[NIK]["id_semesta"] == "0001234567890" and s.people[NIK]["desil"] == 7
     assert [h[1] for h in s.history] == [f.event_id for f in facts] and len(s.published) == 1
+
+
+async def test_a_new_deactivation_writes_three_rows_and_a_redelivered_one_none(database_url: str) -> None:
+    """Rows written per wave event (pg_stat_user_tables, a fresh database): a participant, a history row and
+    the status change in the outbox (which the relay deletes once published); no inbox row, and nothing at
+    all when the whole wave comes again."""
+    from tests.unit.registry.handler_cases import deactivated
+
+    n = 2000
+    settings = Settings(database_url=database_url)
+    engine = make_engine(settings)
+    await migrate(engine, MIGRATIONS, SCHEMA)
+    handlers = RegistryHandlers(make_sessions(engine), PREFIX, lambda: None, clock=lambda: T0 + DAY)
+    wave = [deactivated(nik=f"3674015708{90001 + i:06d}") for i in range(n)]
+    for _ in range(2):  # the second time: redelivered
+        for i in range(0, n, 500):
+            await handlers.on_events(wave[i : i + 500])
+    await engine.dispose()  # a backend reports its table counts when it ends
+    stats = make_engine(settings)
+
+    async def written() -> dict[str, int] | None:
+        async with stats.connect() as conn:
+            rows = (await conn.execute(text(WRITES))).all()
+        counts = {name: int(total) for name, total in rows if name != "alembic_version" and total}
+        return counts if counts.get("participants", 0) >= n else None
+
+    counts = await eventually(written)
+    await stats.dispose()
+    assert counts == {"participants": n, "history": n, "outbox": n}, counts
+
+
+WRITES = f"select relname, n_tup_ins + n_tup_upd + n_tup_del from pg_stat_user_tables where schemaname = '{SCHEMA}'"
