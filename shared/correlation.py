@@ -1,10 +1,11 @@
 """Correlation ids: one id follows a piece of work from the intake request that started it,
 through the Kafka headers of every event it causes, into every service's log lines.
 
-- Intake takes the caller's `X-Correlation-ID` (or makes one) and puts it on each record it publishes.
+- Intake takes the caller's `X-Correlation-ID` (or makes one); every record published while it is
+  current carries it (`x-correlation-id`, put there by shared.messaging.event_headers, for every producer).
 - Consumers read it from each record's headers (`with handling(...)`); log lines of a one-record
   batch carry it, and an outgoing event written with `outbox_row(..., cause=<incoming event id>)`
-  gets the id of the record that caused it.
+  (or `Record.of(..., cause=...)`) gets the id of the record that caused it.
 - A record that arrives without one (a timer, an external producer) is known by its event id.
 """
 
