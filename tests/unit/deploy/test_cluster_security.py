@@ -177,6 +177,17 @@ def test_urgent_and_bulk_processes_together_subscribe_what_one_all_process_does(
         assert not {g for _, g in urgent.get(service, set())} & {g for _, g in bulk.get(service, set())}, service
 
 
+def test_each_bulk_deployment_scales_on_the_lag_of_exactly_its_roles_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The groups in a bulk role's KEDA query are the ones a `--role bulk` process joins (recorded from the
+    apps), so a lagging urgent group never scales bulk pods and no bulk group is left out."""
+    bulk = recorded_subscriptions(monkeypatch, Role.BULK)
+    scaled = {o["spec"]["scaleTargetRef"]["name"]: o["spec"] for o in of_kind("ScaledObject", docs())}
+    for service in SERVICES:
+        (trigger,) = scaled[f"{service}-bulk"]["triggers"]
+        (groups,) = re.findall(r'consumergroup=~"([^"]+)"', trigger["metadata"]["query"])
+        assert set(groups.split("|")) == {g for _, g in bulk[service]}, service
+
+
 def test_each_service_writes_exactly_what_it_publishes_and_its_dead_letters(monkeypatch: pytest.MonkeyPatch) -> None:
     subscriptions = recorded_subscriptions(monkeypatch)
     acls = user_acls()
@@ -205,31 +216,37 @@ def test_a_neighbour_service_cannot_forge_a_decision_or_read_what_it_does_not_ne
 def test_every_service_logs_in_as_its_own_kafka_user() -> None:
     users = {u["metadata"]["name"]: u for u in of_kind("KafkaUser", docs(BASE / "kafka"))}
     for service in SERVICES:
-        container = deployment_container(service)
-        env = {e["name"]: e for e in container["env"]}
-        assert env["KAFKA_SASL_USERNAME"]["value"] == f"pbi-{service}"
-        assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": f"pbi-{service}", "key": "password"}
+        for container in role_containers(service):
+            env = {e["name"]: e for e in container["env"]}
+            assert env["KAFKA_SASL_USERNAME"]["value"] == f"pbi-{service}"
+            secret = {"name": f"pbi-{service}", "key": "password"}
+            assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == secret
+            mounts = {m["mountPath"] for m in container["volumeMounts"]}
+            assert "/etc/pbi/kafka-ca" in mounts  # KAFKA_SSL_CAFILE: the broker's certificate is verified
         assert users[f"pbi-{service}"]["spec"]["authentication"]["type"] == "scram-sha-512"
-        mounts = {m["mountPath"] for m in container["volumeMounts"]}
-        assert "/etc/pbi/kafka-ca" in mounts  # KAFKA_SSL_CAFILE: the broker's certificate is verified
 
 
 # ---------- database roles and the pepper ----------
 
 
-def deployment_container(service: str, all_docs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def role_containers(service: str, all_docs: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The container of each of the service's Deployments: `<service>-urgent` and `<service>-bulk`."""
     deps = {d["metadata"]["name"]: d for d in of_kind("Deployment", all_docs or docs())}
-    (container,) = deps[service]["spec"]["template"]["spec"]["containers"]
-    return container
+    out = []
+    for role in (Role.URGENT, Role.BULK):
+        (container,) = deps[f"{service}-{role.value}"]["spec"]["template"]["spec"]["containers"]
+        out.append(container)
+    return out
 
 
 def test_each_service_connects_to_postgres_as_its_own_role() -> None:
     for service in SERVICES:
-        env = {e["name"]: e for e in deployment_container(service)["env"]}
-        url = env["DATABASE_URL"]["value"]
-        assert url.startswith(f"postgresql+asyncpg://pbi_{service}:$(DATABASE_PASSWORD)@"), service
-        ref = env["DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"]
-        assert ref == {"name": f"pbi-db-{service}", "key": "password"}, service
+        for container in role_containers(service):
+            env = {e["name"]: e for e in container["env"]}
+            url = env["DATABASE_URL"]["value"]
+            assert url.startswith(f"postgresql+asyncpg://pbi_{service}:$(DATABASE_PASSWORD)@"), service
+            ref = env["DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": f"pbi-db-{service}", "key": "password"}, service
     (job,) = of_kind("Job", docs())
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert container["command"] == ["python", "-m", "shared.db_roles"]
@@ -238,8 +255,14 @@ def test_each_service_connects_to_postgres_as_its_own_role() -> None:
 
 
 def test_the_api_key_pepper_reaches_only_the_services_that_check_keys() -> None:
-    holders = {s for s in SERVICES if any(e["name"] == "API_KEY_PEPPER" for e in deployment_container(s)["env"])}
-    assert holders == {"intake", "registry"}
+    holders = {
+        (s, c["args"][-1])
+        for s in SERVICES
+        for c in role_containers(s)
+        if any(e["name"] == "API_KEY_PEPPER" for e in c["env"])
+    }
+    # Both roles: the settings of a service that checks keys refuse to start without it.
+    assert holders == {(s, r) for s in ("intake", "registry") for r in ("urgent", "bulk")}
 
 
 def test_services_without_the_pepper_start_without_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -267,8 +290,9 @@ def test_production_database_url_is_verify_full_against_a_mounted_ca() -> None:
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
         assert str(Path(rootcert).parent) in mounts, workload["metadata"]["name"]
     for service in SERVICES:
-        env = {e["name"]: e for e in deployment_container(service, prod)["env"]}
-        assert env["DATABASE_URL"]["value"].endswith("$(DATABASE_TLS)")
+        for container in role_containers(service, prod):
+            env = {e["name"]: e for e in container["env"]}
+            assert env["DATABASE_URL"]["value"].endswith("$(DATABASE_TLS)")
 
 
 # ---------- NetworkPolicies ----------
@@ -334,7 +358,7 @@ def test_selector_matching_follows_kubernetes() -> None:
 def test_every_workload_is_under_a_default_deny_policy(overlay: str) -> None:
     all_docs = rendered(overlay)
     found = workloads(all_docs)
-    assert {f"Deployment/{s}" for s in SERVICES} | {"Job/pbi-db-roles"} <= set(found)
+    assert {f"Deployment/{s}-{r}" for s in SERVICES for r in ("urgent", "bulk")} | {"Job/pbi-db-roles"} <= set(found)
     for name, labels in found.items():
         deny = [
             spec
@@ -345,22 +369,26 @@ def test_every_workload_is_under_a_default_deny_policy(overlay: str) -> None:
 
 
 def test_the_flows_are_exactly_the_ones_the_services_need() -> None:
+    """Both roles reach Kafka and PostgreSQL and are scraped on their own `http` port (a named port: 808x
+    on urgent pods, 818x on bulk ones); only urgent pods take the ingress controller's requests, and only
+    the notifier's urgent pods (its sender, its escalations) reach the providers."""
     all_docs = docs()
-    labels = {s: {"app.kubernetes.io/name": s, "app.kubernetes.io/part-of": "pbi"} for s in SERVICES}
-    for service in SERVICES:
-        expected_out = {53, 9093, 5432, 4318} | ({443} if service == "notifier" else set())
-        assert egress_ports(labels[service], all_docs) == expected_out, service
-        assert ingress_ports(labels[service], all_docs) == {"http"}, service  # its own HTTP port only
+    pods = {(s, r): workloads(all_docs)[f"Deployment/{s}-{r}"] for s in SERVICES for r in ("urgent", "bulk")}
+    for (service, role), labels in pods.items():
+        expected_out = {53, 9093, 5432, 4318} | ({443} if (service, role) == ("notifier", "urgent") else set())
+        assert egress_ports(labels, all_docs) == expected_out, (service, role)
+        assert ingress_ports(labels, all_docs) == {"http"}, (service, role)  # its own HTTP port only
     from_ingress = {
-        s
-        for s in SERVICES
-        for spec in policies_for(labels[s], all_docs)
+        key
+        for key, labels in pods.items()
+        for spec in policies_for(labels, all_docs)
         for rule in spec.get("ingress", [])
         for peer in rule["from"]
         if peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
         == "ingress-nginx"
     }
-    assert from_ingress == {"intake", "registry", "notifier"}  # eligibility has no public HTTP surface
+    # eligibility has no public HTTP surface; a bulk pod serves health and metrics only
+    assert from_ingress == {("intake", "urgent"), ("registry", "urgent"), ("notifier", "urgent")}
     roles_job = {"app.kubernetes.io/name": "db-roles"}
     assert egress_ports(roles_job, all_docs) == {53, 5432}
 

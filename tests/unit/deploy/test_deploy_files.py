@@ -20,6 +20,7 @@ import yaml
 from deploy import gen_k8s_topics
 from pbi_cli import serve
 from shared import settings as shared_settings
+from shared.settings import Role, port_for
 from shared.topics import CATALOGUE, DLQ_RETENTION_MS, all_topic_names
 from testkit import deploy_tools
 from testkit.deploy_tools import defined_metric_names, promql_metric_names
@@ -252,6 +253,12 @@ def deployments() -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in k8s_docs("Deployment")}
 
 
+def service_and_role(deployment: dict[str, Any]) -> tuple[str, Role]:
+    """Each service runs as an urgent and a bulk Deployment (`<service>-<role>`, labelled so)."""
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    return labels["app.kubernetes.io/name"], Role(labels["app.kubernetes.io/component"])
+
+
 def env_names(container: dict[str, Any]) -> set[str]:
     names = {e["name"] for e in container.get("env", [])}
     configmaps = {d["metadata"]["name"]: d for d in k8s_docs("ConfigMap")}
@@ -260,16 +267,18 @@ def env_names(container: dict[str, Any]) -> set[str]:
     return names
 
 
-def test_k8s_deployments_run_each_cli_service_with_settings_env() -> None:
+def test_k8s_deployments_run_each_cli_service_role_with_settings_env() -> None:
     deps = deployments()
-    assert set(deps) == set(serve.SERVICES)
+    assert set(deps) == {f"{s}-{r}" for s in serve.SERVICES for r in ("urgent", "bulk")}
     for name, dep in deps.items():
+        service, role = service_and_role(dep)
+        assert name == f"{service}-{role.value}"
         (container,) = dep["spec"]["template"]["spec"]["containers"]
-        assert container["args"] == ["run", name] and "command" not in container
+        assert container["args"] == ["run", service, "--role", role.value] and "command" not in container
         names = env_names(container)
         assert {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "HTTP_HOST", "HTTP_PORT"} <= names
-        assert ("API_KEY_PEPPER" in names) == (name in ("intake", "registry"))  # only where keys are checked
-        assert unknown_env_vars(name, names - K8S_DATABASE_URL_PARTS) == set(), name
+        assert ("API_KEY_PEPPER" in names) == (service in ("intake", "registry"))  # only where keys are checked
+        assert unknown_env_vars(service, names - K8S_DATABASE_URL_PARTS) == set(), name
 
 
 def test_k8s_secrets_come_from_secret_refs_never_plain_values() -> None:
@@ -301,16 +310,21 @@ def test_example_secrets_hold_placeholders_only() -> None:
 
 
 def test_k8s_ports_and_probes_match_the_contract() -> None:
+    """The urgent pods serve the contract's port behind the service's Service; a bulk pod serves its health
+    and metrics on port + 100 (`pbi run --role bulk` derives it from the same HTTP_PORT), and no Service."""
     services = {s["metadata"]["name"]: s for s in k8s_docs("Service")}
-    for name, dep in deployments().items():
-        port = default_port(name)
+    assert set(services) == set(serve.SERVICES)
+    for dep in deployments().values():
+        service, role = service_and_role(dep)
+        port = default_port(service)
         (container,) = dep["spec"]["template"]["spec"]["containers"]
-        assert container["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+        assert container["ports"] == [{"name": "http", "containerPort": port_for(port, role), "protocol": "TCP"}]
         assert {e["name"]: e.get("value") for e in container["env"]}["HTTP_PORT"] == str(port)
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-        assert services[name]["spec"]["ports"][0]["port"] == port
-        assert services[name]["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+        assert services[service]["spec"]["ports"][0]["port"] == port
+        selects_it = services[service]["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+        assert selects_it == (role is Role.URGENT), dep["metadata"]["name"]
 
 
 def mebibytes(quantity: str) -> float:
@@ -332,44 +346,54 @@ def test_k8s_resources_are_bounded_and_pods_run_as_non_root() -> None:
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
 
 
-# The consumers scale on their consumer groups' lag (KEDA); intake, the HTTP front door, on CPU.
-LAG_SCALED = {"eligibility", "registry", "notifier"}
+# The bulk roles scale on their consumer groups' lag (KEDA); intake's urgent role, the HTTP front door
+# without consumers, on CPU; the other urgent roles keep their replicas (no rebalance mid-emergency).
+LAG_SCALED = {f"{s}-bulk" for s in serve.SERVICES}
+CPU_SCALED = {"intake-urgent"}
 
 
 def scaling_bounds() -> dict[str, tuple[int, int]]:
-    """(min, max) replicas per Deployment, from its HPA or its KEDA ScaledObject (never both)."""
+    """(min, max) replicas per Deployment, from its HPA or its KEDA ScaledObject (never both), else fixed."""
     hpas = {h["spec"]["scaleTargetRef"]["name"]: h["spec"] for h in k8s_docs("HorizontalPodAutoscaler")}
     scaled = {o["spec"]["scaleTargetRef"]["name"]: o["spec"] for o in k8s_docs("ScaledObject")}
     assert not set(hpas) & set(scaled), "a Deployment under both an HPA and KEDA"
-    assert set(scaled) == LAG_SCALED and set(hpas) == set(serve.SERVICES) - LAG_SCALED
+    assert set(scaled) == LAG_SCALED and set(hpas) == CPU_SCALED
     for spec in hpas.values():
         assert spec["scaleTargetRef"]["kind"] == "Deployment"
-    bounds = {name: (spec["minReplicas"], spec["maxReplicas"]) for name, spec in hpas.items()}
+    bounds = {name: (d["spec"]["replicas"],) * 2 for name, d in deployments().items()}
+    bounds |= {name: (spec["minReplicas"], spec["maxReplicas"]) for name, spec in hpas.items()}
     return bounds | {name: (spec["minReplicaCount"], spec["maxReplicaCount"]) for name, spec in scaled.items()}
 
 
-def test_every_service_has_a_pdb_and_an_autoscaler_bounded_by_partitions() -> None:
-    pdbs = {p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]: p for p in k8s_docs("PodDisruptionBudget")}
+def test_every_deployment_has_a_pdb_and_replicas_bounded_by_partitions() -> None:
+    pdbs = {p["metadata"]["name"]: p["spec"] for p in k8s_docs("PodDisruptionBudget")}
     bounds = scaling_bounds()
-    assert set(pdbs) == set(bounds) == set(serve.SERVICES)
+    assert set(pdbs) == set(bounds) == set(deployments())
     for name, dep in deployments().items():
-        bound = consumed_partitions_bound(name)
+        service, role = service_and_role(dep)
+        bound = consumed_partitions_bound(service)
         low, high = bounds[name]
         assert 1 <= low <= high <= bound, name
-        assert dep["spec"]["replicas"] <= bound
-        assert pdbs[name]["spec"]["minAvailable"] < low  # a node drain can always proceed
+        assert low <= dep["spec"]["replicas"] <= high
+        assert pdbs[name]["selector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
+        if role is Role.URGENT:  # always one up, and a node drain can always proceed
+            assert 2 <= low and pdbs[name]["minAvailable"] < low, name
+        else:  # bulk work waits: one pod at a time may go, whatever the count
+            assert pdbs[name] == {"maxUnavailable": 1, "selector": pdbs[name]["selector"]}, name
     assert consumed_partitions_bound("eligibility") == 12
 
 
 def test_consumers_scale_on_their_own_groups_lag() -> None:
     for obj in k8s_docs("ScaledObject"):
-        name = obj["spec"]["scaleTargetRef"]["name"]
+        service = obj["spec"]["scaleTargetRef"]["name"].removesuffix("-bulk")
         (trigger,) = obj["spec"]["triggers"]  # lag only: no CPU trigger beside it
         assert trigger["type"] == "prometheus"
         query = trigger["metadata"]["query"]
         assert promql_metric_names(query) == {"kafka_consumergroup_lag"}
-        # Every group a service joins starts with its name: <service>-<topic> or <service>-<lane> (app.py).
-        assert f'consumergroup=~"{name}-.+"' in query
+        # Every group a service joins starts with its name: <service>-<topic> or <service>-<lane> (app.py);
+        # which groups are the bulk role's: test_cluster_security.py.
+        (groups,) = re.findall(r'consumergroup=~"([^"]+)"', query)
+        assert all(g.startswith(f"{service}-") for g in groups.split("|")), query
         assert int(trigger["metadata"]["threshold"]) > 0
         assert obj["spec"]["fallback"]["replicas"] <= obj["spec"]["maxReplicaCount"]
 
@@ -422,7 +446,7 @@ def test_overlays_render_with_kustomize(overlay: str) -> None:
     kinds = [d["kind"] for d in docs]
     assert kinds.count("KafkaTopic") == len(all_topic_names())
     names = {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"}
-    assert set(serve.SERVICES) <= names
+    assert {f"{s}-{r}" for s in serve.SERVICES for r in ("urgent", "bulk")} <= names
     images = {
         c["image"] for d in docs if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]
     }

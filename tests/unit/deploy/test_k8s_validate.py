@@ -2,7 +2,7 @@
 from the kubernetes-validate wheel) and the vendored CRD schemas of Strimzi v1, KEDA and the
 prometheus-operator (deploy/k8s/schemas), checked by kubeconform in strict mode (no unknown field).
 Plus what a platform team checks by eye: images by digest, own ServiceAccounts without tokens, replicas
-spread, a ServiceMonitor per service, consumers scaled by KEDA."""
+spread, every service pod scraped, bulk consumers scaled by KEDA."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def test_every_manifest_is_valid_against_kubernetes_and_crd_schemas(overlay: str
     # Nothing skipped for want of a schema: every kind rendered was checked.
     assert summary["valid"] == len(docs(overlay)) and summary["skipped"] == 0, summary
     kinds = {d["kind"] for d in docs(overlay)}
-    assert {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "ScaledObject", "ServiceMonitor"} <= kinds
-    assert {"PodMonitor", "PrometheusRule", "NetworkPolicy", "ServiceAccount"} <= kinds
+    assert {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "ScaledObject", "PodMonitor"} <= kinds
+    assert {"PrometheusRule", "NetworkPolicy", "ServiceAccount", "PriorityClass"} <= kinds
 
 
 @pytest.mark.parametrize(
@@ -93,15 +93,19 @@ def test_the_image_check_sees_floating_tags() -> None:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_workload_runs_as_its_own_service_account_without_a_token(overlay: str) -> None:
+    """One account per workload, a service's two roles being one workload (one database role, one
+    KafkaUser): what is granted to a service's identity later reaches both of its processes, nobody else."""
     accounts = {d["metadata"]["name"]: d for d in docs(overlay) if d["kind"] == "ServiceAccount"}
-    used = []
+    used: dict[str, set[str]] = {}
     for w in workloads(overlay):
         spec = pod_spec(w)
         name = spec.get("serviceAccountName")
         assert name in accounts, f"{w['kind']} {w['metadata']['name']} runs as the namespace's default account"
         assert spec["automountServiceAccountToken"] is False
-        used.append(name)
-    assert len(used) == len(set(used)), "two workloads share a ServiceAccount"
+        workload = w["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/name", w["metadata"]["name"])
+        used.setdefault(name, set()).add(workload)
+    assert all(len(owners) == 1 for owners in used.values()), f"two workloads share a ServiceAccount: {used}"
+    assert set(serve.SERVICES) <= set(used)
     assert all(a["automountServiceAccountToken"] is False for a in accounts.values())
 
 
@@ -109,35 +113,50 @@ def test_service_replicas_spread_over_zones_and_nodes() -> None:
     for d in docs("production"):
         if d["kind"] != "Deployment":
             continue
-        name = d["metadata"]["name"]
+        own_pods = d["spec"]["selector"]["matchLabels"]  # this Deployment's, not the other role's
         constraints = pod_spec(d)["topologySpreadConstraints"]
         assert {c["topologyKey"] for c in constraints} == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
         for c in constraints:
-            assert c["labelSelector"]["matchLabels"] == {"app.kubernetes.io/name": name}
+            assert c["labelSelector"]["matchLabels"] == own_pods
             assert c["maxSkew"] == 1 and c["whenUnsatisfiable"] == "ScheduleAnyway"  # never blocks a rollout
 
 
-def test_every_service_is_scraped_and_kafka_too() -> None:
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """matchLabels and the In operator (all the monitors use)."""
+    matched = all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+    for expr in selector.get("matchExpressions", []):
+        assert expr["operator"] == "In", expr
+        matched = matched and labels.get(expr["key"]) in expr["values"]
+    return matched
+
+
+def test_every_service_pod_of_both_roles_is_scraped_and_kafka_too() -> None:
     rendered_docs = docs("production")
-    monitors = {d["metadata"]["name"]: d for d in rendered_docs if d["kind"] == "ServiceMonitor"}
-    services = {d["metadata"]["name"]: d for d in rendered_docs if d["kind"] == "Service"}
-    assert set(monitors) == set(serve.SERVICES)
-    for name, monitor in monitors.items():
-        selected = monitor["spec"]["selector"]["matchLabels"]
-        assert selected.items() <= services[name]["metadata"]["labels"].items()
-        ports = {p["name"] for p in services[name]["spec"]["ports"]}
-        assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["http"] and "http" in ports
-        assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
-    (pods,) = [d for d in rendered_docs if d["kind"] == "PodMonitor"]
-    assert pods["spec"]["selector"]["matchLabels"] == {"strimzi.io/cluster": "pbi"}
-    assert pods["spec"]["podMetricsEndpoints"][0]["port"] == "tcp-prometheus"
+    monitors = {d["metadata"]["name"]: d["spec"] for d in rendered_docs if d["kind"] == "PodMonitor"}
+    assert not [d for d in rendered_docs if d["kind"] == "ServiceMonitor"]  # a bulk pod has no Service
+    services = monitors["pbi-services"]
+    # job = the service's name, as the alerts' up{job=~"intake|..."} expect; role = urgent or bulk.
+    assert services["jobLabel"] == "app.kubernetes.io/name"
+    (endpoint,) = services["podMetricsEndpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+    assert {r["targetLabel"] for r in endpoint["relabelings"]} == {"role"}
+    scraped = set()
+    for d in rendered_docs:
+        if d["kind"] == "Deployment" and selects(services["selector"], d["spec"]["template"]["metadata"]["labels"]):
+            (container,) = pod_spec(d)["containers"]
+            assert "http" in {p["name"] for p in container["ports"]}
+            scraped.add(d["metadata"]["name"])
+    assert scraped == {f"{s}-{r}" for s in serve.SERVICES for r in ("urgent", "bulk")}
+    kafka = monitors["pbi-kafka"]
+    assert kafka["selector"]["matchLabels"] == {"strimzi.io/cluster": "pbi"}
+    assert kafka["podMetricsEndpoints"][0]["port"] == "tcp-prometheus"
 
 
 def test_consumers_have_no_cpu_hpa_beside_keda() -> None:
     rendered_docs = docs("production")
     scaled = {d["spec"]["scaleTargetRef"]["name"] for d in rendered_docs if d["kind"] == "ScaledObject"}
     hpas = {d["spec"]["scaleTargetRef"]["name"] for d in rendered_docs if d["kind"] == "HorizontalPodAutoscaler"}
-    assert scaled == {"eligibility", "registry", "notifier"} and hpas == {"intake"}
+    assert scaled == {f"{s}-bulk" for s in serve.SERVICES} and hpas == {"intake-urgent"}
 
 
 def test_vendored_crd_schemas_are_the_v1_apis() -> None:
