@@ -112,11 +112,21 @@ def pbi_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {n: s for n, s in compose["services"].items() if s.get("image") == IMAGE_COMPOSE and n != "simulator"}
 
 
-def test_compose_runs_each_cli_service_once_with_run_command(compose: dict[str, Any]) -> None:
+def compose_role(svc: dict[str, Any]) -> tuple[str, Role]:
+    """(service, role) a compose service runs: `run <service> --role <role>`."""
+    run, service, option, role = svc["command"]
+    assert (run, option) == ("run", "--role"), svc["command"]
+    return service, Role(role)
+
+
+def test_compose_runs_each_cli_service_as_its_urgent_and_bulk_process(compose: dict[str, Any]) -> None:
     services = pbi_services(compose)
-    assert set(services) == set(serve.SERVICES) == {"intake", "registry", "notifier", "eligibility"}
+    assert set(serve.SERVICES) == {"intake", "registry", "notifier", "eligibility"}
+    assert set(services) == set(serve.SERVICES) | {f"{s}-bulk" for s in serve.SERVICES}
     for name, svc in services.items():
-        assert svc["command"] == ["run", name]
+        service, role = compose_role(svc)
+        # The urgent process keeps the service's name: the others and the simulator call it by that name.
+        assert name == (service if role is Role.URGENT else f"{service}-bulk")
         assert "entrypoint" not in svc  # the image's ENTRYPOINT ["pbi"]
 
 
@@ -124,7 +134,7 @@ def test_compose_environment_variables_are_settings_fields(compose: dict[str, An
     for name, svc in pbi_services(compose).items():
         env = set(svc["environment"])
         assert {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "API_KEY_PEPPER", "HTTP_HOST", "HTTP_PORT"} <= env
-        assert unknown_env_vars(name, env) == set(), name
+        assert unknown_env_vars(compose_role(svc)[0], env) == set(), name
     sim_env = set(compose["services"]["simulator"]["environment"]) - SIMULATOR_ONLY_VARS
     assert unknown_env_vars("notifier", sim_env) == set()
 
@@ -143,11 +153,16 @@ def test_tracing_is_off_by_default_and_one_variable_away(compose: dict[str, Any]
 def test_compose_ports_match_settings_defaults(compose: dict[str, Any]) -> None:
     expected = {"intake": 8080, "registry": 8081, "notifier": 8082, "eligibility": 8083}
     assert {s: default_port(s) for s in serve.SERVICES} == expected
-    for name, svc in pbi_services(compose).items():
-        port = default_port(name)
-        assert int(svc["environment"]["HTTP_PORT"]) == port
+    for svc in pbi_services(compose).values():
+        service, role = compose_role(svc)
+        port = default_port(service)
+        assert int(svc["environment"]["HTTP_PORT"]) == port  # `pbi run --role bulk` adds 100 itself
         assert svc["environment"]["HTTP_HOST"] == "0.0.0.0"  # reachable from other containers
-        assert f"{port}:{port}" in svc["ports"]
+        if role is Role.URGENT:
+            assert f"{port}:{port}" in svc["ports"]  # the image's HEALTHCHECK asks HTTP_PORT
+        else:  # health and metrics only, inside the compose network; checked on the port it serves
+            assert "ports" not in svc
+            assert f"http://127.0.0.1:{port_for(port, role)}/healthz" in svc["healthcheck"]["test"][-1]
 
 
 def test_compose_simulator_runs_the_simulator_factory_on_its_cli_port(compose: dict[str, Any]) -> None:
@@ -188,8 +203,16 @@ def test_prometheus_scrapes_every_service_metrics_on_its_port() -> None:
         t for job in config["scrape_configs"] if job.get("metrics_path", "/metrics") == "/metrics"
         for sc in job["static_configs"] for t in sc["targets"]
     }  # fmt: skip
-    # Every service, plus Kafka Exporter for the consumer-lag alert (compose's kafka-exporter service).
-    assert targets == {f"{s}:{default_port(s)}" for s in serve.SERVICES} | {"kafka-exporter:9308"}
+    # Every service's two processes, plus Kafka Exporter for the consumer-lag alert (compose's kafka-exporter).
+    urgent = {f"{s}:{default_port(s)}" for s in serve.SERVICES}
+    bulk = {f"{s}-bulk:{port_for(default_port(s), Role.BULK)}" for s in serve.SERVICES}
+    assert targets == urgent | bulk | {"kafka-exporter:9308"}
+    # job = the service whichever role (the alerts' up{job=~"intake|..."}), as in the cluster; role tells them apart.
+    labelled = [
+        (job["job_name"], sc.get("labels", {})) for job in config["scrape_configs"] for sc in job["static_configs"]
+    ]
+    roles = {(job, labels["role"]) for job, labels in labelled if "role" in labels and labels["service"] == job}
+    assert roles == {(s, r) for s in serve.SERVICES for r in ("urgent", "bulk")}
 
 
 def test_grafana_provisioning_points_at_the_dashboard_folder(compose: dict[str, Any]) -> None:
