@@ -4,7 +4,8 @@ outbox row stays counted as one insert; the relay's delete comes later, one per 
 
     PBI_ENV=local .venv/bin/python -m bench.eligibility_rows [N]     # N people, default 1,000
 
-Phases, each with its own figures: N deactivations of new people (a wave), the same list again from
+CPU ms/event is this process's (the handlers' Python, not PostgreSQL's). Phases, each with its own
+figures: N deactivations of new people (a wave), the same list again from
 another source (a repeat: new event ids, same dates), the facts that make them eligible (a re-ranking and
 a biometric recording each), N regular requests (approved), N requests again under new event ids (a
 resend), and N emergencies for people never seen (PENDING, NOT_DEACTIVATED: timers). Batches of 500, as
@@ -17,6 +18,7 @@ import asyncio
 import datetime as dt
 import logging
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -103,13 +105,16 @@ async def phase(
         make_sessions(engine), load_policy(), lambda: dt.datetime.now(dt.UTC), "b.", lambda: None
     )
     before = await counts(url)
+    cpu = time.process_time()
     await step(handlers)
+    cpu = time.process_time() - cpu
     await engine.dispose()  # its backends exit and flush their statistics
     after = await counts(url)
     diff = {t: tuple(a - b for a, b in zip(after[t], before.get(t, (0, 0, 0)), strict=True)) for t in after}
     writes = {t: d for t, d in diff.items() if any(d)}
     total = sum(ins + upd for ins, upd, _ in writes.values())
-    return {"phase": name, "events": n_events, "per_event": total / n_events, "tables": writes}
+    cpu_ms = 1000 * cpu / n_events
+    return {"phase": name, "events": n_events, "per_event": total / n_events, "cpu_ms": cpu_ms, "tables": writes}
 
 
 def _again(events: list[Any]) -> list[Any]:
@@ -151,11 +156,11 @@ async def main(n: int) -> None:
             ("request resent (new event id)", n, lambda h: in_batches(h.on_requests, _again(requests))),
             ("emergency, person unknown (pending)", n, lambda h: in_batches(h.on_emergency, emergencies)),
         ]
-        print(f"{'phase':40} {'events':>7} {'rows/event':>10}  table: inserted/updated/deleted")
+        print(f"{'phase':40} {'events':>7} {'rows/event':>10} {'CPU ms/event':>12}  table: inserted/updated/deleted")
         for title, count, step in phases:
             r = await phase(url, title, count, step)
             tables = ", ".join(f"{t} {i}/{u}/{d}" for t, (i, u, d) in sorted(r["tables"].items()))
-            print(f"{r['phase']:40} {r['events']:>7} {r['per_event']:>10.2f}  {tables}")
+            print(f"{r['phase']:40} {r['events']:>7} {r['per_event']:>10.2f} {r['cpu_ms']:>12.3f}  {tables}")
     finally:
         async with engine.connect() as conn:
             await conn.execute(text(f'drop database if exists "{name}" with (force)'))

@@ -74,9 +74,9 @@ class EligibilityHandlers:
             nonlocal fast
             niks = {r.nik for r in requests}
             people = await uow.lock_people(niks)
-            on_record = await uow.requests(r.request_id for r in requests)  # a request's id is its inbox
+            on_record = await uow.on_record(r.request_id for r in requests)  # a request's id is its inbox
             todo = scrub(requests, await uow.erased_among(niks))  # a request from before an erasure: no number
-            changes = Batch(people, self.policy, self.clock(), on_record).decide_requests(todo)
+            changes = Batch(people, self.policy, self.clock()).decide_requests(todo, on_record)
             fast = urgent and self.publish_now is not None and bool(changes.events)
             fast = fast and not await uow.waiting_in_outbox(niks)
             return changes

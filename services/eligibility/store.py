@@ -213,6 +213,7 @@ class UnitOfWork(Protocol):
     async def set_next_reminders(self, next_at: dict[str, dt.datetime | None]) -> None: ...
 
     async def requests(self, ids: Iterable[uuid.UUID]) -> list[RequestRecord]: ...
+    async def on_record(self, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]: ...  # which of these requests exist
     async def requests_of(self, niks: set[str], pending_only: bool = False) -> list[RequestRecord]: ...
     async def pending_past_close(self, now: dt.datetime, limit: int) -> set[str]: ...
     async def last_request_at(self, niks: set[str]) -> dict[str, dt.datetime]: ...
@@ -323,6 +324,10 @@ class PgUnitOfWork:
     async def requests(self, ids: Iterable[uuid.UUID]) -> list[RequestRecord]:
         wanted = list(ids)
         return _requests(await self._run(select(R).where(any_of(R.c.request_id, wanted)))) if wanted else []
+
+    async def on_record(self, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        wanted = list(ids)
+        return set((await self._run(select(R.c.request_id).where(any_of(R.c.request_id, wanted)))).scalars())
 
     async def requests_of(self, niks: set[str], pending_only: bool = False) -> list[RequestRecord]:
         stmt = select(R).where(any_of(R.c.nik, niks))

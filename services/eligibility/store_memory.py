@@ -85,6 +85,9 @@ class MemoryUnitOfWork:
     async def requests(self, ids: Iterable[uuid.UUID]) -> list[RequestRecord]:
         return [self.s.requests[i] for i in set(ids) if i in self.s.requests]
 
+    async def on_record(self, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        return {i for i in ids if i in self.s.requests}
+
     async def requests_of(self, niks: set[str], pending_only: bool = False) -> list[RequestRecord]:
         return [r for r in self.s.requests.values() if r.nik in niks and (not pending_only or r.outcome == "PENDING")]
 

@@ -69,9 +69,9 @@ class Batch:
         reevaluate_open(self, niks)
         return self.result()
 
-    def decide_requests(self, requests: list[ReactivationRequested]) -> Changes:
+    def decide_requests(self, requests: list[ReactivationRequested], on_record: set[uuid.UUID]) -> Changes:
         for request in requests:
-            if request.request_id in self.requests:
+            if request.request_id in self.requests or request.request_id in on_record:
                 continue  # on record already: a redelivery, or the same request re-sent
             facts = self.person(request.nik)[0]
             decision = decide(facts, as_request(request), self.policy, self.now)  # lateness judged at receipt
