@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 
 from shared.nik import mask_nik
 from testkit.keys import Keys
@@ -20,6 +21,8 @@ from testkit.polling import eventually
 from testkit.system import PBI, RunningSystem
 
 
+# Its own limits (the demo's --timeout 240, the subprocess's 400 s) come before pytest's 300 s default.
+@pytest.mark.timeout(600)
 async def test_small_demo_runs_and_its_summary_matches_the_registry(
     system: RunningSystem, keys: Keys, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
