@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry import worklist
 from services.registry.domain import delivery
-from services.registry.domain.batch import CLAIMED, Changes, dedup_by_effect
+from services.registry.domain.batch import Changes, claimed_in_inbox, dedup_by_effect
 from services.registry.domain.status import Participant
 from services.registry.privacy import ERASURES
 from services.registry.store import INBOX, RQ, SCHEMA, STILL_OUT_SQL, A, N, P, outbox
@@ -82,9 +82,9 @@ class PgUnitOfWork:
     async def claim(self, events: Sequence[Event]) -> list[Event]:
         """The batch's events to apply, in order: those claimed in the inbox now, and the others (those
         de-duplicated by their effect are checked by `unseen` once their people are locked)."""
-        claimable = [e for e in events if isinstance(e, CLAIMED)]
+        claimable = [e for e in events if claimed_in_inbox(e)]
         claimed = {e.event_id for e in await claim_events(self._session, INBOX, claimable)}
-        return [e for e in events if e.event_id in claimed or not isinstance(e, CLAIMED)]
+        return [e for e in events if e.event_id in claimed or not claimed_in_inbox(e)]
 
     async def lock_people(self, niks: Iterable[str]) -> dict[str, Participant | None]:
         # Locked in NIK order: a concurrent batch of another topic (decisions vs. facts) waits and then
@@ -95,7 +95,9 @@ class PgUnitOfWork:
         return dict(people)
 
     async def unseen(self, events: Sequence[Event]) -> list[Event]:
-        ids = [e.event_id for e in events if dedup_by_effect(e)]
+        # Only people already here can have a history row or an anomaly of theirs: a wave's new people cost
+        # no look-up (one created meanwhile by another transaction is caught by _people's insert).
+        ids = [e.event_id for e in events if e.nik in self._locked and dedup_by_effect(e)]
         seen = set((await self._session.execute(_SEEN, {"ids": ids})).scalars()) if ids else set()
         return [e for e in events if e.event_id not in seen]
 
@@ -138,7 +140,7 @@ class PgUnitOfWork:
         out = [
             outbox_row(self.prefix + STATUS_CHANGES.name, r.announce, cause=r.entry.event_id)
             for r in c.history
-            if r.announce is not None and (r.entry.event_id, r.nik) in new
+            if r.announce is not None and r.entry.event_id in new  # an event id is one person's
         ]
         if out:
             await bulk_insert(s, outbox, out, "on conflict (event_id) do nothing")
@@ -153,13 +155,13 @@ class PgUnitOfWork:
         new = [r for n, r in rows.items() if n not in self._locked]
         if new:
             inserted = await self._session.execute(_INSERT_NEW_PEOPLE, _columns(new))
-            if len(inserted.all()) < len(new):
+            if inserted.rowcount < len(new):  # type: ignore[attr-defined]
                 raise ConcurrentBatch("a person of this batch was created by another transaction meanwhile")
         known = [r for n, r in rows.items() if n in self._locked]
         if known:
             await bulk_insert(self._session, P, known, UPSERT_PARTICIPANT)
 
-    async def _history(self, c: Changes) -> set[tuple[uuid.UUID, str]]:
+    async def _history(self, c: Changes) -> set[uuid.UUID]:
         if not c.history:
             return set()
         h = [(r.nik, r.entry) for r in c.history]
@@ -173,7 +175,7 @@ class PgUnitOfWork:
             "status": [e.status.value for _, e in h],
             "reasons": [_SEP.join(e.reasons) for _, e in h],
         }
-        return {(r[0], r[1]) for r in await self._session.execute(_INSERT_HISTORY, params)}
+        return set((await self._session.execute(_INSERT_HISTORY, params)).scalars())
 
     async def _requests(self, c: Changes) -> None:
         """Requests, decisions and SLA states: each upserts the request row and sets only the fields it
@@ -209,7 +211,7 @@ _INSERT_HISTORY = text(
     "cast(:event_type as varchar[]), cast(:occurred_at as timestamptz[]), cast(:source as varchar[]), "
     "cast(:previous as varchar[]), cast(:status as varchar[]), cast(:reasons as text[])) "
     "as u(nik, event_id, event_type, occurred_at, source, previous, status, reasons) "
-    "on conflict (event_id, nik) do nothing returning event_id, nik"
+    "on conflict (event_id, nik) do nothing returning event_id"
 )
 
 _INSERT_NEW_PEOPLE = text(
@@ -218,7 +220,7 @@ _INSERT_NEW_PEOPLE = text(
         f"cast(:{c.name} as {c.type.compile(dialect=postgresql.dialect())}[])"  # type: ignore[no-untyped-call]
         for c in (P.c[name] for name in PARTICIPANT_FIELDS)
     )
-    + ") on conflict (nik) do nothing returning nik"
+    + ") on conflict (nik) do nothing"
 )
 _req = insert(RQ)
 _x = _req.excluded

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from services.registry.domain import requests
-from services.registry.domain.batch import CLAIMED, Changes, dedup_by_effect
+from services.registry.domain.batch import Changes, claimed_in_inbox, dedup_by_effect
 from services.registry.domain.status import STILL_OUT, Participant
 from services.registry.domain.worklist import EMERGENCY_KINDS, FINAL, WAITING_KINDS, item_id
 from services.registry.worklist import APPEAL_SYSTEM, SYSTEM
@@ -48,9 +48,9 @@ class MemoryUnitOfWork:
             self.store.__dict__.update(self.s.__dict__)  # commit
 
     async def claim(self, events: Sequence[Event]) -> list[Event]:
-        claimed = {e.event_id for e in events if isinstance(e, CLAIMED) and e.event_id not in self.s.inbox}
+        claimed = {e.event_id for e in events if claimed_in_inbox(e) and e.event_id not in self.s.inbox}
         self.s.inbox |= claimed
-        return [e for e in events if e.event_id in claimed or not isinstance(e, CLAIMED)]
+        return [e for e in events if e.event_id in claimed or not claimed_in_inbox(e)]
 
     async def lock_people(self, niks: Iterable[str]) -> dict[str, Participant | None]:
         return {n: self.s.people[n] for n in sorted(set(niks)) if n in self.s.people}

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from shared.enums import DecisionReason, ParticipantStatus, SlaState, WorklistKind
+from shared.enums import DecisionReason, SlaState, WorklistKind
 from shared.events import (
     AppealUpdated,
     EmergencySlaChanged,
@@ -46,16 +46,29 @@ E = TypeVar("E", bound=Event)
 
 # Events the registry mirrors without acting on them: no effect, no claim.
 IGNORED = frozenset({"participant.status_changed", "participant.window_reminder_due"})
+DECIDED = "reactivation.decided"
 # Events whose effects have no key of their own (request rows, SLA states, notification states, appeal
 # items are upserts of shared rows): claimed in the inbox before they are applied.
-CLAIMED = (ReactivationRequested, EmergencySlaChanged, NotificationUpdated, AppealUpdated)
+CLAIMED_TYPES = frozenset(
+    c.model_fields["type"].default
+    for c in (ReactivationRequested, EmergencySlaChanged, NotificationUpdated, AppealUpdated)
+)
+
+
+_ELSEWHERE = CLAIMED_TYPES | IGNORED | {DECIDED}  # what Fold._one handles beyond the participant's state
+
+
+def claimed_in_inbox(e: Event) -> bool:
+    """(Compared by type name: isinstance against pydantic classes goes through ABCMeta, per event.)"""
+    return getattr(e, "type", "") in CLAIMED_TYPES
 
 
 def dedup_by_effect(e: Event) -> bool:
     """Deactivations, facts and decisions: applied once each because their effect is keyed by the event (a
     history row or an anomaly per (event, NIK)), so no inbox row is written for them; one that changes
     nothing (the same deactivation again) is remembered in the inbox instead."""
-    return not isinstance(e, CLAIMED) and getattr(e, "type", "") not in IGNORED
+    kind = getattr(e, "type", "")
+    return kind not in CLAIMED_TYPES and kind not in IGNORED
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,12 @@ class Fold:
         return self.changes
 
     def _one(self, event: Event) -> None:  # noqa: C901 - one branch per kind of event
+        kind = getattr(event, "type", "")
+        if kind not in _ELSEWHERE:  # a deactivation or a fact: the participant's state alone
+            if (fact := satisfied_by(event)) is not None:
+                self.changes.closing.setdefault((event.nik, fact.kind), fact)
+            self._state(event)
+            return
         c, p = self.changes, self.people.get(event.nik)
         region = region_of(p, region_from_nik(event.nik))
         if isinstance(event, ReactivationRequested):
@@ -126,11 +145,8 @@ class Fold:
                 c.opened.setdefault(item.item_id, item)
             if appeal_decided(event) and event.request_id is not None:
                 c.appeals_decided[event.request_id] = (event.decided_at or event.occurred_at, event.status.value)
-        elif getattr(event, "type", "") not in IGNORED:
-            if isinstance(event, ReactivationDecided):
-                self._decision(event, p, region)
-            elif (fact := satisfied_by(event)) is not None:
-                c.closing.setdefault((event.nik, fact.kind), fact)
+        elif isinstance(event, ReactivationDecided):
+            self._decision(event, p, region)
             self._state(event)
 
     def _decision(self, e: ReactivationDecided, p: Participant | None, region: Region) -> None:
@@ -199,16 +215,16 @@ def status_changed(p: Participant, h: HistoryEntry) -> ParticipantStatusChanged:
         source="registry",
         nik=p.nik,
         previous_status=h.previous_status,
-        status=ParticipantStatus(h.status),
+        status=h.status,
         cause_event_id=h.event_id,
         cause_type=h.event_type,
-        reasons=[DecisionReason(r) for r in h.reasons if r in _DECISION_REASONS],
+        reasons=[_DECISION_REASONS[r] for r in h.reasons if r in _DECISION_REASONS],
         window_closes_at=p.window_closes_at,
         phone=p.phone,
     )
 
 
-_DECISION_REASONS = {r.value for r in DecisionReason}
+_DECISION_REASONS = {r.value: r for r in DecisionReason}
 _NAMESPACE = uuid.UUID("5a0f3b0e-8f4f-4d7e-9d61-6a1b9a3c2f70")
 _REGIONS: dict[str, Region] = {}
 
