@@ -104,12 +104,17 @@ def test_probes_hit_the_port_the_roles_process_serves() -> None:
             assert ports.get(target["port"], target["port"]) == port_for(contract, role), (service, role, probe)
 
 
+def millicores(quantity: str) -> float:
+    return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
+
+
 def test_urgent_memory_is_reserved_and_bulk_requests_less() -> None:
+    assert (millicores("250m"), millicores("1"), millicores("0.5")) == (250, 1000, 500)
     for (service, role), dep in deployments().items():
         resources = container(dep)["resources"]
         if role is Role.URGENT:
             assert resources["requests"]["memory"] == resources["limits"]["memory"], service
             bulk = container(deployments()[service, Role.BULK])["resources"]["requests"]
-            assert float(resources["requests"]["cpu"].rstrip("m")) > float(bulk["cpu"].rstrip("m")), service
+            assert millicores(resources["requests"]["cpu"]) > millicores(bulk["cpu"]), service
         else:
             assert resources["requests"]["memory"] != resources["limits"]["memory"], service
