@@ -96,9 +96,9 @@ async def test_errors_and_requests_are_counted_in_prometheus(system: RunningSyst
     assert all('service="intake"' in line for line in lines)
 
 
-def test_the_notifier_yields_the_cpu_to_the_decision_path(system: RunningSystem) -> None:
-    """On a shared machine messages (rate-limited by providers anyway) wait; decisions do not."""
+def test_no_service_changes_its_own_cpu_priority(system: RunningSystem) -> None:
+    """Priority is the launcher's choice per role (make up nices bulk roles, Kubernetes uses PriorityClasses),
+    never a service's own: processes run as `--role all` keep the priority they were started with."""
     nice = {name: psutil.Process(proc.pid).nice() for name, proc in system.processes.items()}
-    inherited = psutil.Process().nice()  # the services start at the test run's own priority
-    assert nice["notifier"] == max(inherited, 5)
-    assert nice["intake"] == nice["eligibility"] == nice["registry"] == inherited
+    inherited = psutil.Process().nice()
+    assert set(nice.values()) == {inherited}, nice
