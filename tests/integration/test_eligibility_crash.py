@@ -19,7 +19,7 @@ from services.eligibility.app import create_app
 from services.eligibility.store import FactsRow, ProcessedEvent, RequestRow, outbox
 from shared.db import make_engine
 from shared.events import BiometricRecorded, DesilUpdated, ReactivationDecided
-from shared.settings import Settings
+from shared.settings import Role, Settings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 from testkit.apps import running
 from testkit.eligibility import eligibility_settings, facts_applied
@@ -151,12 +151,18 @@ async def test_decision_committed_but_not_yet_published_is_published_once_after_
 
 
 async def test_emergency_decision_is_published_at_once_without_waiting_for_the_relay(settings: Settings) -> None:
+    """The urgent role publishes its committed emergency decisions itself, whichever process holds the relay."""
     es = eligibility_settings(settings)
-    app = create_app(es)
+    bulk, urgent_app = create_app(es, role=Role.BULK), create_app(es, role=Role.URGENT)
     request = emergency()
     mine = lambda e: isinstance(e, ReactivationDecided) and e.request_id == request.request_id  # noqa: E731
-    async with running(app), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions:
-        await app.state.relay.stop()  # a bulk backlog the relay has not reached yet
+    async with (
+        running(bulk),
+        running(urgent_app),
+        TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions,
+    ):
+        for app in (bulk, urgent_app):  # a bulk backlog no relay has reached yet
+            await app.state.relay.stop()
         await produce(settings, PARTICIPANT_EVENTS, deactivated())
         await facts_applied(settings)
         await produce(settings, EMERGENCY_REQUESTS, request)
