@@ -356,8 +356,9 @@ ROWS_WRITTEN = (
 
 
 def measured(scenario: Scenario) -> Scenario:
-    """The scenario, with the PostgreSQL rows it made the system write (per acknowledged event) in its detail:
-    an input of the capacity model (docs/operations.md)."""
+    """The scenario, with the PostgreSQL rows it made the system write (per acknowledged event) in its detail
+    (an input of the capacity model, docs/operations.md), its outcome printed and written to
+    chaos-results.json at once (a long run stopped later keeps it; the end-of-run count may still change it)."""
 
     async def run(h: Harness, n: int) -> Outcome:
         before, started = await rows_written(h), time.monotonic()
@@ -366,6 +367,8 @@ def measured(scenario: Scenario) -> Scenario:
         rows = await rows_written(h) - before
         o.detail |= {"rows_written": rows, "rows_per_event": round(rows / max(1, o.events), 2)}
         o.detail["scenario_s"] = round(time.monotonic() - started)
+        out.print(f"  {o.name}: {o.events} events, {o.lost} lost, {o.duplicated} duplicated, recovery {o.recovery_s} s")
+        RESULTS.write_text(json.dumps(merge_results(RESULTS, [o]), indent=2) + "\n")
         return o
 
     return run
