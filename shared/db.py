@@ -173,11 +173,12 @@ def _json_cell(value: Any) -> str:
 
 async def bulk_insert(
     session: AsyncSession | AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], on_conflict: str = ""
-) -> None:
+) -> Any:
     """Insert rows (all with the same keys) in one statement. A JSON cell may be given already
-    serialized, as bytes (e.g. pydantic's model_dump_json); anything else is serialized here."""
+    serialized, as bytes (e.g. pydantic's model_dump_json); anything else is serialized here.
+    Returns the statement's result (rows when `on_conflict` ends with a RETURNING clause), None for no rows."""
     if not rows:
-        return
+        return None
     columns = tuple(rows[0])
     params: dict[str, list[Any]] = {}
     for i, name in enumerate(columns):
@@ -188,4 +189,4 @@ async def bulk_insert(
         elif isinstance(col_type, JSON):
             values = [_json_cell(v) for v in values]
         params[f"p{i}"] = values
-    await session.execute(_unnest_insert(table, columns, on_conflict), params)
+    return await session.execute(_unnest_insert(table, columns, on_conflict), params)

@@ -26,7 +26,7 @@ from shared.privacy import scrub
 log = structlog.get_logger(__name__)
 Clock = Callable[[], dt.datetime]
 Work = Callable[[UnitOfWork], Awaitable[Changes | None]]
-PublishNow = Callable[[list[dict[str, Any]]], Awaitable[None]]
+PublishNow = Callable[[list[dict[str, Any]]], Awaitable[object]]  # e.g. OutboxRelay.publish_committed
 ATTEMPTS = 3  # a batch that met a new person's concurrent creation is decided again (store.NewPersonRace)
 
 

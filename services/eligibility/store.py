@@ -37,7 +37,7 @@ from sqlmodel import Field, SQLModel
 
 from services.eligibility.domain.records import AppealRecord, Changes, People, Person, RequestRecord, TimerRecord
 from services.eligibility.domain.rules import Facts
-from shared.db import _unnest_insert, any_of, bulk_insert, transaction, upsert_clause
+from shared.db import any_of, bulk_insert, transaction, upsert_clause
 from shared.errors import TransientError
 from shared.events import AppealRequested, Event, ReactivationRequested
 from shared.inbox import claim_events
@@ -309,9 +309,7 @@ class PgUnitOfWork:
         await bulk_insert(self.session, F, [r for r in rows if r["nik"] in self._loaded], _UPSERT_FACTS)
         new = sorted((r for r in rows if r["nik"] not in self._loaded), key=lambda r: r["nik"])  # as locks are taken
         if new:  # one insert, no empty row first: a new person costs one row write
-            columns = tuple(new[0])
-            stmt = _unnest_insert(F, columns, "on conflict (nik) do nothing returning nik")
-            inserted = await self._run(stmt, {f"p{i}": [r[c] for r in new] for i, c in enumerate(columns)})
+            inserted = await bulk_insert(self.session, F, new, "on conflict (nik) do nothing returning nik")
             if len(inserted.all()) < len(new):
                 raise NewPersonRace("a person of this batch was created meanwhile")
             self._loaded |= {r["nik"] for r in new}

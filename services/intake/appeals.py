@@ -4,7 +4,7 @@
   no appeal yet (one appeal per decision); the row first, then `appeal.requested` on the appeals topic;
   202 with the appeal id and its due date (the appeal SLA of eligibility's policy file, 14 days).
 - `GET /v1/appeals/{appeal_id}` (or `?request_id=`, the request a worklist item names): OPEN | UPHELD |
-  DISMISSED, kept up to date from eligibility's appeal.updated events (handlers.apply_appeals).
+  DISMISSED, kept up to date from eligibility's appeal.updated events (uow.apply_appeals).
   Eligibility opens and re-evaluates the appeal; one it refuses (a race with a WhatsApp appeal of the
   same request) shows DISMISSED with the refusal.
 - `POST /v1/appeals/{appeal_id}/decision` (worklist:write, within the key's region): an operator
