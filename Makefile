@@ -100,6 +100,9 @@ helm-chart: deploy-tools ## a Helm chart made from the Kustomize base, in build/
 k8s-users: venv ## regenerate the Strimzi KafkaUser resources (one per service, its ACLs) from catalogue and subscribers
 	@$(BIN)/python -m deploy.gen_k8s_users
 
+k8s-services: venv ## regenerate each service's urgent and bulk Deployments (and PriorityClasses) from the apps' role tables
+	@$(BIN)/python -m deploy.gen_k8s_services
+
 docker-build: ## build the one image for every service (needs a Docker engine)
 	docker build -f deploy/Dockerfile -t pbi-reactivation:local .
 
