@@ -61,3 +61,19 @@ def test_every_file_the_page_names_exists() -> None:
 def test_every_dotted_name_the_page_quotes_exists() -> None:
     missing = sorted(n for n in quoted_names() if not resolves(n))
     assert not missing, f"docs/CONVENTIONS.md names modules or attributes that do not exist: {missing}"
+
+
+def test_every_class_member_the_page_quotes_exists() -> None:
+    """`OutboxRelay.publish_committed`, `EligibilityHandlers.run`...: some class of that name in shared/,
+    services/, testkit/ or pbi_cli/ defines the member."""
+    sources = [p.read_text() for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")]
+    members = {m for span in QUOTED for m in re.findall(r"(?<![\w./])([A-Z]\w+)\.([a-z_]\w*)\b(?!\.)", span)}
+    assert len(members) > 5
+    missing = []
+    for cls, member in sorted(members):
+        defines = rf"(def {member}\(|\n    {member}\b\s*[:=])"
+        heads = [re.split(rf"\nclass {cls}\b", s, maxsplit=1) for s in sources]
+        bodies = [h[1].split("\nclass ", 1)[0] for h in heads if len(h) == 2]
+        if not any(re.search(defines, body) for body in bodies):
+            missing.append(f"{cls}.{member}")
+    assert not missing, f"docs/CONVENTIONS.md names class members that do not exist: {missing}"
