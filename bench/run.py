@@ -54,7 +54,7 @@ from sqlalchemy.engine import make_url
 from bench.eligibility import DecisionWatcher, request
 from bench.raw_ceiling import measure as raw_ceiling
 from bench.stage_profile import PROFILE_DIR, start_profiled_system
-from bench.stage_watch import CpuMeter, GroupProgress, RssSampler, metric, scrape
+from bench.stage_watch import CpuMeter, GroupProgress, RssSampler, Samples, metric, scrape
 from pbi_cli.demo_data import generate
 from shared.auth import ApiKeyStore
 from shared.db import make_engine
@@ -73,6 +73,9 @@ DECISIONS_N = int(os.environ.get("BENCH_DECISIONS", "100000"))
 EMERGENCY_RATE = float(os.environ.get("BENCH_EMERGENCY_RATE", "5"))  # per second during the wave
 BATCH = int(os.environ.get("BENCH_BATCH", "5000"))  # events per POST /v1/events (intake takes up to 10,000)
 PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0", "false")
+# As `make up` runs them: each service as an urgent and a bulk process (bulk at lower CPU priority).
+# BENCH_ROLES=0: one `--role all` process per service (as the tests run them), for comparison.
+ROLES = os.environ.get("BENCH_ROLES", "1") not in ("", "0", "false") and not PROFILE
 # Deactivated before the wave: the warm-up, and the people the emergencies are for (one each), enough
 # for a wave as slow as 200 events/s.
 WARM_PEOPLE = max(2000, int(EMERGENCY_RATE * N / 200))
@@ -237,8 +240,16 @@ class Bench:
         finally:
             await progress.stop()
 
+    async def metrics(self, service: str) -> Samples:
+        """The service's /metrics, summed over its processes (urgent and bulk roles count apart)."""
+        total: Samples = {}
+        for name in self.system.names_of(service):
+            for key, value in (await scrape(self.client, self.system.url(name))).items():
+                total[key] = total.get(key, 0.0) + value
+        return total
+
     async def registry_applied(self, kind: str) -> float:
-        return metric(await scrape(self.client, self.url("registry")), REGISTRY_APPLIED, type=kind)
+        return metric(await self.metrics("registry"), REGISTRY_APPLIED, type=kind)
 
     async def count(self, sql: str) -> int:
         assert self.pg is not None
@@ -437,7 +448,7 @@ async def wave(b: Bench, events: list[dict[str, Any]], emergency_people: list[st
     groups = wave_groups(b.prefix)
     progress = GroupProgress(b.kafka, b.prefix + PARTICIPANT_EVENTS.name)
     await progress.start()
-    reg0 = await scrape(b.client, b.url("registry"))
+    reg0 = await b.metrics("registry")
     applied0 = metric(reg0, REGISTRY_APPLIED, type="participant.deactivated")
     participants0 = await b.participants()
     end0 = await progress.end_offsets()
@@ -479,8 +490,8 @@ async def wave(b: Bench, events: list[dict[str, Any]], emergency_people: list[st
                     posting.result()  # raises what the posting raised
                     done["intake"] = time.perf_counter() - t0
                     end_final = await progress.end_offsets()
-                reg = await scrape(b.client, b.url("registry"))
-                elig = await scrape(b.client, b.url("eligibility"))
+                reg = await b.metrics("registry")
+                elig = await b.metrics("eligibility")
                 applied = metric(reg, REGISTRY_APPLIED, type="participant.deactivated") - applied0
                 lag = metric(elig, "pbi_eligibility_consumer_lag_records", group=groups["eligibility"])
                 end = end_final or await progress.end_offsets()
@@ -524,7 +535,7 @@ async def wave(b: Bench, events: list[dict[str, Any]], emergency_people: list[st
     for task in (sending, polling):
         if not task.cancelled() and task.exception() is not None:
             raise RuntimeError("the emergency probe failed") from task.exception()
-    reg1 = await scrape(b.client, b.url("registry"))
+    reg1 = await b.metrics("registry")
     stages = {
         "intake": _rate(n, done.get("intake")),
         "eligibility": _rate(n, caught_up.get("eligibility")),
@@ -565,6 +576,11 @@ def per_event(usage: dict[str, Any], n: int) -> dict[str, Any]:
         "system_total": round(system, 3),
         "cpu_bound_ceiling_per_s": round(cores * 1000 / system) if system else None,
     }
+
+
+def service_rss(peak: dict[str, float], others: bool = False) -> dict[str, float]:
+    """Peak RSS per process of the services (`registry`, or `registry-urgent` and `registry-bulk`), or of the rest."""
+    return {k: round(v, 1) for k, v in peak.items() if (k.partition("-")[0] in SERVICES) != others}
 
 
 def _rate(n: int, seconds: float | None) -> dict[str, Any]:
@@ -657,7 +673,7 @@ async def decisions(b: Bench, niks: list[str]) -> dict[str, Any]:
     finally:
         usage = cpu.end()
         await producer.stop()
-    elig = await scrape(b.client, b.url("eligibility"))
+    elig = await b.metrics("eligibility")
     return {
         "requests": n,
         "produced_s": round(produced_s, 2) if produced_s else None,
@@ -729,6 +745,7 @@ async def main() -> dict[str, Any]:
         "BENCH_N": N,
         "BENCH_DECISIONS": decisions_n,
         "BENCH_EMERGENCY_RATE": EMERGENCY_RATE,
+        "BENCH_ROLES": ROLES,
         "BENCH_BATCH": BATCH,
         "profile": PROFILE,
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -760,7 +777,6 @@ async def main() -> dict[str, Any]:
     db_url = await create_database(admin_db, db_name)
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     settings = Settings(kafka_bootstrap_servers=kafka, topic_prefix=prefix)
-    start = start_profiled_system if PROFILE else start_system
     log_dir = ROOT / ".run" / "bench-logs" / prefix.rstrip(".")
     results["logs"] = str(log_dir)
     system: RunningSystem | None = None
@@ -768,7 +784,12 @@ async def main() -> dict[str, Any]:
     b: Bench | None = None
     try:
         await ensure_topics(settings)
-        system = start(db_url, kafka, prefix, log_dir, {"KAFKA_PARTITIONS_OVERRIDE": None})
+        env: dict[str, str | None] = {"KAFKA_PARTITIONS_OVERRIDE": None}
+        system = (
+            start_profiled_system(db_url, kafka, prefix, log_dir, env)
+            if PROFILE
+            else start_system(db_url, kafka, prefix, log_dir, env, roles=ROLES)
+        )
         sampler.processes = system.processes
         # The provider simulator stands in for WhatsApp's and Twilio's servers, which are not on this
         # machine in a real deployment: it gets the CPU last.
@@ -802,7 +823,7 @@ async def main() -> dict[str, Any]:
             em = w["emergencies"]
             for q in ("p50", "p95", "p99", "max"):
                 results[f"emergency_{q}_ms"] = em[f"{q}_ms"]
-            results["peak_rss_mb"] = {k: round(v, 1) for k, v in sampler.peak.items() if k in SERVICES}
+            results["peak_rss_mb"] = service_rss(sampler.peak)
             save(results)
 
             out.print(f"[bold]4. decisions[/bold]: {decisions_n:,} requests produced to the requests topic…")
@@ -810,7 +831,7 @@ async def main() -> dict[str, Any]:
             results["stages"]["decisions"] = d
             results["decisions_per_s"] = d["decisions_per_s"]
             results["decisions_in_registry_per_s"] = d["decisions_in_registry_per_s"]
-            results["peak_rss_mb"] = {k: round(v, 1) for k, v in sampler.peak.items() if k in SERVICES}
+            results["peak_rss_mb"] = service_rss(sampler.peak)
             save(results)
 
             out.print("[bold]5. import[/bold]: the 20,990-row Tangerang Selatan list…")
@@ -822,8 +843,8 @@ async def main() -> dict[str, Any]:
         sampler.stop_flag.set()
         if sampler.is_alive():
             sampler.join(2)
-        results["peak_rss_mb"] = {k: round(v, 1) for k, v in sampler.peak.items() if k in SERVICES}
-        results["peak_rss_mb_other"] = {k: round(v, 1) for k, v in sampler.peak.items() if k not in SERVICES}
+        results["peak_rss_mb"] = service_rss(sampler.peak)
+        results["peak_rss_mb_other"] = service_rss(sampler.peak, others=True)
         save(results)
 
         async def cleanup() -> None:

@@ -15,10 +15,19 @@ from pathlib import Path
 
 import httpx
 
+from shared.settings import BULK_PORT_OFFSET
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"  # what a test run leaves for people to read (service logs, screenshots)
 PBI = str(Path(sys.executable).parent / "pbi")
 SERVICES = ("eligibility", "registry", "notifier", "intake")
+
+
+BULK_NICENESS = 5  # as deploy/local/run.py starts bulk roles
+
+
+def _lower_priority() -> None:
+    os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + BULK_NICENESS)
 
 
 def free_port() -> int:
@@ -38,14 +47,27 @@ class RunningSystem:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def start(self, name: str, timeout: float = 90) -> None:
-        arg = name
-        env = {**self.env, "HTTP_PORT": str(self.ports[name])}
+        """`name` is a service (`--role all`), `<service>-urgent` or `<service>-bulk` (one role, as `make up`
+        runs them: the bulk one at lower CPU priority and on its service's port + 100), or the simulator."""
+        service, _, role = name.partition("-")
+        env = {**self.env, "HTTP_PORT": str(self.ports[service])}
         log = (self.log_dir / f"{name}.log").open("ab")
-        cmd = [PBI, "run", arg] + (["--port", str(self.ports[name])] if name == "simulator" else [])
+        cmd = [PBI, "run", service] + (["--port", str(self.ports[name])] if name == "simulator" else [])
+        cmd += ["--role", role] if role else []
         self.processes[name] = subprocess.Popen(
-            cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+            cmd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+            preexec_fn=_lower_priority if role == "bulk" else None,  # noqa: PLW1509 - no threads here
         )
         self.wait_ready(name, timeout)
+
+    def names_of(self, service: str) -> list[str]:
+        """The running processes of a service (one with `--role all`, two with roles)."""
+        return [n for n in self.processes if n == service or n.startswith(service + "-")]
 
     def wait_ready(self, name: str, timeout: float = 90) -> None:
         path = "/_sim/health" if name == "simulator" else "/readyz"
@@ -81,10 +103,18 @@ class RunningSystem:
 
 
 def start_system(
-    database_url: str, kafka: str, topic_prefix: str, log_dir: Path, extra_env: dict[str, str | None] | None = None
+    database_url: str,
+    kafka: str,
+    topic_prefix: str,
+    log_dir: Path,
+    extra_env: dict[str, str | None] | None = None,
+    roles: bool = False,
 ) -> RunningSystem:
+    """`roles`: each service as an urgent and a bulk process (`make up`'s topology), else one `--role all`."""
     log_dir.mkdir(parents=True, exist_ok=True)
     ports = {name: free_port() for name in ("simulator", *SERVICES)}
+    names = [f"{s}-{r}" for s in SERVICES for r in ("urgent", "bulk")] if roles else list(SERVICES)
+    ports |= {f"{s}-urgent": ports[s] for s in SERVICES} | {f"{s}-bulk": ports[s] + BULK_PORT_OFFSET for s in SERVICES}
     simulator = f"http://127.0.0.1:{ports['simulator']}"
     env = {
         **os.environ,
@@ -106,7 +136,7 @@ def start_system(
     system = RunningSystem(env, ports, log_dir)
     try:
         system.start("simulator")
-        for name in SERVICES:
+        for name in names:
             system.start(name)
     except Exception:
         system.stop()
