@@ -32,17 +32,17 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import Field, SQLModel
 
 from services.eligibility.domain.records import AppealRecord, Changes, People, Person, RequestRecord, TimerRecord
 from services.eligibility.domain.rules import Facts
-from shared.db import any_of, bulk_insert, transaction, upsert_clause
+from shared.db import any_of, bulk_insert, upsert_clause
 from shared.errors import TransientError
 from shared.events import AppealRequested, Event, ReactivationRequested
 from shared.inbox import claim_events
 from shared.outbox import add_to_outbox, outbox_row, outbox_table
 from shared.privacy import CONTACT_FIELDS, erased_among, erasures_table, mark_erased
+from shared.uow import SessionUnit
 
 E = TypeVar("E", bound=Event)
 _SEP = "\x1f"  # joins a text[] cell into one string (as shared.db.bulk_insert does)
@@ -257,18 +257,9 @@ async def apply_changes(uow: UnitOfWork, changes: Changes, prefix: str) -> list[
 # --- PostgreSQL ----------------------------------------------------------------------------------------
 
 
-class PgUnitOfWork:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
-
-    async def __aenter__(self) -> PgUnitOfWork:
-        self._tx = transaction(self.sessions)
-        self.session = await self._tx.__aenter__()
+class PgUnitOfWork(SessionUnit):
+    def _opened(self) -> None:
         self._loaded: set[str] = set()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self._tx.__aexit__(*exc)
 
     async def _run(self, stmt: Any, params: dict[str, Any] | None = None) -> Any:
         return await self.session.execute(stmt, params)

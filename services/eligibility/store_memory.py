@@ -17,6 +17,7 @@ from services.eligibility.domain.records import AppealRecord, People, RequestRec
 from services.eligibility.domain.rules import Facts
 from shared.events import Event
 from shared.privacy import without_contact
+from shared.uow import CopyUnit
 
 E = TypeVar("E", bound=Event)
 
@@ -33,13 +34,9 @@ class MemoryStore:
     ids: itertools.count[int] = dataclasses.field(default_factory=lambda: itertools.count(1))
 
 
-class MemoryUnitOfWork:
-    def __init__(self, store: MemoryStore) -> None:
-        self.store = store
-
-    async def __aenter__(self) -> MemoryUnitOfWork:
-        s = self.store
-        self.s = dataclasses.replace(
+class MemoryUnitOfWork(CopyUnit[MemoryStore]):
+    def _copy(self, s: MemoryStore) -> MemoryStore:
+        return dataclasses.replace(
             s,
             people=dict(s.people),
             requests=dict(s.requests),
@@ -49,59 +46,55 @@ class MemoryUnitOfWork:
             processed=set(s.processed),
             erasures=dict(s.erasures),
         )
-        return self
-
-    async def __aexit__(self, exc_type: object, *exc: object) -> None:
-        if exc_type is None:  # commit
-            for f in dataclasses.fields(MemoryStore):
-                setattr(self.store, f.name, getattr(self.s, f.name))
 
     async def claim(self, events: Sequence[E]) -> list[E]:
         todo = []
         for event in events:
-            if event.event_id not in self.s.processed:
-                self.s.processed.add(event.event_id)
+            if event.event_id not in self.work.processed:
+                self.work.processed.add(event.event_id)
                 todo.append(event)
         return todo
 
     async def lock_people(self, niks: set[str], create: bool = True) -> People:
         if create:
-            for nik in niks - self.s.people.keys():
-                self.s.people[nik] = (Facts(nik), None)
-        return {nik: self.s.people[nik] for nik in niks if nik in self.s.people}
+            for nik in niks - self.work.people.keys():
+                self.work.people[nik] = (Facts(nik), None)
+        return {nik: self.work.people[nik] for nik in niks if nik in self.work.people}
 
     async def due_reminders(self, now: dt.datetime, limit: int) -> People:
-        due = [(p[0].next_reminder_at, nik) for nik, p in self.s.people.items() if _le(p[0].next_reminder_at, now)]
-        return {nik: self.s.people[nik] for _, nik in sorted(due)[:limit]}
+        due = [(p[0].next_reminder_at, nik) for nik, p in self.work.people.items() if _le(p[0].next_reminder_at, now)]
+        return {nik: self.work.people[nik] for _, nik in sorted(due)[:limit]}
 
     async def save_people(self, people: People) -> None:
-        self.s.people.update(people)
+        self.work.people.update(people)
 
     async def set_next_reminders(self, next_at: dict[str, dt.datetime | None]) -> None:
         for nik, at in next_at.items():
-            facts, phone = self.s.people[nik]
-            self.s.people[nik] = (dataclasses.replace(facts, next_reminder_at=at), phone)
+            facts, phone = self.work.people[nik]
+            self.work.people[nik] = (dataclasses.replace(facts, next_reminder_at=at), phone)
 
     async def requests(self, ids: Iterable[uuid.UUID]) -> list[RequestRecord]:
-        return [self.s.requests[i] for i in set(ids) if i in self.s.requests]
+        return [self.work.requests[i] for i in set(ids) if i in self.work.requests]
 
     async def on_record(self, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-        return {i for i in ids if i in self.s.requests}
+        return {i for i in ids if i in self.work.requests}
 
     async def requests_of(self, niks: set[str], pending_only: bool = False) -> list[RequestRecord]:
-        return [r for r in self.s.requests.values() if r.nik in niks and (not pending_only or r.outcome == "PENDING")]
+        return [
+            r for r in self.work.requests.values() if r.nik in niks and (not pending_only or r.outcome == "PENDING")
+        ]
 
     async def pending_past_close(self, now: dt.datetime, limit: int) -> set[str]:
         due = [
             (r.window_closes_at, r.nik)
-            for r in self.s.requests.values()
+            for r in self.work.requests.values()
             if r.outcome == "PENDING" and _le(r.window_closes_at, now)
         ]
         return {nik for _, nik in sorted(due)[:limit]}
 
     async def last_request_at(self, niks: set[str]) -> dict[str, dt.datetime]:
         last: dict[str, dt.datetime] = {}
-        for r in self.s.requests.values():
+        for r in self.work.requests.values():
             if r.nik in niks and (r.nik not in last or r.event.received_at > last[r.nik]):
                 last[r.nik] = r.event.received_at
         return last
@@ -109,79 +102,83 @@ class MemoryUnitOfWork:
     async def siblings(self, phone: str, ids: tuple[uuid.UUID, uuid.UUID], nik: str) -> list[RequestRecord]:
         return [
             r
-            for r in self.s.requests.values()
-            if ids[0] <= r.request_id <= ids[1] and r.nik != nik and self.s.people.get(r.nik, (None, None))[1] == phone
+            for r in self.work.requests.values()
+            if ids[0] <= r.request_id <= ids[1]
+            and r.nik != nik
+            and self.work.people.get(r.nik, (None, None))[1] == phone
         ]
 
     async def add_requests(self, records: Iterable[RequestRecord]) -> None:
         for r in records:
-            self.s.requests.setdefault(r.request_id, r)
+            self.work.requests.setdefault(r.request_id, r)
 
     async def update_decisions(self, records: Iterable[RequestRecord]) -> None:
         for r in records:
-            if r.request_id in self.s.requests:
-                self.s.requests[r.request_id] = r
+            if r.request_id in self.work.requests:
+                self.work.requests[r.request_id] = r
 
     async def appeals(self, ids: Iterable[uuid.UUID]) -> list[AppealRecord]:
-        return [self.s.appeals[i] for i in set(ids) if i in self.s.appeals]
+        return [self.work.appeals[i] for i in set(ids) if i in self.work.appeals]
 
     async def appeals_of_requests(self, request_ids: Iterable[uuid.UUID]) -> list[AppealRecord]:
         wanted = set(request_ids)
-        return [a for a in self.s.appeals.values() if a.request_id in wanted]
+        return [a for a in self.work.appeals.values() if a.request_id in wanted]
 
     async def open_appeals_of(self, niks: set[str]) -> list[AppealRecord]:
-        return [a for a in self.s.appeals.values() if a.nik in niks and a.status == "OPEN"]
+        return [a for a in self.work.appeals.values() if a.nik in niks and a.status == "OPEN"]
 
     async def save_appeals(self, records: Iterable[AppealRecord]) -> None:
         for a in records:
-            self.s.appeals[a.appeal_id] = a
+            self.work.appeals[a.appeal_id] = a
 
     async def schedule(self, timers: list[dict[str, Any]]) -> None:
-        keys = {(t["kind"], t["subject"], t["due_at"]) for t in self.s.timers.values()}
+        keys = {(t["kind"], t["subject"], t["due_at"]) for t in self.work.timers.values()}
         for t in timers:
             if (t["kind"], t["subject"], t["due_at"]) not in keys:  # the unique constraint
                 keys.add((t["kind"], t["subject"], t["due_at"]))
-                self.s.timers[next(self.s.ids)] = {**t, "fired_at": None}
+                self.work.timers[next(self.work.ids)] = {**t, "fired_at": None}
 
     async def stop_timers(self, subjects: set[str]) -> None:
-        for i, t in list(self.s.timers.items()):
+        for i, t in list(self.work.timers.items()):
             if t["subject"] in subjects and t["fired_at"] is None:
-                del self.s.timers[i]
+                del self.work.timers[i]
 
     async def due_timers(self, now: dt.datetime, limit: int) -> list[TimerRecord]:
-        due = sorted((t["due_at"], i) for i, t in self.s.timers.items() if t["fired_at"] is None and t["due_at"] <= now)
-        return [_timer(i, self.s.timers[i]) for _, i in due[:limit]]
+        due = sorted(
+            (t["due_at"], i) for i, t in self.work.timers.items() if t["fired_at"] is None and t["due_at"] <= now
+        )
+        return [_timer(i, self.work.timers[i]) for _, i in due[:limit]]
 
     async def timers_fired(self, ids: list[int], at: dt.datetime) -> None:
         for i in ids:
-            if i in self.s.timers:
-                self.s.timers[i]["fired_at"] = at
+            if i in self.work.timers:
+                self.work.timers[i]["fired_at"] = at
 
     async def timers_pending(self) -> int:
-        return sum(1 for t in self.s.timers.values() if t["fired_at"] is None)
+        return sum(1 for t in self.work.timers.values() if t["fired_at"] is None)
 
     async def add_to_outbox(self, rows: list[dict[str, Any]]) -> None:
-        known = {r["event_id"] for r in self.s.outbox}
-        self.s.outbox.extend(r for r in rows if r["event_id"] not in known)  # event_id is unique
+        known = {r["event_id"] for r in self.work.outbox}
+        self.work.outbox.extend(r for r in rows if r["event_id"] not in known)  # event_id is unique
 
     async def waiting_in_outbox(self, niks: set[str]) -> bool:
         keys = {n.encode() for n in niks}
-        return any(r["key"] in keys for r in self.s.outbox)
+        return any(r["key"] in keys for r in self.work.outbox)
 
     async def erased_among(self, niks: set[str]) -> dict[str, dt.datetime]:
-        return {nik: at for nik, at in self.s.erasures.items() if nik in niks}
+        return {nik: at for nik, at in self.work.erasures.items() if nik in niks}
 
     async def erase(self, niks_at: dict[str, dt.datetime]) -> None:
         for nik, at in niks_at.items():
-            self.s.erasures[nik] = max(at, self.s.erasures.get(nik, at))
-            if nik in self.s.people:
-                self.s.people[nik] = (self.s.people[nik][0], None)
-        for rid, r in list(self.s.requests.items()):
+            self.work.erasures[nik] = max(at, self.work.erasures.get(nik, at))
+            if nik in self.work.people:
+                self.work.people[nik] = (self.work.people[nik][0], None)
+        for rid, r in list(self.work.requests.items()):
             if r.nik in niks_at:
-                self.s.requests[rid] = dataclasses.replace(r, event=without_contact(r.event))
-        for aid, a in list(self.s.appeals.items()):
+                self.work.requests[rid] = dataclasses.replace(r, event=without_contact(r.event))
+        for aid, a in list(self.work.appeals.items()):
             if a.nik in niks_at:
-                self.s.appeals[aid] = dataclasses.replace(a, event=without_contact(a.event))
+                self.work.appeals[aid] = dataclasses.replace(a, event=without_contact(a.event))
 
 
 def _le(at: dt.datetime | None, now: dt.datetime) -> bool:

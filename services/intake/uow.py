@@ -11,7 +11,7 @@ from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import bindparam, or_, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import DateTime, String, Uuid
 
 from services.intake.domain.read_model import ReadModelChanges, sla_states_below, statuses_a_decision_may_replace
@@ -19,6 +19,7 @@ from services.intake.store import SCHEMA, AppealView, ProcessedEvent
 from shared.enums import AppealStatus
 from shared.events import AppealUpdated, Event, ReactivationDecided
 from shared.inbox import claim_events
+from shared.uow import SessionUnit
 
 E = TypeVar("E", bound=Event)
 _TEXTS = ARRAY(String)
@@ -72,26 +73,7 @@ APPLY_SLA = text(
 )
 
 
-class PgUnitOfWork:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
-
-    async def __aenter__(self) -> Self:
-        self.session = self.sessions()
-        await self.session.begin()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        try:
-            if exc is None:
-                await self.session.commit()
-            else:
-                await self.session.rollback()
-        finally:
-            await self.session.close()
-
+class PgUnitOfWork(SessionUnit):
     async def claim(self, events: list[E]) -> list[E]:
         return await claim_events(self.session, ProcessedEvent.__table__, events)  # type: ignore[attr-defined]
 

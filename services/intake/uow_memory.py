@@ -4,16 +4,15 @@ without an error, so a failed batch leaves nothing behind."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field, fields, replace
-from types import TracebackType
-from typing import Self, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from services.intake.domain.read_model import ReadModelChanges, sla_states_below, statuses_a_decision_may_replace
 from services.intake.uow import appeal_shown
 from shared.events import AppealUpdated, Event, ReactivationDecided
+from shared.uow import CopyUnit
 
 E = TypeVar("E", bound=Event)
 
@@ -45,21 +44,7 @@ class MemoryReadModel:
     processed: set[uuid.UUID] = field(default_factory=set)
 
 
-class MemoryUnitOfWork:
-    def __init__(self, store: MemoryReadModel) -> None:
-        self.store = store
-
-    async def __aenter__(self) -> Self:
-        self.work = copy.deepcopy(self.store)
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc is None:
-            for f in fields(self.store):
-                setattr(self.store, f.name, getattr(self.work, f.name))
-
+class MemoryUnitOfWork(CopyUnit[MemoryReadModel]):
     async def claim(self, events: list[E]) -> list[E]:
         todo = []
         for e in events:

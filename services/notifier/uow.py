@@ -13,7 +13,7 @@ from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.domain.intents import OnFile
 from services.notifier.domain.standing import Standing
@@ -24,6 +24,7 @@ from shared.db import any_of, bulk_insert, upsert_clause
 from shared.events import Event
 from shared.inbox import claim_events
 from shared.privacy import erased_among
+from shared.uow import SessionUnit
 
 E = TypeVar("E", bound=Event)
 Row = dict[str, Any]  # a messages row, every column given
@@ -156,7 +157,7 @@ class PgInbox(_Repository):
         return await claim_events(self.session, INBOX, events)
 
 
-class PgUnitOfWork:
+class PgUnitOfWork(SessionUnit):
     """One transaction of the notifier's schema."""
 
     contacts: Contacts
@@ -166,27 +167,10 @@ class PgUnitOfWork:
     erasures: Erasures
     inbox: Inbox
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
-
-    async def __aenter__(self) -> Self:
-        self.session = self.sessions()
-        await self.session.begin()
+    def _opened(self) -> None:
         s = self.session
         self.contacts, self.standings, self.messages = PgContacts(s), PgStandings(s), PgMessages(s)
         self.opt_outs, self.erasures, self.inbox = PgOptOuts(s), PgErasures(s), PgInbox(s)
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        try:
-            if exc is None:
-                await self.session.commit()
-            else:
-                await self.session.rollback()
-        finally:
-            await self.session.close()
 
 
 def _json_value(value: object) -> str:

@@ -4,18 +4,17 @@ batch leaves nothing behind. For unit tests, which run the same handler cases ag
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from types import TracebackType
-from typing import Self, TypeVar
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from services.notifier.domain.intents import OnFile
 from services.notifier.domain.standing import Standing
 from services.notifier.uow import Contacts, Erasures, Inbox, Messages, OptOuts, Row, Standings
 from shared.events import Event
+from shared.uow import CopyUnit
 
 E = TypeVar("E", bound=Event)
 
@@ -99,7 +98,7 @@ class MemoryInbox(_Repository):
         return todo
 
 
-class MemoryUnitOfWork:
+class MemoryUnitOfWork(CopyUnit[MemoryStore]):
     contacts: Contacts
     standings: Standings
     messages: Messages
@@ -107,18 +106,7 @@ class MemoryUnitOfWork:
     erasures: Erasures
     inbox: Inbox
 
-    def __init__(self, store: MemoryStore) -> None:
-        self.store = store
-
-    async def __aenter__(self) -> Self:
-        self.work = w = copy.deepcopy(self.store)
+    def _opened(self) -> None:
+        w = self.work
         self.contacts, self.standings, self.messages = MemoryContacts(w), MemoryStandings(w), MemoryMessages(w)
         self.opt_outs, self.erasures, self.inbox = MemoryOptOuts(w), MemoryErasures(w), MemoryInbox(w)
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc is None:  # committed: what the block did becomes the store's
-            for f in fields(self.store):
-                setattr(self.store, f.name, getattr(self.work, f.name))

@@ -40,6 +40,7 @@ from shared.outbox import outbox_row
 from shared.privacy import erased_among
 from shared.sla import SLA_ORDER, sla_rank
 from shared.topics import STATUS_CHANGES
+from shared.uow import SessionUnit
 
 PARTICIPANT_FIELDS = [f.name for f in fields(Participant)]
 UPSERT_PARTICIPANT = upsert_clause("nik", PARTICIPANT_FIELDS)
@@ -62,35 +63,24 @@ class ConcurrentBatch(TransientError):
     """Another transaction created a person this batch meant to create: apply the batch again."""
 
 
-class PgUnitOfWork:
+class PgUnitOfWork(SessionUnit):
     def __init__(self, sessions: async_sessionmaker[AsyncSession], prefix: str) -> None:
-        self.sessions, self.prefix = sessions, prefix
+        super().__init__(sessions)
+        self.prefix = prefix
         self._locked: set[str] = set()  # the people read (and locked) by this unit of work
-
-    async def __aenter__(self) -> Self:
-        self._session = self.sessions()
-        self._tx = self._session.begin()
-        await self._tx.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        try:
-            await self._tx.__aexit__(*exc)  # commits, or rolls back on an error
-        finally:
-            await self._session.close()
 
     async def claim(self, events: Sequence[Event]) -> list[Event]:
         """The batch's events to apply, in order: those claimed in the inbox now, and the others (those
         de-duplicated by their effect are checked by `unseen` once their people are locked)."""
         claimable = [e for e in events if claimed_in_inbox(e)]
-        claimed = {e.event_id for e in await claim_events(self._session, INBOX, claimable)}
+        claimed = {e.event_id for e in await claim_events(self.session, INBOX, claimable)}
         return [e for e in events if e.event_id in claimed or not claimed_in_inbox(e)]
 
     async def lock_people(self, niks: Iterable[str]) -> dict[str, Participant | None]:
         # Locked in NIK order: a concurrent batch of another topic (decisions vs. facts) waits and then
         # reads the committed row, so neither overwrites the other's change.
         query = select(P).where(any_of(P.c.nik, sorted(set(niks)))).order_by(P.c.nik).with_for_update()
-        people = {r["nik"]: participant_from_row(r) for r in (await self._session.execute(query)).mappings()}
+        people = {r["nik"]: participant_from_row(r) for r in (await self.session.execute(query)).mappings()}
         self._locked |= people.keys()
         return dict(people)
 
@@ -98,11 +88,11 @@ class PgUnitOfWork:
         # Only people already here can have a history row or an anomaly of theirs: a wave's new people cost
         # no look-up (one created meanwhile by another transaction is caught by _people's insert).
         ids = [e.event_id for e in events if e.nik in self._locked and dedup_by_effect(e)]
-        seen = set((await self._session.execute(_SEEN, {"ids": ids})).scalars()) if ids else set()
+        seen = set((await self.session.execute(_SEEN, {"ids": ids})).scalars()) if ids else set()
         return [e for e in events if e.event_id not in seen]
 
     async def erased(self, niks: Iterable[str]) -> dict[str, dt.datetime]:
-        return await erased_among(self._session, ERASURES, niks)
+        return await erased_among(self.session, ERASURES, niks)
 
     async def expiring(self, now: dt.datetime, limit: int) -> list[Participant]:
         """People still out whose window closed before `now`, oldest close first, locked; rows another
@@ -116,13 +106,13 @@ class PgUnitOfWork:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        people = [participant_from_row(r) for r in (await self._session.execute(query)).mappings()]
+        people = [participant_from_row(r) for r in (await self.session.execute(query)).mappings()]
         self._locked |= {p.nik for p in people}
         return people
 
     async def save(self, c: Changes) -> int:
         """Writes the changes; how many history rows were new (the others were there: a redelivery)."""
-        s = self._session
+        s = self.session
         await self._people(c)
         await self._requests(c)
         if c.opened or c.released:
@@ -154,12 +144,12 @@ class PgUnitOfWork:
         rows = {n: {k: getattr(p, k) for k in PARTICIPANT_FIELDS} for n, p in sorted(c.people.items())}
         new = [r for n, r in rows.items() if n not in self._locked]
         if new:
-            inserted = await self._session.execute(_INSERT_NEW_PEOPLE, _columns(new))
+            inserted = await self.session.execute(_INSERT_NEW_PEOPLE, _columns(new))
             if inserted.rowcount < len(new):  # type: ignore[attr-defined]
                 raise ConcurrentBatch("a person of this batch was created by another transaction meanwhile")
         known = [r for n, r in rows.items() if n in self._locked]
         if known:
-            await bulk_insert(self._session, P, known, UPSERT_PARTICIPANT)
+            await bulk_insert(self.session, P, known, UPSERT_PARTICIPANT)
 
     async def _history(self, c: Changes) -> set[uuid.UUID]:
         if not c.history:
@@ -175,14 +165,14 @@ class PgUnitOfWork:
             "status": [e.status.value for _, e in h],
             "reasons": [_SEP.join(e.reasons) for _, e in h],
         }
-        return set((await self._session.execute(_INSERT_HISTORY, params)).scalars())
+        return set((await self.session.execute(_INSERT_HISTORY, params)).scalars())
 
     async def _requests(self, c: Changes) -> None:
         """Requests, decisions and SLA states: each upserts the request row and sets only the fields it
         knows, never moving a decision or an SLA state backwards (domain.requests.merge says the same)."""
         for rows, statement in ((c.requests, _UPSERT_REQUEST), (c.decisions, _UPSERT_DECISION), (c.sla, _UPSERT_SLA)):
             if rows:
-                await self._session.execute(statement, list(rows.values()))
+                await self.session.execute(statement, list(rows.values()))
 
 
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:

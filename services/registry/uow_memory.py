@@ -4,12 +4,11 @@ cases against both). A unit of work works on a copy and publishes it on commit: 
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any
 
 from services.registry.domain import requests
 from services.registry.domain.batch import Changes, claimed_in_inbox, dedup_by_effect
@@ -18,6 +17,7 @@ from services.registry.domain.worklist import EMERGENCY_KINDS, FINAL, WAITING_KI
 from services.registry.worklist import APPEAL_SYSTEM, SYSTEM
 from shared.enums import WorklistKind
 from shared.events import Event, ParticipantStatusChanged
+from shared.uow import CopyUnit
 
 Row = dict[str, Any]
 
@@ -35,43 +35,36 @@ class MemoryStore:
     outbox: dict[uuid.UUID, tuple[str, ParticipantStatusChanged]] = field(default_factory=dict)  # id: topic, event
 
 
-class MemoryUnitOfWork:
+class MemoryUnitOfWork(CopyUnit[MemoryStore]):
     def __init__(self, store: MemoryStore, prefix: str) -> None:
-        self.store, self.prefix = store, prefix
-
-    async def __aenter__(self) -> Self:
-        self.s = copy.deepcopy(self.store)
-        return self
-
-    async def __aexit__(self, exc_type: object, *exc: object) -> None:
-        if exc_type is None:
-            self.store.__dict__.update(self.s.__dict__)  # commit
+        super().__init__(store)
+        self.prefix = prefix
 
     async def claim(self, events: Sequence[Event]) -> list[Event]:
-        claimed = {e.event_id for e in events if claimed_in_inbox(e) and e.event_id not in self.s.inbox}
-        self.s.inbox |= claimed
+        claimed = {e.event_id for e in events if claimed_in_inbox(e) and e.event_id not in self.work.inbox}
+        self.work.inbox |= claimed
         return [e for e in events if e.event_id in claimed or not claimed_in_inbox(e)]
 
     async def lock_people(self, niks: Iterable[str]) -> dict[str, Participant | None]:
-        return {n: self.s.people[n] for n in sorted(set(niks)) if n in self.s.people}
+        return {n: self.work.people[n] for n in sorted(set(niks)) if n in self.work.people}
 
     async def unseen(self, events: Sequence[Event]) -> list[Event]:
-        seen = {k[0] for k in self.s.history} | {k[0] for k in self.s.anomalies} | self.s.inbox
+        seen = {k[0] for k in self.work.history} | {k[0] for k in self.work.anomalies} | self.work.inbox
         return [e for e in events if not (dedup_by_effect(e) and e.event_id in seen)]
 
     async def erased(self, niks: Iterable[str]) -> dict[str, dt.datetime]:
-        return {n: self.s.erasures[n] for n in set(niks) if n in self.s.erasures}
+        return {n: self.work.erasures[n] for n in set(niks) if n in self.work.erasures}
 
     async def expiring(self, now: dt.datetime, limit: int) -> list[Participant]:
         out = [
             p
-            for p in self.s.people.values()
+            for p in self.work.people.values()
             if p.status in STILL_OUT and p.window_closes_at and p.window_closes_at < now
         ]
         return sorted(out, key=lambda p: p.window_closes_at)[:limit]  # type: ignore[arg-type, return-value]
 
     async def save(self, c: Changes) -> int:
-        s = self.s
+        s = self.work
         for rows, source in ((c.requests, "request"), (c.decisions, "decision"), (c.sla, "sla")):
             for rid, row in rows.items():
                 s.requests[rid] = requests.merge(s.requests.get(rid), row, source)  # type: ignore[arg-type]
@@ -104,7 +97,7 @@ class MemoryUnitOfWork:
     def _record(self, c: Changes) -> None:
         """worklist.record: open each item once (not the emergency or waiting ones of a request already
         finally decided), then settle what the final decisions settle."""
-        s = self.s
+        s = self.work
         for key, i in c.opened.items():
             decided = (s.requests.get(i.request_id) or {}).get("status") in FINAL
             if (i.kind in EMERGENCY_KINDS or i.waiting) and decided:
@@ -117,7 +110,7 @@ class MemoryUnitOfWork:
                     self._close(key, SYSTEM, at, f"decided {outcome}")
 
     def _close(self, key: uuid.UUID, by: str, at: dt.datetime, note: str) -> None:
-        row = self.s.worklist.get(key)
+        row = self.work.worklist.get(key)
         if row is not None and row["state"] == "OPEN":
             row.update(state="DONE", closed_by=by, closed_at=at, note=note)
 
