@@ -13,39 +13,28 @@ once and every consumer folds them as it would a day later."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
-import shutil
 import uuid
-from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import httpx
-import pytest
-from aiokafka import AIOKafkaProducer
-from playwright.async_api import Locator, Page, async_playwright, expect
+from playwright.async_api import Locator, async_playwright, expect
 from sqlalchemy import delete, insert, select
 
 from services.eligibility.store import FactsRow
 from services.registry.store import W
 from shared.db import make_engine
-from shared.events import Documents, HospitalLetter, ReactivationRequested
 from shared.settings import Settings
 from shared.topics import EMERGENCY_REQUESTS
+from testkit.bodies import recent_deactivation
+from testkit.browser import CHROMIUM, FLAGS, artifact, login, needs_chromium
+from testkit.events import emergency
+from testkit.kafka import produce
+from testkit.keys import Keys
+from testkit.polling import eventually
+from testkit.system import RunningSystem
 
-if TYPE_CHECKING:  # the fixtures' types (tests/conftest.py registers `system`, `keys` and `http`)
-    from testkit.keys import Keys
-    from testkit.system import RunningSystem
-
-# Standalone on purpose while the shared helpers move (tests/e2e -> testkit): the same browser and
-# flags as tests/browser/test_dashboard.py, screenshots where the other browser tests keep theirs.
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]  # fmt: skip
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium missing: run make browser-deps")
+pytestmark = needs_chromium
 
 NOW = dt.datetime.now(dt.UTC)
 FACILITY = "3674R001"  # registered by the system fixture
@@ -71,14 +60,7 @@ async def post(http: httpx.AsyncClient, url: str, key: str, body: dict) -> None:
 
 
 def deactivated(nik: str, reason: str) -> dict:
-    return {
-        "type": "participant.deactivated",
-        "occurred_at": NOW.isoformat(),
-        "source": "SIKS-NG",
-        "nik": nik,
-        "deactivated_on": (NOW - dt.timedelta(days=20)).date().isoformat(),
-        "reason": reason,
-    }
+    return {**recent_deactivation(nik, days_ago=20, phone=None), "reason": reason}
 
 
 def conflict(nik: str) -> dict:
@@ -88,30 +70,6 @@ def conflict(nik: str) -> dict:
         "source": "DUKCAPIL",
         "nik": nik,
     }
-
-
-def accepted_long_ago(nik: str, hours: float) -> ReactivationRequested:
-    """An emergency as intake accepted it `hours` ago (same fields as intake's own event)."""
-    received = NOW - dt.timedelta(hours=hours)
-    return ReactivationRequested(
-        occurred_at=received,
-        source="intake",
-        nik=nik,
-        request_id=uuid.uuid4(),
-        path="EMERGENCY",
-        channel="HOSPITAL",
-        received_at=received,
-        sla_deadline=received + dt.timedelta(hours=24),
-        documents=Documents(hospital_letter=HospitalLetter(facility_code=FACILITY, letter_no="IGD/93")),
-        facility_registered=True,
-    )
-
-
-async def login(page: Page, system: RunningSystem, key: str) -> None:
-    await page.goto(system.url("registry") + "/dashboard")
-    await page.fill("#api-key", key)
-    await page.click("#login-form button")
-    await expect(page.locator("#live")).to_contain_text("langsung", timeout=DEADLINE_MS)
 
 
 async def test_a_breached_emergency_heads_the_sla_board_and_the_worklist(
@@ -129,7 +87,11 @@ async def test_a_breached_emergency_heads_the_sla_board_and_the_worklist(
     for nik, letter in ((MET, "IGD/95"), (RUNNING, "IGD/94")):  # the met one first: the earlier deadline
         body = {"nik": nik, "facility_code": FACILITY, "letter_no": letter, "admitted_at": NOW.isoformat()}
         await post(http, emergency_url, hospital, body)
-    await produce(system, accepted_long_ago(BREACHED, hours=25))
+    # An emergency as intake accepted it 25 hours ago (emergency() is from FACILITY, as intake's own event).
+    kafka = Settings(
+        kafka_bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"], topic_prefix=system.env["TOPIC_PREFIX"]
+    )
+    await produce(kafka, EMERGENCY_REQUESTS, emergency(BREACHED, received_at=NOW - dt.timedelta(hours=25)))
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
@@ -161,8 +123,8 @@ async def test_a_breached_emergency_heads_the_sla_board_and_the_worklist(
         await page.select_option("#wl-kind", "")
         await expect(worklist.first).to_contain_text(masked(BREACHED), timeout=DEADLINE_MS)
         await expect(worklist.first).to_have_class("overdue")
-        await page.screenshot(path=str(_artifact("dashboard-live-breached.png")), full_page=True)
-        await page.locator("#sla").screenshot(path=str(_artifact("dashboard-live-sla-board.png")))
+        await page.screenshot(path=str(artifact("dashboard-live-breached.png")), full_page=True)
+        await page.locator("#sla").screenshot(path=str(artifact("dashboard-live-sla-board.png")))
 
         # A list longer than the page fetches (the API pages newest due first): the breach still heads it.
         filler = await _add_far_items(system, LONG_LIST)
@@ -171,7 +133,7 @@ async def test_a_breached_emergency_heads_the_sla_board_and_the_worklist(
             await expect(worklist.first).to_contain_text(masked(BREACHED))
             await expect(worklist.first).to_have_class("overdue")
             await page.locator("#worklist-title").scroll_into_view_if_needed()
-            await page.screenshot(path=str(_artifact("dashboard-live-long-worklist.png")))  # its top
+            await page.screenshot(path=str(artifact("dashboard-live-long-worklist.png")))  # its top
         finally:
             await _delete_items(system, filler)
 
@@ -202,7 +164,7 @@ async def test_the_wave_chart_moves_while_a_wave_of_events_comes_in(
         for series in ("in", "applied"):
             await expect(chart.locator(f"svg polyline[data-series='{series}']")).to_have_count(1, timeout=DEADLINE_MS)
         before = await _wave(chart)
-        await chart.screenshot(path=str(_artifact("dashboard-live-wave-before.png")))
+        await chart.screenshot(path=str(artifact("dashboard-live-wave-before.png")))
 
         events = [deactivated(_wave_nik(i), "DESIL_ABOVE_5") for i in range(WAVE)]
         await post(http, system.url("intake") + "/v1/events", writer, {"events": events})
@@ -214,8 +176,8 @@ async def test_the_wave_chart_moves_while_a_wave_of_events_comes_in(
 
         await eventually(moved, timeout=120)
         assert not violations, violations
-        await chart.screenshot(path=str(_artifact("dashboard-live-wave-after.png")))
-        await page.locator("#charts").screenshot(path=str(_artifact("dashboard-live-charts.png")))
+        await chart.screenshot(path=str(artifact("dashboard-live-wave-after.png")))
+        await page.locator("#charts").screenshot(path=str(artifact("dashboard-live-charts.png")))
         await browser.close()
 
 
@@ -282,32 +244,3 @@ async def _wave(chart: Locator) -> dict[str, tuple[int, str]]:
 
 def _wave_nik(i: int) -> str:
     return f"367406170890{9100 + i:04d}"  # Kota Tangerang Selatan, serials 9100-9159
-
-
-def _artifact(name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS / name
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float) -> Any:  # noqa: ASYNC109
-    """Poll `check` until it returns something truthy (a condition, never a sleep); fail with its last value."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    last = None
-    while asyncio.get_running_loop().time() < deadline:
-        if last := await check():
-            return last
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
-
-
-async def produce(system: RunningSystem, event: ReactivationRequested) -> None:
-    """One event on the running system's own topic, keyed by its NIK as intake keys it."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=system.env["KAFKA_BOOTSTRAP_SERVERS"], acks="all", enable_idempotence=True
-    )
-    await producer.start()
-    try:
-        topic = system.env["TOPIC_PREFIX"] + EMERGENCY_REQUESTS.name
-        await producer.send_and_wait(topic, event.model_dump_json().encode(), key=event.kafka_key())
-    finally:
-        await producer.stop()

@@ -11,10 +11,11 @@ import datetime as dt
 import httpx
 from playwright.async_api import Page, async_playwright, expect
 
-from testkit.browser import CHROMIUM, FLAGS, needs_chromium
+from testkit.bodies import recent_deactivation
+from testkit.browser import CHROMIUM, FLAGS, artifact, login, needs_chromium
 from testkit.keys import Keys
 from testkit.polling import eventually
-from testkit.system import ARTIFACTS, RunningSystem
+from testkit.system import RunningSystem
 
 pytestmark = needs_chromium
 
@@ -34,14 +35,7 @@ async def post(http: httpx.AsyncClient, url: str, key: str, body: dict) -> None:
 
 
 def deactivated(nik: str, reason: str) -> dict:
-    return {
-        "type": "participant.deactivated",
-        "occurred_at": NOW.isoformat(),
-        "source": "SIKS-NG",
-        "nik": nik,
-        "deactivated_on": (NOW - dt.timedelta(days=20)).date().isoformat(),
-        "reason": reason,
-    }
+    return {**recent_deactivation(nik, days_ago=20, phone=None), "reason": reason}
 
 
 async def open_items(http: httpx.AsyncClient, system: RunningSystem, key: str, nik_masked: str) -> list[dict]:
@@ -77,10 +71,7 @@ async def test_worklist_filters_marks_done_and_the_charts_move(
         page = await browser.new_page(viewport={"width": 1400, "height": 1400})
         violations: list[str] = []
         page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
-        await page.goto(system.url("registry") + "/dashboard")
-        await page.fill("#api-key", worker)
-        await page.click("#login-form button")
-        await expect(page.locator("#live")).to_contain_text("langsung", timeout=15_000)
+        await login(page, system, worker)
         await expect(page.locator("#chart-decisions svg polyline[data-series='APPROVED']")).to_have_count(1)
         approved_before = await chart_total(page, "decisions", "APPROVED")
 
@@ -121,7 +112,7 @@ async def test_worklist_filters_marks_done_and_the_charts_move(
         await page.select_option("#wl-kind", "EMERGENCY_HELD")
         await expect(held).to_have_count(1)
         await expect(followed).to_have_count(0)
-        await page.screenshot(path=str(_artifact("dashboard-worklist.png")), full_page=True)
+        await page.screenshot(path=str(artifact("dashboard-worklist.png")), full_page=True)
 
         # Done: the row leaves, and the API has it closed by this key.
         await held.locator("button", has_text="Tandai selesai").click()
@@ -142,8 +133,8 @@ async def test_worklist_filters_marks_done_and_the_charts_move(
         await expect(other.locator("#worklist-table button")).to_have_count(0)
         await expect(rows.first).to_have_class("overdue")
         await expect(rows.first.locator(".remaining")).to_contain_text("lewat")
-        await other.screenshot(path=str(_artifact("dashboard-worklist-overdue.png")), full_page=True)
-        await page.locator("#charts").screenshot(path=str(_artifact("dashboard-charts.png")))
+        await other.screenshot(path=str(artifact("dashboard-worklist-overdue.png")), full_page=True)
+        await page.locator("#charts").screenshot(path=str(artifact("dashboard-charts.png")))
         assert not violations, violations
         await browser.close()
 
@@ -158,8 +149,3 @@ async def _registered(http: httpx.AsyncClient, system: RunningSystem, key: str, 
 
 async def _grew(page: Page, before: int) -> bool:
     return await chart_total(page, "decisions", "APPROVED") > before
-
-
-def _artifact(name: str):  # type: ignore[no-untyped-def]
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS / name

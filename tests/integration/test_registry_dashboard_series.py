@@ -19,37 +19,16 @@ from services.registry.dashboard.kafka_health import KafkaHealth
 from services.registry.dashboard.live import LiveSnapshot
 from services.registry.store import PE, W
 from shared.db import make_engine
-from shared.events import DesilUpdated, Event, NotificationUpdated, ReactivationDecided
+from shared.events import DesilUpdated, Event, NotificationUpdated
 from shared.settings import RegistrySettings, Settings
 from shared.topics import DECISIONS, NOTIFICATION_EVENTS, PARTICIPANT_EVENTS
 from testkit.apps import running
+from testkit.events import NIK, T0, decided
 from testkit.kafka import produce
 from testkit.polling import eventually
 
-T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
 SVG = "{http://www.w3.org/2000/svg}"
 S, M = dt.timedelta(seconds=1), dt.timedelta(minutes=1)
-NIK = "3674015708900001"
-
-
-def decided(  # type: ignore[no-untyped-def]
-    rid: uuid.UUID, outcome: str, received: dt.datetime, at: dt.datetime, path: str = "EMERGENCY", **kw
-) -> Event:
-    return ReactivationDecided(
-        occurred_at=at,
-        source="eligibility",
-        nik=NIK,
-        decision_id=uuid.uuid5(rid, outcome),
-        request_id=rid,
-        path=path,  # type: ignore[arg-type]
-        channel="HOSPITAL" if path == "EMERGENCY" else "VILLAGE",  # type: ignore[arg-type]
-        outcome=outcome,  # type: ignore[arg-type]
-        policy_version="t",
-        received_at=received,
-        decided_at=at,
-        sla_deadline=received + dt.timedelta(hours=24) if path == "EMERGENCY" else None,
-        **kw,
-    )
 
 
 def update_of(message: uuid.UUID, state: str, at: dt.datetime) -> Event:
@@ -69,12 +48,13 @@ async def _seen(settings: Settings, events: list[Event]) -> bool:
 async def test_time_series_are_grouped_per_minute_in_the_database(settings: Settings) -> None:
     fast, slow, rejected, waiting = (uuid.uuid4() for _ in range(4))
     decisions = [
-        decided(fast, "APPROVED", T0, T0 + 2 * S, follow_ups=["SIKS_NG_ENTRY"]),  # ACTIVE in 2 s
-        decided(slow, "PENDING", T0, T0 + 10 * S, reasons=["NIK_CONFLICT"]),
-        decided(slow, "APPROVED", T0, T0 + 90 * S),  # ACTIVE in 90 s; counted once, as approved
-        decided(rejected, "REJECTED", T0, T0 + 30 * S, path="REGULAR"),
-        decided(waiting, "PENDING", T0, T0 + 150 * S, path="REGULAR"),
-        decided(uuid.uuid4(), "APPROVED", T0 - M, T0 - M, path="REGULAR"),  # before the window
+        decided(NIK, fast, "APPROVED", T0 + 2 * S, follow_ups=("SIKS_NG_ENTRY",)),  # ACTIVE in 2 s
+        decided(NIK, slow, "PENDING", T0 + 10 * S, reasons=("NIK_CONFLICT",)),
+        decided(NIK, slow, "APPROVED", T0 + 90 * S),  # ACTIVE in 90 s; counted once, as approved
+        decided(NIK, rejected, "REJECTED", T0 + 30 * S, path="REGULAR"),
+        decided(NIK, waiting, "PENDING", T0 + 150 * S, path="REGULAR"),
+        # Before the window (received then too).
+        decided(NIK, uuid.uuid4(), "APPROVED", T0 - M, path="REGULAR").model_copy(update={"received_at": T0 - M}),
     ]
     a, b, c, old = (uuid.uuid4() for _ in range(4))
     updates = [
@@ -129,7 +109,7 @@ async def test_time_series_are_grouped_per_minute_in_the_database(settings: Sett
 async def test_the_snapshot_carries_the_charts_and_the_worklist_summary_and_me_tells_the_scopes(
     settings: Settings,
 ) -> None:
-    held = decided(uuid.uuid4(), "PENDING", T0, T0 + S, reasons=["NIK_CONFLICT"])
+    held = decided(NIK, uuid.uuid4(), "PENDING", T0 + S, reasons=("NIK_CONFLICT",))
     async with running(create_app(RegistrySettings(**settings.model_dump()))) as app:
         viewer = await app.state.api_keys.issue("ops", ["dashboard:read", "worklist:read"])
         other = await app.state.api_keys.issue("other", ["worklist:read"])

@@ -5,11 +5,9 @@ every consumer, and intake's validation worker never outlives the intake process
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import signal
 import subprocess
-import uuid
 from typing import Any
 
 import httpx
@@ -23,41 +21,14 @@ from services.registry.app import create_app as registry_app
 from shared.auth import ApiKeyStore
 from shared.db import make_engine
 from shared.enums import Outcome
-from shared.events import Documents, HospitalLetter, ParticipantDeactivated, ReactivationDecided, ReactivationRequested
+from shared.events import ReactivationDecided
 from shared.settings import EligibilitySettings, IntakeSettings, RegistrySettings, Role, Settings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS
 from testkit.apps import running
+from testkit.events import NIK, deactivated, emergency
 from testkit.kafka import TopicReader, produce
 from testkit.polling import eventually
 from testkit.system import PBI, free_port
-
-NIK = "3674015708900001"
-NOW = dt.datetime.now(dt.UTC)
-
-
-def deactivated() -> ParticipantDeactivated:
-    return ParticipantDeactivated(
-        occurred_at=NOW,
-        source="SIKS-NG",
-        nik=NIK,
-        reason="DESIL_ABOVE_5",
-        deactivated_on=(NOW - dt.timedelta(days=30)).date(),
-    )
-
-
-def emergency() -> ReactivationRequested:
-    return ReactivationRequested(
-        occurred_at=NOW,
-        source="intake",
-        nik=NIK,
-        request_id=uuid.uuid4(),
-        path="EMERGENCY",
-        channel="HOSPITAL",
-        received_at=NOW,
-        sla_deadline=NOW + dt.timedelta(hours=24),
-        documents=Documents(hospital_letter=HospitalLetter(facility_code="3674R001", letter_no="IGD/1")),
-        facility_registered=True,
-    )
 
 
 async def fact_on_record(settings: Settings) -> None:

@@ -17,8 +17,8 @@ from services.registry.domain.worklist import (
 )
 from shared.enums import WorklistKind as K
 from shared.events import ReactivationDecided
+from testkit.events import NIK, T0, decided
 
-T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
 RID = uuid.UUID("00000000-0000-4000-8000-000000000042")
 REGION = ("Banten", "Kota Tangerang Selatan", "Serpong")
 
@@ -26,22 +26,8 @@ REGION = ("Banten", "Kota Tangerang Selatan", "Serpong")
 def decision(
     outcome: str, reasons: tuple[str, ...] = (), follow_ups: tuple[str, ...] = (), path: str = "EMERGENCY"
 ) -> ReactivationDecided:
-    return ReactivationDecided(
-        occurred_at=T0 + dt.timedelta(minutes=1),
-        source="eligibility",
-        nik="3674015708900001",
-        decision_id=uuid.uuid5(RID, outcome),
-        request_id=RID,
-        path=path,  # type: ignore[arg-type]
-        channel="HOSPITAL" if path == "EMERGENCY" else "VILLAGE",  # type: ignore[arg-type]
-        outcome=outcome,  # type: ignore[arg-type]
-        reasons=list(reasons),  # type: ignore[arg-type]
-        follow_ups=list(follow_ups),  # type: ignore[arg-type]
-        policy_version="t",
-        received_at=T0,
-        decided_at=T0 + dt.timedelta(minutes=1),
-        sla_deadline=T0 + dt.timedelta(hours=24) if path == "EMERGENCY" else None,
-    )
+    """Eligibility's decision on RID (received at T0) a minute after its receipt."""
+    return decided(NIK, RID, outcome, T0 + dt.timedelta(minutes=1), reasons, follow_ups, path)
 
 
 @pytest.mark.parametrize(
