@@ -24,8 +24,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.eligibility.app import load_policy
@@ -41,12 +39,11 @@ from shared.events import (
     ReactivationRequested,
 )
 from shared.settings import Settings
+from testkit.infra import create_database, drop_database
+from testkit.rows import table_counts, writes
 
 NOW = dt.datetime.now(dt.UTC)
 BATCH = 500
-STATS = text(
-    "select relname, n_tup_ins, n_tup_upd, n_tup_del from pg_stat_user_tables where schemaname = :s order by relname"
-)
 
 
 def nik(i: int, first: int = 3674015708) -> str:
@@ -79,24 +76,6 @@ def request(n: str, request_id: uuid.UUID, path: str = "REGULAR") -> Reactivatio
     )
 
 
-async def counts(url: str) -> dict[str, tuple[int, int, int]]:
-    """Per table (inserted, updated, deleted) once every backend has flushed its statistics."""
-    engine = create_async_engine(url)
-    last: dict[str, tuple[int, int, int]] | None = None
-    try:
-        for _ in range(100):
-            async with engine.connect() as conn:
-                rows = (await conn.execute(STATS, {"s": SCHEMA})).all()
-            now = {name: (ins, upd, dele) for name, ins, upd, dele in rows}
-            if now == last:
-                return now
-            last = now
-            await asyncio.sleep(0.6)  # statistics are flushed at most once a second per backend
-        raise RuntimeError("statistics never settled")
-    finally:
-        await engine.dispose()
-
-
 async def phase(
     url: str, name: str, n_events: int, step: Callable[[EligibilityHandlers], Awaitable[None]]
 ) -> dict[str, Any]:
@@ -104,17 +83,15 @@ async def phase(
     handlers = EligibilityHandlers(
         make_sessions(engine), load_policy(), lambda: dt.datetime.now(dt.UTC), "b.", lambda: None
     )
-    before = await counts(url)
+    before = await table_counts(url, SCHEMA)
     cpu = time.process_time()
     await step(handlers)
     cpu = time.process_time() - cpu
     await engine.dispose()  # its backends exit and flush their statistics
-    after = await counts(url)
-    diff = {t: tuple(a - b for a, b in zip(after[t], before.get(t, (0, 0, 0)), strict=True)) for t in after}
-    writes = {t: d for t, d in diff.items() if any(d)}
-    total = sum(ins + upd for ins, upd, _ in writes.values())
+    written = writes(before, await table_counts(url, SCHEMA))
+    total = sum(ins + upd for ins, upd, _ in written.values())
     cpu_ms = 1000 * cpu / n_events
-    return {"phase": name, "events": n_events, "per_event": total / n_events, "cpu_ms": cpu_ms, "tables": writes}
+    return {"phase": name, "events": n_events, "per_event": total / n_events, "cpu_ms": cpu_ms, "tables": written}
 
 
 def _again(events: list[Any]) -> list[Any]:
@@ -130,10 +107,7 @@ async def in_batches(handler: Callable[[list[Any]], Awaitable[None]], events: li
 async def main(n: int) -> None:
     admin = Settings().database_url
     name = f"pbi_rows_{uuid.uuid4().hex[:10]}"
-    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'create database "{name}"'))
-    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    url = await create_database(admin, name)
     try:
         migrator = create_async_engine(url)
         await migrate(migrator, MIGRATIONS, SCHEMA)
@@ -162,9 +136,7 @@ async def main(n: int) -> None:
             tables = ", ".join(f"{t} {i}/{u}/{d}" for t, (i, u, d) in sorted(r["tables"].items()))
             print(f"{r['phase']:40} {r['events']:>7} {r['per_event']:>10.2f} {r['cpu_ms']:>12.3f}  {tables}")
     finally:
-        async with engine.connect() as conn:
-            await conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        await engine.dispose()
+        await drop_database(admin, name)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import text
 
 from services.notifier.handlers import NotifierHandlers
 from services.notifier.store import MIGRATIONS, SCHEMA
@@ -28,42 +27,20 @@ from shared.db import make_engine, make_sessions, migrate
 from shared.events import ParticipantDeactivated, any_event_adapter
 from shared.settings import Settings
 from testkit.infra import create_database, drop_database
+from testkit.rows import table_counts, writes
 from testkit.wave import wave_events
 
 NOON = dt.datetime(2026, 11, 30, 5, tzinfo=dt.UTC)  # 12:00 WIB: no quiet hours
 BATCH = 500
-STATS = text(
-    "select relname, n_tup_ins, n_tup_upd, n_tup_del from pg_stat_user_tables "
-    "where schemaname = :s and relname <> 'alembic_version' order by relname"
-)
-
-
-async def counts(url: str) -> dict[str, tuple[int, int, int]]:
-    """Per table (inserted, updated, deleted) once every backend has flushed its statistics."""
-    engine = make_engine(Settings(database_url=url))
-    last: dict[str, tuple[int, int, int]] | None = None
-    try:
-        for _ in range(100):
-            async with engine.connect() as conn:
-                now = {name: (i, u, d) for name, i, u, d in (await conn.execute(STATS, {"s": SCHEMA})).all()}
-            if now == last:
-                return now
-            last = now
-            await asyncio.sleep(0.6)  # statistics are flushed at most once a second per backend
-        raise RuntimeError("statistics never settled")
-    finally:
-        await engine.dispose()
 
 
 async def phase(url: str, name: str, n: int, step: Callable[[NotifierHandlers], Awaitable[None]]) -> dict[str, Any]:
     engine = make_engine(Settings(database_url=url))
-    before = await counts(url)
+    before = await table_counts(url, SCHEMA)
     await step(NotifierHandlers(make_sessions(engine), lambda: NOON, lambda: None))
     await engine.dispose()  # its backends exit and flush their statistics
-    after = await counts(url)
-    diff = {t: tuple(a - b for a, b in zip(after[t], before.get(t, (0, 0, 0)), strict=True)) for t in after}
-    writes = {t: d for t, d in diff.items() if any(d)}
-    return {"phase": name, "per_event": sum(sum(d) for d in writes.values()) / n, "tables": writes}
+    written = writes(before, await table_counts(url, SCHEMA))
+    return {"phase": name, "per_event": sum(sum(d) for d in written.values()) / n, "tables": written}
 
 
 async def main(n: int) -> None:
