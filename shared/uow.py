@@ -7,12 +7,17 @@ through in `_opened`."""
 from __future__ import annotations
 
 import copy
+import uuid
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.events import Event
+
 S = TypeVar("S")
+E = TypeVar("E", bound=Event)
 
 
 class SessionUnit:
@@ -75,3 +80,14 @@ class CopyUnit(Generic[S]):
     ) -> None:
         if exc is None:  # commit
             vars(self.store).update(vars(self.work))
+
+
+def claim_in_memory(processed: set[uuid.UUID], events: Iterable[E]) -> list[E]:
+    """The in-memory inbox's claim (shared.inbox.claim_events' twin): the events whose ids `processed` lacks,
+    once each, their ids added."""
+    todo = []
+    for e in events:
+        if e.event_id not in processed:
+            processed.add(e.event_id)
+            todo.append(e)
+    return todo

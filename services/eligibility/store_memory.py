@@ -17,7 +17,7 @@ from services.eligibility.domain.records import AppealRecord, People, RequestRec
 from services.eligibility.domain.rules import Facts
 from shared.events import Event
 from shared.privacy import without_contact
-from shared.uow import CopyUnit
+from shared.uow import CopyUnit, claim_in_memory
 
 E = TypeVar("E", bound=Event)
 
@@ -48,12 +48,7 @@ class MemoryUnitOfWork(CopyUnit[MemoryStore]):
         )
 
     async def claim(self, events: Sequence[E]) -> list[E]:
-        todo = []
-        for event in events:
-            if event.event_id not in self.work.processed:
-                self.work.processed.add(event.event_id)
-                todo.append(event)
-        return todo
+        return claim_in_memory(self.work.processed, events)
 
     async def lock_people(self, niks: set[str], create: bool = True) -> People:
         if create:

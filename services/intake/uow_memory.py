@@ -12,7 +12,7 @@ from typing import TypeVar
 from services.intake.domain.read_model import ReadModelChanges, sla_states_below, statuses_a_decision_may_replace
 from services.intake.uow import appeal_shown
 from shared.events import AppealUpdated, Event, ReactivationDecided
-from shared.uow import CopyUnit
+from shared.uow import CopyUnit, claim_in_memory
 
 E = TypeVar("E", bound=Event)
 
@@ -46,12 +46,7 @@ class MemoryReadModel:
 
 class MemoryUnitOfWork(CopyUnit[MemoryReadModel]):
     async def claim(self, events: list[E]) -> list[E]:
-        todo = []
-        for e in events:
-            if e.event_id not in self.work.processed:
-                self.work.processed.add(e.event_id)
-                todo.append(e)
-        return todo
+        return claim_in_memory(self.work.processed, events)
 
     async def apply(self, changes: ReadModelChanges) -> None:
         for appeal in changes.appeals:

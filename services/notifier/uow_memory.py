@@ -14,7 +14,7 @@ from services.notifier.domain.intents import OnFile
 from services.notifier.domain.standing import Standing
 from services.notifier.uow import Contacts, Erasures, Inbox, Messages, OptOuts, Row, Standings
 from shared.events import Event
-from shared.uow import CopyUnit
+from shared.uow import CopyUnit, claim_in_memory
 
 E = TypeVar("E", bound=Event)
 
@@ -90,12 +90,7 @@ class MemoryErasures(_Repository):
 
 class MemoryInbox(_Repository):
     async def claim(self, events: Sequence[E]) -> list[E]:
-        todo = []
-        for e in events:
-            if e.event_id not in self.work.processed:
-                self.work.processed.add(e.event_id)
-                todo.append(e)
-        return todo
+        return claim_in_memory(self.work.processed, events)
 
 
 class MemoryUnitOfWork(CopyUnit[MemoryStore]):
