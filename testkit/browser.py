@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from testkit.system import ARTIFACTS, RunningSystem
 
@@ -22,6 +24,24 @@ FLAGS = [
 ]
 # `pytestmark = needs_chromium` in a browser test module: skipped, saying why, where the browser is missing.
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium missing: run make browser-deps")
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """Headless Chromium with FLAGS, closed when the block ends."""
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def watched_page(browser: Browser, violations: list[str]) -> Page:
+    """A new 1400x1400 page whose Content-Security-Policy violations (console messages) go to `violations`."""
+    page = await browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    return page
 
 
 async def login(page: Page, system: RunningSystem, key: str, wait_ms: float = 60_000) -> None:

@@ -18,7 +18,7 @@ import re
 import uuid
 
 import httpx
-from playwright.async_api import Locator, async_playwright, expect
+from playwright.async_api import Locator, expect
 from sqlalchemy import delete, insert, select
 
 from services.eligibility.store import FactsRow
@@ -27,7 +27,7 @@ from shared.db import make_engine
 from shared.settings import Settings
 from shared.topics import EMERGENCY_REQUESTS
 from testkit.bodies import recent_deactivation
-from testkit.browser import CHROMIUM, FLAGS, artifact, login, needs_chromium
+from testkit.browser import artifact, chromium, login, needs_chromium, watched_page
 from testkit.events import emergency
 from testkit.kafka import produce
 from testkit.keys import Keys
@@ -93,11 +93,9 @@ async def test_a_breached_emergency_heads_the_sla_board_and_the_worklist(
     )
     await produce(kafka, EMERGENCY_REQUESTS, emergency(BREACHED, received_at=NOW - dt.timedelta(hours=25)))
 
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = await browser.new_page(viewport={"width": 1400, "height": 1400})
+    async with chromium() as browser:
         violations: list[str] = []
-        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        page = await watched_page(browser, violations)
         await login(page, system, viewer)
 
         board = page.locator("#sla tbody tr")
@@ -146,18 +144,15 @@ async def test_a_breached_emergency_heads_the_sla_board_and_the_worklist(
         await expect(emergency_items).to_have_count(0, timeout=DEADLINE_MS)
         await expect(page.locator("#worklist-table tbody tr.overdue")).to_have_count(0)  # (its follow-ups: 30 days)
         assert not violations, violations
-        await browser.close()
 
 
 async def test_the_wave_chart_moves_while_a_wave_of_events_comes_in(
     system: RunningSystem, keys: Keys, http: httpx.AsyncClient
 ) -> None:
     viewer, writer = await keys.issue("dashboard:read"), await keys.issue("events:write")
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = await browser.new_page(viewport={"width": 1400, "height": 1400})
+    async with chromium() as browser:
         violations: list[str] = []
-        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        page = await watched_page(browser, violations)
         await login(page, system, viewer)
         chart = page.locator("#chart-wave")
         # Drawn: the registry samples Kafka's offsets every few seconds, so both lines come within a sample or two.
@@ -178,7 +173,6 @@ async def test_the_wave_chart_moves_while_a_wave_of_events_comes_in(
         assert not violations, violations
         await chart.screenshot(path=str(artifact("dashboard-live-wave-after.png")))
         await page.locator("#charts").screenshot(path=str(artifact("dashboard-live-charts.png")))
-        await browser.close()
 
 
 async def _conflicts_held(system: RunningSystem, niks: list[str]) -> bool:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 
 import httpx
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from testkit.bodies import recent_deactivation
-from testkit.browser import CHROMIUM, FLAGS, artifact, login, needs_chromium
+from testkit.browser import artifact, chromium, login, needs_chromium, watched_page
 from testkit.keys import Keys
 from testkit.polling import eventually
 from testkit.system import RunningSystem
@@ -66,11 +66,9 @@ async def test_worklist_filters_marks_done_and_the_charts_move(
         body = {"nik": nik, "facility_code": "3674R001", "letter_no": letter, "admitted_at": NOW.isoformat()}
         await post(http, emergency_url, hospital, body)
 
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = await browser.new_page(viewport={"width": 1400, "height": 1400})
+    async with chromium() as browser:
         violations: list[str] = []
-        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        page = await watched_page(browser, violations)
         await login(page, system, worker)
         await expect(page.locator("#chart-decisions svg polyline[data-series='APPROVED']")).to_have_count(1)
         approved_before = await chart_total(page, "decisions", "APPROVED")
@@ -122,8 +120,7 @@ async def test_worklist_filters_marks_done_and_the_charts_move(
         assert not violations, violations
 
         # A key without worklist:write sees the list without buttons; two days on, everything is overdue.
-        other = await browser.new_page(viewport={"width": 1400, "height": 1400})
-        other.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        other = await watched_page(browser, violations)
         await other.clock.install(time=NOW + dt.timedelta(days=31))
         await other.goto(system.url("registry") + "/dashboard")
         await other.fill("#api-key", watcher)
@@ -136,7 +133,6 @@ async def test_worklist_filters_marks_done_and_the_charts_move(
         await other.screenshot(path=str(artifact("dashboard-worklist-overdue.png")), full_page=True)
         await page.locator("#charts").screenshot(path=str(artifact("dashboard-charts.png")))
         assert not violations, violations
-        await browser.close()
 
 
 async def _registered(http: httpx.AsyncClient, system: RunningSystem, key: str, niks: list[str]) -> bool:
