@@ -38,6 +38,7 @@ from shared.events import (
 from shared.settings import EligibilitySettings, IntakeSettings, RegistrySettings, Settings
 from shared.topics import APPEALS, DECISIONS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 from testkit.apps import running
+from testkit.events import regular
 from testkit.kafka import TopicReader, produce
 from testkit.polling import eventually
 
@@ -275,15 +276,7 @@ async def test_whatsapp_appeal_by_reference_refusals_and_a_dismissal(settings: S
         occurred_at=NOW, source="DTSEN", nik=NIK, desil=8, effective_on=DEACTIVATED_ON + dt.timedelta(days=3)
     )
     biometric = BiometricRecorded(occurred_at=NOW, source="DUKCAPIL", nik=NIK, recorded_on=NOW.date())
-    request = ReactivationRequested(
-        occurred_at=NOW,
-        source="intake",
-        nik=NIK,
-        request_id=uuid.uuid4(),
-        path="REGULAR",
-        channel="WHATSAPP",
-        received_at=NOW,
-    )
+    request = regular(NIK).model_copy(update={"channel": "WHATSAPP"})
 
     def banding(ref: str, nik: str = NIK) -> AppealRequested:
         return AppealRequested(
