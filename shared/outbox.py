@@ -196,8 +196,11 @@ class OutboxRelay:
                 await asyncio.sleep(1)
 
     async def _wait(self) -> None:
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that arrives as the
+        # wake-up does (a wake() during stop()), and the relay then ran on while stop() waited for it forever.
         try:
-            await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+            async with asyncio.timeout(self.poll_interval_s):
+                await self._wake.wait()
         except TimeoutError:
             pass
         self._wake.clear()

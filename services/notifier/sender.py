@@ -129,8 +129,9 @@ class Sender:
                 raise
             except Exception as exc:  # noqa: BLE001 - rows stay queued; try again
                 log.warning("sender_failed", error=type(exc).__name__, detail=str(exc)[:200])
-            try:
-                await asyncio.wait_for(self._wake.wait(), 1.0)
+            try:  # asyncio.timeout: 3.11's wait_for can swallow a cancellation that meets a wake-up
+                async with asyncio.timeout(1.0):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
