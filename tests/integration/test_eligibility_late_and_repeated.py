@@ -12,7 +12,7 @@ from services.eligibility.app import create_app
 from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.reminders import due_at
 from services.eligibility.domain.window import reactivation_window_closes_at
-from services.eligibility.store import FactsRow, outbox
+from services.eligibility.store import FactsRow
 from shared.db import make_engine
 from shared.enums import Outcome, SlaState
 from shared.events import (
@@ -33,6 +33,7 @@ from shared.events import (
 from shared.settings import EligibilitySettings, Settings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TIMER_EVENTS
 from testkit.apps import running
+from testkit.eligibility import outbox_empty
 from testkit.kafka import TopicReader, produce
 from testkit.polling import eventually
 
@@ -125,15 +126,6 @@ async def facts_row(settings: Settings, person: str, **expected: object) -> dict
 
     try:
         return await eventually(check, timeout=60)  # the first facts after a start wait for the group join
-    finally:
-        await engine.dispose()
-
-
-async def outbox_empty(settings: Settings) -> bool:
-    engine = make_engine(settings)
-    try:
-        async with engine.connect() as conn:
-            return (await conn.execute(select(func.count()).select_from(outbox))).scalar() == 0
     finally:
         await engine.dispose()
 
