@@ -12,7 +12,6 @@ from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.domain.intents import OnFile
@@ -134,8 +133,10 @@ class PgMessages(_Repository):
     async def add_new(self, rows: Sequence[Row]) -> list[tuple[str, str]]:
         if not rows:
             return []
-        stmt = insert(M).values(list(rows)).on_conflict_do_nothing(index_elements=["message_id"])
-        return [(k, c) for k, c in (await self.session.execute(stmt.returning(M.c.kind, M.c.channel))).all()]
+        # unnest arrays (bulk_insert), not a VALUES list: that one passes asyncpg's 32,767-argument limit
+        # with a few thousand messages in a batch.
+        added = await bulk_insert(self.session, M, rows, "on conflict (message_id) do nothing returning kind, channel")
+        return [(k, c) for k, c in added.all()]
 
 
 class PgOptOuts(_Repository):

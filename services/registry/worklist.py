@@ -8,13 +8,13 @@ import uuid
 from typing import Any
 
 from sqlalchemy import DateTime, String, Uuid, and_, bindparam, or_, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.registry import metrics
 from services.registry.domain.worklist import EMERGENCY_KINDS, FINAL, WAITING_KINDS, Satisfied, WorkItem, item_id
 from services.registry.store import RQ, W
-from shared.db import any_of
+from shared.db import any_of, bulk_insert
 from shared.enums import WorklistKind, WorklistState
 
 SYSTEM = "system:decision"
@@ -43,9 +43,11 @@ async def record(
             if (i.kind not in EMERGENCY_KINDS and not i.waiting) or i.request_id not in decided
         }
     if opened:
+        # unnest arrays, not VALUES: a burst of decisions opens thousands of items, and a VALUES list
+        # of 10 columns passes asyncpg's 32,767-argument limit at 3,277 (the batch then failed forever).
         rows = [_row(i) for i in opened.values()]
-        stmt = insert(W).values(rows).on_conflict_do_nothing(index_elements=["item_id"]).returning(W.c.kind)
-        for kind in (await session.execute(stmt)).scalars():
+        inserted = await bulk_insert(session, W, rows, "on conflict (item_id) do nothing returning kind")
+        for kind in inserted.scalars():
             metrics.WORKLIST_OPENED.labels(kind).inc()
     kept = {k for k, i in opened.items() if not i.waiting}  # follow-ups the final decision lists
     settled = [

@@ -235,6 +235,24 @@ class HandlerCases:
         assert s.worklist[item] == ("BIOMETRIC_RECORDING", "DONE", "system:participant.biometric_recorded")
         assert s.people[NIK]["biometric_recorded"] is True and s.history[-1][1] == fact.event_id
 
+    async def test_a_burst_of_pending_decisions_opens_every_item_in_one_batch(self, backend: Backend) -> None:
+        # 2,000 decisions opening two items each: 4,000 rows of 10 columns, past asyncpg's 32,767-argument
+        # limit for one VALUES list (the decisions consumer once retried such a batch forever).
+        niks = [f"367401570890{i + 1:04d}" for i in range(2000)]
+        await backend.handlers.on_events([deactivated(nik=n) for n in niks])
+        rids = [uuid.uuid4() for _ in niks]
+        burst = [
+            decided(r, "PENDING", T0 + 2 * H, nik=n, reasons=["BIOMETRIC_MISSING"], follow_ups=("SIKS_NG_ENTRY",))
+            for r, n in zip(rids, niks, strict=True)
+        ]
+        await backend.handlers.on_events(burst)
+        s = await backend.snapshot()
+        assert all(s.requests[r]["status"] == "PENDING" for r in rids)
+        opened = {i for i, (_, state, _) in s.worklist.items() if state == "OPEN"}
+        assert {
+            item_id(r, k) for r in rids for k in (WorklistKind.BIOMETRIC_RECORDING, WorklistKind.SIKS_NG_ENTRY)
+        } <= opened
+
     async def test_notification_moments_keep_the_first_report_of_each(self, backend: Backend) -> None:
         mid = uuid.uuid4()
         delivered, sent = notified(mid, "DELIVERED", T0 + 2 * H), notified(mid, "SENT", T0 + H)
