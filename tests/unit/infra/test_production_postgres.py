@@ -37,6 +37,15 @@ def test_production_runs_a_replicated_cloudnativepg_cluster_instead_of_a_statefu
     assert [s["metadata"]["name"] for s in of_kind("StatefulSet", "local")] == ["postgres"]  # the laptop keeps one
 
 
+def test_the_database_runs_at_the_urgent_priority_as_every_urgent_process_does() -> None:
+    # The emergency path needs the primary: after a failover its new instance must not wait behind bulk pods.
+    classes = {c["metadata"]["name"]: c for c in of_kind("PriorityClass")}
+    priority = the_cluster()["spec"]["priorityClassName"]
+    assert priority == "pbi-urgent" and classes[priority]["value"] == max(c["value"] for c in classes.values())
+    urgent = [d for d in of_kind("Deployment") if d["metadata"]["name"].endswith("-urgent")]
+    assert urgent and {d["spec"]["template"]["spec"]["priorityClassName"] for d in urgent} == {priority}
+
+
 def test_services_connect_to_the_primary_only_over_verified_tls() -> None:
     name = the_cluster()["metadata"]["name"]
     (config,) = [c for c in of_kind("ConfigMap") if c["metadata"]["name"] == "pbi-config"]
