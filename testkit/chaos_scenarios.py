@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import random
 import signal
 import subprocess
@@ -461,9 +462,22 @@ async def run_scenarios(
         return results
     finally:
         if system is not None:
-            system.stop()
+            stop(system)
         await delete_prefixed_topics(kafka, prefix)
         await drop_database(admin_db, db_name)
+
+
+def stop(system: RunningSystem) -> None:
+    """system.stop(), and SIGKILL for any process that did not stop on SIGTERM in time (on a loaded machine
+    intake once took over 30 s: the run ended with an exception and left the system running)."""
+    processes = list(system.processes.values())
+    try:
+        system.stop()
+    except subprocess.TimeoutExpired:
+        for proc in processes:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
 
 
 async def final_recount(h: Harness) -> None:

@@ -11,6 +11,8 @@
 CLUSTER_DIR="$PBI_STATE_DIR/kafka-cluster"
 CLUSTER_PORT="${PBI_KAFKA_CLUSTER_PORT:-19092}"
 CLUSTER_CONTROLLER_PORT="${PBI_KAFKA_CLUSTER_CONTROLLER_PORT:-19192}"
+# How long a node may take to start (a restart reloads its partitions: 150 s and more on a loaded machine).
+NODE_START_S="${PBI_KAFKA_NODE_START_S:-120}"
 NODES="$KAFKA_BROKERS"
 
 node_dir() { echo "$CLUSTER_DIR/node-$1"; }
@@ -70,14 +72,14 @@ node_launch() {
 
 node_wait() {
   local d; d="$(node_dir "$1")"
-  for _ in $(seq 1 240); do
+  for _ in $(seq 1 $((NODE_START_S * 2))); do
     node_pid "$1" >/dev/null || { tail -n 30 "$d/kafka.log" >&2; die "node $1 exited during start-up (see $d/kafka.log)"; }
     if port_open $HOST "$(client_port "$1")" && tail -c +"$(($(cat "$d/log-offset") + 1))" "$d/kafka.log" | grep -q "Kafka Server started"; then
       say "node $1 is up"; return
     fi
     sleep 0.5
   done
-  die "node $1 did not start within 120 s (see $d/kafka.log)"
+  die "node $1 did not start within $NODE_START_S s (PBI_KAFKA_NODE_START_S; see $d/kafka.log)"
 }
 
 # Stop node $1: TERM and wait (a clean shutdown moves its leaderships first), or KILL (a crash) with $2=KILL.
