@@ -2,7 +2,12 @@
 registry (its real app, lifespan and batch consumers) started; measured from the start until all N
 processed ids are committed in PostgreSQL. Prints events/s (target >= 5,000/s on a 2-core machine).
 
-    .venv/bin/python -m bench.registry [N]        (default 100,000; BENCH_N also read)
+Then, once the outbox relay has published every status change (the outbox is empty), what the work cost
+per event, figures that hold on a busy machine (unlike events/s): the registry's CPU ms (this process,
+producing excluded), its PostgreSQL backends' CPU ms (the processes serving the bench's database), and
+the rows written (inserted + updated + deleted, pg_stat_user_tables, testkit.rows) per table.
+
+    PBI_ENV=local .venv/bin/python -m bench.registry [N]        (default 100,000; BENCH_N also read)
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import sys
 import time
 import uuid
 
+import psutil
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
@@ -30,6 +36,8 @@ from shared.events import ParticipantDeactivated
 from shared.kafka import ensure_topics
 from shared.settings import RegistrySettings
 from shared.topics import PARTICIPANT_EVENTS, all_topic_names
+from testkit.polling import eventually
+from testkit.rows import table_counts, writes
 
 
 def nik(i: int) -> str:
@@ -80,6 +88,25 @@ async def committed(engine: AsyncEngine) -> int:
         return int((await conn.execute(select(func.count()).select_from(PE))).scalar() or 0)
 
 
+async def outbox_empty(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        return not (await conn.execute(text("select exists (select from registry.outbox)"))).scalar()
+
+
+def backends_cpu_s(db: str) -> float:
+    """CPU seconds used so far by the PostgreSQL processes serving `db` (their title names it)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        title = " ".join(proc.info["cmdline"] or ())
+        if proc.info["name"] == "postgres" and f" {db} " in f"{title} ":
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                continue
+    return total
+
+
 async def run(n: int) -> dict[str, float]:
     base = RegistrySettings(log_level="WARNING", log_json=False)
     db = f"pbi_bench_registry_{uuid.uuid4().hex[:8]}"
@@ -97,7 +124,8 @@ async def run(n: int) -> dict[str, float]:
         print(f"produced {n:,} events in {produce_s:.1f}s ({n / produce_s:,.0f}/s)")
         app = create_app(settings)
         engine = make_engine(settings)
-        started = time.perf_counter()
+        before = await table_counts(url, "registry")
+        started, cpu_started = time.perf_counter(), time.process_time()
         async with app.router.lifespan_context(app):
             done = 0
             while done < n:
@@ -106,16 +134,32 @@ async def run(n: int) -> dict[str, float]:
                 if time.perf_counter() - started > 600:
                     raise TimeoutError(f"only {done:,} of {n:,} committed after 600 s")
             elapsed = time.perf_counter() - started
+            await eventually(lambda: outbox_empty(engine), timeout=600, interval=0.25)  # the relay's share too
+            cpu_ms = (time.process_time() - cpu_started) * 1000 / n
+            pg_ms = backends_cpu_s(db) * 1000 / n
         async with engine.connect() as conn:
             people = (await conn.execute(select(func.count()).select_from(P))).scalar()
             history = (await conn.execute(select(func.count()).select_from(H))).scalar()
         await engine.dispose()
         assert people == n and history == n, (people, history)
+        written = writes(before, await table_counts(url, "registry"))
+        rows = sum(map(sum, written.values())) / n
+        detail = ", ".join(f"{t} {'/'.join(f'{c / n:.2f}' for c in w)}" for t, w in sorted(written.items()))
+        print(f"  CPU per event: registry {cpu_ms:.3f} ms, its PostgreSQL backends {pg_ms:.3f} ms")
+        print(f"  rows written per event: {rows:.2f} (per table inserted/updated/deleted: {detail})")
         handler_s = _metric_sum("pbi_registry_batch_seconds_sum")
         batches = _metric_sum("pbi_registry_batch_seconds_count")
         print(f"  {batches:,.0f} batches, {handler_s:.1f}s inside the batch transaction (the rest: fetch and decode)")
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        result = {"events": n, "seconds": elapsed, "events_per_s": n / elapsed, "peak_rss_mb": rss_mb}
+        result = {
+            "events": n,
+            "seconds": elapsed,
+            "events_per_s": n / elapsed,
+            "peak_rss_mb": rss_mb,
+            "cpu_ms_per_event": cpu_ms,
+            "postgres_cpu_ms_per_event": pg_ms,
+            "rows_per_event": rows,
+        }
         print(
             f"registry: {n:,} deactivations topic -> committed rows in {elapsed:.1f}s = "
             f"{n / elapsed:,.0f} events/s (target >= 5,000/s); peak RSS {rss_mb:,.0f} MB"

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any, Protocol, Self
 
+from pydantic_core import to_json
 from sqlalchemy import bindparam, case, func, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry import worklist
 from services.registry.domain import delivery
-from services.registry.domain.batch import Changes, claimed_in_inbox, dedup_by_effect
+from services.registry.domain.batch import Changes, StatusChange, claimed_in_inbox, dedup_by_effect
 from services.registry.domain.status import Participant
 from services.registry.privacy import ERASURES
 from services.registry.store import INBOX, RQ, SCHEMA, STILL_OUT_SQL, A, N, P, outbox
@@ -36,7 +37,7 @@ from shared.enums import ParticipantStatus
 from shared.errors import TransientError
 from shared.events import Event
 from shared.inbox import claim_events, claim_new
-from shared.outbox import outbox_row
+from shared.messaging import event_headers
 from shared.privacy import erased_among
 from shared.sla import SLA_ORDER, sla_rank
 from shared.topics import STATUS_CHANGES
@@ -127,8 +128,9 @@ class PgUnitOfWork(SessionUnit):
         if c.anomalies:
             rows = [a.__dict__ for a in c.anomalies]
             await bulk_insert(s, A, rows, "on conflict (event_id, nik) do nothing")
+        topic = self.prefix + STATUS_CHANGES.name
         out = [
-            outbox_row(self.prefix + STATUS_CHANGES.name, r.announce, cause=r.entry.event_id)
+            status_change_row(topic, r.announce)
             for r in c.history
             if r.announce is not None and r.entry.event_id in new  # an event id is one person's
         ]
@@ -173,6 +175,44 @@ class PgUnitOfWork(SessionUnit):
         for rows, statement in ((c.requests, _UPSERT_REQUEST), (c.decisions, _UPSERT_DECISION), (c.sla, _UPSERT_SLA)):
             if rows:
                 await self.session.execute(statement, list(rows.values()))
+
+
+STATUS_CHANGED = "participant.status_changed"
+
+
+def status_change_row(topic: str, a: StatusChange) -> dict[str, Any]:
+    """The outbox row of a status change, as shared.outbox.outbox_row would make it of the event."""
+    headers = event_headers(STATUS_CHANGED, cause=a.cause_event_id)
+    return {
+        "event_id": a.event_id,
+        "topic": topic,
+        "key": a.nik.encode(),
+        "payload": status_change_json(a),
+        "headers": to_json(headers),
+    }
+
+
+def status_change_json(a: StatusChange) -> bytes:
+    """`ParticipantStatusChanged(...).model_dump_json()`, byte for byte, without the model (its fields in
+    order; pydantic's own serializer for UUIDs and datetimes). tests/unit/registry/test_status_change_json.py
+    holds it to the model's."""
+    return to_json(
+        {
+            "event_id": a.event_id,
+            "schema_version": 1,
+            "occurred_at": a.occurred_at,
+            "source": "registry",
+            "nik": a.nik,
+            "type": STATUS_CHANGED,
+            "previous_status": a.previous_status.value if a.previous_status is not None else None,
+            "status": a.status.value,
+            "cause_event_id": a.cause_event_id,
+            "cause_type": a.cause_type,
+            "reasons": a.reasons,
+            "window_closes_at": a.window_closes_at,
+            "phone": a.phone,
+        }
+    )
 
 
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.registry.domain import requests
-from services.registry.domain.batch import Changes, claimed_in_inbox, dedup_by_effect
+from services.registry.domain.batch import Changes, StatusChange, claimed_in_inbox, dedup_by_effect
 from services.registry.domain.status import STILL_OUT, Participant
 from services.registry.domain.worklist import EMERGENCY_KINDS, FINAL, WAITING_KINDS, item_id
 from services.registry.worklist import APPEAL_SYSTEM, SYSTEM
 from shared.enums import WorklistKind
-from shared.events import Event, ParticipantStatusChanged
+from shared.events import Event
 from shared.uow import CopyUnit
 
 Row = dict[str, Any]
@@ -32,7 +32,7 @@ class MemoryStore:
     notifications: dict[uuid.UUID, Row] = field(default_factory=dict)
     worklist: dict[uuid.UUID, Row] = field(default_factory=dict)
     erasures: dict[str, dt.datetime] = field(default_factory=dict)
-    outbox: dict[uuid.UUID, tuple[str, ParticipantStatusChanged]] = field(default_factory=dict)  # id: topic, event
+    outbox: dict[uuid.UUID, tuple[str, StatusChange]] = field(default_factory=dict)  # id: topic, status change
 
 
 class MemoryUnitOfWork(CopyUnit[MemoryStore]):

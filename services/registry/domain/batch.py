@@ -14,13 +14,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from shared.enums import DecisionReason, SlaState, WorklistKind
+from shared.enums import DecisionReason, ParticipantStatus, SlaState, WorklistKind
 from shared.events import (
     AppealUpdated,
     EmergencySlaChanged,
     Event,
     NotificationUpdated,
-    ParticipantStatusChanged,
     ReactivationDecided,
     ReactivationRequested,
 )
@@ -71,13 +70,31 @@ def dedup_by_effect(e: Event) -> bool:
     return kind not in CLAIMED_TYPES and kind not in IGNORED
 
 
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """What a `ParticipantStatusChanged` (source "registry") says, as plain values: a wave announces
+    thousands per batch, and the unit of work encodes them straight to their JSON (uow.status_change_json)
+    without a pydantic model per row."""
+
+    event_id: uuid.UUID
+    occurred_at: dt.datetime
+    nik: str
+    previous_status: ParticipantStatus | None
+    status: ParticipantStatus
+    cause_event_id: uuid.UUID
+    cause_type: str
+    reasons: tuple[str, ...]  # DecisionReason values only
+    window_closes_at: dt.datetime | None
+    phone: str | None
+
+
 @dataclass(frozen=True)
 class Recorded:
     """A history row, with the status change it announces (None when the status stayed)."""
 
     nik: str
     entry: HistoryEntry
-    announce: ParticipantStatusChanged | None
+    announce: StatusChange | None
 
 
 @dataclass(frozen=True)
@@ -207,24 +224,23 @@ def expire(people: Iterable[Participant], now: dt.datetime) -> Changes:
     return fold.changes
 
 
-def status_changed(p: Participant, h: HistoryEntry) -> ParticipantStatusChanged:
-    # Every field is already validated (from decoded events): constructed without re-parsing.
-    return ParticipantStatusChanged.model_construct(
-        event_id=derived_id(h.event_id, p.nik),
-        occurred_at=h.occurred_at,
-        source="registry",
-        nik=p.nik,
-        previous_status=h.previous_status,
-        status=h.status,
-        cause_event_id=h.event_id,
-        cause_type=h.event_type,
-        reasons=[_DECISION_REASONS[r] for r in h.reasons if r in _DECISION_REASONS],
-        window_closes_at=p.window_closes_at,
-        phone=p.phone,
+def status_changed(p: Participant, h: HistoryEntry) -> StatusChange:
+    # Every field is already validated (from decoded events): the change is announced as it is.
+    return StatusChange(
+        derived_id(h.event_id, p.nik),
+        h.occurred_at,
+        p.nik,
+        h.previous_status,
+        h.status,
+        h.event_id,
+        h.event_type,
+        tuple(r for r in h.reasons if r in _DECISION_REASONS) if h.reasons else (),
+        p.window_closes_at,
+        p.phone,
     )
 
 
-_DECISION_REASONS = {r.value: r for r in DecisionReason}
+_DECISION_REASONS = frozenset(r.value for r in DecisionReason)
 _NAMESPACE = uuid.UUID("5a0f3b0e-8f4f-4d7e-9d61-6a1b9a3c2f70")
 _REGIONS: dict[str, Region] = {}
 
