@@ -1,7 +1,9 @@
 """Kafka handlers: each batch is one unit of work (store.py) that claims what is new, reads and locks the
 rows the batch needs, hands them to the domain (domain.batch), and writes the changes it returns with the
-outgoing events (outbox) in the same transaction. Redelivery changes nothing: facts, appeals and erasures
-are claimed in the inbox; a request's own id is its key (a request on record is never decided again)."""
+outgoing events (outbox) in the same transaction. Redelivery changes nothing: appeals, erasures and the
+facts that would undo a later one if folded again are claimed in the inbox; a deactivation, a biometric
+recording or a death is keyed by its effect (folded again it changes nothing, so no inbox row); a
+request's own id is its key (a request on record is never decided again)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from services.eligibility import metrics
 from services.eligibility.appeals import read_for_appeals
 from services.eligibility.domain.appeal_batch import handle_appeals
 from services.eligibility.domain.batch import Batch
+from services.eligibility.domain.facts import first_deliveries, keyed_by_effect
 from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.records import Changes
 from services.eligibility.store import NewPersonRace, PgUnitOfWork, UnitOfWork, apply_changes
@@ -48,17 +51,18 @@ class EligibilityHandlers:
 
     async def on_participant_events(self, events: list[ParticipantEvent]) -> None:
         async def work(uow: UnitOfWork) -> Changes | None:
-            todo = await uow.claim(events)
+            todo = await _claim_facts(uow, events)
             if not todo:
                 return None
             niks = {e.nik for e in todo}
             people = await uow.lock_people(niks, create=False)  # a new person's row: one insert, at the end
             todo = scrub(todo, await uow.erased_among(niks))  # erased people's numbers stay out
-            appeals = await uow.open_appeals_of(niks)
-            pending = await uow.requests_of(niks, pending_only=True)
+            batch = Batch(people, self.policy, self.clock())  # the clock read after the locks
+            changed = batch.fold_facts(todo) & people.keys()  # only people on record have requests
+            appeals = await uow.open_appeals_of(changed)
+            pending = await uow.requests_of(changed, pending_only=True)
             appealed = await uow.requests(a.request_id for a in appeals)
-            batch = Batch(people, self.policy, self.clock(), [*pending, *appealed], appeals)  # clock after locks
-            return batch.fold_facts(todo)
+            return batch.decide_again(changed, [*pending, *appealed], appeals)
 
         await self.run(work)
 
@@ -132,3 +136,11 @@ class EligibilityHandlers:
     @property
     def on_commit(self) -> Callable[[], None]:  # the name the timer loop and the roles know
         return self.wake
+
+
+async def _claim_facts(uow: UnitOfWork, events: list[ParticipantEvent]) -> list[ParticipantEvent]:
+    """The facts to fold, each once in its first place: those keyed by their effect (folded again they
+    change nothing: domain.facts.keyed_by_effect) without an inbox row, the others claimed in the inbox."""
+    once = first_deliveries(events)
+    claimed = {e.event_id for e in await uow.claim([e for e in once if not keyed_by_effect(e)])}
+    return [e for e in once if e.event_id in claimed or keyed_by_effect(e)]

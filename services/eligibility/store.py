@@ -319,6 +319,8 @@ class PgUnitOfWork(SessionUnit):
         return set((await self._run(select(R.c.request_id).where(any_of(R.c.request_id, wanted)))).scalars())
 
     async def requests_of(self, niks: set[str], pending_only: bool = False) -> list[RequestRecord]:
+        if not niks:
+            return []
         stmt = select(R).where(any_of(R.c.nik, niks))
         return _requests(await self._run(stmt.where(R.c.outcome == "PENDING") if pending_only else stmt))
 
@@ -360,6 +362,8 @@ class PgUnitOfWork(SessionUnit):
         return _appeals(await self._run(select(A).where(any_of(A.c.request_id, list(request_ids)))))
 
     async def open_appeals_of(self, niks: set[str]) -> list[AppealRecord]:
+        if not niks:
+            return []
         return _appeals(await self._run(select(A).where(any_of(A.c.nik, niks), A.c.status == "OPEN")))
 
     async def save_appeals(self, records: Iterable[AppealRecord]) -> None:

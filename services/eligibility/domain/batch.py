@@ -1,8 +1,9 @@
 """A batch in, its changes out (pure): the handlers read the rows a batch needs (people locked), hand them
 to a `Batch`, call one of its steps and write the `Changes` it returns. No I/O, the clock passed in.
 
-- `fold_facts`: participant events folded into the people's facts; their PENDING requests and open
-  appeals decided again (a request is decided without anyone re-submitting).
+- `fold_facts`, then `decide_again`: participant events folded into the people's facts; the PENDING
+  requests and open appeals of those whose facts changed decided again (a request is decided without
+  anyone re-submitting; a fact folded again changes no facts, so it decides and publishes nothing).
 - `decide_requests`: the first decision of each new request (one already on record is skipped: the
   request id is the natural key, so a redelivery or a resend changes nothing).
 - `fire`, `expire`: the request timers that are due, and the PENDING requests whose window closed.
@@ -54,16 +55,30 @@ class Batch:
         return self.people.get(nik) or (Facts(nik), None)
 
     def result(self) -> Changes:
-        """The changes, with the people whose facts differ from what was read."""
-        self.changes.people = {nik: p for nik, p in self.people.items() if self._before.get(nik) != p}
+        """The changes, with the people whose facts differ from what was read (nobody's row is the same
+        as no row: a fact that leaves a new person as they were writes nothing)."""
+        self.changes.people = {nik: p for nik, p in self.people.items() if self._read(nik) != p}
         return self.changes
+
+    def _read(self, nik: str) -> Person:
+        return self._before.get(nik) or (Facts(nik), None)
 
     # --- steps ----------------------------------------------------------------------------------
 
-    def fold_facts(self, events: list[ParticipantEvent]) -> Changes:
-        for event in events:  # in partition order: one person's facts apply in sequence
+    def fold_facts(self, events: list[ParticipantEvent]) -> set[str]:
+        """Fold the events into the people's facts, in partition order (one person's apply in sequence);
+        returns the NIKs whose facts changed: only their requests and appeals can be decided otherwise."""
+        for event in events:
             self.people[event.nik] = fold(*self.person(event.nik), event, self.policy)
-        niks = {e.nik for e in events}
+        return {nik for nik in {e.nik for e in events} if self.person(nik)[0] != self._read(nik)[0]}
+
+    def decide_again(
+        self, niks: set[str], requests: Iterable[RequestRecord], appeals: Iterable[AppealRecord]
+    ) -> Changes:
+        """After `fold_facts`: the PENDING requests and open appeals of these people decided again (the
+        handler read those of the people on record whose facts changed)."""
+        self.requests.update((r.request_id, r) for r in requests)
+        self.appeals.update((a.appeal_id, a) for a in appeals)
         for record in [r for r in self.requests.values() if r.nik in niks and r.outcome == Outcome.PENDING.value]:
             self.reconsider(record)
         reevaluate_open(self, niks)

@@ -3,12 +3,18 @@
 Facts arrive from several sources, late and twice (DOMAIN.md): a deactivation counts only when it
 is newer than the one on record and than the reactivation that cured it; a repeat (same date, from
 another source or resent after a reactivation) or an older one arriving late changes nothing, except
-that a death it reports is kept (nobody dead is ever reactivated)."""
+that a death it reports is kept (nobody dead is ever reactivated).
+
+Some facts are keyed by their effect (`keyed_by_effect`): folding one again, however late, changes nothing,
+so they need no inbox row; the others are claimed in the inbox (services/eligibility/handlers.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterable
 from dataclasses import replace
+from typing import TypeVar
 
 from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.reminders import first_reminder_at
@@ -17,6 +23,7 @@ from shared.events import (
     BiometricRecorded,
     DeathReported,
     DesilUpdated,
+    Event,
     IdSemestaAssigned,
     NikConflictReported,
     NikConflictResolved,
@@ -24,6 +31,31 @@ from shared.events import (
     ParticipantEvent,
 )
 from shared.timezones import zone_for_nik
+
+E = TypeVar("E", bound=Event)
+
+# Folding one of these again, at any later point, changes nothing: a deactivation counts only when newer
+# than the one on record and than the reactivation that cured it, and folded again it only fills in what
+# it brought already (a death, a missing number; an erased one is scrubbed off first); a biometric
+# recording and a death set a flag that nothing clears. So a redelivery or another source's repeat needs
+# no inbox row to be harmless. The other facts would undo a later one if applied again (a re-ranking of
+# the same date replaces another, a NIK conflict reported again after its resolution reopens it, an
+# earlier ID Semesta replaces a newer one): those are claimed in the inbox.
+# (Compared by type name: isinstance against pydantic classes goes through ABCMeta, per event.)
+KEYED_BY_EFFECT = frozenset({"participant.deactivated", "participant.biometric_recorded", "participant.death_reported"})
+
+
+def keyed_by_effect(event: ParticipantEvent) -> bool:
+    """Whether folding the event again changes nothing whatever came since (no inbox row needed)."""
+    return getattr(event, "type", "") in KEYED_BY_EFFECT
+
+
+def first_deliveries(events: Iterable[E]) -> list[E]:
+    """The batch without repeated event ids, each event at the place of its first delivery."""
+    first: dict[uuid.UUID, E] = {}
+    for e in events:
+        first.setdefault(e.event_id, e)
+    return list(first.values())
 
 
 def fold(facts: Facts, phone: str | None, event: ParticipantEvent, policy: Policy) -> tuple[Facts, str | None]:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from services.eligibility.domain.facts import keyed_by_effect
 from services.eligibility.domain.policy import Policy
 from services.eligibility.handlers import EligibilityHandlers
 from services.eligibility.privacy import PrivacyHandlers
@@ -21,12 +22,15 @@ from shared.events import (
     AppealRequested,
     AppealUpdated,
     BiometricRecorded,
+    DeathReported,
     DesilUpdated,
     Documents,
     EmergencySlaChanged,
     Event,
     HospitalLetter,
+    IdSemestaAssigned,
     NikConflictReported,
+    NikConflictResolved,
     ParticipantDeactivated,
     PersonalDataErased,
     ReactivationDecided,
@@ -36,7 +40,7 @@ from shared.events import (
 )
 
 POLICY = Policy("test", reminder_days_before_close=(30, 7))
-NIK, OTHER = "3674015708900001", "3674015708900002"  # Banten (WIB)
+NIK, OTHER, THIRD = "3674015708900001", "3674015708900002", "3674015708900003"  # Banten (WIB)
 T0 = dt.datetime(2026, 7, 1, 3, 0, tzinfo=dt.UTC)
 DEACTIVATED_ON = dt.date(2026, 6, 1)  # the window closes 1 Dec 2026 23:59:59 WIB
 CLOSES = dt.datetime(2026, 12, 1, 16, 59, 59, tzinfo=dt.UTC)
@@ -164,7 +168,41 @@ class HandlerCases:
             await w.handlers.on_participant_events(facts)
             await w.handlers.on_requests([request])
         assert len(await w.events()) == 1
-        assert await backend.processed() == 3  # the facts; the request is its own key (requests.request_id)
+        # The re-ranking only: a deactivation and a biometric recording are keyed by their effect, the request
+        # by its id (requests.request_id).
+        assert await backend.processed() == 1
+
+    async def test_every_fact_type_redelivered_after_what_followed_it_changes_nothing_and_publishes_nothing(
+        self, backend: Backend
+    ) -> None:
+        """Each kind of fact comes again (a crash before the offset commit, another source's list under new
+        ids), after the facts and decisions that followed it: facts, requests, timers and outbox stay."""
+        w = World(backend)
+        earlier = [deactivated(), reranked(7), biometric(), _conflict(), _semesta("A")]
+        earlier += [deactivated(OTHER), _death(OTHER), deactivated(THIRD)]
+        later = [reranked(3), NikConflictResolved(occurred_at=T0, source="DUKCAPIL", nik=NIK), _semesta("B")]
+        await w.handlers.on_participant_events(earlier)
+        await w.handlers.on_participant_events(later)
+        approved, rejected, pending = regular(), emergency(OTHER), regular(THIRD)
+        await w.handlers.on_requests([approved, pending])
+        await w.handlers.on_emergency([rejected])
+        outcomes = [[d.outcome for d in await w.decisions(r)] for r in (approved, rejected, pending)]
+        assert outcomes == [[Outcome.APPROVED], [Outcome.REJECTED], [Outcome.PENDING]]
+        # Re-rankings, conflict states and ID Semestas are claimed; deactivations, biometrics and deaths not.
+        assert await backend.processed() == 6
+
+        async def state() -> tuple[Any, ...]:
+            people = [await w.person(n) for n in (NIK, OTHER, THIRD)]
+            return (people, await w.events(), await backend.unfired_timers(), await backend.processed())
+
+        before = await state()
+        assert before[0][0][0].id_semesta == "B" and before[0][0][0].desil == 3 and before[0][0][0].reactivated
+        w.now = CLOSES + dt.timedelta(days=1)  # the pending request's window closed meanwhile
+        repeats = [e.model_copy(update={"event_id": uuid.uuid4()}) for e in earlier if keyed_by_effect(e)]
+        for batch in (earlier, [*earlier, *later], repeats):
+            await w.handlers.on_participant_events(batch)
+        assert await state() == before
+        assert await w.timers.expire_pending() == 1  # the expiry is the sweep's, not a repeated fact's
 
     async def test_a_request_resent_under_a_new_event_id_is_decided_once(self, backend: Backend) -> None:
         w = World(backend)
@@ -296,3 +334,11 @@ def _reranked_later(desil: int) -> DesilUpdated:
 
 def _conflict() -> NikConflictReported:
     return NikConflictReported(occurred_at=T0, source="DUKCAPIL", nik=NIK)
+
+
+def _semesta(id_semesta: str) -> IdSemestaAssigned:
+    return IdSemestaAssigned(occurred_at=T0, source="SIKS-NG", nik=NIK, id_semesta=id_semesta)
+
+
+def _death(nik: str) -> DeathReported:
+    return DeathReported(occurred_at=T0, source="DUKCAPIL", nik=nik, died_on=dt.date(2026, 6, 25))
