@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from shared.phone import (
     ContactNumber,
@@ -123,14 +123,16 @@ def _outcome(parse: object, raw: str) -> str:
         return f"error: {exc} (not a mobile: {exc.not_mobile})"
 
 
-@given(
-    lead=st.sampled_from(["0", "62", "+62", "+62 ", "0-"]),
-    digits=st.text(alphabet="0123456789", min_size=6, max_size=12),
-    second=st.sampled_from("0123456789"),
-)
-@settings(max_examples=3000, deadline=None)
-def test_the_remembered_verdict_shortcut_agrees_with_libphonenumber(lead: str, second: str, digits: str) -> None:
+def test_the_remembered_verdict_shortcut_agrees_with_libphonenumber() -> None:
     """normalize_phone asks the library once per (prefix, length) of an 8... number; every number
-    must get exactly the library's answer."""
-    raw = f"{lead}8{second}{digits}"
-    assert _outcome(normalize_phone, raw) == _outcome(parse_with_library, raw)
+    must get exactly the library's answer. 3,000 random numbers each run (a plain loop: hypothesis's own
+    work per example cost twenty times the two parses; the seed is in the failure message)."""
+    seed = random.randrange(2**32)
+    rng = random.Random(seed)
+    disagree = []
+    for _ in range(3000):
+        digits = "".join(rng.choices("0123456789", k=rng.randint(6, 12)))
+        raw = f"{rng.choice(['0', '62', '+62', '+62 ', '0-'])}8{rng.choice('0123456789')}{digits}"
+        if _outcome(normalize_phone, raw) != _outcome(parse_with_library, raw):
+            disagree.append(raw)
+    assert disagree == [], f"seed {seed}"
