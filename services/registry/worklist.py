@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import DateTime, String, Uuid, and_, bindparam, or_, select, text, update
@@ -133,6 +134,13 @@ def _row(i: WorkItem) -> dict[str, Any]:
     }
 
 
+class WorklistOrder(StrEnum):
+    """The order of GET /v1/worklist (`order=`); then by item id, items with no due time last either way."""
+
+    NEWEST_DUE = "newest_due"  # the contract's default: the latest due first
+    OLDEST_DUE = "oldest_due"  # overdue first, the longest overdue at the top, then the soonest due
+
+
 async def list_items(
     engine: AsyncEngine | AsyncConnection,
     *,
@@ -143,22 +151,27 @@ async def list_items(
     state: str | None = WorklistState.OPEN,
     limit: int = 100,
     after: tuple[dt.datetime | None, uuid.UUID] | None = None,
+    order: WorklistOrder = WorklistOrder.NEWEST_DUE,
 ) -> list[dict[str, Any]]:
-    """Items newest due first (then by id; items with no due time last), filtered; `after` is the
-    (due_at, item_id) of the last item of the previous page (keyset pagination). The NIK is whole here:
-    the API masks it."""
+    """Items in `order` (newest due first by default), filtered; `after` is the (due_at, item_id) of the
+    last item of the previous page in the same order (keyset pagination). The NIK is whole here: the API
+    masks it. A page that must stop somewhere (the dashboard reads 2,000 items) keeps the overdue ones
+    with OLDEST_DUE."""
     q = select(W)
     filters = ((W.c.kind, kind), (W.c.province, province), (W.c.regency, regency), (W.c.district, district))
     for column, value in (*filters, (W.c.state, state)):
         if value is not None:
             q = q.where(column == value)
+    newest = order is WorklistOrder.NEWEST_DUE
     if after is not None:
         due, last = after
         if due is None:
             q = q.where(W.c.due_at.is_(None), W.c.item_id > last)
         else:
-            q = q.where(or_(W.c.due_at < due, and_(W.c.due_at == due, W.c.item_id > last), W.c.due_at.is_(None)))
-    q = q.order_by(W.c.due_at.desc().nulls_last(), W.c.item_id).limit(limit)
+            beyond = W.c.due_at < due if newest else W.c.due_at > due
+            q = q.where(or_(beyond, and_(W.c.due_at == due, W.c.item_id > last), W.c.due_at.is_(None)))
+    by_due = W.c.due_at.desc() if newest else W.c.due_at.asc()
+    q = q.order_by(by_due.nulls_last(), W.c.item_id).limit(limit)
     return await _rows(engine, q)
 
 

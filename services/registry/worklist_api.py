@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from services.registry import worklist
+from services.registry.worklist import WorklistOrder
 from shared.auth import Principal
 from shared.auth.dependencies import require_any_scope
 from shared.auth.scopes import WORKLIST_READ, WORKLIST_WRITE
@@ -51,18 +52,25 @@ def item_view(row: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def encode_cursor(row: dict[str, Any]) -> str:
+def encode_cursor(row: dict[str, Any], order: WorklistOrder = WorklistOrder.NEWEST_DUE) -> str:
+    """The last item's place and the order it is a place in."""
     due = row["due_at"].isoformat() if row["due_at"] is not None else ""
-    return base64.urlsafe_b64encode(f"{due}|{row['item_id']}".encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(f"{due}|{row['item_id']}|{order.value}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[dt.datetime | None, uuid.UUID]:
+def decode_cursor(cursor: str, order: WorklistOrder = WorklistOrder.NEWEST_DUE) -> tuple[dt.datetime | None, uuid.UUID]:
+    """(due_at, item_id) of the previous page's last item; 422 for a cursor this API did not give, or one
+    given for another order (its place means nothing there). A cursor without an order is newest_due's."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        due, last = raw.split("|")
-        return (dt.datetime.fromisoformat(due) if due else None), uuid.UUID(last)
-    except ValueError as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors too
+        due, last, *given = raw.split("|")
+        place = (dt.datetime.fromisoformat(due) if due else None), uuid.UUID(last)
+        given_order = WorklistOrder(*given) if given else WorklistOrder.NEWEST_DUE
+    except (ValueError, TypeError) as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors too
         raise HTTPException(422, "cursor: not one this API gave (use the `next` of the previous page)") from exc
+    if given_order is not order:
+        raise HTTPException(422, f"cursor: given for order={given_order.value}; ask with the same order")
+    return place
 
 
 def by_name(province: str | None, regency: str | None) -> tuple[str | None, str | None]:
@@ -107,8 +115,14 @@ async def get_worklist(
     state: WorklistState = WorklistState.OPEN,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
+    order: Annotated[
+        WorklistOrder,
+        Query(description="newest_due (default): latest due first; oldest_due: overdue first, then soonest due"),
+    ] = WorklistOrder.NEWEST_DUE,
 ) -> dict[str, Any]:
-    """Items newest due first; `next` is the cursor of the following page (null on the last one)."""
+    """Items newest due first, or with `order=oldest_due` overdue first (the longest overdue at the top), then
+    the soonest due; items with no due time last. `next` is the cursor of the following page (null on the last
+    one), to be asked with the same filters and order."""
     province, regency = bound_filters(principal, province, regency)
     rows = await worklist.list_items(
         request.app.state.engine,
@@ -118,13 +132,14 @@ async def get_worklist(
         district=district,
         state=state,
         limit=limit + 1,  # one more tells whether a next page exists
-        after=decode_cursor(cursor) if cursor else None,
+        after=decode_cursor(cursor, order) if cursor else None,
+        order=order,
     )
     now = _now(request)
     page = rows[:limit]
     return {
         "items": [item_view(r, now) for r in page],
-        "next": encode_cursor(page[-1]) if len(rows) > limit else None,
+        "next": encode_cursor(page[-1], order) if len(rows) > limit else None,
     }
 
 

@@ -1,15 +1,20 @@
 """Worklist data on real Kafka + PostgreSQL: follow-ups travelling on decisions are stored with the
 request once per (request, kind) however often decisions are redelivered or re-decided; an emergency
 held PENDING by an open NIK conflict (or a list not yet seen) is on the list at once and done when
-it is finally decided; the list filters and pages."""
+it is finally decided; the list filters and pages, newest due first or (`order=oldest_due`) overdue first."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy import insert
 
 from services.registry.app import create_app
-from services.registry.worklist import list_items
+from services.registry.store import W
+from services.registry.worklist import WorklistOrder, list_items
 from shared.events import Event
 from shared.settings import RegistrySettings, Settings
 from shared.topics import DECISIONS
@@ -87,3 +92,58 @@ async def test_a_held_emergency_for_a_list_not_yet_seen_and_the_list_filters(set
             rest += page
             after = (page[0]["due_at"], page[0]["item_id"])
         assert [i["item_id"] for i in first + rest] == [i["item_id"] for i in every]
+
+
+async def test_oldest_due_first_lists_the_overdue_items_first_and_pages_in_that_order(settings: Settings) -> None:
+    papua, bali = "9171015708900001", "5171015708900001"
+    events: list[Event] = [
+        decided(bali, uuid.uuid4(), "APPROVED", T0 + 3 * H, follow_ups=("BIOMETRIC_RECORDING",), path="REGULAR"),
+        decided(bali, uuid.uuid4(), "APPROVED", T0 + 2 * H, follow_ups=("BIOMETRIC_RECORDING",), path="REGULAR"),
+        decided(papua, uuid.uuid4(), "PENDING", T0 + H, ("NOT_DEACTIVATED",)),  # held: due T0 + 24 h
+        decided(bali, uuid.uuid4(), "PENDING", T0 + H, ("NIK_CONFLICT",)),
+    ]
+    clock = lambda: T0 + 2 * 24 * H  # noqa: E731 - the held emergencies are overdue, the follow-ups not yet
+    app = create_app(RegistrySettings(**settings.model_dump()), clock=clock)
+    async with running(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as c:
+        key = await app.state.api_keys.issue("ops pusat", ["worklist:read"])
+        await produce(settings, DECISIONS, *events)
+        await eventually(lambda: events_seen(settings, events))
+        async with app.state.engine.begin() as conn:  # an item with no due time (an appeal eligibility gave none)
+            no_due = {"kind": "APPEAL_REVIEW", "nik": bali, "request_id": uuid.uuid4(), "state": "OPEN"}
+            region = {"province": "Bali", "regency": "Kota Denpasar", "district": "Denpasar Selatan"}
+            await conn.execute(insert(W).values(item_id=uuid.uuid4(), opened_at=T0, due_at=None, **no_due, **region))
+        every = await list_items(app.state.engine)
+        assert len(every) == 5 and every[-1]["due_at"] is None
+        oldest = sorted(every, key=lambda i: (i["due_at"] is None, i["due_at"] or T0, i["item_id"]))
+        assert oldest[-1]["due_at"] is None
+        assert await list_items(app.state.engine, order=WorklistOrder.OLDEST_DUE) == oldest
+
+        async def pages(limit: int, **params: str) -> list[list[dict[str, Any]]]:
+            out, cursor = [], None
+            while True:
+                query = {**params, "limit": str(limit), **({"cursor": cursor} if cursor else {})}
+                r = await c.get("/v1/worklist", params=query, headers={"Authorization": f"Bearer {key}"})
+                assert r.status_code == 200, r.text
+                out.append(r.json()["items"])
+                if (cursor := r.json()["next"]) is None:
+                    return out
+
+        # A page too short for everything (the dashboard stops at 2,000) keeps the overdue items this way...
+        first, *_ = await pages(2, order="oldest_due")
+        assert [(i["kind"], i["overdue"]) for i in first] == [("EMERGENCY_HELD", True)] * 2
+        # ... and loses them the contract's default way (newest due first).
+        assert not any(i["overdue"] for i in (await pages(2))[0])
+        # Pages of one item give the whole list in the same order, the items with no due time last.
+        paged = [i for page in await pages(1, order="oldest_due") for i in page]
+        assert [i["item_id"] for i in paged] == [str(i["item_id"]) for i in oldest]
+        assert [i["item_id"] for page in await pages(1) for i in page] == [str(i["item_id"]) for i in every]
+
+        # A cursor is bound to its order; an order the API does not know is refused.
+        r = await c.get(
+            "/v1/worklist", params={"order": "oldest_due", "limit": 1}, headers={"Authorization": f"Bearer {key}"}
+        )
+        mixed = {"cursor": r.json()["next"]}
+        r = await c.get("/v1/worklist", params=mixed, headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 422 and "order=oldest_due" in r.text
+        r = await c.get("/v1/worklist", params={"order": "random"}, headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 422

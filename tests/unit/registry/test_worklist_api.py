@@ -1,8 +1,10 @@
-"""The worklist API's pure parts: the masked item view, the cursor round trip, and a region-bound key's
-filters (its own region whatever it asks, 403 for another) and items (another region's are not its)."""
+"""The worklist API's pure parts: the masked item view, the cursor round trip (bound to its order), and a
+region-bound key's filters (its own region whatever it asks, 403 for another) and items (another region's are
+not its)."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 
@@ -11,6 +13,7 @@ from fastapi import HTTPException
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.registry.worklist import WorklistOrder
 from services.registry.worklist_api import bound_filters, decode_cursor, encode_cursor, in_region, item_view
 from shared.auth import Principal
 from shared.auth.region import bind_region
@@ -53,13 +56,39 @@ def test_the_item_view_masks_the_nik_and_marks_what_is_overdue() -> None:
 @given(
     due=st.none() | st.datetimes(timezones=st.just(dt.UTC)),
     item=st.uuids(),
+    order=st.sampled_from(WorklistOrder),
 )
-def test_a_cursor_gives_back_the_last_item_s_place(due: dt.datetime | None, item: uuid.UUID) -> None:
-    assert decode_cursor(encode_cursor({"due_at": due, "item_id": item})) == (due, item)
+def test_a_cursor_gives_back_the_last_item_s_place(
+    due: dt.datetime | None, item: uuid.UUID, order: WorklistOrder
+) -> None:
+    assert decode_cursor(encode_cursor({"due_at": due, "item_id": item}, order), order) == (due, item)
+    assert decode_cursor(encode_cursor({"due_at": due, "item_id": item})) == (due, item)  # newest_due by default
+
+
+def test_a_cursor_of_one_order_asked_with_another_is_a_422() -> None:
+    cursor = encode_cursor({"due_at": T0, "item_id": uuid.uuid4()}, WorklistOrder.OLDEST_DUE)
+    with pytest.raises(HTTPException) as info:
+        decode_cursor(cursor, WorklistOrder.NEWEST_DUE)
+    assert info.value.status_code == 422 and "order=oldest_due" in str(info.value.detail)
+
+
+def test_a_cursor_given_before_the_order_parameter_is_newest_due_s() -> None:
+    item = uuid.uuid4()
+    old = base64.urlsafe_b64encode(f"{T0.isoformat()}|{item}".encode()).decode().rstrip("=")
+    assert decode_cursor(old) == (T0, item)
+    with pytest.raises(HTTPException):
+        decode_cursor(old, WorklistOrder.OLDEST_DUE)
 
 
 @pytest.mark.parametrize(
-    "bad", ["x", "!!!", "bm90LWEtY3Vyc29y", encode_cursor({"due_at": None, "item_id": uuid.uuid4()})[:-3]]
+    "bad",
+    [
+        "x",
+        "!!!",
+        "bm90LWEtY3Vyc29y",
+        encode_cursor({"due_at": None, "item_id": uuid.uuid4()})[:-3],
+        base64.urlsafe_b64encode(f"|{uuid.uuid4()}|newest|x".encode()).decode(),
+    ],
 )
 def test_a_made_up_cursor_is_a_422(bad: str) -> None:
     with pytest.raises(HTTPException) as info:
