@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Gauge
 from sqlalchemy import (
     BigInteger,
@@ -94,6 +96,50 @@ async def add_to_outbox(
     await bulk_insert(session, table, rows, "on conflict (event_id) do nothing" if skip_waiting else "")
 
 
+BATCH_BYTES = 512 * 1024  # a record batch's size (the broker takes up to 1 MiB per batch by default)
+YIELD_EVERY = 1000  # records put into batches between two chances for the loop's other tasks to run
+
+
+class BatchPublisher(DirectPublisher):
+    """A DirectPublisher that hands a relay batch's records to Kafka as whole record batches, one per
+    partition (and BATCH_BYTES), each acknowledged as one: a per-record `send` (its partitioning, its
+    future, its callback) cost twice as much CPU. Partitioned by key as `send` does (murmur2 of the key,
+    aiokafka's DefaultPartitioner), so a NIK's events keep their partition and their order."""
+
+    _partitioner = DefaultPartitioner()
+
+    async def publish(self, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        async with self._failing():
+            producer = await self._started()
+            futures = await self._batches(producer, records)
+            await asyncio.wait_for(asyncio.gather(*futures), self.timeout_s)
+
+    async def _batches(self, producer: AIOKafkaProducer, records: Sequence[Record]) -> list[asyncio.Future[Any]]:
+        by_partition: dict[tuple[str, int], list[Record]] = {}
+        partitions: dict[str, list[int]] = {}
+        for r in records:
+            if (known := partitions.get(r.topic)) is None:
+                known = partitions[r.topic] = sorted(await producer.partitions_for(r.topic))
+            by_partition.setdefault((r.topic, self._partitioner(r.key, known, known)), []).append(r)
+        futures, appended = [], 0
+        for (topic, partition), rs in by_partition.items():
+            batch = producer.create_batch()
+            for r in rs:
+                headers = r.headers if type(r.headers) is list else list(r.headers)
+                if batch.append(key=r.key, value=r.value, timestamp=None, headers=headers) is None:
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    if batch.append(key=r.key, value=r.value, timestamp=None, headers=headers) is None:
+                        raise ValueError(f"a record of {len(r.value)} bytes is larger than a batch")
+                appended += 1
+                if appended % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        return futures
+
+
 class OutboxRelay:
     """Publishes outbox rows in commit order, then deletes them. `wake()` after a commit
     makes it publish at once (low latency for emergencies); it also polls as a fallback."""
@@ -111,8 +157,10 @@ class OutboxRelay:
         self.engine, self.table, self.bootstrap_servers = engine, table, bootstrap_servers
         # TLS / SASL login (shared.kafka_security.kafka_client_options); bootstrap_servers wins over its copy.
         # Rows are already encoded: a plain producer, not FastStream's publish path (message object,
-        # middlewares, headers), which cost twice the send itself per record.
-        self.producer = DirectPublisher({**(client_options or {}), "bootstrap_servers": bootstrap_servers})
+        # middlewares, headers), which cost twice the send itself per record; whole record batches per
+        # partition (BatchPublisher), not one send per record.
+        options = {**(client_options or {}), "bootstrap_servers": bootstrap_servers}
+        self.producer = BatchPublisher(options, max_batch_size=BATCH_BYTES)
         self.batch_size, self.poll_interval_s = batch_size, poll_interval_s
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

@@ -2,8 +2,11 @@
 
 A process runs one role's share (shared.settings.Role): urgent = what moves an emergency to ACTIVE
 (decisions, emergency requests, SLA events) and the HTTP API and dashboard on 8081; bulk = a wave's
-facts, regular requests, notification updates and the window-close sweep, with health and metrics
-only (8181). Both relay the outbox (one at a time: its advisory lock)."""
+facts, regular requests, notification updates, the window-close sweep and the outbox relay, with health
+and metrics only (8181). The relay is the bulk role's: a wave's status changes are nearly all it
+publishes, and while the urgent process held its advisory lock, that process spent more CPU on the
+wave than on emergencies. The urgent role's few status changes wait for the relay's next poll
+(RELAY_POLL_S); the ACTIVE row an emergency waits for is committed by the urgent process itself."""
 
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ BULK = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, NOTIFICATION_EVENTS)
 MIRRORED = BULK + URGENT
 
 PARTICIPANT_CONSUMERS = 2
+RELAY_POLL_S = 0.2  # the relay's look at the outbox when nothing of its own process woke it
 
 
 def load_settings() -> RegistrySettings:
@@ -63,6 +67,11 @@ def load_settings() -> RegistrySettings:
 def consumers(role: Role) -> tuple[TopicSpec, ...]:
     """The topics a process of `role` mirrors (consumer group `<prefix>registry-<topic>` each)."""
     return (URGENT if role.runs_urgent else ()) + (BULK if role.runs_bulk else ())
+
+
+def relays(role: Role) -> bool:
+    """Whether a process of `role` runs the outbox relay: the bulk one (and `all`), never urgent only."""
+    return role.runs_bulk
 
 
 def subscribe_mirrors(
@@ -92,7 +101,13 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now,
     configure_logging("registry", settings.log_level, settings.log_json)
     engine = make_engine(settings)
     broker = make_broker(settings, "registry" if role is Role.ALL else f"registry-{role.value}")
-    relay = OutboxRelay(engine, outbox, settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
+    relay = OutboxRelay(
+        engine,
+        outbox,
+        settings.kafka_bootstrap_servers,
+        poll_interval_s=RELAY_POLL_S,
+        client_options=kafka_client_options(settings),
+    )
     handlers = RegistryHandlers(make_sessions(engine), settings.topic_prefix, relay.wake, clock)
     subscribe_mirrors(broker, handlers, settings, consumers(role))
     sweep = WindowSweep(
@@ -107,7 +122,8 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now,
                 await app.state.api_keys.migrate()
             await ensure_topics(settings)
             await broker.start()
-            relay.start()
+            if relays(role):
+                relay.start()
             if role.runs_bulk:
                 sweep.start()
             tune_for_latency()
@@ -120,7 +136,7 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now,
             await engine.dispose()
 
     app = FastAPI(title="pbi-reactivation registry", lifespan=lifespan)
-    app.state.engine, app.state.role = engine, role
+    app.state.engine, app.state.role, app.state.relay = engine, role, relay
     # What its outbox relay writes, for the AsyncAPI document (shared.asyncapi).
     declare_publishers(broker, "registry", (topics.STATUS_CHANGES, topics.PRIVACY_EVENTS), settings.topic_prefix)
     app.state.broker = broker

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from services.registry import app as registry
-from services.registry.app import BULK, URGENT, consumers
+from services.registry.app import BULK, URGENT, consumers, relays
 from shared.settings import RegistrySettings, Role, port_for
 from shared.topics import (
     DECISIONS,
@@ -36,6 +36,11 @@ def test_bulk_role_mirrors_facts_regular_requests_and_notifications() -> None:
 def test_all_role_is_both_and_the_roles_share_no_topic() -> None:
     assert consumers(Role.ALL) == URGENT + BULK
     assert not names(Role.URGENT) & names(Role.BULK)
+
+
+def test_only_a_process_running_bulk_relays_the_outbox() -> None:
+    """A wave's status changes are the relay's work: an urgent-only process keeps to emergencies."""
+    assert relays(Role.BULK) and relays(Role.ALL) and not relays(Role.URGENT)
 
 
 def paths(role: Role) -> set[str]:
