@@ -72,7 +72,7 @@ async function worklistLoad() {
   if (!wl.me) return;
   if (!wlCan("worklist:read")) { wlNotice("Kunci ini tidak punya cakupan worklist:read: daftar kerja tidak ditampilkan."); return; }
   const seq = ++wl.seq; // a slower answer to an older filter never overwrites a newer one
-  const params = new URLSearchParams({ state: "OPEN", limit: "500" });
+  const params = new URLSearchParams({ state: "OPEN", limit: "500", order: "oldest_due" });
   for (const [name, id] of [["kind", "#wl-kind"], ["province", "#wl-province"], ["regency", "#wl-regency"]]) {
     const value = document.querySelector(id).value;
     if (value) params.set(name, value);
