@@ -45,23 +45,25 @@ class Batch:
         requests: Iterable[RequestRecord] = (),
         appeals: Iterable[AppealRecord] = (),
     ) -> None:
-        self.people, self._before = dict(people), people
+        self.people, self._before = dict(people), dict(people)
         self.policy, self.now = policy, now
         self.requests = {r.request_id: r for r in requests}
         self.appeals = {a.appeal_id: a for a in appeals}
         self.changes = Changes()
 
     def person(self, nik: str) -> Person:
-        return self.people.get(nik) or (Facts(nik), None)
+        """The person as this batch has them; someone without a row is a blank (taken as read: nobody's
+        row is the same as no row, so a fact that leaves them blank writes nothing)."""
+        found = self.people.get(nik)
+        if found is None:
+            found = self.people[nik] = self._before[nik] = (Facts(nik), None)
+        return found
 
     def result(self) -> Changes:
-        """The changes, with the people whose facts differ from what was read (nobody's row is the same
-        as no row: a fact that leaves a new person as they were writes nothing)."""
-        self.changes.people = {nik: p for nik, p in self.people.items() if self._read(nik) != p}
+        """The changes, with the people whose facts differ from what was read."""
+        before = self._before
+        self.changes.people = {nik: p for nik, p in self.people.items() if p is not before[nik] and p != before[nik]}
         return self.changes
-
-    def _read(self, nik: str) -> Person:
-        return self._before.get(nik) or (Facts(nik), None)
 
     # --- steps ----------------------------------------------------------------------------------
 
@@ -70,7 +72,8 @@ class Batch:
         returns the NIKs whose facts changed: only their requests and appeals can be decided otherwise."""
         for event in events:
             self.people[event.nik] = fold(*self.person(event.nik), event, self.policy)
-        return {nik for nik in {e.nik for e in events} if self.person(nik)[0] != self._read(nik)[0]}
+        before = self._before
+        return {nik for nik in {e.nik for e in events} if self.people[nik][0] != before[nik][0]}
 
     def decide_again(
         self, niks: set[str], requests: Iterable[RequestRecord], appeals: Iterable[AppealRecord]

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import TypeVar
 
 from services.eligibility.domain.policy import Policy
-from services.eligibility.domain.reminders import first_reminder_at
+from services.eligibility.domain.reminders import first_reminder
 from services.eligibility.domain.rules import Facts
 from shared.events import (
     BiometricRecorded,
@@ -61,10 +61,10 @@ def first_deliveries(events: Iterable[E]) -> list[E]:
 def fold(facts: Facts, phone: str | None, event: ParticipantEvent, policy: Policy) -> tuple[Facts, str | None]:
     """apply_fact, plus what a new deactivation starts: its reminders, and its contact number (a
     repeat or an older list does not replace the number on file, only fills in a missing one)."""
-    new = apply_fact(facts, event)
+    new = apply_fact(facts, event, policy)
     event_phone = getattr(event, "phone", None)
-    if isinstance(event, ParticipantDeactivated) and new.deactivated_on != facts.deactivated_on:
-        return replace(new, next_reminder_at=first_reminder_at(new, policy)), event_phone or phone
+    if new.deactivated_on != facts.deactivated_on:  # (only a deactivation moves it)
+        return new, event_phone or phone
     return new, phone or event_phone
 
 
@@ -73,20 +73,24 @@ def reactivate(facts: Facts, at: dt.datetime) -> Facts:
     return replace(facts, reactivated=True, reactivated_at=at, next_reminder_at=None)
 
 
-def apply_fact(facts: Facts, event: ParticipantEvent) -> Facts:
+def apply_fact(facts: Facts, event: ParticipantEvent, policy: Policy | None = None) -> Facts:
+    """The facts with the event's; with a `policy` (fold), a new deactivation also sets its first reminder."""
     match event:
         case ParticipantDeactivated():
             deceased = facts.deceased or event.reason == "DECEASED"
             if not starts_new_cycle(facts, event.deactivated_on):
-                return replace(facts, deceased=deceased)
-            # A new deactivation opens a new window; an earlier reactivation no longer counts.
+                return facts if deceased == facts.deceased else replace(facts, deceased=deceased)
+            # A new deactivation opens a new window; an earlier reactivation no longer counts. One copy:
+            # a wave folds millions of them.
             return replace(
                 facts,
                 deactivated_on=event.deactivated_on,
                 reactivated=False,
                 reactivated_at=None,
                 deceased=deceased,
-                next_reminder_at=None,  # the handler schedules the new cycle's (domain.reminders)
+                next_reminder_at=None
+                if policy is None
+                else first_reminder(event.deactivated_on, facts.nik, deceased, policy),
             )
         case DesilUpdated():
             if facts.desil_effective_on and event.effective_on < facts.desil_effective_on:

@@ -51,9 +51,16 @@ def cycle_started_at(facts: Facts) -> dt.datetime | None:
 def first_reminder_at(facts: Facts, policy: Policy) -> dt.datetime | None:
     """For a new deactivation: the moment of its first reminder (possibly already past: the sweep
     then sends one with the days really left, or nothing if the window has closed)."""
-    if facts.deactivated_on is None or facts.deceased or not policy.reminder_days_before_close:
+    if facts.deactivated_on is None:
         return None
-    closes_at = reactivation_window_closes_at(facts.deactivated_on, facts.nik, policy)
+    return first_reminder(facts.deactivated_on, facts.nik, facts.deceased, policy)
+
+
+def first_reminder(deactivated_on: dt.date, nik: str, deceased: bool, policy: Policy) -> dt.datetime | None:
+    """first_reminder_at from the values (domain.facts sets it while it makes the new cycle's facts)."""
+    if deceased or not policy.reminder_days_before_close:
+        return None
+    closes_at = reactivation_window_closes_at(deactivated_on, nik, policy)
     return due_at(closes_at, max(policy.reminder_days_before_close))
 
 
