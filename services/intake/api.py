@@ -10,17 +10,18 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from services.intake.bulk import BulkWorkerUnavailable
+from services.intake.bulk import BatchForbidden, BulkWorkerUnavailable
 from services.intake.domain.idempotency import body_hash, request_id_for, sla_state
-from services.intake.events_body import MAX_BATCH, parse_events
+from services.intake.events_body import decode_body, event_types, parse_events
 from services.intake.events_openapi import EVENTS_BODY
+from services.intake.metrics import PUBLISHED
 from services.intake.publisher import BrokerUnavailable
 from services.intake.store import Facility, IdempotencyKey, RequestView
 from shared.auth import Principal, forbidden_event_types
@@ -28,13 +29,17 @@ from shared.auth.dependencies import require_any_scope
 from shared.auth.scopes import ANY_EVENTS
 from shared.enums import Channel, ReactivationPath, RequestStatus, SlaState
 from shared.events import Documents, HospitalLetter, ReactivationRequested
+from shared.messaging import context_headers, wire_headers
 from shared.nik import Nik, mask_nik
 from shared.phone import Phone
 from shared.problems import problem_responses
 from shared.topics import EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 
 log = structlog.get_logger(__name__)
-THREAD_BATCH = 200  # events in one request above which the work leaves the event loop (services.intake.bulk)
+# A POST /v1/events body larger than this goes to the bulk worker process as bytes, never parsed in the
+# HTTP process (services.intake.bulk): about 100 events, so THREAD_BATCH events always do.
+WORKER_BODY_BYTES = 32 * 1024
+THREAD_BATCH = 200
 
 router = APIRouter(tags=["intake"])
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
@@ -94,7 +99,7 @@ STALE_CLAIM = dt.timedelta(seconds=60)  # a claim left by a crashed request (pub
 @dataclass
 class IdempotencySlot:
     replay: JSONResponse | None = None
-    response: BaseModel | None = None
+    response: BaseModel | dict[str, Any] | None = None  # what a replay answers (a dict: JSON as it is)
 
 
 @asynccontextmanager
@@ -154,12 +159,10 @@ async def idempotent(
             await session.execute(delete(t).where(mine))
         raise
     assert slot.response is not None
+    response = slot.response
+    stored = response if isinstance(response, dict) else response.model_dump(mode="json", exclude_none=True)
     async with request.app.state.sessions() as session, session.begin():
-        await session.execute(
-            update(t)
-            .where(mine)
-            .values(status_code=202, response=slot.response.model_dump(mode="json", exclude_none=True))
-        )
+        await session.execute(update(t).where(mine).values(status_code=202, response=stored))
 
 
 @contextmanager
@@ -183,19 +186,15 @@ async def _publish(request: Request, topic: str, events: list) -> None:  # type:
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-def _event_types(body: Any) -> set[str]:
-    """The `type`s a body names (a cheap look before validation, for the scope check)."""
-    raw = body.get("events") if isinstance(body, dict) and "events" in body else [body]
-    if not isinstance(raw, list):
-        return set()
-    return {e["type"] for e in raw if isinstance(e, dict) and isinstance(e.get("type"), str)}
+def _forbidden(types: list[str]) -> HTTPException:
+    return HTTPException(403, f"this key may not post {', '.join(types)}: the batch was not accepted")
 
 
 def _check_event_scopes(principal: Principal, body: Any) -> None:
     """Each event type needs its scope (`events:deaths`...; `events:write` covers all): 403 naming the types."""
-    forbidden = forbidden_event_types(principal.scopes, _event_types(body))
+    forbidden = forbidden_event_types(principal.scopes, event_types(body))
     if forbidden:
-        raise HTTPException(403, f"this key may not post {', '.join(forbidden)}: the batch was not accepted")
+        raise _forbidden(forbidden)
 
 
 # The errors each kind of route may answer (401, 413 and 429 come from the front door on every route).
@@ -207,20 +206,21 @@ POST_ERRORS = problem_responses(403, 409, 422, 503)
     status_code=202,
     response_model=EventsAccepted,
     responses=POST_ERRORS,
-    # The body is documented as the union of event types, but taken as plain JSON (parse_events and the
-    # bulk worker validate it, in chunks or in another process): FastAPI must not validate it twice.
+    # The body is documented as the union of event types, but taken as bytes: a small one is parsed and
+    # validated here (parse_events), a big one only in the bulk worker process, never in this one.
     openapi_extra=EVENTS_BODY,
 )
 async def post_events(
     request: Request,
-    body: Annotated[Any, Body(description=f'One event, or {{"events": [...]}} with up to {MAX_BATCH:,}')],
     principal: Principal = Depends(require_any_scope(*ANY_EVENTS)),
     idempotency_key: IdemKey = None,
 ) -> Any:
     """Each event's `source` is the key's (issued with `--source`, else its name), whatever the body says."""
+    raw = await request.body()
+    if len(raw) > WORKER_BODY_BYTES:
+        return await _post_big_batch(request, raw, principal, idempotency_key)
+    body = decode_body(raw)
     _check_event_scopes(principal, body)
-    if isinstance(body, dict) and isinstance(body.get("events"), list) and len(body["events"]) > THREAD_BATCH:
-        return await _post_big_batch(request, principal, idempotency_key)
     async with idempotent(request, principal, idempotency_key, body) as slot:
         if slot.replay:
             return slot.replay
@@ -230,21 +230,32 @@ async def post_events(
         return slot.response
 
 
-async def _post_big_batch(request: Request, principal: Principal, idempotency_key: str | None) -> Any:
-    """Thousands of events: validated, fingerprinted and encoded in the bulk worker process, so this
-    process keeps answering hospitals meanwhile (services.intake.bulk). The body's bytes go as they
-    came (FastAPI keeps them); a batch with an error is refused whole, before the key is claimed."""
+async def _post_big_batch(request: Request, raw: bytes, principal: Principal, idempotency_key: str | None) -> Any:
+    """Thousands of events: decoded, checked, validated, fingerprinted and published by the bulk worker
+    process, so this one only moves bytes and keeps answering hospitals meanwhile (services.intake.bulk).
+    A batch with an error is refused whole, before the key is claimed; it is published (one Kafka
+    transaction, the request's correlation id and trace context on each record) once the key is ours."""
+    bulk = request.app.state.bulk
     with _unavailable_is_503():
-        prepared = await request.app.state.bulk.prepare(
-            await request.body(), with_digest=bool(idempotency_key), source=principal.source
-        )
-    async with idempotent(request, principal, idempotency_key, digest=prepared.digest) as slot:
-        if slot.replay:
-            return slot.replay
-        with _unavailable_is_503():
-            await request.app.state.publisher.publish_encoded(PARTICIPANT_EVENTS.name, prepared.records)
-        slot.response = EventsAccepted(accepted=len(prepared.event_ids), event_ids=prepared.event_ids)
-        return slot.response
+        try:
+            batch = await bulk.prepare(raw, bool(idempotency_key), principal.source, principal.scopes)
+        except BatchForbidden as exc:
+            raise _forbidden(exc.event_types)
+    published = False
+    try:
+        async with idempotent(request, principal, idempotency_key, digest=batch.digest) as slot:
+            if slot.replay:
+                return slot.replay
+            topic = request.app.state.publisher.settings.topic_prefix + PARTICIPANT_EVENTS.name
+            with _unavailable_is_503():
+                await bulk.publish(batch, topic, wire_headers(context_headers()))
+            published = True
+            PUBLISHED.labels(PARTICIPANT_EVENTS.name).inc(len(batch.event_ids))
+            slot.response = {"accepted": len(batch.event_ids), "event_ids": batch.event_ids}
+            return JSONResponse(slot.response, status_code=202)
+    finally:
+        if not published:
+            await bulk.drop(batch)
 
 
 async def _accept_request(

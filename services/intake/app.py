@@ -144,7 +144,7 @@ def create_app(settings: IntakeSettings | None = None, role: Role = Role.ALL) ->
         settings.topic_prefix,
     )
     app.state.broker = broker
-    app.state.bulk = BulkWorker()
+    app.state.bulk = BulkWorker(settings)
     if role.runs_urgent:
         install_public_http(app, settings, engine, broker)
     else:

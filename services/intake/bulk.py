@@ -1,39 +1,38 @@
-"""Big batches of events are decoded, validated, fingerprinted and encoded in a worker process.
+"""Big batches of events are decoded, validated, fingerprinted, encoded and published by a worker process.
 
-Validating 5,000 events is most of a CPU-second of pydantic. In a thread it still holds the
-interpreter lock the event loop needs to answer a hospital: during a 200,000-event wave an
-emergency's POST -> 202 reached p99 2 s. A process has its own interpreter; the event loop only
-hands it the request's bytes and sends what comes back to Kafka.
+Validating 5,000 events is most of a CPU-second of pydantic, and parsing the 2 MB body, encoding the
+records and handing them to a Kafka producer another few hundred milliseconds of Python: all of it in
+the HTTP process would hold the interpreter lock its event loop needs to answer a hospital. So the HTTP
+process only moves bytes: the request's body goes to the worker as it came (never parsed here), the
+worker answers with the batch's ids and fingerprint (`prepare`), and once the Idempotency-Key is
+claimed it publishes the batch in one Kafka transaction with its own producer (`publish`), answering
+when Kafka acknowledged. The worker keeps the batch's records in between (`drop` forgets them).
 
-The worker never outlives the intake process that owns it, however that one ends (SIGKILL too):
-the kernel kills it when its parent dies (Linux PR_SET_PDEATHSIG), and a thread in it watches the
-parent's pid where that is not available. Its CPU priority is its owner's (the launcher's or the
-cluster's business, not this code's)."""
+The worker never outlives the intake process that owns it, however that one ends (SIGKILL too): the
+kernel kills it when its parent dies (Linux PR_SET_PDEATHSIG), a thread in it watches the parent's pid
+where that is not available, and it ends when its pipe closes. Its CPU priority is its owner's (the
+launcher's or the cluster's business, not this code's). The process side is bulk_worker.py."""
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import json
+import itertools
 import multiprocessing
 import os
-import signal
 import sys
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from fastapi.exceptions import RequestValidationError
 
 from services.intake.domain.idempotency import body_hash
-from services.intake.events_body import encode_events, parse_events
+from services.intake.events_body import decode_body, encode_events, event_types, parse_events
+from shared.auth import forbidden_event_types
+from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-PARENT_WATCH_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -50,10 +49,29 @@ class Invalid:
     errors: list[dict[str, Any]]  # as RequestValidationError has them: loc, msg, type
 
 
-def prepare(raw: bytes, with_digest: bool, source: str | None = None) -> Prepared | Invalid:
-    """Runs in the worker: everything CPU-heavy about a batch, nothing that does I/O."""
-    body = json.loads(raw)  # already parsed once by FastAPI: it is valid JSON
+@dataclass(frozen=True)
+class Forbidden:
+    event_types: list[str]  # the key may not post these (403)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What the HTTP process gets back for a valid batch (its records stay in the worker)."""
+
+    job: int
+    event_ids: list[str]
+    digest: str | None
+
+
+def prepare(
+    raw: bytes, with_digest: bool, source: str | None = None, scopes: frozenset[str] | None = None
+) -> Prepared | Invalid | Forbidden:
+    """Runs in the worker: everything CPU-heavy about a batch, nothing that does I/O. With `scopes`,
+    a type the key may not post refuses the batch (403) before it is validated, as for a small one."""
     try:
+        body = decode_body(raw)
+        if scopes is not None and (forbidden := forbidden_event_types(scopes, event_types(body))):
+            return Forbidden(forbidden)
         events = parse_events(body, source)
     except RequestValidationError as exc:
         return Invalid(
@@ -70,68 +88,139 @@ class BulkWorkerUnavailable(Exception):
     """The worker process died (killed, out of memory): the client should retry (HTTP 503)."""
 
 
-def _die_with(parent: int) -> None:
-    """The worker's initializer: end this process when `parent` (the intake process) ends."""
-    try:  # the kernel's way: SIGKILL to us when the thread that started us ends (the event loop's)
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the watch below does it
-        pass
-    if os.getppid() != parent:  # it died before the line above took effect
-        os._exit(1)
+class BatchForbidden(Exception):
+    def __init__(self, event_types: list[str]) -> None:
+        super().__init__(", ".join(event_types))
+        self.event_types = event_types
 
-    def watch() -> None:  # also covers a parent whose starting thread is not the one that lives on
-        while os.getppid() == parent:
-            threading.Event().wait(PARENT_WATCH_S)
-        os._exit(1)
 
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+@dataclass
+class _Process:
+    """One worker process and its pipe; `dead` once the pipe broke (the next call starts another)."""
+
+    process: Any
+    conn: Any
+    pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = field(default_factory=dict)
+    send_lock: threading.Lock = field(default_factory=threading.Lock)
+    dead: bool = False
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        """Blocking (a 2 MB body fills the pipe until the worker reads it): called in a thread."""
+        with self.send_lock:
+            self.conn.send(message)
+
+    def read(self) -> None:
+        """The reader thread: each answer to its waiting request, every waiting request failed at the end."""
+        while True:
+            try:
+                job, result = self.conn.recv()
+            except (EOFError, OSError):
+                break
+            self._resolve(job, result)
+        self.dead = True
+        for job in list(self.pending):
+            self._resolve(job, BulkWorkerUnavailable("the batch worker stopped; nothing was accepted, please retry"))
+
+    def _resolve(self, job: int, result: Any) -> None:
+        loop, future = self.pending.pop(job, (None, None))
+        if loop is None or future is None or loop.is_closed():
+            return
+
+        def settle() -> None:
+            if not future.done():
+                future.set_result(result)
+
+        loop.call_soon_threadsafe(settle)
 
 
 class BulkWorker:
     """One worker process, started on first use; a dead one is replaced on the next batch."""
 
-    def __init__(self) -> None:
-        self._pool: ProcessPoolExecutor | None = None
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._current: _Process | None = None
+        self._jobs = itertools.count(1)
 
-    def _submit(self, raw: bytes, with_digest: bool, source: str | None) -> Future[Prepared | Invalid]:
-        if self._pool is not None:
-            return self._pool.submit(prepare, raw, with_digest, source)
+    def _started(self) -> _Process:
+        if self._current is not None and not self._current.dead:
+            return self._current
+        from services.intake.bulk_worker import serve
+
         # spawn: forking a process that runs an event loop and Kafka clients would copy their state.
-        self._pool = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_die_with,
-            initargs=(os.getpid(),),
+        context = multiprocessing.get_context("spawn")
+        mine, theirs = context.Pipe()
+        process = context.Process(
+            target=serve, args=(theirs, os.getpid(), self.settings), name="intake-bulk-worker", daemon=True
         )
-        # The worker process starts inside the first submit. A spawned child runs the parent's main
-        # script again (here `pbi`, which imports every command and service: 40 MB more); it needs
-        # only this module, so the script is hidden while the child is prepared.
+        # A spawned child runs the parent's main script again (here `pbi`, which imports every command
+        # and service: 40 MB more); it needs only its own modules, so the script is hidden meanwhile.
         main = sys.modules["__main__"]
         script = main.__dict__.pop("__file__", None)
         try:
-            return self._pool.submit(prepare, raw, with_digest, source)
+            process.start()
         finally:
             if script is not None:
                 main.__file__ = script
+        theirs.close()
+        self._current = _Process(process, mine)
+        threading.Thread(target=self._current.read, name="bulk-worker-reader", daemon=True).start()
+        return self._current
 
-    async def prepare(self, raw: bytes, with_digest: bool, source: str | None = None) -> Prepared:
+    async def _call(self, job: int, *message: Any) -> Any:
+        worker = self._started()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        worker.pending[job] = (loop, future)
         try:
-            result = await asyncio.wrap_future(self._submit(raw, with_digest, source))
-        except BrokenProcessPool as exc:
-            log.warning("bulk_worker_died", error=str(exc)[:200])
-            self.stop()
+            await asyncio.to_thread(worker.send, message)
+        except (OSError, ValueError) as exc:  # the pipe is broken or closed
+            worker.pending.pop(job, None)
+            worker.dead = True
             raise BulkWorkerUnavailable("the batch worker stopped; nothing was accepted, please retry") from exc
+        result = await future
+        if isinstance(result, BulkWorkerUnavailable):
+            log.warning("bulk_worker_died")
+        if isinstance(result, Exception):  # PublishFailed (503), a dead worker (503), a bug (500)
+            raise result
+        return result
+
+    async def prepare(
+        self, raw: bytes, with_digest: bool, source: str | None = None, scopes: frozenset[str] | None = None
+    ) -> Batch:
+        """Decoded, checked and validated in the worker: 403 (BatchForbidden) or 422 for the whole batch."""
+        job = next(self._jobs)
+        result = await self._call(job, "prepare", job, raw, with_digest, source, scopes)
         if isinstance(result, Invalid):
             raise RequestValidationError(result.errors)
-        return result
+        if isinstance(result, Forbidden):
+            raise BatchForbidden(result.event_types)
+        return result  # type: ignore[no-any-return]
+
+    async def publish(self, batch: Batch, topic: str, headers: list[tuple[str, bytes]]) -> None:
+        """The prepared batch in one Kafka transaction to `topic` (full name) with `headers` on every
+        record; returns once Kafka acknowledged, else raises PublishFailed."""
+        await self._call(batch.job, "publish", batch.job, topic, headers)
+
+    async def drop(self, batch: Batch) -> None:
+        """The batch will not be published (an Idempotency-Key replay or conflict): the worker forgets it."""
+        current = self._current
+        if current is not None and not current.dead:
+            try:
+                await asyncio.to_thread(current.send, ("drop", batch.job))
+            except (OSError, ValueError):
+                pass
 
     def pids(self) -> list[int]:
         """The worker's process id, once started (tests, operators)."""
-        processes = getattr(self._pool, "_processes", None) or {}
-        return list(processes)
+        current = self._current
+        return [current.process.pid] if current is not None and not current.dead else []
 
     def stop(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        current, self._current = self._current, None
+        if current is None:
+            return
+        current.conn.close()  # the worker ends when its pipe closes
+        current.process.join(5)
+        if current.process.is_alive():
+            current.process.kill()
+            current.process.join(5)

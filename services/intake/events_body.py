@@ -3,6 +3,7 @@ Pure (no I/O), so that it runs the same in the event loop, a thread or the bulk 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,25 @@ def _validation_error(exc: ValidationError, prefix: tuple[Any, ...], indexed: bo
             for e in exc.errors(include_url=False, include_input=False)
         ]
     )
+
+
+def decode_body(raw: bytes) -> Any:
+    """The request's JSON (what FastAPI would have parsed): an empty or malformed body is a 422."""
+    if not raw:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        pos = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body", pos), "msg": "JSON decode error"}])
+
+
+def event_types(body: Any) -> set[str]:
+    """The `type`s a body names (a cheap look before validation, for the scope check)."""
+    raw = body.get("events") if isinstance(body, dict) and "events" in body else [body]
+    if not isinstance(raw, list):
+        return set()
+    return {e["type"] for e in raw if isinstance(e, dict) and isinstance(e.get("type"), str)}
 
 
 def parse_events(body: Any, source: str | None = None) -> list[ParticipantEvent]:

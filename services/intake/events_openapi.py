@@ -99,6 +99,7 @@ def _examples() -> dict[str, Any]:
 # openapi_extra of the route (merged into FastAPI's operation).
 EVENTS_BODY: dict[str, Any] = {
     "requestBody": {
+        "description": f'One event, or {{"events": [...]}} with up to {MAX_BATCH:,}',
         "required": True,
         "content": {
             "application/json": {

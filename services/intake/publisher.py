@@ -42,8 +42,9 @@ class Publisher:
         PUBLISHED.labels(topic).inc()
 
     async def publish_encoded(self, topic: str, records: list[tuple[bytes, bytes, bytes]]) -> None:
-        """A batch as (value, key, event type) per event (events_body.encode_events, also run by the bulk
-        worker), sent in one transaction with the request's correlation id and trace context."""
+        """A small batch as (value, key, event type) per event (events_body.encode_events), sent in one
+        transaction with the request's correlation id and trace context. A big batch is published by the
+        bulk worker process with its own producer (services.intake.bulk_worker)."""
         await self._batch.publish(encoded_records(self.settings.topic_prefix + topic, records))
         PUBLISHED.labels(topic).inc(len(records))
 

@@ -72,7 +72,7 @@ async def test_a_big_batch_with_one_bad_event_is_refused_whole(settings: Setting
 async def test_a_dead_worker_costs_one_503_and_the_next_batch_gets_a_new_one(intake) -> None:  # type: ignore[no-untyped-def]
     client, auth, app = intake
     assert (await client.post("/v1/events", json=batch(), headers=auth)).status_code == 202
-    [pid] = list(app.state.bulk._pool._processes)
+    [pid] = app.state.bulk.pids()
     os.kill(pid, signal.SIGKILL)
     refused = await client.post("/v1/events", json=batch(1000), headers=auth)
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "5", refused.text

@@ -1,12 +1,19 @@
-"""What the bulk worker process computes for a big batch is what the event loop computed before."""
+"""What the bulk worker process computes for a big batch is what the event loop computes for a small one;
+the worker process itself (no Kafka needed to prepare)."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 
-from services.intake.bulk import Invalid, Prepared, prepare
+import pytest
+from fastapi.exceptions import RequestValidationError
+
+from services.intake.bulk import BulkWorker, BulkWorkerUnavailable, Forbidden, Invalid, Prepared, prepare
 from services.intake.domain.idempotency import body_hash
 from services.intake.events_body import parse_events
+from shared.settings import Settings
 from testkit.bodies import deactivation
 
 
@@ -38,3 +45,38 @@ def test_errors_name_the_event_and_field_like_the_event_loop_does() -> None:
         ("body", "events", 240, "participant.deactivated"),
     ]
     assert all(set(e) == {"loc", "msg", "type"} for e in invalid.errors)  # plain values: they cross processes
+
+
+def test_a_key_without_the_scope_of_a_type_in_the_batch_is_refused_before_validation() -> None:
+    body = batch(250)
+    body["events"][7] = {"type": "participant.death_reported", "nik": "bad"}  # forbidden wins over invalid
+    refused = prepare(json.dumps(body).encode(), with_digest=False, scopes=frozenset({"events:deactivations"}))
+    assert refused == Forbidden(["participant.death_reported"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind", "loc"),
+    [(b"", "missing", ("body",)), (b'{"events": [', "json_invalid", ("body", 12))],
+)
+def test_an_empty_or_malformed_body_is_a_422_as_fastapi_answers_it(raw: bytes, kind: str, loc: tuple) -> None:  # type: ignore[type-arg]
+    invalid = prepare(raw, with_digest=False)
+    assert isinstance(invalid, Invalid)
+    assert [(e["type"], e["loc"]) for e in invalid.errors] == [(kind, loc)]
+
+
+async def test_the_worker_process_prepares_a_batch_and_a_killed_one_is_replaced() -> None:
+    worker = BulkWorker(Settings())
+    try:
+        first = await worker.prepare(json.dumps(batch(3)).encode(), with_digest=True)
+        assert len(first.event_ids) == 3 and first.digest == body_hash(batch(3))
+        with pytest.raises(RequestValidationError):
+            await worker.prepare(b"[1]", with_digest=False)
+        [pid] = worker.pids()
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(BulkWorkerUnavailable):
+            await worker.prepare(json.dumps(batch(3)).encode(), with_digest=False)
+        again = await worker.prepare(json.dumps(batch(3)).encode(), with_digest=False)
+        assert again.event_ids == first.event_ids and worker.pids() != [pid]
+    finally:
+        worker.stop()
+    assert worker.pids() == []

@@ -1,0 +1,119 @@
+"""The bulk worker process (bulk.py's other half): reads requests from its pipe, prepares batches in
+threads (so one batch is validated while the other is being published) and publishes each in one
+Kafka transaction with its own producer, on its own event loop. Answers go back on the pipe as
+(job, result). Everything here runs in the worker, never in the HTTP process."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import signal
+import threading
+from multiprocessing.connection import Connection
+from typing import Any
+
+from services.intake.bulk import Batch, Prepared, prepare
+from services.intake.publisher import PUBLISH_TIMEOUT_S, TUNING
+from shared.messaging import EVENT_TYPE, DirectPublisher, PublishFailed, Record
+from shared.settings import Settings
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_WATCH_S = 1.0
+
+
+def _die_with(parent: int) -> None:
+    """End this process when `parent` (the intake process) ends."""
+    try:  # the kernel's way: SIGKILL to us when the thread that started us ends (the event loop's)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the watch below does it
+        pass
+    if os.getppid() != parent:  # it died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:  # also covers a parent whose starting thread is not the one that lives on
+        while os.getppid() == parent:
+            threading.Event().wait(PARENT_WATCH_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def serve(conn: Connection, parent: int, settings: Settings) -> None:
+    """The worker process's main: until its pipe closes."""
+    _die_with(parent)
+    asyncio.run(Worker(conn, settings).run())
+
+
+class Worker:
+    def __init__(self, conn: Connection, settings: Settings) -> None:
+        self.conn = conn
+        self.publisher = DirectPublisher.for_settings(
+            settings, transactional="intake", timeout_s=PUBLISH_TIMEOUT_S * 3, **TUNING
+        )
+        self.batches: dict[int, Prepared] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue[tuple[Any, ...] | None] = asyncio.Queue()
+
+        def read() -> None:  # a thread: a 2 MB body arrives while the loop publishes
+            while True:
+                try:
+                    message = self.conn.recv()
+                except (EOFError, OSError):
+                    loop.call_soon_threadsafe(inbox.put_nowait, None)
+                    return
+                loop.call_soon_threadsafe(inbox.put_nowait, message)
+
+        threading.Thread(target=read, name="pipe-reader", daemon=True).start()
+        try:
+            while (message := await inbox.get()) is not None:
+                self.handle(*message)
+        finally:
+            await asyncio.wait_for(self.publisher.stop(), 10)
+
+    def handle(self, op: str, job: int, *args: Any) -> None:
+        if op == "drop":
+            self.batches.pop(job, None)
+            return
+        work = self.prepare(job, *args) if op == "prepare" else self.publish(job, *args)
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def answer(self, job: int, result: Any) -> None:
+        try:
+            self.conn.send((job, result))
+        except (OSError, ValueError):  # the owner is gone: so are we, soon
+            pass
+
+    async def prepare(self, job: int, raw: bytes, with_digest: bool, source: str | None, scopes: Any) -> None:
+        try:
+            result = await asyncio.to_thread(prepare, raw, with_digest, source, scopes)
+        except Exception as exc:  # noqa: BLE001 - a bug: the request gets a 500, the worker lives on
+            self.answer(job, RuntimeError(f"preparing the batch failed: {exc!r}"[:500]))
+            return
+        if isinstance(result, Prepared):
+            self.batches[job] = result
+            self.answer(job, Batch(job, result.event_ids, result.digest))
+        else:
+            self.answer(job, result)
+
+    async def publish(self, job: int, topic: str, headers: list[tuple[str, bytes]]) -> None:
+        """None once Kafka acknowledged the whole batch, else the failure (PublishFailed: a 503)."""
+        batch = self.batches.pop(job, None)
+        if batch is None:
+            self.answer(job, RuntimeError("the batch was not prepared in this worker"))
+            return
+        records = [Record(topic, value, key, [(EVENT_TYPE, kind), *headers]) for value, key, kind in batch.records]
+        try:
+            await self.publisher.publish(records)
+        except PublishFailed as exc:
+            self.answer(job, PublishFailed(str(exc) or "Kafka did not acknowledge the batch"))
+        except Exception as exc:  # noqa: BLE001 - whatever it was, the batch is not known to be published
+            self.answer(job, PublishFailed(f"publishing the batch failed: {exc!r}"[:500]))
+        else:
+            self.answer(job, None)
