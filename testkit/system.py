@@ -49,6 +49,11 @@ class RunningSystem:
     def start(self, name: str, timeout: float = 90) -> None:
         """`name` is a service (`--role all`), `<service>-urgent` or `<service>-bulk` (one role, as `make up`
         runs them: the bulk one at lower CPU priority and on its service's port + 100), or the simulator."""
+        self.launch(name)
+        self.wait_ready(name, timeout)
+
+    def launch(self, name: str) -> None:
+        """Starts `name`'s process (as `start`) without waiting until it is ready."""
         service, _, role = name.partition("-")
         env = {**self.env, "HTTP_PORT": str(self.ports[service])}
         log = (self.log_dir / f"{name}.log").open("ab")
@@ -63,7 +68,6 @@ class RunningSystem:
             start_new_session=True,
             preexec_fn=_lower_priority if role == "bulk" else None,  # noqa: PLW1509 - no threads here
         )
-        self.wait_ready(name, timeout)
 
     def names_of(self, service: str) -> list[str]:
         """The running processes of a service (one with `--role all`, two with roles)."""
@@ -135,9 +139,12 @@ def start_system(
     env = {k: v for k, v in env.items() if v is not None}
     system = RunningSystem(env, ports, log_dir)
     try:
-        system.start("simulator")
-        for name in names:
-            system.start(name)
+        # All at once, as replicas start (each migrates its own schema; intake and registry share the keys'
+        # schema under its advisory lock): their start-ups overlap instead of adding up.
+        for name in ("simulator", *names):
+            system.launch(name)
+        for name in ("simulator", *names):
+            system.wait_ready(name)
     except Exception:
         system.stop()
         raise
