@@ -17,7 +17,8 @@ import structlog
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier import metrics
 from services.notifier.domain.delivery import next_state
@@ -26,8 +27,9 @@ from services.notifier.domain.webhooks import parse_whatsapp, to_act_on
 from services.notifier.inbound import Inbound
 from services.notifier.settings import NotifierSettings
 from services.notifier.signatures import form_pairs, twilio_valid, valid, whatsapp_signature
-from services.notifier.store import M
-from shared.db import transaction
+from services.notifier.store import SCHEMA, M, outbox
+from shared.db import any_of, transaction
+from shared.outbox import add_to_outbox
 from shared.phone import PhoneError, normalize_phone
 from shared.problems import problem_responses
 
@@ -70,28 +72,69 @@ def _uuid(value: str | None) -> uuid.UUID | None:
 
 
 async def _apply(request: Request, receipts: list[Receipt], replies: list[Inbound], provider: str) -> None:
-    changed: list[dict[str, Any]] = []
-    async with transaction(request.app.state.sessions) as session:
-        for provider_id, receipt, reference in receipts:
-            metrics.DELIVERY.labels(provider, receipt).inc()
-            ref = _uuid(reference)
-            # Our own reference first: it also resolves a message left SENDING by a crash.
-            match = M.c.message_id == ref if ref else M.c.provider_message_id == provider_id
-            row = (await session.execute(select(M).where(match).with_for_update())).mappings().first()
-            if row is None:
-                continue
-            state = next_state(row["state"], receipt)
-            if state != row["state"]:
+    """A webhook's receipts in one transaction whatever their number (a WhatsApp webhook carries a list):
+    their messages read and locked in one statement, the new states written in one, announced through
+    the outbox in the same transaction."""
+    for _, receipt, _ in receipts:
+        metrics.DELIVERY.labels(provider, receipt).inc()
+    if receipts:
+        sender = request.app.state.sender
+        async with transaction(request.app.state.sessions) as session:
+            changed = _fold_receipts(await _locked(session, receipts), receipts, provider)
+            if changed:
+                now = dt.datetime.now(dt.UTC)
                 await session.execute(
-                    update(M)
-                    .where(M.c.message_id == row["message_id"])
-                    .values(state=state, provider_message_id=provider_id, updated_at=dt.datetime.now(dt.UTC))
+                    _RECORD_RECEIPTS,
+                    {
+                        "ids": [r["message_id"] for r in changed],
+                        "states": [r["state"] for r in changed],
+                        "providers": [r["provider_message_id"] for r in changed],
+                        "updated": [now] * len(changed),
+                    },
                 )
-                changed.append({**row, "state": state, "channel": provider})
+            # Every state a receipt moved the message to is announced (SENT, DELIVERED, READ each).
+            announced = [a for r in changed for state in r.pop("_states") for a in sender.announcement(r, state)]
+            await add_to_outbox(session, outbox, announced, skip_waiting=True)
+        if announced:
+            sender.wake_relay()
     if replies:
         await request.app.state.commands.handle(replies)
-    for update_ in changed:
-        await request.app.state.sender.announce(update_, update_["state"])
+
+
+_RECORD_RECEIPTS = text(
+    f"update {SCHEMA}.messages m set state = u.state, provider_message_id = u.provider_message_id, "
+    "updated_at = u.updated_at from unnest(cast(:ids as uuid[]), cast(:states as text[]), "
+    "cast(:providers as text[]), cast(:updated as timestamptz[])) "
+    "as u(message_id, state, provider_message_id, updated_at) where m.message_id = u.message_id"
+)
+
+
+async def _locked(session: AsyncSession, receipts: list[Receipt]) -> list[dict[str, Any]]:
+    """The messages the receipts name, locked: by our own reference first (it also resolves a message
+    left SENDING by a crash), else by the provider's id."""
+    ours = {ref for _, _, reference in receipts if (ref := _uuid(reference))}
+    theirs = {provider_id for provider_id, _, reference in receipts if not _uuid(reference)}
+    match = or_(any_of(M.c.message_id, ours), any_of(M.c.provider_message_id, theirs))
+    query = select(M).where(match).order_by(M.c.message_id).with_for_update()
+    return [dict(r) for r in (await session.execute(query)).mappings()]
+
+
+def _fold_receipts(rows: list[dict[str, Any]], receipts: list[Receipt], provider: str) -> list[dict[str, Any]]:
+    """The messages whose state the receipts move forward (in the receipts' order), as they end."""
+    by_id = {r["message_id"]: r for r in rows}
+    by_provider = {r["provider_message_id"]: r for r in rows if r["provider_message_id"]}
+    changed: dict[uuid.UUID, dict[str, Any]] = {}
+    for provider_id, receipt, reference in receipts:
+        ref = _uuid(reference)
+        row = by_id.get(ref) if ref else by_provider.get(provider_id)
+        if row is None:
+            continue
+        state = next_state(row["state"], receipt)
+        if state != row["state"]:
+            row.update(state=state, provider_message_id=provider_id, channel=provider)
+            row.setdefault("_states", []).append(state)
+            changed[row["message_id"]] = row
+    return list(changed.values())
 
 
 def _e164(raw: str) -> str:

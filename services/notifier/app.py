@@ -9,6 +9,7 @@ and metrics only (8182). The sender sends whatever either queued, under the prov
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -69,6 +70,9 @@ def consumers(role: Role) -> tuple[TopicSpec, ...]:
 def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now, role: Role = Role.ALL) -> FastAPI:
     settings = settings or load_settings()
     configure_logging("notifier", settings.log_level, settings.log_json)
+    # httpx logs every request at INFO: a line per message sent says nothing the sender's metrics and
+    # failure lines do not (issue 20: a formatted JSON line per provider call).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     engine = make_engine(settings)
     sessions = make_sessions(engine)
     broker = make_broker(settings, "notifier" if role is Role.ALL else f"notifier-{role.value}")

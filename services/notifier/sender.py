@@ -6,6 +6,9 @@
    biz_opaque_callback_data, Twilio StatusCallback ?ref=), so receipts name the message;
 3. record SENT with the provider's id and announce NotificationUpdated, through the notifier's outbox in
    the same transaction (a FAILED message's dead letter too): the relay publishes them (shared.outbox).
+   A claim's outcomes (sent, requeued, failed) are recorded together, one UPDATE ... FROM unnest and one
+   outbox insert, and the relay woken once: a claim holds what the providers' rate lets go in about a
+   second (issue 20: a transaction and a relay wake-up per message were most of the sender's CPU).
 A crash between 2 and 3 leaves a SENDING row. reconcile() (at start and every 30 s, for rows SENDING
 longer than `stale_after`) asks the provider whether it has the message (WhatsApp: by reference where the
 endpoint can say so - the simulator; Twilio: list by number and body) and records SENT, else requeues it.
@@ -24,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -32,7 +35,7 @@ from services.notifier import metrics
 from services.notifier.domain.delivery import after_permanent_failure, obeys_opt_out
 from services.notifier.domain.messages import held_until, send_after
 from services.notifier.providers import PermanentError, Provider, TransientError
-from services.notifier.store import OO, C, M, outbox
+from services.notifier.store import OO, SCHEMA, C, M, outbox
 from shared import correlation
 from shared.db import any_of, transaction
 from shared.events import NotificationUpdated
@@ -55,20 +58,35 @@ class QuietHours(Exception):
 
 
 class RateLimit:
-    """A token bucket per provider."""
+    """A token bucket per provider. A caller beyond the burst reserves the next free slot (the bucket goes
+    below zero) and sleeps once until it: waiting callers never wake each other to re-check."""
 
     def __init__(self, per_s: float) -> None:
         self.per_s, self.tokens, self.at = per_s, per_s, time.monotonic()
 
     async def take(self) -> None:
-        while True:
-            now = time.monotonic()
-            self.tokens = min(self.per_s, self.tokens + (now - self.at) * self.per_s)
-            self.at = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            await asyncio.sleep((1 - self.tokens) / self.per_s)
+        now = time.monotonic()
+        self.tokens = min(self.per_s, self.tokens + (now - self.at) * self.per_s) - 1
+        self.at = now
+        if self.tokens < 0:
+            await asyncio.sleep(-self.tokens / self.per_s)
+
+
+# A claim's outcomes, one statement: every column a delivery may change, per message. A receipt that came
+# before the outcome is recorded (the provider's webhook can beat it) has moved the row on from SENDING:
+# its state stands.
+_RECORD = text(
+    f"update {SCHEMA}.messages m set state = case when m.state = 'SENDING' then u.state else m.state end, "
+    "channel = u.channel, provider_message_id = coalesce(u.provider_message_id, m.provider_message_id), "
+    "attempts = u.attempts, send_after = u.send_after, "
+    "last_error = u.last_error, updated_at = u.updated_at "
+    "from unnest(cast(:ids as uuid[]), cast(:states as text[]), cast(:channels as text[]), "
+    "cast(:providers as text[]), cast(:attempts as int[]), cast(:send_after as timestamptz[]), "
+    "cast(:errors as text[]), cast(:updated as timestamptz[])) "
+    "as u(message_id, state, channel, provider_message_id, attempts, send_after, last_error, updated_at) "
+    "where m.message_id = u.message_id"
+)
+Outcome = tuple[dict[str, Any], list[dict[str, Any]]]  # the message row as it ends, its outbox rows
 
 
 class Sender:
@@ -91,6 +109,8 @@ class Sender:
         self.providers = {"WHATSAPP": whatsapp, "SMS": sms}
         self.limits = {name: RateLimit(rate_per_s) for name in self.providers}
         self.max_attempts, self.retry_wait_s = max_attempts, retry_wait_s
+        # What one claim takes: about a second of the providers' rate (at least 1, at most 50).
+        self.claim_size = max(1, min(50, int(rate_per_s)))
         # Longer than one delivery can take (3 tries x 15 s timeout + backoff): a SENDING row older than
         # this belongs to a sender that died (this process before a restart, or another instance).
         self.stale_after = stale_after
@@ -175,7 +195,7 @@ class Sender:
                         .values(state="SENT", provider_message_id=provider_id, updated_at=self.clock())
                     )
                     resolved_rows.append(dict(row))
-                    announcements += self._announcement(row, "SENT")
+                    announcements += self.announcement(row, "SENT")
                     log.info("reconciled_as_sent", nik=_masked(row["nik"]), kind=row["kind"])
                 else:
                     now = self.clock()  # sent again at once, or when quiet hours end (07:00 local)
@@ -193,7 +213,8 @@ class Sender:
             self.wake_relay()
         return len(resolved_rows)
 
-    async def send_due(self, limit: int = 50) -> int:
+    async def send_due(self, limit: int | None = None) -> int:
+        limit = limit or self.claim_size
         now = self.clock()
         async with transaction(self.sessions) as session:
             rows = (
@@ -234,8 +255,39 @@ class Sender:
                     .where(M.c.message_id.in_([r["message_id"] for r in due]))
                     .values(state="SENDING", attempts=M.c.attempts + 1, updated_at=now)
                 )
-        await asyncio.gather(*(self._deliver({**r, "attempts": r["attempts"] + 1}) for r in due))
+        ended = await asyncio.gather(
+            *(self._deliver({**r, "attempts": r["attempts"] + 1}) for r in due), return_exceptions=True
+        )
+        # What ended is recorded even when another delivery of the claim broke (that one stays SENDING,
+        # for reconcile): a sent message left unrecorded could be sent twice.
+        await self._record([e for e in ended if not isinstance(e, BaseException)])
+        for broke in (e for e in ended if isinstance(e, BaseException)):
+            raise broke
         return len(rows)
+
+    async def _record(self, outcomes: Sequence[Outcome]) -> None:
+        """The claim's outcomes and their announcements, in one transaction."""
+        if not outcomes:
+            return
+        now, rows = self.clock(), [row for row, _ in outcomes]
+        announcements = [a for _, row_announcements in outcomes for a in row_announcements]
+        async with transaction(self.sessions) as session:
+            await session.execute(
+                _RECORD,
+                {
+                    "ids": [r["message_id"] for r in rows],
+                    "states": [r["state"] for r in rows],
+                    "channels": [r["channel"] for r in rows],
+                    "providers": [r.get("provider_message_id") for r in rows],
+                    "attempts": [r["attempts"] for r in rows],
+                    "send_after": [r["send_after"] for r in rows],
+                    "errors": [r.get("last_error") for r in rows],
+                    "updated": [now] * len(rows),
+                },
+            )
+            await add_to_outbox(session, outbox, announcements, skip_waiting=True)
+        if announcements:
+            self.wake_relay()
 
     async def _opted_out(self, session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
         phones = {r["phone"] for r in rows}
@@ -245,20 +297,20 @@ class Sender:
         stopped = set((await session.scalars(query)).all())
         return {r["message_id"] for r in rows if r["phone"] in stopped}
 
-    async def _deliver(self, row: dict[str, Any]) -> None:
+    async def _deliver(self, row: dict[str, Any]) -> Outcome:
         if cid := row.get("correlation_id"):
             with correlation.bound(cid):  # log lines of this message carry the request's correlation id
                 return await self._deliver_now(row)
         return await self._deliver_now(row)
 
-    async def _deliver_now(self, row: dict[str, Any]) -> None:
+    async def _deliver_now(self, row: dict[str, Any]) -> Outcome:
+        """Sends the claimed message; returns how it ends (recorded with the claim's others by _record)."""
         channel = row["channel"]
         try:
             provider_id = await self._attempt(channel, row)
         except QuietHours as quiet:  # the claim's attempt is given back: it never reached a provider
             metrics.HELD.inc()
-            await self._set(row, state="QUEUED", send_after=quiet.until, attempts=row["attempts"] - 1)
-            return
+            return {**row, "state": "QUEUED", "send_after": quiet.until, "attempts": row["attempts"] - 1}, []
         except PermanentError as exc:
             fallback = after_permanent_failure(channel)
             if fallback is not None:  # e.g. not on WhatsApp: SMS instead, and SMS first from now on
@@ -272,21 +324,20 @@ class Sender:
                         .values(channel=fallback, last_error=str(exc)[:300], updated_at=self.clock())
                     )
                 return await self._deliver_now(row)
-            return await self._fail(row, f"permanent: {exc}")
+            return self._fail(row, f"permanent: {exc}")
         except TransientError as exc:
             if row["attempts"] >= self.max_attempts:
-                return await self._fail(row, f"gave up after {row['attempts']} attempts: {exc}")
+                return self._fail(row, f"gave up after {row['attempts']} attempts: {exc}")
             # 30 s, 2 min, 8 min, 32 min...: a provider outage of about an hour before the dead letter.
             backoff = dt.timedelta(seconds=min(3600, 30 * 4 ** (row["attempts"] - 1)))
             if exc.ambiguous:  # the provider may have it: ask once it surely finished, not later
                 backoff = self.ambiguous_wait
             error = (AMBIGUOUS if exc.ambiguous else "") + str(exc)[:300]
             again = send_after(row["nik"], row["urgent"], self.clock() + backoff)  # a retry keeps quiet hours too
-            await self._set(row, state="QUEUED", send_after=again, last_error=error)
-            return
+            return {**row, "state": "QUEUED", "send_after": again, "last_error": error}, []
         metrics.SENT.labels(channel, row["kind"]).inc()
         # last_error kept: why SMS
-        await self._set(row, self._announcement(row, "SENT"), state="SENT", provider_message_id=provider_id)
+        return {**row, "state": "SENT", "provider_message_id": provider_id}, self.announcement(row, "SENT")
 
     async def _attempt(self, channel: str, row: dict[str, Any]) -> str:
         provider, reference = self.providers[channel], str(row["message_id"])
@@ -326,11 +377,11 @@ class Sender:
                     raise
         raise AssertionError("unreachable")
 
-    async def _fail(self, row: dict[str, Any], reason: str) -> None:
+    def _fail(self, row: dict[str, Any], reason: str) -> Outcome:
         reason = mask_personal_data(reason)  # a provider's error body may name the phone number
         metrics.FAILED.labels(row["channel"], "dead_letter").inc()
-        await self._set(row, self._dead_letter(row, reason), state="FAILED", last_error=reason[:300])
         log.warning("message_failed", nik=_masked(row["nik"]), kind=row["kind"], reason=reason[:200])
+        return {**row, "state": "FAILED", "last_error": reason[:300]}, self._dead_letter(row, reason)
 
     def _dead_letter(self, row: dict[str, Any], reason: str) -> list[dict[str, Any]]:
         """What finally fails goes to the dead-letter topic with the reason, for operations to act on, and is
@@ -347,18 +398,8 @@ class Sender:
         # The same event is announced too: its dead-letter copy takes an outbox id of its own.
         return [
             {**dead, "event_id": uuid.uuid5(event.event_id, "dlq")},
-            *self._announcement(row, "FAILED", event=event),
+            *self.announcement(row, "FAILED", event=event),
         ]
-
-    async def _set(self, row: dict[str, Any], announcements: Sequence[dict[str, Any]] = (), **values: Any) -> None:
-        """Update the message and put its announcements in the outbox, in one transaction."""
-        async with transaction(self.sessions) as session:
-            await session.execute(
-                update(M).where(M.c.message_id == row["message_id"]).values(updated_at=self.clock(), **values)
-            )
-            await add_to_outbox(session, outbox, list(announcements), skip_waiting=True)
-        if announcements:
-            self.wake_relay()
 
     def _event(self, row: dict[str, Any], state: str, reason: str | None = None) -> NotificationUpdated:
         return NotificationUpdated(
@@ -373,7 +414,7 @@ class Sender:
             reason=reason,
         )
 
-    def _announcement(
+    def announcement(
         self, row: dict[str, Any], state: str, reason: str | None = None, *, event: NotificationUpdated | None = None
     ) -> list[dict[str, Any]]:
         """The outbox row announcing the message's new state (NotificationUpdated, key: the NIK), with the
@@ -382,18 +423,6 @@ class Sender:
             return []
         event = event or self._event(row, state, reason)
         return [outbox_row(self.prefix + NOTIFICATION_EVENTS.name, event, correlation_id=row.get("correlation_id"))]
-
-    async def announce(self, row: dict[str, Any], state: str, reason: str | None = None) -> None:
-        """A state recorded elsewhere (a provider's receipt, api.py), announced in a transaction of its own."""
-        if not (announcements := self._announcement(row, state, reason)):
-            return
-        try:
-            async with transaction(self.sessions) as session:
-                await add_to_outbox(session, outbox, announcements, skip_waiting=True)
-        except Exception as exc:  # noqa: BLE001 - the dashboard count may lag; the message state is recorded
-            log.warning("announce_failed", error=type(exc).__name__)
-            return
-        self.wake_relay()
 
 
 def _masked(nik: str | None) -> str | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
 from services.notifier.sender import Sender
 from testkit import log_scan
@@ -18,16 +17,7 @@ ERROR_BODY = (
 
 
 async def test_a_failed_messages_reason_is_masked_everywhere_it_goes() -> None:
-    woken: list[bool] = []
-    sender = Sender(None, None, None, lambda: woken.append(True), "t.", lambda: NOW, 1.0, 1)  # type: ignore[arg-type]
-    stored: dict[str, Any] = {}
-    outbox: list[dict[str, Any]] = []
-
-    async def record(row: dict[str, Any], announcements: list[dict[str, Any]] = (), **values: Any) -> None:  # type: ignore[assignment]
-        stored.update(values)
-        outbox.extend(announcements)
-
-    sender._set = record  # type: ignore[method-assign]
+    sender = Sender(None, None, None, lambda: None, "t.", lambda: NOW, 1.0, 1)  # type: ignore[arg-type]
     row = {
         "message_id": uuid.uuid4(),
         "nik": "3674015708900001",
@@ -35,7 +25,7 @@ async def test_a_failed_messages_reason_is_masked_everywhere_it_goes() -> None:
         "channel": "WHATSAPP",
         "correlation_id": "req-1",
     }
-    await sender._fail(row, ERROR_BODY)
+    stored, outbox = sender._fail(row, ERROR_BODY)
 
     # The dead letter and the announcement go into the outbox with the FAILED state, in its transaction.
     assert [r["topic"] for r in outbox] == ["t.pbi.notification-events.v1.dlq", "t.pbi.notification-events.v1"]
