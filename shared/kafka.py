@@ -6,15 +6,15 @@
 - Poison records (not JSON, unknown type, schema violation) go to the topic's dead-letter
   topic with the reason in headers and never stop the partition (published by shared.messaging's
   DirectPublisher, like every record the project produces).
-- Handler failures: transient ones (database or broker unreachable) are retried until they
-  succeed, never dead-lettered, so valid data is not parked because a dependency blinked;
-  other failures are retried a few times, then the failing records alone are dead-lettered.
+- Handler failures: transient ones (shared.errors.is_transient: database or broker unreachable) are
+  retried until they succeed, never dead-lettered, so valid data is not parked because a dependency
+  blinked; other failures are retried a few times, then the batch is halved until the records that fail
+  on their own stand alone: every part that succeeds is applied, those records alone are dead-lettered.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -349,19 +349,64 @@ async def _process(
     if not good:
         return
     topic = good[0][0].topic.removeprefix(prefix)
-    with correlation.handling(_correlations(good)), tracing.consuming(topic, [r.headers for r, _ in good]):
-        error = await _with_retries(lambda: handler([e for _, e in good]), policy, "batch")
+    error = await _handle(good, handler, topic, policy, "batch")
     if error is None:
         return
-    # The batch keeps failing: find the records that fail on their own, process the rest.
-    failing: list[tuple[ConsumerRecord, str, str, int]] = []
-    for record, event in good:
-        with correlation.handling(_correlations([(record, event)])), tracing.consuming(topic, [record.headers]):
-            single_error = await _with_retries(functools.partial(handler, [event]), policy, "record")
-        if single_error is not None:
-            name = type(single_error).__name__
-            failing.append((record, f"{name}: {single_error}", name, policy.attempts))
+    if len(good) == 1:
+        failing = [_failure(good[0][0], error, policy.attempts)]
+    else:
+        # The batch keeps failing: apply what succeeds, find the records that fail on their own.
+        log.warning(
+            "batch_failed_isolating_records",
+            topic=topic,
+            records=len(good),
+            error=type(error).__name__,
+            detail=mask_personal_data(str(error))[:300],
+        )
+        failing = await _isolate(good, handler, topic, policy.attempts)
     await dead_letters.send(failing, prefix)
+
+
+ONCE = RetryPolicy(attempts=1)  # a part of a failing batch: tried once (a transient failure still until it passes)
+
+
+async def _isolate(
+    part: Sequence[tuple[ConsumerRecord, T]], handler: Callable[[list[T]], Awaitable[None]], topic: str, tried: int
+) -> list[tuple[ConsumerRecord, str, str, int]]:
+    """Halve a failing part of a batch until the records that fail on their own stand alone: each half that
+    succeeds is applied (one call, so a batch that failed only as a whole, too big for one statement, costs two),
+    the records that fail alone are returned with their own error, in order. `tried`: how often the records of
+    `part` have failed so far (the batch's attempts, then once per halving). Every part is tried once, so a
+    batch whose every record fails is dead-lettered in about twice its size of handler calls, well within the
+    consumer's poll interval, instead of a delay per record."""
+    failing: list[tuple[ConsumerRecord, str, str, int]] = []
+    mid = len(part) // 2
+    for half in (part[:mid], part[mid:]):
+        error = await _handle(half, handler, topic, ONCE, "part" if len(half) > 1 else "record")
+        if error is None:
+            continue
+        if len(half) == 1:
+            failing.append(_failure(half[0][0], error, tried + 1))
+        else:
+            failing += await _isolate(half, handler, topic, tried + 1)
+    return failing
+
+
+async def _handle(
+    part: Sequence[tuple[ConsumerRecord, T]],
+    handler: Callable[[list[T]], Awaitable[None]],
+    topic: str,
+    policy: RetryPolicy,
+    what: str,
+) -> BaseException | None:
+    """The handler on `part`'s events under their correlation ids and trace context, retried as `policy` says."""
+    with correlation.handling(_correlations(part)), tracing.consuming(topic, [r.headers for r, _ in part]):
+        return await _with_retries(lambda: handler([e for _, e in part]), policy, what)  # a fresh list each try
+
+
+def _failure(record: ConsumerRecord, error: BaseException, tried: int) -> tuple[ConsumerRecord, str, str, int]:
+    name = type(error).__name__
+    return record, f"{name}: {error}", name, tried
 
 
 def _correlations(good: Sequence[tuple[ConsumerRecord, Any]]) -> dict[Any, str]:
