@@ -77,8 +77,8 @@ async function worklistLoad() {
     const value = document.querySelector(id).value;
     if (value) params.set(name, value);
   }
-  // The API pages newest due first, so past MAX_PAGES the most urgent items are the ones left out:
-  // the emergency kinds (due within 24 hours, few) are asked for on their own and always shown.
+  // Oldest due first: past MAX_PAGES the latest due are left out, never the overdue. The emergency kinds
+  // (few) are also asked for on their own, so they show even behind 2,000 overdue follow-ups.
   const asks = [params, ...(params.has("kind") ? [] : URGENT_KINDS.map((k) => new URLSearchParams([...params, ["kind", k]])))];
   const lists = await Promise.all(asks.map((p) => worklistPages(p, seq)));
   if (seq !== wl.seq || lists.some((l) => l === null)) return;
