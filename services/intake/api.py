@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, exists, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.intake.bulk import BatchForbidden, BulkWorkerUnavailable
@@ -22,7 +22,7 @@ from services.intake.domain.idempotency import body_hash, request_id_for, sla_st
 from services.intake.events_body import decode_body, event_types, parse_events
 from services.intake.events_openapi import EVENTS_BODY
 from services.intake.metrics import PUBLISHED
-from services.intake.publisher import BrokerUnavailable
+from services.intake.publisher import BrokerUnavailable, PublishOutcomeUnknown
 from services.intake.store import Facility, IdempotencyKey, RequestView
 from shared.auth import Principal, forbidden_event_types
 from shared.auth.dependencies import require_any_scope
@@ -269,17 +269,16 @@ async def _accept_request(
     admitted_at: dt.datetime | None = None,
     idempotency_key: str | None = None,
 ) -> RequestAccepted:
-    now = _now()
     request_id = request_id_for(principal.key_id, idempotency_key)
     letter = documents.hospital_letter
-    registered = None
-    if letter is not None:
-        async with request.app.state.sessions() as session:
-            registered = await session.get(Facility, letter.facility_code) is not None
     emergency = path is ReactivationPath.EMERGENCY
+    # The read model row first: a decision may come back before this handler returns.
+    received_at, created, registered = await _received(request, request_id, nik, path, letter, emergency)
+    # A retry (same Idempotency-Key) after a 503 or a crash finds the row there and publishes the very
+    # same event (same id, same receipt): consumers ignore it if the first attempt reached Kafka after all.
     event = ReactivationRequested(
         event_id=uuid.uuid5(request_id, "requested"),
-        occurred_at=now,
+        occurred_at=received_at,
         source=f"intake:{principal.key_id}",
         nik=nik,
         request_id=request_id,
@@ -287,41 +286,21 @@ async def _accept_request(
         channel=channel,
         phone=phone,
         documents=documents,
-        received_at=now,
+        received_at=received_at,
         admitted_at=admitted_at,
-        sla_deadline=now + SLA if emergency else None,
+        sla_deadline=received_at + SLA if emergency else None,
         facility_registered=registered,
     )
-    # The read model row first: a decision may come back before this handler returns.
-    # A retry after intake died mid-request (same Idempotency-Key, same request id) finds the row there.
-    view = RequestView.__table__
-    async with request.app.state.sessions() as session, session.begin():
-        created = (
-            await session.execute(
-                insert(view)
-                .values(
-                    request_id=request_id,
-                    nik=nik,
-                    path=path.value,
-                    facility_code=letter.facility_code if letter else None,
-                    received_at=now,
-                    sla_deadline=event.sla_deadline,
-                    sla_state="OK" if emergency else None,
-                    status="RECEIVED",
-                    reasons=[],
-                )
-                .on_conflict_do_nothing()
-                .returning(view.c.request_id)
-            )
-        ).first() is not None
-    try:
-        await _publish(request, (EMERGENCY_REQUESTS if emergency else REACTIVATION_REQUESTS).name, [event])
-    except HTTPException:
-        # Not accepted (503): the request must not show up as RECEIVED (unless an earlier attempt was).
-        if created:
-            async with request.app.state.sessions() as session, session.begin():
-                await session.execute(delete(RequestView).where(RequestView.request_id == request_id))
-        raise
+    topic = (EMERGENCY_REQUESTS if emergency else REACTIVATION_REQUESTS).name
+    with _unavailable_is_503():
+        try:
+            await request.app.state.publisher.publish(topic, [event])
+        except BrokerUnavailable as exc:
+            # Not accepted (503). Kafka refused it: the request must not show up as RECEIVED (unless an
+            # earlier attempt was). Kafka may have it (sent, not acknowledged): the row stays for its decision.
+            if created and not isinstance(exc, PublishOutcomeUnknown):
+                await _forget(request, request_id)
+            raise
     # One line per accepted request: with the correlation id (bound by the middleware), operators can follow it.
     log.info(
         "request_accepted",
@@ -331,6 +310,57 @@ async def _accept_request(
         facility=letter.facility_code if letter else None,
     )
     return RequestAccepted(request_id=request_id, sla_deadline=event.sla_deadline)
+
+
+async def _received(
+    request: Request,
+    request_id: uuid.UUID,
+    nik: str,
+    path: ReactivationPath,
+    letter: HospitalLetter | None,
+    emergency: bool,
+) -> tuple[dt.datetime, bool, bool | None]:
+    """One statement: the RECEIVED row inserted unless it is there already, the row's receipt (an
+    earlier attempt's, on a retry), whether this call created it, and whether the letter's facility is
+    registered (None without a letter)."""
+    view, now = RequestView.__table__, _now()
+    row = (
+        insert(view)
+        .values(
+            request_id=request_id,
+            nik=nik,
+            path=path.value,
+            facility_code=letter.facility_code if letter else None,
+            received_at=now,
+            sla_deadline=now + SLA if emergency else None,
+            sla_state="OK" if emergency else None,
+            status="RECEIVED",
+            reasons=[],
+        )
+        .on_conflict_do_nothing()
+        .returning(view.c.received_at)
+        .cte("inserted")
+    )
+    facilities = Facility.__table__
+    registered = exists().where(facilities.c.code == letter.facility_code) if letter is not None else literal(None)
+    earlier = select(view.c.received_at).where(view.c.request_id == request_id).scalar_subquery()
+    created = select(row.c.received_at).scalar_subquery()
+    async with request.app.state.sessions() as session, session.begin():
+        received_at, earlier_at, known = (
+            await session.execute(select(created, earlier, registered.label("registered")))
+        ).one()
+    return received_at or earlier_at, received_at is not None, known
+
+
+async def _forget(request: Request, request_id: uuid.UUID) -> None:
+    """The row of a request Kafka refused, unless a decision reached it meanwhile."""
+    view = RequestView.__table__
+    async with request.app.state.sessions() as session, session.begin():
+        await session.execute(
+            delete(view).where(
+                view.c.request_id == request_id, view.c.status == "RECEIVED", view.c.last_event_at.is_(None)
+            )
+        )
 
 
 def _check_request_scope(principal: Principal, body: ReactivationBody) -> None:

@@ -22,6 +22,12 @@ TUNING = {
 BrokerUnavailable = PublishFailed  # Kafka did not acknowledge: the client should retry (HTTP 503)
 
 
+class PublishOutcomeUnknown(PublishFailed):
+    """The record was handed to Kafka but its acknowledgement did not come (a timeout, a broker lost
+    meanwhile): Kafka may have committed it. Still a 503 (nothing is promised), but what was recorded
+    for the request is kept, for the decision that may follow (api._accept_request)."""
+
+
 class Publisher:
     """A lone event is a plain idempotent send; several go in one transaction (intake's own producer)."""
 
@@ -38,7 +44,11 @@ class Publisher:
             await self.publish_encoded(topic, encode_events(events))
             return
         [event] = events
-        await self._single.publish([Record.of(self.settings.topic_prefix + topic, event)])
+        acknowledged = await self._single.send([Record.of(self.settings.topic_prefix + topic, event)])
+        try:  # refused before this line: Kafka never saw it; after: it may have it
+            await acknowledged
+        except PublishFailed as exc:
+            raise PublishOutcomeUnknown(str(exc)) from exc
         PUBLISHED.labels(topic).inc()
 
     async def publish_encoded(self, topic: str, records: list[tuple[bytes, bytes, bytes]]) -> None:

@@ -1,5 +1,6 @@
 """GET /v1/reactivations/{id} follows decisions and SLA events from Kafka; late or repeated events
-never move a request backwards. Broker down -> 503 and nothing published; broker back -> accepted."""
+never move a request backwards. Broker down -> 503 and nothing published; broker back -> accepted.
+A 503 whose publish Kafka did commit still ends with the request's real decision."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from services.intake.app import create_app
 from services.intake.store import ProcessedEvent
 from shared.enums import Channel, Outcome, ReactivationPath, SlaState
 from shared.events import EmergencySlaChanged, ReactivationDecided, ReactivationRequested
+from shared.messaging import DirectPublisher, PublishFailed, Record
 from shared.settings import IntakeSettings, Settings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, TIMER_EVENTS
 from testkit.apps import running
@@ -284,3 +286,62 @@ async def test_broker_down_then_back(settings: Settings) -> None:
 
 async def _ready(client: httpx.AsyncClient) -> bool:
     return (await client.get("/readyz")).status_code == 200
+
+
+class AcksLost:
+    """intake's lone-event producer whose records reach Kafka but whose acknowledgement never comes back
+    (a timeout while the brokers recover): the publish's outcome is unknown to intake, Kafka has it."""
+
+    def __init__(self, real: DirectPublisher) -> None:
+        self.real = real
+
+    async def send(self, records: list[Record]) -> asyncio.Future[None]:
+        await (await self.real.send(records))  # committed
+
+        async def lost() -> None:
+            raise PublishFailed("KafkaTimeoutError")
+
+        return asyncio.ensure_future(lost())
+
+    async def publish(self, records: list[Record]) -> None:
+        await (await self.send(records))
+
+
+@pytest.mark.parametrize("decided_first", [True, False])
+async def test_a_retry_after_an_ambiguous_503_ends_with_the_requests_real_decision(
+    settings: Settings,
+    intake,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    decided_first: bool,
+) -> None:
+    """The 503 of a publish whose outcome is unknown keeps the RECEIVED row, so the decision of the
+    request Kafka did take fills it, before or after the client's retry (same Idempotency-Key), and the
+    retry publishes the very same event again (same id, same receipt), which consumers ignore."""
+    client, keys, app = intake
+    hospital = {"Authorization": keys["hospital"], "Idempotency-Key": "ambiguous-1"}
+    publisher = app.state.publisher
+    async with TopicReader(settings, settings.topic_prefix + EMERGENCY_REQUESTS.name) as lane:
+        with monkeypatch.context() as patched:
+            patched.setattr(publisher, "_single", AcksLost(publisher._single))
+            first = await client.post("/v1/hospital/emergency-reactivations", json=EMERGENCY, headers=hospital)
+        assert first.status_code == 503, first.text
+        [request] = await lane.wait_for(lambda e: isinstance(e, ReactivationRequested))
+        url = f"/v1/reactivations/{request.request_id}"
+
+        async def shows(status: str) -> bool:
+            r = await client.get(url, headers={"Authorization": keys["reader"]})
+            return r.status_code == 200 and r.json()["status"] == status
+
+        approval = decided(request, Outcome.APPROVED, request.received_at + dt.timedelta(seconds=2), [])
+        if decided_first:
+            await produce(settings, DECISIONS, approval)
+            await eventually(lambda: shows("APPROVED"))
+        retry = await client.post("/v1/hospital/emergency-reactivations", json=EMERGENCY, headers=hospital)
+        assert retry.status_code == 202, retry.text
+        assert retry.json()["request_id"] == str(request.request_id)
+        assert dt.datetime.fromisoformat(retry.json()["sla_deadline"]) == request.sla_deadline
+        if not decided_first:
+            await produce(settings, DECISIONS, approval)
+        await eventually(lambda: shows("APPROVED"))
+        again = await lane.read_to_end()
+    assert again == [request, request]  # the same event, published twice: consumers keep the first
