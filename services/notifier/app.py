@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from services.notifier.api import router
 from services.notifier.escalation import install as install_escalation
-from services.notifier.handlers import Clock, NotifierHandlers
+from services.notifier.handlers import Clock, NotifierHandlers, release_numbered
 from services.notifier.inbound import Commands
 from services.notifier.privacy import install as install_privacy
 from services.notifier.providers.twilio_sms import TwilioSms
@@ -27,6 +27,7 @@ from services.notifier.sender import Sender
 from services.notifier.settings import NotifierSettings
 from services.notifier.simulator import SimulatorWhatsApp
 from services.notifier.store import MIGRATIONS, SCHEMA, outbox
+from services.notifier.uow import PgUnitOfWork
 from shared import topics, tracing
 from shared.asyncapi import declare_publishers
 from shared.db import make_engine, make_sessions, migrate, ping
@@ -94,6 +95,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now,
     )
     escalations = install_escalation(settings, clock, sender, http)  # emergencies' SLA to on-call operations
     handlers = NotifierHandlers(sessions, clock, sender.wake, escalations)
+    sender.sweeps.append(lambda: release_numbered(PgUnitOfWork(sessions), clock()))
 
     def wake_after_inbound() -> None:  # an answer to send, an appeal to publish
         sender.wake()

@@ -3,7 +3,13 @@ committed with the batch's other effects before anything is sent.
 
 Exactly once at the effect: a deactivation whose message row will be written (its id derived from the
 event id and kind) and an SLA change that escalates (id from request and state) are de-duplicated by that
-row's key; every other event by the inbox (processed ids), in the same transaction."""
+row's key; every other event by the inbox (processed ids), in the same transaction.
+
+A message for someone whose deactivation has not arrived yet (the decision overtook it: separate consumer
+groups) is kept WAITING without a number; the batch that files the number queues it, the one that brings
+the deactivation without a number closes it as untold (domain/intents.py `release`). A batch that filed the
+number while the decision's batch was still open cannot see its WAITING row: the sender's periodic pass
+(`release_numbered`, with reconcile) queues those."""
 
 from __future__ import annotations
 
@@ -15,13 +21,22 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier import metrics
-from services.notifier.domain.intents import Intent, Plan, admitted, keyed_by_its_message, phones_given, plan
-from services.notifier.domain.standing import concerns, fold_batch
+from services.notifier.domain.intents import (
+    Intent,
+    OnFile,
+    Plan,
+    admitted,
+    keyed_by_its_message,
+    phones_given,
+    plan,
+    release,
+)
+from services.notifier.domain.standing import Standing, concerns, fold_batch
 from services.notifier.escalation import EscalationPlan, Escalations
 from services.notifier.templates import render
 from services.notifier.uow import PgUnitOfWork, Row, UnitOfWork
 from shared import correlation
-from shared.events import AnyEvent, Event
+from shared.events import AnyEvent, Event, ParticipantDeactivated
 from shared.nik import mask_nik
 from shared.privacy import scrub
 
@@ -49,16 +64,21 @@ class NotifierHandlers:
         now = self.clock()
         async with self.uow() as uow:
             on_file = await uow.contacts.lock({e.nik for e in events})  # first, as an erasure locks them
-            fresh = scrub(events, await uow.erasures.among({e.nik for e in events}))  # erased numbers stay out
+            erased = await uow.erasures.among({e.nik for e in events})
+            fresh = scrub(events, erased)  # erased numbers stay out
             escalating = self.escalations.plan(fresh, now) if self.escalations else EscalationPlan()
             keyed = {e.event_id for e in fresh if keyed_by_its_message(e, on_file.get(e.nik))} | set(escalating.rows)
             todo = admitted(fresh, keyed, await uow.inbox.claim([e for e in fresh if e.event_id not in keyed]))
-            await uow.contacts.file_phones(phones_given(todo))
-            await fold_standings(uow, todo)  # what CEK answers (domain/standing.py)
+            filed = phones_given(todo)
+            await uow.contacts.file_phones(filed)
+            standings = await fold_standings(uow, todo)  # what CEK answers (domain/standing.py)
             on_file = await uow.contacts.get({e.nik for e in todo})
             stopped = await uow.opt_outs.stopped({c.phone for c in on_file.values() if c.phone})
-            batch = plan(todo, on_file, stopped, now)
+            awaiting = {e.nik for e in todo if e.nik not in erased and not _deactivation_seen(standings.get(e.nik))}
+            batch = plan(todo, on_file, stopped, now, awaiting)
             await uow.messages.add([message_row(i, now) for i in batch.intents])
+            deactivated = {e.nik for e in todo if isinstance(e, ParticipantDeactivated)}
+            await release_waiting(uow, set(filed) | deactivated, on_file, stopped, deactivated, now)
             escalated = await uow.messages.add_new(list(escalating.rows.values()))
         report(batch, len(todo))  # once committed: a rolled-back batch is counted when redone
         if self.escalations:
@@ -67,15 +87,57 @@ class NotifierHandlers:
             self.on_commit()
 
 
-async def fold_standings(uow: UnitOfWork, events: Sequence[Event]) -> None:
-    """Each person's standing folded through the batch, in three statements whatever its size."""
+async def fold_standings(uow: UnitOfWork, events: Sequence[Event]) -> dict[str, Standing]:
+    """Each person's standing folded through the batch, in three statements whatever its size. Returns the
+    batch's people's standings as they now are (those it concerns and the notifier holds)."""
     niks = {e.nik for e in events if concerns(e)}
-    changes = fold_batch(await uow.standings.for_update(niks), events)
+    known = await uow.standings.for_update(niks)
+    changes = fold_batch(known, events)
     raced = await uow.standings.add(changes.created)
     if raced:  # another batch created these since the lock: fold onto theirs
         theirs = fold_batch(await uow.standings.for_update(raced), [e for e in events if e.nik in raced])
         changes.updated += theirs.updated
     await uow.standings.update(changes.updated)
+    return known | {s.nik: s for s in changes.created if s.nik not in raced} | {s.nik: s for s in changes.updated}
+
+
+def _deactivation_seen(standing: Standing | None) -> bool:
+    return standing is not None and standing.deactivated_on is not None
+
+
+async def release_waiting(
+    uow: UnitOfWork,
+    niks: set[str],
+    on_file: dict[str, OnFile],
+    stopped: set[str],
+    deactivated: set[str],
+    now: dt.datetime,
+) -> int:
+    """These people's WAITING messages queued to their number now on file, or closed when their deactivation
+    came without one (`deactivated`). Returns how many went on."""
+    if not niks:
+        return 0
+    waiting = await uow.messages.waiting(niks)
+    if not waiting:
+        return 0
+    released, untold = release(waiting, on_file, stopped, deactivated, now)
+    changed = await uow.messages.release(released)
+    for (kind, why), n in untold.items():
+        metrics.NOT_SENT.labels(kind, why).inc(n)
+    log.info("waiting_messages_released", queued=changed - sum(untold.values()), untold=sum(untold.values()))
+    return changed
+
+
+async def release_numbered(uow: UnitOfWork, now: dt.datetime) -> int:
+    """The sender's periodic pass: WAITING messages whose person has a number on file by now (filed by a
+    batch that ran beside the one that queued them), queued to it."""
+    async with uow:
+        niks = await uow.messages.waiting_with_number()
+        if not niks:
+            return 0
+        on_file = await uow.contacts.lock(niks)
+        stopped = await uow.opt_outs.stopped({c.phone for c in on_file.values() if c.phone})
+        return await release_waiting(uow, niks, on_file, stopped, set(), now)
 
 
 def message_row(intent: Intent, now: dt.datetime) -> Row:
@@ -87,7 +149,7 @@ def message_row(intent: Intent, now: dt.datetime) -> Row:
         "urgent": m.urgent,
         "text": render(m.kind, m.nik, m.context),
         "phone": intent.phone,
-        "state": "SKIPPED" if intent.skipped else "QUEUED",
+        "state": "WAITING" if intent.waiting else "SKIPPED" if intent.skipped else "QUEUED",
         "send_after": intent.send_after,
         "updated_at": now,
         "channel": intent.channel,
@@ -108,3 +170,5 @@ def report(batch: Plan, applied: int) -> None:
         untold[f"{kind}/{why}"] = untold.get(f"{kind}/{why}", 0) + 1
     if untold and applied > 1:
         log.info("no_phone_for_messages", by_kind=untold, batch=applied)
+    if batch.waiting:  # counts only: the people are named (masked) when their number comes or does not
+        log.info("messages_waiting_for_number", messages=batch.waiting, batch=applied)

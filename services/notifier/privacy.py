@@ -32,7 +32,7 @@ Clock = Callable[[], dt.datetime]
 
 ERASURES = erasures_table(MetaData(), SCHEMA)
 ERASED = "personal data erased"  # last_error of a message that was still waiting when its person was erased
-NOT_SENT_YET = ("QUEUED", "SENDING")
+NOT_SENT_YET = ("QUEUED", "SENDING", "WAITING")  # WAITING: for a number (handlers.py)
 
 
 async def erase(session: AsyncSession, erasures: Sequence[PersonalDataErased]) -> int:

@@ -38,7 +38,8 @@ BATCH = 5000
 Index("ix_notifier_messages_retention", M.c.updated_at, postgresql_where=text("text <> ''"))
 _EMPTY_OLD = text(
     f"""
-    update {SCHEMA}.messages m set text = '', phone = ''
+    update {SCHEMA}.messages m set text = '', phone = '',
+        state = case when m.state = 'WAITING' then 'SKIPPED' else m.state end  -- its number never came
     from (
         select message_id from {SCHEMA}.messages
         where text <> '' and updated_at < :cutoff and state not in ('QUEUED', 'SENDING')

@@ -23,7 +23,7 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
@@ -119,6 +119,9 @@ class Sender:
         self.ambiguous_wait = ambiguous_wait
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Passes run with reconcile (every 30 s) that may queue messages: the release of WAITING messages
+        # whose number was filed beside the batch that queued them (handlers.release_numbered, app.py).
+        self.sweeps: list[Callable[[], Awaitable[int]]] = []
 
     def add_provider(self, provider: Provider) -> None:
         """One more channel (the escalation webhook), rate-limited like the others."""
@@ -142,6 +145,8 @@ class Sender:
             try:
                 if time.monotonic() >= next_reconcile:
                     await self.reconcile()
+                    for sweep in self.sweeps:
+                        await sweep()
                     next_reconcile = time.monotonic() + 30
                 while await self.send_due() > 0:
                     pass

@@ -14,7 +14,7 @@ from typing import Any, Protocol, Self, TypeVar
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.domain.intents import OnFile
+from services.notifier.domain.intents import OnFile, Released, Waiting
 from services.notifier.domain.standing import Standing
 from services.notifier.privacy import ERASURES
 from services.notifier.standings import FIELDS, load, to_row
@@ -44,6 +44,9 @@ class Standings(Protocol):
 class Messages(Protocol):
     async def add(self, rows: Sequence[Row]) -> None: ...  # a message id already there is left as it is
     async def add_new(self, rows: Sequence[Row]) -> list[tuple[str, str]]: ...  # (kind, channel) added now
+    async def waiting(self, niks: Iterable[str]) -> list[Waiting]: ...  # these people's WAITING rows, locked
+    async def release(self, released: Sequence[Released]) -> int: ...  # rows still WAITING changed
+    async def waiting_with_number(self) -> set[str]: ...  # people with WAITING rows and a number on file
 
 
 class OptOuts(Protocol):
@@ -85,6 +88,18 @@ _FILE_PHONE = (
 _ADD_STANDINGS = text(
     f"insert into {ST.schema}.{ST.name} select * from jsonb_populate_recordset(null::{ST.schema}.{ST.name}, "
     "cast(:rows as jsonb)) on conflict do nothing returning nik"
+)
+
+
+WAITING = "WAITING"
+# Waiting messages on their way, one statement: only rows still WAITING (another batch may have released them).
+_RELEASE = text(
+    f"update {M.schema}.{M.name} m set phone = u.phone, channel = u.channel, state = u.state, "
+    "send_after = u.send_after, last_error = u.last_error, updated_at = now() "
+    "from unnest(cast(:ids as uuid[]), cast(:phones as text[]), cast(:channels as text[]), "
+    "cast(:states as text[]), cast(:due as timestamptz[]), cast(:errors as text[])) "
+    "as u(message_id, phone, channel, state, send_after, last_error) "
+    "where m.message_id = u.message_id and m.state = 'WAITING' returning m.message_id"
 )
 
 
@@ -137,6 +152,40 @@ class PgMessages(_Repository):
         # with a few thousand messages in a batch.
         added = await bulk_insert(self.session, M, rows, "on conflict (message_id) do nothing returning kind, channel")
         return [(k, c) for k, c in added.all()]
+
+    async def waiting(self, niks: Iterable[str]) -> list[Waiting]:
+        wanted = sorted(set(niks))
+        if not wanted:
+            return []
+        query = (
+            select(M.c.message_id, M.c.nik, M.c.kind, M.c.urgent)
+            .where(M.c.state == WAITING, any_of(M.c.nik, wanted))
+            .order_by(M.c.message_id)
+            .with_for_update()
+        )
+        return [Waiting(r.message_id, r.nik, r.kind, r.urgent) for r in await self.session.execute(query)]
+
+    async def release(self, released: Sequence[Released]) -> int:
+        if not released:
+            return 0
+        params = {
+            "ids": [r.message_id for r in released],
+            "phones": [r.phone for r in released],
+            "channels": [r.channel for r in released],
+            "states": [r.state for r in released],
+            "due": [r.send_after for r in released],
+            "errors": [r.last_error for r in released],
+        }
+        return len((await self.session.execute(_RELEASE, params)).all())
+
+    async def waiting_with_number(self) -> set[str]:
+        query = (
+            select(M.c.nik)
+            .distinct()
+            .join(C, C.c.nik == M.c.nik)
+            .where(M.c.state == WAITING, C.c.phone.is_not(None), C.c.phone != "")
+        )
+        return set((await self.session.scalars(query)).all())
 
 
 class PgOptOuts(_Repository):

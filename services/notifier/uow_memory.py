@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from services.notifier.domain.intents import OnFile
+from services.notifier.domain.intents import OnFile, Released, Waiting
 from services.notifier.domain.standing import Standing
 from services.notifier.uow import Contacts, Erasures, Inbox, Messages, OptOuts, Row, Standings
 from shared.events import Event
@@ -76,6 +76,25 @@ class MemoryMessages(_Repository):
                 self.work.messages[row["message_id"]] = dict(row)
                 added.append((row["kind"], row["channel"]))
         return added
+
+    async def waiting(self, niks: Iterable[str]) -> list[Waiting]:
+        wanted = set(niks)
+        rows = (r for r in self.work.messages.values() if r["state"] == "WAITING" and r["nik"] in wanted)
+        return sorted((Waiting(r["message_id"], r["nik"], r["kind"], r["urgent"]) for r in rows), key=str)
+
+    async def release(self, released: Sequence[Released]) -> int:
+        changed = 0
+        for r in released:
+            row = self.work.messages.get(r.message_id)
+            if row is not None and row["state"] == "WAITING":
+                row.update(phone=r.phone, channel=r.channel, state=r.state, send_after=r.send_after)
+                row["last_error"] = r.last_error
+                changed += 1
+        return changed
+
+    async def waiting_with_number(self) -> set[str]:
+        waiting = {r["nik"] for r in self.work.messages.values() if r["state"] == "WAITING"}
+        return {n for n in waiting if (c := self.work.contacts.get(n)) is not None and c.phone}
 
 
 class MemoryOptOuts(_Repository):

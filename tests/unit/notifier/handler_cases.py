@@ -14,7 +14,7 @@ import pytest
 from services.notifier.domain.intents import OnFile
 from services.notifier.domain.standing import Standing
 from services.notifier.escalation import Escalations
-from services.notifier.handlers import NotifierHandlers
+from services.notifier.handlers import NotifierHandlers, release_numbered
 from services.notifier.settings import NotifierSettings
 from services.notifier.uow import UnitOfWork
 from shared.enums import Channel, DeactivationReason, Outcome, ParticipantStatus, ReactivationPath, SlaState
@@ -194,6 +194,64 @@ class NotifierHandlerCases:
         assert [(m["kind"], m["phone"], m["urgent"]) for m in escalations] == [("escalation_warning", ON_CALL, True)]
         assert warning.event_id not in await backend.inbox()  # its row's key de-duplicates it
         assert ok.event_id in await backend.inbox()
+
+    async def test_a_decision_before_its_deactivation_waits_for_the_number_and_goes_to_it_once_filed(
+        self, backend: Backend
+    ) -> None:
+        approved = decision(request(), Outcome.APPROVED)
+        await self.deliver(backend, [approved])
+        [waiting] = await backend.messages()
+        assert (waiting["kind"], waiting["state"], waiting["phone"]) == ("approved", "WAITING", "")
+        await self.deliver(backend, [deactivation()], [approved])  # the deactivation, then a redelivery
+        messages = {m["kind"]: m for m in await backend.messages()}
+        assert sorted(messages) == ["approved", "deactivated"]
+        told = messages["approved"]
+        assert (told["state"], told["phone"], told["channel"], told["send_after"]) == (
+            "QUEUED",
+            PHONE,
+            "WHATSAPP",
+            NOON,
+        )
+        assert told["message_id"] == waiting["message_id"] and "3674********0001" in told["text"]
+
+    async def test_a_waiting_message_released_at_night_waits_for_seven(self, backend: Backend) -> None:
+        await self.deliver(backend, [decision(request(), Outcome.REJECTED)])
+        await self.deliver(backend, [deactivation()], now=NIGHT)
+        assert {m["state"] for m in await backend.messages()} == {"QUEUED"}
+        assert {m["send_after"] for m in await backend.messages()} == {dt.datetime(2026, 11, 25, 0, tzinfo=dt.UTC)}
+
+    async def test_a_waiting_message_to_a_number_that_said_stop_is_skipped(self, backend: Backend) -> None:
+        await backend.given_opt_out(PHONE)
+        await self.deliver(backend, [decision(request(), Outcome.APPROVED)], [deactivation()])
+        assert {m["kind"]: m["state"] for m in await backend.messages()} == {
+            "approved": "SKIPPED",
+            "deactivated": "SKIPPED",
+        }
+
+    async def test_a_waiting_message_is_closed_when_the_deactivation_brings_no_number(self, backend: Backend) -> None:
+        await self.deliver(backend, [decision(request(), Outcome.APPROVED)], [deactivation(phone=None)])
+        [closed] = await backend.messages()
+        assert (closed["kind"], closed["state"], closed["phone"]) == ("approved", "SKIPPED", "")
+        assert "no number" in closed["last_error"]
+
+    async def test_a_decision_after_a_deactivation_without_a_number_tells_nobody(self, backend: Backend) -> None:
+        await self.deliver(backend, [deactivation(phone=None)], [decision(request(), Outcome.APPROVED)])
+        assert await backend.messages() == []
+
+    async def test_an_erased_persons_decision_waits_for_no_number(self, backend: Backend) -> None:
+        await backend.given_erasure(NIK, NOON - dt.timedelta(days=2))
+        await self.deliver(backend, [decision(request(), Outcome.APPROVED)])
+        assert await backend.messages() == []
+
+    async def test_a_number_filed_beside_the_waiting_batch_is_used_by_the_senders_pass(self, backend: Backend) -> None:
+        await self.deliver(backend, [decision(request(), Outcome.APPROVED)])
+        assert await release_numbered(backend.uow(), NOON) == 0  # no number yet: it keeps waiting
+        # The deactivation's batch filed the number while the decision's was still open: it saw no WAITING row.
+        await backend.given_contact(NIK, OnFile(PHONE, on_whatsapp=False))
+        assert await release_numbered(backend.uow(), NOON) == 1
+        [m] = await backend.messages()
+        assert (m["state"], m["phone"], m["channel"]) == ("QUEUED", PHONE, "SMS")
+        assert await release_numbered(backend.uow(), NOON) == 0
 
     async def test_a_batch_that_fails_after_its_writes_leaves_nothing_and_is_applied_when_redelivered(
         self, backend: Backend
