@@ -84,9 +84,22 @@ def topic_prefix() -> str:
     return new_test_prefix("t")
 
 
+@pytest.fixture(scope="session")
+async def topic_deletions() -> AsyncIterator[set[asyncio.Task[None]]]:
+    """Deletions of tests' topics still going on: a test's topics are deleted while the next test runs (nobody
+    waits for it), and the session ends once every deletion has."""
+    pending: set[asyncio.Task[None]] = set()
+    yield pending
+    await asyncio.gather(*pending)
+
+
 @pytest.fixture
 async def settings(
-    infra: Infra, database_url: str, topic_prefix: str, sweep_leftover_test_topics: None
+    infra: Infra,
+    database_url: str,
+    topic_prefix: str,
+    sweep_leftover_test_topics: None,
+    topic_deletions: set[asyncio.Task[None]],
 ) -> AsyncIterator[Settings]:
     """Settings for one test: its own database and its own topics (created, 2 partitions each, deleted after)."""
     s = Settings(
@@ -98,7 +111,9 @@ async def settings(
     )
     await ensure_topics(s)
     yield s
-    await delete_prefixed_topics(infra.kafka_bootstrap_servers, topic_prefix)
+    deletion = asyncio.create_task(delete_prefixed_topics(infra.kafka_bootstrap_servers, topic_prefix))
+    topic_deletions.add(deletion)
+    deletion.add_done_callback(topic_deletions.discard)
 
 
 @pytest.fixture(scope="session")
