@@ -56,12 +56,13 @@ class SimulatorWhatsApp(WhatsAppCloud):
         return r.json().get("id") if r.status_code == 200 else None
 
 
-def create_app(settings: NotifierSettings | None = None) -> FastAPI:
+def create_app(settings: NotifierSettings | None = None, callbacks: httpx.AsyncClient | None = None) -> FastAPI:
+    """`callbacks`: the client the webhooks go out through (tests give one with a mock transport)."""
     s = settings or NotifierSettings()
     webhook_base = os.environ.get("SIMULATOR_WEBHOOK_BASE", s.public_base_url)
     state: dict[str, Any] = {"messages": [], "by_ref": {}, "faults": {}, "invalid": set(), "invalid_sms": set()}
     tasks: set[asyncio.Task[None]] = set()
-    clients: list[httpx.AsyncClient] = []
+    clients: list[httpx.AsyncClient] = [callbacks] if callbacks else []
     statuses: dict[str, list[dict[str, Any]]] = {}  # phone_number_id -> statuses waiting for their webhook
     flushing: set[str] = set()  # accounts whose webhook is scheduled
 
