@@ -3,7 +3,8 @@ and the HTTP surface (health and metrics only) on port 8083 (8183 for a bulk pro
 
 A process runs one role's share (shared.settings.Role): urgent = emergency requests, their decisions
 published at once, and the request timers (SLA warning and breach, grace recheck); bulk = facts,
-regular requests, appeals, erasures and the window-expiry and reminder sweeps."""
+regular requests, appeals, erasures, the window-expiry and reminder sweeps and the outbox relay (an
+urgent-only process's relay stands by for when no bulk process holds it)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,14 @@ BULK = (
 )
 
 
+# The outbox relay is bulk work (a wave's decisions, re-decisions, reminders) and one process of the service
+# holds it (an advisory lock). An urgent-only process, started first by make up and the bench, took it and
+# relayed the bulk decisions at normal priority; it publishes its own emergencies itself (publish_committed),
+# so its relay now stands by: it first asks for the lock this long after starting, and relays only when no
+# bulk process holds it (none running, or one that died).
+RELAY_STANDBY_S = 30.0
+
+
 def consumers(role: Role) -> tuple[Consumer, ...]:
     """What a process of `role` reads."""
     return (URGENT if role.runs_urgent else ()) + (BULK if role.runs_bulk else ())
@@ -104,14 +113,16 @@ def create_app(
     clock: Clock = utc_now,
     timer_interval_s: float = 1.0,
     role: Role = Role.ALL,
+    relay_standby_s: float = RELAY_STANDBY_S,
 ) -> FastAPI:
+    """`relay_standby_s`: how long an urgent-only process leaves the outbox relay to a bulk process."""
     settings = settings or load_settings()
     configure_logging("eligibility", settings.log_level, settings.log_json)
     engine = make_engine(settings)
     # Per-message "Received/Processed" lines at DEBUG: at thousands of records a second they are noise.
     broker = make_broker(settings, "eligibility" if role is Role.ALL else f"eligibility-{role.value}")
-    # Every role relays (one at a time: the advisory lock). Smaller batches: publishing is CPU work in
-    # the event loop that, in the all role, also decides emergencies.
+    # One process relays at a time (the advisory lock); an urgent-only one only stands by (RELAY_STANDBY_S).
+    # Smaller batches: publishing is CPU work in the event loop that, in the all role, also decides emergencies.
     relay = OutboxRelay(
         engine, outbox, settings.kafka_bootstrap_servers, batch_size=200, client_options=kafka_client_options(settings)
     )
@@ -155,7 +166,9 @@ def create_app(
         await ensure_topics(settings)
         tune_for_latency()
         await broker.start()
-        relay.start()
+        standby = asyncio.get_running_loop().call_later(relay_standby_s, relay.start) if urgent_only else None
+        if standby is None:
+            relay.start()
         timers.start()
         lag = asyncio.create_task(lag_loop(list(broker.subscribers)), name="eligibility-lag")
         try:
@@ -165,6 +178,8 @@ def create_app(
             lag.cancel()
             await asyncio.gather(lag, return_exceptions=True)
             await timers.stop()
+            if standby is not None:
+                standby.cancel()
             await relay.stop()
             await broker.stop()
             await engine.dispose()

@@ -1,0 +1,82 @@
+"""Who relays eligibility's outbox when it runs as an urgent and a bulk process (services/eligibility/app.py,
+RELAY_STANDBY_S), on real Kafka + PostgreSQL: the bulk process relays the bulk decisions even when the urgent
+one started first (as make up and the bench start them); the urgent one takes over only when no bulk process
+holds the relay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from services.eligibility.app import create_app
+from services.eligibility.store import RequestRow, outbox
+from shared.db import make_engine
+from shared.events import ReactivationDecided
+from shared.settings import Role, Settings
+from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
+from testkit.apps import running
+from testkit.eligibility import eligibility_settings, facts_applied
+from testkit.events import deactivated, emergency, regular
+from testkit.kafka import TopicReader, produce
+from testkit.polling import eventually
+
+OTHER = "3674015708900002"
+
+
+def _of(request_id: object):  # type: ignore[no-untyped-def]
+    return lambda e: isinstance(e, ReactivationDecided) and e.request_id == request_id
+
+
+async def _rows(settings: Settings, table, *where) -> int:  # type: ignore[no-untyped-def]
+    engine = make_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar() or 0
+    finally:
+        await engine.dispose()
+
+
+async def test_the_bulk_process_relays_the_bulk_decisions_while_the_urgent_one_publishes_only_its_emergencies(
+    settings: Settings,
+) -> None:
+    es = eligibility_settings(settings)
+    # (a standby longer than the test, whatever the machine's load: the urgent relay never starts here)
+    urgent, bulk = create_app(es, role=Role.URGENT, relay_standby_s=600), create_app(es, role=Role.BULK)
+    async with running(urgent), running(bulk), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as topic:
+        await produce(settings, PARTICIPANT_EVENTS, deactivated(), deactivated(OTHER))
+        await facts_applied(settings)
+        await facts_applied(settings, OTHER)
+        request, urgent_request = regular(), emergency(OTHER)
+        await produce(settings, REACTIVATION_REQUESTS, request)
+        await topic.wait_for(_of(request.request_id), timeout=60)
+        await eventually(lambda: _published(bulk, 1))  # (counted once Kafka acknowledged it)
+        await produce(settings, EMERGENCY_REQUESTS, urgent_request)
+        await topic.wait_for(_of(urgent_request.request_id), timeout=60)
+        await eventually(lambda: _published(urgent, 2))  # its decision and SLA state, published at once
+        assert bulk.state.relay.published == 1
+
+
+async def test_an_urgent_process_relays_when_no_bulk_process_holds_the_relay(settings: Settings) -> None:
+    es = eligibility_settings(settings)
+    bulk = create_app(es, role=Role.BULK)
+    request = regular()
+    async with running(bulk):
+        await bulk.state.relay.stop()  # the bulk process dies before relaying its decision
+        await produce(settings, PARTICIPANT_EVENTS, deactivated())
+        await facts_applied(settings)
+        await produce(settings, REACTIVATION_REQUESTS, request)
+        await eventually(lambda: _rows(settings, RequestRow.__table__), timeout=60)
+        assert await _rows(settings, outbox) == 1
+    urgent = create_app(es, role=Role.URGENT, relay_standby_s=0.2)
+    async with running(urgent), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as topic:
+        await topic.wait_for(_of(request.request_id), timeout=60)
+        await eventually(lambda: _outbox_empty(settings))
+
+
+async def _published(app: Any, n: int) -> bool:
+    return bool(app.state.relay.published == n)
+
+
+async def _outbox_empty(settings: Settings) -> bool:
+    return await _rows(settings, outbox) == 0
