@@ -4,7 +4,8 @@ outbox row stays counted as one insert; the relay's delete comes later, one per 
 
     PBI_ENV=local .venv/bin/python -m bench.eligibility_rows [N]     # N people, default 1,000
 
-CPU ms/event is this process's (the handlers' Python, not PostgreSQL's). Phases, each with its own
+CPU ms/event is this process's (the handlers' Python); PG ms/event is the CPU of the PostgreSQL backends
+serving the bench's database (their process title names it), in the same phase. Phases, each with its own
 figures: N deactivations of new people (a wave), the same list again from
 another source (a repeat: new event ids, same dates), the facts that make them eligible (a re-ranking and
 a biometric recording each), N regular requests (approved), N requests again under new event ids (a
@@ -23,7 +24,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import psutil
 import structlog
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.eligibility.app import load_policy
@@ -76,6 +79,20 @@ def request(n: str, request_id: uuid.UUID, path: str = "REGULAR") -> Reactivatio
     )
 
 
+def backends_cpu_s(db: str) -> float:
+    """CPU seconds used so far by the PostgreSQL processes serving `db` (their title names it)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        title = " ".join(proc.info["cmdline"] or ())
+        if proc.info["name"] == "postgres" and f" {db} " in f"{title} ":
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                continue
+    return total
+
+
 async def phase(
     url: str, name: str, n_events: int, step: Callable[[EligibilityHandlers], Awaitable[None]]
 ) -> dict[str, Any]:
@@ -84,14 +101,19 @@ async def phase(
         make_sessions(engine), load_policy(), lambda: dt.datetime.now(dt.UTC), "b.", lambda: None
     )
     before = await table_counts(url, SCHEMA)
+    db = make_url(url).database or ""
     cpu = time.process_time()
     await step(handlers)
     cpu = time.process_time() - cpu
+    pg = backends_cpu_s(db)  # the engine's backends, before they exit
     await engine.dispose()  # its backends exit and flush their statistics
     written = writes(before, await table_counts(url, SCHEMA))
     total = sum(ins + upd for ins, upd, _ in written.values())
-    cpu_ms = 1000 * cpu / n_events
-    return {"phase": name, "events": n_events, "per_event": total / n_events, "cpu_ms": cpu_ms, "tables": written}
+    cpu_ms, pg_ms = 1000 * cpu / n_events, 1000 * pg / n_events
+    per_event = total / n_events
+    return {"phase": name, "events": n_events, "per_event": per_event, "cpu_ms": cpu_ms, "pg_ms": pg_ms} | {
+        "tables": written
+    }
 
 
 def _again(events: list[Any]) -> list[Any]:
@@ -130,11 +152,13 @@ async def main(n: int) -> None:
             ("request resent (new event id)", n, lambda h: in_batches(h.on_requests, _again(requests))),
             ("emergency, person unknown (pending)", n, lambda h: in_batches(h.on_emergency, emergencies)),
         ]
-        print(f"{'phase':40} {'events':>7} {'rows/event':>10} {'CPU ms/event':>12}  table: inserted/updated/deleted")
+        head = f"{'phase':37} {'events':>6} {'rows/event':>10} {'CPU ms/event':>12} {'PG ms/event':>11}"
+        print(f"{head}  table: ins/upd/del")
         for title, count, step in phases:
             r = await phase(url, title, count, step)
             tables = ", ".join(f"{t} {i}/{u}/{d}" for t, (i, u, d) in sorted(r["tables"].items()))
-            print(f"{r['phase']:40} {r['events']:>7} {r['per_event']:>10.2f} {r['cpu_ms']:>12.3f}  {tables}")
+            cells = f"{r['events']:>6} {r['per_event']:>10.2f} {r['cpu_ms']:>12.3f} {r['pg_ms']:>11.3f}"
+            print(f"{r['phase']:37} {cells}  {tables}")
     finally:
         await drop_database(admin, name)
 
