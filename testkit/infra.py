@@ -29,6 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 LOCAL_KAFKA = "127.0.0.1:9092"
 LOCAL_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/pbi"
@@ -169,6 +170,10 @@ select d.datacl is null
 from pg_database d where d.datname = current_database()
 """
 _PUBLIC_ACL = "select nspacl::text from pg_namespace where nspname = 'public'"
+_END_OTHERS = (
+    "select pg_terminate_backend(pid) from pg_stat_activity "
+    "where datname = current_database() and pid <> pg_backend_pid()"
+)
 _DROP_SCHEMAS = """
 do $$ declare s record; begin
   for s in select nspname from pg_namespace
@@ -225,17 +230,10 @@ class DatabasePool:
             self.free.append(name)
 
     async def _empty(self, name: str) -> None:
-        admin = create_async_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            async with admin.connect() as conn:
-                await conn.execute(
-                    text("select pg_terminate_backend(pid) from pg_stat_activity where datname = :n"), {"n": name}
-                )
-        finally:
-            await admin.dispose()
-        engine = create_async_engine(self.url(name), isolation_level="AUTOCOMMIT")
+        engine = create_async_engine(self.url(name), isolation_level="AUTOCOMMIT", poolclass=NullPool)
         try:
             async with engine.connect() as conn:
+                await conn.execute(text(_END_OTHERS))  # the test's leftover connections and their locks
                 await conn.execute(text("set lock_timeout = '20s'"))
                 plain = await conn.scalar(text(_PLAIN), {"public_acl": self._public_acl[name]})
                 if not plain:
