@@ -1,6 +1,7 @@
 """The bulk worker process (bulk.py's other half): reads requests from its pipe, prepares batches in
-threads (so one batch is validated while the other is being published) and publishes each in one
-Kafka transaction with its own producer, on its own event loop. Answers go back on the pipe as
+a thread, one at a time (so one batch is validated while the other is being published, and a single
+parsed body is in memory at once), and publishes each in one Kafka transaction with its own producer,
+on its own event loop. Answers go back on the pipe as
 (job, result). Everything here runs in the worker, never in the HTTP process."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import ctypes
 import os
 import signal
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -53,6 +55,7 @@ class Worker:
             settings, transactional="intake", timeout_s=PUBLISH_TIMEOUT_S * 3, **TUNING
         )
         self.batches: dict[int, Prepared] = {}
+        self.validator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -92,7 +95,8 @@ class Worker:
 
     async def prepare(self, job: int, raw: bytes, with_digest: bool, source: str | None, scopes: Any) -> None:
         try:
-            result = await asyncio.to_thread(prepare, raw, with_digest, source, scopes)
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self.validator, prepare, raw, with_digest, source, scopes)
         except Exception as exc:  # noqa: BLE001 - a bug: the request gets a 500, the worker lives on
             self.answer(job, RuntimeError(f"preparing the batch failed: {exc!r}"[:500]))
             return
