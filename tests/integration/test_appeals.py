@@ -39,7 +39,7 @@ from shared.settings import EligibilitySettings, IntakeSettings, RegistrySetting
 from shared.topics import APPEALS, DECISIONS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 from testkit.apps import running
 from testkit.events import regular
-from testkit.kafka import TopicReader, produce
+from testkit.kafka import TopicReader, consumed, produce
 from testkit.polling import eventually
 
 NIK = "3674015708900001"  # Banten (Kota Tangerang Selatan), WIB
@@ -206,15 +206,13 @@ async def test_rejection_appealed_waits_for_review_then_a_re_ranking_upholds_it_
 
         await eventually(active_and_item_done, timeout=60)
 
-        # Redelivery: the appeal and the re-ranking again, then another fact as a marker of "processed since".
+        # Redelivery: the appeal and the re-ranking again, then wait until every consumer of the facts caught up.
         resent = as_intake_sent_it(appeal_id, rejected)
         under_new_id = resent.model_copy(update={"event_id": uuid.uuid4()})
         await produce(settings, APPEALS, resent, under_new_id)
         await produce(settings, PARTICIPANT_EVENTS, rerank)
-        marker = BiometricRecorded(occurred_at=NOW, source="DUKCAPIL", nik=NIK, recorded_on=NOW.date())
-        await produce(settings, PARTICIPANT_EVENTS, marker)
-        for seen in (marker, under_new_id):
-            await eventually(lambda: _processed(settings, seen.event_id), timeout=60)  # noqa: B023
+        await eventually(lambda: consumed(settings, PARTICIPANT_EVENTS), timeout=60)
+        await eventually(lambda: _processed(settings, under_new_id.event_id), timeout=60)
         await eventually(lambda: _relayed(settings), timeout=60)
         await decisions.poll()
         approvals = [e for e in decisions.events if of_request(uuid.UUID(rejected), "APPROVED")(e)]

@@ -32,7 +32,7 @@ from shared.events import AppealRequested, ParticipantDeactivated, ReactivationR
 from shared.settings import EligibilitySettings, RegistrySettings, Settings
 from shared.topics import PARTICIPANT_EVENTS, PRIVACY_EVENTS, REACTIVATION_REQUESTS
 from testkit.apps import running
-from testkit.kafka import TopicReader, produce
+from testkit.kafka import TopicReader, consumed, produce
 from testkit.polling import eventually
 from testkit.system import PBI, free_port
 
@@ -134,14 +134,17 @@ async def leftovers(engine: AsyncEngine, *needles: str) -> list[str]:
     return found
 
 
-async def applied(engine: AsyncEngine, event_id: uuid.UUID) -> bool:
-    """The event went through the registry, eligibility and the notifier (each one's processed ids)."""
+async def applied(engine: AsyncEngine, event: ParticipantDeactivated) -> bool:
+    """The deactivation went through the registry and the notifier (each one's processed ids) and eligibility
+    (keyed by its effect there, no inbox row: the person's facts carry its date or a later one)."""
     async with engine.connect() as conn:
-        for schema in ("registry", "eligibility", "notifier"):
+        for schema in ("registry", "notifier"):
             seen = text(f"select 1 from {schema}.processed_events where event_id = :id")
-            if (await conn.execute(seen, {"id": event_id})).first() is None:
+            if (await conn.execute(seen, {"id": event.event_id})).first() is None:
                 return False
-    return True
+        facts = FactsRow.__table__  # type: ignore[attr-defined]
+        on = await conn.scalar(select(facts.c.deactivated_on).where(facts.c.nik == event.nik))
+    return on is not None and on >= event.deactivated_on
 
 
 async def contact_data_everywhere(s: System) -> bool:
@@ -171,7 +174,7 @@ async def test_erasure_removes_name_phone_and_texts_everywhere_and_a_later_event
     await produce(s.settings, PARTICIPANT_EVENTS, listed)
     # The list first: a request eligibility saw before it would be held, then rejected NOT_DEACTIVATED once
     # the grace (counted from its receipt, days ago here) is over.
-    await eventually(lambda: applied(s.engine, listed.event_id), timeout=60)
+    await eventually(lambda: applied(s.engine, listed), timeout=60)
     await produce(s.settings, REACTIVATION_REQUESTS, request(REQUEST_PHONE, NIGHT - dt.timedelta(days=2)))
     await eventually(lambda: contact_data_everywhere(s), timeout=60)
     await _the_number_wrote_stop_and_got_a_general_answer(s)
@@ -195,8 +198,9 @@ async def test_erasure_removes_name_phone_and_texts_everywhere_and_a_later_event
     later = deactivation(dt.date(2026, 11, 20), NIGHT)
     replayed = listed.model_copy(update={"event_id": uuid.uuid4()})
     await produce(s.settings, PARTICIPANT_EVENTS, later, replayed)
-    await eventually(lambda: applied(s.engine, later.event_id), timeout=60)
-    await eventually(lambda: applied(s.engine, replayed.event_id), timeout=60)
+    await eventually(lambda: applied(s.engine, later), timeout=60)
+    await eventually(lambda: applied(s.engine, replayed), timeout=60)
+    await eventually(lambda: consumed(s.settings, PARTICIPANT_EVENTS), timeout=60)  # eligibility's facts too
     assert await leftovers(s.engine, NAME, *DIGITS.values()) == []
 
     # Twice is harmless: the same state, one marker.
