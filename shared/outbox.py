@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+import struct
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,12 +22,15 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Gauge
+from pydantic_core import to_json
 from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Integer,
     LargeBinary,
     MetaData,
+    Select,
     String,
     Table,
     Uuid,
@@ -41,7 +46,7 @@ from shared.db import any_of, bulk_insert
 from shared.errors import is_transient
 from shared.events import Event
 from shared.masking import mask_personal_data
-from shared.messaging import DirectPublisher, PublishFailed, Record, event_headers
+from shared.messaging import DirectPublisher, PublishFailed, Record, event_headers, wire_headers
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +58,9 @@ OLDEST_AGE = Gauge(
 )
 
 
-def outbox_table(metadata: MetaData, schema: str) -> Table:
+def outbox_table(metadata: MetaData, schema: str, *, bundles: bool = False) -> Table:
+    """`bundles`: the table also takes bundle rows (`outbox_bundle`: a batch's events in one row), marked
+    by their `records` count (NULL on a row of one event)."""
     return Table(
         "outbox",
         metadata,
@@ -64,6 +71,7 @@ def outbox_table(metadata: MetaData, schema: str) -> Table:
         Column("payload", LargeBinary, nullable=False),
         Column("headers", JSONB, nullable=False, server_default="{}"),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        *([Column("records", Integer, nullable=True)] if bundles else []),
         schema=schema,
     )
 
@@ -86,6 +94,48 @@ def outbox_row(
         "payload": event.model_dump_json().encode(),
         "headers": meta,
     }
+
+
+_FRAME = struct.Struct(">III")  # each record of a bundle: key, value and headers lengths, then the three
+_NO_KEY = 0xFFFFFFFF
+
+
+def outbox_bundle(
+    topic: str, records: Sequence[tuple[bytes | None, bytes, Mapping[str, str]]], *, event_id: uuid.UUID
+) -> dict[str, Any]:
+    """One outbox row for many events of one topic (key, encoded event, headers as `event_headers` makes
+    them), published in order as as many records: a wave's batch of status changes costs one row to insert
+    and one to delete instead of one each. `event_id`: the bundle's own, e.g. its first event's id (an event
+    is in one row only). The relay (and `publish_committed`) publish a bundle whole or not at all."""
+    frames = bytearray()
+    for key, value, headers in records:
+        meta = to_json(headers)
+        frames += _FRAME.pack(_NO_KEY if key is None else len(key), len(value), len(meta))
+        frames += (key or b"") + value + meta
+    return {
+        "event_id": event_id,
+        "topic": topic,
+        "key": None,
+        "payload": bytes(frames),
+        "headers": {},
+        "records": len(records),
+    }
+
+
+def outbox_records(row: Mapping[Any, Any]) -> list[Record]:
+    """The records an outbox row stands for: its one event, or a bundle's."""
+    if row.get("records") is None:
+        return [Record.from_row(row)]
+    topic, payload, out, at = row["topic"], row["payload"], [], 0
+    view = memoryview(payload)
+    while at < len(payload):
+        key_len, value_len, meta_len = _FRAME.unpack_from(payload, at)
+        at += _FRAME.size
+        key = None if key_len == _NO_KEY else bytes(view[at : (at := at + key_len)])
+        value = bytes(view[at : (at := at + value_len)])
+        meta = json.loads(view[at : (at := at + meta_len)].tobytes())
+        out.append(Record(topic, value, key, wire_headers(meta)))
+    return out
 
 
 async def add_to_outbox(
@@ -195,12 +245,12 @@ class OutboxRelay:
         if not rows:
             return True
         try:
-            await self.producer.publish([Record.from_row(row) for row in rows])
+            await self.producer.publish([r for row in rows for r in outbox_records(row)])
         except PublishFailed as exc:
             log.warning("publish_committed_failed", schema=self.table.schema, error=str(exc)[:200])
             self.wake()
             return False
-        self.published += len(rows)
+        self.published += sum(row.get("records") or 1 for row in rows)
         task = asyncio.create_task(self._delete([row["event_id"] for row in rows]))
         self._cleanups.add(task)
         task.add_done_callback(self._cleanups.discard)
@@ -253,19 +303,34 @@ class OutboxRelay:
             pass
         self._wake.clear()
 
-    async def relay_once(self, conn: AsyncConnection) -> int:
-        """Publish up to batch_size rows; returns how many. Rows go only after Kafka acked."""
+    def _next_rows(self) -> Select[Any]:
+        """The oldest rows, up to batch_size events: bundles count as their events (at least one row)."""
         t = self.table
-        rows = (await conn.execute(select(t).order_by(t.c.id).limit(self.batch_size))).mappings().all()
+        if "records" not in t.c:
+            return select(t).order_by(t.c.id).limit(self.batch_size)
+        n = func.coalesce(t.c.records, 1)
+        ahead = (
+            select(t.c.id, (func.sum(n).over(order_by=t.c.id) - n).label("before"))
+            .order_by(t.c.id)
+            .limit(self.batch_size)
+            .subquery()
+        )
+        return select(t).where(t.c.id.in_(select(ahead.c.id).where(ahead.c.before < self.batch_size))).order_by(t.c.id)
+
+    async def relay_once(self, conn: AsyncConnection) -> int:
+        """Publish up to batch_size events (whole rows); returns how many. Rows go only after Kafka acked."""
+        t = self.table
+        rows = (await conn.execute(self._next_rows())).mappings().all()
         await conn.commit()
         oldest = min((r["created_at"] for r in rows), default=None)
         age = (dt.datetime.now(dt.UTC) - oldest).total_seconds() if oldest else 0.0
         OLDEST_AGE.labels(t.schema).set(max(0.0, age))
         if not rows:
             return 0
-        await self.producer.publish([Record.from_row(r) for r in rows])
+        records = [r for row in rows for r in outbox_records(row)]
+        await self.producer.publish(records)
         await conn.execute(delete(t).where(any_of(t.c.id, [r["id"] for r in rows])))
         await conn.commit()
-        self.published += len(rows)
+        self.published += len(records)
         self.last_published_at = dt.datetime.now(dt.UTC)
-        return len(rows)
+        return len(records)

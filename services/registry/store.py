@@ -190,7 +190,7 @@ class WorklistItemRow(SQLModel, table=True):
     note: str | None = None
 
 
-outbox = outbox_table(MetaData(), SCHEMA)
+outbox = outbox_table(MetaData(), SCHEMA, bundles=True)  # a batch's status changes in one row
 TABLES = [
     ParticipantRow.__table__,
     HistoryRow.__table__,

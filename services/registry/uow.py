@@ -38,6 +38,7 @@ from shared.errors import TransientError
 from shared.events import Event
 from shared.inbox import claim_events, claim_new
 from shared.messaging import event_headers
+from shared.outbox import outbox_bundle
 from shared.privacy import erased_among
 from shared.sla import SLA_ORDER, sla_rank
 from shared.topics import STATUS_CHANGES
@@ -128,14 +129,9 @@ class PgUnitOfWork(SessionUnit):
         if c.anomalies:
             rows = [a.__dict__ for a in c.anomalies]
             await bulk_insert(s, A, rows, "on conflict (event_id, nik) do nothing")
-        topic = self.prefix + STATUS_CHANGES.name
-        out = [
-            status_change_row(topic, r.announce)
-            for r in c.history
-            if r.announce is not None and r.entry.event_id in new  # an event id is one person's
-        ]
-        if out:
-            await bulk_insert(s, outbox, out, "on conflict (event_id) do nothing")
+        announced = [r.announce for r in c.history if r.announce is not None and r.entry.event_id in new]
+        if announced:  # an event id is one person's; the batch's status changes in one outbox row
+            await bulk_insert(s, outbox, [status_changes_bundle(self.prefix + STATUS_CHANGES.name, announced)])
         if c.unkeyed:
             await claim_new(s, INBOX, c.unkeyed)
         return len(new)
@@ -180,16 +176,14 @@ class PgUnitOfWork(SessionUnit):
 STATUS_CHANGED = "participant.status_changed"
 
 
-def status_change_row(topic: str, a: StatusChange) -> dict[str, Any]:
-    """The outbox row of a status change, as shared.outbox.outbox_row would make it of the event."""
-    headers = event_headers(STATUS_CHANGED, cause=a.cause_event_id)
-    return {
-        "event_id": a.event_id,
-        "topic": topic,
-        "key": a.nik.encode(),
-        "payload": status_change_json(a),
-        "headers": to_json(headers),
-    }
+def status_changes_bundle(topic: str, announced: Sequence[StatusChange]) -> dict[str, Any]:
+    """The outbox row of a batch's status changes (shared.outbox.outbox_bundle): each with the key, JSON
+    and headers shared.outbox.outbox_row would give the event; the bundle's id is its first change's."""
+    records = [
+        (a.nik.encode(), status_change_json(a), event_headers(STATUS_CHANGED, cause=a.cause_event_id))
+        for a in announced
+    ]
+    return outbox_bundle(topic, records, event_id=announced[0].event_id)
 
 
 def status_change_json(a: StatusChange) -> bytes:

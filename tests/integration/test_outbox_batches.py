@@ -19,7 +19,7 @@ from shared.events import DesilUpdated, participant_event_adapter
 from shared.kafka import decode_record, ensure_topics
 from shared.kafka_security import kafka_client_options
 from shared.messaging import EVENT_TYPE
-from shared.outbox import OutboxRelay, add_to_outbox, outbox_row, outbox_table
+from shared.outbox import OutboxRelay, add_to_outbox, outbox_bundle, outbox_row, outbox_table
 from shared.settings import Settings
 from shared.topics import PARTICIPANT_EVENTS
 from testkit.polling import eventually
@@ -98,3 +98,57 @@ async def test_the_relay_publishes_every_row_once_in_key_order_on_the_keys_parti
         by_key[r.key].append(int(headers["x-seq"]))
     assert len({r.partition for r in got}) == count > 1
     assert all(seqs == sorted(seqs) and len(seqs) == PER_PERSON for seqs in by_key.values())
+
+
+@pytest.fixture
+async def bundles(settings: Settings) -> AsyncIterator[tuple[AsyncEngine, Table]]:
+    engine = make_engine(settings)
+    table = outbox_table(MetaData(), SCHEMA, bundles=True)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"create schema {SCHEMA}"))
+        await conn.run_sync(table.metadata.create_all)
+    yield engine, table
+    await engine.dispose()
+
+
+async def test_a_bundle_is_published_as_its_events_in_order_between_the_rows_around_it(
+    settings: Settings, bundles: tuple[AsyncEngine, Table]
+) -> None:
+    """Bundles of 700 events (batch_size 1,000: a relay batch takes whole rows, at least one) between
+    rows of one event: every event once, a key's events in commit order, the bundles' rows deleted."""
+    engine, table = bundles
+    await ensure_topics(settings, [PARTICIPANT_EVENTS])
+    topic = settings.topic_prefix + PARTICIPANT_EVENTS.name
+    events = [desil(person, n) for n in range(PER_PERSON) for person in range(PEOPLE)]
+    seq = {e.event_id: i for i, e in enumerate(events)}
+    rows, i = [], 0
+    while i < len(events):
+        if (len(rows) % 2) == 0:
+            chunk = events[i : i + 700]
+            records = [(e.kafka_key(), e.model_dump_json().encode(), outbox_row(topic, e)["headers"]) for e in chunk]
+            rows.append(outbox_bundle(topic, records, event_id=chunk[0].event_id))
+        else:
+            chunk = events[i : i + 1]
+            rows.append({**outbox_row(topic, chunk[0]), "records": None})
+        i += len(chunk)
+    async with engine.begin() as conn:
+        for row in rows:  # one transaction each, in order
+            await add_to_outbox(conn, table, [row])
+    relay = OutboxRelay(engine, table, settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
+    relay.start()
+    try:
+
+        async def emptied() -> bool:
+            async with engine.connect() as conn:
+                return (await conn.execute(select(func.count()).select_from(table))).scalar_one() == 0
+
+        await eventually(emptied, timeout=60)
+    finally:
+        await relay.stop()
+    got = await read_all(settings, topic, len(events))
+    assert len(got) == len(events) == relay.published
+    by_key: dict[bytes, list[int]] = defaultdict(list)
+    for r in got:
+        assert dict(r.headers)[EVENT_TYPE] == b"participant.desil_updated"
+        by_key[r.key].append(seq[decode_record(r, participant_event_adapter).event_id])
+    assert all(s == sorted(s) and len(s) == PER_PERSON for s in by_key.values())

@@ -10,9 +10,11 @@ import zoneinfo
 import pytest
 
 from services.registry.domain.batch import Fold, StatusChange
-from services.registry.uow import status_change_json, status_change_row
+from services.registry.uow import status_change_json, status_changes_bundle
 from shared.enums import ParticipantStatus as S
 from shared.events import ParticipantDeactivated, ParticipantStatusChanged, ReactivationDecided
+from shared.messaging import EVENT_TYPE
+from shared.outbox import outbox_records
 
 NIK = "3674015708900001"
 T0 = dt.datetime(2026, 11, 24, 1, 2, 3, 456789, tzinfo=dt.UTC)
@@ -91,9 +93,12 @@ def test_the_folded_changes_of_a_deactivation_and_a_decision_read_back_as_the_ev
         (None, S.INACTIVE),
         (S.INACTIVE, S.REACTIVATION_PENDING),
     ]
-    for a in announced:
-        row = status_change_row("t.pbi.status-changes.v1", a)
-        assert row["payload"] == model_json(a) and row["key"] == NIK.encode()
-        event = ParticipantStatusChanged.model_validate_json(row["payload"])
+    bundle = status_changes_bundle("t.pbi.status-changes.v1", announced)
+    assert (bundle["records"], bundle["event_id"]) == (2, announced[0].event_id)
+    records = outbox_records(bundle)
+    for a, record in zip(announced, records, strict=True):
+        assert (record.topic, record.key, record.value) == ("t.pbi.status-changes.v1", NIK.encode(), model_json(a))
+        assert dict(record.headers)[EVENT_TYPE] == b"participant.status_changed"
+        event = ParticipantStatusChanged.model_validate_json(record.value)
         assert (event.event_id, event.cause_event_id, event.nik) == (a.event_id, a.cause_event_id, NIK)
     assert announced[1].reasons == ("BIOMETRIC_MISSING",)
