@@ -50,6 +50,12 @@ KILLS = 3  # leaders killed per wave at full scale (2 when reduced)
 DOWN_S = 5.0  # a killed leader stays down this long: its partitions get new leaders meanwhile
 # The notifier sends as fast as the simulator takes it: these runs test delivery, not the provider contract.
 PROVIDER_RATE_PER_S = "500"
+# The notifier waits this long for the simulator's answer (services/notifier default 10 s). On the shared
+# machine at load 50-60 the simulator answered after more than 10 s: each such send was ambiguous, its
+# lookup 20 s later could not find a request the simulator had not yet read, and the message was sent again
+# (40 duplicates in replica-eligibility, 2026-11-30). Provider slowness is bench.chaos's `provider` scenario's
+# subject; here the faults are the cluster's and the replicas'.
+PROVIDER_TIMEOUT_S = "60"
 
 
 def people(h: Harness) -> int:
@@ -402,6 +408,7 @@ async def run(scale: float, chosen: list[str]) -> list[Outcome]:
     try:
         kafka = (await kafka_sh("bootstrap")).stdout.strip()
         os.environ.setdefault("PROVIDER_RATE_PER_S", PROVIDER_RATE_PER_S)
+        os.environ.setdefault("PROVIDER_TIMEOUT_S", PROVIDER_TIMEOUT_S)
         return await run_scenarios(
             kafka, os.environ.get("DATABASE_URL", LOCAL_DATABASE), scale, chosen, CLUSTER_SCENARIOS
         )
