@@ -24,11 +24,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import psutil
 import structlog
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.stage_watch import backends_cpu_s
 from services.eligibility.app import load_policy
 from services.eligibility.handlers import EligibilityHandlers
 from services.eligibility.store import MIGRATIONS, SCHEMA
@@ -77,20 +77,6 @@ def request(n: str, request_id: uuid.UUID, path: str = "REGULAR") -> Reactivatio
         received_at=NOW,
         **extra,
     )
-
-
-def backends_cpu_s(db: str) -> float:
-    """CPU seconds used so far by the PostgreSQL processes serving `db` (their title names it)."""
-    total = 0.0
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        title = " ".join(proc.info["cmdline"] or ())
-        if proc.info["name"] == "postgres" and f" {db} " in f"{title} ":
-            try:
-                t = proc.cpu_times()
-                total += t.user + t.system
-            except psutil.Error:
-                continue
-    return total
 
 
 async def phase(

@@ -20,7 +20,6 @@ import sys
 import time
 import uuid
 
-import psutil
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
@@ -29,6 +28,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bench.stage_watch import backends_cpu_s
 from services.registry.app import create_app
 from services.registry.store import PE, H, P
 from shared.db import make_engine
@@ -91,20 +91,6 @@ async def committed(engine: AsyncEngine) -> int:
 async def outbox_empty(engine: AsyncEngine) -> bool:
     async with engine.connect() as conn:
         return not (await conn.execute(text("select exists (select from registry.outbox)"))).scalar()
-
-
-def backends_cpu_s(db: str) -> float:
-    """CPU seconds used so far by the PostgreSQL processes serving `db` (their title names it)."""
-    total = 0.0
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        title = " ".join(proc.info["cmdline"] or ())
-        if proc.info["name"] == "postgres" and f" {db} " in f"{title} ":
-            try:
-                t = proc.cpu_times()
-                total += t.user + t.system
-            except psutil.Error:
-                continue
-    return total
 
 
 async def run(n: int) -> dict[str, float]:

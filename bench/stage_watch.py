@@ -78,6 +78,20 @@ class GroupProgress:
         return sum(g for g in gaps if g > 1)
 
 
+def backends_cpu_s(db: str) -> float:
+    """CPU seconds used so far by the PostgreSQL processes serving `db` (their title names it)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        title = " ".join(proc.info["cmdline"] or ())
+        if proc.info["name"] == "postgres" and f" {db} " in f"{title} ":
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                continue
+    return total
+
+
 @dataclass
 class CpuMeter:
     """CPU seconds (user + system) per named process tree, and the whole machine's busy time."""
