@@ -336,7 +336,9 @@ class Sender:
             # 30 s, 2 min, 8 min, 32 min...: a provider outage of about an hour before the dead letter.
             backoff = dt.timedelta(seconds=min(3600, 30 * 4 ** (row["attempts"] - 1)))
             if exc.ambiguous:  # the provider may have it: ask once it surely finished, not later
-                backoff = self.ambiguous_wait
+                # Doubled at every ambiguous try: a provider far behind (chaos `leader`, load 50) had not
+                # read the first send when asked 20 s later, answered "unknown" and got it two or three times.
+                backoff = min(dt.timedelta(hours=1), self.ambiguous_wait * 2 ** (row["attempts"] - 1))
             error = (AMBIGUOUS if exc.ambiguous else "") + str(exc)[:300]
             again = send_after(row["nik"], row["urgent"], self.clock() + backoff)  # a retry keeps quiet hours too
             return {**row, "state": "QUEUED", "send_after": again, "last_error": error}, []

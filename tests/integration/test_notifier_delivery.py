@@ -271,6 +271,28 @@ async def test_a_timeout_after_the_provider_took_the_message_is_not_sent_twice(
     assert sent[0]["provider_message_id"] == received[0]["id"]
 
 
+async def test_the_wait_before_asking_the_provider_doubles_at_every_timeout(settings: Settings, sim: Sim) -> None:
+    """A provider that is far behind is given longer each time before "unknown" is believed and it is resent."""
+    await sim.faults(whatsapp={"timeout": 1.5, "times": 2})
+    clock = Clock(DAYTIME)
+    app = create_app(notifier_settings(settings, sim, provider_timeout_s=0.5), clock=clock)
+    async with serving(app, sim.notifier_port):
+        await produce(settings, PARTICIPANT_EVENTS, deactivation())
+        [first] = await eventually(lambda: timed_out(app))
+        assert first["send_after"] == DAYTIME + dt.timedelta(seconds=1)
+        clock.now = DAYTIME + dt.timedelta(seconds=2)
+        app.state.sender.wake()
+        async def timed_out_twice() -> list[dict[str, Any]]:
+            return [r for r in await timed_out(app) if r["attempts"] == 2]
+
+        [second] = await eventually(timed_out_twice)
+        assert second["send_after"] == clock.now + dt.timedelta(seconds=2)
+        clock.now += dt.timedelta(seconds=3)
+        app.state.sender.wake()
+        await eventually(lambda: messages_in_state(app, "SENT", "DELIVERED"))
+    assert [m["channel"] for m in await sim.messages()] == ["WHATSAPP"]
+
+
 async def test_a_timeout_before_the_provider_took_the_message_is_retried(settings: Settings, sim: Sim) -> None:
     await sim.faults(whatsapp={"timeout": 1.5, "times": 1})
     clock = Clock(DAYTIME)
