@@ -8,33 +8,13 @@ import datetime as dt
 import uuid
 
 from services.registry.app import create_app
-from shared.events import ParticipantDeactivated, ParticipantStatusChanged, ReactivationDecided
+from shared.events import ParticipantDeactivated, ParticipantStatusChanged
 from shared.settings import RegistrySettings, Role, Settings
 from shared.topics import DECISIONS, PARTICIPANT_EVENTS, STATUS_CHANGES
 from testkit.apps import running
+from testkit.events import NIK, T0, H, decided
 from testkit.kafka import TopicReader, produce
 from testkit.polling import eventually
-
-NIK = "3674015708900001"
-T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
-
-
-def approval() -> ReactivationDecided:
-    at = T0 + dt.timedelta(hours=1)
-    return ReactivationDecided(
-        occurred_at=at,
-        source="eligibility",
-        nik=NIK,
-        decision_id=uuid.uuid4(),
-        request_id=uuid.uuid4(),
-        path="EMERGENCY",
-        channel="HOSPITAL",
-        outcome="APPROVED",
-        policy_version="t",
-        received_at=at,
-        decided_at=at,
-        sla_deadline=at + dt.timedelta(hours=24),
-    )  # type: ignore[arg-type]
 
 
 async def test_the_bulk_process_relays_the_status_changes_the_urgent_process_commits(settings: Settings) -> None:
@@ -51,7 +31,7 @@ async def test_the_bulk_process_relays_the_status_changes_the_urgent_process_com
     ):
         await produce(settings, PARTICIPANT_EVENTS, deactivated, key=NIK.encode())
         await changes.wait_for(lambda e: isinstance(e, ParticipantStatusChanged) and e.status == "INACTIVE")
-        await produce(settings, DECISIONS, approval(), key=NIK.encode())
+        await produce(settings, DECISIONS, decided(NIK, uuid.uuid4(), "APPROVED", T0 + H), key=NIK.encode())
         await changes.wait_for(lambda e: isinstance(e, ParticipantStatusChanged) and e.status == "ACTIVE")
 
         async def relayed_by_bulk() -> bool:  # counted once the rows are deleted, after Kafka has them
