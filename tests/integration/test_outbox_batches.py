@@ -66,15 +66,8 @@ async def read_all(settings: Settings, topic: str, n: int) -> list[ConsumerRecor
     return got
 
 
-async def test_the_relay_publishes_every_row_once_in_key_order_on_the_keys_partition(
-    settings: Settings, outbox: tuple[AsyncEngine, Table]
-) -> None:
-    engine, table = outbox
-    await ensure_topics(settings, [PARTICIPANT_EVENTS])
-    topic = settings.topic_prefix + PARTICIPANT_EVENTS.name
-    events = [desil(person, n) for n in range(PER_PERSON) for person in range(PEOPLE)]
-    async with engine.begin() as conn:
-        await add_to_outbox(conn, table, [outbox_row(topic, e, {"x-seq": str(i)}) for i, e in enumerate(events)])
+async def relay_until_empty(settings: Settings, engine: AsyncEngine, table: Table) -> OutboxRelay:
+    """A relay run until the outbox is empty, then stopped (its `published` count kept)."""
     relay = OutboxRelay(engine, table, settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
     relay.start()
     try:
@@ -86,6 +79,19 @@ async def test_the_relay_publishes_every_row_once_in_key_order_on_the_keys_parti
         await eventually(emptied, timeout=60)
     finally:
         await relay.stop()
+    return relay
+
+
+async def test_the_relay_publishes_every_row_once_in_key_order_on_the_keys_partition(
+    settings: Settings, outbox: tuple[AsyncEngine, Table]
+) -> None:
+    engine, table = outbox
+    await ensure_topics(settings, [PARTICIPANT_EVENTS])
+    topic = settings.topic_prefix + PARTICIPANT_EVENTS.name
+    events = [desil(person, n) for n in range(PER_PERSON) for person in range(PEOPLE)]
+    async with engine.begin() as conn:
+        await add_to_outbox(conn, table, [outbox_row(topic, e, {"x-seq": str(i)}) for i, e in enumerate(events)])
+    relay = await relay_until_empty(settings, engine, table)
     got = await read_all(settings, topic, len(events))
     assert len(got) == len(events) == relay.published
     count = settings.kafka_partitions_override or PARTICIPANT_EVENTS.partitions
@@ -134,17 +140,7 @@ async def test_a_bundle_is_published_as_its_events_in_order_between_the_rows_aro
     async with engine.begin() as conn:
         for row in rows:  # one transaction each, in order
             await add_to_outbox(conn, table, [row])
-    relay = OutboxRelay(engine, table, settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
-    relay.start()
-    try:
-
-        async def emptied() -> bool:
-            async with engine.connect() as conn:
-                return (await conn.execute(select(func.count()).select_from(table))).scalar_one() == 0
-
-        await eventually(emptied, timeout=60)
-    finally:
-        await relay.stop()
+    relay = await relay_until_empty(settings, engine, table)
     got = await read_all(settings, topic, len(events))
     assert len(got) == len(events) == relay.published
     by_key: dict[bytes, list[int]] = defaultdict(list)
