@@ -5,7 +5,8 @@ So a rolled-back change never publishes and a committed one is never lost. A cra
 publishing but before deleting the row republishes the same event (same event_id):
 consumers de-duplicate on event_id. One relay per schema is active at a time (advisory
 lock), which keeps per-NIK order across replicas. Rows carry the headers shared.messaging
-builds, and the relay publishes through its DirectPublisher, like every producer of the project.
+builds, and the relay publishes through shared.messaging.BatchPublisher (a DirectPublisher that hands
+Kafka whole record batches), like every producer of the project.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Gauge
 from pydantic_core import to_json
 from sqlalchemy import (
@@ -46,7 +45,7 @@ from shared.db import any_of, bulk_insert
 from shared.errors import is_transient
 from shared.events import Event
 from shared.masking import mask_personal_data
-from shared.messaging import DirectPublisher, PublishFailed, Record, event_headers, wire_headers
+from shared.messaging import BATCH_BYTES, BatchPublisher, PublishFailed, Record, event_headers, wire_headers
 
 log = structlog.get_logger(__name__)
 
@@ -144,50 +143,6 @@ async def add_to_outbox(
     """One statement per batch, however many rows. `skip_waiting`: an event whose row still waits in the
     outbox is not added again (two paths that may announce the same state, e.g. the notifier's)."""
     await bulk_insert(session, table, rows, "on conflict (event_id) do nothing" if skip_waiting else "")
-
-
-BATCH_BYTES = 512 * 1024  # a record batch's size (the broker takes up to 1 MiB per batch by default)
-YIELD_EVERY = 1000  # records put into batches between two chances for the loop's other tasks to run
-
-
-class BatchPublisher(DirectPublisher):
-    """A DirectPublisher that hands a relay batch's records to Kafka as whole record batches, one per
-    partition (and BATCH_BYTES), each acknowledged as one: a per-record `send` (its partitioning, its
-    future, its callback) cost twice as much CPU. Partitioned by key as `send` does (murmur2 of the key,
-    aiokafka's DefaultPartitioner), so a NIK's events keep their partition and their order."""
-
-    _partitioner = DefaultPartitioner()
-
-    async def publish(self, records: Sequence[Record]) -> None:
-        if not records:
-            return
-        async with self._failing():
-            producer = await self._started()
-            futures = await self._batches(producer, records)
-            await asyncio.wait_for(asyncio.gather(*futures), self.timeout_s)
-
-    async def _batches(self, producer: AIOKafkaProducer, records: Sequence[Record]) -> list[asyncio.Future[Any]]:
-        by_partition: dict[tuple[str, int], list[Record]] = {}
-        partitions: dict[str, list[int]] = {}
-        for r in records:
-            if (known := partitions.get(r.topic)) is None:
-                known = partitions[r.topic] = sorted(await producer.partitions_for(r.topic))
-            by_partition.setdefault((r.topic, self._partitioner(r.key, known, known)), []).append(r)
-        futures, appended = [], 0
-        for (topic, partition), rs in by_partition.items():
-            batch = producer.create_batch()
-            for r in rs:
-                headers = r.headers if type(r.headers) is list else list(r.headers)
-                if batch.append(key=r.key, value=r.value, timestamp=None, headers=headers) is None:
-                    futures.append(await producer.send_batch(batch, topic, partition=partition))
-                    batch = producer.create_batch()
-                    if batch.append(key=r.key, value=r.value, timestamp=None, headers=headers) is None:
-                        raise ValueError(f"a record of {len(r.value)} bytes is larger than a batch")
-                appended += 1
-                if appended % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-        return futures
 
 
 class OutboxRelay:
