@@ -3,7 +3,7 @@ and whether its outbox has published everything."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Table, func, select
 
 from services.eligibility.store import FactsRow, outbox
 from shared.db import make_engine
@@ -39,5 +39,15 @@ async def outbox_empty(settings: Settings) -> bool:
     try:
         async with engine.connect() as conn:
             return (await conn.execute(select(func.count()).select_from(outbox))).scalar_one() == 0
+    finally:
+        await engine.dispose()
+
+
+async def count_rows(settings: Settings, table: Table, *where: ColumnElement[bool]) -> int:
+    """Rows of one of eligibility's tables (matching `where`), on a connection of its own."""
+    engine = make_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar() or 0
     finally:
         await engine.dispose()

@@ -14,16 +14,14 @@ import datetime as dt
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from sqlalchemy import func, select
 
 from services.eligibility.app import create_app
 from services.eligibility.store import FactsRow, ProcessedEvent, RequestRow, outbox
-from shared.db import make_engine
 from shared.events import BiometricRecorded, DesilUpdated, ReactivationDecided
 from shared.settings import Role, Settings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 from testkit.apps import running
-from testkit.eligibility import eligibility_settings, facts_applied
+from testkit.eligibility import count_rows, eligibility_settings, facts_applied
 from testkit.events import NIK, NOW, deactivated, emergency, regular
 from testkit.kafka import TopicReader, produce
 from testkit.polling import eventually
@@ -35,15 +33,6 @@ def eligible_person() -> list:
         DesilUpdated(occurred_at=NOW, source="DTSEN", nik=NIK, desil=4, effective_on=NOW.date()),
         BiometricRecorded(occurred_at=NOW, source="DUKCAPIL", nik=NIK, recorded_on=NOW.date()),
     ]
-
-
-async def count(settings: Settings, table, *where) -> int:  # type: ignore[no-untyped-def]
-    engine = make_engine(settings)
-    try:
-        async with engine.connect() as conn:
-            return (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar() or 0
-    finally:
-        await engine.dispose()
 
 
 async def partitions(settings: Settings, topic: str) -> list[TopicPartition]:
@@ -117,16 +106,16 @@ async def test_records_redelivered_after_a_crash_before_the_offset_commit_change
         # topic may hold a copy; a second decision would carry another id.
         assert {e.decision_id for e in decisions.events if mine(e)} == {approved.decision_id}
 
-    assert await count(settings, RequestRow.__table__) == 1
+    assert await count_rows(settings, RequestRow.__table__) == 1
     # The re-ranking's inbox row only: a deactivation and a biometric recording are keyed by their effect
     # (folded again they change nothing), a request by its id (on record: skipped).
-    assert await count(settings, ProcessedEvent.__table__) == 1
+    assert await count_rows(settings, ProcessedEvent.__table__) == 1
     # Replaying the deactivation would have reopened the case; it was skipped.
-    assert await count(settings, FactsRow.__table__, FactsRow.__table__.c.reactivated.is_(True)) == 1
+    assert await count_rows(settings, FactsRow.__table__, FactsRow.__table__.c.reactivated.is_(True)) == 1
 
 
 async def _outbox_empty(settings: Settings) -> bool:
-    return await count(settings, outbox) == 0
+    return await count_rows(settings, outbox) == 0
 
 
 async def test_decision_committed_but_not_yet_published_is_published_once_after_a_restart(
@@ -141,8 +130,10 @@ async def test_decision_committed_but_not_yet_published_is_published_once_after_
         await produce(settings, PARTICIPANT_EVENTS, *eligible_person())
         await facts_applied(settings, biometric_recorded=True, desil=4)
         await produce(settings, REACTIVATION_REQUESTS, request)
-        await eventually(lambda: count(settings, RequestRow.__table__, RequestRow.__table__.c.outcome == "APPROVED"))
-        assert await count(settings, outbox) == 1
+        await eventually(
+            lambda: count_rows(settings, RequestRow.__table__, RequestRow.__table__.c.outcome == "APPROVED")
+        )
+        assert await count_rows(settings, outbox) == 1
 
     async with running(create_app(es)), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions:
         [approved] = await decisions.wait_for(mine)
@@ -175,14 +166,14 @@ async def test_emergency_decision_is_published_at_once_without_waiting_for_the_r
         # A person with an event still waiting in the outbox keeps their order: no fast path.
         other = "3174015708900002"
         await produce(settings, PARTICIPANT_EVENTS, deactivated(other))
-        await eventually(lambda: count(settings, FactsRow.__table__, FactsRow.__table__.c.nik == other))
+        await eventually(lambda: count_rows(settings, FactsRow.__table__, FactsRow.__table__.c.nik == other))
         pending, urgent = regular(other), emergency(other)
         await produce(settings, REACTIVATION_REQUESTS, pending)
-        await eventually(lambda: count(settings, RequestRow.__table__, RequestRow.__table__.c.nik == other))
+        await eventually(lambda: count_rows(settings, RequestRow.__table__, RequestRow.__table__.c.nik == other))
         await produce(settings, EMERGENCY_REQUESTS, urgent)
         decided = RequestRow.__table__.c.request_id == urgent.request_id
-        await eventually(lambda: count(settings, RequestRow.__table__, decided))
+        await eventually(lambda: count_rows(settings, RequestRow.__table__, decided))
         await decisions.poll()
         await decisions.poll()
         assert not [e for e in decisions.events if isinstance(e, ReactivationDecided) and e.nik == other]
-        assert await count(settings, outbox) == 3  # PENDING, then APPROVED and SLA MET, in that order
+        assert await count_rows(settings, outbox) == 3  # PENDING, then APPROVED and SLA MET, in that order

@@ -7,16 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
-
 from services.eligibility.app import create_app
 from services.eligibility.store import RequestRow, outbox
-from shared.db import make_engine
 from shared.events import ReactivationDecided
 from shared.settings import Role, Settings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 from testkit.apps import running
-from testkit.eligibility import eligibility_settings, facts_applied
+from testkit.eligibility import count_rows, eligibility_settings, facts_applied
 from testkit.events import deactivated, emergency, regular
 from testkit.kafka import TopicReader, produce
 from testkit.polling import eventually
@@ -26,15 +23,6 @@ OTHER = "3674015708900002"
 
 def _of(request_id: object):  # type: ignore[no-untyped-def]
     return lambda e: isinstance(e, ReactivationDecided) and e.request_id == request_id
-
-
-async def _rows(settings: Settings, table, *where) -> int:  # type: ignore[no-untyped-def]
-    engine = make_engine(settings)
-    try:
-        async with engine.connect() as conn:
-            return (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar() or 0
-    finally:
-        await engine.dispose()
 
 
 async def test_the_bulk_process_relays_the_bulk_decisions_while_the_urgent_one_publishes_only_its_emergencies(
@@ -66,8 +54,8 @@ async def test_an_urgent_process_relays_when_no_bulk_process_holds_the_relay(set
         await produce(settings, PARTICIPANT_EVENTS, deactivated())
         await facts_applied(settings)
         await produce(settings, REACTIVATION_REQUESTS, request)
-        await eventually(lambda: _rows(settings, RequestRow.__table__), timeout=60)
-        assert await _rows(settings, outbox) == 1
+        await eventually(lambda: count_rows(settings, RequestRow.__table__), timeout=60)
+        assert await count_rows(settings, outbox) == 1
     urgent = create_app(es, role=Role.URGENT, relay_standby_s=0.2)
     async with running(urgent), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as topic:
         await topic.wait_for(_of(request.request_id), timeout=60)
@@ -79,4 +67,4 @@ async def _published(app: Any, n: int) -> bool:
 
 
 async def _outbox_empty(settings: Settings) -> bool:
-    return await _rows(settings, outbox) == 0
+    return await count_rows(settings, outbox) == 0
