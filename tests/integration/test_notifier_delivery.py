@@ -282,6 +282,7 @@ async def test_the_wait_before_asking_the_provider_doubles_at_every_timeout(sett
         assert first["send_after"] == DAYTIME + dt.timedelta(seconds=1)
         clock.now = DAYTIME + dt.timedelta(seconds=2)
         app.state.sender.wake()
+
         async def timed_out_twice() -> list[dict[str, Any]]:
             return [r for r in await timed_out(app) if r["attempts"] == 2]
 
