@@ -53,9 +53,10 @@ class RunningSystem:
         self.wait_ready(name, timeout)
 
     def launch(self, name: str) -> None:
-        """Starts `name`'s process (as `start`) without waiting until it is ready."""
-        service, _, role = name.partition("-")
-        env = {**self.env, "HTTP_PORT": str(self.ports[service])}
+        """Starts `name`'s process (as `start`) without waiting until it is ready. `<service>-<role>-<n>` is
+        replica n of a role (from 2): its own HTTP port, the same consumer groups."""
+        service, role, http_port = self.command_of(name)
+        env = {**self.env, "HTTP_PORT": str(http_port)}
         log = (self.log_dir / f"{name}.log").open("ab")
         cmd = [PBI, "run", service] + (["--port", str(self.ports[name])] if name == "simulator" else [])
         cmd += ["--role", role] if role else []
@@ -69,8 +70,16 @@ class RunningSystem:
             preexec_fn=_lower_priority if role == "bulk" else None,  # noqa: PLW1509 - no threads here
         )
 
+    def command_of(self, name: str) -> tuple[str, str, int]:
+        """`name`'s service, role ("" for `--role all`) and HTTP_PORT (a bulk process serves on it + 100)."""
+        service, _, rest = name.partition("-")
+        role, _, replica = rest.partition("-")
+        if not replica:
+            return service, role, self.ports[service]
+        return service, role, self.ports[name] - (BULK_PORT_OFFSET if role == "bulk" else 0)
+
     def names_of(self, service: str) -> list[str]:
-        """The running processes of a service (one with `--role all`, two with roles)."""
+        """The running processes of a service (one with `--role all`, two with roles, more with replicas)."""
         return [n for n in self.processes if n == service or n.startswith(service + "-")]
 
     def wait_ready(self, name: str, timeout: float = 90) -> None:
@@ -106,6 +115,24 @@ class RunningSystem:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
 
 
+def plan_processes(roles: bool, replicas: int = 1) -> tuple[list[str], dict[str, int]]:
+    """The services' process names (the simulator's aside) and every name's port (a free one per service)."""
+    if replicas > 1 and not roles:
+        raise ValueError("replicas need roles (as `make up REPLICAS=n`)")
+    ports = {name: free_port() for name in ("simulator", *SERVICES)}
+    names = [f"{s}-{r}" for s in SERVICES for r in ("urgent", "bulk")] if roles else list(SERVICES)
+    ports |= {f"{s}-urgent": ports[s] for s in SERVICES} | {f"{s}-bulk": ports[s] + BULK_PORT_OFFSET for s in SERVICES}
+    for n in range(2, replicas + 1):
+        for s in SERVICES:
+            http_port = free_port()
+            ports[f"{s}-bulk-{n}"] = http_port + BULK_PORT_OFFSET
+            names.append(f"{s}-bulk-{n}")
+            if s != "intake":  # intake's urgent process is the HTTP API alone: one owns the contract's port
+                ports[f"{s}-urgent-{n}"] = http_port
+                names.append(f"{s}-urgent-{n}")
+    return names, ports
+
+
 def start_system(
     database_url: str,
     kafka: str,
@@ -113,12 +140,13 @@ def start_system(
     log_dir: Path,
     extra_env: dict[str, str | None] | None = None,
     roles: bool = False,
+    replicas: int = 1,
 ) -> RunningSystem:
-    """`roles`: each service as an urgent and a bulk process (`make up`'s topology), else one `--role all`."""
+    """`roles`: each service as an urgent and a bulk process (`make up`'s topology), else one `--role all`.
+    `replicas` (with roles, as `make up REPLICAS=n`): n processes of each consumer role, named
+    `<service>-<role>-<n>` from the second; intake's urgent process (the HTTP API, no consumer) stays one."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    ports = {name: free_port() for name in ("simulator", *SERVICES)}
-    names = [f"{s}-{r}" for s in SERVICES for r in ("urgent", "bulk")] if roles else list(SERVICES)
-    ports |= {f"{s}-urgent": ports[s] for s in SERVICES} | {f"{s}-bulk": ports[s] + BULK_PORT_OFFSET for s in SERVICES}
+    names, ports = plan_processes(roles, replicas)
     simulator = f"http://127.0.0.1:{ports['simulator']}"
     env = {
         **os.environ,
