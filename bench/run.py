@@ -13,7 +13,8 @@ this process), after a warm-up:
    for people of the wave (eligibility has their facts), until every decision is on the decisions
    topic (and then in the registry);
 5. the 20,990-row `pbi import deactivations`;
-6. peak RSS per service; CPU seconds per service, Kafka and PostgreSQL for every stage.
+6. peak RSS per service; CPU seconds per service, Kafka and PostgreSQL for every stage; PostgreSQL rows
+   written per table and Kafka records per topic, per wave event and per decision (testkit.census).
 
 bench-results.json is rewritten after every stage with "complete": false (true at the end), so a
 run cut short still leaves its figures. BENCH_PROFILE=1 runs every service under pyinstrument
@@ -61,6 +62,7 @@ from shared.db import make_engine
 from shared.kafka import ensure_topics
 from shared.settings import EligibilitySettings, Settings
 from shared.topics import PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
+from testkit.census import Census, per_item
 from testkit.infra import LOCAL_DATABASE, LOCAL_KAFKA, create_database, delete_prefixed_topics, drop_database
 from testkit.system import PBI, SERVICES, RunningSystem, start_system
 from testkit.wave import wave_events
@@ -223,6 +225,10 @@ class Bench:
 
     def url(self, service: str) -> str:
         return self.system.url(service)
+
+    def census(self) -> Census:
+        assert self.pg is not None
+        return Census(self.pg, self.kafka, self.prefix)
 
     def cpu_meter(self) -> CpuMeter:
         pids = {name: [p.pid] for name, p in self.system.processes.items()}
@@ -454,6 +460,7 @@ async def wave(b: Bench, events: list[dict[str, Any]], emergency_people: list[st
     reg0 = await b.metrics("registry")
     applied0 = metric(reg0, REGISTRY_APPLIED, type="participant.deactivated")
     participants0 = await b.participants()
+    census0 = await b.census().take()
     end0 = await progress.end_offsets()
     base = {g: await progress.committed(group) for g, group in groups.items()}
     posted = 0
@@ -539,6 +546,7 @@ async def wave(b: Bench, events: list[dict[str, Any]], emergency_people: list[st
         if not task.cancelled() and task.exception() is not None:
             raise RuntimeError("the emergency probe failed") from task.exception()
     reg1 = await b.metrics("registry")
+    written = per_item(census0, await b.census().take(), n)
     stages = {
         "intake": _rate(n, done.get("intake")),
         "eligibility": _rate(n, caught_up.get("eligibility")),
@@ -558,6 +566,7 @@ async def wave(b: Bench, events: list[dict[str, Any]], emergency_people: list[st
     return {
         "events": n,
         "cpu_ms_per_event": per_event(usage, n),
+        "written_per_event": written,
         "batch_size": BATCH,
         "seconds": round(elapsed, 2) if elapsed else None,
         "wave_events_per_s": round(n / elapsed, 1) if elapsed else None,
@@ -635,6 +644,7 @@ async def decisions(b: Bench, niks: list[str]) -> dict[str, Any]:
         bootstrap_servers=b.kafka, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=256 * 1024
     )
     await producer.start()
+    census0 = await b.census().take()
     cpu = b.cpu_meter()
     limit_s = max(600.0, n / 100)
     produced_s = on_topic_s = in_registry_s = None
@@ -677,8 +687,10 @@ async def decisions(b: Bench, niks: list[str]) -> dict[str, Any]:
         usage = cpu.end()
         await producer.stop()
     elig = await b.metrics("eligibility")
+    written = per_item(census0, await b.census().take(), n)
     return {
         "requests": n,
+        "written_per_decision": written,
         "produced_s": round(produced_s, 2) if produced_s else None,
         "on_decisions_topic_s": round(on_topic_s, 2) if on_topic_s else None,
         "decisions_per_s": round(n / on_topic_s, 1) if on_topic_s else None,
@@ -961,6 +973,13 @@ def report(results: dict[str, Any]) -> None:
                 f"{stage}: the system spent {cost['system_total']:.2f} CPU ms per item: at most "
                 f"{cost['cpu_bound_ceiling_per_s']:,}/s on this machine's cores if it had them all"
             )
+    for stage, key in (("wave", "written_per_event"), ("decisions", "written_per_decision")):
+        w = results.get("stages", {}).get(stage, {}).get(key)
+        if w:
+            schemas = ", ".join(f"{k} {v:.2f}" for k, v in w["rows_by_schema"].items())
+            topics = ", ".join(f"{k} {v:.2f}" for k, v in w["records_by_topic"].items())
+            out.print(f"{stage}: {w['rows_per_item']:.2f} PostgreSQL rows written per item ({schemas})")
+            out.print(f"  {w['records_per_item']:.2f} Kafka records per item ({topics})")
     for stage in ("wave", "decisions", "import"):
         usage = results.get("stages", {}).get(stage, {}).get("cpu")
         if usage:
