@@ -1,4 +1,5 @@
-"""docs/CONVENTIONS.md describes the code as it is: every file and every dotted name it quotes exists."""
+"""docs/CONVENTIONS.md describes the code as it is: every file, every dotted name and every `path.py:function` it
+quotes exists, and its emergency trace stays one page that names each service's entry points."""
 
 from __future__ import annotations
 
@@ -20,6 +21,36 @@ def quoted_paths() -> set[str]:
         for path in re.findall(r"(?<![\w<>/.-])((?:[\w.-]+/)+[\w.-]+\.(?:py|md|j2|yaml|json))\b", span):
             found.add(path)
     return found
+
+
+def quoted_functions() -> set[tuple[str, str]]:
+    """`services/intake/api.py:post_emergency`, `services/registry/uow.py:PgUnitOfWork.save`: (path, name)."""
+    found = set()
+    for span in QUOTED:
+        for path, name in re.findall(
+            r"(?<![\w<>/.-])((?:[\w.-]+/)*[\w.-]+\.py):([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?)", span
+        ):
+            found.add((path, name))
+    return found
+
+
+def defines(source: str, name: str) -> bool:
+    """A top-level def, class or assignment of `name`; `Class.member`: a def or an attribute in that class's body."""
+    if "." not in name:
+        return re.search(rf"^(?:async def |def |class ){name}\b|^{name}\b\s*(?::[^=\n]*)?=", source, re.M) is not None
+    cls, member = name.split(".")
+    head = re.split(rf"^class {cls}\b", source, maxsplit=1, flags=re.M)
+    if len(head) != 2:
+        return False
+    body = re.split(r"^\S", head[1].partition("\n")[2], maxsplit=1, flags=re.M)[0]  # to the next top-level line
+    return re.search(rf"^    (?:async def |def ){member}\(|^    {member}\b\s*[:=]", body, re.M) is not None
+
+
+def trace() -> list[str]:
+    """The lines of the section "An emergency from POST to ACTIVE", up to the next heading."""
+    section = PAGE.split("\n## An emergency from POST to ACTIVE\n", 1)
+    assert len(section) == 2, "docs/CONVENTIONS.md has no section 'An emergency from POST to ACTIVE'"
+    return section[1].split("\n## ", 1)[0].strip().splitlines()
 
 
 def quoted_names() -> set[str]:
@@ -77,3 +108,33 @@ def test_every_class_member_the_page_quotes_exists() -> None:
         if not any(re.search(defines, body) for body in bodies):
             missing.append(f"{cls}.{member}")
     assert not missing, f"docs/CONVENTIONS.md names class members that do not exist: {missing}"
+
+
+def test_every_path_function_the_page_quotes_is_defined_in_that_file() -> None:
+    cited = quoted_functions()
+    assert len(cited) > 20
+    missing = sorted(
+        f"{path}:{name}"
+        for path, name in cited
+        if not (ROOT / path).is_file() or not defines((ROOT / path).read_text(), name)
+    )
+    assert not missing, f"docs/CONVENTIONS.md cites functions that are not where it says: {missing}"
+
+
+def test_the_check_finds_definitions_and_misses_what_is_not_there() -> None:
+    source = (
+        "X = 1\nY: int = 2\n\n\nclass A(B):\n    n: int = 0\n\n    async def run(self):\n        pass\n\n\n"
+        "def f():\n    g = 1\n"
+    )
+    assert all(defines(source, n) for n in ("X", "Y", "A", "f", "A.n", "A.run"))
+    assert not any(defines(source, n) for n in ("g", "A.f", "B.run", "run"))
+
+
+def test_the_emergency_trace_is_one_page_through_every_service() -> None:
+    lines = trace()
+    assert len(lines) <= 60, f"the trace is {len(lines)} lines: keep it to a page"
+    text = "\n".join(lines)
+    for svc in ("intake", "eligibility", "registry", "notifier"):
+        assert re.search(rf"`services/{svc}/[\w/]+\.py:\w+", text), f"the trace cites no entry point of {svc}"
+    for needed in ("POST /v1/hospital/emergency-reactivations", "publish_committed", "ACTIVE", "timers.py:"):
+        assert needed in text, f"the trace does not say {needed!r}"
