@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from shared.nik import Nik, NikError, mask_nik, mask_niks_in_text, parse_nik
+from shared.nik import Nik, NikError, mask_nik, mask_niks_in_text, parse_nik, validate_nik
+from shared.regions import REGENCIES
 
 
 def test_valid_nik_is_parsed_into_its_parts() -> None:
@@ -128,3 +130,36 @@ def test_birth_date_is_read_as_stdnum_reads_it(nik: str) -> None:
 
 def test_separators_are_still_accepted() -> None:
     assert parse_nik("3674-0157-0890-0001").nik == parse_nik("3674015708900001").nik == "3674015708900001"
+
+
+@given(
+    st.sampled_from([*sorted(REGENCIES), "3699", "9974", "0000"]),
+    st.text(alphabet="0123456789", min_size=12, max_size=12),
+)
+def test_validating_a_nik_accepts_exactly_what_parsing_it_accepts(regency: str, rest: str) -> None:
+    """validate_nik's shortcut (for every event's NIK) accepts and refuses exactly what parse_nik does."""
+    nik = regency + rest
+    try:
+        expected: str | NikError = parse_nik(nik).nik
+    except NikError as exc:
+        expected = exc
+    if isinstance(expected, str):
+        assert validate_nik(nik) == expected
+    else:
+        with pytest.raises(NikError, match=re.escape(str(expected))):
+            validate_nik(nik)
+
+
+@pytest.mark.parametrize(
+    "birth",
+    ["290200", "290201", "290204", "290296", "690200", "690201", "300200", "310400", "310500", "400100", "010000"],
+)
+def test_validating_a_nik_judges_birth_dates_as_parsing_it_does(birth: str) -> None:
+    nik = f"367401{birth}0001"
+    try:
+        expected = parse_nik(nik).nik
+    except NikError:
+        with pytest.raises(NikError):
+            validate_nik(nik)
+    else:
+        assert validate_nik(nik) == expected
