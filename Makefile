@@ -49,15 +49,19 @@ lint: venv ## ruff (lint + format check) and mypy on shared/ and every domain/
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy shared $$(ls -d services/*/domain 2>/dev/null)
 
+# The suite runs on PYTEST_WORKERS processes (pytest-xdist; 0: one process): most of its time is spent waiting
+# for Kafka, PostgreSQL and the running systems, not computing. Every test has its own database and topics; the
+# tests of one running system share a worker (tests/conftest.py, docs/testing.md).
+PYTEST_WORKERS ?= 4
 test: venv infra-up browser-deps deploy-tools ## the whole suite: lint, unit, integration, e2e, browser
 	@$(MAKE) --no-print-directory lint
-	@$(BIN)/pytest -q $(PYTEST_ARGS)
+	@$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-unit: venv ## fast tests only (no infrastructure)
 	@$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
 test-integration: venv infra-up
-	@$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
+	@$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup tests/integration $(PYTEST_ARGS)
 
 # Each service runs as an urgent and a bulk process (deploy/local/run.py); REPLICAS=2 runs two of each
 # consumer role (distinct group members, ports + 200 per replica).

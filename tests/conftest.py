@@ -11,9 +11,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from shared.kafka import ensure_topics
 from shared.settings import Settings
@@ -37,12 +40,26 @@ from testkit.system import ARTIFACTS, PBI, RunningSystem, start_system
 # every service process the e2e fixtures start (they inherit the environment).
 os.environ.setdefault("PBI_ENV", "local")
 
+# Hypothesis checks properties, not speed: no per-example deadline and no "too slow" health check, which
+# would fail a test because the machine is busy (the suite runs on several workers beside other work).
+hypothesis_settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("suite")
+
 _SESSION_STARTED = log_scan.now()
+TESTS = Path(__file__).resolve().parent
+
+
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The whole run's service logs (e2e, browser, demo, chaos) hold no whole NIK or phone number, and
-    every line of them is one JSON object."""
+    every line of them is one JSON object. Under pytest-xdist the controller scans once, after every
+    worker has finished (their systems stopped, their spans and dead letters written)."""
+    _remember_durations(session.config)
+    if _is_xdist_worker(session.config):
+        return
     report = log_scan.scan_logs_written_since(_SESSION_STARTED - 1)
     if report:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -51,6 +68,67 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             for path, found in report.items():
                 reporter.write_line(f"{path}: {', '.join(found)}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --- running in parallel (pytest-xdist: `make test` runs `pytest -n 4 --dist loadgroup`) --------------------
+# Every test works in its own database and topic prefix, so any test may run beside any other. What stands on
+# the session's running system (`system`) is grouped so that each group runs on one worker and starts one
+# system there: the end-to-end tests one, the browser tests another, the demo its own (it plays a whole day:
+# alone it runs beside the others, and the others' scans of every table do not read its thousands of rows).
+# Without xdist the marks and the order change nothing. With it the order spreads the work: xdist hands out the
+# groups first, then the other tests in collection order, which this hook sorts by module, longest first (the
+# durations of the last run in this checkout, `.pytest_cache`; before any, by tier), so no long test starts last.
+SYSTEM_GROUPS = {"e2e/test_demo_small.py": "demo-system", "e2e/": "e2e-system", "browser/": "browser-system"}
+WITHOUT_SYSTEM = ("e2e/test_chaos_reduced.py",)  # starts systems of its own
+TIER_SECONDS = {"e2e": 60.0, "browser": 60.0, "integration": 3.0, "unit": 0.05}  # before any run is known
+DURATIONS_KEY = "pbi/durations"
+
+
+def _where(item: pytest.Item) -> str:
+    return Path(item.path).resolve().relative_to(TESTS).as_posix()
+
+
+def system_group(where: str) -> str | None:
+    """The xdist group of the test at `where` (its path under tests/), when it stands on a running system."""
+    if where.startswith(WITHOUT_SYSTEM):
+        return None
+    return next((group for prefix, group in SYSTEM_GROUPS.items() if where.startswith(prefix)), None)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        group = system_group(_where(item))
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+    if not _is_xdist_worker(config):
+        return  # one process: the tiers in their order, the fastest first
+    # A module's tests stay together (its module-scoped fixtures are made once per worker), modules longest first.
+    known: dict[str, float] = config.cache.get(DURATIONS_KEY, {}) if config.cache else {}
+    module_seconds: dict[str, float] = {}
+    for item in items:
+        where = _where(item)
+        seconds = known.get(item.nodeid, TIER_SECONDS.get(where.split("/")[0], 1.0))
+        module_seconds[where] = module_seconds.get(where, 0.0) + seconds
+    items.sort(key=lambda item: -module_seconds[_where(item)])  # stable: a module's own order is kept
+
+
+_durations: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Setup, call and teardown of every test (on the controller too: xdist hands it the workers' reports)."""
+    nodeid = report.nodeid
+    if nodeid.rfind("@") > nodeid.rfind("]"):  # xdist's group suffix (loadgroup), as xdist itself splits it
+        nodeid = nodeid[: nodeid.rfind("@")]
+    _durations[nodeid] = _durations.get(nodeid, 0.0) + report.duration
+
+
+def _remember_durations(config: pytest.Config) -> None:
+    if _is_xdist_worker(config) or not config.cache or not _durations:
+        return
+    known: dict[str, float] = config.cache.get(DURATIONS_KEY, {})
+    config.cache.set(DURATIONS_KEY, {**known, **{k: round(v, 2) for k, v in _durations.items()}})
 
 
 # --- infrastructure and per-test isolation ---------------------------------------------------------------
