@@ -27,7 +27,7 @@ from typing import Any
 from aiokafka.structs import ConsumerRecord
 from pydantic import TypeAdapter
 
-from services.intake import bulk
+from services.intake import bulk, bulk_worker
 from shared import events as shared_events
 from shared import kafka, messaging, nik, phone
 from shared.topics import PARTICIPANT_EVENTS
@@ -57,6 +57,14 @@ def _best(fn: Callable[[], Any]) -> tuple[float, Any]:
     return min(t for t, _ in runs), runs[0][1]
 
 
+def _prepare(raw: bytes) -> Any:
+    """What the bulk worker does with a POST's bytes (before 2026-11-30 15:00 the function was bulk.prepare,
+    given the key's scopes: kept so that the bench measures an older checkout too)."""
+    if hasattr(bulk, "prepare"):
+        return bulk.prepare(raw, False, SOURCE, SCOPES)
+    return bulk_worker.prepare(raw, False, SOURCE, bulk.forbidden_types(SCOPES))
+
+
 def bodies_of(n: int) -> list[bytes]:
     wave = wave_events(n, seed=7)
     return [json.dumps({"events": wave[i : i + BATCH]}).encode() for i in range(0, n, BATCH)]
@@ -70,8 +78,8 @@ def intake(bodies: list[bytes]) -> list[bytes]:
     def run() -> list[Any]:
         out = []
         for raw in bodies:
-            prepared = bulk.prepare(raw, False, SOURCE, SCOPES)
-            assert isinstance(prepared, bulk.Prepared), prepared
+            prepared = _prepare(raw)
+            assert type(prepared).__name__ == "Prepared", prepared
             out.append(prepared)
         return out
 
@@ -88,7 +96,7 @@ def intake(bodies: list[bytes]) -> list[bytes]:
     build, _ = _best(records)
     tracemalloc.start()
     _fresh_caches()
-    bulk.prepare(bodies[0], False, SOURCE, SCOPES)
+    _prepare(bodies[0])
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.intake.bulk import BatchForbidden, BulkWorkerUnavailable
 from services.intake.domain.idempotency import body_hash, request_id_for, sla_state
-from services.intake.events_body import decode_body, event_types, parse_events
+from services.intake.events_body import InvalidBody, decode_body, event_types, parse_events
 from services.intake.events_openapi import EVENTS_BODY
 from services.intake.metrics import PUBLISHED
 from services.intake.publisher import BrokerUnavailable, PublishOutcomeUnknown
@@ -178,6 +178,15 @@ def _unavailable_is_503() -> Iterator[None]:
         raise HTTPException(503, str(exc), headers={"Retry-After": "5"})
 
 
+@contextmanager
+def _invalid_is_422() -> Iterator[None]:
+    """A bad body (events_body.InvalidBody): FastAPI's 422, naming each bad field."""
+    try:
+        yield
+    except InvalidBody as exc:
+        raise RequestValidationError(exc.errors()) from None
+
+
 async def _publish(request: Request, topic: str, events: list) -> None:  # type: ignore[type-arg]
     with _unavailable_is_503():
         await request.app.state.publisher.publish(topic, events)
@@ -219,12 +228,14 @@ async def post_events(
     raw = await request.body()
     if len(raw) > WORKER_BODY_BYTES:
         return await _post_big_batch(request, raw, principal, idempotency_key)
-    body = decode_body(raw)
+    with _invalid_is_422():
+        body = decode_body(raw)
     _check_event_scopes(principal, body)
     async with idempotent(request, principal, idempotency_key, body) as slot:
         if slot.replay:
             return slot.replay
-        events = parse_events(body, source=principal.source)
+        with _invalid_is_422():
+            events = parse_events(body, source=principal.source)
         await _publish(request, PARTICIPANT_EVENTS.name, events)
         slot.response = EventsAccepted(accepted=len(events), event_ids=[e.event_id for e in events])
         return slot.response

@@ -27,61 +27,18 @@ from typing import Any
 import structlog
 from fastapi.exceptions import RequestValidationError
 
-from services.intake.domain.idempotency import body_hash
-from services.intake.events_body import decode_body, encode_events, event_types, parse_events
+from services.intake.bulk_worker import Batch, Forbidden, Invalid
 from shared.auth import forbidden_event_types
+from shared.auth.scopes import EVENT_SCOPES
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A valid batch, ready to send: (value, key, event type) per event, in order."""
-
-    records: list[tuple[bytes, bytes, bytes]]
-    event_ids: list[str]
-    digest: str | None  # the body's fingerprint for Idempotency-Key, when asked for
-
-
-@dataclass(frozen=True)
-class Invalid:
-    errors: list[dict[str, Any]]  # as RequestValidationError has them: loc, msg, type
-
-
-@dataclass(frozen=True)
-class Forbidden:
-    event_types: list[str]  # the key may not post these (403)
-
-
-@dataclass(frozen=True)
-class Batch:
-    """What the HTTP process gets back for a valid batch (its records stay in the worker)."""
-
-    job: int
-    event_ids: list[str]
-    digest: str | None
-
-
-def prepare(
-    raw: bytes, with_digest: bool, source: str | None = None, scopes: frozenset[str] | None = None
-) -> Prepared | Invalid | Forbidden:
-    """Runs in the worker: everything CPU-heavy about a batch, nothing that does I/O. With `scopes`,
-    a type the key may not post refuses the batch (403) before it is validated, as for a small one."""
-    try:
-        body = decode_body(raw)
-        if scopes is not None and (forbidden := forbidden_event_types(scopes, event_types(body))):
-            return Forbidden(forbidden)
-        events = parse_events(body, source)
-    except RequestValidationError as exc:
-        return Invalid(
-            [{"loc": tuple(e["loc"]), "msg": str(e.get("msg", "")), "type": e.get("type")} for e in exc.errors()]
-        )
-    return Prepared(
-        encode_events(events),
-        [str(e.event_id) for e in events],
-        body_hash(body) if with_digest else None,
-    )
+def forbidden_types(scopes: frozenset[str]) -> frozenset[str]:
+    """The event types a key with `scopes` may not post: the worker refuses a batch naming one (403),
+    without importing the keys' module (and its database) to ask."""
+    return frozenset(forbidden_event_types(scopes, EVENT_SCOPES))
 
 
 class BulkWorkerUnavailable(Exception):
@@ -189,7 +146,8 @@ class BulkWorker:
     ) -> Batch:
         """Decoded, checked and validated in the worker: 403 (BatchForbidden) or 422 for the whole batch."""
         job = next(self._jobs)
-        result = await self._call(job, "prepare", job, raw, with_digest, source, scopes)
+        forbidden = forbidden_types(scopes) if scopes is not None else frozenset()
+        result = await self._call(job, "prepare", job, raw, with_digest, source, forbidden)
         if isinstance(result, Invalid):
             raise RequestValidationError(result.errors)
         if isinstance(result, Forbidden):

@@ -5,6 +5,8 @@ Records, headers and producers are shared.messaging's."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from services.intake.events_body import encode_events
 from services.intake.metrics import PUBLISHED
 from shared.events import Event
@@ -12,7 +14,7 @@ from shared.messaging import DirectPublisher, PublishFailed, Record, encoded_rec
 from shared.settings import Settings
 
 PUBLISH_TIMEOUT_S = 10.0
-TUNING = {
+TUNING: dict[str, Any] = {
     "linger_ms": 2,
     "request_timeout_ms": 8000,
     "max_batch_size": 512 * 1024,

@@ -10,7 +10,8 @@ import signal
 import pytest
 from fastapi.exceptions import RequestValidationError
 
-from services.intake.bulk import BulkWorker, BulkWorkerUnavailable, Forbidden, Invalid, Prepared, prepare
+from services.intake.bulk import BulkWorker, BulkWorkerUnavailable, forbidden_types
+from services.intake.bulk_worker import Forbidden, Invalid, Prepared, prepare
 from services.intake.domain.idempotency import body_hash
 from services.intake.events_body import parse_events
 from shared.settings import Settings
@@ -50,7 +51,8 @@ def test_errors_name_the_event_and_field_like_the_event_loop_does() -> None:
 def test_a_key_without_the_scope_of_a_type_in_the_batch_is_refused_before_validation() -> None:
     body = batch(250)
     body["events"][7] = {"type": "participant.death_reported", "nik": "bad"}  # forbidden wins over invalid
-    refused = prepare(json.dumps(body).encode(), with_digest=False, scopes=frozenset({"events:deactivations"}))
+    forbidden = forbidden_types(frozenset({"events:deactivations"}))
+    refused = prepare(json.dumps(body).encode(), with_digest=False, forbidden=forbidden)
     assert refused == Forbidden(["participant.death_reported"])
 
 

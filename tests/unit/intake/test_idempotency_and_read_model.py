@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.intake.domain.idempotency import body_hash, event_id_for, import_event_id, sla_state
+from services.intake.domain.idempotency import body_hash, event_id_for, event_id_text, import_event_id, sla_state
 from services.intake.domain.read_model import (
     furthest_sla,
     in_rounds,
@@ -163,3 +164,18 @@ def test_furthest_sla_only_moves_forward_whatever_the_order() -> None:
     states = [("a", SlaState.WARNING), ("a", SlaState.OK), ("b", SlaState.MET), ("b", SlaState.BREACHED)]
     assert furthest_sla(states) == {"a": SlaState.WARNING, "b": SlaState.BREACHED}
     assert furthest_sla(list(reversed(states))) == furthest_sla(states)
+
+
+SCALARS = st.none() | st.booleans() | st.integers() | st.text()
+JSON_VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner))
+
+
+@given(st.dictionaries(st.text(), JSON_VALUES), st.sampled_from([None, "", "given"]))
+def test_an_event_id_as_text_is_the_uuid5_of_its_content(event: dict, given_id: str | None) -> None:  # type: ignore[type-arg]
+    """A batch derives its ids as text without UUID objects: the very same ids (a resend must keep its id)."""
+    if given_id is not None:
+        event = {**event, "event_id": given_id}
+    assert event_id_text(event) == str(event_id_for(event))
+    content = {k: v for k, v in event.items() if k != "event_id"}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert event_id_for(event) == uuid.uuid5(uuid.UUID("3b8d0f7e-2c64-4c1f-a6f2-0e6b1f2d9a45"), canonical)

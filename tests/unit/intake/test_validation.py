@@ -6,16 +6,15 @@ import json
 import uuid
 
 import pytest
-from fastapi.exceptions import RequestValidationError
 
 from services.intake.api import EmergencyBody, ReactivationBody
-from services.intake.events_body import MAX_BATCH, VALIDATE_CHUNK, parse_events
+from services.intake.events_body import MAX_BATCH, VALIDATE_CHUNK, InvalidBody, parse_events
 from shared.events import DesilUpdated, ParticipantDeactivated
 from testkit.bodies import deactivation
 from testkit.events import NIK
 
 
-def locs(exc: pytest.ExceptionInfo[RequestValidationError]) -> list[tuple]:
+def locs(exc: pytest.ExceptionInfo[InvalidBody]) -> list[tuple]:
     return [tuple(e["loc"]) for e in exc.value.errors()]
 
 
@@ -54,7 +53,7 @@ def test_every_bad_event_of_a_batch_is_named_by_index_and_field() -> None:
             deactivation(occurred_at="yesterday"),
         ]
     }
-    with pytest.raises(RequestValidationError) as exc:
+    with pytest.raises(InvalidBody) as exc:
         parse_events(batch)
     found = locs(exc)
     assert ("body", "events", 1, "participant.deactivated", "reason") in found
@@ -68,7 +67,7 @@ def test_a_big_batch_is_validated_in_chunks_and_errors_still_count_from_the_firs
     good = [deactivation(nik=f"3674015708{900000 + i + 1:06d}") for i in range(size)]
     assert [e.nik for e in parse_events({"events": good})] == [e["nik"] for e in good]
     bad = [*good[: VALIDATE_CHUNK * 2 + 5], deactivation(reason=""), *good[VALIDATE_CHUNK * 2 + 5 :]]
-    with pytest.raises(RequestValidationError) as exc:
+    with pytest.raises(InvalidBody) as exc:
         parse_events({"events": bad})
     assert locs(exc) == [("body", "events", VALIDATE_CHUNK * 2 + 5, "participant.deactivated", "reason")]
 
@@ -93,7 +92,7 @@ def test_unknown_reasons_and_unusable_numbers_do_not_refuse_a_wave() -> None:
 
 def test_validation_errors_never_echo_what_was_sent() -> None:
     sent = {"reason": 4711, "deactivated_on": "2026-13-45", "occurred_at": "kemarin sore", "funding": "APBX"}
-    with pytest.raises(RequestValidationError) as exc:
+    with pytest.raises(InvalidBody) as exc:
         parse_events({"events": [deactivation(nik="3674015708900000", **sent)]})
     text = json.dumps(exc.value.errors(), default=str)
     assert len(locs(exc)) == 5
@@ -101,7 +100,7 @@ def test_validation_errors_never_echo_what_was_sent() -> None:
 
 
 def test_a_single_bad_event_is_named_without_index() -> None:
-    with pytest.raises(RequestValidationError) as exc:
+    with pytest.raises(InvalidBody) as exc:
         parse_events(deactivation(deactivated_on="2026-13-01"))
     assert ("body", "participant.deactivated", "deactivated_on") in locs(exc)
 
@@ -112,19 +111,19 @@ def test_a_single_bad_event_is_named_without_index() -> None:
     ids=["empty", "not-a-list", "too-many"],
 )
 def test_batch_shape_limits(body: dict) -> None:
-    with pytest.raises(RequestValidationError) as exc:
+    with pytest.raises(InvalidBody) as exc:
         parse_events(body)
     assert locs(exc) == [("body", "events")]
 
 
 def test_fields_next_to_events_are_refused() -> None:
-    with pytest.raises(RequestValidationError) as exc:
+    with pytest.raises(InvalidBody) as exc:
         parse_events({"events": [deactivation()], "extra": 1})
     assert locs(exc) == [("body", "extra")]
 
 
 def test_unknown_event_type_is_refused() -> None:
-    with pytest.raises(RequestValidationError):
+    with pytest.raises(InvalidBody):
         parse_events({**deactivation(), "type": "participant.teleported"})
 
 
