@@ -2,10 +2,21 @@
 alone (no Kafka, no database): what issue 20's "intake and decoding" work changes.
 
     .venv/bin/python -m bench.decode [N] [--profile intake|decode]
+    PBI_ENV=local .venv/bin/python -m bench.decode [N] --kafka    # + the worker's publishing, on Kafka
+    PBI_ENV=local .venv/bin/python -m bench.decode [N] --http     # + intake's whole POST, with its worker
 
 - intake: `services.intake.bulk.prepare` on 5,000-event bodies of the wave (what the bulk worker does
   with a POST's bytes: parse, scope check, stamp, validate, encode), then the records the worker hands
   its producer; CPU ms per event and the Python heap's peak (tracemalloc) for one body.
+- publish (--kafka): the prepared batches published to a throwaway topic (12 partitions, like the wave's)
+  in one Kafka transaction each, by the worker's publisher (bulk_worker.Worker.publisher's class) and,
+  to compare, by a DirectPublisher (a `send` per record); CPU ms per event of this process (the
+  producer's loop included), alternately, best of REPEAT.
+- http (--http): intake's app in this process (a throwaway database and topic prefix, the ASGI transport)
+  takes the N events as POST /v1/events bodies of 5,000, two in flight as bench.run posts them; CPU ms per
+  event of this process (the HTTP side, the client's small share included) and of the bulk worker
+  (parse, validate, publish), and their peak RSS together (sampled every 50 ms, as bench.run adds them;
+  this process also holds the bench's bodies) and the worker's alone.
 - decode: the records intake published, decoded as each consumer does (`shared.kafka._process`'s loop:
   `decode_record` with the topic's adapter): eligibility's `participant_event_adapter`, the registry's and
   the notifier's `any_event_adapter`. The NIK and phone caches are emptied first: a consumer process meets
@@ -107,6 +118,125 @@ def intake(bodies: list[bytes]) -> list[bytes]:
     return values
 
 
+def publish(bodies: list[bytes]) -> None:
+    import asyncio
+    import uuid
+
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from services.intake import publisher
+    from shared.settings import Settings
+
+    settings = Settings()
+    prepared = [_prepare(raw) for raw in bodies]
+    n = sum(len(p.records) for p in prepared)
+    headers = messaging.wire_headers({"x-correlation-id": "bench"})
+    kinds = {"per record (DirectPublisher)": messaging.DirectPublisher}
+    if hasattr(publisher, "BatchTransactions"):
+        kinds["record batches (BatchTransactions)"] = publisher.BatchTransactions
+
+    async def run() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        await admin.start()
+        topic = f"bench-decode-{uuid.uuid4().hex[:8]}"
+        await admin.create_topics([NewTopic(topic, PARTICIPANT_EVENTS.partitions, 1)])
+        try:
+            producers = {
+                name: cls.for_settings(settings, transactional="bench", timeout_s=60, **publisher.TUNING)
+                for name, cls in kinds.items()
+            }
+            for p in producers.values():  # started, and one transaction done, before measuring
+                await p.publish([messaging.Record(topic, b"{}", b"warm", headers)])
+            best = dict.fromkeys(producers, float("inf"))
+            for _ in range(REPEAT):
+                for name, producer in producers.items():
+                    gc.collect()
+                    start = time.process_time()
+                    for batch in prepared:
+                        records = [
+                            messaging.Record(topic, v, k, [(messaging.EVENT_TYPE, kind), *headers])
+                            for v, k, kind in batch.records
+                        ]
+                        await producer.publish(records)
+                    best[name] = min(best[name], time.process_time() - start)
+            for name, seconds in best.items():
+                print(f"publish {name}: {seconds / n * 1000:.4f} CPU ms/event ({n:,} events, one transaction per body)")
+            for p in producers.values():
+                await p.stop()
+        finally:
+            await admin.delete_topics([topic])
+            await admin.close()
+
+    asyncio.run(run())
+
+
+def http(bodies: list[bytes]) -> None:
+    import asyncio
+    import threading
+    import uuid
+
+    import httpx
+    import psutil
+
+    from services.intake.app import create_app
+    from shared.kafka import ensure_topics
+    from shared.settings import IntakeSettings, Settings
+    from testkit.infra import LOCAL_DATABASE, LOCAL_KAFKA, create_database, drop_database
+
+    n = sum(b.count(b'"nik"') for b in bodies)
+    me = psutil.Process()
+
+    async def run() -> None:
+        name = f"pbi_b_{uuid.uuid4().hex[:12]}"
+        url = await create_database(LOCAL_DATABASE, name)
+        prefix = f"b{uuid.uuid4().hex[:8]}."
+        settings = Settings(kafka_bootstrap_servers=LOCAL_KAFKA, database_url=url, topic_prefix=prefix, log_json=False)
+        try:
+            await ensure_topics(settings)
+            app = create_app(IntakeSettings(**settings.model_dump()))
+            async with app.router.lifespan_context(app):
+                key = await app.state.api_keys.issue("bench", ["events:write"])
+                headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://intake", timeout=120) as client:
+                    warm = await client.post("/v1/events", content=bodies[0], headers=headers)  # starts the worker
+                    assert warm.status_code == 202, warm.text[:300]
+                    [pid] = app.state.bulk.pids()
+                    worker = psutil.Process(pid)
+                    peak, done = [0.0, 0.0], threading.Event()
+
+                    def sample() -> None:
+                        while not done.is_set():
+                            rss = worker.memory_info().rss / 2**20
+                            peak[0] = max(peak[0], rss + me.memory_info().rss / 2**20)
+                            peak[1] = max(peak[1], rss)
+                            done.wait(0.05)
+
+                    sampler = threading.Thread(target=sample, daemon=True)
+                    sampler.start()
+                    cpu0, wcpu0 = sum(me.cpu_times()[:2]), sum(worker.cpu_times()[:2])
+                    gate = asyncio.Semaphore(2)
+
+                    async def post(body: bytes) -> None:
+                        async with gate:
+                            r = await client.post("/v1/events", content=body, headers=headers)
+                            assert r.status_code == 202, r.text[:300]
+
+                    await asyncio.gather(*(post(b) for b in bodies))
+                    cpu, wcpu = sum(me.cpu_times()[:2]) - cpu0, sum(worker.cpu_times()[:2]) - wcpu0
+                    done.set()
+                    sampler.join()
+            print(
+                f"http: intake's process {cpu / n * 1000:.4f} + its worker {wcpu / n * 1000:.4f} = "
+                f"{(cpu + wcpu) / n * 1000:.4f} CPU ms/event ({n:,} events in bodies of {BATCH:,}, two in flight); "
+                f"peak RSS together {peak[0]:.0f} MB, the worker's {peak[1]:.0f} MB"
+            )
+        finally:
+            await drop_database(LOCAL_DATABASE, name)
+
+    asyncio.run(run())
+
+
 def decode(values: list[bytes]) -> None:
     records = [
         ConsumerRecord("pbi." + PARTICIPANT_EVENTS.name, 0, i, 0, 0, None, v, None, len(v), 0, [])
@@ -144,7 +274,13 @@ def main() -> None:
         profiler.stop()
         print(profiler.output_text(unicode=False, color=False, show_all=False))
         return
-    decode(intake(bodies))
+    if "--http" in sys.argv:
+        http(bodies)
+        return
+    values = intake(bodies)
+    if "--kafka" in sys.argv:
+        publish(bodies)
+    decode(values)
 
 
 if __name__ == "__main__":

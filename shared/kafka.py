@@ -149,7 +149,9 @@ def decode_record(record: ConsumerRecord, adapter: TypeAdapter[T]) -> T:
     if record.value is None:
         raise PoisonRecord("empty record value (tombstone) on a topic that carries events")
     try:
-        return adapter.validate_json(record.value)  # parse and validate in one pass (pydantic-core)
+        # Parse and validate in one pass, straight to pydantic-core (TypeAdapter.validate_json's own
+        # argument checks were 4% of decoding a wave event).
+        return adapter.validator.validate_json(record.value)
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
         if errors and errors[0]["type"] == "json_invalid":
