@@ -103,6 +103,18 @@ def test_a_contact_number_is_sorted_never_refused(sent: object, phone: str, stat
     assert (event.phone, event.phone_status, event.unusable_phone) == (phone, status, kept)
 
 
+def test_an_odd_fact_with_a_bad_field_is_refused_for_that_field_alone() -> None:
+    """The event is validated as it came first, then once more with its reason and number sorted: the
+    error names only what is really wrong, never the reason or number that were kept."""
+    with pytest.raises(ValidationError) as exc:
+        deactivated(reason="PINDAH_SEGMEN", phone="0215551234", deactivated_on="2025-13-01")
+    assert [e["loc"] for e in exc.value.errors()] == [("participant.deactivated", "deactivated_on")]
+    raw = {**BASE, "type": "participant.deactivated", "deactivated_on": "2025-06-01", "reason": "BORED", "phone": "-"}
+    event = decode_record(record(json.dumps(raw).encode()), any_event_adapter)  # as consumers decode it
+    assert isinstance(event, ParticipantDeactivated)
+    assert (event.reason, event.source_reason, event.phone, event.phone_status) == ("OTHER", "BORED", None, "INVALID")
+
+
 def test_events_without_the_new_fields_still_decode() -> None:
     old = {**BASE, "type": "participant.deactivated", "deactivated_on": "2025-06-01", "reason": "DECEASED"}
     event = any_event_adapter.validate_json(json.dumps(old))
