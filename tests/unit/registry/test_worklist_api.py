@@ -80,14 +80,18 @@ def test_a_cursor_given_before_the_order_parameter_is_newest_due_s() -> None:
         decode_cursor(old, WorklistOrder.OLDEST_DUE)
 
 
+# A fixed id: pytest-xdist's workers must collect the same parameters (a random one differs per worker).
+CURSOR_ITEM = uuid.UUID("81011b04-2d98-4b5c-8f72-f9f0c69666e0")
+
+
 @pytest.mark.parametrize(
     "bad",
     [
         "x",
         "!!!",
         "bm90LWEtY3Vyc29y",
-        encode_cursor({"due_at": None, "item_id": uuid.uuid4()})[:-3],
-        base64.urlsafe_b64encode(f"|{uuid.uuid4()}|newest|x".encode()).decode(),
+        encode_cursor({"due_at": None, "item_id": CURSOR_ITEM})[:-3],
+        base64.urlsafe_b64encode(f"|{CURSOR_ITEM}|newest|x".encode()).decode(),
     ],
 )
 def test_a_made_up_cursor_is_a_422(bad: str) -> None:
