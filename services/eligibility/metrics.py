@@ -31,12 +31,14 @@ def count_decisions(decided: list[tuple[str, Any, float]]) -> None:
     rolled-back batch counts nothing. Aggregated first: a batch holds hundreds."""
     by_path: Counter_[tuple[str, str]] = Counter_()
     by_reason: Counter_[tuple[str, str]] = Counter_()
+    latencies: dict[str, Any] = {}  # path -> its histogram child, looked up once per batch
     for path, decision, latency_s in decided:
         outcome = decision.outcome.value
         by_path[outcome, path] += 1
         for reason in decision.reasons:
             by_reason[outcome, reason.value] += 1
-        LATENCY.labels(path).observe(max(0.0, latency_s))
+        latency = latencies.get(path) or latencies.setdefault(path, LATENCY.labels(path))
+        latency.observe(max(0.0, latency_s))
     for (outcome, path), n in by_path.items():
         DECISIONS.labels(outcome, path).inc(n)
     for (outcome, reason), n in by_reason.items():

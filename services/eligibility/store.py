@@ -36,14 +36,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
+from services.eligibility.domain.outgoing import Encoded
 from services.eligibility.domain.records import AppealRecord, Changes, People, Person, RequestRecord, TimerRecord
 from services.eligibility.domain.rules import Facts
 from shared.db import any_of, bulk_insert, upsert_clause
 from shared.errors import TransientError
 from shared.events import AppealRequested, Event, ReactivationRequested
 from shared.inbox import claim_events
-from shared.outbox import add_to_outbox, outbox_row, outbox_table
+from shared.messaging import event_headers
+from shared.outbox import add_to_outbox, outbox_bundle, outbox_table
 from shared.privacy import CONTACT_FIELDS, erased_among, erasures_table, mark_erased
+from shared.topics import TopicSpec
 from shared.uow import SessionUnit
 
 E = TypeVar("E", bound=Event)
@@ -147,10 +150,11 @@ class Timer(SQLModel, table=True):
     data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-outbox = outbox_table(MetaData(), SCHEMA)
-# The emergency path asks whether a person still has events waiting to be relayed (waiting_in_outbox)
-# in every transaction: without an index that scans the outbox, which grows while Kafka is away.
-Index("ix_eligibility_outbox_key", outbox.c.key)
+# A batch's events of one topic are one outbox row (shared.outbox.outbox_bundle; migration 0008), with the
+# NIKs of its records (`niks`): the emergency path asks whether a person still has events waiting to be
+# relayed (waiting_in_outbox) in every transaction.
+outbox = outbox_table(MetaData(), SCHEMA, bundles=True)
+outbox.append_column(Column("niks", ARRAY(String), nullable=True))
 TABLES = [
     FactsRow.__table__,
     RequestRow.__table__,
@@ -182,15 +186,23 @@ _DECIDE = text(
 )
 # The statements every emergency's transaction runs, written once: building a select with any_of and its
 # cache key on each call was a good part of an urgent transaction's CPU (one emergency at a time).
-_LOCK = text(f"select * from {SCHEMA}.facts where nik = any(:niks) order by nik for update").bindparams(
+# A person's columns in Facts' order, then the number: each row read becomes Facts(*row[:-1]) (no mapping).
+_PERSON = ", ".join([*FACT_FIELDS, "phone"])
+_LOCK = text(f"select {_PERSON} from {SCHEMA}.facts where nik = any(:niks) order by nik for update").bindparams(
     bindparam("niks", type_=ARRAY(String))
 )
 _ON_RECORD = text(f"select request_id from {SCHEMA}.requests where request_id = any(:ids)").bindparams(
     bindparam("ids", type_=ARRAY(Uuid))
 )
-_WAITING = text(f"select 1 from {SCHEMA}.outbox where key = any(:keys) limit 1").bindparams(
-    bindparam("keys", type_=ARRAY(LargeBinary))
-)
+# Whether an event of these people waits in the outbox: rows are bundles, a handful while the relay keeps up,
+# so the waiting ones are read without an index, at most MOST_WAITING of them; more than that (Kafka away
+# a while) counts as waiting: the emergency then goes out in order, by the relay. (`key`: a row of one
+# event, from before migration 0008.)
+MOST_WAITING = 500
+_WAITING = text(
+    "select coalesce(bool_or(key = any(:keys) or niks && :niks), false) or count(*) > :most "
+    f"from (select key, niks from {SCHEMA}.outbox limit :most + 1) as w"
+).bindparams(bindparam("keys", type_=ARRAY(LargeBinary)), bindparam("niks", type_=ARRAY(String)))
 _STOP_TIMERS = text(f"delete from {SCHEMA}.timers where subject = any(:subjects) and fired_at is null").bindparams(
     bindparam("subjects", type_=ARRAY(String))
 )
@@ -265,9 +277,35 @@ async def apply_changes(uow: UnitOfWork, changes: Changes, prefix: str) -> list[
     await uow.stop_timers(changes.stopped)
     await uow.schedule(changes.timers)
     await uow.set_next_reminders(changes.next_reminders)
-    rows = [outbox_row(prefix + topic.name, event, cause=cause) for topic, event, cause in changes.events]
+    rows = outbox_rows(prefix, changes.events)
     await uow.add_to_outbox(rows)
     return rows
+
+
+def outbox_rows(
+    prefix: str, events: Iterable[tuple[TopicSpec, Event | Encoded, uuid.UUID | None]]
+) -> list[dict[str, Any]]:
+    """A batch's outgoing events as one outbox row per topic (shared.outbox.outbox_bundle), in their order,
+    each record as shared.outbox.outbox_row would make it (key the NIK, the event's JSON, the headers of
+    shared.messaging with the cause's correlation id); `niks`: the people the row holds events of."""
+    by_topic: dict[str, list[tuple[Event | Encoded, uuid.UUID | None]]] = {}
+    for spec, event, cause in events:
+        by_topic.setdefault(prefix + spec.name, []).append((event, cause))
+    rows = []
+    for topic, items in by_topic.items():
+        records = [(e.nik.encode(), _json(e), event_headers(_type(e), cause=cause)) for e, cause in items]
+        row = outbox_bundle(topic, records, event_id=items[0][0].event_id)
+        row["niks"] = list(dict.fromkeys(e.nik for e, _ in items))
+        rows.append(row)
+    return rows
+
+
+def _json(event: Event | Encoded) -> bytes:
+    return event.json if isinstance(event, Encoded) else event.model_dump_json().encode()
+
+
+def _type(event: Event | Encoded) -> str:
+    return event.type if isinstance(event, Encoded) else getattr(event, "type", "")
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------------
@@ -305,7 +343,8 @@ class PgUnitOfWork(SessionUnit):
         return known
 
     async def due_reminders(self, now: dt.datetime, limit: int) -> People:
-        stmt = select(F).where(F.c.next_reminder_at <= now).order_by(F.c.next_reminder_at).limit(limit)
+        stmt = select(*(F.c[k] for k in [*FACT_FIELDS, "phone"])).where(F.c.next_reminder_at <= now)
+        stmt = stmt.order_by(F.c.next_reminder_at).limit(limit)
         due = _people(await self._run(stmt.with_for_update(skip_locked=True)))
         self._loaded |= due.keys()
         return due
@@ -408,8 +447,8 @@ class PgUnitOfWork(SessionUnit):
         await add_to_outbox(self.session, outbox, rows)
 
     async def waiting_in_outbox(self, niks: set[str]) -> bool:
-        found = await self._run(_WAITING, {"keys": [n.encode() for n in niks]})
-        return found.first() is not None
+        params = {"keys": [n.encode() for n in niks], "niks": list(niks), "most": MOST_WAITING}
+        return bool((await self._run(_WAITING, params)).scalar())
 
     async def erased_among(self, niks: set[str]) -> dict[str, dt.datetime]:
         return await erased_among(self.session, ERASURES, niks)
@@ -424,7 +463,8 @@ class PgUnitOfWork(SessionUnit):
 
 
 def _people(result: Any) -> People:
-    return {r["nik"]: (Facts(**{k: r[k] for k in FACT_FIELDS}), r["phone"]) for r in result.mappings()}
+    """Rows of the person's columns (_PERSON) as People."""
+    return {row[0]: (Facts(*row[:-1]), row[-1]) for row in result.all()}
 
 
 def _person_row(person: Person) -> dict[str, Any]:

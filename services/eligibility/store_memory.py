@@ -157,8 +157,7 @@ class MemoryUnitOfWork(CopyUnit[MemoryStore]):
         self.work.outbox.extend(r for r in rows if r["event_id"] not in known)  # event_id is unique
 
     async def waiting_in_outbox(self, niks: set[str]) -> bool:
-        keys = {n.encode() for n in niks}
-        return any(r["key"] in keys for r in self.work.outbox)
+        return any(not niks.isdisjoint(r["niks"]) for r in self.work.outbox)  # every row a bundle (outbox_rows)
 
     async def erased_among(self, niks: set[str]) -> dict[str, dt.datetime]:
         return {nik: at for nik, at in self.work.erasures.items() if nik in niks}

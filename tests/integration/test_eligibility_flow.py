@@ -253,22 +253,3 @@ async def test_a_redecision_is_stamped_after_the_decision_it_replaces(settings: 
     await engine.dispose()
     assert approved.outcome is Outcome.APPROVED
     assert approved.decided_at > pending_at and approved.occurred_at > pending_at
-
-
-async def test_the_lane_finds_a_persons_waiting_events_by_index(settings: Settings) -> None:
-    """waiting_in_outbox runs in every emergency transaction; after a Kafka outage the outbox holds
-    thousands of rows, and a scan of them all would sit on the emergency path."""
-    from sqlalchemy import text
-
-    async with running(create_app(eligibility_settings(settings))):
-        engine = make_engine(settings)
-        async with engine.connect() as conn:
-            await conn.execute(text("set enable_seqscan = off"))  # the planner's choice on an empty table
-            plan = (
-                await conn.execute(
-                    text("explain select id from eligibility.outbox where key = any(cast(:k as bytea[])) limit 1"),
-                    {"k": [NIK.encode()]},
-                )
-            ).scalars()
-            assert any("ix_eligibility_outbox_key" in line for line in plan)
-        await engine.dispose()

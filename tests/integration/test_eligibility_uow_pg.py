@@ -5,6 +5,7 @@ in memory in tests/unit/eligibility/test_handlers_uow.py; a difference between t
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,10 +13,13 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from services.eligibility.domain.outgoing import decision_event
 from services.eligibility.domain.records import RequestRecord
+from services.eligibility.domain.rules import Decision
 from services.eligibility.store import (
     _EMPTY_FACTS,
     MIGRATIONS,
+    MOST_WAITING,
     PROCESSED,
     SCHEMA,
     F,
@@ -24,11 +28,23 @@ from services.eligibility.store import (
     T,
     _request_row,
     outbox,
+    outbox_rows,
 )
 from shared.db import bulk_insert, make_sessions, migrate
 from shared.enums import Outcome
+from shared.events import ReactivationDecided
+from shared.topics import DECISIONS
 from testkit.polling import eventually
-from tests.unit.eligibility.handler_cases import DEACTIVATED_ON, NIK, T0, HandlerCases, World, deactivated, emergency
+from tests.unit.eligibility.handler_cases import (
+    DEACTIVATED_ON,
+    NIK,
+    OTHER,
+    T0,
+    HandlerCases,
+    World,
+    deactivated,
+    emergency,
+)
 
 
 class PgBackend:
@@ -93,3 +109,22 @@ async def _someone_waits_for_a_lock(engine: AsyncEngine) -> bool:
             )
         )
     return bool(waiting)
+
+
+async def test_an_outbox_far_behind_counts_as_waiting_for_everyone(backend: PgBackend) -> None:
+    """The emergency path reads the waiting rows without an index (bundles: a handful while the relay keeps
+    up); after a long Kafka outage it reads no more than MOST_WAITING of them, and answers "waiting": the
+    emergency goes out in order, by the relay, instead of an ever longer scan in every transaction."""
+    event = _decided(OTHER)
+    rows = outbox_rows("t.", [(DECISIONS, event, None)])
+    async with backend.uow() as uow:
+        await uow.add_to_outbox(rows)
+        assert await uow.waiting_in_outbox({OTHER}) and not await uow.waiting_in_outbox({NIK})
+    many = [{**row, "event_id": uuid.uuid4()} for row in rows for _ in range(MOST_WAITING)]
+    async with backend.uow() as uow:
+        await uow.add_to_outbox(many)
+        assert await uow.waiting_in_outbox({NIK})
+
+
+def _decided(nik: str) -> ReactivationDecided:
+    return decision_event(emergency(nik=nik), Decision(Outcome.PENDING, (), (), "test", None), T0)

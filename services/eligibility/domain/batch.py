@@ -191,8 +191,10 @@ class Batch:
             self.people[request.nik] = (reactivate(facts, at), phone)
         subject = str(request.request_id)
         if decision.outcome in FINAL:  # the clock stops: no WARNING/BREACHED after MET or CLOSED
-            self.changes.stopped.add(subject)
-            self.changes.timers = [t for t in self.changes.timers if t["subject"] != subject]
+            if not first:  # (a request decided for the first time has no timers on record)
+                self.changes.stopped.add(subject)
+            if self.changes.timers:
+                self.changes.timers = [t for t in self.changes.timers if t["subject"] != subject]
         else:  # still PENDING, for other reasons: timers it now needs (existing ones are kept)
             self.changes.timers.extend(request_timers(as_request(request), decision, self.policy))
 

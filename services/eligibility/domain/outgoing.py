@@ -2,12 +2,22 @@
 
 Ids are deterministic, so a redelivered input or a re-fired timer yields the same event id and
 consumers drop the copy. A decision's id covers its outcome and reasons: a PENDING request whose
-missing facts change gets a new event, the same decision made twice does not."""
+missing facts change gets a new event, the same decision made twice does not.
+
+A decision, the one event published per request, is built as its JSON at once (`Encoded`), not as a
+pydantic model that is then serialized: the bytes are the model's own (tests/unit/eligibility/
+test_outgoing.py holds them to `ReactivationDecided(...).model_dump_json()`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+
+from pydantic_core import to_json
 
 from services.eligibility.domain.rules import Decision, Request
 from shared.enums import AppealStatus, SlaState
@@ -15,21 +25,49 @@ from shared.events import (
     AppealRequested,
     AppealUpdated,
     EmergencySlaChanged,
-    ReactivationDecided,
     ReactivationRequested,
 )
 
 NAMESPACE = uuid.UUID("0d7c3a52-7b0e-4f59-9a55-4f1f2b7c9e11")
+_NAMESPACE_SHA1 = hashlib.sha1(NAMESPACE.bytes, usedforsecurity=False)
+DECIDED = "reactivation.decided"
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """An outgoing event as its JSON (what its model's model_dump_json gives), with what the outbox needs."""
+
+    event_id: uuid.UUID
+    type: str
+    nik: str
+    json: bytes
 
 
 def event_id(*parts: object) -> uuid.UUID:
-    return uuid.uuid5(NAMESPACE, ":".join(str(p) for p in parts))
+    return _uuid5(":".join(str(p) for p in parts))
+
+
+def _uuid5(name: str) -> uuid.UUID:
+    """uuid.uuid5(NAMESPACE, name), with the namespace's part of the hash computed once."""
+    sha1 = _NAMESPACE_SHA1.copy()
+    sha1.update(name.encode())
+    return uuid.UUID(bytes=sha1.digest()[:16], version=5)
 
 
 def decision_id(request_id: uuid.UUID, decision: Decision) -> uuid.UUID:
-    if not decision.reasons:  # the id that APPROVED always had
-        return event_id(request_id, decision.outcome)
-    return event_id(request_id, decision.outcome, *sorted(r.value for r in decision.reasons))
+    return _uuid5(f"{request_id}:{_decision_part(decision.outcome.value, _values(decision.reasons))}")
+
+
+@lru_cache(maxsize=4096)
+def _decision_part(outcome: str, reasons: tuple[str, ...]) -> str:
+    """What follows the request id in a decision's id: event_id(request_id, outcome, *sorted reasons), or
+    (no reasons) event_id(request_id, outcome), the id APPROVED always had. A few dozen combinations
+    (keyed by the values: an enum member hashes in Python, a str's hash is cached)."""
+    return ":".join((outcome, *sorted(reasons)))
+
+
+def _values(members: tuple[StrEnum, ...]) -> tuple[str, ...]:
+    return tuple(m.value for m in members)
 
 
 def as_request(request: ReactivationRequested) -> Request:
@@ -45,29 +83,33 @@ def as_request(request: ReactivationRequested) -> Request:
 
 def decision_event(
     request: ReactivationRequested, decision: Decision, now: dt.datetime, appeal_id: uuid.UUID | None = None
-) -> ReactivationDecided:
+) -> Encoded:
+    """The request's ReactivationDecided, encoded: its fields in the model's order, every value validated
+    already (re-validating the NIK, or building the model only to serialize it, is costly in bulk)."""
     eid = decision_id(request.request_id, decision)
-    # model_construct: every value is validated already; re-validating the NIK is costly in bulk.
-    return ReactivationDecided.model_construct(
-        event_id=eid,
-        decision_id=eid,
-        occurred_at=now,
-        source="eligibility",
-        nik=request.nik,
-        request_id=request.request_id,
-        path=request.path,
-        channel=request.channel,
-        outcome=decision.outcome,
-        reasons=list(decision.reasons),
-        follow_ups=list(decision.follow_ups),
-        policy_version=decision.policy_version,
-        received_at=request.received_at,
-        decided_at=now,
-        sla_deadline=request.sla_deadline,
-        window_closes_at=decision.window_closes_at,
-        phone=request.phone,
-        appeal_id=appeal_id,
-    )
+    fields = {
+        "event_id": eid,
+        "schema_version": 1,
+        "occurred_at": now,
+        "source": "eligibility",
+        "nik": request.nik,
+        "type": DECIDED,
+        "decision_id": eid,
+        "request_id": request.request_id,
+        "path": request.path.value,  # (values: pydantic_core encodes an enum member several times slower)
+        "channel": request.channel.value,
+        "outcome": decision.outcome.value,
+        "reasons": _values(decision.reasons),
+        "follow_ups": _values(decision.follow_ups),
+        "policy_version": decision.policy_version,
+        "received_at": request.received_at,
+        "decided_at": now,
+        "sla_deadline": request.sla_deadline,
+        "window_closes_at": decision.window_closes_at,
+        "phone": request.phone,
+        "appeal_id": appeal_id,
+    }
+    return Encoded(eid, DECIDED, request.nik, to_json(fields))
 
 
 def appeal_event(

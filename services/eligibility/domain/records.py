@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.eligibility.domain.outgoing import Encoded
 from services.eligibility.domain.rules import Decision, Facts
 from shared.events import AppealRequested, Event, ReactivationRequested
 from shared.topics import TopicSpec
@@ -76,13 +77,14 @@ class Changes:
     timers: list[dict[str, Any]] = field(default_factory=list)  # to set (domain.schedule.timer)
     stopped: set[str] = field(default_factory=set)  # requests whose unfired timers go
     next_reminders: dict[str, dt.datetime | None] = field(default_factory=dict)
-    events: list[tuple[TopicSpec, Event, uuid.UUID | None]] = field(default_factory=list)  # (topic, event, cause)
+    # (topic, event, cause); a decision already encoded (domain.outgoing.Encoded)
+    events: list[tuple[TopicSpec, Event | Encoded, uuid.UUID | None]] = field(default_factory=list)
     # (request, decision, decided at) of every decision made: metrics and the emergency log line.
     decisions: list[tuple[ReactivationRequested, Decision, dt.datetime]] = field(default_factory=list)
     notes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # log lines, once committed
     _published: set[uuid.UUID] = field(default_factory=set)
 
-    def publish(self, topic: TopicSpec, event: Event, cause: uuid.UUID | None) -> None:
+    def publish(self, topic: TopicSpec, event: Event | Encoded, cause: uuid.UUID | None) -> None:
         if event.event_id in self._published:
             return  # the same event twice in one batch (an appeal refused twice): once
         self._published.add(event.event_id)

@@ -38,6 +38,7 @@ from shared.events import (
     WindowReminderDue,
     any_event_adapter,
 )
+from shared.outbox import outbox_records
 
 POLICY = Policy("test", reminder_days_before_close=(30, 7))
 NIK, OTHER, THIRD = "3674015708900001", "3674015708900002", "3674015708900003"  # Banten (WIB)
@@ -49,7 +50,7 @@ PHONE = "+6281234567890"
 
 class Backend(Protocol):
     def uow(self) -> UnitOfWork: ...
-    async def outbox(self) -> list[dict[str, Any]]: ...  # rows: event_id, topic, key, payload, headers
+    async def outbox(self) -> list[dict[str, Any]]: ...  # rows: event_id, topic, payload, records, niks
     async def unfired_timers(self) -> set[tuple[str, str]]: ...  # (kind, subject)
     async def processed(self) -> int: ...  # event ids in the inbox
 
@@ -76,7 +77,8 @@ class World:
         self.woken += 1
 
     async def events(self, kind: type[Event] | None = None) -> list[Any]:
-        decoded = [any_event_adapter.validate_json(row["payload"]) for row in await self.backend.outbox()]
+        rows = await self.backend.outbox()  # a batch's events of a topic are one row (store.outbox_rows)
+        decoded = [any_event_adapter.validate_json(r.value) for row in rows for r in outbox_records(row)]
         return [e for e in decoded if kind is None or isinstance(e, kind)]
 
     async def decisions(self, request: ReactivationRequested) -> list[ReactivationDecided]:
@@ -326,6 +328,25 @@ class HandlerCases:
         await handlers.on_emergency([emergency(nik=OTHER)])  # nothing of OTHER waits: at once
         await handlers.on_emergency([emergency(nik=OTHER)])  # the first one's rows still wait: the relay's turn
         assert [len(rows) for rows in sent] == [2]  # the decision and the SLA state
+
+    async def test_a_batchs_decisions_are_one_outbox_row_that_holds_back_an_urgent_decision_of_its_people(
+        self, backend: Backend
+    ) -> None:
+        w = World(backend)
+        people = (NIK, OTHER, THIRD)
+        await w.handlers.on_participant_events([deactivated(n) for n in people])
+        await w.handlers.on_requests([regular(n) for n in people])  # PENDING: no re-ranking, no biometric yet
+        assert [(r["records"], sorted(r["niks"])) for r in await backend.outbox()] == [(3, sorted(people))]
+        sent: list[list[dict[str, Any]]] = []
+
+        async def publish_now(rows: list[dict[str, Any]]) -> None:
+            sent.append(rows)
+
+        handlers = w.make_handlers(publish_now)
+        await handlers.on_emergency([emergency(nik=OTHER)])  # OTHER's PENDING still waits: the relay's turn
+        assert sent == []
+        await handlers.on_emergency([emergency(nik="3674015708900004")])  # nobody of the bundle: at once
+        assert [[r["records"] for r in rows] for rows in sent] == [[1, 1]]
 
 
 def _reranked_later(desil: int) -> DesilUpdated:
