@@ -203,6 +203,7 @@ def http(bodies: list[bytes]) -> None:
                     assert warm.status_code == 202, warm.text[:300]
                     [pid] = app.state.bulk.pids()
                     worker = psutil.Process(pid)
+                    first = worker.memory_info().rss / 2**20
                     peak, done = [0.0, 0.0], threading.Event()
 
                     def sample() -> None:
@@ -229,7 +230,8 @@ def http(bodies: list[bytes]) -> None:
             print(
                 f"http: intake's process {cpu / n * 1000:.4f} + its worker {wcpu / n * 1000:.4f} = "
                 f"{(cpu + wcpu) / n * 1000:.4f} CPU ms/event ({n:,} events in bodies of {BATCH:,}, two in flight); "
-                f"peak RSS together {peak[0]:.0f} MB, the worker's {peak[1]:.0f} MB"
+                f"peak RSS together {peak[0]:.0f} MB, the worker's {peak[1]:.0f} MB "
+                f"({first:.0f} MB after its first batch)"
             )
         finally:
             await drop_database(LOCAL_DATABASE, name)

@@ -110,12 +110,15 @@ class BulkWorker:
             target=serve, args=(theirs, os.getpid(), self.settings), name="intake-bulk-worker", daemon=True
         )
         # A spawned child runs the parent's main script again (here `pbi`, which imports every command
-        # and service: 40 MB more); it needs only its own modules, so the script is hidden meanwhile.
+        # and service: 40 MB more), or imports its main module when started with `python -m`; it needs
+        # only its own modules, so both are hidden meanwhile.
         main = sys.modules["__main__"]
         script = main.__dict__.pop("__file__", None)
+        spec, main.__spec__ = getattr(main, "__spec__", None), None
         try:
             process.start()
         finally:
+            main.__spec__ = spec
             if script is not None:
                 main.__file__ = script
         theirs.close()

@@ -83,3 +83,54 @@ async def test_published_counter_counts_what_kafka_acknowledged(settings: Settin
         raise AssertionError("a broker nobody listens on acknowledged")
     await nowhere.stop()
     assert published() == before + 11
+
+
+async def test_a_batch_in_record_batches_lands_where_send_would_put_each_record(settings: Settings) -> None:
+    """The bulk worker's publisher (BatchTransactions): larger than one record batch per partition, each
+    record on its key's partition (murmur2, as a `send`), in order per NIK, with its headers, all committed."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from services.intake.publisher import PUBLISH_TIMEOUT_S, TUNING, BatchTransactions
+    from shared.messaging import Record
+
+    topic = settings.topic_prefix + PARTICIPANT_EVENTS.name
+    niks = [f"3674015708{900001 + i:06d}" for i in range(40)]
+    records = [
+        Record(topic, f'{{"n":{i},"pad":"{"x" * 400}"}}'.encode(), niks[i % 40].encode(), [("x-event-type", b"t")])
+        for i in range(3_000)  # about 1.3 MB: several 512 KiB record batches per partition
+    ]
+    publisher = BatchTransactions.for_settings(
+        settings, transactional="intake-test", timeout_s=PUBLISH_TIMEOUT_S * 3, **TUNING
+    )
+    try:
+        await publisher.publish(records)
+    finally:
+        await publisher.stop()
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    got: list = []
+    try:
+
+        async def all_of_them() -> list:
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                got.extend(batch)
+            return got if len(got) >= len(records) else []
+
+        await eventually(all_of_them, timeout=30)
+        partitions = sorted(consumer.partitions_for_topic(topic) or ())
+    finally:
+        await consumer.stop()
+    assert len(got) == len(records)
+    partitioner = DefaultPartitioner()
+    assert all(r.partition == partitioner(r.key, partitions, partitions) for r in got)
+    by_nik: dict[bytes, list[bytes]] = {}
+    for r in got:
+        by_nik.setdefault(r.key, []).append(r.value)
+    assert by_nik == {k.encode(): [r.value for r in records if r.key == k.encode()] for k in niks}
+    assert all(r.headers == (("x-event-type", b"t"),) or list(r.headers) == [("x-event-type", b"t")] for r in got)
