@@ -14,7 +14,15 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry import metrics
-from services.registry.domain.batch import Changes, Fold, first_deliveries, region_from_nik
+from services.registry.domain.batch import (
+    Changes,
+    Fold,
+    dedup_by_effect,
+    first_deliveries,
+    ignored,
+    needs_region,
+    region_from_nik,
+)
 from services.registry.uow import ConcurrentBatch, PgUnitOfWork, UnitOfWork
 from shared.events import Event
 from shared.privacy import scrub
@@ -46,6 +54,9 @@ class RegistryHandlers:
 
     async def on_events(self, events: list[Event]) -> None:
         started = time.perf_counter()
+        if all(ignored(e) for e in events):  # window reminders on the urgent timer topic: no transaction
+            _observe(events, events, Changes(self.clock()), started)
+            return
         for attempt in range(1, RETRIES + 1):
             try:
                 async with self.uow() as uow:
@@ -59,7 +70,10 @@ class RegistryHandlers:
 
     async def _apply(self, uow: UnitOfWork, events: list[Event]) -> tuple[list[Event], Changes]:
         fresh = await uow.claim(events)  # the inbox's claims; events keyed by their effect pass on
-        people = await uow.lock_people(e.nik for e in fresh)
+        # Locked: the people the batch's facts and decisions change; read: those whose region other rows
+        # take (a request's); a message's state needs nobody (a wave's notices locked every row again).
+        people = await uow.lock_people(e.nik for e in fresh if dedup_by_effect(e))
+        people.update(await uow.read_people({e.nik for e in fresh if needs_region(e)} - people.keys()))
         # Erased people: contact data on their events stays out (shared.privacy); read after the locks.
         fresh = scrub(await uow.unseen(fresh), await uow.erased(e.nik for e in fresh))
         fold = Fold(people, self.clock())

@@ -94,9 +94,10 @@ class HistoryRow(SQLModel, table=True):
 
 
 class InboxRow(SQLModel, table=True):
-    """Events applied that leave no row keyed by themselves (requests, SLA states, notification states,
-    appeals; a deactivation that changes nothing): shared.inbox claims them. Deactivations, facts and
-    decisions are de-duplicated by their history row or anomaly instead (domain.batch.dedup_by_effect)."""
+    """Events applied that leave no row keyed by themselves (SLA states, appeals; a deactivation that
+    changes nothing): shared.inbox claims them. Deactivations, facts and decisions are de-duplicated by
+    their history row or anomaly instead (domain.batch.dedup_by_effect); requests and message states need
+    neither (domain.batch.APPLIED_AGAIN: applied again, they change nothing)."""
 
     __tablename__ = "inbox"
     __table_args__ = {"schema": SCHEMA}
@@ -104,7 +105,8 @@ class InboxRow(SQLModel, table=True):
 
 
 # Every event the registry has applied, whichever row remembers it (a view: inbox, history, anomalies),
-# for operations, tests and the bench to ask "seen yet?".
+# for operations, tests and the bench to ask "seen yet?"; a request or a message's state is not in it
+# (no row keeps their event ids): its request or notification row is what shows it.
 PE = table("processed_events", column("event_id", Uuid), schema=SCHEMA)
 SEEN_VIEW_SQL = (
     f"select event_id from {SCHEMA}.inbox union select event_id from {SCHEMA}.history "

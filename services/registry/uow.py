@@ -4,8 +4,10 @@
 Exactly once at the effect: events with an effect of their own (a history row or an anomaly per event and
 NIK: deactivations, facts, decisions) are skipped when that row exists, read after the batch's people are
 locked; their history is inserted `on conflict do nothing returning`, and only the rows inserted are
-announced. Only the other events (requests, SLA and notification states, appeals) and a deactivation that
-changes nothing are claimed in the inbox (shared.inbox). uow_memory.py is the same in memory.
+announced. Requests and message states are applied whenever they come (domain.batch.APPLIED_AGAIN: their
+upserts end in the same row however often, and write nothing when they would change nothing). Only SLA
+states, appeals and a deactivation that changes nothing are claimed in the inbox (shared.inbox).
+uow_memory.py is the same in memory.
 
 A person not yet in the registry has no row to lock: their row is inserted `on conflict do nothing`, and
 when another transaction inserted it meanwhile (the same events on two consumers during a rebalance, or a
@@ -21,9 +23,8 @@ from dataclasses import fields
 from typing import Any, Protocol, Self
 
 from pydantic_core import to_json
-from sqlalchemy import bindparam, case, func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry import worklist
@@ -55,6 +56,7 @@ class UnitOfWork(Protocol):
     async def __aexit__(self, *exc: object) -> None: ...
     async def claim(self, events: Sequence[Event]) -> list[Event]: ...
     async def lock_people(self, niks: Iterable[str]) -> dict[str, Participant | None]: ...
+    async def read_people(self, niks: Iterable[str]) -> dict[str, Participant | None]: ...
     async def unseen(self, events: Sequence[Event]) -> list[Event]: ...
     async def erased(self, niks: Iterable[str]) -> dict[str, dt.datetime]: ...
     async def expiring(self, now: dt.datetime, limit: int) -> list[Participant]: ...
@@ -81,10 +83,21 @@ class PgUnitOfWork(SessionUnit):
     async def lock_people(self, niks: Iterable[str]) -> dict[str, Participant | None]:
         # Locked in NIK order: a concurrent batch of another topic (decisions vs. facts) waits and then
         # reads the committed row, so neither overwrites the other's change.
-        query = select(P).where(any_of(P.c.nik, sorted(set(niks)))).order_by(P.c.nik).with_for_update()
+        wanted = sorted(set(niks))
+        if not wanted:
+            return {}
+        query = select(P).where(any_of(P.c.nik, wanted)).order_by(P.c.nik).with_for_update()
         people = {r["nik"]: participant_from_row(r) for r in (await self.session.execute(query)).mappings()}
         self._locked |= people.keys()
         return dict(people)
+
+    async def read_people(self, niks: Iterable[str]) -> dict[str, Participant | None]:
+        """People the batch only reads (their region), not locked."""
+        wanted = list(niks)
+        if not wanted:
+            return {}
+        rows = (await self.session.execute(select(P).where(any_of(P.c.nik, wanted)))).mappings()
+        return {r["nik"]: participant_from_row(r) for r in rows}
 
     async def unseen(self, events: Sequence[Event]) -> list[Event]:
         # Only people already here can have a history row or an anomaly of theirs: a wave's new people cost
@@ -124,7 +137,7 @@ class PgUnitOfWork(SessionUnit):
         if c.appeals_decided:
             await worklist.close_appeals(s, c.appeals_decided)
         if c.notifications:
-            await s.execute(_UPSERT_NOTIFICATION, list(c.notifications.values()))
+            await bulk_insert(s, N, list(c.notifications.values()), _UPSERT_NOTIFICATION)
         new = await self._history(c)
         if c.anomalies:
             rows = [a.__dict__ for a in c.anomalies]
@@ -139,7 +152,8 @@ class PgUnitOfWork(SessionUnit):
     async def _people(self, c: Changes) -> None:
         """The people read under lock are updated; new ones inserted, unless another transaction has
         inserted them since (then this batch's view of them is stale: ConcurrentBatch)."""
-        rows = {n: {k: getattr(p, k) for k in PARTICIPANT_FIELDS} for n, p in sorted(c.people.items())}
+        # A Participant's own __dict__ is its row: its fields, in the table's column order.
+        rows = {n: p.__dict__ for n, p in sorted(c.people.items())}
         new = [r for n, r in rows.items() if n not in self._locked]
         if new:
             inserted = await self.session.execute(_INSERT_NEW_PEOPLE, _columns(new))
@@ -168,9 +182,9 @@ class PgUnitOfWork(SessionUnit):
     async def _requests(self, c: Changes) -> None:
         """Requests, decisions and SLA states: each upserts the request row and sets only the fields it
         knows, never moving a decision or an SLA state backwards (domain.requests.merge says the same)."""
-        for rows, statement in ((c.requests, _UPSERT_REQUEST), (c.decisions, _UPSERT_DECISION), (c.sla, _UPSERT_SLA)):
+        for rows, on_conflict in ((c.requests, _UPSERT_REQUEST), (c.decisions, _UPSERT_DECISION), (c.sla, _UPSERT_SLA)):
             if rows:
-                await self.session.execute(statement, list(rows.values()))
+                await bulk_insert(self.session, RQ, list(rows.values()), on_conflict)
 
 
 STATUS_CHANGED = "participant.status_changed"
@@ -214,19 +228,18 @@ def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
 
 
 def participant_from_row(r: Any) -> Participant:
-    return Participant(**{**{k: r[k] for k in PARTICIPANT_FIELDS}, "status": ParticipantStatus(r["status"])})
+    return Participant(**{**r, "status": _STATUS[r["status"]]})
 
 
-def _sla_rank(column: Any) -> Any:
-    return case({s.value: sla_rank(s) for s in SLA_ORDER}, value=column, else_=0)
+_STATUS = {s.value: s for s in ParticipantStatus}
 
 
 _SEP = "\x1f"  # joins a text[] cell into one string (as shared.db.bulk_insert does)
 _SEEN = text(
-    f"select event_id from {SCHEMA}.history where event_id = any(:ids) "
-    f"union select event_id from {SCHEMA}.anomalies where event_id = any(:ids) "
-    f"union select event_id from {SCHEMA}.inbox where event_id = any(:ids)"
-).bindparams(bindparam("ids", type_=ARRAY(INBOX.c.event_id.type)))
+    f"select event_id from {SCHEMA}.history where event_id = any(cast(:ids as uuid[])) "
+    f"union all select event_id from {SCHEMA}.anomalies where event_id = any(cast(:ids as uuid[])) "
+    f"union all select event_id from {SCHEMA}.inbox where event_id = any(cast(:ids as uuid[]))"
+)
 # One statement per batch, one array per column; `returning` says which rows are new.
 _INSERT_HISTORY = text(
     f"insert into {SCHEMA}.history (nik, event_id, event_type, occurred_at, source, previous_status, status, reasons) "
@@ -246,39 +259,60 @@ _INSERT_NEW_PEOPLE = text(
     )
     + ") on conflict (nik) do nothing"
 )
-_req = insert(RQ)
-_x = _req.excluded
-_UPSERT_REQUEST = _req.on_conflict_do_update(
-    index_elements=["request_id"],
-    set_={
-        "path": _x.path,
-        "channel": _x.channel,
-        "facility_code": func.coalesce(_x.facility_code, RQ.c.facility_code),
-        "received_at": _x.received_at,
-        "sla_deadline": func.coalesce(RQ.c.sla_deadline, _x.sla_deadline),
-        "sla_state": func.coalesce(RQ.c.sla_state, _x.sla_state),
-    },
+# Upserts of the request and notification rows: one `insert ... select from unnest` per table and batch
+# (shared.db.bulk_insert), the same text whatever the batch's size (an executemany of a compiled insert
+# rendered a VALUES list per page in Python, and PostgreSQL planned it anew for each size).
+_RQ_T = f"{SCHEMA}.requests"
+_REQUEST_SET = {
+    "path": "excluded.path",
+    "channel": "excluded.channel",
+    "facility_code": f"coalesce(excluded.facility_code, {_RQ_T}.facility_code)",
+    "received_at": "excluded.received_at",
+    "sla_deadline": f"coalesce({_RQ_T}.sla_deadline, excluded.sla_deadline)",
+    "sla_state": f"coalesce({_RQ_T}.sla_state, excluded.sla_state)",
+}
+
+
+def _unless_unchanged(table: str, values: dict[str, str]) -> str:
+    """`do update set` these values `where` they change the row: a redelivered event writes nothing."""
+    return (
+        ", ".join(f"{c} = {v}" for c, v in values.items())
+        + f" where ({', '.join(f'{table}.{c}' for c in values)}) is distinct from ({', '.join(values.values())})"
+    )
+
+
+# A request applied again (no inbox claim: domain.batch.APPLIED_AGAIN) sets what it set before.
+_UPSERT_REQUEST = "on conflict (request_id) do update set " + _unless_unchanged(_RQ_T, _REQUEST_SET)
+
+_UPSERT_DECISION = (
+    "on conflict (request_id) do update set status = excluded.status, reasons = excluded.reasons, "
+    f"decided_at = excluded.decided_at where {_RQ_T}.decided_at is null or {_RQ_T}.decided_at <= excluded.decided_at"
 )
-_UPSERT_DECISION = _req.on_conflict_do_update(
-    index_elements=["request_id"],
-    set_={"status": _x.status, "reasons": _x.reasons, "decided_at": _x.decided_at},
-    where=RQ.c.decided_at.is_(None) | (RQ.c.decided_at <= _x.decided_at),
+
+
+def _sla_rank(column: str) -> str:
+    return f"case {column} " + " ".join(f"when '{s.value}' then {sla_rank(s)}" for s in SLA_ORDER) + " else 0 end"
+
+
+_UPSERT_SLA = (
+    "on conflict (request_id) do update set "
+    f"facility_code = coalesce({_RQ_T}.facility_code, excluded.facility_code), "
+    "sla_deadline = excluded.sla_deadline, sla_state = excluded.sla_state "
+    f"where {_sla_rank(_RQ_T + '.sla_state')} <= {_sla_rank('excluded.sla_state')}"
 )
-_UPSERT_SLA = _req.on_conflict_do_update(
-    index_elements=["request_id"],
-    set_={
-        "sla_state": _x.sla_state,
-        "sla_deadline": _x.sla_deadline,
-        "facility_code": func.coalesce(RQ.c.facility_code, _x.facility_code),
-    },
-    where=_sla_rank(RQ.c.sla_state) <= _sla_rank(_x.sla_state),
-)
-_note = insert(N)
-_UPSERT_NOTIFICATION = _note.on_conflict_do_update(
-    index_elements=["message_id"],
-    set_={
-        "state": _note.excluded.state,
-        "updated_at": func.greatest(N.c.updated_at, _note.excluded.updated_at),
-        **{m: func.least(N.c[m], _note.excluded[m]) for m in delivery.MOMENTS},  # the first report of each
-    },
-)
+_N_T = f"{SCHEMA}.notifications"
+
+
+def _state_rank(column: str) -> str:
+    return f"case {column} " + " ".join(f"when '{s}' then {r}" for s, r in delivery.RANK.items()) + " else -1 end"
+
+
+# delivery.merge in SQL: the latest report's state, the latest time, the first report of each moment;
+# a row it would not change is not written (a redelivered update).
+_NOTIFICATION_SET = {
+    "state": f"case when (excluded.updated_at, {_state_rank('excluded.state')}) >= "
+    f"({_N_T}.updated_at, {_state_rank(_N_T + '.state')}) then excluded.state else {_N_T}.state end",
+    "updated_at": f"greatest({_N_T}.updated_at, excluded.updated_at)",
+    **{m: f"least({_N_T}.{m}, excluded.{m})" for m in delivery.MOMENTS},
+}
+_UPSERT_NOTIFICATION = "on conflict (message_id) do update set " + _unless_unchanged(_N_T, _NOTIFICATION_SET)

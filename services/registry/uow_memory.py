@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.registry.domain import requests
+from services.registry.domain import delivery, requests
 from services.registry.domain.batch import Changes, StatusChange, claimed_in_inbox, dedup_by_effect
 from services.registry.domain.status import STILL_OUT, Participant
 from services.registry.domain.worklist import EMERGENCY_KINDS, FINAL, WAITING_KINDS, item_id
@@ -48,6 +48,9 @@ class MemoryUnitOfWork(CopyUnit[MemoryStore]):
     async def lock_people(self, niks: Iterable[str]) -> dict[str, Participant | None]:
         return {n: self.work.people[n] for n in sorted(set(niks)) if n in self.work.people}
 
+    async def read_people(self, niks: Iterable[str]) -> dict[str, Participant | None]:
+        return {n: self.work.people[n] for n in set(niks) if n in self.work.people}
+
     async def unseen(self, events: Sequence[Event]) -> list[Event]:
         seen = {k[0] for k in self.work.history} | {k[0] for k in self.work.anomalies} | self.work.inbox
         return [e for e in events if not (dedup_by_effect(e) and e.event_id in seen)]
@@ -78,8 +81,7 @@ class MemoryUnitOfWork(CopyUnit[MemoryStore]):
         for rid, (at, status) in c.appeals_decided.items():
             self._close(item_id(rid, WorklistKind.APPEAL_REVIEW), APPEAL_SYSTEM, at, f"appeal {status}")
         for mid, row in c.notifications.items():
-            old = s.notifications.get(mid)
-            s.notifications[mid] = row if old is None else {**old, "state": row["state"], **_earliest(old, row)}
+            s.notifications[mid] = delivery.merge(s.notifications.get(mid), row)
         s.people.update(c.people)
         new = set()
         for r in c.history:
@@ -113,15 +115,6 @@ class MemoryUnitOfWork(CopyUnit[MemoryStore]):
         row = self.work.worklist.get(key)
         if row is not None and row["state"] == "OPEN":
             row.update(state="DONE", closed_by=by, closed_at=at, note=note)
-
-
-def _earliest(old: Row, new: Row) -> Row:
-    """updated_at the latest of the two, each moment the first reported (SQL greatest/least skip NULLs)."""
-    out = {"updated_at": max(t for t in (old["updated_at"], new["updated_at"]) if t is not None)}
-    for m in ("sent_at", "delivered_at", "failed_at"):
-        known = [t for t in (old.get(m), new.get(m)) if t is not None]
-        out[m] = min(known) if known else None
-    return out
 
 
 def _item_row(i: Any) -> Row:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import Counter
 from enum import StrEnum
 from typing import Any
 
@@ -14,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.registry import metrics
 from services.registry.domain.worklist import EMERGENCY_KINDS, FINAL, WAITING_KINDS, Satisfied, WorkItem, item_id
-from services.registry.store import RQ, W
-from shared.db import any_of, bulk_insert
+from services.registry.store import W
 from shared.enums import WorklistKind, WorklistState
 
 SYSTEM = "system:decision"
@@ -29,32 +29,30 @@ async def record(
     PENDING request waited for (unless the final decision lists it again as a follow-up). Runs after the
     batch's decisions are written, so a PENDING (or a breach) that arrives after its request's final
     decision opens nothing."""
-    held = [i.request_id for i in opened.values() if i.kind in EMERGENCY_KINDS or i.waiting]
-    if held:
-        decided = set(
-            (
-                await session.execute(
-                    select(RQ.c.request_id).where(any_of(RQ.c.request_id, held), RQ.c.status.in_(sorted(FINAL)))
-                )
-            ).scalars()
-        )
-        opened = {
-            k: i
-            for k, i in opened.items()
-            if (i.kind not in EMERGENCY_KINDS and not i.waiting) or i.request_id not in decided
-        }
     if opened:
         # unnest arrays, not VALUES: a burst of decisions opens thousands of items, and a VALUES list
         # of 10 columns passes asyncpg's 32,767-argument limit at 3,277 (the batch then failed forever).
-        rows = [_row(i) for i in opened.values()]
-        inserted = await bulk_insert(session, W, rows, "on conflict (item_id) do nothing returning kind")
-        for kind in inserted.scalars():
-            metrics.WORKLIST_OPENED.labels(kind).inc()
+        items = list(opened.values())
+        params = {
+            "ids": [i.item_id for i in items],
+            "kinds": [str(i.kind) for i in items],
+            "niks": [i.nik for i in items],
+            "rids": [i.request_id for i in items],
+            "provinces": [i.region[0] for i in items],
+            "regencies": [i.region[1] for i in items],
+            "districts": [i.region[2] for i in items],
+            "opened": [i.opened_at for i in items],
+            "due": [i.due_at for i in items],
+            "held": [i.kind in EMERGENCY_KINDS or i.waiting for i in items],
+        }
+        inserted = Counter((await session.execute(_OPEN, params)).scalars())
+        for kind, n in inserted.items():
+            metrics.WORKLIST_OPENED.labels(kind).inc(n)
     kept = {k for k, i in opened.items() if not i.waiting}  # follow-ups the final decision lists
     settled = [
         (item, at, f"decided {outcome}")
         for request_id, (at, outcome) in released.items()
-        for kind in sorted(EMERGENCY_KINDS | WAITING_KINDS)
+        for kind in _SETTLED_KINDS
         if (item := item_id(request_id, kind)) not in kept
     ]
     if settled:
@@ -62,8 +60,26 @@ async def record(
         closed = await session.execute(
             _SETTLE, {"ids": list(ids), "ats": list(ats), "notes": list(notes), "by": SYSTEM}
         )
-        for kind in closed.scalars():
-            metrics.WORKLIST_CLOSED.labels(kind, SYSTEM).inc()
+        for kind, n in Counter(closed.scalars()).items():
+            metrics.WORKLIST_CLOSED.labels(kind, SYSTEM).inc(n)
+
+
+_SETTLED_KINDS = sorted(EMERGENCY_KINDS | WAITING_KINDS)
+# One statement for the batch's items, each once; an emergency's item or one a PENDING waited for (`held`)
+# only while its request is not finally decided (the decisions of the batch are written by then).
+_OPEN = text(
+    "insert into registry.worklist_items "
+    "(item_id, kind, nik, request_id, province, regency, district, opened_at, due_at, state) "
+    "select u.item_id, u.kind, u.nik, u.request_id, u.province, u.regency, u.district, u.opened_at, u.due_at, "
+    "'OPEN' from unnest(cast(:ids as uuid[]), cast(:kinds as varchar[]), cast(:niks as varchar[]), "
+    "cast(:rids as uuid[]), cast(:provinces as varchar[]), cast(:regencies as varchar[]), "
+    "cast(:districts as varchar[]), cast(:opened as timestamptz[]), cast(:due as timestamptz[]), "
+    "cast(:held as boolean[])) "
+    "as u(item_id, kind, nik, request_id, province, regency, district, opened_at, due_at, held) "
+    "where not (u.held and exists (select from registry.requests r where r.request_id = u.request_id "
+    f"and r.status in ({', '.join(repr(str(o)) for o in sorted(FINAL))}))) "
+    "on conflict (item_id) do nothing returning kind"
+)
 
 
 # One statement for every final decision of the batch (a wave's batch holds thousands): by item id,
@@ -117,21 +133,6 @@ async def close_satisfied(
         closed = (await session.execute(_CLOSE, params)).all()
         if closed:
             metrics.WORKLIST_CLOSED.labels(kind.value, by).inc(len(closed))
-
-
-def _row(i: WorkItem) -> dict[str, Any]:
-    return {
-        "item_id": i.item_id,
-        "kind": i.kind.value,
-        "nik": i.nik,
-        "request_id": i.request_id,
-        "province": i.region[0],
-        "regency": i.region[1],
-        "district": i.region[2],
-        "opened_at": i.opened_at,
-        "due_at": i.due_at,
-        "state": WorklistState.OPEN.value,
-    }
 
 
 class WorklistOrder(StrEnum):

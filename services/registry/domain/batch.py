@@ -46,15 +46,17 @@ E = TypeVar("E", bound=Event)
 # Events the registry mirrors without acting on them: no effect, no claim.
 IGNORED = frozenset({"participant.status_changed", "participant.window_reminder_due"})
 DECIDED = "reactivation.decided"
-# Events whose effects have no key of their own (request rows, SLA states, notification states, appeal
-# items are upserts of shared rows): claimed in the inbox before they are applied.
-CLAIMED_TYPES = frozenset(
-    c.model_fields["type"].default
-    for c in (ReactivationRequested, EmergencySlaChanged, NotificationUpdated, AppealUpdated)
-)
+# Events whose effects have no key of their own (SLA states, appeal items are upserts of shared rows):
+# claimed in the inbox before they are applied.
+CLAIMED_TYPES = frozenset(c.model_fields["type"].default for c in (EmergencySlaChanged, AppealUpdated))
+# Events applied whenever they come, neither claimed nor looked up: a request (its row takes the same
+# values again: requests.merge) and a message's state updates (they end in the same row in any order and
+# any number of times: delivery.merge), so a redelivery changes nothing. An inbox row each was a third of
+# what a decision's request and messages cost the registry.
+APPLIED_AGAIN = frozenset(c.model_fields["type"].default for c in (ReactivationRequested, NotificationUpdated))
 
 
-_ELSEWHERE = CLAIMED_TYPES | IGNORED | {DECIDED}  # what Fold._one handles beyond the participant's state
+_ELSEWHERE = CLAIMED_TYPES | APPLIED_AGAIN | IGNORED | {DECIDED}  # handled beyond the participant's state
 
 
 def claimed_in_inbox(e: Event) -> bool:
@@ -67,7 +69,22 @@ def dedup_by_effect(e: Event) -> bool:
     history row or an anomaly per (event, NIK)), so no inbox row is written for them; one that changes
     nothing (the same deactivation again) is remembered in the inbox instead."""
     kind = getattr(e, "type", "")
-    return kind not in CLAIMED_TYPES and kind not in IGNORED
+    return kind not in CLAIMED_TYPES and kind not in IGNORED and kind not in APPLIED_AGAIN
+
+
+def ignored(e: Event) -> bool:
+    """Mirrored without an effect (the registry's own status changes, window reminders)."""
+    return getattr(e, "type", "") in IGNORED
+
+
+def needs_region(e: Event) -> bool:
+    """Requests, SLA states and appeals: their rows carry the person's region, which the participant's
+    row says (read, not locked: they change no participant). A message's state needs nobody."""
+    kind = getattr(e, "type", "")
+    return kind in CLAIMED_TYPES or kind == _REQUESTED
+
+
+_REQUESTED = ReactivationRequested.model_fields["type"].default
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,15 +165,15 @@ class Fold:
             if (breach := breach_item(event, region)) is not None:
                 c.opened.setdefault(breach.item_id, breach)
         elif isinstance(event, NotificationUpdated):
-            known = c.notifications.get(event.message_id)
-            c.notifications[event.message_id] = {
+            row = {
                 "message_id": event.message_id,
-                "channel": event.channel.value,
+                "channel": str(event.channel),
                 "kind": event.kind,
-                "state": event.state.value,
+                "state": str(event.state),
                 "updated_at": event.occurred_at,
-                **delivery.moments(event.state, event.occurred_at, known),  # for the dashboard's charts
+                **delivery.moments(event.state, event.occurred_at),  # for the dashboard's charts
             }
+            c.notifications[event.message_id] = delivery.merge(c.notifications.get(event.message_id), row)
         elif isinstance(event, AppealUpdated):
             if (item := appeal_item(event, region)) is not None:
                 c.opened.setdefault(item.item_id, item)

@@ -25,3 +25,23 @@ def moments(state: DeliveryState, at: dt.datetime, known: dict[str, dt.datetime 
         current = out[m]
         out[m] = at if current is None or at < current else current
     return out
+
+
+# A message's current state is its latest report's (the one of the same moment later in this order on a
+# tie): applied in any order and any number of times, the updates end in the same row, so an update needs
+# no inbox claim (a redelivered one changes nothing). uow.py's upsert states the same in SQL.
+RANK = {s.value: i for i, s in enumerate(DeliveryState)}
+
+
+def merge(old: dict | None, new: dict) -> dict:
+    """A message's row after the update `new` (message_id, channel, kind, state, updated_at and the moments)
+    meets `old` (None: its first)."""
+    if old is None:
+        return dict(new)
+    later = (new["updated_at"], RANK[new["state"]]) >= (old["updated_at"], RANK[old["state"]])
+    out = {**old, "state": new["state"] if later else old["state"]}
+    out["updated_at"] = max(old["updated_at"], new["updated_at"])
+    for m in MOMENTS:
+        known = [t for t in (old.get(m), new.get(m)) if t is not None]
+        out[m] = min(known) if known else None
+    return out

@@ -26,6 +26,7 @@ from shared.events import (
     ParticipantDeactivated,
     ReactivationDecided,
     ReactivationRequested,
+    WindowReminderDue,
 )
 
 T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
@@ -261,6 +262,45 @@ class HandlerCases:
         row = (await backend.snapshot()).notifications[mid]
         assert (row["sent_at"], row["delivered_at"], row["updated_at"]) == (T0 + H, T0 + 2 * H, T0 + 2 * H)
 
+    async def test_a_request_redelivered_after_its_decision_and_sla_changes_nothing_without_an_inbox_row(
+        self, backend: Backend
+    ) -> None:
+        rid = uuid.uuid4()
+        emergency = {"path": "EMERGENCY", "channel": "HOSPITAL", "sla_deadline": T0 + 25 * H}
+        asked = ReactivationRequested.model_validate({**requested(rid).model_dump(), **emergency})
+        await backend.handlers.on_events([deactivated(), asked])
+        await backend.handlers.on_events([sla(rid, "BREACHED", T0 + 26 * H)])
+        await backend.handlers.on_events([decided(rid, "APPROVED", T0 + 27 * H, path="EMERGENCY")])
+        before = await backend.snapshot()
+        await backend.handlers.on_events([asked, asked])  # redelivered
+        s = await backend.snapshot()
+        assert s.requests == before.requests and s.requests[rid]["status"] == "APPROVED"
+        assert s.requests[rid]["sla_state"] == "BREACHED" and asked.event_id not in s.inbox
+
+    async def test_window_reminders_alone_change_nothing(self, backend: Backend) -> None:
+        await backend.handlers.on_events([deactivated()])
+        before = await backend.snapshot()
+        closes = before.people[NIK]["window_closes_at"]
+        reminder = WindowReminderDue(
+            occurred_at=T0 + H, source="eligibility", nik=NIK, window_closes_at=closes, days_left=7
+        )
+        await backend.handlers.on_events([reminder, reminder])
+        assert await backend.snapshot() == before
+
+    async def test_message_states_in_any_order_and_redelivered_end_the_same_without_an_inbox_row(
+        self, backend: Backend
+    ) -> None:
+        mid = uuid.uuid4()
+        sent, delivered, read = (notified(mid, s, T0 + k * H) for k, s in ((1, "SENT"), (2, "DELIVERED"), (3, "READ")))
+        await backend.handlers.on_events([read, sent])
+        await backend.handlers.on_events([delivered])
+        await backend.handlers.on_events([sent, delivered, read, sent])  # redelivered, in another order
+        s = await backend.snapshot()
+        row = s.notifications[mid]
+        assert (row["state"], row["updated_at"]) == ("READ", T0 + 3 * H)
+        assert (row["sent_at"], row["delivered_at"], row["failed_at"]) == (T0 + H, T0 + 2 * H, None)
+        assert s.inbox == set()
+
     async def test_a_deactivation_applied_after_its_window_closed_expires_at_once(self, backend: Backend) -> None:
         backend.now = dt.datetime(2027, 6, 1, tzinfo=dt.UTC)
         d = deactivated()
@@ -287,8 +327,8 @@ class HandlerCases:
         assert (await backend.snapshot()).people[NIK]["phone"] is None
 
     async def test_a_batch_that_fails_is_applied_whole_when_it_comes_again(self, backend: Backend) -> None:
-        rid, mid = uuid.uuid4(), uuid.uuid4()
-        batch: list[Event] = [deactivated(), requested(rid), notified(mid, "SENT", T0 + H)]
+        rid, mid, rid2 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        batch: list[Event] = [deactivated(), requested(rid), notified(mid, "SENT", T0 + H), sla(rid2, "OK", T0 + H)]
         clock = backend.handlers.clock
 
         def broken() -> dt.datetime:
@@ -304,4 +344,5 @@ class HandlerCases:
         await backend.handlers.on_events(batch)
         s = await backend.snapshot()
         assert s.people[NIK]["status"] == "INACTIVE" and rid in s.requests and mid in s.notifications
-        assert s.inbox == {batch[1].event_id, batch[2].event_id}
+        assert s.requests[rid2]["sla_state"] == "OK"
+        assert s.inbox == {batch[3].event_id}  # the SLA state's claim (a request or a message's state needs none)
