@@ -1,13 +1,18 @@
-"""Rows the notifier writes per wave deactivation, counted by PostgreSQL (pg_stat_user_tables: n_tup_ins,
-n_tup_upd, n_tup_del per table) on a fresh database: the handler is called directly (no Kafka, no sender).
+"""Rows the notifier writes per consumed event, counted by PostgreSQL (pg_stat_user_tables: n_tup_ins,
+n_tup_upd, n_tup_del per table) on a fresh database, with the CPU it took: the handler's (this process,
+`time.process_time`) and its PostgreSQL backends' (bench.stage_watch.backends_cpu_s), per event. The handler is
+called directly (no Kafka, no sender).
 
     PBI_ENV=local .venv/bin/python -m bench.notifier_rows [N]     # N people, default 2,000
+    PROFILE=wave PBI_ENV=local .venv/bin/python -m bench.notifier_rows 5000   # pyinstrument of one phase
 
-Two phases: the wave (testkit.wave: N deactivations shaped like the Tangerang Selatan list, about 86% with a
-mobile number) in batches of 500 as the consumer's batches are, then the same batches redelivered (a crash
-before the offset commit). Runs against whatever code is checked out, so the same command measures before
-and after a change. Issue 20: 4.71 rows per deactivation before the unit of work (a processed id for every
-event, a blank standing then its update), 2.86 after; 0 for the redelivery either way.
+Phases, in batches of 500 as the consumer's batches are: the wave (testkit.wave: N deactivations shaped like
+the Tangerang Selatan list, about 86% with a mobile number), the same batches redelivered (a crash before the
+offset commit), then what bench.run's decisions stage brings the notifier: a regular request per person, its
+PENDING decision (biometric missing), and those decisions redelivered. Runs against whatever code is checked
+out, so the same command measures before and after a change. Issue 20: 4.71 rows per deactivation before the
+unit of work (a processed id for every event, a blank standing then its update), 2.86 after, 2.00 with one row
+per person (session 8, docs/performance.md); 0 for the redelivery either way.
 
     PBI_ENV=local .venv/bin/python -m bench.notifier_rows send [N]   # CPU per message sent, default 300
 
@@ -26,18 +31,23 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import psutil
 import structlog
+from pyinstrument import Profiler
 from sqlalchemy import func, insert, select
+from sqlalchemy.engine import make_url
 
+from bench.stage_watch import backends_cpu_s
 from services.notifier.handlers import NotifierHandlers
 from services.notifier.store import MIGRATIONS, SCHEMA, M
 from shared.db import make_engine, make_sessions, migrate
-from shared.events import ParticipantDeactivated, any_event_adapter
+from shared.enums import Channel, DecisionReason, FollowUp, Outcome, ReactivationPath
+from shared.events import Event, ParticipantDeactivated, ReactivationDecided, ReactivationRequested, any_event_adapter
 from shared.settings import Settings
+from testkit.events import regular
 from testkit.infra import create_database, drop_database, new_run_prefix
 from testkit.rows import table_counts, writes
 from testkit.system import ROOT, RunningSystem, free_port
@@ -50,10 +60,43 @@ BATCH = 500
 async def phase(url: str, name: str, n: int, step: Callable[[NotifierHandlers], Awaitable[None]]) -> dict[str, Any]:
     engine = make_engine(Settings(database_url=url))
     before = await table_counts(url, SCHEMA)
-    await step(NotifierHandlers(make_sessions(engine), lambda: NOON, lambda: None))
+    handlers = NotifierHandlers(make_sessions(engine), lambda: NOON, lambda: None)
+    profiler = Profiler(interval=0.0005) if os.environ.get("PROFILE") == name else None
+    cpu = time.process_time()
+    if profiler:
+        profiler.start()
+    await step(handlers)
+    if profiler:
+        profiler.stop()
+    cpu = time.process_time() - cpu
+    pg = backends_cpu_s(make_url(url).database or "")  # the engine's backends, before they exit
     await engine.dispose()  # its backends exit and flush their statistics
     written = writes(before, await table_counts(url, SCHEMA))
-    return {"phase": name, "per_event": sum(sum(d) for d in written.values()) / n, "tables": written}
+    if profiler:
+        print(profiler.output_text(unicode=False, color=False, show_all=False))
+    total = sum(sum(d) for d in written.values())
+    return {"phase": name, "per_event": total / n, "cpu_ms": 1000 * cpu / n, "pg_ms": 1000 * pg / n} | {
+        "tables": written
+    }
+
+
+def decision(req: ReactivationRequested) -> ReactivationDecided:
+    """Eligibility's answer as the bench's decisions mostly are: PENDING, the biometric to record."""
+    return ReactivationDecided(
+        occurred_at=NOON,
+        source="eligibility",
+        nik=req.nik,
+        decision_id=uuid.uuid5(req.request_id, "PENDING"),
+        request_id=req.request_id,
+        path=ReactivationPath.REGULAR,
+        channel=Channel.VILLAGE,
+        outcome=Outcome.PENDING,
+        reasons=[DecisionReason.BIOMETRIC_MISSING],
+        follow_ups=[FollowUp.BIOMETRIC_RECORDING],
+        policy_version="bench",
+        received_at=req.received_at,
+        decided_at=NOON,
+    )
 
 
 async def main(n: int) -> None:
@@ -67,17 +110,33 @@ async def main(n: int) -> None:
         wave: list[ParticipantDeactivated] = [
             any_event_adapter.validate_python(e | {"event_id": str(uuid.uuid4())}) for e in wave_events(n, 7)
         ]
+        requests = [regular(e.nik).model_copy(update={"occurred_at": NOON, "received_at": NOON}) for e in wave]
+        decisions = [decision(r) for r in requests]
 
-        async def deliver(handlers: NotifierHandlers) -> None:
-            for i in range(0, n, BATCH):
-                await handlers.on_events(wave[i : i + BATCH])  # type: ignore[arg-type]
+        def deliver(events: Sequence[Event]) -> Callable[[NotifierHandlers], Awaitable[None]]:
+            async def step(handlers: NotifierHandlers) -> None:
+                for i in range(0, len(events), BATCH):
+                    await handlers.on_events(list(events[i : i + BATCH]))  # type: ignore[arg-type]
+
+            return step
 
         with_phone = sum(1 for e in wave if e.phone)
         print(f"notifier, {n:,} wave deactivations ({with_phone / n:.0%} with a mobile number), batches of {BATCH}")
-        for label in ("wave", "redelivered"):
-            result = await phase(url, label, n, deliver)
+        print("  then a regular request and its PENDING decision for each (as bench.run's decisions stage)")
+        phases = [
+            ("wave", wave),
+            ("redelivered", wave),
+            ("requests", requests),
+            ("decisions", decisions),
+            ("decisions again", decisions),
+        ]
+        for label, events in phases:
+            result = await phase(url, label, n, deliver(events))
             tables = ", ".join(f"{t} {'/'.join(map(str, d))}" for t, d in result["tables"].items()) or "none"
-            print(f"  {label:12} {result['per_event']:.2f} rows per event  (ins/upd/del: {tables})")
+            print(
+                f"  {label:16} {result['per_event']:.2f} rows, {result['cpu_ms']:.3f} CPU ms, "
+                f"PostgreSQL {result['pg_ms']:.3f} ms per event  (ins/upd/del: {tables})"
+            )
     finally:
         await drop_database(admin, name)
 

@@ -14,24 +14,15 @@ number while the decision's batch was still open cannot see its WAITING row: the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier import metrics
-from services.notifier.domain.intents import (
-    Intent,
-    OnFile,
-    Plan,
-    admitted,
-    keyed_by_its_message,
-    phones_given,
-    plan,
-    release,
-)
-from services.notifier.domain.standing import Standing, concerns, fold_batch
+from services.notifier.domain.intents import Intent, OnFile, Plan, admitted, once, phones_given, plan, release
+from services.notifier.domain.people import Person, deactivation_seen, file_numbers, fold_people
 from services.notifier.escalation import EscalationPlan, Escalations
 from services.notifier.templates import render
 from services.notifier.uow import PgUnitOfWork, Row, UnitOfWork
@@ -63,46 +54,54 @@ class NotifierHandlers:
     async def on_events(self, events: list[AnyEvent]) -> None:
         now = self.clock()
         async with self.uow() as uow:
-            on_file = await uow.contacts.lock({e.nik for e in events})  # first, as an erasure locks them
-            erased = await uow.erasures.among({e.nik for e in events})
-            fresh = scrub(events, erased)  # erased numbers stay out
+            niks = {e.nik for e in events}
+            held = await uow.people.lock(niks)  # first, as an erasure locks them
+            erased = await uow.erasures.among(niks)
+            fresh = once(scrub(events, erased))  # erased numbers stay out
             escalating = self.escalations.plan(fresh, now) if self.escalations else EscalationPlan()
-            keyed = {e.event_id for e in fresh if keyed_by_its_message(e, on_file.get(e.nik))} | set(escalating.rows)
-            todo = admitted(fresh, keyed, await uow.inbox.claim([e for e in fresh if e.event_id not in keyed]))
-            filed = phones_given(todo)
-            await uow.contacts.file_phones(filed)
-            standings = await fold_standings(uow, todo)  # what CEK answers (domain/standing.py)
-            on_file = await uow.contacts.get({e.nik for e in todo})
+            given = phones_given(fresh)
+            on_file = file_numbers({nik: p.contact for nik, p in held.items()}, given)
             stopped = await uow.opt_outs.stopped({c.phone for c in on_file.values() if c.phone})
-            awaiting = {e.nik for e in todo if e.nik not in erased and not _deactivation_seen(standings.get(e.nik))}
-            batch = plan(todo, on_file, stopped, now, awaiting)
-            await uow.messages.add([message_row(i, now) for i in batch.intents])
+            awaiting = _awaiting(held, fresh, erased)
+            batch = plan(fresh, on_file, stopped, now, awaiting)
+            # Each message row is its event's claim (its id derived from the event); the inbox takes the rest.
+            rows = [message_row(i, now) for i in batch.intents] + list(escalating.rows.values())
+            added = await uow.messages.add(rows)
+            keyed = {i.event_id for i in batch.intents} | set(escalating.rows)
+            claimed = await uow.inbox.claim([e for e in fresh if e.event_id not in keyed])
+            todo = admitted(fresh, {event_id for event_id, _, _ in added if event_id}, claimed)
+            await save_people(uow, held, on_file, todo, given)  # contact and standing: a row per person
             deactivated = {e.nik for e in todo if isinstance(e, ParticipantDeactivated)}
-            await release_waiting(uow, set(filed) | deactivated, on_file, stopped, deactivated, now)
-            escalated = await uow.messages.add_new(list(escalating.rows.values()))
-        report(batch, len(todo))  # once committed: a rolled-back batch is counted when redone
+            await release_waiting(uow, set(given) | deactivated, on_file, stopped, deactivated, now)
+        applied = batch.applied({e.event_id for e in todo})
+        report(applied, len(todo))  # once committed: a rolled-back batch is counted when redone
         if self.escalations:
+            escalated = [(kind, channel) for event_id, kind, channel in added if event_id in escalating.rows]
             self.escalations.count(escalated, (w for e in todo if (w := escalating.unaddressed.get(e.event_id))))
         if todo:
             self.on_commit()
 
 
-async def fold_standings(uow: UnitOfWork, events: Sequence[Event]) -> dict[str, Standing]:
-    """Each person's standing folded through the batch, in three statements whatever its size. Returns the
-    batch's people's standings as they now are (those it concerns and the notifier holds)."""
-    niks = {e.nik for e in events if concerns(e)}
-    known = await uow.standings.for_update(niks)
-    changes = fold_batch(known, events)
-    raced = await uow.standings.add(changes.created)
-    if raced:  # another batch created these since the lock: fold onto theirs
-        theirs = fold_batch(await uow.standings.for_update(raced), [e for e in events if e.nik in raced])
-        changes.updated += theirs.updated
-    await uow.standings.update(changes.updated)
-    return known | {s.nik: s for s in changes.created if s.nik not in raced} | {s.nik: s for s in changes.updated}
+async def save_people(
+    uow: UnitOfWork, held: dict[str, Person], on_file: dict[str, OnFile], todo: list[Event], given: dict[str, str]
+) -> None:
+    """Each person's row as the batch leaves it, in two statements whatever its size: the new people
+    inserted, the changed ones updated. A new person another batch created since the lock is folded again
+    onto theirs, not written over it."""
+    changes = fold_people(held, on_file, todo)
+    raced = await uow.people.add(changes.new)
+    if raced:
+        theirs = await uow.people.lock(raced)
+        filed = file_numbers({n: p.contact for n, p in theirs.items()}, {n: given[n] for n in raced if n in given})
+        changes.changed += fold_people(theirs, filed, [e for e in todo if e.nik in raced]).changed
+    await uow.people.update(changes.changed)
 
 
-def _deactivation_seen(standing: Standing | None) -> bool:
-    return standing is not None and standing.deactivated_on is not None
+def _awaiting(held: dict[str, Person], batch: Sequence[Event], erased: Mapping[str, object]) -> set[str]:
+    """People whose deactivation (the event that brings the number, or says there is none) is not known yet,
+    from before or in this batch: their messages wait for it. Nobody waits for an erased person's number."""
+    known = {e.nik for e in batch if isinstance(e, ParticipantDeactivated)}
+    return {n for e in batch if (n := e.nik) not in known and n not in erased and not deactivation_seen(held.get(n))}
 
 
 async def release_waiting(
@@ -135,7 +134,7 @@ async def release_numbered(uow: UnitOfWork, now: dt.datetime) -> int:
         niks = await uow.messages.waiting_with_number()
         if not niks:
             return 0
-        on_file = await uow.contacts.lock(niks)
+        on_file = {nik: p.contact for nik, p in (await uow.people.lock(niks)).items()}
         stopped = await uow.opt_outs.stopped({c.phone for c in on_file.values() if c.phone})
         return await release_waiting(uow, niks, on_file, stopped, set(), now)
 
@@ -164,10 +163,10 @@ def report(batch: Plan, applied: int) -> None:
     for (kind, why), n in batch.not_sent.items():
         metrics.NOT_SENT.labels(kind, why).inc(n)
     untold: dict[str, Any] = {}
-    for nik, kind, why in batch.untold:
+    for u in batch.untold:
         if applied == 1:  # one person's event: name them (masked)
-            log.info("no_phone_for_message", nik=mask_nik(nik), kind=kind, reason=why)
-        untold[f"{kind}/{why}"] = untold.get(f"{kind}/{why}", 0) + 1
+            log.info("no_phone_for_message", nik=mask_nik(u.nik), kind=u.kind, reason=u.why)
+        untold[f"{u.kind}/{u.why}"] = untold.get(f"{u.kind}/{u.why}", 0) + 1
     if untold and applied > 1:
         log.info("no_phone_for_messages", by_kind=untold, batch=applied)
     if batch.waiting:  # counts only: the people are named (masked) when their number comes or does not

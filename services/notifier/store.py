@@ -1,6 +1,6 @@
-"""The notifier schema: contacts (phone, opt-out), messages with their delivery state, the inbox;
-for citizens' commands: standings (what CEK answers), opt-outs by number, inbound messages seen.
-The unit of work that writes a batch of consumed events into them is in uow.py."""
+"""The notifier schema: contacts (a row per person: the phone and opt-out, and the standing CEK answers
+from), messages with their delivery state, the inbox; for citizens' commands: opt-outs by number, inbound
+messages seen. The unit of work that writes a batch of consumed events into them is in uow.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,21 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Date, DateTime, Index, MetaData, SmallInteger, Table, Text, Uuid, column, table
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    Uuid,
+    column,
+    false,
+    table,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
@@ -23,13 +37,40 @@ def _tz(nullable: bool = True) -> Any:
     return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
 
 
+def _texts() -> Any:
+    return Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"))
+
+
+def _flag() -> Any:
+    return Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+
+
 class Contact(SQLModel, table=True):
+    """One row per person the notifier holds (domain/people.py): their contact, and their standing as the
+    notifier knows it from the events it consumes (domain/standing.py), what CEK answers (revision 0008:
+    the standings table folded in, so that a person costs one row)."""
+
     __tablename__ = "contacts"
     __table_args__ = (Index("ix_notifier_contacts_phone", "phone"), {"schema": SCHEMA})
     nik: str = Field(primary_key=True, max_length=16)
     phone: str | None = None
     opted_out: bool = False
     on_whatsapp: bool | None = None  # None: unknown (try WhatsApp); False: WhatsApp refused the number
+    status: str | None = None
+    deactivated_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    deactivation_reason: str | None = None
+    window_closes_at: dt.datetime | None = _tz()
+    reasons: list[str] = _texts()
+    follow_ups: list[str] = _texts()
+    biometric_recorded: bool = _flag()
+    nik_conflict_resolved: bool = _flag()
+    id_semesta: bool = _flag()
+    deceased: bool = _flag()
+    desil: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
+    desil_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    request_open: bool = _flag()
+    last_status_at: dt.datetime | None = _tz()
+    request_ids: list[str] = _texts()
 
 
 class MessageRow(SQLModel, table=True):
@@ -74,29 +115,6 @@ SEEN_VIEW_SQL = (
 )
 
 
-class StandingRow(SQLModel, table=True):
-    """One person as the notifier knows them from the events it consumes (domain/standing.py)."""
-
-    __tablename__ = "standings"
-    __table_args__ = {"schema": SCHEMA}
-    nik: str = Field(primary_key=True, max_length=16)
-    status: str | None = None
-    deactivated_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
-    deactivation_reason: str | None = None
-    window_closes_at: dt.datetime | None = _tz()
-    reasons: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
-    follow_ups: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
-    biometric_recorded: bool = False
-    nik_conflict_resolved: bool = False
-    id_semesta: bool = False
-    deceased: bool = False
-    desil: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
-    desil_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
-    request_open: bool = False
-    last_status_at: dt.datetime | None = _tz()
-    request_ids: list[str] | None = Field(default=None, sa_column=Column(ARRAY(Text), nullable=True))  # 0006
-
-
 class OptOut(SQLModel, table=True):
     """BERHENTI/STOP and MULAI by number: holds for a number no contact row names yet."""
 
@@ -124,8 +142,7 @@ class InboundMessage(SQLModel, table=True):
 C: Table = Contact.__table__  # type: ignore[attr-defined]
 M: Table = MessageRow.__table__  # type: ignore[attr-defined]
 INBOX: Table = InboxRow.__table__  # type: ignore[attr-defined]
-ST: Table = StandingRow.__table__  # type: ignore[attr-defined]
 OO: Table = OptOut.__table__  # type: ignore[attr-defined]
 IN: Table = InboundMessage.__table__  # type: ignore[attr-defined]
-TABLES = [C, M, INBOX]  # 0001's tables (processed_events, renamed inbox by 0007); 0004 brings ST, OO, IN, outbox
+TABLES = [C, M, INBOX]  # 0001's tables (processed_events, renamed inbox by 0007); 0004 brings OO, IN, outbox
 outbox = outbox_table(MetaData(), SCHEMA)  # AppealRequested from BANDING (revision 0004)

@@ -6,19 +6,19 @@ for unit tests, which run the same cases against both (tests/unit/notifier/handl
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Iterable, Mapping, Sequence
+import uuid
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.domain.intents import OnFile, Released, Waiting
-from services.notifier.domain.standing import Standing
+from services.notifier.domain.intents import Released, Waiting
+from services.notifier.domain.people import Person
 from services.notifier.privacy import ERASURES
-from services.notifier.standings import FIELDS, load, to_row
-from services.notifier.store import INBOX, OO, ST, C, M
+from services.notifier.standings import COLUMNS, load_people, to_row
+from services.notifier.store import INBOX, OO, C, M
 from shared.db import any_of, bulk_insert, upsert_clause
 from shared.events import Event
 from shared.inbox import claim_events
@@ -27,23 +27,20 @@ from shared.uow import SessionUnit
 
 E = TypeVar("E", bound=Event)
 Row = dict[str, Any]  # a messages row, every column given
+Added = tuple[uuid.UUID | None, str, str]  # a message row added now: its event, kind and channel
 
 
-class Contacts(Protocol):
-    async def lock(self, niks: Iterable[str]) -> dict[str, OnFile]: ...  # as an erasure locks them
-    async def file_phones(self, phones: Mapping[str, str]) -> None: ...  # a new number: on_whatsapp unknown
-    async def get(self, niks: Iterable[str]) -> dict[str, OnFile]: ...
+class People(Protocol):
+    """A row per person: contact and standing (domain/people.py)."""
 
-
-class Standings(Protocol):
-    async def for_update(self, niks: Iterable[str]) -> dict[str, Standing]: ...
-    async def add(self, standings: Sequence[Standing]) -> set[str]: ...  # NIKs another batch created meanwhile
-    async def update(self, standings: Sequence[Standing]) -> None: ...
+    async def lock(self, niks: Iterable[str]) -> dict[str, Person]: ...  # as an erasure locks them
+    async def add(self, people: Sequence[Person]) -> set[str]: ...  # NIKs another batch created meanwhile
+    async def update(self, people: Sequence[Person]) -> None: ...
 
 
 class Messages(Protocol):
-    async def add(self, rows: Sequence[Row]) -> None: ...  # a message id already there is left as it is
-    async def add_new(self, rows: Sequence[Row]) -> list[tuple[str, str]]: ...  # (kind, channel) added now
+    # A message id already there is left as it is; returns the rows added now: (event_id, kind, channel).
+    async def add(self, rows: Sequence[Row]) -> list[Added]: ...
     async def waiting(self, niks: Iterable[str]) -> list[Waiting]: ...  # these people's WAITING rows, locked
     async def release(self, released: Sequence[Released]) -> int: ...  # rows still WAITING changed
     async def waiting_with_number(self) -> set[str]: ...  # people with WAITING rows and a number on file
@@ -62,8 +59,7 @@ class Inbox(Protocol):
 
 
 class UnitOfWork(Protocol):
-    contacts: Contacts
-    standings: Standings
+    people: People
     messages: Messages
     opt_outs: OptOuts
     erasures: Erasures
@@ -74,21 +70,6 @@ class UnitOfWork(Protocol):
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...  # commits when the block ended without an error, else rolls back
-
-
-# A new number may well be on WhatsApp: forget what was learnt about the old one. The same number again
-# (a resend, a redelivered event) writes nothing.
-_FILE_PHONE = (
-    "on conflict (nik) do update set phone = excluded.phone, "
-    "on_whatsapp = case when contacts.phone = excluded.phone then contacts.on_whatsapp end "
-    "where contacts.phone is distinct from excluded.phone"
-)
-# Standings of people seen for the first time, as folded, in one statement; a NIK another batch created
-# since the lock is left to the caller to fold onto (not returned).
-_ADD_STANDINGS = text(
-    f"insert into {ST.schema}.{ST.name} select * from jsonb_populate_recordset(null::{ST.schema}.{ST.name}, "
-    "cast(:rows as jsonb)) on conflict do nothing returning nik"
-)
 
 
 WAITING = "WAITING"
@@ -103,55 +84,38 @@ _RELEASE = text(
 )
 
 
-def _on_file(rows: Iterable[Any]) -> dict[str, OnFile]:
-    return {r.nik: OnFile(r.phone, r.opted_out, r.on_whatsapp) for r in rows}
-
-
 class _Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
 
-class PgContacts(_Repository):
-    async def lock(self, niks: Iterable[str]) -> dict[str, OnFile]:
-        query = select(C).where(any_of(C.c.nik, sorted(set(niks)))).order_by(C.c.nik).with_for_update()
-        return _on_file(await self.session.execute(query))
-
-    async def file_phones(self, phones: Mapping[str, str]) -> None:
-        rows = [{"nik": n, "phone": p, "opted_out": False} for n, p in sorted(phones.items())]
-        await bulk_insert(self.session, C, rows, _FILE_PHONE)
-
-    async def get(self, niks: Iterable[str]) -> dict[str, OnFile]:
-        return _on_file(await self.session.execute(select(C).where(any_of(C.c.nik, set(niks)))))
-
-
-class PgStandings(_Repository):
-    async def for_update(self, niks: Iterable[str]) -> dict[str, Standing]:
+class PgPeople(_Repository):
+    async def lock(self, niks: Iterable[str]) -> dict[str, Person]:
         wanted = set(niks)
-        return await load(self.session, wanted, lock=True) if wanted else {}
+        return await load_people(self.session, wanted, lock=True) if wanted else {}
 
-    async def add(self, standings: Sequence[Standing]) -> set[str]:
-        if not standings:
+    async def add(self, people: Sequence[Person]) -> set[str]:
+        """People seen for the first time, as folded, in one statement; a NIK another batch created since the
+        lock is left to the caller to fold onto (returned)."""
+        if not people:
             return set()
-        rows = json.dumps([to_row(s) for s in sorted(standings, key=lambda s: s.nik)], default=_json_value)
-        added = set((await self.session.execute(_ADD_STANDINGS, {"rows": rows})).scalars())
-        return {s.nik for s in standings} - added
+        rows = [to_row(p) for p in sorted(people, key=lambda p: p.nik)]
+        added = await bulk_insert(self.session, C, rows, "on conflict do nothing returning nik")
+        return {p.nik for p in people} - set(added.scalars())
 
-    async def update(self, standings: Sequence[Standing]) -> None:
-        await bulk_insert(self.session, ST, [to_row(s) for s in standings], upsert_clause("nik", FIELDS))
+    async def update(self, people: Sequence[Person]) -> None:
+        rows = [to_row(p) for p in sorted(people, key=lambda p: p.nik)]
+        await bulk_insert(self.session, C, rows, upsert_clause("nik", COLUMNS))
 
 
 class PgMessages(_Repository):
-    async def add(self, rows: Sequence[Row]) -> None:
-        await bulk_insert(self.session, M, rows, "on conflict do nothing")
-
-    async def add_new(self, rows: Sequence[Row]) -> list[tuple[str, str]]:
+    async def add(self, rows: Sequence[Row]) -> list[Added]:
         if not rows:
             return []
         # unnest arrays (bulk_insert), not a VALUES list: that one passes asyncpg's 32,767-argument limit
         # with a few thousand messages in a batch.
-        added = await bulk_insert(self.session, M, rows, "on conflict (message_id) do nothing returning kind, channel")
-        return [(k, c) for k, c in added.all()]
+        returning = "on conflict (message_id) do nothing returning event_id, kind, channel"
+        return [(e, k, c) for e, k, c in (await bulk_insert(self.session, M, rows, returning)).all()]
 
     async def waiting(self, niks: Iterable[str]) -> list[Waiting]:
         wanted = sorted(set(niks))
@@ -210,8 +174,7 @@ class PgInbox(_Repository):
 class PgUnitOfWork(SessionUnit):
     """One transaction of the notifier's schema."""
 
-    contacts: Contacts
-    standings: Standings
+    people: People
     messages: Messages
     opt_outs: OptOuts
     erasures: Erasures
@@ -219,11 +182,5 @@ class PgUnitOfWork(SessionUnit):
 
     def _opened(self) -> None:
         s = self.session
-        self.contacts, self.standings, self.messages = PgContacts(s), PgStandings(s), PgMessages(s)
+        self.people, self.messages = PgPeople(s), PgMessages(s)
         self.opt_outs, self.erasures, self.inbox = PgOptOuts(s), PgErasures(s), PgInbox(s)
-
-
-def _json_value(value: object) -> str:
-    if isinstance(value, dt.date):  # dates and datetimes, as PostgreSQL reads them
-        return value.isoformat()
-    raise TypeError(f"not JSON: {type(value).__name__}")

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from services.notifier.domain.intents import OnFile, Released, Waiting
-from services.notifier.domain.standing import Standing
-from services.notifier.uow import Contacts, Erasures, Inbox, Messages, OptOuts, Row, Standings
+from services.notifier.domain.intents import Released, Waiting
+from services.notifier.domain.people import Person
+from services.notifier.uow import Added, Erasures, Inbox, Messages, OptOuts, People, Row
 from shared.events import Event
 from shared.uow import CopyUnit, claim_in_memory
 
@@ -23,8 +23,7 @@ E = TypeVar("E", bound=Event)
 class MemoryStore:
     """What the notifier's schema holds, as far as consumed events go."""
 
-    contacts: dict[str, OnFile] = field(default_factory=dict)
-    standings: dict[str, Standing] = field(default_factory=dict)
+    people: dict[str, Person] = field(default_factory=dict)  # NIK -> contact and standing
     messages: dict[uuid.UUID, Row] = field(default_factory=dict)
     opt_outs: dict[str, bool] = field(default_factory=dict)  # phone -> opted out (BERHENTI) or resumed (MULAI)
     erasures: dict[str, dt.datetime] = field(default_factory=dict)
@@ -36,45 +35,26 @@ class _Repository:
         self.work = work
 
 
-class MemoryContacts(_Repository):
-    async def lock(self, niks: Iterable[str]) -> dict[str, OnFile]:
-        return await self.get(niks)
+class MemoryPeople(_Repository):
+    async def lock(self, niks: Iterable[str]) -> dict[str, Person]:
+        return {n: p for n in set(niks) if (p := self.work.people.get(n)) is not None}
 
-    async def file_phones(self, phones: Mapping[str, str]) -> None:
-        for nik, phone in phones.items():
-            old = self.work.contacts.get(nik)
-            if old is None:
-                self.work.contacts[nik] = OnFile(phone)
-            elif old.phone != phone:  # a new number may well be on WhatsApp
-                self.work.contacts[nik] = OnFile(phone, old.opted_out, None)
-
-    async def get(self, niks: Iterable[str]) -> dict[str, OnFile]:
-        return {n: c for n in set(niks) if (c := self.work.contacts.get(n)) is not None}
-
-
-class MemoryStandings(_Repository):
-    async def for_update(self, niks: Iterable[str]) -> dict[str, Standing]:
-        return {n: s for n in set(niks) if (s := self.work.standings.get(n)) is not None}
-
-    async def add(self, standings: Sequence[Standing]) -> set[str]:
-        raced = {s.nik for s in standings if s.nik in self.work.standings}
-        self.work.standings.update({s.nik: s for s in standings if s.nik not in raced})
+    async def add(self, people: Sequence[Person]) -> set[str]:
+        raced = {p.nik for p in people if p.nik in self.work.people}
+        self.work.people.update({p.nik: p for p in people if p.nik not in raced})
         return raced
 
-    async def update(self, standings: Sequence[Standing]) -> None:
-        self.work.standings.update({s.nik: s for s in standings})
+    async def update(self, people: Sequence[Person]) -> None:
+        self.work.people.update({p.nik: p for p in people})
 
 
 class MemoryMessages(_Repository):
-    async def add(self, rows: Sequence[Row]) -> None:
-        await self.add_new(rows)
-
-    async def add_new(self, rows: Sequence[Row]) -> list[tuple[str, str]]:
-        added = []
+    async def add(self, rows: Sequence[Row]) -> list[Added]:
+        added: list[Added] = []
         for row in rows:
             if row["message_id"] not in self.work.messages:
                 self.work.messages[row["message_id"]] = dict(row)
-                added.append((row["kind"], row["channel"]))
+                added.append((row["event_id"], row["kind"], row["channel"]))
         return added
 
     async def waiting(self, niks: Iterable[str]) -> list[Waiting]:
@@ -94,7 +74,7 @@ class MemoryMessages(_Repository):
 
     async def waiting_with_number(self) -> set[str]:
         waiting = {r["nik"] for r in self.work.messages.values() if r["state"] == "WAITING"}
-        return {n for n in waiting if (c := self.work.contacts.get(n)) is not None and c.phone}
+        return {n for n in waiting if (p := self.work.people.get(n)) is not None and p.contact.phone}
 
 
 class MemoryOptOuts(_Repository):
@@ -113,8 +93,7 @@ class MemoryInbox(_Repository):
 
 
 class MemoryUnitOfWork(CopyUnit[MemoryStore]):
-    contacts: Contacts
-    standings: Standings
+    people: People
     messages: Messages
     opt_outs: OptOuts
     erasures: Erasures
@@ -122,5 +101,5 @@ class MemoryUnitOfWork(CopyUnit[MemoryStore]):
 
     def _opened(self) -> None:
         w = self.work
-        self.contacts, self.standings, self.messages = MemoryContacts(w), MemoryStandings(w), MemoryMessages(w)
+        self.people, self.messages = MemoryPeople(w), MemoryMessages(w)
         self.opt_outs, self.erasures, self.inbox = MemoryOptOuts(w), MemoryErasures(w), MemoryInbox(w)

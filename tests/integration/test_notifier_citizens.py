@@ -16,7 +16,7 @@ from sqlalchemy import insert, select
 from services.notifier.app import create_app
 from services.notifier.domain import answers
 from services.notifier.signatures import twilio_signature
-from services.notifier.store import IN, OO, ST, M
+from services.notifier.store import IN, OO, C, M
 from shared.appeals import appeal_id_for_message, request_reference
 from shared.events import AppealRequested, ParticipantDeactivated, ReactivationRequested
 from shared.settings import Settings
@@ -251,7 +251,7 @@ async def test_a_family_phone_gets_one_status_each_and_banding_goes_only_for_the
 
         async def request_seen() -> bool:
             async with app.state.sessions() as s:
-                ids = await s.scalar(select(ST.c.request_ids).where(ST.c.nik == sibling))
+                ids = await s.scalar(select(C.c.request_ids).where(C.c.nik == sibling))
             return bool(ids)
 
         await eventually(request_seen)

@@ -1,5 +1,5 @@
 """The notifier handler's cases (tests/unit/notifier/handler_cases.py) against the unit of work on
-PostgreSQL, and what only a database shows: a standing another batch creates meanwhile is folded onto."""
+PostgreSQL, and what only a database shows: a person another batch creates meanwhile is folded onto."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from typing import Any, Self
 
 import pytest
 from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notifier.domain.intents import OnFile
+from services.notifier.domain.people import Person
 from services.notifier.domain.standing import Standing
 from services.notifier.handlers import NotifierHandlers
 from services.notifier.privacy import ERASURES
 from services.notifier.standings import load, to_row
-from services.notifier.store import INBOX, MIGRATIONS, OO, PE, SCHEMA, ST, C, M
+from services.notifier.store import INBOX, MIGRATIONS, OO, PE, SCHEMA, C, M
 from services.notifier.uow import PgUnitOfWork, UnitOfWork
 from shared.db import make_engine, make_sessions, migrate
 from shared.enums import ParticipantStatus
@@ -37,9 +39,12 @@ class OnPostgres:
             await conn.execute(insert(table).values(**row))
 
     async def given_contact(self, nik: str, contact: OnFile) -> None:
-        await self._insert(
-            C, nik=nik, phone=contact.phone, opted_out=contact.opted_out, on_whatsapp=contact.on_whatsapp
-        )
+        """The person's number on file (their row kept if they have one: the standing stays)."""
+        values = {"phone": contact.phone, "opted_out": contact.opted_out, "on_whatsapp": contact.on_whatsapp}
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                pg_insert(C).values(nik=nik, **values).on_conflict_do_update(index_elements=[C.c.nik], set_=values)
+            )
 
     async def given_opt_out(self, phone: str) -> None:
         await self._insert(OO, phone=phone, opted_out=True, changed_at=NOON)
@@ -84,22 +89,23 @@ class TestOnPostgres(NotifierHandlerCases):
 
 
 async def test_a_standing_another_batch_creates_meanwhile_is_folded_onto_not_overwritten(postgres: OnPostgres) -> None:
-    """Between this batch's lock (no row yet) and its insert, a request's batch commits the person's standing:
+    """Between this batch's lock (no row yet) and its insert, a request's batch commits the person's row:
     the deactivation is folded onto that one (the request stays known), not written over it."""
     theirs = Standing(NIK, request_open=True, request_ids=("ab" * 16,))
 
     class CreatedMeanwhile(PgUnitOfWork):
         async def __aenter__(self) -> Self:
             uow = await super().__aenter__()
-            locked = uow.standings.for_update
+            locked = uow.people.lock
 
-            async def for_update(niks: Any) -> dict[str, Standing]:
+            async def lock(niks: Any) -> dict[str, Person]:
                 found = await locked(niks)
                 if not found and NIK in set(niks):
-                    await postgres._insert(ST, **to_row(theirs))  # another transaction, committed
+                    # another transaction, committed
+                    await postgres._insert(C, **to_row(Person(OnFile(None, opted_out=True), theirs)))
                 return found
 
-            uow.standings.for_update = for_update  # type: ignore[method-assign]
+            uow.people.lock = lock  # type: ignore[method-assign]
             return uow
 
     handlers = NotifierHandlers(None, lambda: NOON, lambda: None, uow=lambda: CreatedMeanwhile(postgres.sessions))
@@ -108,6 +114,7 @@ async def test_a_standing_another_batch_creates_meanwhile_is_folded_onto_not_ove
     assert standing is not None
     assert standing.request_ids == theirs.request_ids  # theirs, kept
     assert standing.status is ParticipantStatus.INACTIVE and standing.deactivated_on == dt.date(2026, 11, 1)
+    assert await postgres.contact(NIK) == OnFile(deactivation().phone, opted_out=True)  # their opt-out kept
 
 
 async def test_processed_events_lists_every_applied_event_whichever_row_remembers_it(postgres: OnPostgres) -> None:

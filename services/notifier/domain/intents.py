@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from services.notifier.domain.delivery import WHATSAPP, Action, action_for, first_channel
 from services.notifier.domain.messages import Message, message_for, send_after
-from shared.events import Event, ParticipantDeactivated
+from shared.events import Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +65,37 @@ class Released:
     last_error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Untold:
+    """Someone a message was for who cannot be told: no number, or one that is no mobile (`why`)."""
+
+    event_id: uuid.UUID
+    nik: str
+    kind: str
+    why: str
+
+
 @dataclass
 class Plan:
     intents: list[Intent] = field(default_factory=list)
-    not_sent: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, why) -> people
-    untold: list[tuple[str, str, str]] = field(default_factory=list)  # (nik, kind, why), for a one-person log
-    waiting: int = 0  # messages kept until the person's number arrives
+    untold: list[Untold] = field(default_factory=list)
+
+    def applied(self, event_ids: Set[uuid.UUID]) -> Plan:
+        """The plan of the events applied now (a redelivered one's message is already on record)."""
+        return Plan(
+            [i for i in self.intents if i.event_id in event_ids], [u for u in self.untold if u.event_id in event_ids]
+        )
+
+    @property
+    def not_sent(self) -> Counter[tuple[str, str]]:
+        """(kind, why) -> people: opted out (their message SKIPPED), no number, or an unusable one."""
+        skipped = Counter((i.message.kind, "opted_out") for i in self.intents if i.skipped)
+        return skipped + Counter((u.kind, u.why) for u in self.untold)
+
+    @property
+    def waiting(self) -> int:
+        """Messages kept until the person's number arrives."""
+        return sum(1 for i in self.intents if i.waiting)
 
 
 def phones_given(events: Iterable[Event]) -> dict[str, str]:
@@ -78,26 +103,22 @@ def phones_given(events: Iterable[Event]) -> dict[str, str]:
     return {e.nik: p for e in events if (p := getattr(e, "phone", None))}
 
 
-def keyed_by_its_message(event: Event, on_file: OnFile | None) -> bool:
-    """Whether applying the event twice is harmless without an inbox row: a deactivation that will have a
-    message row (its id from the event id and kind: inserted once). Its other effects are the same applied
-    twice: its number filed again, its standing folded again (the same deactivation date changes nothing).
-    Without a number nothing of it is written by key, so the inbox records it."""
-    if not isinstance(event, ParticipantDeactivated):
-        return False
-    return bool(event.phone or (on_file is not None and on_file.phone))
-
-
-def admitted(events: Sequence[Event], keyed: set[uuid.UUID], claimed: Sequence[Event]) -> list[Event]:
-    """The batch to apply, in its order, each event once: those keyed by their message, and those the inbox
-    claimed now (not applied before)."""
-    claimed_ids = {e.event_id for e in claimed}
-    todo, seen = [], set()
+def once(events: Iterable[Event]) -> list[Event]:
+    """The batch's events in their order, each event id once."""
+    seen: set[uuid.UUID] = set()
+    out = []
     for e in events:
-        if e.event_id not in seen and (e.event_id in keyed or e.event_id in claimed_ids):
+        if e.event_id not in seen:
             seen.add(e.event_id)
-            todo.append(e)
-    return todo
+            out.append(e)
+    return out
+
+
+def admitted(events: Sequence[Event], keyed: Set[uuid.UUID], claimed: Sequence[Event]) -> list[Event]:
+    """The batch to apply, in its order: the events whose message row was written now (its key, derived
+    from the event, makes that row the event's claim) and those the inbox claimed now (not applied before)."""
+    claimed_ids = {e.event_id for e in claimed}
+    return [e for e in events if e.event_id in keyed or e.event_id in claimed_ids]
 
 
 def plan(
@@ -119,15 +140,11 @@ def plan(
         if contact is None or not contact.phone:
             why = "phone_unusable" if getattr(event, "phone_status", None) else "no_phone"
             if why == "no_phone" and event.nik in awaiting:
-                result.waiting += 1
                 result.intents.append(Intent(message, "", WHATSAPP, False, now, event.event_id, waiting=True))
                 continue
-            result.not_sent[(message.kind, why)] += 1
-            result.untold.append((event.nik, message.kind, why))
+            result.untold.append(Untold(event.event_id, event.nik, message.kind, why))
             continue
         opted_out = contact.opted_out or contact.phone in stopped  # BERHENTI by NIK or by number
-        if opted_out:
-            result.not_sent[(message.kind, "opted_out")] += 1
         result.intents.append(
             Intent(
                 message,

@@ -15,6 +15,7 @@ and twice: an older deactivation or a decision older than the status already set
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -131,7 +132,7 @@ def _deactivated(s: Standing, e: ParticipantDeactivated, months: int) -> Standin
         s,
         deactivated_on=e.deactivated_on,
         deactivation_reason=reason,
-        window_closes_at=reactivation_window_closes_at(e.deactivated_on, e.nik, months),
+        window_closes_at=_window_closes_at(e.deactivated_on, e.nik, months),
         deceased=s.deceased or reason == "DECEASED",
         # Deactivated for want of it: whatever was recorded before no longer counts.
         biometric_recorded=s.biometric_recorded and reason != "NO_BIOMETRIC",
@@ -142,6 +143,17 @@ def _deactivated(s: Standing, e: ParticipantDeactivated, months: int) -> Standin
         request_open=s.request_open and stale,
         last_status_at=s.last_status_at if stale else e.occurred_at,
     )
+
+
+def _window_closes_at(deactivated_on: dt.date, nik: str, months: int) -> dt.datetime:
+    return _closes_in_province(deactivated_on, nik[:2], months)
+
+
+@functools.lru_cache(maxsize=1024)
+def _closes_in_province(deactivated_on: dt.date, province: str, months: int) -> dt.datetime:
+    """The window depends on the NIK through its province's time zone only (shared.window): a wave's people,
+    deactivated on a few dates, share a few windows (computed once each, not once per person)."""
+    return reactivation_window_closes_at(deactivated_on, province.ljust(16, "0"), months)
 
 
 def _decided(s: Standing, e: ReactivationDecided) -> Standing:

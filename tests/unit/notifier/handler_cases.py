@@ -20,6 +20,7 @@ from services.notifier.uow import UnitOfWork
 from shared.enums import Channel, DeactivationReason, Outcome, ParticipantStatus, ReactivationPath, SlaState
 from shared.events import (
     AnyEvent,
+    BiometricRecorded,
     EmergencySlaChanged,
     ParticipantDeactivated,
     ReactivationDecided,
@@ -83,6 +84,10 @@ def decision(req: ReactivationRequested, outcome: Outcome) -> ReactivationDecide
         received_at=req.received_at,
         decided_at=NOON - dt.timedelta(hours=1),
     )
+
+
+def biometric(nik: str = NIK) -> BiometricRecorded:
+    return BiometricRecorded(occurred_at=NOON, source="DUKCAPIL", nik=nik, recorded_on=NOON.date())
 
 
 def sla(req: ReactivationRequested, state: SlaState) -> EmergencySlaChanged:
@@ -179,7 +184,21 @@ class NotifierHandlerCases:
         standing = await backend.standing(NIK)
         assert standing is not None and not standing.request_open
         assert sorted(m["kind"] for m in await backend.messages()) == ["deactivated", "received", "rejected"]
-        assert await backend.inbox() == {asked.event_id, rejected.event_id}
+        assert await backend.inbox() == set()  # each de-duplicated by its message's id (event id and kind)
+
+    async def test_a_redelivered_decision_is_not_folded_again_over_a_later_request(self, backend: Backend) -> None:
+        first = request()
+        pending = decision(first, Outcome.PENDING)
+        second = request()
+        await self.deliver(backend, [deactivation()], [first], [pending], [second], [pending])
+        standing = await backend.standing(NIK)
+        assert standing is not None and standing.request_open
+        assert standing.request_ids[0] == second.request_id.hex  # the redelivery did not put the first back
+
+    async def test_a_fact_about_someone_not_held_adds_nobody(self, backend: Backend) -> None:
+        await self.deliver(backend, [biometric("3674015708900002")])
+        assert await backend.standing("3674015708900002") is None
+        assert await backend.contact("3674015708900002") is None
 
     async def test_quiet_hours_hold_a_notice_but_not_an_emergency(self, backend: Backend) -> None:
         await self.deliver(backend, [deactivation(), request(ReactivationPath.EMERGENCY)], now=NIGHT)
@@ -278,10 +297,10 @@ class FailsAtTheEnd:
     async def __aenter__(self) -> UnitOfWork:
         uow = await self.inner.__aenter__()
 
-        async def add_new(rows: object) -> list[tuple[str, str]]:
+        async def update(people: object) -> None:
             raise RuntimeError("connection dropped")
 
-        uow.messages.add_new = add_new  # type: ignore[method-assign,assignment]
+        uow.people.update = update  # type: ignore[method-assign,assignment]
         return uow
 
     async def __aexit__(self, *exc: Any) -> None:

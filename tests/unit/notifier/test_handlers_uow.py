@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from services.notifier.domain.intents import OnFile
+from services.notifier.domain.people import Person
 from services.notifier.domain.standing import Standing
 from services.notifier.uow import UnitOfWork
 from services.notifier.uow_memory import MemoryStore, MemoryUnitOfWork
@@ -23,7 +24,8 @@ class InMemory:
         return MemoryUnitOfWork(self.store)
 
     async def given_contact(self, nik: str, contact: OnFile) -> None:
-        self.store.contacts[nik] = contact
+        held = self.store.people.get(nik)
+        self.store.people[nik] = Person(contact, held.standing if held else Standing(nik))
 
     async def given_opt_out(self, phone: str) -> None:
         self.store.opt_outs[phone] = True
@@ -35,10 +37,10 @@ class InMemory:
         return list(self.store.messages.values())
 
     async def standing(self, nik: str) -> Standing | None:
-        return self.store.standings.get(nik)
+        return held.standing if (held := self.store.people.get(nik)) else None
 
     async def contact(self, nik: str) -> OnFile | None:
-        return self.store.contacts.get(nik)
+        return held.contact if (held := self.store.people.get(nik)) else None
 
     async def inbox(self) -> set[uuid.UUID]:
         return set(self.store.processed)
