@@ -38,7 +38,8 @@ def upgrade() -> None:
     for name in ("reasons", "follow_ups", "request_ids"):
         op.add_column("contacts", sa.Column(name, TEXTS, nullable=False, server_default="{}"), schema="notifier")
     for name in FLAGS:
-        op.add_column("contacts", sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.false()), schema="notifier")
+        flag = sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.false())
+        op.add_column("contacts", flag, schema="notifier")
     columns = STANDING.split(", ")
     values = ", ".join("coalesce(request_ids, '{}')" if c == "request_ids" else c for c in columns)
     op.execute(
