@@ -11,6 +11,7 @@ Docker engine answers. Tests never know which.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -18,7 +19,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -300,3 +301,32 @@ async def delete_topics(bootstrap: str, wanted: Callable[[str], bool]) -> None:
 
 async def delete_prefixed_topics(bootstrap: str, prefix: str) -> None:
     await delete_topics(bootstrap, lambda name: name.startswith(prefix))
+
+
+async def wait_for_topics(bootstrap: str, names: Collection[str], timeout: float = 180) -> None:  # noqa: ASYNC109
+    """Returns once the broker's metadata lists every topic of `names` with a leader for each partition. The
+    controller answers a creation before the broker that serves clients has applied it: a fraction of a
+    second on a quiet machine, tens of seconds on a busy one (several test runs creating and deleting
+    topics at once), and a consumer started meanwhile gives up with UnknownTopicOrPartitionError."""
+    if not names:
+        return
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            described = await admin.describe_topics(list(names))
+            missing = [t["topic"] for t in described if not _served(t)]
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{len(missing)} topics not served by the broker after {timeout:.0f} s: {missing[:3]}"
+                )
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
+def _served(topic: dict[str, Any]) -> bool:
+    return topic["error_code"] == 0 and bool(topic["partitions"]) and all(p["leader"] >= 0 for p in topic["partitions"])

@@ -31,6 +31,7 @@ from testkit.infra import (
     is_leftover_test_topic,
     new_test_prefix,
     start_infra,
+    wait_for_topics,
 )
 from testkit.keys import Keys
 from testkit.otlp import OtlpReceiver
@@ -179,7 +180,8 @@ async def settings(
     sweep_leftover_test_topics: None,
     topic_deletions: set[asyncio.Task[None]],
 ) -> AsyncIterator[Settings]:
-    """Settings for one test: its own database and its own topics (created, 2 partitions each, deleted after)."""
+    """Settings for one test: its own database and its own topics (created, 2 partitions each, served by the
+    broker before the test starts, deleted after)."""
     s = Settings(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         database_url=database_url,
@@ -187,7 +189,7 @@ async def settings(
         kafka_partitions_override=2,
         log_json=False,
     )
-    await ensure_topics(s)
+    await wait_for_topics(infra.kafka_bootstrap_servers, await ensure_topics(s))
     yield s
     deletion = asyncio.create_task(delete_prefixed_topics(infra.kafka_bootstrap_servers, topic_prefix))
     topic_deletions.add(deletion)
@@ -222,13 +224,10 @@ def system(infra: Infra, sweep_leftover_test_topics: None, otlp: OtlpReceiver) -
     name = f"pbi_e2e_{uuid.uuid4().hex[:8]}"
     url = asyncio.run(create_database(infra.database_url, name))
     prefix = new_test_prefix("e2e")
-    asyncio.run(
-        ensure_topics(
-            Settings(
-                kafka_bootstrap_servers=infra.kafka_bootstrap_servers, topic_prefix=prefix, kafka_partitions_override=3
-            )
-        )
+    topics = Settings(
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers, topic_prefix=prefix, kafka_partitions_override=3
     )
+    asyncio.run(wait_for_topics(infra.kafka_bootstrap_servers, asyncio.run(ensure_topics(topics))))
     # Tracing on, as an operator switches it on: the endpoint variable (spans go to the test's receiver).
     tracing = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "300"}
     running = start_system(
