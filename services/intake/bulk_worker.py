@@ -21,6 +21,7 @@ from services.intake.domain.idempotency import body_hash
 from services.intake.events_body import InvalidBody, decode_body, encode_events, event_types, validated_chunks
 from services.intake.publisher import PUBLISH_TIMEOUT_S, TUNING, BatchTransactions
 from shared.messaging import EVENT_TYPE, PublishFailed, Record
+from shared.runtime import tune_for_latency
 from shared.settings import Settings
 
 
@@ -99,6 +100,7 @@ def _die_with(parent: int) -> None:
 def serve(conn: Connection, parent: int, settings: Settings) -> None:
     """The worker process's main: until its pipe closes."""
     _die_with(parent)
+    tune_for_latency()  # as every service process: a batch's objects made the default collector's full scans cost
     asyncio.run(Worker(conn, settings).run())
 
 
