@@ -27,6 +27,7 @@ from shared.nik import parse_nik
 from shared.sla import advance_sla, sla_of_decision, sla_of_event
 
 from . import delivery
+from .ids import uuid5
 from .requests import Row, decision_row, region_of, request_row, sla_row
 from .status import STILL_OUT, Applied, HistoryEntry, Participant, Region, apply, window_closed
 from .worklist import (
@@ -259,12 +260,13 @@ def status_changed(p: Participant, h: HistoryEntry) -> StatusChange:
 
 _DECISION_REASONS = frozenset(r.value for r in DecisionReason)
 _NAMESPACE = uuid.UUID("5a0f3b0e-8f4f-4d7e-9d61-6a1b9a3c2f70")
+_NAMESPACE_BYTES = _NAMESPACE.bytes
 _REGIONS: dict[str, Region] = {}
 
 
 def derived_id(cause: uuid.UUID, nik: str) -> uuid.UUID:
     """The status change caused by one event always has the same id (redelivery-safe)."""
-    return uuid.uuid5(_NAMESPACE, f"{cause}:{nik}")
+    return uuid5(_NAMESPACE_BYTES, f"{cause}:{nik}")
 
 
 def region_from_nik(nik: str) -> Region:

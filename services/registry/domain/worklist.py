@@ -35,6 +35,8 @@ from shared.events import (
     ReactivationDecided,
 )
 
+from .ids import uuid5
+
 FOLLOW_UP_DUE = dt.timedelta(days=30)  # time given to the village / Dukcapil / Dinsos to act
 EMERGENCY_SLA = dt.timedelta(hours=24)
 HOLDING_REASONS = frozenset({DecisionReason.NIK_CONFLICT, DecisionReason.NOT_DEACTIVATED})
@@ -51,6 +53,7 @@ WAITING_FOR = {
 WAITING_KINDS = frozenset(WAITING_FOR.values())
 ALWAYS = dt.datetime.max.replace(tzinfo=dt.UTC)  # a fact that satisfies an item whenever it was opened
 _NAMESPACE = uuid.UUID("7d1e2c3a-4b5f-4e6a-9c8d-0f1a2b3c4d5e")
+_NAMESPACE_BYTES = _NAMESPACE.bytes
 
 Region = tuple[str, str, str]
 
@@ -68,7 +71,7 @@ class WorkItem:
 
 
 def item_id(request_id: uuid.UUID, kind: WorklistKind | str) -> uuid.UUID:
-    return uuid.uuid5(_NAMESPACE, f"{request_id}:{kind}")
+    return uuid5(_NAMESPACE_BYTES, f"{request_id}:{kind}")
 
 
 def items_for_decision(e: ReactivationDecided, region: Region) -> list[WorkItem]:
