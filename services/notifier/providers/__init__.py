@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Protocol
 
 import httpx
+
+try:  # httpcore asks for sniffio at every lock and event it makes, several per request
+    import sniffio  # noqa: F401
+except ImportError:
+    # Without it each of those asks was a failed import (about 0.15 ms: a search of every path entry), some
+    # 1.4 ms of CPU per provider call or webhook callback (cProfile, issue 20). Recorded as absent once:
+    # httpcore then takes asyncio, as it does when the import fails.
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 class PermanentError(Exception):
