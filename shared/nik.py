@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 from stdnum.id import nik as stdnum_nik
 
 from shared.regions import DISTRICTS, PROVINCES, REGENCIES
@@ -145,13 +145,11 @@ def mask_niks_in_text(text: str) -> str:
     return _SIXTEEN_DIGITS.sub(r"\1********\2", text)
 
 
-def _strip(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
-
-
+# Stripped and measured by pydantic-core itself (a length error is `string_too_short`/`string_too_long`): as a
+# Python strip before the lengths, pydantic ran both length checks in Python too, three calls per NIK.
 Nik = Annotated[
     str,
-    BeforeValidator(_strip),
-    Field(min_length=16, max_length=16, examples=["3674015708900001"], description="16-digit NIK"),
+    StringConstraints(strip_whitespace=True, min_length=16, max_length=16),
+    Field(examples=["3674015708900001"], description="16-digit NIK"),
     AfterValidator(validate_nik),
 ]

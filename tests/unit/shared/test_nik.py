@@ -163,3 +163,14 @@ def test_validating_a_nik_judges_birth_dates_as_parsing_it_does(birth: str) -> N
             validate_nik(nik)
     else:
         assert validate_nik(nik) == expected
+
+
+def test_a_nik_field_strips_spaces_and_names_a_wrong_length() -> None:
+    class M(BaseModel):
+        nik: Nik
+
+    assert M(nik=" 3674015708900001\n").nik == "3674015708900001"
+    for wrong, kind in (("367401570890000", "string_too_short"), ("36740157089000011", "string_too_long")):
+        with pytest.raises(ValidationError) as err:
+            M(nik=wrong)
+        assert [(e["loc"], e["type"]) for e in err.value.errors()] == [(("nik",), kind)]
