@@ -17,8 +17,10 @@ from shared.events import Event
 NO_CONTACT = OnFile(None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs 3x, made for each person a batch changes
 class Person:
+    """Treated as immutable."""
+
     contact: OnFile
     standing: Standing
 
