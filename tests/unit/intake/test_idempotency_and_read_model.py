@@ -7,7 +7,7 @@ import json
 import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.intake.domain.idempotency import body_hash, event_id_for, event_id_text, import_event_id, sla_state
@@ -166,11 +166,18 @@ def test_furthest_sla_only_moves_forward_whatever_the_order() -> None:
     assert furthest_sla(list(reversed(states))) == furthest_sla(states)
 
 
-SCALARS = st.none() | st.booleans() | st.integers() | st.text()
-JSON_VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner))
+# Small documents: what matters is every kind of value and nesting, not size (an unbounded recursive
+# strategy took over 300 s to draw on a busy machine).
+SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+JSON_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
 
 
-@given(st.dictionaries(st.text(), JSON_VALUES), st.sampled_from([None, "", "given"]))
+@settings(max_examples=60)
+@given(st.dictionaries(st.text(max_size=10), JSON_VALUES, max_size=6), st.sampled_from([None, "", "given"]))
 def test_an_event_id_as_text_is_the_uuid5_of_its_content(event: dict, given_id: str | None) -> None:  # type: ignore[type-arg]
     """A batch derives its ids as text without UUID objects: the very same ids (a resend must keep its id)."""
     if given_id is not None:

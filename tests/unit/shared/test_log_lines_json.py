@@ -32,6 +32,9 @@ def parsed(out: str) -> list[dict]:
 
 def test_every_source_writes_one_json_object_per_line(lines: pytest.CaptureFixture[str]) -> None:
     logging.captureWarnings(False)  # whatever an earlier test left: configure_logging turns it on
+    for name in ("uvicorn", "uvicorn.error", "faststream", "aiokafka"):  # an in-process uvicorn.Config sets levels
+        logging.getLogger(name).setLevel(logging.NOTSET)
+        logging.getLogger(name).disabled = False
     configure_logging("unit", "INFO", json_logs=True)
     structlog.get_logger("services.intake").info("accepted", detail=TRICKY)
     logging.getLogger("uvicorn.error").info("Started server process [%d] %s", 42, TRICKY)
