@@ -9,12 +9,12 @@ import datetime as dt
 import subprocess
 
 import httpx
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import make_engine
 from shared.settings import Settings
 from testkit.keys import Keys
+from testkit.personal_data import rows_holding
 from testkit.polling import eventually
 from testkit.system import PBI, RunningSystem
 
@@ -39,29 +39,10 @@ def deactivated(days_ago: int) -> dict:
     }
 
 
-async def rows_holding(engine: AsyncEngine, *needles: str) -> list[str]:
-    """Rows of every service table holding one of `needles` (whole rows as text; byte columns decoded), a row
-    once per needle it holds. One query per table for all the needles: polled while the services erase."""
-    found: list[str] = []
+async def tables_holding(engine: AsyncEngine, *needles: str) -> list[str]:
+    """`schema.table` of every service row holding one of `needles` (once per row and needle)."""
     async with engine.connect() as conn:
-        columns = (
-            await conn.execute(
-                text(
-                    "select table_schema, table_name, column_name, data_type from information_schema.columns c "
-                    "where table_schema = any(:s) and exists (select 1 from information_schema.tables t where "
-                    "t.table_schema = c.table_schema and t.table_name = c.table_name and t.table_type = 'BASE TABLE')"
-                ),
-                {"s": SCHEMAS},
-            )
-        ).all()
-        cells = {(s, t, "t::text") for s, t, _, _ in columns}
-        cells |= {(s, t, f"convert_from(t.{c}, 'UTF8')") for s, t, c, kind in columns if kind == "bytea"}
-        params = {f"n{i}": needle for i, needle in enumerate(needles)}
-        for schema, table, cell in sorted(cells):
-            holds = " or ".join(f"strpos({cell}, :{name}) > 0" for name in params)
-            rows = (await conn.execute(text(f'select {cell} from "{schema}"."{table}" t where {holds}'), params)).all()
-            found += [f"{schema}.{table}" for (row,) in rows for needle in needles if needle in row]
-    return found
+        return [f.split(":")[0] for f in await rows_holding(conn, SCHEMAS, needles)]
 
 
 async def test_pbi_privacy_erase_leaves_nothing_and_a_later_event_brings_nothing_back(
@@ -77,7 +58,7 @@ async def test_pbi_privacy_erase_leaves_nothing_and_a_later_event_brings_nothing
         assert r.status_code == 202, r.text
 
         async def everywhere() -> bool:  # the registry, eligibility and the notifier (a message) have it
-            places = {f.split(".")[0] for f in await rows_holding(engine, DIGITS)}
+            places = {f.split(".")[0] for f in await tables_holding(engine, DIGITS)}
             return {"registry", "eligibility", "notifier"} <= places
 
         await eventually(everywhere, timeout=60, interval=0.5)
@@ -93,7 +74,7 @@ async def test_pbi_privacy_erase_leaves_nothing_and_a_later_event_brings_nothing
         assert NIK not in done.stdout + done.stderr
 
         async def gone() -> bool:
-            return not await rows_holding(engine, DIGITS, NAME)
+            return not await tables_holding(engine, DIGITS, NAME)
 
         await eventually(gone, timeout=60, interval=0.5)
 
@@ -112,7 +93,7 @@ async def test_pbi_privacy_erase_leaves_nothing_and_a_later_event_brings_nothing
             return any(h["event_id"] == event_id for h in record.json().get("history", []))
 
         await eventually(applied, timeout=60)
-        assert await rows_holding(engine, DIGITS, NAME) == []
+        assert await tables_holding(engine, DIGITS, NAME) == []
 
         log = await http.get(
             system.url("registry") + f"/v1/participants/{NIK}/access-log",

@@ -33,6 +33,7 @@ from shared.settings import EligibilitySettings, RegistrySettings, Settings
 from shared.topics import PARTICIPANT_EVENTS, PRIVACY_EVENTS, REACTIVATION_REQUESTS
 from testkit.apps import running
 from testkit.kafka import TopicReader, consumed, produce
+from testkit.personal_data import rows_holding
 from testkit.polling import eventually
 from testkit.system import PBI, free_port
 
@@ -100,38 +101,9 @@ def request(phone: str, received: dt.datetime) -> ReactivationRequested:
 
 async def leftovers(engine: AsyncEngine, *needles: str) -> list[str]:
     """Every row of every table of the services' schemas that still holds one of `needles`, as text (a row
-    once per needle it holds). One query per table for all the needles: this scan is polled while the
-    services erase, and must not take the CPU they need."""
-    found: list[str] = []
+    once per needle it holds)."""
     async with engine.connect() as conn:
-        tables = (
-            await conn.execute(
-                text(
-                    "select table_schema, table_name from information_schema.tables "
-                    "where table_schema = any(:schemas) and table_type = 'BASE TABLE'"
-                ),
-                {"schemas": list(SCHEMAS)},
-            )
-        ).all()
-        binary = (
-            await conn.execute(
-                text(
-                    "select table_schema, table_name, column_name from information_schema.columns "
-                    "where table_schema = any(:schemas) and data_type = 'bytea'"
-                ),
-                {"schemas": list(SCHEMAS)},
-            )
-        ).all()
-        # A whole row as text; a bytea column (an outbox's payload) as the UTF-8 it holds.
-        sources = [(s, t, "t::text") for s, t in tables] + [
-            (s, t, f"convert_from(t.{c}, 'UTF8')") for s, t, c in binary
-        ]
-        params = {f"n{i}": needle for i, needle in enumerate(needles)}
-        for schema, table, cell in sources:
-            holds = " or ".join(f"strpos({cell}, :{name}) > 0" for name in params)
-            rows = await conn.execute(text(f'select {cell} from "{schema}"."{table}" t where {holds}'), params)
-            found += [f"{schema}.{table}: {r[0][:200]}" for r in rows for needle in needles if needle in r[0]]
-    return found
+        return await rows_holding(conn, SCHEMAS, needles)
 
 
 async def applied(engine: AsyncEngine, event: ParticipantDeactivated) -> bool:
