@@ -3,6 +3,8 @@ empty as a new one, and one whose privileges a test changed is never handed out 
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -33,7 +35,8 @@ async def run(url: str, *statements: str) -> None:
 
 
 async def test_a_database_given_back_is_empty_when_taken_again_even_with_a_connection_left_open(infra: Infra) -> None:
-    pool = DatabasePool(infra.database_url, prefix="pbi_tpool_")
+    prefix = f"pbi_tpool_{uuid.uuid4().hex[:6]}_"  # its own: the other test may run on another xdist worker
+    pool = DatabasePool(infra.database_url, prefix=prefix)
     try:
         url = await pool.take()
         fresh = await scalar(url, USER_SCHEMAS)
@@ -50,12 +53,12 @@ async def test_a_database_given_back_is_empty_when_taken_again_even_with_a_conne
     finally:
         await pool.close()
     assert not await scalar(
-        infra.database_url, "select exists (select from pg_database where datname like 'pbi_tpool_%')"
+        infra.database_url, f"select exists (select from pg_database where datname like '{prefix}%')"
     )
 
 
 async def test_a_database_whose_privileges_changed_is_dropped_not_reused(infra: Infra) -> None:
-    pool = DatabasePool(infra.database_url, prefix="pbi_tpool_")
+    pool = DatabasePool(infra.database_url, prefix=f"pbi_tpool_{uuid.uuid4().hex[:6]}_")
     try:
         url = await pool.take()
         name = make_url(url).database
