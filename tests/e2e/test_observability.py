@@ -48,7 +48,9 @@ async def notifier_has_number(system: RunningSystem, nik: str) -> bool:
     url = make_url(system.env["DATABASE_URL"]).set(drivername="postgresql").render_as_string(hide_password=False)
     conn = await asyncpg.connect(url)
     try:
-        return bool(await conn.fetchval("select count(*) from notifier.contacts where nik = $1", nik))
+        return bool(
+            await conn.fetchval("select count(*) from notifier.contacts where nik = $1 and phone is not null", nik)
+        )
     finally:
         await conn.close()
 
