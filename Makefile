@@ -55,13 +55,13 @@ lint: venv ## ruff (lint + format check) and mypy on shared/ and every domain/
 PYTEST_WORKERS ?= 4
 test: venv infra-up browser-deps deploy-tools ## the whole suite: lint, unit, integration, e2e, browser
 	@$(MAKE) --no-print-directory lint
-	@$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	@$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-unit: venv ## fast tests only (no infrastructure)
 	@$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
 
 test-integration: venv infra-up
-	@$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup tests/integration $(PYTEST_ARGS)
+	@$(BIN)/pytest -q -n $(PYTEST_WORKERS) tests/integration $(PYTEST_ARGS)
 
 # Each service runs as an urgent and a bulk process (deploy/local/run.py); REPLICAS=2 runs two of each
 # consumer role (distinct group members, ports + 200 per replica).

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -71,14 +72,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-# --- running in parallel (pytest-xdist: `make test` runs `pytest -n 4 --dist loadgroup`) --------------------
+# --- running in parallel (pytest-xdist: `make test` runs `pytest -n 4`) -------------------------------------
 # Every test works in its own database and topic prefix, so any test may run beside any other. What stands on
-# the session's running system (`system`) is grouped so that each group runs on one worker and starts one
-# system there: the end-to-end tests one, the browser tests another, the demo its own (it plays a whole day:
-# alone it runs beside the others, and the others' scans of every table do not read its thousands of rows).
-# Without xdist the marks and the order change nothing. With it the order spreads the work: xdist hands out the
-# groups first, then the other tests in collection order, which this hook sorts by module, longest first (the
-# durations of the last run in this checkout, `.pytest_cache`; before any, by tier), so no long test starts last.
+# the session's running system (`system`) is one scope of the scheduler below, so it runs on one worker and
+# starts one system there: the end-to-end tests one, the browser tests another, the demo its own (it plays a
+# whole day: alone it runs beside the others, and the others' scans of every table do not read its rows).
+# (xdist's own `--dist loadgroup` cannot do it with pytest 9: it renames node ids through an attribute pytest 9
+# no longer has.) xdist hands out the multi-test scopes first, then the other tests one by one in collection
+# order, which the workers sort by module, longest first (the durations of the last run in this checkout,
+# `.pytest_cache`; before any, by tier), so no long test starts last.
 SYSTEM_GROUPS = {"e2e/test_demo_small.py": "demo-system", "e2e/": "e2e-system", "browser/": "browser-system"}
 WITHOUT_SYSTEM = ("e2e/test_chaos_reduced.py",)  # starts systems of its own
 TIER_SECONDS = {"e2e": 60.0, "browser": 60.0, "integration": 3.0, "unit": 0.05}  # before any run is known
@@ -90,22 +92,32 @@ def _where(item: pytest.Item) -> str:
 
 
 def system_group(where: str) -> str | None:
-    """The xdist group of the test at `where` (its path under tests/), when it stands on a running system."""
+    """The scope of the test at `where` (its path under tests/) when it stands on a running system."""
     if where.startswith(WITHOUT_SYSTEM):
         return None
     return next((group for prefix, group in SYSTEM_GROUPS.items() if where.startswith(prefix)), None)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # before xdist's own; absent with -p no:xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's load-by-scope scheduling, each test its own scope but a running system's tests one."""
+    if config.getvalue("dist") != "load":
+        return None  # another --dist chosen by hand
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SystemScopes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return system_group(nodeid.split("::", 1)[0].removeprefix("tests/")) or nodeid
+
+    return SystemScopes(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        group = system_group(_where(item))
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
     if not _is_xdist_worker(config):
         return  # one process: the tiers in their order, the fastest first
     # A module's tests stay together (its module-scoped fixtures are made once per worker), modules longest first.
-    known: dict[str, float] = config.cache.get(DURATIONS_KEY, {}) if config.cache else {}
+    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+    known: dict[str, float] = cache.get(DURATIONS_KEY, {}) if cache else {}
     module_seconds: dict[str, float] = {}
     for item in items:
         where = _where(item)
@@ -119,17 +131,15 @@ _durations: dict[str, float] = {}
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Setup, call and teardown of every test (on the controller too: xdist hands it the workers' reports)."""
-    nodeid = report.nodeid
-    if nodeid.rfind("@") > nodeid.rfind("]"):  # xdist's group suffix (loadgroup), as xdist itself splits it
-        nodeid = nodeid[: nodeid.rfind("@")]
-    _durations[nodeid] = _durations.get(nodeid, 0.0) + report.duration
+    _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
 
 
 def _remember_durations(config: pytest.Config) -> None:
-    if _is_xdist_worker(config) or not config.cache or not _durations:
+    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+    if _is_xdist_worker(config) or cache is None or not _durations:
         return
-    known: dict[str, float] = config.cache.get(DURATIONS_KEY, {})
-    config.cache.set(DURATIONS_KEY, {**known, **{k: round(v, 2) for k, v in _durations.items()}})
+    known: dict[str, float] = cache.get(DURATIONS_KEY, {})
+    cache.set(DURATIONS_KEY, {**known, **{k: round(v, 2) for k, v in _durations.items()}})
 
 
 # --- infrastructure and per-test isolation ---------------------------------------------------------------
