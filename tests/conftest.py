@@ -77,7 +77,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # the session's running system (`system`) is one scope of the scheduler below, so it runs on one worker and
 # starts one system there: the end-to-end tests (the demo among them) one, the browser tests another. (The demo
 # on a system of its own found one of its 46 requests undecided after its 240 s: its check counts the system's
-# decisions, which the other e2e tests' requests add to; left as it was, see docs/testing.md.)
+# decisions, which the e2e tests before it add to; left as it was, in file order, see docs/testing.md.)
 # (xdist's own `--dist loadgroup` cannot do it with pytest 9: it renames node ids through an attribute pytest 9
 # no longer has.) xdist hands out the multi-test scopes first, then the other tests one by one in collection
 # order, which the workers sort by module, longest first (the durations of the last run in this checkout,
@@ -119,12 +119,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # A module's tests stay together (its module-scoped fixtures are made once per worker), modules longest first.
     cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
     known: dict[str, float] = cache.get(DURATIONS_KEY, {}) if cache else {}
-    module_seconds: dict[str, float] = {}
+
+    # A running system's tests keep their file order (one scope: they run one after another anyway; the demo's
+    # count of decided requests relies on the e2e tests before it, docs/testing.md).
+    def unit(item: pytest.Item) -> str:
+        return system_group(_where(item)) or _where(item)
+
+    seconds: dict[str, float] = {}
     for item in items:
-        where = _where(item)
-        seconds = known.get(item.nodeid, TIER_SECONDS.get(where.split("/")[0], 1.0))
-        module_seconds[where] = module_seconds.get(where, 0.0) + seconds
-    items.sort(key=lambda item: -module_seconds[_where(item)])  # stable: a module's own order is kept
+        expected = known.get(item.nodeid, TIER_SECONDS.get(_where(item).split("/")[0], 1.0))
+        seconds[unit(item)] = seconds.get(unit(item), 0.0) + expected
+    items.sort(key=lambda item: -seconds[unit(item)])  # stable: a module's or a system's own order is kept
 
 
 _durations: dict[str, float] = {}
