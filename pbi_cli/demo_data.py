@@ -308,8 +308,9 @@ def _add_requests(day: DemoDay, rng: random.Random, used: set[str]) -> None:
     deceased = [p for p in day.people if p.reason == "DECEASED"]
     if deceased:
         day.emergencies.append(_emergency(rng, deceased[0], day.today))
-    # People who were never deactivated still ask (NOT_DEACTIVATED), and a few emergencies come
-    # through Dinsos with a letter from a facility nobody registered (FACILITY_UNKNOWN).
+    # People who were never deactivated still ask (NOT_DEACTIVATED), and a few emergencies come through
+    # POST /v1/reactivations (path EMERGENCY) from a hospital, with its own key (CONTRACT.md: the letter's
+    # facility must be the key's).
     for _ in range(max(1, len(day.people) // 400)):
         stranger = _nik(rng, rng.choice(DISTRICTS)[1], used)
         day.requests.append({"nik": stranger, "path": "REGULAR", "channel": "VILLAGE"})
@@ -323,10 +324,10 @@ def _add_requests(day: DemoDay, rng: random.Random, used: set[str]) -> None:
             {
                 "nik": person.nik,
                 "path": "EMERGENCY",
-                "channel": "DINSOS",
+                "channel": "HOSPITAL",
                 "documents": {
                     "hospital_letter": {
-                        "facility_code": "9999X999",
+                        "facility_code": day.facilities[0][0],
                         "letter_no": f"KLINIK/{rng.randrange(100, 999)}",
                         "issued_on": day.today.isoformat(),
                     }
