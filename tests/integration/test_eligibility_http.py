@@ -42,13 +42,16 @@ async def test_ready_and_metrics_count_decisions_by_outcome_and_reason(settings:
         await produce(settings, REACTIVATION_REQUESTS, request)
         await decisions.wait_for(lambda e: isinstance(e, ReactivationDecided) and e.request_id == request.request_id)
 
-        async def lag_sampled() -> str:
-            text = (await http.get("/metrics")).text
-            return text if "pbi_eligibility_consumer_lag_records{" in text else ""
-
-        text = await eventually(lag_sampled, timeout=10)
         reason = {"outcome": "PENDING", "reason": "NOT_DEACTIVATED"}
         name = "pbi_eligibility_decision_reasons_total"
+
+        async def counted_and_lag_sampled() -> str:
+            # The decision may be on the topic (published at once) before the batch's counters moved.
+            text = (await http.get("/metrics")).text
+            lag = "pbi_eligibility_consumer_lag_records{" in text
+            return text if lag and sample(text, name, **reason) > sample(before, name, **reason) else ""
+
+        text = await eventually(counted_and_lag_sampled, timeout=30)
         assert sample(text, name, **reason) == sample(before, name, **reason) + 1
         decided = {"outcome": "PENDING", "path": "REGULAR"}
         name = "pbi_eligibility_decisions_total"
