@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from aiokafka import AIOKafkaConsumer
-
 from services.intake.api import THREAD_BATCH
 from services.intake.publisher import Publisher
 from shared import correlation
 from shared.events import DesilUpdated
 from shared.settings import Settings
 from shared.topics import PARTICIPANT_EVENTS
-from testkit.polling import eventually
+from testkit.kafka import TopicReader
 
 
 async def test_a_big_batch_keeps_order_and_the_correlation_id(settings: Settings) -> None:
@@ -32,24 +30,9 @@ async def test_a_big_batch_keeps_order_and_the_correlation_id(settings: Settings
         await publisher.publish(PARTICIPANT_EVENTS.name, events)
     await publisher.stop()
 
-    consumer = AIOKafkaConsumer(
-        settings.topic_prefix + PARTICIPANT_EVENTS.name,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-    )
-    await consumer.start()
-    got: list = []
-    try:
-
-        async def all_of_them() -> list:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                got.extend(records)
-            return got if len(got) >= len(events) else []
-
-        await eventually(all_of_them, timeout=20)
-    finally:
-        await consumer.stop()
+    async with TopicReader(settings, settings.topic_prefix + PARTICIPANT_EVENTS.name) as reader:
+        await reader.read_to_end()
+        got = reader.raw
     assert [DesilUpdated.model_validate_json(r.value).event_id for r in got] == [e.event_id for e in events]
     assert all(dict(r.headers)[correlation.HEADER] == b"batch-77" for r in got)
 
@@ -107,25 +90,10 @@ async def test_a_batch_in_record_batches_lands_where_send_would_put_each_record(
     finally:
         await publisher.stop()
 
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-    )
-    await consumer.start()
-    got: list = []
-    try:
-
-        async def all_of_them() -> list:
-            for batch in (await consumer.getmany(timeout_ms=500)).values():
-                got.extend(batch)
-            return got if len(got) >= len(records) else []
-
-        await eventually(all_of_them, timeout=30)
-        partitions = sorted(consumer.partitions_for_topic(topic) or ())
-    finally:
-        await consumer.stop()
+    async with TopicReader(settings, topic) as reader:
+        await reader.read_to_end(timeout=30)
+        got = reader.raw
+        partitions = sorted(reader.consumer.partitions_for_topic(topic) or ())
     assert len(got) == len(records)
     partitioner = DefaultPartitioner()
     assert all(r.partition == partitioner(r.key, partitions, partitions) for r in got)
