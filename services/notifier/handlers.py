@@ -1,9 +1,9 @@
 """Events in, intents out: each event that deserves a message becomes one QUEUED row (the intent),
 committed with the batch's other effects before anything is sent.
 
-Exactly once at the effect: a deactivation whose message row will be written (its id derived from the
-event id and kind) and an SLA change that escalates (id from request and state) are de-duplicated by that
-row's key; every other event by the inbox (processed ids), in the same transaction.
+Exactly once at the effect: every event that gets a message (its row's id derived from the event id and
+kind; an escalating SLA change's from request and state), WAITING ones included, is de-duplicated by that
+row's key; every other event (no number, facts) by the inbox (processed ids), in the same transaction.
 
 A message for someone whose deactivation has not arrived yet (the decision overtook it: separate consumer
 groups) is kept WAITING without a number; the batch that files the number queues it, the one that brings
