@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -94,11 +95,19 @@ async def _post_all(
     async with httpx.AsyncClient(timeout=60) as client:
 
         async def post(i: int, body: Any) -> httpx.Response:
+            # One Idempotency-Key per body, the same on every try: a retry after a lost answer (503, or the
+            # connection dropped by a busy server) cannot be applied twice.
+            headers = {"Authorization": f"Bearer {keys[i % len(keys)]}", "Idempotency-Key": str(uuid.uuid4())}
             async with sem:
                 for attempt in range(10):
-                    r = await client.post(url, json=body, headers={"Authorization": f"Bearer {keys[i % len(keys)]}"})
-                    if r.status_code != 503:
-                        break
+                    try:
+                        r = await client.post(url, json=body, headers=headers)
+                    except httpx.TransportError:
+                        if attempt == 9:
+                            raise
+                    else:
+                        if r.status_code not in (409, 503):  # 409: the same key still in progress
+                            break
                     await asyncio.sleep(min(2**attempt * 0.2, 5))
                 progress.advance(task)
                 return r
