@@ -22,7 +22,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, Self
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -136,7 +136,7 @@ class DirectPublisher:
         self._start_lock, self._transaction_lock = asyncio.Lock(), asyncio.Lock()
 
     @classmethod
-    def for_settings(cls, settings: Settings, *, transactional: str | None = None, **kwargs: Any) -> DirectPublisher:
+    def for_settings(cls, settings: Settings, *, transactional: str | None = None, **kwargs: Any) -> Self:
         """`transactional`: a name (e.g. "intake") for one Kafka transaction per publish."""
         tx_id = unique_transactional_id(settings.topic_prefix + transactional) if transactional else None
         return cls(kafka_client_options(settings), transactional_id=tx_id, **kwargs)
@@ -235,20 +235,29 @@ YIELD_EVERY = 1000  # records put into batches between two chances for the loop'
 
 
 class BatchPublisher(DirectPublisher):
-    """A DirectPublisher that hands a relay batch's records to Kafka as whole record batches, one per
-    partition (and BATCH_BYTES), each acknowledged as one: a per-record `send` (its partitioning, its
-    future, its callback) cost twice as much CPU. Partitioned by key as `send` does (murmur2 of the key,
-    aiokafka's DefaultPartitioner), so a NIK's events keep their partition and their order."""
+    """A DirectPublisher that hands a call's records to Kafka as whole record batches, one per partition
+    (and BATCH_BYTES), each acknowledged as one: a per-record `send` (its partitioning, its future, its
+    callback) cost twice as much CPU. Partitioned by key as `send` does (murmur2 of the key, aiokafka's
+    DefaultPartitioner), so a NIK's events keep their partition and their order. The outbox relays use it
+    plain; with a transactional id (`for_settings(..., transactional="intake")`: intake's batches, its bulk
+    worker's) each call is one Kafka transaction, visible whole or not at all, as DirectPublisher's."""
 
     _partitioner = DefaultPartitioner()
 
     async def publish(self, records: Sequence[Record]) -> None:
         if not records:
             return
+        if self.transactional:
+            await super().publish(records)  # one at a time, each in its transaction (_in_transaction)
+            return
         async with self._failing():
             producer = await self._started()
             futures = await self._batches(producer, records)
             await asyncio.wait_for(asyncio.gather(*futures), self.timeout_s)
+
+    async def _in_transaction(self, producer: AIOKafkaProducer, records: Sequence[Record]) -> None:
+        async with producer.transaction():
+            await asyncio.gather(*await self._batches(producer, records))
 
     async def _batches(self, producer: AIOKafkaProducer, records: Sequence[Record]) -> list[asyncio.Future[Any]]:
         by_partition: dict[tuple[str, int], list[Record]] = {}

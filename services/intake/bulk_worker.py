@@ -19,8 +19,8 @@ from typing import Any
 
 from services.intake.domain.idempotency import body_hash
 from services.intake.events_body import InvalidBody, decode_body, encode_events, event_types, validated_chunks
-from services.intake.publisher import PUBLISH_TIMEOUT_S, TUNING, BatchTransactions
-from shared.messaging import EVENT_TYPE, PublishFailed, Record
+from services.intake.publisher import PUBLISH_TIMEOUT_S, TUNING
+from shared.messaging import EVENT_TYPE, BatchPublisher, PublishFailed, Record
 from shared.runtime import tune_for_latency
 from shared.settings import Settings
 
@@ -107,7 +107,7 @@ def serve(conn: Connection, parent: int, settings: Settings) -> None:
 class Worker:
     def __init__(self, conn: Connection, settings: Settings) -> None:
         self.conn = conn
-        self.publisher = BatchTransactions.for_settings(
+        self.publisher = BatchPublisher.for_settings(
             settings, transactional="intake", timeout_s=PUBLISH_TIMEOUT_S * 3, **TUNING
         )
         self.batches: dict[int, Prepared] = {}

@@ -5,11 +5,7 @@ Records, headers and producers are shared.messaging's."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
 from typing import Any
-
-from aiokafka import AIOKafkaProducer
 
 from services.intake.events_body import encode_events
 from services.intake.metrics import PUBLISHED
@@ -34,29 +30,13 @@ class PublishOutcomeUnknown(PublishFailed):
     for the request is kept, for the decision that may follow (api._accept_request)."""
 
 
-class BatchTransactions(BatchPublisher):
-    """A transactional DirectPublisher (one Kafka transaction per publish) that appends the records to
-    whole record batches, one per partition, as BatchPublisher does for the relays: a `send` per record
-    (its partitioning, its future, its callback) was most of the worker's publishing CPU. Partitioned
-    as `send` does (murmur2 of the key): a NIK's events keep their partition and order.
-    (Here rather than in shared.messaging, whose owner may move it there: it uses that module's
-    DirectPublisher.publish and BatchPublisher._batches.)"""
-
-    async def publish(self, records: Sequence[Record]) -> None:
-        await DirectPublisher.publish(self, records)  # the transactional path, calling _in_transaction
-
-    async def _in_transaction(self, producer: AIOKafkaProducer, records: Sequence[Record]) -> None:
-        async with producer.transaction():
-            await asyncio.gather(*await self._batches(producer, records))
-
-
 class Publisher:
     """A lone event is a plain idempotent send; several go in one transaction (intake's own producer)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._single = DirectPublisher.for_settings(settings, timeout_s=PUBLISH_TIMEOUT_S, **TUNING)
-        self._batch = BatchTransactions.for_settings(
+        self._batch = BatchPublisher.for_settings(
             settings, transactional="intake", timeout_s=PUBLISH_TIMEOUT_S * 3, **TUNING
         )
 

@@ -69,12 +69,13 @@ async def test_published_counter_counts_what_kafka_acknowledged(settings: Settin
 
 
 async def test_a_batch_in_record_batches_lands_where_send_would_put_each_record(settings: Settings) -> None:
-    """The bulk worker's publisher (BatchTransactions): larger than one record batch per partition, each
-    record on its key's partition (murmur2, as a `send`), in order per NIK, with its headers, all committed."""
+    """The bulk worker's publisher (shared.messaging.BatchPublisher, transactional): larger than one record
+    batch per partition, each record on its key's partition (murmur2, as a `send`), in order per NIK, with
+    its headers, all committed."""
     from aiokafka.partitioner import DefaultPartitioner
 
-    from services.intake.publisher import PUBLISH_TIMEOUT_S, TUNING, BatchTransactions
-    from shared.messaging import Record
+    from services.intake.publisher import PUBLISH_TIMEOUT_S, TUNING
+    from shared.messaging import BatchPublisher, Record
 
     topic = settings.topic_prefix + PARTICIPANT_EVENTS.name
     niks = [f"3674015708{900001 + i:06d}" for i in range(40)]
@@ -82,7 +83,7 @@ async def test_a_batch_in_record_batches_lands_where_send_would_put_each_record(
         Record(topic, f'{{"n":{i},"pad":"{"x" * 400}"}}'.encode(), niks[i % 40].encode(), [("x-event-type", b"t")])
         for i in range(3_000)  # about 1.3 MB: several 512 KiB record batches per partition
     ]
-    publisher = BatchTransactions.for_settings(
+    publisher = BatchPublisher.for_settings(
         settings, transactional="intake-test", timeout_s=PUBLISH_TIMEOUT_S * 3, **TUNING
     )
     try:
