@@ -28,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     bindparam,
+    delete,
     func,
     select,
     text,
@@ -135,9 +136,12 @@ class ProcessedEvent(SQLModel, table=True):
 
 
 class Timer(SQLModel, table=True):
+    """A timer not fired yet: firing deletes it, in the transaction of what it publishes (migration 0009)."""
+
     __tablename__ = "timers"
     __table_args__ = (
-        UniqueConstraint("kind", "subject", "due_at"),
+        # Subject first: a final decision deletes its request's timers by subject (stop_timers).
+        UniqueConstraint("subject", "kind", "due_at", name="uq_eligibility_timers_subject"),
         Index("ix_eligibility_timers_due", "due_at"),
         {"schema": SCHEMA},
     )
@@ -146,7 +150,6 @@ class Timer(SQLModel, table=True):
     subject: str  # the request id
     nik: str = Field(max_length=16)
     due_at: dt.datetime = _tz(nullable=False)
-    fired_at: dt.datetime | None = _tz(nullable=True)
     data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
@@ -203,7 +206,7 @@ _WAITING = text(
     "select coalesce(bool_or(key = any(:keys) or niks && :niks), false) or count(*) > :most "
     f"from (select key, niks from {SCHEMA}.outbox limit :most + 1) as w"
 ).bindparams(bindparam("keys", type_=ARRAY(LargeBinary)), bindparam("niks", type_=ARRAY(String)))
-_STOP_TIMERS = text(f"delete from {SCHEMA}.timers where subject = any(:subjects) and fired_at is null").bindparams(
+_STOP_TIMERS = text(f"delete from {SCHEMA}.timers where subject = any(:subjects)").bindparams(
     bindparam("subjects", type_=ARRAY(String))
 )
 # requests.event and appeals.event are what was received (JSON): an erasure removes their contact fields.
@@ -256,9 +259,9 @@ class UnitOfWork(Protocol):
     async def save_appeals(self, records: Iterable[AppealRecord]) -> None: ...
 
     async def schedule(self, timers: list[dict[str, Any]]) -> None: ...  # a timer already set stays
-    async def stop_timers(self, subjects: set[str]) -> None: ...  # their unfired timers go
+    async def stop_timers(self, subjects: set[str]) -> None: ...  # their timers go
     async def due_timers(self, now: dt.datetime, limit: int) -> list[TimerRecord]: ...  # skips locked rows
-    async def timers_fired(self, ids: list[int], at: dt.datetime) -> None: ...
+    async def timers_fired(self, ids: list[int]) -> None: ...  # fired: their rows go
     async def timers_pending(self) -> int: ...
 
     async def add_to_outbox(self, rows: list[dict[str, Any]]) -> None: ...
@@ -430,18 +433,16 @@ class PgUnitOfWork(SessionUnit):
             await self._run(_STOP_TIMERS, {"subjects": list(subjects)})
 
     async def due_timers(self, now: dt.datetime, limit: int) -> list[TimerRecord]:
-        stmt = select(T.c.id, T.c.kind, T.c.subject, T.c.nik, T.c.due_at).where(
-            T.c.fired_at.is_(None), T.c.due_at <= now
-        )
+        stmt = select(T.c.id, T.c.kind, T.c.subject, T.c.nik, T.c.due_at).where(T.c.due_at <= now)
         rows = await self._run(stmt.order_by(T.c.due_at).limit(limit).with_for_update(skip_locked=True))
         return [TimerRecord(*row) for row in rows.all()]
 
-    async def timers_fired(self, ids: list[int], at: dt.datetime) -> None:
+    async def timers_fired(self, ids: list[int]) -> None:
         if ids:
-            await self._run(update(T).where(any_of(T.c.id, ids)).values(fired_at=at))
+            await self._run(delete(T).where(any_of(T.c.id, ids)))
 
     async def timers_pending(self) -> int:
-        return (await self._run(select(func.count()).where(T.c.fired_at.is_(None)))).scalar() or 0
+        return (await self._run(select(func.count()).select_from(T))).scalar() or 0
 
     async def add_to_outbox(self, rows: list[dict[str, Any]]) -> None:
         await add_to_outbox(self.session, outbox, rows)

@@ -27,7 +27,7 @@ class MemoryStore:
     people: People = dataclasses.field(default_factory=dict)
     requests: dict[uuid.UUID, RequestRecord] = dataclasses.field(default_factory=dict)
     appeals: dict[uuid.UUID, AppealRecord] = dataclasses.field(default_factory=dict)
-    timers: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)  # id -> row (fired_at included)
+    timers: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)  # id -> row (none fired)
     outbox: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     processed: set[uuid.UUID] = dataclasses.field(default_factory=set)
     erasures: dict[str, dt.datetime] = dataclasses.field(default_factory=dict)
@@ -131,26 +131,23 @@ class MemoryUnitOfWork(CopyUnit[MemoryStore]):
         for t in timers:
             if (t["kind"], t["subject"], t["due_at"]) not in keys:  # the unique constraint
                 keys.add((t["kind"], t["subject"], t["due_at"]))
-                self.work.timers[next(self.work.ids)] = {**t, "fired_at": None}
+                self.work.timers[next(self.work.ids)] = dict(t)
 
     async def stop_timers(self, subjects: set[str]) -> None:
         for i, t in list(self.work.timers.items()):
-            if t["subject"] in subjects and t["fired_at"] is None:
+            if t["subject"] in subjects:
                 del self.work.timers[i]
 
     async def due_timers(self, now: dt.datetime, limit: int) -> list[TimerRecord]:
-        due = sorted(
-            (t["due_at"], i) for i, t in self.work.timers.items() if t["fired_at"] is None and t["due_at"] <= now
-        )
+        due = sorted((t["due_at"], i) for i, t in self.work.timers.items() if t["due_at"] <= now)
         return [_timer(i, self.work.timers[i]) for _, i in due[:limit]]
 
-    async def timers_fired(self, ids: list[int], at: dt.datetime) -> None:
+    async def timers_fired(self, ids: list[int]) -> None:
         for i in ids:
-            if i in self.work.timers:
-                self.work.timers[i]["fired_at"] = at
+            self.work.timers.pop(i, None)
 
     async def timers_pending(self) -> int:
-        return sum(1 for t in self.work.timers.values() if t["fired_at"] is None)
+        return len(self.work.timers)
 
     async def add_to_outbox(self, rows: list[dict[str, Any]]) -> None:
         known = {r["event_id"] for r in self.work.outbox}

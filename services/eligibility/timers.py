@@ -1,7 +1,8 @@
 """Durable timers in PostgreSQL: claimed with FOR UPDATE SKIP LOCKED (safe with several replicas), fired
 once in the same transaction as the event they publish (outbox), surviving restarts.
 
-Request timers (SLA warning and breach, grace recheck) are rows of `timers`. Window expiry and reminders
+Request timers (SLA warning and breach, grace recheck) are rows of `timers`, deleted when they fire (or when
+their request's final decision stops its clock): the table holds only what is still to fire. Window expiry and reminders
 have no rows of their own: sweeps over `requests.window_closes_at` (pending requests) and
 `facts.next_reminder_at`, each a partial index, read what is due. Each pass is one unit of work through
 the handlers (EligibilityHandlers.run); what it decides is domain.batch's."""
@@ -22,7 +23,7 @@ from services.eligibility.handlers import Clock, EligibilityHandlers
 from services.eligibility.store import UnitOfWork
 
 log = structlog.get_logger(__name__)
-FIRING = {RECHECK, *SLA_KINDS}  # (REMINDER and EXPIRE rows from before 0003-0004 are marked fired, unread)
+FIRING = {RECHECK, *SLA_KINDS}  # (REMINDER and EXPIRE rows from before 0003-0004 are deleted, unread)
 
 
 class TimerLoop:
@@ -69,7 +70,7 @@ class TimerLoop:
             people = await uow.lock_people({t.nik for t in due})
             requests = await uow.requests(uuid.UUID(t.subject) for t in due if t.kind in FIRING)
             now = max(now, self.clock())  # decisions are stamped after the locks (rules.decided_after)
-            await uow.timers_fired([t.id for t in due], now)
+            await uow.timers_fired([t.id for t in due])  # their rows go with this transaction's outbox row
             fired[:] = due
             return Batch(people, self.policy, now, requests).fire(due)
 

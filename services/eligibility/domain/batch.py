@@ -196,7 +196,10 @@ class Batch:
             if self.changes.timers:
                 self.changes.timers = [t for t in self.changes.timers if t["subject"] != subject]
         else:  # still PENDING, for other reasons: timers it now needs (existing ones are kept)
-            self.changes.timers.extend(request_timers(as_request(request), decision, self.policy))
+            timers = request_timers(as_request(request), decision, self.policy)
+            if not first:  # one already due was set by an earlier PENDING decision: fired (row gone) or about to
+                timers = [t for t in timers if t["due_at"] > at]
+            self.changes.timers.extend(timers)
 
     def _sla(self, request: ReactivationRequested, state: SlaState, at: dt.datetime) -> None:
         if request.sla_deadline is not None:

@@ -251,6 +251,42 @@ class HandlerCases:
             SlaState.WARNING,
             SlaState.BREACHED,
         ]
+        assert await backend.unfired_timers() == set()  # fired: their rows are gone
+
+    async def test_a_fired_timer_leaves_no_row_and_one_whose_firing_failed_fires_on_the_next_pass(
+        self, backend: Backend
+    ) -> None:
+        """A timer's row is deleted in the transaction of its outbox row: fired, nothing of it stays; a pass
+        that fails before its commit (a kill: the transaction rolls back) leaves it due, and the next pass
+        fires it, once."""
+        w = World(backend)
+        await w.handlers.on_participant_events([deactivated(), _conflict()])  # NIK_CONFLICT holds it
+        request = emergency()
+        await w.handlers.on_emergency([request])
+        subject = str(request.request_id)
+        w.now = T0 + dt.timedelta(hours=12)
+        healthy = w.handlers.uow
+
+        def killed_before_commit() -> UnitOfWork:
+            uow = healthy()
+
+            async def dies(rows: list[dict[str, Any]]) -> None:
+                raise RuntimeError("killed")
+
+            uow.add_to_outbox = dies  # type: ignore[method-assign]
+            return uow
+
+        w.handlers.uow = killed_before_commit
+        try:
+            await w.timers.fire_due()
+        except RuntimeError:
+            pass
+        w.handlers.uow = healthy
+        assert await backend.unfired_timers() == {("SLA_WARNING", subject), ("SLA_BREACH", subject)}
+        assert await w.timers.fire_due() == 1
+        assert await backend.unfired_timers() == {("SLA_BREACH", subject)}
+        assert await w.timers.fire_due() == 0
+        assert [e.sla_state for e in await w.events(EmergencySlaChanged)] == [SlaState.OK, SlaState.WARNING]
 
     async def test_a_pending_request_expires_when_its_window_closes(self, backend: Backend) -> None:
         w = World(backend)

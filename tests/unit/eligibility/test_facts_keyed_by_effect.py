@@ -60,8 +60,9 @@ def _apply(person: Person, step: Any, erased: bool) -> tuple[Person, bool]:
     facts_, phone = person
     if isinstance(step, tuple):
         kind, days = step
-        if kind == "approve":
-            return (reactivate(facts_, AT + dt.timedelta(days=days)), phone), erased
+        if kind == "approve":  # the clock moves forward: no approval is stamped before the one on record
+            at = max(AT + dt.timedelta(days=days), facts_.reactivated_at or AT)
+            return (reactivate(facts_, at), phone), erased
         return (facts_, None), True
     event = without_contact(step) if erased else step  # as the handlers scrub an erased person's facts
     return fold(facts_, phone, event, POLICY), erased

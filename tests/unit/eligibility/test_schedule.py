@@ -4,14 +4,18 @@ which SLA state it publishes."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 
+from services.eligibility.domain.batch import Batch
 from services.eligibility.domain.policy import Policy
-from services.eligibility.domain.rules import Decision, Request
+from services.eligibility.domain.records import RequestRecord
+from services.eligibility.domain.rules import Decision, Facts, Request
 from services.eligibility.domain.schedule import request_timers, sla_state
 from shared.enums import DecisionReason as R
 from shared.enums import Outcome, ReactivationPath, SlaState
+from shared.events import Documents, HospitalLetter, ReactivationRequested
 
 POLICY = Policy("test")
 NIK = "3674015708900001"
@@ -43,6 +47,21 @@ def test_pending_emergency_warns_at_12_hours_and_breaches_at_24() -> None:
         "SLA_WARNING": AT + dt.timedelta(hours=12),
         "SLA_BREACH": AT + dt.timedelta(hours=24),
     }
+
+
+def test_a_request_still_pending_when_decided_again_sets_only_the_timers_still_to_come() -> None:
+    """A fired timer's row is deleted: a later PENDING decision must not set it again (it would fire twice);
+    one already due was set by an earlier PENDING decision, so only those still to come are asked for."""
+    request = ReactivationRequested(
+        occurred_at=AT, source="intake", nik=NIK, request_id=uuid.uuid4(), path="EMERGENCY", channel="HOSPITAL",
+        received_at=AT, sla_deadline=AT + dt.timedelta(hours=24), facility_registered=True,
+        documents=Documents(hospital_letter=HospitalLetter(facility_code="3674R001", letter_no="IGD/1")),
+    )  # fmt: skip
+    record = RequestRecord(request, "PENDING", ("NIK_CONFLICT",), AT, CLOSES)
+    later = AT + dt.timedelta(hours=13)
+    batch = Batch({NIK: (Facts(NIK, deactivated_on=dt.date(2026, 6, 1), nik_conflict_open=True), None)}, POLICY, later)
+    batch.record(record, Decision(Outcome.PENDING, (R.NIK_CONFLICT, R.DOCUMENT_MISSING), (), "test", CLOSES), later)
+    assert [(t["kind"], t["due_at"]) for t in batch.changes.timers] == [("SLA_BREACH", AT + dt.timedelta(hours=24))]
 
 
 @pytest.mark.parametrize("outcome", [Outcome.APPROVED, Outcome.REJECTED, Outcome.EXPIRED])
