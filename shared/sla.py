@@ -22,8 +22,9 @@ from shared.enums import Outcome, SlaState
 
 SLA_ORDER: tuple[SlaState, ...] = (SlaState.OK, SlaState.WARNING, SlaState.MET, SlaState.BREACHED, SlaState.CLOSED)
 # A clock still runs only in these states; MET, BREACHED (met late or not) and CLOSED stop reading it.
+# The clock's lengths (deadline, warning) are not here: they are eligibility's policy, which its timers follow
+# and which a reader passes in (intake: services.intake.policy).
 RUNNING = frozenset({SlaState.OK, SlaState.WARNING})
-WARNING_AFTER = dt.timedelta(hours=12)
 
 
 def sla_rank(state: SlaState | str | None) -> int:
@@ -63,7 +64,7 @@ def sla_of_decision(outcome: Outcome | str, decided_at: dt.datetime, deadline: d
 
 
 def sla_by_clock(
-    received_at: dt.datetime, deadline: dt.datetime, now: dt.datetime, warning_after: dt.timedelta = WARNING_AFTER
+    received_at: dt.datetime, deadline: dt.datetime, now: dt.datetime, warning_after: dt.timedelta
 ) -> SlaState:
     """What the clock alone says of an undecided emergency."""
     if now >= deadline:
@@ -78,10 +79,12 @@ def sla_shown(
     received_at: dt.datetime,
     now: dt.datetime,
     decided_at: dt.datetime | None = None,
-    warning_after: dt.timedelta = WARNING_AFTER,
+    *,
+    warning_after: dt.timedelta,
 ) -> SlaState | None:
-    """The state to show for a request: the stored fold, the request's final status, and, while the
-    clock still runs, what the clock says by now (before the timer event has arrived)."""
+    """The state to show for a request: the stored fold, the request's final status judged at its decision
+    time `decided_at` (approved after the deadline BREACHED), and, while the clock still runs, what the
+    clock says by now (before the timer event has arrived)."""
     if deadline is None:
         return None
     state = advance_sla(SlaState.OK, stored)

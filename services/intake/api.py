@@ -22,6 +22,7 @@ from services.intake.domain.idempotency import body_hash, request_id_for, sla_st
 from services.intake.events_body import InvalidBody, decode_body, event_types, parse_events
 from services.intake.events_openapi import EVENTS_BODY
 from services.intake.metrics import PUBLISHED
+from services.intake.policy import emergency_sla, emergency_warning
 from services.intake.publisher import BrokerUnavailable, PublishOutcomeUnknown
 from services.intake.store import Facility, IdempotencyKey, RequestView
 from shared.auth import Principal, forbidden_event_types
@@ -43,8 +44,8 @@ THREAD_BATCH = 200
 
 router = APIRouter(tags=["intake"])
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
-SLA = dt.timedelta(hours=24)
-SLA_WARNING = dt.timedelta(hours=12)
+# The emergency SLA's lengths are eligibility's policy, whose timers they must match (services.intake.policy).
+SLA, SLA_WARNING = emergency_sla(), emergency_warning()
 
 
 class ReactivationBody(BaseModel):
@@ -492,7 +493,8 @@ async def get_reactivation(
     }
     if row.sla_deadline is not None:
         result["sla_deadline"] = row.sla_deadline
+        # A decided request's clock stopped at its decision: approved after the deadline is BREACHED.
         result["sla_state"] = sla_state(
-            row.status, row.sla_state, row.sla_deadline, SLA_WARNING, row.received_at, _now()
+            row.status, row.sla_state, row.sla_deadline, SLA_WARNING, row.received_at, _now(), row.decided_at
         )
     return result

@@ -15,10 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import json
 import uuid
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import structlog
@@ -29,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.intake.api import IdemKey, _unavailable_is_503, idempotent
 from services.intake.domain.idempotency import NAMESPACE
+from services.intake.policy import appeal_sla
 from services.intake.store import AppealView, RequestView
 from shared.auth import Principal
 from shared.auth.dependencies import require_any_scope
@@ -41,13 +39,6 @@ from shared.topics import APPEALS
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["appeals"])
-# The appeal SLA is eligibility's policy (one file, versioned with the rules); intake only states it.
-POLICY_FILE = Path(__file__).parents[1] / "eligibility" / "policy" / "v1.json"
-
-
-@functools.cache
-def appeal_sla() -> dt.timedelta:
-    return dt.timedelta(days=int(json.loads(POLICY_FILE.read_text()).get("appeal_sla_days", 14)))
 
 
 class AppealBody(BaseModel):

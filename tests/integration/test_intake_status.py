@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from services.intake.app import create_app
-from services.intake.store import ProcessedEvent
+from services.intake.store import ProcessedEvent, RequestView
 from shared.enums import Channel, Outcome, ReactivationPath, SlaState
 from shared.events import EmergencySlaChanged, ReactivationDecided, ReactivationRequested
 from shared.messaging import DirectPublisher, PublishFailed, Record
@@ -170,6 +170,35 @@ async def test_an_approval_after_the_deadline_is_breached_even_without_the_timer
     await produce(settings, DECISIONS, approved)
     body = await eventually(lambda: _shown(client, keys, request.request_id, status="APPROVED"))
     assert body["sla_state"] == "BREACHED"
+
+
+async def test_an_approved_emergency_shows_the_sla_of_its_decision_time(settings: Settings, intake) -> None:  # type: ignore[no-untyped-def]
+    """GET judges a decided emergency's clock at its decision, not at its receipt: rows approved 30 h and 13 h
+    after receipt whose stored state is still the WARNING of before (as a row decided before the read model
+    folded a decision's own state) show BREACHED (met late) and MET."""
+    client, keys, app = intake
+    received = dt.datetime.now(dt.UTC) - dt.timedelta(hours=40)
+    late, in_time = uuid.uuid4(), uuid.uuid4()
+    async with app.state.sessions() as session, session.begin():
+        for request_id, hours in ((late, 30), (in_time, 13)):
+            decided_at = received + dt.timedelta(hours=hours)
+            session.add(
+                RequestView(
+                    request_id=request_id,
+                    nik=NIK,
+                    path="EMERGENCY",
+                    facility_code="3674R001",
+                    status="APPROVED",
+                    reasons=[],
+                    received_at=received,
+                    decided_at=decided_at,
+                    sla_deadline=received + dt.timedelta(hours=24),
+                    sla_state="WARNING",
+                    last_event_at=decided_at,
+                )
+            )
+    assert (await _shown(client, keys, late))["sla_state"] == "BREACHED"
+    assert (await _shown(client, keys, in_time))["sla_state"] == "MET"
 
 
 async def test_a_rejected_emergency_is_closed_and_a_late_breach_does_not_reopen_it(settings: Settings, intake) -> None:  # type: ignore[no-untyped-def]

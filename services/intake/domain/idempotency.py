@@ -69,6 +69,7 @@ def sla_state(
     now: dt.datetime,
     decided_at: dt.datetime | None = None,
 ) -> SlaState | None:
-    """The SLA state shown for a request (shared.sla): the stored fold, the request's final status and,
-    while the clock runs, the clock. Approved after the breach stays BREACHED; rejected or expired is CLOSED."""
-    return sla_shown(stored, status, deadline, received_at, now, decided_at, warning_after)
+    """The SLA state shown for a request (shared.sla): the stored fold, the request's final status at its
+    decision time `decided_at` and, while the clock runs, the clock. Approved after the deadline is
+    BREACHED; rejected or expired is CLOSED."""
+    return sla_shown(stored, status, deadline, received_at, now, decided_at, warning_after=warning_after)

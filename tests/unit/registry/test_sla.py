@@ -27,6 +27,7 @@ from shared.sla import (
 T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
 H = dt.timedelta(hours=1)
 DEADLINE = T0 + 24 * H
+WARNING = 12 * H
 
 
 @pytest.mark.parametrize(
@@ -114,7 +115,7 @@ def test_a_met_stamped_after_the_deadline_is_met_late(state: S, at: dt.datetime,
     ("now", "expected"), [(T0, S.OK), (T0 + 11 * H, S.OK), (T0 + 12 * H, S.WARNING), (DEADLINE, S.BREACHED)]
 )
 def test_the_clock_alone(now: dt.datetime, expected: S) -> None:
-    assert sla_by_clock(T0, DEADLINE, now) is expected
+    assert sla_by_clock(T0, DEADLINE, now, WARNING) is expected
 
 
 @pytest.mark.parametrize(
@@ -138,11 +139,11 @@ def test_the_clock_alone(now: dt.datetime, expected: S) -> None:
     ],
 )
 def test_state_shown(status: str, stored: str, decided_at: dt.datetime | None, now: dt.datetime, expected: S) -> None:
-    assert sla_shown(stored, status, DEADLINE, T0, now, decided_at) is expected
+    assert sla_shown(stored, status, DEADLINE, T0, now, decided_at, warning_after=WARNING) is expected
 
 
 def test_no_state_without_a_clock() -> None:
-    assert sla_shown(None, "RECEIVED", None, T0, T0) is None
+    assert sla_shown(None, "RECEIVED", None, T0, T0, warning_after=WARNING) is None
 
 
 def test_board_counts() -> None:
