@@ -57,13 +57,24 @@ class ReactivationBody(BaseModel):
     documents: Documents = Documents()
 
 
+# CONTRACT.md takes an optional diagnosis on the hospital endpoint and says nothing of what becomes of it.
+# It is validated (a malformed code is a 422 the hospital can correct) and then kept nowhere: the request
+# event has no field for it (a hospital letter carries none; a doctor letter needs a register number this
+# endpoint does not take, and is the CHRONIC path's document), no rule decides by it (an emergency needs its
+# hospital letter and registered facility), and a diagnosis is health data, specific personal data under
+# UU PDP 27/2022, which no service may carry to three others or keep without a purpose.
+DIAGNOSIS_KEPT_NOWHERE = "ICD-10 code; checked for its form, then neither published nor stored"
+
+
 class EmergencyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     nik: Nik
     facility_code: Annotated[str, Field(min_length=1, max_length=32)]
     letter_no: Annotated[str, Field(min_length=1, max_length=64)]
     admitted_at: AwareDatetime
-    diagnosis_icd10: Annotated[str, Field(pattern=r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")] | None = None
+    diagnosis_icd10: (
+        Annotated[str, Field(pattern=r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$", description=DIAGNOSIS_KEPT_NOWHERE)] | None
+    ) = None
     phone: Phone | None = None
 
 

@@ -28,7 +28,13 @@ from testkit.kafka import TopicReader, produce
 from testkit.polling import eventually
 
 NIK = "3674015708900001"
-EMERGENCY = {"nik": NIK, "facility_code": "3674R001", "letter_no": "IGD/7", "admitted_at": "2026-11-24T08:00:00+07:00"}
+EMERGENCY = {
+    "nik": NIK,
+    "facility_code": "3674R001",
+    "letter_no": "IGD/7",
+    "admitted_at": "2026-11-24T08:00:00+07:00",
+    "diagnosis_icd10": "I21.9",
+}
 
 
 @pytest.fixture
@@ -86,6 +92,7 @@ async def test_status_follows_decisions_and_never_goes_backwards(settings: Setti
         assert r.status_code == 202
         [request] = await lane.wait_for(lambda e: isinstance(e, ReactivationRequested))
     assert request.facility_registered is False  # 3674R001 is not in this test's facility registry
+    assert "I21.9" not in request.model_dump_json()  # the diagnosis is validated, never carried (api.EmergencyBody)
     url = f"/v1/reactivations/{request.request_id}"
     t0 = request.received_at
 
