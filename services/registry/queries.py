@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Select, and_, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry.domain.status import WINDOW_CLOSED
 from services.registry.domain.today import start_of_local_day
-from services.registry.store import RQ, A, H, N, P
+from services.registry.store import EMERGENCY_SQL, RQ, A, H, N, P
 from shared.nik import mask_nik
 from shared.sla import sla_counts
 from shared.timezones import zone_for_nik
@@ -100,6 +100,25 @@ async def stats(engine: AsyncEngine) -> dict[str, Any]:
     }
 
 
+def sla_board_query(now: dt.datetime) -> Select[Any]:
+    """The SLA board: emergencies whose clock runs, or that were met in the last day, deadline first."""
+    return (
+        select(RQ)
+        .where(
+            # The partial index's own predicate, as a literal (a bound parameter could not prove it in a
+            # prepared statement's generic plan): emergencies, by deadline.
+            text(EMERGENCY_SQL),
+            RQ.c.sla_state.is_not(None),
+            RQ.c.sla_state != "CLOSED",
+            RQ.c.status.not_in(["REJECTED", "EXPIRED"]),
+            # Decided ones (met, or met late: BREACHED) stay in view for a day.
+            RQ.c.status.in_(["RECEIVED", "PENDING"]) | (RQ.c.decided_at >= now - dt.timedelta(hours=24)),
+        )
+        .order_by(RQ.c.sla_deadline)
+        .limit(200)
+    )
+
+
 async def dashboard_snapshot(engine: AsyncEngine, now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or dt.datetime.now(dt.UTC)
     s = await stats(engine)
@@ -108,25 +127,7 @@ async def dashboard_snapshot(engine: AsyncEngine, now: dt.datetime | None = None
         decisions_today = (
             await conn.execute(select(func.count()).where(RQ.c.decided_at >= today, RQ.c.status != "PENDING"))
         ).scalar()
-        board = (
-            (
-                await conn.execute(
-                    select(RQ)
-                    .where(
-                        RQ.c.path == "EMERGENCY",
-                        RQ.c.sla_state.is_not(None),
-                        RQ.c.sla_state != "CLOSED",
-                        RQ.c.status.not_in(["REJECTED", "EXPIRED"]),
-                        # Decided ones (met, or met late: BREACHED) stay in view for a day.
-                        RQ.c.status.in_(["RECEIVED", "PENDING"]) | (RQ.c.decided_at >= now - dt.timedelta(hours=24)),
-                    )
-                    .order_by(RQ.c.sla_deadline)
-                    .limit(200)
-                )
-            )
-            .mappings()
-            .all()
-        )
+        board = (await conn.execute(sla_board_query(now))).mappings().all()
         closing = and_(
             P.c.status.in_(["INACTIVE", "REACTIVATION_PENDING"]),
             P.c.window_closes_at > now,

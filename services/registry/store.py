@@ -33,6 +33,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 # People still out of the programme (domain.status.STILL_OUT), as the window sweep's index predicate.
 STILL_OUT_SQL = "status in ('INACTIVE', 'REACTIVATION_PENDING')"
+# Emergency requests, as the SLA board's index predicate.
+EMERGENCY_SQL = "path = 'EMERGENCY'"
 
 
 def _tz(nullable: bool = True) -> Any:
@@ -42,8 +44,7 @@ def _tz(nullable: bool = True) -> Any:
 class ParticipantRow(SQLModel, table=True):
     __tablename__ = "participants"
     __table_args__ = (
-        Index("ix_registry_participants_region", "province", "regency", "district"),
-        Index("ix_registry_participants_status", "status"),
+        # No index by status or region: only whole-table counts group by them (migration 0009).
         # The window-close sweep's queue: only people still out, in the order their windows close.
         Index(
             "ix_registry_participants_window_open",
@@ -128,7 +129,8 @@ class AnomalyRow(SQLModel, table=True):
 class RequestRow(SQLModel, table=True):
     __tablename__ = "requests"
     __table_args__ = (
-        Index("ix_registry_requests_sla", "path", "sla_state"),
+        # The SLA board: emergencies only, by deadline (queries.dashboard_snapshot states the predicate).
+        Index("ix_registry_requests_emergency", "sla_deadline", postgresql_where=text(EMERGENCY_SQL)),
         Index("ix_registry_requests_decided", "decided_at"),  # the dashboard's decisions per minute
         {"schema": SCHEMA},
     )
@@ -172,7 +174,6 @@ class WorklistItemRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_registry_worklist_open", "state", "kind", "due_at"),
         Index("ix_registry_worklist_region", "province", "regency", "district"),
-        Index("ix_registry_worklist_request", "request_id"),
         # Facts close a person's open items by NIK and kind (worklist.close_satisfied).
         Index("ix_registry_worklist_open_nik", "nik", "kind", postgresql_where=text("state = 'OPEN'")),
         {"schema": SCHEMA},
