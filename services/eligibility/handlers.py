@@ -62,7 +62,12 @@ class EligibilityHandlers:
             appeals = await uow.open_appeals_of(changed)
             pending = await uow.requests_of(changed, pending_only=True)
             appealed = await uow.requests(a.request_id for a in appeals)
-            return batch.decide_again(changed, [*pending, *appealed], appeals)
+            changes = batch.decide_again(changed, [*pending, *appealed], appeals)
+            due = batch.reminders_due_at_once()  # a list loaded late: reminded now, in the row the fact writes
+            if not due:
+                return changes
+            asked = await uow.last_request_at(due & people.keys()) if due & people.keys() else {}
+            return batch.remind_at_once(due, asked)
 
         await self.run(work)
 

@@ -3,7 +3,8 @@ to a `Batch`, call one of its steps and write the `Changes` it returns. No I/O, 
 
 - `fold_facts`, then `decide_again`: participant events folded into the people's facts; the PENDING
   requests and open appeals of those whose facts changed decided again (a request is decided without
-  anyone re-submitting; a fact folded again changes no facts, so it decides and publishes nothing).
+  anyone re-submitting; a fact folded again changes no facts, so it decides and publishes nothing);
+  then `remind_at_once`: a new deactivation whose first reminder is already due reminds now.
 - `decide_requests`: the first decision of each new request (one already on record is skipped: the
   request id is the natural key, so a redelivery or a resend changes nothing).
 - `fire`, `expire`: the request timers that are due, and the PENDING requests whose window closed.
@@ -125,21 +126,47 @@ class Batch:
 
     def reminders(self, asked: dict[str, dt.datetime]) -> Changes:
         """The reminder each person is due (what it says decided now) and when their next one is."""
-        for nik, (facts, phone) in self.people.items():
-            reminder, self.changes.next_reminders[nik] = remind(facts, self.policy, self.now, asked.get(nik))
-            if reminder is not None:
-                event = WindowReminderDue(
-                    # One per person, deactivation and threshold: a re-run of the same sweep is the same event.
-                    event_id=event_id("reminder", nik, facts.deactivated_on, reminder.threshold),
-                    occurred_at=self.now,
-                    source="eligibility",
-                    nik=nik,
-                    window_closes_at=reminder.window_closes_at,
-                    days_left=reminder.days_left,
-                    phone=phone,
-                )
-                self.changes.publish(TIMER_EVENTS, event, None)
+        for nik in self.people:
+            self.changes.next_reminders[nik] = self._remind(nik, asked.get(nik))
         return self.result()
+
+    def reminders_due_at_once(self) -> set[str]:
+        """After `fold_facts`: the people whose new deactivation's first reminder is already due (a list
+        loaded less than 30 days before its window closes, or after the close)."""
+        return {
+            nik
+            for nik, (facts, _) in self.people.items()
+            if facts.next_reminder_at is not None
+            and facts.next_reminder_at <= self.now
+            and facts.next_reminder_at != self._before[nik][0].next_reminder_at
+        }
+
+    def remind_at_once(self, niks: set[str], asked: dict[str, dt.datetime]) -> Changes:
+        """The reminders of `reminders_due_at_once`, sent (or dropped: the window closed, they asked) by the
+        batch that folded the deactivation, their next moment set in the same facts row: the sweep's update of
+        the row just written is saved (`asked`: the last request of each of those on record)."""
+        for nik in niks:
+            facts, phone = self.people[nik]
+            self.people[nik] = (dataclasses.replace(facts, next_reminder_at=self._remind(nik, asked.get(nik))), phone)
+        return self.result()
+
+    def _remind(self, nik: str, asked: dt.datetime | None) -> dt.datetime | None:
+        """The reminder the person is due now, published; returns when their next one is (None: no more)."""
+        facts, phone = self.people[nik]
+        reminder, next_at = remind(facts, self.policy, self.now, asked)
+        if reminder is not None:
+            event = WindowReminderDue(
+                # One per person, deactivation and threshold: a re-run of the same sweep is the same event.
+                event_id=event_id("reminder", nik, facts.deactivated_on, reminder.threshold),
+                occurred_at=self.now,
+                source="eligibility",
+                nik=nik,
+                window_closes_at=reminder.window_closes_at,
+                days_left=reminder.days_left,
+                phone=phone,
+            )
+            self.changes.publish(TIMER_EVENTS, event, None)
+        return next_at
 
     # --- decisions of requests on record ------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -309,6 +310,30 @@ class HandlerCases:
             await w.timers.sweep_reminders()
             assert len(await w.events(WindowReminderDue)) == sent_so_far, days_before
         assert [r.days_left for r in await w.events(WindowReminderDue)] == [30, 7]
+
+    async def test_a_list_loaded_late_reminds_at_once_with_the_fact_and_after_the_close_not_at_all(
+        self, backend: Backend
+    ) -> None:
+        """A deactivation whose first reminder is already due is reminded by the batch that folds it (the
+        days really left; the next moment in the same facts row, no sweep's update after the insert); one
+        loaded after its window closed sets no reminder; someone who asked in this cycle gets none."""
+        w = World(backend)
+        w.now = CLOSES - dt.timedelta(days=10)
+        asked = regular(THIRD, at=w.now)
+        await w.handlers.on_requests([asked])  # before their list (held for the grace period)
+        await w.handlers.on_participant_events([deactivated(), deactivated(THIRD)])
+        assert [(r.nik, r.days_left) for r in await w.events(WindowReminderDue)] == [(NIK, 10)]
+        seven_days = dt.datetime(2026, 11, 24, tzinfo=zoneinfo.ZoneInfo("Asia/Jakarta"))  # 00:00 local
+        assert (await w.person(NIK))[0].next_reminder_at == seven_days
+        assert (await w.person(THIRD))[0].next_reminder_at is None
+        await w.timers.sweep_reminders()
+        assert len(await w.events(WindowReminderDue)) == 1
+        w.now = CLOSES + dt.timedelta(hours=1)
+        await w.handlers.on_participant_events([deactivated(OTHER)])
+        assert (await w.person(OTHER))[0].next_reminder_at is None
+        w.now = CLOSES - dt.timedelta(days=7)
+        await w.timers.sweep_reminders()
+        assert [(r.nik, r.days_left) for r in await w.events(WindowReminderDue)] == [(NIK, 10), (NIK, 7)]
 
     async def test_an_appeal_is_opened_and_upheld_by_a_new_fact(self, backend: Backend) -> None:
         w = World(backend)
