@@ -121,6 +121,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now,
             prefix=settings.topic_prefix,
             batch=spec is not EMERGENCY_REQUESTS,
             max_records=500,
+            urgent=spec in URGENT,  # polled tight (shared.kafka.URGENT_POLLING): an emergency waits no bulk pace
         )(handlers.on_events)
 
     @asynccontextmanager

@@ -10,6 +10,7 @@ import pytest
 from services.notifier import app as notifier
 from services.notifier.app import BULK, URGENT, consumers
 from services.notifier.settings import NotifierSettings
+from shared.kafka import URGENT_POLLING
 from shared.settings import Role
 from shared.topics import (
     DECISIONS,
@@ -44,6 +45,16 @@ def test_all_role_is_both_and_the_roles_share_no_topic() -> None:
 def test_each_process_subscribes_its_roles_topics(role: Role) -> None:
     app = notifier.create_app(NotifierSettings(), role=role)
     assert {t for s in app.state.broker.subscribers for t in s.topic_names} == names(role)
+
+
+def test_the_urgent_topics_are_polled_tight_and_the_bulk_ones_at_the_default_pace() -> None:
+    """What an emergency's people and the on-call staff hear is not fetched at the bulk pace (500 ms at the
+    broker, 200 ms between empty batches): subscribed with urgent=True, as the other services' urgent topics."""
+    app = notifier.create_app(NotifierSettings(), role=Role.ALL)
+    waits = {t: s._connection_args["fetch_max_wait_ms"] for s in app.state.broker.subscribers for t in s.topic_names}
+    urgent = {spec.name for spec in URGENT}
+    assert {t for t, wait in waits.items() if wait == URGENT_POLLING["fetch_max_wait_ms"]} == urgent
+    assert all(wait == 500 for t, wait in waits.items() if t not in urgent)
 
 
 def test_webhooks_are_served_by_the_urgent_process_only() -> None:
