@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Protocol
 
 import httpx
+import sniffio  # noqa: F401 - pinned in pyproject.toml for httpcore, see below
 
-try:  # httpcore asks for sniffio at every lock and event it makes, several per request
-    import sniffio  # noqa: F401
-except ImportError:
-    # Without it each of those asks was a failed import (about 0.15 ms: a search of every path entry), some
-    # 1.4 ms of CPU per provider call or webhook callback (cProfile, issue 20). Recorded as absent once:
-    # httpcore then takes asyncio, as it does when the import fails.
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
+# httpcore asks `import sniffio` at every lock and event it makes, several per request. sniffio no longer
+# comes with anyio (4.x): then each ask was a failed import, a search of every path entry (65-150 us), some
+# 1.4 ms of CPU per provider call or webhook callback (cProfile, issue 20). It is a dependency of the project
+# now, imported here so that an environment without it fails at once instead of running slow.
 
 
 class PermanentError(Exception):

@@ -4,10 +4,14 @@ providers' public APIs, and only local development wires the simulator's WhatsAp
 from __future__ import annotations
 
 import asyncio
+import sys
+import types
 from pathlib import Path
 
 import httpx
+from httpcore._synchronization import current_async_library
 
+import services.notifier.providers  # noqa: F401 - as the sender imports it
 from services.notifier import simulator
 from services.notifier.providers.twilio_sms import TwilioSms
 from services.notifier.providers.whatsapp import WhatsAppCloud
@@ -68,3 +72,10 @@ def test_only_local_development_wires_the_simulator_stand_in() -> None:
     production = create_app(S.model_copy(update={"pbi_env": "production"}))
     assert type(local.state.sender.providers["WHATSAPP"]) is simulator.SimulatorWhatsApp
     assert type(production.state.sender.providers["WHATSAPP"]) is WhatsAppCloud
+
+
+async def test_httpcore_finds_sniffio_installed() -> None:
+    """httpcore imports sniffio at every lock it makes (several per provider call): installed (pyproject.toml),
+    that is a look-up in sys.modules, not a failed search of every path entry (issue 20)."""
+    assert current_async_library() == "asyncio"
+    assert isinstance(sys.modules.get("sniffio"), types.ModuleType)
