@@ -181,10 +181,24 @@ class PgUnitOfWork(SessionUnit):
 
     async def _requests(self, c: Changes) -> None:
         """Requests, decisions and SLA states: each upserts the request row and sets only the fields it
-        knows, never moving a decision or an SLA state backwards (domain.requests.merge says the same)."""
-        for rows, on_conflict in ((c.requests, _UPSERT_REQUEST), (c.decisions, _UPSERT_DECISION), (c.sla, _UPSERT_SLA)):
+        knows, never moving a decision or an SLA state backwards (domain.requests.merge says the same).
+        An emergency's decision comes with the SLA state it settles (Fold._decision): both in one write of
+        its row, as the two merges one after the other would leave it."""
+        both = c.decisions.keys() & c.sla.keys()
+        for rows, on_conflict in (
+            (list(c.requests.values()), _UPSERT_REQUEST),
+            ([r for k, r in c.decisions.items() if k not in both], _UPSERT_DECISION),
+            ([with_sla(c.decisions[k], c.sla[k]) for k in both], _UPSERT_DECISION_AND_SLA),
+            ([r for k, r in c.sla.items() if k not in both], _UPSERT_SLA),
+        ):
             if rows:
-                await bulk_insert(self.session, RQ, list(rows.values()), on_conflict)
+                await bulk_insert(self.session, RQ, rows, on_conflict)
+
+
+def with_sla(decision: dict[str, Any], sla: dict[str, Any]) -> dict[str, Any]:
+    """A decision's row with its SLA state's fields: what merging the two into no row leaves."""
+    facility = decision["facility_code"] if decision["facility_code"] is not None else sla["facility_code"]
+    return {**decision, "sla_state": sla["sla_state"], "sla_deadline": sla["sla_deadline"], "facility_code": facility}
 
 
 STATUS_CHANGED = "participant.status_changed"
@@ -267,6 +281,7 @@ _INSERT_NEW_PEOPLE = text(
 # (shared.db.bulk_insert), the same text whatever the batch's size (an executemany of a compiled insert
 # rendered a VALUES list per page in Python, and PostgreSQL planned it anew for each size).
 _RQ_T = f"{SCHEMA}.requests"
+_DECISION_COLUMNS = ("status", "reasons", "decided_at")
 _REQUEST_SET = {
     "path": "excluded.path",
     "channel": "excluded.channel",
@@ -288,9 +303,10 @@ def _unless_unchanged(table: str, values: dict[str, str]) -> str:
 # A request applied again (no inbox claim: domain.batch.APPLIED_AGAIN) sets what it set before.
 _UPSERT_REQUEST = "on conflict (request_id) do update set " + _unless_unchanged(_RQ_T, _REQUEST_SET)
 
+_DECIDED_LATER = f"({_RQ_T}.decided_at is null or {_RQ_T}.decided_at <= excluded.decided_at)"
 _UPSERT_DECISION = (
     "on conflict (request_id) do update set status = excluded.status, reasons = excluded.reasons, "
-    f"decided_at = excluded.decided_at where {_RQ_T}.decided_at is null or {_RQ_T}.decided_at <= excluded.decided_at"
+    f"decided_at = excluded.decided_at where {_DECIDED_LATER}"
 )
 
 
@@ -298,11 +314,27 @@ def _sla_rank(column: str) -> str:
     return f"case {column} " + " ".join(f"when '{s.value}' then {sla_rank(s)}" for s in SLA_ORDER) + " else 0 end"
 
 
+_SLA_LATER = f"{_sla_rank(_RQ_T + '.sla_state')} <= {_sla_rank('excluded.sla_state')}"
+_SLA_SET = {
+    "facility_code": f"coalesce({_RQ_T}.facility_code, excluded.facility_code)",
+    "sla_deadline": "excluded.sla_deadline",
+    "sla_state": "excluded.sla_state",
+}
+# An SLA state the row already holds (the MET its approval folded, an OK again) writes nothing.
 _UPSERT_SLA = (
     "on conflict (request_id) do update set "
-    f"facility_code = coalesce({_RQ_T}.facility_code, excluded.facility_code), "
-    "sla_deadline = excluded.sla_deadline, sla_state = excluded.sla_state "
-    f"where {_sla_rank(_RQ_T + '.sla_state')} <= {_sla_rank('excluded.sla_state')}"
+    + ", ".join(f"{c} = {v}" for c, v in _SLA_SET.items())
+    + f" where {_SLA_LATER} and ({', '.join(f'{_RQ_T}.{c}' for c in _SLA_SET)}) "
+    f"is distinct from ({', '.join(_SLA_SET.values())})"
+)
+# A decision and its SLA state in one write: each part applies under its own rule, as _UPSERT_DECISION
+# then _UPSERT_SLA would (every expression reads the row as it was).
+_UPSERT_DECISION_AND_SLA = "on conflict (request_id) do update set " + _unless_unchanged(
+    _RQ_T,
+    {
+        **{c: f"case when {_DECIDED_LATER} then excluded.{c} else {_RQ_T}.{c} end" for c in _DECISION_COLUMNS},
+        **{c: f"case when {_SLA_LATER} then {v} else {_RQ_T}.{c} end" for c, v in _SLA_SET.items()},
+    },
 )
 _N_T = f"{SCHEMA}.notifications"
 

@@ -277,6 +277,22 @@ class HandlerCases:
         assert s.requests == before.requests and s.requests[rid]["status"] == "APPROVED"
         assert s.requests[rid]["sla_state"] == "BREACHED" and asked.event_id not in s.inbox
 
+    async def test_an_emergencys_decision_and_sla_in_one_batch_each_move_only_forward(self, backend: Backend) -> None:
+        # The decision and the SLA state it settles are one write of the request row (PgUnitOfWork):
+        # each part still follows its own rule, as if applied one after the other.
+        rid = uuid.uuid4()
+        emergency = {"path": "EMERGENCY", "channel": "HOSPITAL", "sla_deadline": T0 + 25 * H}
+        asked = ReactivationRequested.model_validate({**requested(rid).model_dump(), **emergency})
+        await backend.handlers.on_events([deactivated(), asked])
+        approved = decided(rid, "APPROVED", T0 + 27 * H, path="EMERGENCY")
+        await backend.handlers.on_events([sla(rid, "WARNING", T0 + 13 * H), approved])
+        s = await backend.snapshot()
+        assert (s.requests[rid]["status"], s.requests[rid]["sla_state"]) == ("APPROVED", "BREACHED")  # met late
+        late = decided(rid, "PENDING", T0 + 2 * H, path="EMERGENCY", reasons=["NIK_CONFLICT"])
+        await backend.handlers.on_events([late, sla(rid, "OK", T0 + 2 * H)])  # an older decision, an older state
+        after = await backend.snapshot()
+        assert after.requests == s.requests and after.requests[rid]["decided_at"] == T0 + 27 * H
+
     async def test_window_reminders_alone_change_nothing(self, backend: Backend) -> None:
         await backend.handlers.on_events([deactivated()])
         before = await backend.snapshot()
