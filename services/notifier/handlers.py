@@ -21,12 +21,13 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifier import metrics
-from services.notifier.domain.intents import Intent, OnFile, Plan, admitted, once, phones_given, plan, release
+from services.notifier.domain.intents import Intent, OnFile, Plan, admitted, phones_given, plan, release
 from services.notifier.domain.people import Person, deactivation_seen, file_numbers, fold_people
 from services.notifier.escalation import EscalationPlan, Escalations
 from services.notifier.templates import render
 from services.notifier.uow import PgUnitOfWork, Row, UnitOfWork
 from shared import correlation
+from shared.claims import first_of_each
 from shared.events import AnyEvent, Event, ParticipantDeactivated
 from shared.nik import mask_nik
 from shared.privacy import scrub
@@ -57,7 +58,7 @@ class NotifierHandlers:
             niks = {e.nik for e in events}
             held = await uow.people.lock(niks)  # first, as an erasure locks them
             erased = await uow.erasures.among(niks)
-            fresh = once(scrub(events, erased))  # erased numbers stay out
+            fresh = first_of_each(scrub(events, erased))  # erased numbers stay out
             escalating = self.escalations.plan(fresh, now) if self.escalations else EscalationPlan()
             given = phones_given(fresh)
             on_file = file_numbers({nik: p.contact for nik, p in held.items()}, given)

@@ -13,8 +13,9 @@ from typing import TypeVar
 from services.notifier.domain.intents import Released, Waiting
 from services.notifier.domain.people import Person
 from services.notifier.uow import Added, Erasures, Inbox, Messages, OptOuts, People, Row
+from shared.claims import claim_unseen
 from shared.events import Event
-from shared.uow import CopyUnit, claim_in_memory
+from shared.uow import CopyUnit
 
 E = TypeVar("E", bound=Event)
 
@@ -89,7 +90,7 @@ class MemoryErasures(_Repository):
 
 class MemoryInbox(_Repository):
     async def claim(self, events: Sequence[E]) -> list[E]:
-        return claim_in_memory(self.work.processed, events)
+        return claim_unseen(self.work.processed, events)
 
 
 class MemoryUnitOfWork(CopyUnit[MemoryStore]):

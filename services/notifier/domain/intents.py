@@ -103,17 +103,6 @@ def phones_given(events: Iterable[Event]) -> dict[str, str]:
     return {e.nik: p for e in events if (p := getattr(e, "phone", None))}
 
 
-def once(events: Iterable[Event]) -> list[Event]:
-    """The batch's events in their order, each event id once."""
-    seen: set[uuid.UUID] = set()
-    out = []
-    for e in events:
-        if e.event_id not in seen:
-            seen.add(e.event_id)
-            out.append(e)
-    return out
-
-
 def admitted(events: Sequence[Event], keyed: Set[uuid.UUID], claimed: Sequence[Event]) -> list[Event]:
     """The batch to apply, in its order: the events whose message row was written now (its key, derived
     from the event, makes that row the event's claim) and those the inbox claimed now (not applied before)."""
