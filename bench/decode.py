@@ -181,7 +181,7 @@ def http(bodies: list[bytes]) -> None:
     from services.intake.app import create_app
     from shared.kafka import ensure_topics
     from shared.settings import IntakeSettings, Settings
-    from testkit.infra import LOCAL_DATABASE, LOCAL_KAFKA, create_database, drop_database
+    from testkit.infra import LOCAL_DATABASE, LOCAL_KAFKA, create_database, drop_database, new_run_prefix
 
     n = sum(b.count(b'"nik"') for b in bodies)
     me = psutil.Process()
@@ -189,7 +189,7 @@ def http(bodies: list[bytes]) -> None:
     async def run() -> None:
         name = f"pbi_b_{uuid.uuid4().hex[:12]}"
         url = await create_database(LOCAL_DATABASE, name)
-        prefix = f"b{uuid.uuid4().hex[:8]}."
+        prefix = new_run_prefix("decode")
         settings = Settings(kafka_bootstrap_servers=LOCAL_KAFKA, database_url=url, topic_prefix=prefix, log_json=False)
         try:
             await ensure_topics(settings)

@@ -39,6 +39,7 @@ from shared.events import Documents, HospitalLetter, ReactivationRequested
 from shared.kafka import ensure_topics
 from shared.settings import EligibilitySettings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, REACTIVATION_REQUESTS, all_topic_names
+from testkit.infra import new_run_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
 EMERGENCY_RATE = float(os.environ.get("BENCH_EMERGENCY_RATE", "5"))  # per second during the backlog
@@ -162,7 +163,7 @@ async def run(n: int) -> dict[str, float]:
     async with admin.connect() as conn:
         await conn.execute(text(f'create database "{db}"'))
     url = make_url(base.database_url).set(database=db).render_as_string(hide_password=False)
-    settings = EligibilitySettings(database_url=url, topic_prefix=f"benchelig{uuid.uuid4().hex[:6]}.")
+    settings = EligibilitySettings(database_url=url, topic_prefix=new_run_prefix("benchelig"))
     port = free_port()
     env = {
         **os.environ,

@@ -54,12 +54,12 @@ from shared.kafka import ensure_topics
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
 from shared.topics import DECISIONS, TIMER_EVENTS
-from testkit.infra import create_database, drop_database
+from testkit.infra import create_database, drop_database, new_run_prefix
 from testkit.rows import table_counts, writes
 
 NOW = dt.datetime.now(dt.UTC)
 BATCH = 500
-PREFIX = f"rows{uuid.uuid4().hex[:8]}."  # the bench's own topics
+PREFIX = new_run_prefix("rows")  # the bench's own topics
 PROFILE = os.environ.get("PROFILE")
 Step = Callable[[EligibilityHandlers, Any], Awaitable[int | None]]  # (handlers, engine) -> events, if not known
 

@@ -26,7 +26,7 @@ from pbi_cli.importer import COLUMNS
 from services.intake.app import create_app
 from shared.kafka import ensure_topics
 from shared.settings import IntakeSettings, Settings
-from testkit.infra import LOCAL_DATABASE, LOCAL_KAFKA, create_database, drop_database
+from testkit.infra import LOCAL_DATABASE, LOCAL_KAFKA, create_database, drop_database, new_run_prefix
 
 REASONS = ("DESIL_ABOVE_5", "NO_BIOMETRIC", "ADMINDUK_OFFLINE", "NO_ID_SEMESTA", "NIK_CONFLICT")
 
@@ -103,7 +103,7 @@ async def main(n: int) -> None:
     name = f"pbi_b_{uuid.uuid4().hex[:12]}"
     url = await create_database(LOCAL_DATABASE, name)
     settings = Settings(
-        kafka_bootstrap_servers=LOCAL_KAFKA, database_url=url, topic_prefix=f"b{uuid.uuid4().hex[:8]}.", log_json=False
+        kafka_bootstrap_servers=LOCAL_KAFKA, database_url=url, topic_prefix=new_run_prefix("import"), log_json=False
     )
     try:
         await ensure_topics(settings)

@@ -44,6 +44,7 @@ from shared.events import NotificationUpdated, ParticipantDeactivated, Reactivat
 from shared.kafka import ensure_topics
 from shared.settings import RegistrySettings
 from shared.topics import DECISIONS, NOTIFICATION_EVENTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, all_topic_names
+from testkit.infra import new_run_prefix
 from testkit.polling import eventually
 from testkit.rows import table_counts, writes
 
@@ -157,7 +158,7 @@ async def run(n: int, decisions: bool = False) -> dict[str, float]:
         await conn.execute(text(f'create database "{db}"'))
     url = make_url(base.database_url).set(database=db).render_as_string(hide_password=False)
     settings = RegistrySettings(
-        database_url=url, topic_prefix=f"benchreg{uuid.uuid4().hex[:6]}.", log_level="WARNING", log_json=False
+        database_url=url, topic_prefix=new_run_prefix("benchreg"), log_level="WARNING", log_json=False
     )
     try:
         await ensure_topics(settings)

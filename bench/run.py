@@ -63,7 +63,14 @@ from shared.kafka import ensure_topics
 from shared.settings import EligibilitySettings, Settings
 from shared.topics import PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 from testkit.census import Census, per_item
-from testkit.infra import LOCAL_DATABASE, LOCAL_KAFKA, create_database, delete_prefixed_topics, drop_database
+from testkit.infra import (
+    LOCAL_DATABASE,
+    LOCAL_KAFKA,
+    create_database,
+    delete_prefixed_topics,
+    drop_database,
+    new_run_prefix,
+)
 from testkit.system import PBI, SERVICES, RunningSystem, start_system
 from testkit.wave import wave_events
 
@@ -791,7 +798,7 @@ async def main() -> dict[str, Any]:
     ][:WARM_PEOPLE]
     db_name = f"pbi_bench_{uuid.uuid4().hex[:8]}"
     db_url = await create_database(admin_db, db_name)
-    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    prefix = new_run_prefix("bench")
     settings = Settings(kafka_bootstrap_servers=kafka, topic_prefix=prefix)
     log_dir = ROOT / ".run" / "bench-logs" / prefix.rstrip(".")
     results["logs"] = str(log_dir)

@@ -259,28 +259,39 @@ class DatabasePool:
 def new_test_prefix(kind: str, now: float | None = None) -> str:
     """A topic prefix stamped with its creation time, so a sweep can tell an abandoned run's topics
     from those of a run going on beside this one (another `make test`, a helper's tests)."""
-    stamp = int(time.time() if now is None else now)
-    return f"{kind}{stamp:08x}{uuid.uuid4().hex[:6]}."
+    return f"{kind}{_stamp(now)}{uuid.uuid4().hex[:6]}."
 
 
-def new_run_prefix(kind: str) -> str:
-    """The prefix of a benchmark's or chaos run's topics (`chaos-1a2b3c4d.`): never the shape the test
-    sweep deletes, so a test session starting beside the run leaves them alone; the run deletes them."""
-    return f"{kind}-{uuid.uuid4().hex[:8]}."
+def new_run_prefix(kind: str, now: float | None = None) -> str:
+    """The prefix of a benchmark's, chaos run's or demo's topics (`chaos-6b0d91471a2b3c.`): stamped too, and
+    swept only once older than any such run could last (the run deletes them itself when it ends; a killed
+    one leaves them to the sweep)."""
+    return f"{kind}-{_stamp(now)}{uuid.uuid4().hex[:6]}."
 
 
-# Prefixes of topics that tests create; never the real topics, nor a benchmark's or chaos run's (which may be
-# running beside the tests and delete their own topics when they end). Stamped ones are swept once older than
-# any test session; unstamped ones are from runs before the stamp existed.
+def _stamp(now: float | None) -> str:
+    return f"{int(time.time() if now is None else now):08x}"
+
+
+# Prefixes of topics that tests, benchmarks and demos create; never the real topics. Stamped ones are swept once
+# older than any run of their kind. Unstamped ones are shapes no code makes any longer (runs before the stamp
+# existed): thousands of them made the shared broker take over a minute to start, and CI failed waiting for it.
 STAMPED_TEST_TOPIC = re.compile(r"^(?:t|e2e)([0-9a-f]{8})[0-9a-f]{6}\.")
-UNSTAMPED_TEST_TOPIC = re.compile(r"^(t[0-9a-f]{10}|e2e[0-9a-f]{8}|chaos[0-9a-f]{6}|pp[0-9a-f]{6})\.")
+STAMPED_RUN_TOPIC = re.compile(r"^[a-z]+-([0-9a-f]{8})[0-9a-f]{6}\.")
+UNSTAMPED_TEST_TOPIC = re.compile(
+    r"^(t[0-9a-f]{10}|e2e[0-9a-f]{8}|chaos[0-9a-f]{6}|pp[0-9a-f]{6}"  # tests before the stamp
+    r"|[a-z]+-[0-9a-f]{8}|[0-9a-f]{8}|b[0-9a-f]{8}|bench(?:elig|reg)?[0-9a-f]{6}|rows[0-9a-f]{8}"  # benchmarks
+    r"|[ck][0-9a-f]{6}|demo[0-9a-f]{6}|idle[0-9a-f]*|m[0-9a-f]{6})\."  # cluster tests, demos, old tests
+)
 LEFTOVER_AFTER_S = 3 * 3600
+RUN_LEFTOVER_AFTER_S = 24 * 3600
 
 
 def is_leftover_test_topic(name: str, now: float) -> bool:
-    stamped = STAMPED_TEST_TOPIC.match(name)
-    if stamped:
+    if stamped := STAMPED_TEST_TOPIC.match(name):
         return now - int(stamped.group(1), 16) > LEFTOVER_AFTER_S
+    if stamped := STAMPED_RUN_TOPIC.match(name):
+        return now - int(stamped.group(1), 16) > RUN_LEFTOVER_AFTER_S
     return bool(UNSTAMPED_TEST_TOPIC.match(name))
 
 

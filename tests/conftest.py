@@ -261,6 +261,7 @@ def system(infra: Infra, sweep_leftover_test_topics: None, otlp: OtlpReceiver) -
     # Every dead-letter header (reasons may quote provider errors) joins the personal-data scan.
     dead = asyncio.run(log_scan.dead_letter_headers(infra.kafka_bootstrap_servers, prefix))
     (running.log_dir / "dead-letters.log").write_text(log_scan.dead_letter_lines(dead))
+    asyncio.run(delete_prefixed_topics(infra.kafka_bootstrap_servers, prefix))
     asyncio.run(drop_database(infra.database_url, name))
 
 

@@ -132,18 +132,38 @@ start() {
     if port_open $HOST $p; then die "port $p is already taken by $(port_owner $p || echo 'another program') (not a Kafka started by this project). Stop it or free the port."; fi
   done
   runtime_config; format_storage
+  rotate_log
   say "starting Kafka $KAFKA_VERSION on $HOST:$PORT, SCRAM on $HOST:$SASL_PORT (log: $LOG)"
   local seen=0; [ -f "$LOG" ] && seen="$(wc -c <"$LOG")"  # earlier runs' lines do not count
   ( trap '' HUP; exec "$JAVA" "${JAVA_ARGS[@]}" kafka.Kafka "$PBI_STATE_DIR/kafka/server.properties" ) >>"$LOG" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
-  for _ in $(seq 1 120); do
+  wait_until_started "$seen"
+}
+
+# A broker that holds thousands of partitions (a machine that ran many test sessions), or that was killed and
+# recovers its logs, takes minutes to start on a loaded machine: wait as long as it lives, up to
+# KAFKA_START_TIMEOUT_S, and say what it is doing meanwhile.
+wait_until_started() {
+  local seen=$1 limit="${KAFKA_START_TIMEOUT_S:-600}" started=$SECONDS next_note=$((SECONDS + 15))
+  while [ $((SECONDS - started)) -lt "$limit" ]; do
     if ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then tail -n 30 "$LOG" >&2; die "Kafka exited during start-up (see $LOG)"; fi
     if port_open $HOST $PORT && tail -c +"$((seen + 1))" "$LOG" | grep -q "Kafka Server started"; then
-      say "Kafka is up"; ensure_scram_user; return
+      say "Kafka is up after $((SECONDS - started)) s"; ensure_scram_user; return
+    fi
+    if [ "$SECONDS" -ge "$next_note" ]; then
+      say "Kafka still starting after $((SECONDS - started)) s: $(loaded_logs "$seen") of $(ls "$DATA" | grep -c -- '-[0-9]*$') partition logs loaded"
+      next_note=$((SECONDS + 15))
     fi
     sleep 0.5
   done
-  die "Kafka did not open $HOST:$PORT within 60 s (see $LOG)"
+  die "Kafka did not start within $limit s (KAFKA_START_TIMEOUT_S; see $LOG)"
+}
+loaded_logs() { tail -c +"$(($1 + 1))" "$LOG" | grep -c "Completed load of Log"; }
+
+# The broker writes its log to one file through the console; keep one earlier generation, not gigabytes.
+rotate_log() {
+  [ -f "$LOG" ] && [ "$(wc -c <"$LOG")" -gt $((200 * 1024 * 1024)) ] && mv -f "$LOG" "$LOG.1"
+  return 0
 }
 
 stop() {

@@ -11,7 +11,6 @@ import os
 import shutil
 import socket
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from shared.kafka import ensure_topics
 from shared.settings import Settings
 from shared.topics import CATALOGUE, PARTICIPANT_EVENTS
+from testkit.infra import new_test_prefix
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -78,7 +78,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dic
 async def test_three_brokers_and_the_catalogue_replicated_three_times(cluster: tuple[str, dict[str, str]]) -> None:
     bootstrap, _ = cluster
     assert len(bootstrap.split(",")) == 3
-    settings = Settings(pbi_env="local", kafka_bootstrap_servers=bootstrap, topic_prefix=f"c{uuid.uuid4().hex[:6]}.")
+    settings = Settings(pbi_env="local", kafka_bootstrap_servers=bootstrap, topic_prefix=new_test_prefix("t"))
     made = await ensure_topics(settings)
     assert len(made) == sum(2 if spec.has_dlq else 1 for spec in CATALOGUE)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -98,7 +98,7 @@ async def test_three_brokers_and_the_catalogue_replicated_three_times(cluster: t
 
 async def test_an_acknowledged_write_survives_one_node_killed(cluster: tuple[str, dict[str, str]]) -> None:
     bootstrap, env = cluster
-    settings = Settings(pbi_env="local", kafka_bootstrap_servers=bootstrap, topic_prefix=f"k{uuid.uuid4().hex[:6]}.")
+    settings = Settings(pbi_env="local", kafka_bootstrap_servers=bootstrap, topic_prefix=new_test_prefix("t"))
     await ensure_topics(settings, [PARTICIPANT_EVENTS])
     topic = settings.topic_prefix + PARTICIPANT_EVENTS.name
     # Killed, not restarted: the module's cluster is reset after this (last) test.
