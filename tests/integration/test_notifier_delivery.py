@@ -4,8 +4,11 @@ PostgreSQL: retries, SMS fallback, dead letters, crash recovery, signed receipts
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -248,62 +251,79 @@ async def test_quiet_hours_hold_a_message_until_seven_local_time(settings: Setti
     assert len(await sim.messages()) == 1
 
 
+@dataclass
+class TimedOut:
+    """A notifier serving, its clock at DAYTIME, whose first send of a deactivation's message timed out."""
+
+    app: FastAPI
+    clock: Clock
+    held: dict[str, Any]  # the message, back in the queue to be looked up at the provider first
+
+
+@pytest.fixture
+async def after_a_timeout(settings: Settings, sim: Sim) -> AsyncIterator[Callable[..., Awaitable[TimedOut]]]:
+    """`await after_a_timeout(**faults)`: the simulator told to answer too late (1.5 s against a provider
+    timeout of 0.5 s) as `faults` say, a notifier served, a deactivation produced, and its message found
+    back in the queue after the timeout. The notifier stops when the test ends."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(**faults: Any) -> TimedOut:
+            await sim.faults(**faults)
+            clock = Clock(DAYTIME)
+            app = create_app(notifier_settings(settings, sim, provider_timeout_s=0.5), clock=clock)
+            await stack.enter_async_context(serving(app, sim.notifier_port))
+            await produce(settings, PARTICIPANT_EVENTS, deactivation())
+            [held] = await eventually(lambda: timed_out(app))
+            return TimedOut(app, clock, held)
+
+        yield start
+
+
 @pytest.mark.parametrize("channel", ["WHATSAPP", "SMS"])
 async def test_a_timeout_after_the_provider_took_the_message_is_not_sent_twice(
-    settings: Settings, sim: Sim, channel: str
+    sim: Sim, after_a_timeout: Callable[..., Awaitable[TimedOut]], channel: str
 ) -> None:
     """The provider accepts the message but answers too late: the retry asks the provider first."""
     if channel == "SMS":
         await sim.faults(invalid_whatsapp=[PHONE])
-    await sim.faults(**{channel: {"timeout": 1.5, "times": 1, "accept": True}})
-    clock = Clock(DAYTIME)
-    app = create_app(notifier_settings(settings, sim, provider_timeout_s=0.5), clock=clock)
-    async with serving(app, sim.notifier_port):
-        await produce(settings, PARTICIPANT_EVENTS, deactivation())
-        # After the timeout the message waits (2 x the provider timeout) before the provider is asked.
-        [held] = await eventually(lambda: timed_out(app))
-        assert held["send_after"] == DAYTIME + dt.timedelta(seconds=1)
-        clock.now = DAYTIME + dt.timedelta(seconds=2)
-        app.state.sender.wake()
-        sent = await eventually(lambda: messages_in_state(app, "SENT", "DELIVERED"))
+    t = await after_a_timeout(**{channel: {"timeout": 1.5, "times": 1, "accept": True}})
+    # After the timeout the message waits (2 x the provider timeout) before the provider is asked.
+    assert t.held["send_after"] == DAYTIME + dt.timedelta(seconds=1)
+    t.clock.now = DAYTIME + dt.timedelta(seconds=2)
+    t.app.state.sender.wake()
+    sent = await eventually(lambda: messages_in_state(t.app, "SENT", "DELIVERED"))
     received = await sim.messages()
     assert len(received) == 1 and received[0]["channel"] == channel
     assert sent[0]["provider_message_id"] == received[0]["id"]
 
 
-async def test_the_wait_before_asking_the_provider_doubles_at_every_timeout(settings: Settings, sim: Sim) -> None:
+async def test_the_wait_before_asking_the_provider_doubles_at_every_timeout(
+    sim: Sim, after_a_timeout: Callable[..., Awaitable[TimedOut]]
+) -> None:
     """A provider that is far behind is given longer each time before "unknown" is believed and it is resent."""
-    await sim.faults(whatsapp={"timeout": 1.5, "times": 2})
-    clock = Clock(DAYTIME)
-    app = create_app(notifier_settings(settings, sim, provider_timeout_s=0.5), clock=clock)
-    async with serving(app, sim.notifier_port):
-        await produce(settings, PARTICIPANT_EVENTS, deactivation())
-        [first] = await eventually(lambda: timed_out(app))
-        assert first["send_after"] == DAYTIME + dt.timedelta(seconds=1)
-        clock.now = DAYTIME + dt.timedelta(seconds=2)
-        app.state.sender.wake()
+    t = await after_a_timeout(whatsapp={"timeout": 1.5, "times": 2})
+    assert t.held["send_after"] == DAYTIME + dt.timedelta(seconds=1)
+    t.clock.now = DAYTIME + dt.timedelta(seconds=2)
+    t.app.state.sender.wake()
 
-        async def timed_out_twice() -> list[dict[str, Any]]:
-            return [r for r in await timed_out(app) if r["attempts"] == 2]
+    async def timed_out_twice() -> list[dict[str, Any]]:
+        return [r for r in await timed_out(t.app) if r["attempts"] == 2]
 
-        [second] = await eventually(timed_out_twice)
-        assert second["send_after"] == clock.now + dt.timedelta(seconds=2)
-        clock.now += dt.timedelta(seconds=3)
-        app.state.sender.wake()
-        await eventually(lambda: messages_in_state(app, "SENT", "DELIVERED"))
+    [second] = await eventually(timed_out_twice)
+    assert second["send_after"] == t.clock.now + dt.timedelta(seconds=2)
+    t.clock.now += dt.timedelta(seconds=3)
+    t.app.state.sender.wake()
+    await eventually(lambda: messages_in_state(t.app, "SENT", "DELIVERED"))
     assert [m["channel"] for m in await sim.messages()] == ["WHATSAPP"]
 
 
-async def test_a_timeout_before_the_provider_took_the_message_is_retried(settings: Settings, sim: Sim) -> None:
-    await sim.faults(whatsapp={"timeout": 1.5, "times": 1})
-    clock = Clock(DAYTIME)
-    app = create_app(notifier_settings(settings, sim, provider_timeout_s=0.5), clock=clock)
-    async with serving(app, sim.notifier_port):
-        await produce(settings, PARTICIPANT_EVENTS, deactivation())
-        await eventually(lambda: timed_out(app))
-        clock.now = DAYTIME + dt.timedelta(seconds=2)
-        app.state.sender.wake()
-        await eventually(lambda: messages_in_state(app, "SENT", "DELIVERED"))
+async def test_a_timeout_before_the_provider_took_the_message_is_retried(
+    sim: Sim, after_a_timeout: Callable[..., Awaitable[TimedOut]]
+) -> None:
+    t = await after_a_timeout(whatsapp={"timeout": 1.5, "times": 1})
+    t.clock.now = DAYTIME + dt.timedelta(seconds=2)
+    t.app.state.sender.wake()
+    await eventually(lambda: messages_in_state(t.app, "SENT", "DELIVERED"))
     assert [m["channel"] for m in await sim.messages()] == ["WHATSAPP"]
 
 
