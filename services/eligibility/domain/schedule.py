@@ -22,16 +22,26 @@ def timer(kind: str, subject: str, nik: str, due_at: dt.datetime, **data: Any) -
 
 def request_timers(request: Request, decision: Decision, policy: Policy) -> list[dict[str, Any]]:
     """A PENDING request is rejected when the grace period for a not-yet-seen deactivation ends, and
-    (emergency) warns at 12 h and breaches at 24 h. (It expires when its window closes: the sweep.)"""
+    (emergency) warns at 12 h and breaches at 24 h. (It expires when its window closes: the sweep.)
+
+    While it waits for its deactivation, the SLA timers due after the recheck are not set yet: the request
+    is decided again before they are due, and that decision sets them if it still needs them (the
+    deactivation landed and something else holds it: a NIK conflict), or it is final (approved, or
+    rejected by the recheck) and needs none. An emergency that overtook its deactivation writes one
+    timer row, not three."""
     if decision.outcome is not Outcome.PENDING:
         return []
     subject, nik = request.request_id, request.nik
     timers: list[dict[str, Any]] = []
+    recheck = None
     if DecisionReason.NOT_DEACTIVATED in decision.reasons:
-        timers.append(timer(RECHECK, subject, nik, request.received_at + policy.unknown_person_grace))
+        recheck = request.received_at + policy.unknown_person_grace
+        timers.append(timer(RECHECK, subject, nik, recheck))
     if request.path is ReactivationPath.EMERGENCY:
-        timers.append(timer(SLA_WARNING, subject, nik, request.received_at + policy.emergency_warning))
-        timers.append(timer(SLA_BREACH, subject, nik, request.received_at + policy.emergency_sla))
+        for kind, after in ((SLA_WARNING, policy.emergency_warning), (SLA_BREACH, policy.emergency_sla)):
+            due = request.received_at + after
+            if recheck is None or due <= recheck:
+                timers.append(timer(kind, subject, nik, due))
     return timers
 
 

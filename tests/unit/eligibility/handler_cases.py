@@ -153,16 +153,40 @@ class HandlerCases:
         [pending] = await w.decisions(request)
         assert (pending.outcome, pending.reasons) == (Outcome.PENDING, ["NOT_DEACTIVATED"])
         subject = str(request.request_id)
-        assert await backend.unfired_timers() == {
-            ("RECHECK", subject),
-            ("SLA_WARNING", subject),
-            ("SLA_BREACH", subject),
-        }
+        assert await backend.unfired_timers() == {("RECHECK", subject)}  # decided again before the SLA's are due
         w.now = T0 + dt.timedelta(minutes=1)
         await w.handlers.on_participant_events([deactivated()])
         assert [d.outcome for d in await w.decisions(request)] == [Outcome.PENDING, Outcome.APPROVED]
         assert [e.sla_state for e in await w.events(EmergencySlaChanged)] == [SlaState.OK, SlaState.MET]
         assert await backend.unfired_timers() == set()  # the clock stopped: no WARNING or BREACHED follows
+
+    async def test_an_emergency_before_its_deactivation_held_by_a_conflict_then_warns_and_breaches(
+        self, backend: Backend
+    ) -> None:
+        """Waiting for its deactivation it has only the recheck; the deactivation lands with an open NIK
+        conflict: PENDING again, and that decision sets the SLA timers, which fire at 12 and 24 hours."""
+        w = World(backend)
+        request = emergency()
+        await w.handlers.on_emergency([request])
+        w.now = T0 + dt.timedelta(minutes=1)
+        await w.handlers.on_participant_events([_conflict(), deactivated()])
+        assert [d.reasons for d in await w.decisions(request)] == [["NOT_DEACTIVATED"], ["NIK_CONFLICT"]]
+        subject = str(request.request_id)
+        assert await backend.unfired_timers() == {
+            ("RECHECK", subject),
+            ("SLA_WARNING", subject),
+            ("SLA_BREACH", subject),
+        }
+        for hours, fired in ((1, 1), (12, 1), (24, 1), (25, 0)):  # the recheck finds it deactivated: no change
+            w.now = T0 + dt.timedelta(hours=hours)
+            assert await w.timers.fire_due() == fired
+        assert [e.sla_state for e in await w.events(EmergencySlaChanged)] == [
+            SlaState.OK,
+            SlaState.WARNING,
+            SlaState.BREACHED,
+        ]
+        assert [d.reasons for d in await w.decisions(request)] == [["NOT_DEACTIVATED"], ["NIK_CONFLICT"]]
+        assert await backend.unfired_timers() == set()
 
     async def test_a_redelivered_batch_changes_nothing(self, backend: Backend) -> None:
         w = World(backend)

@@ -64,6 +64,17 @@ def test_a_request_still_pending_when_decided_again_sets_only_the_timers_still_t
     assert [(t["kind"], t["due_at"]) for t in batch.changes.timers] == [("SLA_BREACH", AT + dt.timedelta(hours=24))]
 
 
+def test_an_emergency_waiting_for_its_deactivation_sets_only_the_recheck() -> None:
+    """The recheck decides it again before its SLA timers are due: rejected (final), or, once the deactivation
+    landed, the re-decision sets the SLA timers it still needs (next test)."""
+    found = timers(ReactivationPath.EMERGENCY, Outcome.PENDING, (R.NOT_DEACTIVATED, R.NIK_CONFLICT), None)
+    assert found == {"RECHECK": AT + dt.timedelta(minutes=10)}
+    long_grace = Policy("test", unknown_person_grace_minutes=13 * 60)  # a warning due before the recheck stays
+    request = Request("r1", NIK, ReactivationPath.EMERGENCY, AT)
+    decision = Decision(Outcome.PENDING, (R.NOT_DEACTIVATED,), (), "test", None)
+    assert {t["kind"] for t in request_timers(request, decision, long_grace)} == {"RECHECK", "SLA_WARNING"}
+
+
 @pytest.mark.parametrize("outcome", [Outcome.APPROVED, Outcome.REJECTED, Outcome.EXPIRED])
 def test_a_final_decision_sets_no_timer(outcome: Outcome) -> None:
     assert timers(ReactivationPath.EMERGENCY, outcome, (), CLOSES) == {}
