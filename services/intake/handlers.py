@@ -1,7 +1,8 @@
 """Keeps the request read model (GET /v1/reactivations/{id}, GET /v1/appeals/{id}) up to date from
-decisions, SLA and appeal events. Idempotent and order-safe: each event is applied once (shared.inbox),
-and an event older than what the row already reflects changes nothing (domain.read_model's rules);
-uow.py writes a batch in a few set-based statements whatever its size."""
+decisions, SLA and appeal events. Idempotent and order-safe without an inbox: an event older than what the
+row already reflects, or the one it reflects delivered again, changes and writes nothing (domain.read_model's
+rules, uow.py's guards); uow.py writes a batch in a few set-based statements whatever its size. Events the
+read model has no use for (window reminders on the timer topic) are passed over."""
 
 from __future__ import annotations
 
@@ -26,4 +27,4 @@ class ReadModel:
 
     async def on_events(self, events: list[Event]) -> None:
         async with self.uow() as uow:
-            await uow.apply(changes(await uow.claim(events)))
+            await uow.apply(changes(events))

@@ -80,6 +80,10 @@ class ImportLedger(SQLModel, table=True):
 
 
 class ProcessedEvent(SQLModel, table=True):
+    """No longer written (issue 20): the read model's effects are idempotent by their own guards (uow.py).
+    Kept while a rolling update may still run the previous release's read model, which claims here; a
+    later release's migration drops it (docs/operations.md, expand/contract)."""
+
     __tablename__ = "processed_events"
     __table_args__ = {"schema": SCHEMA}
     event_id: uuid.UUID = Field(primary_key=True)

@@ -1,27 +1,30 @@
-"""The unit of work of intake's request read model (handlers.ReadModel): a batch's claim in the inbox and
-the changes domain.read_model.changes returned, committed once. `PgUnitOfWork` writes them in a few
-set-based statements whatever the batch size (one UPDATE ... FROM unnest(...) per round of decisions, one
-for the SLA states: an UPDATE per event was the largest item in intake's profile while eligibility decided
-a backlog); uow_memory.py is the same in memory, for the handler cases run against both."""
+"""The unit of work of intake's request read model (handlers.ReadModel): the changes
+domain.read_model.changes returned, committed once. `PgUnitOfWork` writes them in a few set-based
+statements whatever the batch size (one UPDATE ... FROM unnest(...) per round of decisions, one for the SLA
+states: an UPDATE per event was the largest item in intake's profile while eligibility decided a backlog);
+uow_memory.py is the same in memory, for the handler cases run against both.
+
+No inbox: every effect is idempotent by its own guard, so a redelivered event changes nothing and writes
+nothing (an inbox row per decision was intake's one row per decision). A decision applies only when it is
+newer than the one the row shows (`last_event_at`), or as new and a different decision (outcome, reasons,
+decision time: what its decision_id names); the SLA state only moves forward; an appeal's row as decisions."""
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Protocol, Self
 
-from sqlalchemy import bindparam, or_, text, update
+from sqlalchemy import and_, bindparam, literal, or_, text, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import DateTime, String, Uuid
 
 from services.intake.domain.read_model import ReadModelChanges, sla_states_below, statuses_a_decision_may_replace
-from services.intake.store import SCHEMA, AppealView, ProcessedEvent
+from services.intake.store import SCHEMA, AppealView
 from shared.enums import AppealStatus
-from shared.events import AppealUpdated, Event, ReactivationDecided
-from shared.inbox import claim_events
+from shared.events import AppealUpdated, ReactivationDecided
 from shared.uow import SessionUnit
 
-E = TypeVar("E", bound=Event)
 _TEXTS = ARRAY(String)
 
 
@@ -32,12 +35,12 @@ class ReadModelUnitOfWork(Protocol):
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...  # commits when the block ended without an error, else rolls back
 
-    async def claim(self, events: list[E]) -> list[E]: ...  # those never applied before, once each
     async def apply(self, changes: ReadModelChanges) -> None: ...
 
 
-# A decision replaces the row's status only if it is not older than what the row reflects and the
-# row's status is one it may replace (a PENDING never reopens a decided request).
+# A decision replaces the row's status only if the row's status is one it may replace (a PENDING never
+# reopens a decided request) and it is newer than the decision the row shows, or as new and different (the
+# one it shows, delivered again, matches on all three: no write).
 APPLY_DECISIONS = text(
     f"""
     update {SCHEMA}.requests r
@@ -46,8 +49,11 @@ APPLY_DECISIONS = text(
       from unnest(:ids, :statuses, :reasons, :decided, :occurred, :may_replace)
            as v(request_id, status, reasons, decided_at, occurred_at, may_replace)
      where r.request_id = v.request_id
-       and (r.last_event_at is null or r.last_event_at <= v.occurred_at)
        and r.status = any(string_to_array(v.may_replace, ','))
+       and (r.last_event_at is null or r.last_event_at < v.occurred_at
+            or (r.last_event_at = v.occurred_at
+                and (r.status, r.reasons::text[], r.decided_at)
+                    is distinct from (v.status, string_to_array(v.reasons, ','), v.decided_at)))
     """
 ).bindparams(
     bindparam("ids", type_=ARRAY(Uuid)),
@@ -74,9 +80,6 @@ APPLY_SLA = text(
 
 
 class PgUnitOfWork(SessionUnit):
-    async def claim(self, events: list[E]) -> list[E]:
-        return await claim_events(self.session, ProcessedEvent.__table__, events)  # type: ignore[attr-defined]
-
     async def apply(self, changes: ReadModelChanges) -> None:
         await apply_appeals(self.session, changes.appeals)
         for round_ in changes.decision_rounds:
@@ -110,7 +113,7 @@ def appeal_shown(e: AppealUpdated) -> tuple[AppealStatus, bool]:
 
 async def apply_appeals(session: AsyncSession, appeals: list[AppealUpdated]) -> None:
     """What eligibility made of appeals (rare: a statement or two each). A WhatsApp appeal intake never saw
-    gets its row; an older update never replaces a newer."""
+    gets its row; an older update never replaces a newer, and one the row shows already writes nothing."""
     t = AppealView.__table__  # type: ignore[attr-defined]
     for e in appeals:
         shown, creates = appeal_shown(e)
@@ -127,8 +130,13 @@ async def apply_appeals(session: AsyncSession, appeals: list[AppealUpdated]) -> 
             }
             # No conflict target: another appeal of the same request (the one eligibility opened first) wins.
             await session.execute(insert(t).values(row).on_conflict_do_nothing())
+        values = {"status": shown.value, "reasons": list(e.reasons), "decided_at": e.decided_at}
+        shows_it = tuple_(t.c.status, t.c.reasons, t.c.decided_at).is_not_distinct_from(
+            tuple_(*(literal(v, t.c[k].type) for k, v in values.items()))
+        )
+        newer = or_(t.c.last_event_at.is_(None), t.c.last_event_at < e.occurred_at)
         await session.execute(
             update(t)
-            .where(t.c.appeal_id == e.appeal_id, or_(t.c.last_event_at.is_(None), t.c.last_event_at <= e.occurred_at))
-            .values(status=shown.value, reasons=list(e.reasons), decided_at=e.decided_at, last_event_at=e.occurred_at)
+            .where(t.c.appeal_id == e.appeal_id, or_(newer, and_(t.c.last_event_at == e.occurred_at, ~shows_it)))
+            .values(**values, last_event_at=e.occurred_at)
         )

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.store import MIGRATIONS, SCHEMA, AppealView, ProcessedEvent, RequestView
@@ -41,9 +41,14 @@ class OnPostgres:
             a = (await conn.execute(select(A).where(A.c.appeal_id == appeal_id))).one_or_none()
         return AppealState(a.request_id, a.status, tuple(a.reasons), a.decided_at, a.last_event_at) if a else None
 
-    async def inbox(self) -> set[uuid.UUID]:
+    async def version(self, request_id: uuid.UUID) -> object:
+        """The row version's transaction id (xmin): any update, of the same values too, changes it."""
         async with self.engine.connect() as conn:
-            return set((await conn.execute(select(PE.c.event_id))).scalars())
+            return await conn.scalar(select(literal_column("xmin::text")).where(R.c.request_id == request_id))
+
+    async def inbox_rows(self) -> int:
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(PE)) or 0)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from services.intake.handlers import ReadModel
 from services.intake.uow import ReadModelUnitOfWork
 from services.intake.uow_memory import AppealState, RequestState
 from shared.enums import AppealStatus, Channel, DecisionReason, Outcome, ReactivationPath, SlaState
-from shared.events import AppealUpdated, EmergencySlaChanged, ReactivationDecided
+from shared.events import AppealUpdated, EmergencySlaChanged, ReactivationDecided, WindowReminderDue
 
 NIK = "3674015708900001"
 T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
@@ -25,7 +25,8 @@ class Backend(Protocol):
     async def given_request(self, request_id: uuid.UUID, sla_state: str | None = None) -> None: ...
     async def request(self, request_id: uuid.UUID) -> RequestState | None: ...
     async def appeal(self, appeal_id: uuid.UUID) -> AppealState | None: ...
-    async def inbox(self) -> set[uuid.UUID]: ...
+    async def version(self, request_id: uuid.UUID) -> object: ...  # changes with every write of the row
+    async def inbox_rows(self) -> int: ...  # intake.processed_events: written no more
 
 
 def decided(request_id: uuid.UUID, outcome: Outcome, minutes: int, *reasons: DecisionReason) -> ReactivationDecided:
@@ -82,15 +83,42 @@ class ReadModelCases:
         for batch in batches:
             await model.on_events(batch)
 
-    async def test_a_decision_is_shown_and_its_redelivery_changes_nothing(self, backend: Backend) -> None:
+    async def test_a_decision_is_shown_and_its_redelivery_changes_and_writes_nothing(self, backend: Backend) -> None:
         rid = uuid.uuid4()
         await backend.given_request(rid, "OK")
         pending = decided(rid, Outcome.PENDING, 1, DecisionReason.BIOMETRIC_MISSING)
-        await self.deliver(backend, [pending], [pending])
-        assert await backend.request(rid) == RequestState(
-            "PENDING", ("BIOMETRIC_MISSING",), pending.decided_at, pending.occurred_at, "OK"
-        )
-        assert await backend.inbox() == {pending.event_id}
+        await self.deliver(backend, [pending])
+        shown = RequestState("PENDING", ("BIOMETRIC_MISSING",), pending.decided_at, pending.occurred_at, "OK")
+        assert await backend.request(rid) == shown
+        version = await backend.version(rid)
+        await self.deliver(backend, [pending], [pending, pending])  # redelivered, and twice in one batch
+        assert await backend.request(rid) == shown
+        assert await backend.version(rid) == version  # not even an update of the same values
+        assert await backend.inbox_rows() == 0  # the row's own guard de-duplicates: no bookkeeping row
+
+    async def test_decisions_redelivered_after_a_later_one_change_and_write_nothing(self, backend: Backend) -> None:
+        rid = uuid.uuid4()
+        await backend.given_request(rid, "OK")
+        pending = decided(rid, Outcome.PENDING, 1, DecisionReason.BIOMETRIC_MISSING)
+        approved = decided(rid, Outcome.APPROVED, 5)
+        met = sla(rid, SlaState.MET, 5)
+        await self.deliver(backend, [pending, approved, met])
+        shown, version = await backend.request(rid), await backend.version(rid)
+        assert shown == RequestState("APPROVED", (), approved.decided_at, approved.occurred_at, "MET")
+        await self.deliver(backend, [pending], [pending, approved, met], [approved], [met])
+        assert await backend.request(rid) == shown
+        assert await backend.version(rid) == version
+
+    async def test_a_different_decision_as_new_as_the_one_shown_still_applies(self, backend: Backend) -> None:
+        """Two decisions stamped alike (one eligibility clock reading): the later delivered is shown, as when
+        the inbox let it through; only the one already shown is the same again."""
+        rid = uuid.uuid4()
+        await backend.given_request(rid)
+        first = decided(rid, Outcome.PENDING, 1, DecisionReason.BIOMETRIC_MISSING)
+        second = decided(rid, Outcome.PENDING, 1, DecisionReason.DESIL_UNKNOWN)
+        await self.deliver(backend, [first], [second])
+        shown = await backend.request(rid)
+        assert shown is not None and shown.reasons == ("DESIL_UNKNOWN",)
 
     async def test_a_pending_never_reopens_a_decided_request_and_an_older_final_decision_loses(
         self, backend: Backend
@@ -140,12 +168,16 @@ class ReadModelCases:
             "BREACHED",
         ]
 
-    async def test_an_event_for_a_request_intake_never_stored_changes_nothing(self, backend: Backend) -> None:
+    async def test_an_event_for_a_request_intake_never_stored_or_not_for_the_read_model_changes_nothing(
+        self, backend: Backend
+    ) -> None:
         rid = uuid.uuid4()
-        event = decided(rid, Outcome.APPROVED, 1)
-        await self.deliver(backend, [event, sla(rid, SlaState.MET)])
+        reminder = WindowReminderDue(
+            occurred_at=T0, source="eligibility", nik=NIK, window_closes_at=T0 + dt.timedelta(days=30), days_left=30
+        )
+        await self.deliver(backend, [decided(rid, Outcome.APPROVED, 1), sla(rid, SlaState.MET), reminder])
         assert await backend.request(rid) is None
-        assert event.event_id in await backend.inbox()
+        assert await backend.inbox_rows() == 0
 
     async def test_appeals_a_whatsapp_one_gets_its_row_a_refused_unknown_one_none_and_older_updates_lose(
         self, backend: Backend
@@ -167,7 +199,7 @@ class ReadModelCases:
         )
         assert await backend.appeal(refused) is None
 
-    async def test_a_batch_that_fails_leaves_no_claim_and_is_applied_when_redelivered(self, backend: Backend) -> None:
+    async def test_a_batch_that_fails_leaves_nothing_and_is_applied_when_redelivered(self, backend: Backend) -> None:
         rid = uuid.uuid4()
         await backend.given_request(rid)
         event = decided(rid, Outcome.APPROVED, 1)
@@ -177,7 +209,8 @@ class ReadModelCases:
 
         with pytest.raises(RuntimeError):
             await ReadModel(None, uow=failing).on_events([event])
-        assert await backend.inbox() == set()
+        shown = await backend.request(rid)
+        assert shown is not None and shown.status == "RECEIVED"
         await self.deliver(backend, [event])
         shown = await backend.request(rid)
         assert shown is not None and shown.status == "APPROVED"

@@ -27,8 +27,11 @@ class InMemory:
     async def appeal(self, appeal_id: uuid.UUID) -> AppealState | None:
         return self.store.appeals.get(appeal_id)
 
-    async def inbox(self) -> set[uuid.UUID]:
-        return set(self.store.processed)
+    async def version(self, request_id: uuid.UUID) -> object:
+        return self.store.versions.get(request_id, 0)
+
+    async def inbox_rows(self) -> int:
+        return 0  # the memory store has no inbox at all
 
 
 class TestInMemory(ReadModelCases):
