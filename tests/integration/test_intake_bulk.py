@@ -4,6 +4,7 @@ Idempotency-Key, and a dead worker costs one 503, not the service."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from shared.topics import PARTICIPANT_EVENTS
 from testkit.apps import running
 from testkit.bodies import deactivation
 from testkit.kafka import TopicReader
+from testkit.polling import eventually
 
 N = THREAD_BATCH + 100  # big enough for the worker
 
@@ -69,11 +71,38 @@ async def test_a_big_batch_with_one_bad_event_is_refused_whole(settings: Setting
     assert len(topic.raw) == N  # the refused batch published nothing
 
 
-async def test_a_dead_worker_costs_one_503_and_the_next_batch_gets_a_new_one(intake) -> None:  # type: ignore[no-untyped-def]
+async def test_a_dead_worker_costs_the_batch_in_it_one_503_and_the_next_batch_gets_a_new_one(  # type: ignore[no-untyped-def]
+    settings: Settings, intake, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client, auth, app = intake
     assert (await client.post("/v1/events", json=batch(), headers=auth)).status_code == 202
     [pid] = app.state.bulk.pids()
+    # Stopped, the worker can neither answer nor be seen dead: the next batch is handed to it, whatever the load
+    # (killed at once instead, its death could be seen first, and that batch would go to a new worker).
+    os.kill(pid, signal.SIGSTOP)
+    handed = asyncio.Event()
+    prepare = app.state.bulk.prepare
+
+    async def handing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        handed.set()  # (prepare hands the body to the current worker before it first waits)
+        return await prepare(*args, **kwargs)
+
+    monkeypatch.setattr(app.state.bulk, "prepare", handing)
+    posted = asyncio.create_task(client.post("/v1/events", json=batch(1000), headers=auth))
+    await asyncio.wait_for(handed.wait(), 60)
     os.kill(pid, signal.SIGKILL)
-    refused = await client.post("/v1/events", json=batch(1000), headers=auth)
+    refused = await posted
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "5", refused.text
     assert (await client.post("/v1/events", json=batch(1000), headers=auth)).status_code == 202
+    [second] = app.state.bulk.pids()
+    assert second != pid
+
+    # Killed between batches: once its death is seen (pids() is empty then), the next batch gets a new worker.
+    os.kill(second, signal.SIGKILL)
+    await eventually(lambda: asyncio.sleep(0, not app.state.bulk.pids()), timeout=60)
+    assert (await client.post("/v1/events", json=batch(2000), headers=auth)).status_code == 202
+    assert app.state.bulk.pids() not in ([pid], [second])
+    async with TopicReader(settings, settings.topic_prefix + PARTICIPANT_EVENTS.name) as topic:
+        await topic.wait_for(lambda e: len(topic.events) >= 3 * N, timeout=60)
+        await topic.poll()  # anything more would be the refused batch
+    assert len(topic.raw) == len({str(e.event_id) for e in topic.events}) == 3 * N

@@ -3,6 +3,7 @@ the worker process itself (no Kafka needed to prepare)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,11 +12,12 @@ import pytest
 from fastapi.exceptions import RequestValidationError
 
 from services.intake.bulk import BulkWorker, BulkWorkerUnavailable, forbidden_types
-from services.intake.bulk_worker import Forbidden, Invalid, Prepared, prepare
+from services.intake.bulk_worker import Batch, Forbidden, Invalid, Prepared, prepare
 from services.intake.domain.idempotency import body_hash
 from services.intake.events_body import parse_events
 from shared.settings import Settings
 from testkit.bodies import deactivation
+from testkit.polling import eventually
 
 
 def batch(n: int) -> dict:
@@ -74,11 +76,29 @@ async def test_the_worker_process_prepares_a_batch_and_a_killed_one_is_replaced(
         with pytest.raises(RequestValidationError):
             await worker.prepare(b"[1]", with_digest=False)
         [pid] = worker.pids()
+        # Stopped, it can neither answer nor be seen dead: the next batch is surely handed to it (killed at once,
+        # its death could be seen first under load, and that batch would go to a new worker).
+        os.kill(pid, signal.SIGSTOP)
+        handed = asyncio.Event()
+
+        async def in_the_stopped_worker() -> Batch:
+            handed.set()  # (prepare hands the body to the current worker before it first waits)
+            return await worker.prepare(json.dumps(batch(3)).encode(), with_digest=False)
+
+        lost = asyncio.create_task(in_the_stopped_worker())
+        await handed.wait()
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(BulkWorkerUnavailable):
-            await worker.prepare(json.dumps(batch(3)).encode(), with_digest=False)
+            await lost
         again = await worker.prepare(json.dumps(batch(3)).encode(), with_digest=False)
         assert again.event_ids == first.event_ids and worker.pids() != [pid]
+
+        # Killed between batches: once its death is seen (pids() is empty then), the next batch gets a new one.
+        [second] = worker.pids()
+        os.kill(second, signal.SIGKILL)
+        await eventually(lambda: asyncio.sleep(0, not worker.pids()), timeout=60)
+        assert (await worker.prepare(json.dumps(batch(3)).encode(), with_digest=False)).event_ids == first.event_ids
+        assert worker.pids() not in ([pid], [second], [])
     finally:
         worker.stop()
     assert worker.pids() == []
