@@ -9,6 +9,12 @@ say()  { printf '\033[1;34m[infra]\033[0m %s\n' "$*"; }
 warn() { printf '\033[1;33m[infra]\033[0m %s\n' "$*" >&2; }
 die()  { printf '\033[1;31m[infra] error:\033[0m %s\n' "$*" >&2; exit 1; }
 
+# Whether $2 was written to the log $3 (default $LOG) after its first $1 bytes. grep reads to the end: `grep -q`
+# would stop at the match, tail would die of SIGPIPE, and pipefail would call the line absent. That happened
+# whenever the broker wrote over 64 KB after starting (a restart with many consumer groups) and made
+# `make infra-up` wait for a broker that was up.
+log_since() { tail -c +"$(($1 + 1))" "${3:-$LOG}" | grep -F -- "$2" >/dev/null; }
+
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else die "need root to run: $*"; fi; }
 
 APT_UPDATED=""

@@ -74,7 +74,7 @@ node_wait() {
   local d; d="$(node_dir "$1")"
   for _ in $(seq 1 $((NODE_START_S * 2))); do
     node_pid "$1" >/dev/null || { tail -n 30 "$d/kafka.log" >&2; die "node $1 exited during start-up (see $d/kafka.log)"; }
-    if port_open $HOST "$(client_port "$1")" && tail -c +"$(($(cat "$d/log-offset") + 1))" "$d/kafka.log" | grep -q "Kafka Server started"; then
+    if port_open $HOST "$(client_port "$1")" && log_since "$(cat "$d/log-offset")" "Kafka Server started" "$d/kafka.log"; then
       say "node $1 is up"; return
     fi
     sleep 0.5

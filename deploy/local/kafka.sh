@@ -147,7 +147,7 @@ wait_until_started() {
   local seen=$1 limit="${KAFKA_START_TIMEOUT_S:-600}" started=$SECONDS next_note=$((SECONDS + 15))
   while [ $((SECONDS - started)) -lt "$limit" ]; do
     if ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then tail -n 30 "$LOG" >&2; die "Kafka exited during start-up (see $LOG)"; fi
-    if port_open $HOST $PORT && tail -c +"$((seen + 1))" "$LOG" | grep -q "Kafka Server started"; then
+    if port_open $HOST $PORT && log_since "$seen" "Kafka Server started"; then
       say "Kafka is up after $((SECONDS - started)) s"; ensure_scram_user; return
     fi
     if [ "$SECONDS" -ge "$next_note" ]; then
@@ -158,7 +158,7 @@ wait_until_started() {
   done
   die "Kafka did not start within $limit s (KAFKA_START_TIMEOUT_S; see $LOG)"
 }
-loaded_logs() { tail -c +"$(($1 + 1))" "$LOG" | grep -c "Completed load of Log"; }
+loaded_logs() { tail -c +"$(($1 + 1))" "$LOG" | grep -c "Completed load of Log" || true; }
 
 # The broker writes its log to one file through the console; keep one earlier generation, not gigabytes.
 rotate_log() {
