@@ -12,6 +12,10 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from testkit.system import ARTIFACTS, RunningSystem
 
+# expect()'s assertions wait up to 60 s, not Playwright's 5: the dashboard is a running system's, on a machine
+# that may be loaded (docs/testing.md); an assertion that holds returns at once.
+expect.set_options(timeout=60_000)
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
     "--no-sandbox",

@@ -9,7 +9,10 @@ import uuid
 from shared.events import Documents, HospitalLetter, ParticipantDeactivated, ReactivationDecided, ReactivationRequested
 
 NIK = "3674015708900001"  # a valid NIK of Kota Tangerang Selatan (WIB)
-NOW = dt.datetime.now(dt.UTC)  # "now" for events whose time only has to be recent (fixed for the test session)
+# "now" for events whose time only has to be recent (fixed for the test session: in a loaded run's later tests
+# more than eligibility's 10-minute grace period ago, so a request held for that grace on an app's real clock
+# is received at the real now)
+NOW = dt.datetime.now(dt.UTC)
 T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)  # a fixed receipt time, for tests that move time themselves
 H = dt.timedelta(hours=1)
 

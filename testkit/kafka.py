@@ -61,7 +61,7 @@ class TopicReader:
                     pass
         return self.events
 
-    async def read_to_end(self, timeout: float = 20.0) -> list:  # noqa: ASYNC109
+    async def read_to_end(self, timeout: float = 60.0) -> list:  # noqa: ASYNC109
         """Everything the topic holds now (committed), read to its end offsets as they are at the call."""
         partitions = self.consumer.assignment()
         if not partitions:
@@ -80,7 +80,7 @@ class TopicReader:
         await self.poll()
         return bool(self.consumer.assignment())
 
-    async def wait_for(self, predicate, timeout: float = 20.0) -> list:  # type: ignore[no-untyped-def]  # noqa: ASYNC109
+    async def wait_for(self, predicate, timeout: float = 60.0) -> list:  # type: ignore[no-untyped-def]  # noqa: ASYNC109
         async def check() -> list:
             await self.poll()
             return [e for e in self.events if predicate(e)]

@@ -1,4 +1,8 @@
-"""Waiting for a condition instead of for time: tests assert effects once they show, never after a sleep."""
+"""Waiting for a condition instead of for time: tests assert effects once they show, never after a sleep.
+
+The default deadline is generous (60 s): a test beside `make up`, a demo and other test workers on two cores
+(load 8-12) saw a consumer group's join and first poll take tens of seconds. A passing wait returns as soon
+as its condition holds, so only a failing test pays for it."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 20.0, interval: float = 0.1) -> T:  # noqa: ASYNC109
+async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 60.0, interval: float = 0.1) -> T:  # noqa: ASYNC109
     """Poll an async `check` until it returns something truthy; fail with its last value."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -61,7 +61,7 @@ async def test_one_correlation_id_follows_an_emergency_through_every_service(
     writer, reader = await keys.issue("events:write"), await keys.issue("participants:read")
     hospital = await keys.issue("emergency:write", ["3674R001"])
     await post_events(http, system, writer, recent_deactivation(PATIENT, phone="081234500071"))
-    await eventually(lambda: has_status(http, system, reader, PATIENT, "INACTIVE"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, PATIENT, "INACTIVE"), timeout=60)
     # The notifier files the number from the deactivation in a consumer group of its own: an approval it
     # handles before that has no number to message (no_phone_for_message), so no notification event.
     await eventually(lambda: notifier_has_number(system, PATIENT), timeout=60)
@@ -74,7 +74,7 @@ async def test_one_correlation_id_follows_an_emergency_through_every_service(
     )
     assert r.status_code == 202, r.text
     assert r.headers["X-Correlation-ID"] == cid
-    await eventually(lambda: has_status(http, system, reader, PATIENT, "ACTIVE"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, PATIENT, "ACTIVE"), timeout=60)
 
     key = PATIENT.encode()
     # intake -> eligibility -> registry -> notifier: each one's events carry the id.
@@ -83,7 +83,7 @@ async def test_one_correlation_id_follows_an_emergency_through_every_service(
         async def carried(topic: str = topic.name) -> list[dict[str, str]]:
             return [h for h in await records_for(system, topic, key) if h.get(HEADER) == cid]
 
-        assert await eventually(carried, timeout=30), f"no {topic.name} record carries the correlation id"
+        assert await eventually(carried, timeout=60), f"no {topic.name} record carries the correlation id"
 
     logs = {name: (system.log_dir / f"{name}.log").read_text(errors="replace") for name in ("intake", "eligibility")}
     assert f'"correlation_id": "{cid}"' in logs["intake"]  # request_accepted
@@ -100,7 +100,7 @@ async def test_one_correlation_id_follows_an_emergency_through_every_service(
         services = {s.service for s in spans if s.trace_id == trace_id or trace_id in s.linked_trace_ids}
         return services if {"pbi-eligibility", "pbi-registry"} <= services else set()
 
-    services = await eventually(one_trace, timeout=30)
+    services = await eventually(one_trace, timeout=60)
     assert "pbi-intake" in services
 
 

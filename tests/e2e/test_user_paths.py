@@ -23,7 +23,7 @@ async def test_hospital_emergency_makes_the_patient_active_and_meets_the_sla(
     hospital = await keys.issue("emergency:write", ["3674R001"])
     patient = nik(1)
     await post_events(http, system, writer, recent_deactivation(patient))
-    await eventually(lambda: has_status(http, system, reader, patient, "INACTIVE"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, patient, "INACTIVE"), timeout=60)
 
     r = await http.post(
         system.url("intake") + "/v1/hospital/emergency-reactivations",
@@ -38,7 +38,7 @@ async def test_hospital_emergency_makes_the_patient_active_and_meets_the_sla(
     )
     assert r.status_code == 202
     request_id = r.json()["request_id"]
-    await eventually(lambda: has_status(http, system, reader, patient, "ACTIVE"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, patient, "ACTIVE"), timeout=60)
 
     async def met() -> dict:
         s = await http.get(
@@ -48,7 +48,7 @@ async def test_hospital_emergency_makes_the_patient_active_and_meets_the_sla(
         done = s.json().get("sla_state") == "MET" and s.json().get("status") == "APPROVED"
         return s.json() if done else {}
 
-    status = await eventually(met, timeout=30)
+    status = await eventually(met, timeout=60)
     assert status["status"] == "APPROVED" and status["path"] == "EMERGENCY"
     history = (await participant(http, system, reader, patient))["history"]
     assert [h["status"] for h in history] == ["INACTIVE", "ACTIVE"]
@@ -57,7 +57,7 @@ async def test_hospital_emergency_makes_the_patient_active_and_meets_the_sla(
         sent = (await http.get(system.url("simulator") + "/_sim/messages")).json()
         return [m["text"] for m in sent if m["to"] == "+6281234500001" and "DARURAT" in m["text"]]
 
-    [text] = await eventually(texts, timeout=30)
+    [text] = await eventually(texts, timeout=60)
     assert patient not in text and "3674********" in text
 
 
@@ -68,14 +68,14 @@ async def test_regular_request_waits_for_facts_then_is_approved(
     reader = await keys.issue("participants:read")
     person = nik(2)
     await post_events(http, system, writer, recent_deactivation(person))
-    await eventually(lambda: has_status(http, system, reader, person, "INACTIVE"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, person, "INACTIVE"), timeout=60)
     r = await http.post(
         system.url("intake") + "/v1/reactivations",
         headers={"Authorization": f"Bearer {dinsos}"},
         json={"nik": person, "path": "REGULAR", "channel": "VILLAGE"},
     )
     request_id = r.json()["request_id"]
-    await eventually(lambda: has_status(http, system, reader, person, "REACTIVATION_PENDING"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, person, "REACTIVATION_PENDING"), timeout=60)
     await post_events(
         http,
         system,
@@ -83,7 +83,7 @@ async def test_regular_request_waits_for_facts_then_is_approved(
         fact(person, "participant.desil_updated", desil=3, effective_on=TODAY.date().isoformat()),
         fact(person, "participant.biometric_recorded", recorded_on=TODAY.date().isoformat()),
     )
-    await eventually(lambda: has_status(http, system, reader, person, "ACTIVE"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, person, "ACTIVE"), timeout=60)
 
     async def approved() -> dict:
         r = await http.get(
@@ -91,7 +91,7 @@ async def test_regular_request_waits_for_facts_then_is_approved(
         )
         return r.json() if r.json()["status"] == "APPROVED" else {}
 
-    s = await eventually(approved, timeout=30)  # intake's read model follows the decision topic too
+    s = await eventually(approved, timeout=60)  # intake's read model follows the decision topic too
     assert s["reasons"] == [] and s["decided_at"]
 
 
@@ -103,7 +103,7 @@ async def test_late_request_is_rejected_and_the_person_expired(
     person = nik(3)
     await post_events(http, system, writer, recent_deactivation(person, days_ago=200))
     # Their window closed weeks ago: the registry has them EXPIRED as soon as the list arrives (DOMAIN.md).
-    await eventually(lambda: has_status(http, system, reader, person, "EXPIRED"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, person, "EXPIRED"), timeout=60)
     r = await http.post(
         system.url("intake") + "/v1/reactivations",
         headers={"Authorization": f"Bearer {dinsos}"},
@@ -119,9 +119,9 @@ async def test_late_request_is_rejected_and_the_person_expired(
         ).json()
         return s if s["status"] not in ("RECEIVED", "PENDING") else {}
 
-    s = await eventually(decided, timeout=30)
+    s = await eventually(decided, timeout=60)
     assert s["status"] == "REJECTED" and "WINDOW_EXPIRED" in s["reasons"]
-    await eventually(lambda: has_status(http, system, reader, person, "EXPIRED"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, person, "EXPIRED"), timeout=60)
 
 
 async def test_scope_matrix(system: RunningSystem, keys: Keys, http: httpx.AsyncClient) -> None:
@@ -196,7 +196,7 @@ async def test_logs_never_contain_a_whole_nik_or_phone(
     writer, reader = await keys.issue("events:write"), await keys.issue("participants:read")
     person, phone = nik(7), "081234500007"
     await post_events(http, system, writer, recent_deactivation(person, phone=phone))
-    await eventually(lambda: has_status(http, system, reader, person, "INACTIVE"), timeout=30)
+    await eventually(lambda: has_status(http, system, reader, person, "INACTIVE"), timeout=60)
     logs = system.logs()
     assert logs, "the services wrote no logs"
     assert person not in logs and phone[1:] not in logs

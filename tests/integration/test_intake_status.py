@@ -291,7 +291,7 @@ async def test_broker_down_then_back(settings: Settings) -> None:
             )
             assert again.status_code == 202 and again.json()["accepted"] == 3
             assert emergency.status_code == 202
-            await eventually(lambda: _ready(client), timeout=15)
+            await eventually(lambda: _ready(client), timeout=60)
 
             async with TopicReader(settings, settings.topic_prefix + EMERGENCY_REQUESTS.name) as lane:
                 [request] = await lane.wait_for(lambda e: isinstance(e, ReactivationRequested))

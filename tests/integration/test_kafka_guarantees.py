@@ -27,7 +27,7 @@ async def read_all(settings: Settings, topic: str, expected: int) -> list[bytes]
                 values.extend(r.value for r in records)
             return values if len(values) >= expected else []
 
-        await eventually(fetch, timeout=15)
+        await eventually(fetch, timeout=60)
         # Give a wrongly visible record the chance to show up before asserting on the total.
         for records in (await consumer.getmany(timeout_ms=500)).values():
             values.extend(r.value for r in records)

@@ -149,7 +149,7 @@ async def test_one_key_holds_at_most_a_few_streams_and_a_closed_one_frees_its_pl
             async with http.stream("GET", url + "/dashboard/events", headers=auth) as r:
                 return r.status_code == 200
 
-        await eventually(admitted, timeout=15)
+        await eventually(admitted, timeout=60)
         for stream in streams:
             await stream.__aexit__(None, None, None)
 
