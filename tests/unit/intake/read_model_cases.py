@@ -189,6 +189,7 @@ class ReadModelCases:
             backend,
             [opened, dismissed],
             [opened.model_copy(update={"event_id": uuid.uuid4()})],  # an older update, under a new id
+            [dismissed, opened],  # redelivered: the one shown, then an older one
             [appeal_update(refused, None, AppealStatus.REFUSED, 2, "UNKNOWN_REQUEST")],
         )
         shown = await backend.appeal(aid)
