@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     UniqueConstraint,
     Uuid,
@@ -73,8 +74,9 @@ class ParticipantRow(SQLModel, table=True):
 class HistoryRow(SQLModel, table=True):
     __tablename__ = "history"
     __table_args__ = (
+        # A person's history in order is the key itself (migration 0010).
+        PrimaryKeyConstraint("nik", "id", name="history_pkey"),
         UniqueConstraint("event_id", "nik"),
-        Index("ix_registry_history_nik", "nik", "id"),
         # Stats count the expiries at window close without reading the whole history.
         Index(
             "ix_registry_history_window_closed",
@@ -84,7 +86,7 @@ class HistoryRow(SQLModel, table=True):
         {"schema": SCHEMA},
     )
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
-    nik: str = Field(max_length=16)
+    nik: str = Field(max_length=16, primary_key=True)
     event_id: uuid.UUID
     event_type: str
     occurred_at: dt.datetime = _tz(nullable=False)

@@ -1,6 +1,6 @@
 """The registry's hot tables (written per deactivation and per decision) keep only the indexes a query
-reads: each index is one more entry per row inserted or updated (migration 0009). The SLA board reads
-its partial index of emergencies even in a prepared statement's generic plan."""
+reads: each index is one more entry per row inserted or updated (migrations 0009, 0010). The SLA board
+reads its partial index of emergencies even in a prepared statement's generic plan."""
 
 from __future__ import annotations
 
@@ -13,17 +13,13 @@ from services.registry.store import MIGRATIONS, SCHEMA
 from shared.db import make_engine, migrate
 from shared.settings import Settings
 
-# What reads each one: the primary keys (the locks, upserts, items by id); the window sweep; the history's
-# de-duplication and a participant's history; the board and the dashboard's decisions over time; the
-# worklist's open items by kind (API, summary), by region (bound keys), by person (facts closing them).
+# What reads each one: the primary keys (the locks, upserts, items by id; history's (nik, id): a person's
+# history in order); the window sweep; the history's de-duplication and its expiries at window close; the
+# board and the dashboard's decisions over time; the worklist's open items by kind (API, summary), by
+# region (bound keys), by person (facts closing them).
 EXPECTED = {
     "participants": {"participants_pkey", "ix_registry_participants_window_open"},
-    "history": {
-        "history_pkey",
-        "history_event_id_nik_key",
-        "ix_registry_history_nik",
-        "ix_registry_history_window_closed",
-    },
+    "history": {"history_pkey", "history_event_id_nik_key", "ix_registry_history_window_closed"},
     "requests": {"requests_pkey", "ix_registry_requests_emergency", "ix_registry_requests_decided"},
     "worklist_items": {
         "worklist_items_pkey",
