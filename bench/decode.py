@@ -131,9 +131,10 @@ def publish(bodies: list[bytes]) -> None:
     prepared = [_prepare(raw) for raw in bodies]
     n = sum(len(p.records) for p in prepared)
     headers = messaging.wire_headers({"x-correlation-id": "bench"})
-    kinds = {"per record (DirectPublisher)": messaging.DirectPublisher}
-    if hasattr(publisher, "BatchTransactions"):
-        kinds["record batches (BatchTransactions)"] = publisher.BatchTransactions
+    kinds = {
+        "per record (DirectPublisher)": messaging.DirectPublisher,
+        "record batches (BatchPublisher)": messaging.BatchPublisher,
+    }
 
     async def run() -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
