@@ -71,7 +71,9 @@ async def test_emergency_that_overtakes_its_deactivation_is_approved_when_it_lan
     rejected, and the deactivation arriving afterwards approves it without anyone re-submitting."""
     app = create_app(eligibility_settings(settings))
     async with running(app), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions:
-        request = emergency()
+        # Held for the grace period, counted from receipt on the app's real clock: received now, not at NOW
+        # (the session's start, more than the grace period ago in a loaded run's late tests).
+        request = emergency(received_at=dt.datetime.now(dt.UTC))
         await produce(settings, EMERGENCY_REQUESTS, request)
         [held] = await decisions.wait_for(decisions_for(request.request_id))
         assert (held.outcome, [r.value for r in held.reasons]) == (Outcome.PENDING, ["NOT_DEACTIVATED"])
@@ -178,7 +180,11 @@ async def test_a_request_and_the_persons_first_fact_at_the_same_moment_never_mis
     app = create_app(eligibility_settings(settings))
     async with running(app):
         handlers = app.state.handlers
-        requests = [regular(nik=f"3674015708{910001 + i:06d}") for i in range(30)]
+        # Received now (not at NOW, the session's start): after the grace period a request decided before its
+        # fact is rejected at once, whatever the locks did.
+        now = dt.datetime.now(dt.UTC)
+        niks = [f"3674015708{910001 + i:06d}" for i in range(30)]
+        requests = [regular(nik).model_copy(update={"received_at": now}) for nik in niks]
         await asyncio.gather(
             *(
                 step

@@ -12,6 +12,7 @@ from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from shared.inbox import claim_events, claim_new, processed_events_table
+from testkit.polling import eventually
 
 SCHEMA = "inbox_test"
 PROCESSED = processed_events_table(MetaData(), SCHEMA)
@@ -91,14 +92,9 @@ async def test_of_two_concurrent_transactions_claiming_the_same_ids_only_one_win
 async def _until_blocked(engine: AsyncEngine) -> None:
     """Waits until some session of this database is waiting for a lock (the second claim)."""
     async with engine.connect() as conn:
-        for _ in range(1000):
-            waiting = await conn.scalar(
-                text(
-                    "select count(*) from pg_stat_activity where datname = current_database() "
-                    "and wait_event_type = 'Lock'"
-                )
-            )
-            if waiting:
-                return
-            await asyncio.sleep(0.01)
-    raise AssertionError("the second claim never waited for the first")
+
+        async def waiting() -> bool:
+            sessions = "select count(*) from pg_stat_activity where datname = current_database()"
+            return bool(await conn.scalar(text(sessions + " and wait_event_type = 'Lock'")))
+
+        await eventually(waiting, interval=0.01)  # (failing: the second claim never waited for the first)
