@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
+from services.notifier import sender
 from services.notifier.domain.messages import message_for
 from services.notifier.sender import RateLimit
 from services.notifier.templates import DEACTIVATION_STEP, GSM7, KINDS, render
@@ -142,16 +143,27 @@ def test_approval_with_siks_ng_follow_up_tells_the_person() -> None:
     assert "SIKS-NG" not in render("approved", NIK, {"follow_ups": []})
 
 
-def test_rate_limit_spaces_sends_beyond_the_burst() -> None:
+def test_rate_limit_spaces_sends_beyond_the_burst(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a clock the test owns (sleeping moves it), so a loaded machine's pauses do not count."""
     import asyncio
 
+    now, slept = [1000.0], []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    # (sender's own names for the clock and the sleep, nobody else's)
+    monkeypatch.setattr(sender, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(sender, "asyncio", SimpleNamespace(sleep=sleep))
     limit = RateLimit(per_s=100)
 
     async def take(n: int) -> float:
-        start = time.monotonic()
+        start = now[0]
         for _ in range(n):
             await limit.take()
-        return time.monotonic() - start
+        return now[0] - start
 
-    assert asyncio.run(take(100)) < 0.05  # the burst
-    assert asyncio.run(take(30)) >= 0.25  # then 100 per second
+    assert asyncio.run(take(100)) == 0 and slept == []  # the burst
+    assert asyncio.run(take(30)) == pytest.approx(0.30)  # then 100 per second
+    assert slept == pytest.approx([0.01] * 30)  # each waits once, for its own slot
