@@ -45,6 +45,9 @@ class BulkWorkerUnavailable(Exception):
     """The worker process died (killed, out of memory): the client should retry (HTTP 503)."""
 
 
+GONE = "the batch worker stopped; nothing was accepted, please retry"
+
+
 class BatchForbidden(Exception):
     def __init__(self, event_types: list[str]) -> None:
         super().__init__(", ".join(event_types))
@@ -53,11 +56,13 @@ class BatchForbidden(Exception):
 
 @dataclass
 class _Process:
-    """One worker process and its pipe; `dead` once the pipe broke (the next call starts another)."""
+    """One worker process and its pipe; `dead` once the pipe broke (the next call starts another);
+    `held`: the jobs of the prepared batches in its memory, only it can publish them."""
 
     process: Any
     conn: Any
     pending: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = field(default_factory=dict)
+    held: set[int] = field(default_factory=set)
     send_lock: threading.Lock = field(default_factory=threading.Lock)
     dead: bool = False
 
@@ -76,7 +81,7 @@ class _Process:
             self._resolve(job, result)
         self.dead = True
         for job in list(self.pending):
-            self._resolve(job, BulkWorkerUnavailable("the batch worker stopped; nothing was accepted, please retry"))
+            self._resolve(job, BulkWorkerUnavailable(GONE))
 
     def _resolve(self, job: int, result: Any) -> None:
         loop, future = self.pending.pop(job, (None, None))
@@ -126,8 +131,7 @@ class BulkWorker:
         threading.Thread(target=self._current.read, name="bulk-worker-reader", daemon=True).start()
         return self._current
 
-    async def _call(self, job: int, *message: Any) -> Any:
-        worker = self._started()
+    async def _call(self, worker: _Process, job: int, *message: Any) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         worker.pending[job] = (loop, future)
@@ -136,7 +140,7 @@ class BulkWorker:
         except (OSError, ValueError) as exc:  # the pipe is broken or closed
             worker.pending.pop(job, None)
             worker.dead = True
-            raise BulkWorkerUnavailable("the batch worker stopped; nothing was accepted, please retry") from exc
+            raise BulkWorkerUnavailable(GONE) from exc
         result = await future
         if isinstance(result, BulkWorkerUnavailable):
             log.warning("bulk_worker_died")
@@ -150,22 +154,32 @@ class BulkWorker:
         """Decoded, checked and validated in the worker: 403 (BatchForbidden) or 422 for the whole batch."""
         job = next(self._jobs)
         forbidden = forbidden_types(scopes) if scopes is not None else frozenset()
-        result = await self._call(job, "prepare", job, raw, with_digest, source, forbidden)
+        worker = self._started()
+        result = await self._call(worker, job, "prepare", job, raw, with_digest, source, forbidden)
         if isinstance(result, Invalid):
             raise RequestValidationError(result.errors)
         if isinstance(result, Forbidden):
             raise BatchForbidden(result.event_types)
+        worker.held.add(job)
         return result  # type: ignore[no-any-return]
 
     async def publish(self, batch: Batch, topic: str, headers: list[tuple[str, bytes]]) -> None:
         """The prepared batch in one Kafka transaction to `topic` (full name) with `headers` on every
-        record; returns once Kafka acknowledged, else raises PublishFailed."""
-        await self._call(batch.job, "publish", batch.job, topic, headers)
+        record; returns once Kafka acknowledged, else raises PublishFailed. Only the worker that prepared it
+        holds its records: if that one died meanwhile, BulkWorkerUnavailable (503), never its successor's
+        "not prepared in this worker" (a 500 the client would not retry)."""
+        worker = self._current
+        if worker is None or worker.dead or batch.job not in worker.held:
+            log.warning("bulk_worker_died")
+            raise BulkWorkerUnavailable(GONE)
+        worker.held.discard(batch.job)
+        await self._call(worker, batch.job, "publish", batch.job, topic, headers)
 
     async def drop(self, batch: Batch) -> None:
         """The batch will not be published (an Idempotency-Key replay or conflict): the worker forgets it."""
         current = self._current
-        if current is not None and not current.dead:
+        if current is not None and not current.dead and batch.job in current.held:
+            current.held.discard(batch.job)
             try:
                 await asyncio.to_thread(current.send, ("drop", batch.job))
             except (OSError, ValueError):

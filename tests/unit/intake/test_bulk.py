@@ -102,3 +102,20 @@ async def test_the_worker_process_prepares_a_batch_and_a_killed_one_is_replaced(
     finally:
         worker.stop()
     assert worker.pids() == []
+
+
+async def test_a_batch_whose_worker_died_before_its_publish_is_a_503_never_sent_to_the_next_worker() -> None:
+    """Prepared, then its worker dies and that is seen before the publish: the records died with it. The next
+    worker does not know the batch (it answered "not prepared in this worker": a 500 the client would not
+    retry); the batch gets a 503 like any other the dead worker held."""
+    worker = BulkWorker(Settings())
+    try:
+        prepared = await worker.prepare(json.dumps(batch(3)).encode(), with_digest=False)
+        [pid] = worker.pids()
+        os.kill(pid, signal.SIGKILL)
+        await eventually(lambda: asyncio.sleep(0, not worker.pids()), timeout=60)
+        with pytest.raises(BulkWorkerUnavailable):
+            await worker.publish(prepared, "pbi.never-published", [])
+        assert (await worker.prepare(json.dumps(batch(3)).encode(), with_digest=False)).event_ids == prepared.event_ids
+    finally:
+        worker.stop()
