@@ -107,13 +107,26 @@ def declare_publisher(
 
 
 def declare_publishers(
-    broker: KafkaBroker, service: str, specs: typing.Iterable[TopicSpec], prefix: str, models: Models | None = None
+    broker: KafkaBroker,
+    service: str,
+    specs: typing.Iterable[TopicSpec],
+    prefix: str,
+    models: Models | None = None,
+    *,
+    dead_letters: typing.Iterable[TopicSpec] = (),
 ) -> None:
-    """What a service writes, next to its wiring (app.py): one publisher per topic, payloads from `models`
-    (by default every event model loaded, each on the topics the catalogue names for its type)."""
+    """What a service writes, in app.py from the constant its producing code writes with (the intake
+    Publisher's `topics`, eligibility's `domain.records.WRITES`, the notifier's sender and inbound, the
+    registry's uow and privacy): one publisher per topic, payloads from `models` (by default every event
+    model loaded, each on the topics the catalogue names for its type). `dead_letters`: topics whose `.dlq`
+    the service writes itself, not as a reader (the notifier's messages that finally failed).
+    tests/unit/shared/test_asyncapi_publishers.py fails when a service produces to a topic not declared."""
     models = models or event_models()
     for spec in specs:
         declare_publisher(broker, service, prefix + spec.name, spec, models, f"{spec.description}. Key: NIK.")
+    for spec in dead_letters:
+        dead = f"Dead letters of {prefix + spec.name} written by the {service} itself, reason in x-dlq-reason."
+        declare_publisher(broker, service, prefix + spec.dlq, spec, models, dead)
 
 
 def document(*brokers: KafkaBroker, title: str, description: str) -> dict[str, Any]:

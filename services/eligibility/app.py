@@ -20,12 +20,13 @@ from fastapi import FastAPI
 from pydantic import TypeAdapter
 
 from services.eligibility.domain.policy import Policy, policy_from_json
+from services.eligibility.domain.records import WRITES
 from services.eligibility.handlers import Clock, EligibilityHandlers
 from services.eligibility.metrics import lag_loop
 from services.eligibility.privacy import PrivacyHandlers, erasure_adapter
 from services.eligibility.store import MIGRATIONS, SCHEMA, outbox
 from services.eligibility.timers import TimerLoop
-from shared import topics, tracing
+from shared import tracing
 from shared.asyncapi import declare_publishers
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import ReactivationRequested, appeal_input_adapter, participant_event_adapter
@@ -184,8 +185,8 @@ def create_app(
             await broker.stop()
             await engine.dispose()
 
-    # What its outbox relay writes, for the AsyncAPI document (shared.asyncapi).
-    declare_publishers(broker, "eligibility", (topics.DECISIONS, topics.TIMER_EVENTS), settings.topic_prefix)
+    # What its outbox relay writes (every topic Changes.publish takes), for the AsyncAPI document.
+    declare_publishers(broker, "eligibility", WRITES, settings.topic_prefix)
     app = FastAPI(title="pbi-reactivation eligibility", lifespan=lifespan)
     instrument(app, "eligibility")
     checks = {"kafka": broker_check(broker), "consumers": consumers_check(broker), "database": lambda: ping(engine)}

@@ -269,7 +269,7 @@ async def _post_big_batch(request: Request, raw: bytes, principal: Principal, id
         async with idempotent(request, principal, idempotency_key, digest=batch.digest) as slot:
             if slot.replay:
                 return slot.replay
-            topic = request.app.state.publisher.settings.topic_prefix + PARTICIPANT_EVENTS.name
+            topic = request.app.state.publisher.address(PARTICIPANT_EVENTS.name)
             with _unavailable_is_503():
                 await bulk.publish(batch, topic, wire_headers(context_headers()))
             published = True

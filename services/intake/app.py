@@ -25,7 +25,7 @@ from services.intake.events_openapi import event_schemas
 from services.intake.handlers import ReadModel
 from services.intake.publisher import Publisher
 from services.intake.store import MIGRATIONS, SCHEMA
-from shared import topics, tracing
+from shared import tracing
 from shared.asyncapi import declare_publishers
 from shared.auth import ApiKeyStore
 from shared.db import make_engine, make_sessions, migrate, ping
@@ -38,9 +38,6 @@ from shared.runtime import consumers_check, tune_for_latency
 from shared.settings import IntakeSettings, Role
 from shared.topics import (
     DECISIONS,
-    EMERGENCY_REQUESTS,
-    PARTICIPANT_EVENTS,
-    REACTIVATION_REQUESTS,
     TIMER_EVENTS,
     TopicSpec,
 )
@@ -136,13 +133,8 @@ def create_app(settings: IntakeSettings | None = None, role: Role = Role.ALL) ->
         description="Front door for government systems, hospitals and operators (CONTRACT.md).",
     )
     app.state.sessions, app.state.publisher, app.state.role = sessions, publisher, role
-    # What services.intake.publisher writes, for the AsyncAPI document (sent by its own producer).
-    declare_publishers(
-        broker,
-        "intake",
-        (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, EMERGENCY_REQUESTS, topics.APPEALS),
-        settings.topic_prefix,
-    )
+    # What the Publisher (and the bulk worker, at its address) writes: the AsyncAPI document (shared.asyncapi).
+    declare_publishers(broker, "intake", publisher.topics, settings.topic_prefix)
     app.state.broker = broker
     app.state.bulk = BulkWorker(settings)
     if role.runs_urgent:

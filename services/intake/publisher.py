@@ -12,6 +12,7 @@ from services.intake.metrics import PUBLISHED
 from shared.events import Event
 from shared.messaging import BatchPublisher, DirectPublisher, PublishFailed, Record, encoded_records
 from shared.settings import Settings
+from shared.topics import APPEALS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TopicSpec
 
 PUBLISH_TIMEOUT_S = 10.0
 TUNING: dict[str, Any] = {
@@ -20,6 +21,10 @@ TUNING: dict[str, Any] = {
     "max_batch_size": 512 * 1024,
     "max_request_size": 16 * 1024 * 1024,
 }
+
+# Every topic intake writes (its API's events, requests and appeals; a big batch's participant events by the
+# bulk worker, to the address `Publisher.address` gives): app.py declares these for the AsyncAPI document.
+TOPICS: tuple[TopicSpec, ...] = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, EMERGENCY_REQUESTS, APPEALS)
 
 BrokerUnavailable = PublishFailed  # Kafka did not acknowledge: the client should retry (HTTP 503)
 
@@ -33,12 +38,22 @@ class PublishOutcomeUnknown(PublishFailed):
 class Publisher:
     """A lone event is a plain idempotent send; several go in one transaction (intake's own producer)."""
 
+    topics = TOPICS
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._single = DirectPublisher.for_settings(settings, timeout_s=PUBLISH_TIMEOUT_S, **TUNING)
         self._batch = BatchPublisher.for_settings(
             settings, transactional="intake", timeout_s=PUBLISH_TIMEOUT_S * 3, **TUNING
         )
+        self._addresses = {spec.name: settings.topic_prefix + spec.name for spec in self.topics}
+
+    def address(self, topic: str) -> str:
+        """The prefixed topic of one of `topics`; any other is a bug (the AsyncAPI document would not say it)."""
+        try:
+            return self._addresses[topic]
+        except KeyError:
+            raise ValueError(f"intake writes no topic {topic!r}: add it to publisher.TOPICS") from None
 
     async def publish(self, topic: str, events: list[Event]) -> None:
         """One event: a plain send. Several: one transaction (publish_encoded)."""
@@ -46,7 +61,7 @@ class Publisher:
             await self.publish_encoded(topic, encode_events(events))
             return
         [event] = events
-        acknowledged = await self._single.send([Record.of(self.settings.topic_prefix + topic, event)])
+        acknowledged = await self._single.send([Record.of(self.address(topic), event)])
         try:  # refused before this line: Kafka never saw it; after: it may have it
             await acknowledged
         except PublishFailed as exc:
@@ -57,7 +72,7 @@ class Publisher:
         """A small batch as (value, key, event type) per event (events_body.encode_events), sent in one
         transaction with the request's correlation id and trace context. A big batch is published by the
         bulk worker process with its own producer (services.intake.bulk_worker)."""
-        await self._batch.publish(encoded_records(self.settings.topic_prefix + topic, records))
+        await self._batch.publish(encoded_records(self.address(topic), records))
         PUBLISHED.labels(topic).inc(len(records))
 
     async def ping(self) -> None:

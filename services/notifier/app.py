@@ -28,7 +28,7 @@ from services.notifier.settings import NotifierSettings
 from services.notifier.simulator import SimulatorWhatsApp
 from services.notifier.store import MIGRATIONS, SCHEMA, outbox
 from services.notifier.uow import PgUnitOfWork
-from shared import topics, tracing
+from shared import tracing
 from shared.asyncapi import declare_publishers
 from shared.db import make_engine, make_sessions, migrate, ping
 from shared.events import any_event_adapter
@@ -149,8 +149,10 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now,
 
     app = FastAPI(title="pbi-reactivation notifier", lifespan=lifespan)
     app.state.settings, app.state.sessions, app.state.sender = settings, sessions, sender
-    # What its sender writes (delivery states), for the AsyncAPI document (shared.asyncapi).
-    declare_publishers(broker, "notifier", (topics.NOTIFICATION_EVENTS, topics.APPEALS), settings.topic_prefix)
+    # What its sender (delivery states, failed messages' dead letters) and inbound commands (appeals) write
+    # through its outbox, for the AsyncAPI document (shared.asyncapi).
+    writes = (*sender.topics, *commands.topics)
+    declare_publishers(broker, "notifier", writes, settings.topic_prefix, dead_letters=sender.dead_letters)
     app.state.broker = broker
     app.state.commands, app.state.role = commands, role  # citizens' inbound messages (api.py -> inbound.py)
     if role.runs_urgent:

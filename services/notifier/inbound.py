@@ -37,7 +37,7 @@ from services.notifier.store import IN, OO, C, M, outbox
 from shared.db import bulk_insert, transaction
 from shared.outbox import add_to_outbox, outbox_row
 from shared.phone import mask_phone
-from shared.topics import APPEALS
+from shared.topics import APPEALS, TopicSpec
 
 log = structlog.get_logger(__name__)
 NAMESPACE = uuid.UUID("5d0f2c7a-8e41-4b6a-9c3d-7a1e0b9f4c25")
@@ -54,6 +54,8 @@ class Inbound:
 
 
 class Commands:
+    topics: tuple[TopicSpec, ...] = (APPEALS,)  # what it writes (BANDING's appeals, outbox); app.py declares it
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -158,7 +160,7 @@ class Commands:
             else:
                 named = await self._named_by(session, niks, command.reference)
                 events, text = appeal_events(item.inbound_id or "", item.phone, command.reference, named, now)
-                await add_to_outbox(session, outbox, [outbox_row(self.prefix + APPEALS.name, e) for e in events])
+                await add_to_outbox(session, outbox, [outbox_row(self.prefix + self.topics[0].name, e) for e in events])
                 answers_.append((niks[0] if len(niks) == 1 else None, "appeal", text))
         return [self._message(item, i, nik, kind, text, now) for i, (nik, kind, text) in enumerate(answers_)]
 

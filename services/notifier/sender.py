@@ -42,7 +42,7 @@ from shared.events import NotificationUpdated
 from shared.masking import mask_personal_data
 from shared.nik import mask_nik
 from shared.outbox import add_to_outbox, outbox_row
-from shared.topics import NOTIFICATION_EVENTS
+from shared.topics import NOTIFICATION_EVENTS, TopicSpec
 
 log = structlog.get_logger(__name__)
 AMBIGUOUS = "ambiguous: "  # last_error prefix: the provider may have the message
@@ -90,6 +90,11 @@ Outcome = tuple[dict[str, Any], list[dict[str, Any]]]  # the message row as it e
 
 
 class Sender:
+    # What it writes, through the outbox: each message's delivery state (`announcement`, the receipts' too), and
+    # a message that finally failed also as a dead letter (`_dead_letter`). app.py declares these (AsyncAPI).
+    topics: tuple[TopicSpec, ...] = (NOTIFICATION_EVENTS,)
+    dead_letters: tuple[TopicSpec, ...] = (NOTIFICATION_EVENTS,)
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -397,7 +402,7 @@ class Sender:
             return []
         event = self._event(row, "FAILED", reason)
         dead = outbox_row(
-            self.prefix + NOTIFICATION_EVENTS.dlq,
+            self.prefix + self.dead_letters[0].dlq,
             event,
             {"x-dlq-reason": reason[:500]},
             correlation_id=row.get("correlation_id"),
@@ -429,7 +434,7 @@ class Sender:
         if row["nik"] is None:
             return []
         event = event or self._event(row, state, reason)
-        return [outbox_row(self.prefix + NOTIFICATION_EVENTS.name, event, correlation_id=row.get("correlation_id"))]
+        return [outbox_row(self.prefix + self.topics[0].name, event, correlation_id=row.get("correlation_id"))]
 
 
 def _masked(nik: str | None) -> str | None:

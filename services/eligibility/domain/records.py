@@ -11,7 +11,11 @@ from typing import Any
 from services.eligibility.domain.outgoing import Encoded
 from services.eligibility.domain.rules import Decision, Facts
 from shared.events import AppealRequested, Event, ReactivationRequested
-from shared.topics import TopicSpec
+from shared.topics import DECISIONS, TIMER_EVENTS, TopicSpec
+
+# Every topic eligibility writes (through its outbox: store.outbox_rows, the relay): `Changes.publish` takes
+# no other, and app.py declares these for the AsyncAPI document (shared.asyncapi).
+WRITES: tuple[TopicSpec, ...] = (DECISIONS, TIMER_EVENTS)
 
 Person = tuple[Facts, str | None]  # the facts and the contact number on file
 People = dict[str, Person]  # NIK -> person
@@ -85,6 +89,8 @@ class Changes:
     _published: set[uuid.UUID] = field(default_factory=set)
 
     def publish(self, topic: TopicSpec, event: Event | Encoded, cause: uuid.UUID | None) -> None:
+        if topic not in WRITES:  # a bug: the document (app.py, from WRITES) would not say it
+            raise ValueError(f"eligibility writes no topic {topic.name}: add it to domain.records.WRITES")
         if event.event_id in self._published:
             return  # the same event twice in one batch (an appeal refused twice): once
         self._published.add(event.event_id)
