@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.registry import privacy
 from services.registry.api import router
 from services.registry.dashboard.kafka_health import KafkaHealth
 from services.registry.dashboard.live import LiveSnapshot
@@ -25,8 +26,9 @@ from services.registry.handlers import RegistryHandlers
 from services.registry.privacy_api import install as install_privacy
 from services.registry.store import MIGRATIONS, SCHEMA, outbox
 from services.registry.sweep import Clock, WindowSweep, utc_now
+from services.registry.uow import PgUnitOfWork
 from services.registry.worklist_api import router as worklist_router
-from shared import topics, tracing
+from shared import tracing
 from shared.asyncapi import declare_publishers
 from shared.auth import ApiKeyStore
 from shared.db import make_engine, make_sessions, migrate, ping
@@ -137,8 +139,8 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now,
 
     app = FastAPI(title="pbi-reactivation registry", lifespan=lifespan)
     app.state.engine, app.state.role, app.state.relay = engine, role, relay
-    # What its outbox relay writes, for the AsyncAPI document (shared.asyncapi).
-    declare_publishers(broker, "registry", (topics.STATUS_CHANGES, topics.PRIVACY_EVENTS), settings.topic_prefix)
+    # What its outbox relay writes (a batch's status changes, an erasure's announcement), for the AsyncAPI document.
+    declare_publishers(broker, "registry", (*PgUnitOfWork.topics, *privacy.TOPICS), settings.topic_prefix)
     app.state.broker = broker
     app.state.window_sweep = sweep
     app.state.clock = clock  # what "overdue" is judged by (tests move it)

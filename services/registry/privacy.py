@@ -22,7 +22,7 @@ from shared.events import PersonalDataErased
 from shared.nik import mask_nik
 from shared.outbox import add_to_outbox, outbox_row
 from shared.privacy import erasures_table, mark_erased
-from shared.topics import PRIVACY_EVENTS
+from shared.topics import PRIVACY_EVENTS, TopicSpec
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +40,7 @@ READS = Table(
 )
 Index("ix_registry_participant_reads_nik", READS.c.nik, READS.c.id)
 TABLES = [ERASURES, READS]
+TOPICS: tuple[TopicSpec, ...] = (PRIVACY_EVENTS,)  # what `erase` writes (outbox); app.py declares it (AsyncAPI)
 
 
 async def erase(
@@ -57,7 +58,7 @@ async def erase(
     event = PersonalDataErased(
         event_id=uuid.uuid4(), occurred_at=now, source="registry", nik=nik, requested_by=requested_by
     )
-    await add_to_outbox(session, outbox, [outbox_row(prefix + PRIVACY_EVENTS.name, event)])
+    await add_to_outbox(session, outbox, [outbox_row(prefix + TOPICS[0].name, event)])
     log.info("personal_data_erased", nik=mask_nik(nik), requested_by=requested_by, event_id=str(event.event_id))
     return event
 

@@ -42,7 +42,7 @@ from shared.messaging import event_headers
 from shared.outbox import outbox_bundle
 from shared.privacy import erased_among
 from shared.sla import SLA_ORDER, sla_rank
-from shared.topics import STATUS_CHANGES
+from shared.topics import STATUS_CHANGES, TopicSpec
 from shared.uow import SessionUnit
 
 PARTICIPANT_FIELDS = [f.name for f in fields(Participant)]
@@ -68,6 +68,8 @@ class ConcurrentBatch(TransientError):
 
 
 class PgUnitOfWork(SessionUnit):
+    topics: tuple[TopicSpec, ...] = (STATUS_CHANGES,)  # what `save` writes (outbox); app.py declares it (AsyncAPI)
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], prefix: str) -> None:
         super().__init__(sessions)
         self.prefix = prefix
@@ -144,7 +146,7 @@ class PgUnitOfWork(SessionUnit):
             await bulk_insert(s, A, rows, "on conflict (event_id, nik) do nothing")
         announced = [r.announce for r in c.history if r.announce is not None and r.entry.event_id in new]
         if announced:  # an event id is one person's; the batch's status changes in one outbox row
-            await bulk_insert(s, outbox, [status_changes_bundle(self.prefix + STATUS_CHANGES.name, announced)])
+            await bulk_insert(s, outbox, [status_changes_bundle(self.prefix + self.topics[0].name, announced)])
         if c.unkeyed:
             await claim_new(s, INBOX, c.unkeyed)
         return len(new)

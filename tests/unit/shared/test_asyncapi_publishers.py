@@ -1,7 +1,7 @@
 """The AsyncAPI document's publishers are what the services really produce: each service's app.py declares
-the topics of the objects that write (intake's Publisher, eligibility's domain.records.WRITES, the
-notifier's Sender and Commands, the registry's outbox writers), and here the records those objects emit,
-driven as the services' own tests drive them, go only to topics the service's document says it sends."""
+the topics of the objects that write (intake's Publisher, eligibility's domain.records.WRITES, the notifier's
+Sender and Commands, the registry's PgUnitOfWork and privacy.TOPICS), and here the records those objects
+emit, driven as the services' own tests drive them, go only to topics the service's document says it sends."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from services.eligibility.domain.records import WRITES, Changes
 from services.intake.publisher import Publisher
 from services.notifier.inbound import Commands
 from services.notifier.sender import Sender
+from services.registry import privacy as registry_privacy
+from services.registry.uow import PgUnitOfWork
 from shared.events import ParticipantDeactivated, ReactivationRequested
 from shared.settings import IntakeSettings
 from shared.topics import PRIVACY_EVENTS
@@ -56,6 +58,8 @@ def test_each_service_declares_the_topics_of_its_producing_objects() -> None:
     assert own_publishers("eligibility") == {PREFIX + s.name for s in WRITES}
     assert own_publishers("notifier") == {PREFIX + s.name for s in (*Sender.topics, *Commands.topics)} | {dead}
     assert dead in sends("notifier")  # a failed message's dead letter: the notifier reads no such topic
+    registry = (*PgUnitOfWork.topics, *registry_privacy.TOPICS)
+    assert own_publishers("registry") == {PREFIX + s.name for s in registry}
 
 
 # Eligibility: every handler case (tests/unit/eligibility/handler_cases.py, on the in-memory unit of work) again,
@@ -135,3 +139,24 @@ def test_the_notifier_sender_writes_only_to_its_declared_topics() -> None:
         PREFIX + "pbi.notification-events.v1.dlq",
     }
     assert {r["topic"] for r in rows} <= sends("notifier")
+
+
+# The registry: an erasure's announcement (privacy.erase). Its status changes (uow.PgUnitOfWork.save) are written
+# to PgUnitOfWork.topics, declared above, on PostgreSQL only.
+
+
+class Session:
+    async def execute(self, *_: Any) -> None:
+        return None
+
+
+async def test_the_registry_announces_an_erasure_on_a_topic_it_declares(monkeypatch: pytest.MonkeyPatch) -> None:
+    written: list[dict[str, Any]] = []
+
+    async def add_to_outbox(_session: Any, _table: Any, rows: list[dict[str, Any]]) -> None:
+        written.extend(rows)
+
+    monkeypatch.setattr(registry_privacy, "add_to_outbox", add_to_outbox)
+    await registry_privacy.erase(Session(), NIK, "key-1", AT, PREFIX)  # type: ignore[arg-type]
+    assert [r["topic"] for r in written] == [PREFIX + "pbi.privacy-events.v1"]
+    assert {r["topic"] for r in written} <= sends("registry")
