@@ -1,6 +1,6 @@
 """The claim of consumed events by their ids, pure (no database): the events of a batch not seen before, in
-their order, once each. The in-memory inbox of the units of work (`shared.uow.claim_in_memory` keeps the same
-rule over its own set) and a batch's own repeats (`first_of_each`, what a notifier batch applies) are this one
+their order, once each. The in-memory inbox of the units of work (`shared.uow.claim_in_memory` is this
+function) and a batch's own repeats (`first_of_each`, what a notifier batch applies) are this one
 rule; `shared.inbox.claim_events` is its PostgreSQL twin."""
 
 from __future__ import annotations

@@ -7,13 +7,12 @@ through in `_opened`."""
 from __future__ import annotations
 
 import copy
-import uuid
-from collections.abc import Iterable
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.claims import claim_unseen
 from shared.events import Event
 
 S = TypeVar("S")
@@ -82,12 +81,5 @@ class CopyUnit(Generic[S]):
             vars(self.store).update(vars(self.work))
 
 
-def claim_in_memory(processed: set[uuid.UUID], events: Iterable[E]) -> list[E]:
-    """The in-memory inbox's claim (shared.inbox.claim_events' twin): the events whose ids `processed` lacks,
-    once each, their ids added."""
-    todo = []
-    for e in events:
-        if e.event_id not in processed:
-            processed.add(e.event_id)
-            todo.append(e)
-    return todo
+# The in-memory inbox's claim (shared.inbox.claim_events' twin) is the pure rule of shared.claims.
+claim_in_memory = claim_unseen
