@@ -93,25 +93,20 @@ def recorded_subscriptions(monkeypatch: pytest.MonkeyPatch, role: Role = Role.AL
 
 
 def published_topics(service: str) -> set[str]:
-    """Catalogue topics the service's code names to publish to (`SPEC.name` / `SPEC.dlq`), outside app.py
-    (where the catalogue is named to subscribe)."""
-    import shared.topics as topics
+    """What the service writes, beside the dead letters of what it reads: its AsyncAPI document's own
+    publishers, which come from the objects that really produce (tests/unit/shared/test_asyncapi_publishers.py
+    proves each service emits only to those)."""
+    from pbi_cli.docs import system_document
 
-    found: set[str] = set()
-    for path in (ROOT / "services" / service).rglob("*.py"):
-        # app.py names topics to subscribe; the registry's dashboard names them to read their offsets.
-        if path.name == "app.py" or "migrations" in path.parts or "dashboard" in path.parts:
+    doc = system_document("")
+    sends: set[str] = set()
+    receives: set[str] = set()
+    for key, op in doc["operations"].items():
+        if key.split(":", 1)[0] != service:
             continue
-        for line in path.read_text().splitlines():
-            if "group=" in line:  # a consumer group named after the topic it reads
-                continue
-            for const in set(re.findall(r"\b([A-Z_]+)\b", line)) & SPEC_NAMES:
-                spec = getattr(topics, const)
-                if f"{const}.dlq" in line:
-                    found.add(spec.dlq)
-                elif ".name" in line or re.search(rf"\.publish\(\s*{const}\b", line):  # a unit of work's changes
-                    found.add(spec.name)
-    return found
+        address = doc["channels"][op["channel"]["$ref"].rsplit("/", 1)[-1]]["address"]
+        (sends if op["action"] == "send" else receives).add(address)
+    return sends - {topic + ".dlq" for topic in receives}
 
 
 def user_acls() -> dict[str, list[dict[str, Any]]]:

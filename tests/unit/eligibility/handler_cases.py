@@ -17,6 +17,7 @@ from services.eligibility.domain.policy import Policy
 from services.eligibility.handlers import EligibilityHandlers
 from services.eligibility.privacy import PrivacyHandlers
 from services.eligibility.store import UnitOfWork
+from services.eligibility.store_memory import MemoryStore, MemoryUnitOfWork
 from services.eligibility.timers import TimerLoop
 from shared.enums import AppealStatus, Outcome, SlaState
 from shared.events import (
@@ -448,3 +449,22 @@ def _semesta(id_semesta: str) -> IdSemestaAssigned:
 
 def _death(nik: str) -> DeathReported:
     return DeathReported(occurred_at=T0, source="DUKCAPIL", nik=nik, died_on=dt.date(2026, 6, 25))
+
+
+class MemoryBackend:
+    """The cases' backend on the in-memory unit of work (test_handlers_uow.py; the AsyncAPI publishers test)."""
+
+    def __init__(self) -> None:
+        self.store = MemoryStore()
+
+    def uow(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self.store)
+
+    async def outbox(self) -> list[dict[str, Any]]:
+        return list(self.store.outbox)
+
+    async def unfired_timers(self) -> set[tuple[str, str]]:
+        return {(t["kind"], t["subject"]) for t in self.store.timers.values()}  # a fired one's row is gone
+
+    async def processed(self) -> int:
+        return len(self.store.processed)

@@ -24,8 +24,7 @@ from services.registry.uow import PgUnitOfWork
 from shared.events import ParticipantDeactivated, ReactivationRequested
 from shared.settings import IntakeSettings
 from shared.topics import PRIVACY_EVENTS
-from tests.unit.eligibility.handler_cases import HandlerCases
-from tests.unit.eligibility.test_handlers_uow import MemoryBackend
+from tests.unit.eligibility.handler_cases import HandlerCases, MemoryBackend
 
 PREFIX = "t."  # the prefix eligibility's handler cases write with (handler_cases.World)
 NIK = "3674015708900001"
