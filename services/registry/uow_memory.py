@@ -13,7 +13,7 @@ from typing import Any
 from services.registry.domain import delivery, requests
 from services.registry.domain.batch import Changes, StatusChange, claimed_in_inbox, dedup_by_effect
 from services.registry.domain.status import STILL_OUT, Participant
-from services.registry.domain.worklist import EMERGENCY_KINDS, FINAL, WAITING_KINDS, item_id
+from services.registry.domain.worklist import EMERGENCY_KINDS, FINAL, WAITING_KINDS, item_id, listed_again
 from services.registry.worklist import APPEAL_SYSTEM, SYSTEM
 from shared.enums import WorklistKind
 from shared.events import Event
@@ -105,7 +105,7 @@ class MemoryUnitOfWork(CopyUnit[MemoryStore]):
             if (i.kind in EMERGENCY_KINDS or i.waiting) and decided:
                 continue
             s.worklist.setdefault(key, _item_row(i))
-        kept = {k for k, i in c.opened.items() if not i.waiting}
+        kept = listed_again(c.opened)
         for rid, (at, outcome) in c.released.items():
             for kind in sorted(EMERGENCY_KINDS | WAITING_KINDS):
                 if (key := item_id(rid, kind)) not in kept:

@@ -14,7 +14,15 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.registry import metrics
-from services.registry.domain.worklist import EMERGENCY_KINDS, FINAL, WAITING_KINDS, Satisfied, WorkItem, item_id
+from services.registry.domain.worklist import (
+    EMERGENCY_KINDS,
+    FINAL,
+    WAITING_KINDS,
+    Satisfied,
+    WorkItem,
+    item_id,
+    listed_again,
+)
 from services.registry.store import W
 from shared.enums import WorklistKind, WorklistState
 
@@ -48,7 +56,7 @@ async def record(
         inserted = Counter((await session.execute(_OPEN, params)).scalars())
         for kind, n in inserted.items():
             metrics.WORKLIST_OPENED.labels(kind).inc(n)
-    kept = {k for k, i in opened.items() if not i.waiting}  # follow-ups the final decision lists
+    kept = listed_again(opened)
     settled = [
         (item, at, f"decided {outcome}")
         for request_id, (at, outcome) in released.items()

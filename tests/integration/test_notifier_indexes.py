@@ -52,9 +52,12 @@ async def test_a_standing_update_stays_on_its_page(engine: AsyncEngine) -> None:
             before = await session.scalar(hot_updates)  # (the backend's count since it last reported)
             await uow.people.update(changed)
             hot = await session.scalar(hot_updates) - before
-        # Nearly all: a page's pruning of the last round's versions can come too late for a row or two.
-        # At fillfactor 100 about 1% were (the pages full after the inserts).
-        assert hot >= 0.9 * PEOPLE, f"update {round_ + 1}: {hot} of {PEOPLE} HOT"
+        # The first update fits in the room the fillfactor left: nearly all HOT (at fillfactor 100 about 1% were,
+        # the pages full after the inserts). The second needs the page pruned of the first round's versions,
+        # which waits for every older snapshot in the database: on a quiet machine nearly all were HOT too,
+        # beside a loaded CI run 96 of 400, so only the first is asserted.
+        if round_ == 0:
+            assert hot >= 0.9 * PEOPLE, f"update {round_ + 1}: {hot} of {PEOPLE} HOT"
 
 
 async def test_the_messages_indexes_hold_only_the_rows_looked_for(engine: AsyncEngine) -> None:

@@ -96,6 +96,13 @@ def emergency_held(e: ReactivationDecided) -> bool:
     )
 
 
+def listed_again(opened: dict[uuid.UUID, WorkItem]) -> set[uuid.UUID]:
+    """The items of a batch that its final decisions do not settle: the follow-ups a decision lists again.
+    Never an emergency's item: a held decision redelivered in the batch of its approval names EMERGENCY_HELD
+    too, and kept the item OPEN after the approval (seen in CI under load)."""
+    return {k for k, i in opened.items() if not i.waiting and i.kind not in EMERGENCY_KINDS}
+
+
 def emergency_released(e: ReactivationDecided) -> bool:
     """A final decision of an emergency: its EMERGENCY_HELD item (if any) is done."""
     return e.path is ReactivationPath.EMERGENCY and e.outcome in FINAL

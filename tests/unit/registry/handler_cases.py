@@ -205,6 +205,16 @@ class HandlerCases:
         assert sorted(p[3] for p in s.published) == ["ACTIVE", "INACTIVE"]  # the late PENDING: an anomaly
         assert s.anomalies == [(pending.event_id, NIK, "STALE_EVENT")]
 
+    async def test_a_held_emergency_redelivered_beside_its_approval_is_still_done(self, backend: Backend) -> None:
+        rid = uuid.uuid4()
+        held = decided(rid, "PENDING", T0 + H, path="EMERGENCY", reasons=["NIK_CONFLICT"])
+        await backend.handlers.on_events([held])  # nobody on record yet: only the request and its item
+        assert (await backend.snapshot()).worklist[item_id(rid, WorklistKind.EMERGENCY_HELD)][1] == "OPEN"
+        # The approval and the held decision again, in one batch (Kafka redelivers; a loaded consumer batches).
+        await backend.handlers.on_events([decided(rid, "APPROVED", T0 + 3 * H, path="EMERGENCY"), held])
+        kind, state, closed_by = (await backend.snapshot()).worklist[item_id(rid, WorklistKind.EMERGENCY_HELD)]
+        assert (kind, state, closed_by) == ("EMERGENCY_HELD", "DONE", "system:decision")
+
     async def test_a_decision_for_nobody_to_mirror_is_remembered_and_changes_nothing(self, backend: Backend) -> None:
         d = decided(uuid.uuid4(), "REJECTED", T0, reasons=["NOT_DEACTIVATED"])
         await backend.handlers.on_events([d])
