@@ -50,8 +50,10 @@ async def test_hospital_emergency_makes_the_patient_active_and_meets_the_sla(
 
     status = await eventually(met, timeout=60)
     assert status["status"] == "APPROVED" and status["path"] == "EMERGENCY"
-    history = (await participant(http, system, reader, patient))["history"]
-    assert [h["status"] for h in history] == ["INACTIVE", "ACTIVE"]
+    history = [h["status"] for h in (await participant(http, system, reader, patient))["history"]]
+    # Eligibility reads the deactivation (bulk) and the emergency (urgent) on two topics: on a loaded machine the
+    # emergency may come first, wait PENDING for its deactivation (the grace recheck), then be approved.
+    assert history in (["INACTIVE", "ACTIVE"], ["INACTIVE", "REACTIVATION_PENDING", "ACTIVE"]), history
 
     async def texts() -> list[str]:
         sent = (await http.get(system.url("simulator") + "/_sim/messages")).json()
