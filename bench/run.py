@@ -96,6 +96,7 @@ TICK_S = 0.5  # metrics / offsets sampling interval
 FACILITY = "3674R001"
 
 REGISTRY_APPLIED = "pbi_registry_events_applied_total"
+ELIGIBILITY_LAG = "pbi_eligibility_consumer_lag_records"
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -256,11 +257,12 @@ class Bench:
         finally:
             await progress.stop()
 
-    async def metrics(self, service: str) -> Samples:
-        """The service's /metrics, summed over its processes (urgent and bulk roles count apart)."""
+    async def metrics(self, service: str, *names: str) -> Samples:
+        """The service's /metrics (only the metrics `names`, if given), summed over its processes (urgent and
+        bulk roles count apart)."""
         total: Samples = {}
         for name in self.system.names_of(service):
-            for key, value in (await scrape(self.client, self.system.url(name))).items():
+            for key, value in (await scrape(self.client, self.system.url(name), names)).items():
                 total[key] = total.get(key, 0.0) + value
         return total
 
@@ -507,10 +509,10 @@ async def wave(b: Bench, events: list[dict[str, Any]], emergency_people: list[st
                     posting.result()  # raises what the posting raised
                     done["intake"] = time.perf_counter() - t0
                     end_final = await progress.end_offsets()
-                reg = await b.metrics("registry")
-                elig = await b.metrics("eligibility")
+                reg = await b.metrics("registry", REGISTRY_APPLIED)
+                elig = await b.metrics("eligibility", ELIGIBILITY_LAG)
                 applied = metric(reg, REGISTRY_APPLIED, type="participant.deactivated") - applied0
-                lag = metric(elig, "pbi_eligibility_consumer_lag_records", group=groups["eligibility"])
+                lag = metric(elig, ELIGIBILITY_LAG, group=groups["eligibility"])
                 end = end_final or await progress.end_offsets()
                 offsets: dict[str, int] = {}
                 for g, group in groups.items():

@@ -25,9 +25,10 @@ from prometheus_client.parser import text_string_to_metric_families
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-async def scrape(client: httpx.AsyncClient, base_url: str) -> Samples:
-    """Every sample of a service's /metrics, keyed by (name, sorted labels)."""
-    r = await client.get(base_url + "/metrics", timeout=10)
+async def scrape(client: httpx.AsyncClient, base_url: str, names: Iterable[str] = ()) -> Samples:
+    """Every sample of a service's /metrics, keyed by (name, sorted labels); only the metrics `names` if
+    given (`?name[]=`: the service collects and renders only those, and there is less text to parse)."""
+    r = await client.get(base_url + "/metrics", params={"name[]": list(names)}, timeout=10)
     r.raise_for_status()
     return {
         (s.name, tuple(sorted(s.labels.items()))): float(s.value)
@@ -160,21 +161,50 @@ class CpuMeter:
 
 
 class RssSampler(threading.Thread):
-    """Peak RSS (process and children) of each named process, every half second."""
+    """Peak RSS (process and children) of each named process, every half second.
+
+    The process trees are found again only every TREE_EVERY_S (a child such as intake's validation worker
+    is started once): psutil's children() reads every process of the machine per call, and doing that for
+    each service twice a second was half of the bench's own CPU, taken from the system it measures."""
+
+    TREE_EVERY_S = 5.0
 
     def __init__(self, processes: dict[str, Any]) -> None:
         super().__init__(daemon=True)
         self.processes = processes
         self.peak: dict[str, float] = {}
         self.stop_flag = threading.Event()
+        self._trees: dict[str, list[psutil.Process]] = {}
+        self._found_at = float("-inf")
+
+    def _find_trees(self) -> None:
+        children: dict[int, list[int]] = {}
+        for p in psutil.process_iter(["ppid"]):  # one pass over the machine's processes
+            children.setdefault(p.info["ppid"], []).append(p.pid)
+        trees: dict[str, list[psutil.Process]] = {}
+        for name, proc in list(self.processes.items()):
+            pids, todo = [], [proc.pid]
+            while todo:
+                pid = todo.pop()
+                pids.append(pid)
+                todo += children.get(pid, [])
+            trees[name] = [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)]
+        self._trees, self._found_at = trees, time.monotonic()
 
     def run(self) -> None:
         while not self.stop_flag.is_set():
-            for name, proc in list(self.processes.items()):
+            if time.monotonic() - self._found_at > self.TREE_EVERY_S or self._trees.keys() != self.processes.keys():
                 try:
-                    p = psutil.Process(proc.pid)
-                    rss = p.memory_info().rss + sum(c.memory_info().rss for c in p.children(recursive=True))
-                    self.peak[name] = max(self.peak.get(name, 0.0), rss / 2**20)
+                    self._find_trees()
                 except psutil.Error:
                     pass
+            for name, tree in self._trees.items():
+                rss = 0
+                for p in tree:
+                    try:
+                        rss += p.memory_info().rss
+                    except psutil.Error:
+                        continue
+                if rss:
+                    self.peak[name] = max(self.peak.get(name, 0.0), rss / 2**20)
             self.stop_flag.wait(0.5)
