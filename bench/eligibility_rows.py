@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.stage_watch import backends_cpu_s
 from services.eligibility.app import load_policy
+from services.eligibility.domain.records import WRITES
 from services.eligibility.handlers import EligibilityHandlers
 from services.eligibility.store import MIGRATIONS, SCHEMA, outbox
 from shared.db import make_sessions, migrate
@@ -53,7 +54,6 @@ from shared.events import (
 from shared.kafka import ensure_topics
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
-from shared.topics import DECISIONS, TIMER_EVENTS
 from testkit.infra import create_database, drop_database, new_run_prefix
 from testkit.rows import table_counts, writes
 
@@ -181,7 +181,7 @@ async def main(n: int, only_requests: bool) -> None:
     name = f"pbi_rows_{uuid.uuid4().hex[:10]}"
     url = await create_database(admin, name)
     topics = Settings(topic_prefix=PREFIX)
-    await ensure_topics(topics, (DECISIONS, TIMER_EVENTS))
+    await ensure_topics(topics, WRITES)  # every topic its relay writes
     try:
         migrator = create_async_engine(url)
         await migrate(migrator, MIGRATIONS, SCHEMA)

@@ -38,6 +38,7 @@ from shared.topics import (
     REACTIVATION_REQUESTS,
     STATUS_CHANGES,
     TIMER_EVENTS,
+    WINDOW_REMINDERS,
     TopicSpec,
 )
 
@@ -82,7 +83,7 @@ def consumes() -> dict[str, list[tuple[TopicSpec, str]]]:
 PRODUCES: dict[str, tuple[str, ...]] = {
     # Appeals: intake's POST /v1/appeals and its operators' decisions, the notifier's WhatsApp BANDING.
     "intake": (PARTICIPANT_EVENTS.name, REACTIVATION_REQUESTS.name, EMERGENCY_REQUESTS.name, APPEALS.name),
-    "eligibility": (DECISIONS.name, TIMER_EVENTS.name),
+    "eligibility": (DECISIONS.name, TIMER_EVENTS.name, WINDOW_REMINDERS.name),
     "registry": (STATUS_CHANGES.name, PRIVACY_EVENTS.name),  # erasures announced (services/registry/privacy.py)
     # Its own failed deliveries; WhatsApp BANDING as AppealRequested (services/notifier/inbound.py).
     "notifier": (NOTIFICATION_EVENTS.name, NOTIFICATION_EVENTS.dlq, APPEALS.name),

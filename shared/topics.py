@@ -67,8 +67,15 @@ TIMER_EVENTS = TopicSpec(
     "pbi.timer-events.v1",
     3,
     30 * DAY_MS,
-    "Durable timers firing: emergency SLA warning/breach/met, window-closing reminders",
-    ("emergency.sla_changed", "participant.window_reminder_due"),
+    "Emergency SLA states (warning/breach/met): what an emergency's path needs, read by the urgent roles",
+    ("emergency.sla_changed",),
+)
+WINDOW_REMINDERS = TopicSpec(
+    "pbi.window-reminders.v1",
+    6,
+    30 * DAY_MS,
+    "Window-closing reminders (bulk: a wave's thousands), kept off the urgent timer topic",
+    ("participant.window_reminder_due",),
 )
 STATUS_CHANGES = TopicSpec(
     "pbi.status-changes.v1",
@@ -107,6 +114,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     EMERGENCY_REQUESTS,
     DECISIONS,
     TIMER_EVENTS,
+    WINDOW_REMINDERS,
     STATUS_CHANGES,
     NOTIFICATION_EVENTS,
     PRIVACY_EVENTS,

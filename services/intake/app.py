@@ -46,6 +46,7 @@ log = logging.getLogger("intake")
 
 
 # The read model's topics are bulk work: a wave's decisions pass through them. The urgent role has none.
+# Not the window reminders' topic: a reminder is nothing to a request's status (domain.read_model.changes).
 BULK = (DECISIONS, TIMER_EVENTS)
 
 

@@ -47,12 +47,15 @@ from shared.topics import (
     PRIVACY_EVENTS,
     REACTIVATION_REQUESTS,
     TIMER_EVENTS,
+    WINDOW_REMINDERS,
     TopicSpec,
 )
 
+# TIMER_EVENTS: the SLA states (escalations). Reminders an older eligibility put there (during a rollout) are
+# still handled: every listened topic has the one handler, which takes any event.
 URGENT = (EMERGENCY_REQUESTS, DECISIONS, TIMER_EVENTS)
-BULK = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, PRIVACY_EVENTS)  # erasures: privacy.py
-LISTENED = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, EMERGENCY_REQUESTS, DECISIONS, TIMER_EVENTS)
+BULK = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, WINDOW_REMINDERS, PRIVACY_EVENTS)  # erasures: privacy.py
+LISTENED = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, WINDOW_REMINDERS, EMERGENCY_REQUESTS, DECISIONS, TIMER_EVENTS)
 
 
 def load_settings() -> NotifierSettings:

@@ -56,7 +56,7 @@ from shared.topics import (
 URGENT = (DECISIONS, EMERGENCY_REQUESTS, TIMER_EVENTS)
 # A wave's facts, regular requests, notification updates: big batches, lower priority.
 BULK = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, NOTIFICATION_EVENTS)
-MIRRORED = BULK + URGENT
+MIRRORED = BULK + URGENT  # not the window reminders' topic: they change nothing here (domain.batch.IGNORED)
 
 PARTICIPANT_CONSUMERS = 2
 RELAY_POLL_S = 0.2  # the relay's look at the outbox when nothing of its own process woke it

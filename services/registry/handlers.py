@@ -54,7 +54,7 @@ class RegistryHandlers:
 
     async def on_events(self, events: list[Event]) -> None:
         started = time.perf_counter()
-        if all(ignored(e) for e in events):  # window reminders on the urgent timer topic: no transaction
+        if all(ignored(e) for e in events):  # reminders an older eligibility put on the timer topic: no transaction
             _observe(events, events, Changes(self.clock()), started)
             return
         for attempt in range(1, RETRIES + 1):

@@ -31,7 +31,14 @@ from shared.events import (
     WindowReminderDue,
 )
 from shared.settings import EligibilitySettings, Settings
-from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TIMER_EVENTS
+from shared.topics import (
+    DECISIONS,
+    EMERGENCY_REQUESTS,
+    PARTICIPANT_EVENTS,
+    REACTIVATION_REQUESTS,
+    TIMER_EVENTS,
+    WINDOW_REMINDERS,
+)
 from testkit.apps import running
 from testkit.eligibility import outbox_empty
 from testkit.kafka import TopicReader, produce
@@ -232,7 +239,7 @@ async def test_a_newer_deactivation_after_a_reactivation_starts_a_new_cycle_with
     async with (
         running(app),
         TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions,
-        TopicReader(settings, settings.topic_prefix + TIMER_EVENTS.name) as timer_events,
+        TopicReader(settings, settings.topic_prefix + WINDOW_REMINDERS.name) as reminders,
     ):
         await produce(settings, PARTICIPANT_EVENTS, *eligible(person))
         await facts_row(settings, person, id_semesta="IDS-1")
@@ -247,7 +254,7 @@ async def test_a_newer_deactivation_after_a_reactivation_starts_a_new_cycle_with
         row = await facts_row(settings, person, deactivated_on=second_on, reactivated=False)
         assert row["next_reminder_at"] == due_at(closes(person, second_on), 30)
         clock.now = due_at(closes(person, second_on), 30) + 9 * HOUR
-        [reminder] = once(await timer_events.wait_for(lambda e: isinstance(e, WindowReminderDue) and e.nik == person))
+        [reminder] = once(await reminders.wait_for(lambda e: isinstance(e, WindowReminderDue) and e.nik == person))
     assert (reminder.days_left, reminder.window_closes_at) == (30, closes(person, second_on))
 
 
@@ -258,12 +265,12 @@ async def test_reminders_on_a_late_loaded_list_state_the_days_left_and_never_com
     on_close = closes(six_days)
     clock = Clock(on_close - 6 * DAY)
     app = app_with(settings, clock)
-    async with running(app), TopicReader(settings, settings.topic_prefix + TIMER_EVENTS.name) as timer_events:
+    async with running(app), TopicReader(settings, settings.topic_prefix + WINDOW_REMINDERS.name) as reminders:
         # Loaded 6 days before its window closes: one reminder, saying 6 days.
         # (Their death is known before their deactivation lands; one reported later stops the next one.)
         died = DeathReported(occurred_at=NOW, source="DUKCAPIL", nik=dead, died_on=NOW.date())
         await produce(settings, PARTICIPANT_EVENTS, died, deactivated(dead), deactivated(six_days))
-        [first] = once(await timer_events.wait_for(lambda e: isinstance(e, WindowReminderDue)))
+        [first] = once(await reminders.wait_for(lambda e: isinstance(e, WindowReminderDue)))
         assert (first.nik, first.days_left) == (six_days, 6)
         await facts_row(settings, six_days, next_reminder_at=None)
         await facts_row(settings, dead, deceased=True, next_reminder_at=None)
@@ -275,9 +282,9 @@ async def test_reminders_on_a_late_loaded_list_state_the_days_left_and_never_com
         clock.now = on_close + 3 * DAY
         await app.state.timers.sweep_reminders()
         await eventually(lambda: outbox_empty(settings))
-        await timer_events.poll()
-    reminders = [(e.nik, e.days_left) for e in once(timer_events.events) if isinstance(e, WindowReminderDue)]
-    assert reminders == [(six_days, 6)]
+        await reminders.poll()
+    sent = [(e.nik, e.days_left) for e in once(reminders.events) if isinstance(e, WindowReminderDue)]
+    assert sent == [(six_days, 6)]
 
 
 async def test_an_emergency_rejected_after_being_held_closes_its_sla_and_no_breach_follows(

@@ -12,7 +12,7 @@ from services.eligibility.domain.reminders import due_at
 from services.eligibility.domain.window import reactivation_window_closes_at
 from shared.events import ReactivationDecided, WindowReminderDue
 from shared.settings import Settings
-from shared.topics import DECISIONS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TIMER_EVENTS
+from shared.topics import DECISIONS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, WINDOW_REMINDERS
 from testkit.apps import running
 from testkit.eligibility import eligibility_settings, facts_applied
 from testkit.events import NIK, NOW, deactivated, regular
@@ -38,7 +38,7 @@ async def test_pending_request_expires_and_only_silent_people_are_reminded(setti
     async with (
         running(app),
         TopicReader(settings, settings.topic_prefix + DECISIONS.name) as decisions,
-        TopicReader(settings, settings.topic_prefix + TIMER_EVENTS.name) as timer_events,
+        TopicReader(settings, settings.topic_prefix + WINDOW_REMINDERS.name) as window_reminders,
     ):
         await produce(settings, PARTICIPANT_EVENTS, deactivated(QUIET), deactivated(NIK))
         await facts_applied(settings)
@@ -47,12 +47,12 @@ async def test_pending_request_expires_and_only_silent_people_are_reminded(setti
         assert pending.outcome == "PENDING" and pending.window_closes_at == closes
 
         def reminders() -> list[tuple[str, int]]:
-            return [(e.nik, e.days_left) for e in timer_events.events if isinstance(e, WindowReminderDue)]
+            return [(e.nik, e.days_left) for e in window_reminders.events if isinstance(e, WindowReminderDue)]
 
         clock.now = due_at(closes, 30)  # 00:00 local time, 30 days before the closing day
-        await timer_events.wait_for(lambda e: isinstance(e, WindowReminderDue))
+        await window_reminders.wait_for(lambda e: isinstance(e, WindowReminderDue))
         clock.now = due_at(closes, 7) + dt.timedelta(hours=9)
-        await timer_events.wait_for(lambda e: isinstance(e, WindowReminderDue) and e.days_left == 7)
+        await window_reminders.wait_for(lambda e: isinstance(e, WindowReminderDue) and e.days_left == 7)
 
         clock.now = closes + dt.timedelta(seconds=1)
         expired = await decisions.wait_for(lambda e: isinstance(e, ReactivationDecided) and e.outcome == "EXPIRED")
@@ -60,9 +60,9 @@ async def test_pending_request_expires_and_only_silent_people_are_reminded(setti
         assert [r.value for r in expired[0].reasons] == ["WINDOW_EXPIRED", "DESIL_UNKNOWN", "BIOMETRIC_MISSING"]
 
         async def relay_idle() -> bool:
-            await timer_events.poll()
+            await window_reminders.poll()
             await decisions.poll()
-            return app.state.relay.published == len(decisions.events) + len(timer_events.events)
+            return app.state.relay.published == len(decisions.events) + len(window_reminders.events)
 
         await eventually(relay_idle)
         assert reminders() == [(QUIET, 30), (QUIET, 7)]

@@ -29,7 +29,7 @@ from services.eligibility.domain.schedule import RECHECK, SLA_BREACH, SLA_WARNIN
 from shared.enums import Outcome, ReactivationPath, SlaState
 from shared.events import ParticipantEvent, ReactivationRequested, WindowReminderDue
 from shared.nik import mask_nik
-from shared.topics import DECISIONS, TIMER_EVENTS
+from shared.topics import DECISIONS, TIMER_EVENTS, WINDOW_REMINDERS
 
 FINAL = {Outcome.APPROVED, Outcome.REJECTED, Outcome.EXPIRED}
 SLA_KINDS = {SLA_WARNING: SlaState.WARNING, SLA_BREACH: SlaState.BREACHED}
@@ -165,7 +165,7 @@ class Batch:
                 days_left=reminder.days_left,
                 phone=phone,
             )
-            self.changes.publish(TIMER_EVENTS, event, None)
+            self.changes.publish(WINDOW_REMINDERS, event, None)  # bulk work: not the urgent roles' SLA topic
         return next_at
 
     # --- decisions of requests on record ------------------------------------------------------------

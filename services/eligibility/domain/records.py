@@ -11,11 +11,11 @@ from typing import Any
 from services.eligibility.domain.outgoing import Encoded
 from services.eligibility.domain.rules import Decision, Facts
 from shared.events import AppealRequested, Event, ReactivationRequested
-from shared.topics import DECISIONS, TIMER_EVENTS, TopicSpec
+from shared.topics import DECISIONS, TIMER_EVENTS, WINDOW_REMINDERS, TopicSpec
 
 # Every topic eligibility writes (through its outbox: store.outbox_rows, the relay): `Changes.publish` takes
 # no other, and app.py declares these for the AsyncAPI document (shared.asyncapi).
-WRITES: tuple[TopicSpec, ...] = (DECISIONS, TIMER_EVENTS)
+WRITES: tuple[TopicSpec, ...] = (DECISIONS, TIMER_EVENTS, WINDOW_REMINDERS)
 
 Person = tuple[Facts, str | None]  # the facts and the contact number on file
 People = dict[str, Person]  # NIK -> person

@@ -41,6 +41,7 @@ from shared.events import (
     any_event_adapter,
 )
 from shared.outbox import outbox_records
+from shared.topics import DECISIONS, TIMER_EVENTS, WINDOW_REMINDERS
 
 POLICY = Policy("test", reminder_days_before_close=(30, 7))
 NIK, OTHER, THIRD = "3674015708900001", "3674015708900002", "3674015708900003"  # Banten (WIB)
@@ -359,6 +360,28 @@ class HandlerCases:
         w.now = CLOSES - dt.timedelta(days=7)
         await w.timers.sweep_reminders()
         assert [(r.nik, r.days_left) for r in await w.events(WindowReminderDue)] == [(NIK, 10), (NIK, 7)]
+
+    async def test_reminders_go_to_their_own_topic_and_the_timer_topic_carries_only_sla_states(
+        self, backend: Backend
+    ) -> None:
+        """The timer topic is read by the urgent roles (an emergency's path); a wave's reminders, at once with
+        their fact or swept, are the notifier's bulk work on a topic of their own."""
+        w = World(backend)
+        w.now = CLOSES - dt.timedelta(days=10)
+        await w.handlers.on_participant_events([deactivated()])  # its first reminder at once
+        await w.handlers.on_emergency([emergency(OTHER, at=w.now)])  # not deactivated: PENDING, SLA OK
+        w.now = CLOSES - dt.timedelta(days=7)
+        await w.timers.sweep_reminders()
+        rows = await backend.outbox()
+        topics = {
+            (row["topic"], any_event_adapter.validate_json(r.value).type) for row in rows for r in outbox_records(row)
+        }
+        assert topics == {
+            ("t." + DECISIONS.name, "reactivation.decided"),
+            ("t." + TIMER_EVENTS.name, "emergency.sla_changed"),
+            ("t." + WINDOW_REMINDERS.name, "participant.window_reminder_due"),
+        }
+        assert [r.days_left for r in await w.events(WindowReminderDue)] == [10, 7]
 
     async def test_an_appeal_is_opened_and_upheld_by_a_new_fact(self, backend: Backend) -> None:
         w = World(backend)

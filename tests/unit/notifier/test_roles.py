@@ -1,7 +1,7 @@
 """The notifier's roles: it is on no patient's path to ACTIVE; its urgent process handles what an
 emergency's people and the on-call staff hear (emergency requests, decisions, SLA escalations), sends
-and takes the providers' webhooks (8082); its bulk process queues a wave's notices and applies
-erasures, serving only health and metrics (shared.settings.Role)."""
+and takes the providers' webhooks (8082); its bulk process queues a wave's notices (window reminders
+included) and applies erasures, serving only health and metrics (shared.settings.Role)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from shared.topics import (
     PRIVACY_EVENTS,
     REACTIVATION_REQUESTS,
     TIMER_EVENTS,
+    WINDOW_REMINDERS,
 )
 
 HEALTH = {"/healthz", "/readyz", "/metrics"}
@@ -32,8 +33,13 @@ def test_urgent_role_reads_emergency_requests_decisions_and_sla_events() -> None
     assert names(Role.URGENT) == {EMERGENCY_REQUESTS.name, DECISIONS.name, TIMER_EVENTS.name}
 
 
-def test_bulk_role_reads_facts_regular_requests_and_erasures() -> None:
-    assert names(Role.BULK) == {PARTICIPANT_EVENTS.name, REACTIVATION_REQUESTS.name, PRIVACY_EVENTS.name}
+def test_bulk_role_reads_facts_regular_requests_window_reminders_and_erasures() -> None:
+    assert names(Role.BULK) == {
+        PARTICIPANT_EVENTS.name,
+        REACTIVATION_REQUESTS.name,
+        WINDOW_REMINDERS.name,
+        PRIVACY_EVENTS.name,
+    }
 
 
 def test_all_role_is_both_and_the_roles_share_no_topic() -> None:
