@@ -138,9 +138,18 @@ async def shell(command: str) -> int:
     return await proc.wait()
 
 
-async def wait_for(check: Callable[[], Awaitable[bool]], limit_s: float, what: str, every: float = TICK_S) -> float:
+async def wait_for(
+    check: Callable[[], Awaitable[bool]],
+    limit_s: float,
+    what: str,
+    every: float = TICK_S,
+    system: RunningSystem | None = None,
+) -> float:
+    """Until `check()`; fails at once if a process of `system` exited."""
     start = time.perf_counter()
     while time.perf_counter() - start < limit_s:
+        if system is not None:
+            system.check_running()
         if await check():
             return time.perf_counter() - start
         await asyncio.sleep(every)
@@ -429,7 +438,10 @@ async def warm_up(b: Bench, warm: list[dict[str, Any]]) -> dict[str, Any]:
     before = await b.registry_applied("participant.deactivated")
     await b.post_batches(batch_bodies(warm, 1000), lambda _n: None)
     await wait_for(
-        lambda: _at_least(b.registry_applied("participant.deactivated"), before + len(warm)), 300, "warm-up (registry)"
+        lambda: _at_least(b.registry_applied("participant.deactivated"), before + len(warm)),
+        300,
+        "warm-up (registry)",
+        system=b.system,
     )
     progress = GroupProgress(b.kafka, b.prefix + PARTICIPANT_EVENTS.name)
     await progress.start()
@@ -439,7 +451,7 @@ async def warm_up(b: Bench, warm: list[dict[str, Any]]) -> dict[str, Any]:
         async def eligibility_caught_up() -> bool:
             return progress.behind(await progress.committed(f"{b.prefix}eligibility-facts"), end) == 0
 
-        await wait_for(eligibility_caught_up, 300, "warm-up (eligibility)")
+        await wait_for(eligibility_caught_up, 300, "warm-up (eligibility)", system=b.system)
     finally:
         await progress.stop()
     probe = Emergencies(b, [e["nik"] for e in warm[-3:]], rate=10)
@@ -499,6 +511,7 @@ async def wave(b: Bench, events: list[dict[str, Any]], emergency_people: list[st
         try:
             while "registry" not in done or "eligibility" not in caught_up:
                 await asyncio.sleep(TICK_S)
+                b.system.check_running()
                 now = time.perf_counter() - t0
                 if now > limit_s:
                     raise TimeoutError(f"wave not processed after {limit_s:.0f} s: {done} {caught_up}")
@@ -675,6 +688,7 @@ async def decisions(b: Bench, niks: list[str]) -> dict[str, Any]:
             bar.update(t_prod, completed=n)
             while in_registry_s is None:
                 await asyncio.sleep(TICK_S)
+                b.system.check_running()
                 now = time.perf_counter() - t0
                 if now > limit_s:
                     raise TimeoutError(f"decisions: {watcher.bulk - bulk0:,} of {n:,} after {limit_s:.0f} s")

@@ -5,6 +5,7 @@ session. Used by the end-to-end and browser tests, the demo check, the benchmark
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,10 +31,33 @@ def _lower_priority() -> None:
     os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + BULK_NICENESS)
 
 
-def free_port() -> int:
+def _ephemeral_ports() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(also_free_above: int = 0) -> int:
+    """A port free now, and `port + also_free_above` too (a bulk process's port), below the kernel's ephemeral
+    range: every outgoing connection (Kafka, PostgreSQL) takes a local port from that range, and one took a
+    bulk process's port between this choice and the bind once (the bench's registry-bulk died of EADDRINUSE)."""
+    low = _ephemeral_ports()[0]
+    for _ in range(1000):
+        port = random.randrange(20000, low - also_free_above)
+        if _bindable(port) and (not also_free_above or _bindable(port + also_free_above)):
+            return port
+    raise RuntimeError(f"no free port pair below {low}")
 
 
 @dataclass
@@ -97,6 +121,12 @@ class RunningSystem:
             time.sleep(0.3)
         raise RuntimeError(f"{name} not ready within {timeout}s:\n{self.log_tail(name)}")
 
+    def check_running(self) -> None:
+        """Raise if a process exited by itself (a wait for its work would only time out, minutes later)."""
+        for name, proc in self.processes.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited ({proc.returncode}):\n{self.log_tail(name)}")
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.processes.pop(name, None)
         if proc and proc.poll() is None:
@@ -119,12 +149,12 @@ def plan_processes(roles: bool, replicas: int = 1) -> tuple[list[str], dict[str,
     """The services' process names (the simulator's aside) and every name's port (a free one per service)."""
     if replicas > 1 and not roles:
         raise ValueError("replicas need roles (as `make up REPLICAS=n`)")
-    ports = {name: free_port() for name in ("simulator", *SERVICES)}
+    ports = {name: free_port(BULK_PORT_OFFSET) for name in ("simulator", *SERVICES)}
     names = [f"{s}-{r}" for s in SERVICES for r in ("urgent", "bulk")] if roles else list(SERVICES)
     ports |= {f"{s}-urgent": ports[s] for s in SERVICES} | {f"{s}-bulk": ports[s] + BULK_PORT_OFFSET for s in SERVICES}
     for n in range(2, replicas + 1):
         for s in SERVICES:
-            http_port = free_port()
+            http_port = free_port(BULK_PORT_OFFSET)
             ports[f"{s}-bulk-{n}"] = http_port + BULK_PORT_OFFSET
             names.append(f"{s}-bulk-{n}")
             if s != "intake":  # intake's urgent process is the HTTP API alone: one owns the contract's port

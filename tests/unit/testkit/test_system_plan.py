@@ -1,11 +1,13 @@
 """The testkit's runner starts what `make up` starts: roles, and replicas of each consumer role."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from shared.settings import BULK_PORT_OFFSET
-from testkit.system import SERVICES, RunningSystem, plan_processes
+from testkit.system import SERVICES, RunningSystem, _bindable, plan_processes
 
 
 def test_one_process_per_service_without_roles() -> None:
@@ -31,3 +33,21 @@ def test_replicas_add_a_process_per_consumer_role_each_on_its_own_port() -> None
 def test_replicas_need_roles() -> None:
     with pytest.raises(ValueError, match="roles"):
         plan_processes(roles=False, replicas=2)
+
+
+def test_every_port_is_free_and_below_the_ephemeral_range() -> None:
+    """Outgoing connections take their local ports from the ephemeral range: a port chosen there (or a bulk
+    port, +100, never checked) could be taken before the process binds it."""
+    _, ports = plan_processes(roles=True, replicas=2)
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    assert all(port < low for port in ports.values())
+    assert all(_bindable(port) for port in ports.values())
+
+
+def test_a_process_that_exited_is_reported_with_its_log(tmp_path: Path) -> None:
+    (tmp_path / "registry-bulk.log").write_text("[Errno 98] address already in use\n")
+    done = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    done.wait()
+    system = RunningSystem({}, {}, tmp_path, {"registry-bulk": done})
+    with pytest.raises(RuntimeError, match=r"registry-bulk exited \(3\):\n\[Errno 98\]"):
+        system.check_running()
