@@ -24,3 +24,21 @@ async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 60.0, i
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+async def eventually_none(
+    check: Callable[[], Awaitable[list[T]]],
+    timeout: float = 60.0,  # noqa: ASYNC109
+    interval: float = 0.1,
+) -> None:
+    """Poll an async `check` until it returns an empty list; fail with what it still found (where the
+    leftovers are, not just `False`)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        found = await check()
+        if not found:
+            return
+        if loop.time() >= deadline:
+            raise AssertionError(f"still there after {timeout}s: {found!r}")
+        await asyncio.sleep(interval)

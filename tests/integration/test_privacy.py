@@ -34,7 +34,7 @@ from shared.topics import PARTICIPANT_EVENTS, PRIVACY_EVENTS, REACTIVATION_REQUE
 from testkit.apps import running
 from testkit.kafka import TopicReader, consumed, produce
 from testkit.personal_data import rows_holding
-from testkit.polling import eventually
+from testkit.polling import eventually, eventually_none
 from testkit.system import PBI, free_port
 
 NIK = "3674015708900001"
@@ -155,7 +155,7 @@ async def test_erasure_removes_name_phone_and_texts_everywhere_and_a_later_event
     answer = await erase(s)
     assert answer.status_code == 202, answer.text
     assert answer.json()["nik"] == "3674********0001"
-    await eventually(lambda: _clean(s), timeout=60, interval=0.5)
+    await eventually_none(lambda: _left(s), timeout=60, interval=0.5)
 
     # Decisions and status history stay, keyed by NIK, and the queued messages are not sent to anyone.
     async with s.engine.connect() as conn:
@@ -178,7 +178,7 @@ async def test_erasure_removes_name_phone_and_texts_everywhere_and_a_later_event
     # Twice is harmless: the same state, one marker.
     again = await erase(s)
     assert again.status_code == 202
-    await eventually(lambda: _clean(s), timeout=60, interval=0.5)
+    await eventually_none(lambda: _left(s), timeout=60, interval=0.5)
     async with s.engine.connect() as conn:
         assert await conn.scalar(select(text("count(*)")).select_from(ERASURES).where(ERASURES.c.nik == NIK)) == 1
 
@@ -229,8 +229,8 @@ async def _the_number_wrote_stop_and_got_a_general_answer(s: System) -> None:
         )
 
 
-async def _clean(s: System) -> bool:
-    return await leftovers(s.engine, NAME, *DIGITS.values()) == []
+async def _left(s: System) -> list[str]:
+    return await leftovers(s.engine, NAME, *DIGITS.values())
 
 
 async def test_a_new_request_after_the_erasure_brings_the_number_it_gives_and_only_that(system: System) -> None:
@@ -238,7 +238,7 @@ async def test_a_new_request_after_the_erasure_brings_the_number_it_gives_and_on
     await produce(s.settings, PARTICIPANT_EVENTS, deactivation(dt.date(2026, 11, 1), NIGHT - dt.timedelta(days=20)))
     await eventually(lambda: _contact_phone(s, PHONE), timeout=60)
     assert (await erase(s)).status_code == 202
-    await eventually(lambda: _clean(s), timeout=60, interval=0.5)
+    await eventually_none(lambda: _left(s), timeout=60, interval=0.5)
 
     # The person asks again and gives a number: their own new act (shared.privacy).
     await produce(s.settings, REACTIVATION_REQUESTS, request(NEW_PHONE, dt.datetime.now(dt.UTC)))
@@ -349,7 +349,9 @@ async def test_pbi_privacy_erase_erases_everywhere_and_prints_the_nik_masked(sys
     assert done.returncode == 0, done.stderr
     out = done.stdout + done.stderr
     assert "3674********0001" in out and NIK not in out
-    await eventually(lambda: _clean(s), timeout=60, interval=0.5)  # the notifier and eligibility got the announcement
+    await eventually_none(
+        lambda: _left(s), timeout=60, interval=0.5
+    )  # the notifier and eligibility got the announcement
     assert (await asyncio.to_thread(pbi, NIK)).returncode == 0  # twice: harmless
     refused = await asyncio.to_thread(pbi, "12345")
     assert refused.returncode == 2
