@@ -31,6 +31,7 @@ from shared.topics import (
     APPEALS,
     CATALOGUE,
     DECISIONS,
+    EMERGENCY_DECISIONS,
     EMERGENCY_REQUESTS,
     NOTIFICATION_EVENTS,
     PARTICIPANT_EVENTS,
@@ -83,7 +84,7 @@ def consumes() -> dict[str, list[tuple[TopicSpec, str]]]:
 PRODUCES: dict[str, tuple[str, ...]] = {
     # Appeals: intake's POST /v1/appeals and its operators' decisions, the notifier's WhatsApp BANDING.
     "intake": (PARTICIPANT_EVENTS.name, REACTIVATION_REQUESTS.name, EMERGENCY_REQUESTS.name, APPEALS.name),
-    "eligibility": (DECISIONS.name, TIMER_EVENTS.name, WINDOW_REMINDERS.name),
+    "eligibility": (DECISIONS.name, EMERGENCY_DECISIONS.name, TIMER_EVENTS.name, WINDOW_REMINDERS.name),
     "registry": (STATUS_CHANGES.name, PRIVACY_EVENTS.name),  # erasures announced (services/registry/privacy.py)
     # Its own failed deliveries; WhatsApp BANDING as AppealRequested (services/notifier/inbound.py).
     "notifier": (NOTIFICATION_EVENTS.name, NOTIFICATION_EVENTS.dlq, APPEALS.name),

@@ -63,6 +63,14 @@ DECISIONS = TopicSpec(
     "Eligibility decisions, and what became of appeals (appeal.updated)",
     ("reactivation.decided", "appeal.updated"),
 )
+EMERGENCY_DECISIONS = TopicSpec(
+    "pbi.emergency-decisions.v1",
+    3,
+    30 * DAY_MS,
+    "A copy of each EMERGENCY-path decision (same event id and key), for the urgent roles: a wave's regular "
+    "decisions stay off their lane; pbi.decisions.v1 keeps every decision (all paths, appeals) as before",
+    ("reactivation.decided",),
+)
 TIMER_EVENTS = TopicSpec(
     "pbi.timer-events.v1",
     3,
@@ -113,6 +121,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     REACTIVATION_REQUESTS,
     EMERGENCY_REQUESTS,
     DECISIONS,
+    EMERGENCY_DECISIONS,
     TIMER_EVENTS,
     WINDOW_REMINDERS,
     STATUS_CHANGES,

@@ -294,10 +294,16 @@ def outbox_rows(
     by_topic: dict[str, list[tuple[Event | Encoded, uuid.UUID | None]]] = {}
     for spec, event, cause in events:
         by_topic.setdefault(prefix + spec.name, []).append((event, cause))
-    rows = []
+    rows, ids = [], set()
     for topic, items in by_topic.items():
         records = [(e.nik.encode(), _json(e), event_headers(_type(e), cause=cause)) for e, cause in items]
-        row = outbox_bundle(topic, records, event_id=items[0][0].event_id)
+        # The bundle's id is its first event's, unless an earlier row of the batch has it (an emergency's
+        # decision and its copy on pbi.emergency-decisions.v1): the outbox's event_id is unique.
+        bundle_id = items[0][0].event_id
+        if bundle_id in ids:
+            bundle_id = uuid.uuid5(bundle_id, topic)
+        ids.add(bundle_id)
+        row = outbox_bundle(topic, records, event_id=bundle_id)
         row["niks"] = list(dict.fromkeys(e.nik for e, _ in items))
         rows.append(row)
     return rows

@@ -42,6 +42,7 @@ from shared.runtime import consumers_check, tune_for_latency
 from shared.settings import Role
 from shared.topics import (
     DECISIONS,
+    EMERGENCY_DECISIONS,
     EMERGENCY_REQUESTS,
     PARTICIPANT_EVENTS,
     PRIVACY_EVENTS,
@@ -53,9 +54,21 @@ from shared.topics import (
 
 # TIMER_EVENTS: the SLA states (escalations). Reminders an older eligibility put there (during a rollout) are
 # still handled: every listened topic has the one handler, which takes any event.
-URGENT = (EMERGENCY_REQUESTS, DECISIONS, TIMER_EVENTS)
-BULK = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, WINDOW_REMINDERS, PRIVACY_EVENTS)  # erasures: privacy.py
-LISTENED = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, WINDOW_REMINDERS, EMERGENCY_REQUESTS, DECISIONS, TIMER_EVENTS)
+# EMERGENCY_DECISIONS: an emergency's decisions only (a copy of those on DECISIONS, same event id).
+URGENT = (EMERGENCY_REQUESTS, EMERGENCY_DECISIONS, TIMER_EVENTS)
+# DECISIONS: every decision, emergencies' included, so each of those is handled by both roles: safe, its
+# message row's id derives from the event id (the second insert adds nothing and the event is not applied
+# again), and an event without a message is claimed in the inbox; both in the batch's transaction.
+BULK = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, DECISIONS, WINDOW_REMINDERS, PRIVACY_EVENTS)  # erasures: privacy.py
+LISTENED = (
+    PARTICIPANT_EVENTS,
+    REACTIVATION_REQUESTS,
+    DECISIONS,
+    WINDOW_REMINDERS,
+    EMERGENCY_REQUESTS,
+    EMERGENCY_DECISIONS,
+    TIMER_EVENTS,
+)
 
 
 def load_settings() -> NotifierSettings:

@@ -43,6 +43,7 @@ from shared.runtime import consumers_check, tune_for_latency
 from shared.settings import RegistrySettings, Role
 from shared.topics import (
     DECISIONS,
+    EMERGENCY_DECISIONS,
     EMERGENCY_REQUESTS,
     NOTIFICATION_EVENTS,
     PARTICIPANT_EVENTS,
@@ -51,11 +52,16 @@ from shared.topics import (
     TopicSpec,
 )
 
-# What a patient waits for (decisions, emergency requests, SLA states): few records, small batches,
-# polled tight, in a process that a wave's batches never hold up (an emergency ACTIVE within a second).
-URGENT = (DECISIONS, EMERGENCY_REQUESTS, TIMER_EVENTS)
-# A wave's facts, regular requests, notification updates: big batches, lower priority.
-BULK = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, NOTIFICATION_EVENTS)
+# What a patient waits for (an emergency's decisions, emergency requests, SLA states): few records, small
+# batches, polled tight, in a process that a wave's batches never hold up (an emergency ACTIVE within a second).
+URGENT = (EMERGENCY_DECISIONS, EMERGENCY_REQUESTS, TIMER_EVENTS)
+# A wave's facts, regular requests, every decision, notification updates: big batches, lower priority.
+# DECISIONS carries the emergencies' decisions too, so each is applied by both roles: safe, a decision is
+# de-duplicated by its effect (a history row, an anomaly or the inbox per event id: uow.unseen, read under the
+# person's row lock; a person new to both is inserted by one, the other's batch meets ConcurrentBatch and is
+# applied again on the committed row, where unseen finds the event), and a status change is announced only
+# with a new history row.
+BULK = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, DECISIONS, NOTIFICATION_EVENTS)
 MIRRORED = BULK + URGENT  # not the window reminders' topic: they change nothing here (domain.batch.IGNORED)
 
 PARTICIPANT_CONSUMERS = 2

@@ -11,7 +11,7 @@ from services.eligibility.app import create_app
 from services.eligibility.store import RequestRow, outbox
 from shared.events import ReactivationDecided
 from shared.settings import Role, Settings
-from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
+from shared.topics import DECISIONS, EMERGENCY_DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 from testkit.apps import running
 from testkit.eligibility import count_rows, eligibility_settings, facts_applied
 from testkit.events import deactivated, emergency, regular
@@ -31,7 +31,12 @@ async def test_the_bulk_process_relays_the_bulk_decisions_while_the_urgent_one_p
     es = eligibility_settings(settings)
     # (a standby longer than the test, whatever the machine's load: the urgent relay never starts here)
     urgent, bulk = create_app(es, role=Role.URGENT, relay_standby_s=600), create_app(es, role=Role.BULK)
-    async with running(urgent), running(bulk), TopicReader(settings, settings.topic_prefix + DECISIONS.name) as topic:
+    async with (
+        running(urgent),
+        running(bulk),
+        TopicReader(settings, settings.topic_prefix + DECISIONS.name) as topic,
+        TopicReader(settings, settings.topic_prefix + EMERGENCY_DECISIONS.name) as copies,
+    ):
         await produce(settings, PARTICIPANT_EVENTS, deactivated(), deactivated(OTHER))
         await facts_applied(settings)
         await facts_applied(settings, OTHER)
@@ -40,9 +45,13 @@ async def test_the_bulk_process_relays_the_bulk_decisions_while_the_urgent_one_p
         await topic.wait_for(_of(request.request_id), timeout=60)
         await eventually(lambda: _published(bulk, 1))  # (counted once Kafka acknowledged it)
         await produce(settings, EMERGENCY_REQUESTS, urgent_request)
-        await topic.wait_for(_of(urgent_request.request_id), timeout=60)
-        await eventually(lambda: _published(urgent, 2))  # its decision and SLA state, published at once
+        [decided] = await topic.wait_for(_of(urgent_request.request_id), timeout=60)
+        [copy] = await copies.wait_for(_of(urgent_request.request_id), timeout=60)  # the urgent roles' lane
+        # its decision, the decision's copy and its SLA state, published at once
+        await eventually(lambda: _published(urgent, 3))
         assert bulk.state.relay.published == 1
+    assert copy.event_id == decided.event_id
+    assert [e.request_id for e in copies.events] == [urgent_request.request_id]  # no regular decision there
 
 
 async def test_an_urgent_process_relays_when_no_bulk_process_holds_the_relay(settings: Settings) -> None:

@@ -23,7 +23,7 @@ from shared.db import make_engine
 from shared.enums import Outcome
 from shared.events import ReactivationDecided
 from shared.settings import EligibilitySettings, IntakeSettings, RegistrySettings, Role, Settings
-from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS
+from shared.topics import DECISIONS, EMERGENCY_DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS
 from testkit.apps import running
 from testkit.events import NIK, deactivated, emergency
 from testkit.kafka import TopicReader, produce
@@ -99,7 +99,7 @@ async def test_readiness_fails_naming_a_consumer_that_stopped(settings: Settings
     ):
         ready = await http.get("/readyz")
         assert ready.status_code == 200 and ready.json()["checks"]["consumers"] == "ok", ready.text
-        decisions = next(s for s in app.state.broker.subscribers if s.topic_names[0].endswith(DECISIONS.name))
+        decisions = next(s for s in app.state.broker.subscribers if s.topic_names[0].endswith(EMERGENCY_DECISIONS.name))
         await decisions.stop()
         stopped = await http.get("/readyz")
     assert stopped.status_code == 503

@@ -29,7 +29,7 @@ from services.eligibility.domain.schedule import RECHECK, SLA_BREACH, SLA_WARNIN
 from shared.enums import Outcome, ReactivationPath, SlaState
 from shared.events import ParticipantEvent, ReactivationRequested, WindowReminderDue
 from shared.nik import mask_nik
-from shared.topics import DECISIONS, TIMER_EVENTS, WINDOW_REMINDERS
+from shared.topics import DECISIONS, EMERGENCY_DECISIONS, TIMER_EVENTS, WINDOW_REMINDERS
 
 FINAL = {Outcome.APPROVED, Outcome.REJECTED, Outcome.EXPIRED}
 SLA_KINDS = {SLA_WARNING: SlaState.WARNING, SLA_BREACH: SlaState.BREACHED}
@@ -206,9 +206,14 @@ class Batch:
     ) -> None:
         """What a decision brings: its event, the SLA state, the reactivation, the timers."""
         request = record.event
-        self.changes.publish(DECISIONS, decision_event(request, decision, at, appeal_id), request.event_id)
+        event = decision_event(request, decision, at, appeal_id)
+        self.changes.publish(DECISIONS, event, request.event_id)
         self.changes.decisions.append((request, decision, at))
         if request.path is ReactivationPath.EMERGENCY:
+            # The same event again (event id, key) on the emergency lane, in the same outbox write: the urgent
+            # roles read only this copy, so a wave's regular decisions never hold up a patient's; every
+            # reader of the full stream (bulk roles, intake) is unchanged, and applies it once by its id.
+            self.changes.publish(EMERGENCY_DECISIONS, event, request.event_id)
             state = sla_state(decision, first)
             if state is not None:
                 self._sla(request, state, at)

@@ -11,11 +11,11 @@ from typing import Any
 from services.eligibility.domain.outgoing import Encoded
 from services.eligibility.domain.rules import Decision, Facts
 from shared.events import AppealRequested, Event, ReactivationRequested
-from shared.topics import DECISIONS, TIMER_EVENTS, WINDOW_REMINDERS, TopicSpec
+from shared.topics import DECISIONS, EMERGENCY_DECISIONS, TIMER_EVENTS, WINDOW_REMINDERS, TopicSpec
 
 # Every topic eligibility writes (through its outbox: store.outbox_rows, the relay): `Changes.publish` takes
 # no other, and app.py declares these for the AsyncAPI document (shared.asyncapi).
-WRITES: tuple[TopicSpec, ...] = (DECISIONS, TIMER_EVENTS, WINDOW_REMINDERS)
+WRITES: tuple[TopicSpec, ...] = (DECISIONS, EMERGENCY_DECISIONS, TIMER_EVENTS, WINDOW_REMINDERS)
 
 Person = tuple[Facts, str | None]  # the facts and the contact number on file
 People = dict[str, Person]  # NIK -> person
@@ -86,12 +86,14 @@ class Changes:
     # (request, decision, decided at) of every decision made: metrics and the emergency log line.
     decisions: list[tuple[ReactivationRequested, Decision, dt.datetime]] = field(default_factory=list)
     notes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # log lines, once committed
-    _published: set[uuid.UUID] = field(default_factory=set)
+    _published: set[tuple[str, uuid.UUID]] = field(default_factory=set)  # (topic, event id)
 
     def publish(self, topic: TopicSpec, event: Event | Encoded, cause: uuid.UUID | None) -> None:
         if topic not in WRITES:  # a bug: the document (app.py, from WRITES) would not say it
             raise ValueError(f"eligibility writes no topic {topic.name}: add it to domain.records.WRITES")
-        if event.event_id in self._published:
-            return  # the same event twice in one batch (an appeal refused twice): once
-        self._published.add(event.event_id)
+        # The same event twice on one topic in one batch (an appeal refused twice): once. On two topics (an
+        # emergency's decision and its copy) it is two records.
+        if (topic.name, event.event_id) in self._published:
+            return
+        self._published.add((topic.name, event.event_id))
         self.events.append((topic, event, cause))

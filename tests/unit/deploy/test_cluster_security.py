@@ -33,6 +33,7 @@ SPEC_NAMES = {
     "REACTIVATION_REQUESTS",
     "EMERGENCY_REQUESTS",
     "DECISIONS",
+    "EMERGENCY_DECISIONS",
     "TIMER_EVENTS",
     "WINDOW_REMINDERS",
     "STATUS_CHANGES",
@@ -195,8 +196,9 @@ def test_each_service_writes_exactly_what_it_publishes_and_its_dead_letters(monk
 
 def test_a_neighbour_service_cannot_forge_a_decision_or_read_what_it_does_not_need() -> None:
     acls = user_acls()
-    writers = {user for user, a in acls.items() if "pbi.decisions.v1" in granted(a, "topic", "Write")}
-    assert writers == {"pbi-eligibility", "pbi-operator"}  # the operator only replays dead letters
+    for decisions in ("pbi.decisions.v1", "pbi.emergency-decisions.v1"):  # every decision, an emergency's copy
+        writers = {user for user, a in acls.items() if decisions in granted(a, "topic", "Write")}
+        assert writers == {"pbi-eligibility", "pbi-operator"}  # the operator only replays dead letters
     assert "pbi.participant-events.v1" not in granted(acls["pbi-notifier"], "topic", "Write")
     assert granted(acls["pbi-intake"], "topic", "Read") == {"pbi.decisions.v1", "pbi.timer-events.v1"}
     for user, a in acls.items():

@@ -41,7 +41,7 @@ from shared.events import (
     any_event_adapter,
 )
 from shared.outbox import outbox_records
-from shared.topics import DECISIONS, TIMER_EVENTS, WINDOW_REMINDERS
+from shared.topics import DECISIONS, EMERGENCY_DECISIONS, TIMER_EVENTS, WINDOW_REMINDERS, TopicSpec
 
 POLICY = Policy("test", reminder_days_before_close=(30, 7))
 NIK, OTHER, THIRD = "3674015708900001", "3674015708900002", "3674015708900003"  # Banten (WIB)
@@ -79,13 +79,17 @@ class World:
     def wake(self) -> None:
         self.woken += 1
 
-    async def events(self, kind: type[Event] | None = None) -> list[Any]:
+    async def events(self, kind: type[Event] | None = None, topic: TopicSpec | None = None) -> list[Any]:
+        """`topic`: that topic's only (a decision of the emergency path is on two: DECISIONS and its copy)."""
         rows = await self.backend.outbox()  # a batch's events of a topic are one row (store.outbox_rows)
+        rows = [row for row in rows if topic is None or row["topic"] == "t." + topic.name]
         decoded = [any_event_adapter.validate_json(r.value) for row in rows for r in outbox_records(row)]
         return [e for e in decoded if kind is None or isinstance(e, kind)]
 
-    async def decisions(self, request: ReactivationRequested) -> list[ReactivationDecided]:
-        return [d for d in await self.events(ReactivationDecided) if d.request_id == request.request_id]
+    async def decisions(
+        self, request: ReactivationRequested, topic: TopicSpec = DECISIONS
+    ) -> list[ReactivationDecided]:
+        return [d for d in await self.events(ReactivationDecided, topic) if d.request_id == request.request_id]
 
     async def request(self, request_id: uuid.UUID) -> Any:
         async with self.backend.uow() as uow:
@@ -378,6 +382,7 @@ class HandlerCases:
         }
         assert topics == {
             ("t." + DECISIONS.name, "reactivation.decided"),
+            ("t." + EMERGENCY_DECISIONS.name, "reactivation.decided"),
             ("t." + TIMER_EVENTS.name, "emergency.sla_changed"),
             ("t." + WINDOW_REMINDERS.name, "participant.window_reminder_due"),
         }
@@ -436,7 +441,7 @@ class HandlerCases:
         handlers = w.make_handlers(publish_now)
         await handlers.on_emergency([emergency(nik=OTHER)])  # nothing of OTHER waits: at once
         await handlers.on_emergency([emergency(nik=OTHER)])  # the first one's rows still wait: the relay's turn
-        assert [len(rows) for rows in sent] == [2]  # the decision and the SLA state
+        assert [len(rows) for rows in sent] == [3]  # the decision, its emergency copy and the SLA state
 
     async def test_a_batchs_decisions_are_one_outbox_row_that_holds_back_an_urgent_decision_of_its_people(
         self, backend: Backend
@@ -455,7 +460,26 @@ class HandlerCases:
         await handlers.on_emergency([emergency(nik=OTHER)])  # OTHER's PENDING still waits: the relay's turn
         assert sent == []
         await handlers.on_emergency([emergency(nik="3674015708900004")])  # nobody of the bundle: at once
-        assert [[r["records"] for r in rows] for rows in sent] == [[1, 1]]
+        assert [[r["records"] for r in rows] for rows in sent] == [[1, 1, 1]]
+
+    async def test_an_emergency_decision_is_also_on_the_emergency_lane_and_a_regular_one_is_not(
+        self, backend: Backend
+    ) -> None:
+        """The urgent roles read pbi.emergency-decisions.v1: each emergency decision is there too, the same
+        event (id, NIK key) as on pbi.decisions.v1, written in the same batch; a regular one only on the full
+        stream. Both first decisions in one batch share no outbox row id (the outbox's event_id is unique)."""
+        w = World(backend)
+        await w.handlers.on_participant_events([deactivated(OTHER)])
+        urgent, bulk = emergency(nik=OTHER), regular()
+        await w.handlers.on_emergency([urgent])
+        await w.handlers.on_requests([bulk])
+        [decided] = await w.decisions(urgent)
+        assert await w.decisions(urgent, EMERGENCY_DECISIONS) == [decided]
+        assert len(await w.decisions(bulk)) == 1 and await w.decisions(bulk, EMERGENCY_DECISIONS) == []
+        rows = await backend.outbox()
+        keys = {(row["topic"], r.key) for row in rows for r in outbox_records(row) if r.key == OTHER.encode()}
+        assert keys >= {("t." + DECISIONS.name, OTHER.encode()), ("t." + EMERGENCY_DECISIONS.name, OTHER.encode())}
+        assert len({row["event_id"] for row in rows}) == len(rows)
 
 
 def _reranked_later(desil: int) -> DesilUpdated:

@@ -1,7 +1,8 @@
 """The notifier's roles: it is on no patient's path to ACTIVE; its urgent process handles what an
-emergency's people and the on-call staff hear (emergency requests, decisions, SLA escalations), sends
-and takes the providers' webhooks (8082); its bulk process queues a wave's notices (window reminders
-included) and applies erasures, serving only health and metrics (shared.settings.Role)."""
+emergency's people and the on-call staff hear (emergency requests, an emergency's decisions, SLA
+escalations), sends and takes the providers' webhooks (8082); its bulk process queues a wave's notices
+(every decision, window reminders included) and applies erasures, serving only health and metrics
+(shared.settings.Role)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from shared.kafka import URGENT_POLLING
 from shared.settings import Role
 from shared.topics import (
     DECISIONS,
+    EMERGENCY_DECISIONS,
     EMERGENCY_REQUESTS,
     PARTICIPANT_EVENTS,
     PRIVACY_EVENTS,
@@ -29,14 +31,15 @@ def names(role: Role) -> set[str]:
     return {spec.name for spec in consumers(role)}
 
 
-def test_urgent_role_reads_emergency_requests_decisions_and_sla_events() -> None:
-    assert names(Role.URGENT) == {EMERGENCY_REQUESTS.name, DECISIONS.name, TIMER_EVENTS.name}
+def test_urgent_role_reads_emergency_requests_emergency_decisions_and_sla_events() -> None:
+    assert names(Role.URGENT) == {EMERGENCY_REQUESTS.name, EMERGENCY_DECISIONS.name, TIMER_EVENTS.name}
 
 
-def test_bulk_role_reads_facts_regular_requests_window_reminders_and_erasures() -> None:
+def test_bulk_role_reads_facts_regular_requests_every_decision_window_reminders_and_erasures() -> None:
     assert names(Role.BULK) == {
         PARTICIPANT_EVENTS.name,
         REACTIVATION_REQUESTS.name,
+        DECISIONS.name,
         WINDOW_REMINDERS.name,
         PRIVACY_EVENTS.name,
     }

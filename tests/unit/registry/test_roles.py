@@ -11,6 +11,7 @@ from services.registry.app import BULK, URGENT, consumers, relays
 from shared.settings import RegistrySettings, Role, port_for
 from shared.topics import (
     DECISIONS,
+    EMERGENCY_DECISIONS,
     EMERGENCY_REQUESTS,
     NOTIFICATION_EVENTS,
     PARTICIPANT_EVENTS,
@@ -25,12 +26,18 @@ def names(role: Role) -> set[str]:
     return {spec.name for spec in consumers(role)}
 
 
-def test_urgent_role_mirrors_decisions_emergency_requests_and_sla_events() -> None:
-    assert names(Role.URGENT) == {DECISIONS.name, EMERGENCY_REQUESTS.name, TIMER_EVENTS.name}
+def test_urgent_role_mirrors_emergency_decisions_emergency_requests_and_sla_events() -> None:
+    """Not pbi.decisions.v1: a wave's regular decisions are the bulk process's; an emergency's come on its copy."""
+    assert names(Role.URGENT) == {EMERGENCY_DECISIONS.name, EMERGENCY_REQUESTS.name, TIMER_EVENTS.name}
 
 
-def test_bulk_role_mirrors_facts_regular_requests_and_notifications() -> None:
-    assert names(Role.BULK) == {PARTICIPANT_EVENTS.name, REACTIVATION_REQUESTS.name, NOTIFICATION_EVENTS.name}
+def test_bulk_role_mirrors_facts_regular_requests_every_decision_and_notifications() -> None:
+    assert names(Role.BULK) == {
+        PARTICIPANT_EVENTS.name,
+        REACTIVATION_REQUESTS.name,
+        DECISIONS.name,
+        NOTIFICATION_EVENTS.name,
+    }
 
 
 def test_all_role_is_both_and_the_roles_share_no_topic() -> None:
