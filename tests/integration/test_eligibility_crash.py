@@ -176,4 +176,5 @@ async def test_emergency_decision_is_published_at_once_without_waiting_for_the_r
         await decisions.poll()
         await decisions.poll()
         assert not [e for e in decisions.events if isinstance(e, ReactivationDecided) and e.nik == other]
-        assert await count_rows(settings, outbox) == 3  # PENDING, then APPROVED and SLA MET, in that order
+        # PENDING, then APPROVED (with its copy on the emergency-decisions topic) and SLA MET, in that order
+        assert await count_rows(settings, outbox) == 4
