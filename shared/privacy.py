@@ -13,10 +13,12 @@ nothing else ever brings contact data back (a government list, a replayed reques
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, func, select
+from sqlalchemy import Column, DateTime, MetaData, String, Table, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -72,7 +74,8 @@ async def erased_among(
     session: AsyncSession | AsyncConnection, table: Table, niks: Iterable[str]
 ) -> dict[str, dt.datetime]:
     """NIK -> erased_at for the NIKs of a batch that were ever erased (one indexed look-up per batch).
-    Callers read this after locking the batch's rows, so an erasure committed meanwhile is seen."""
+    Callers read this after locking the batch's rows (and taking the erasure gate, `erasure_gate`), so an
+    erasure committed meanwhile is seen."""
     wanted = set(niks)
     if not wanted:
         return {}
@@ -93,3 +96,32 @@ async def mark_erased(
             index_elements=["nik"], set_={"erased_at": func.greatest(table.c.erased_at, stmt.excluded.erased_at)}
         )
     )
+
+
+# --- the gate: an erasure and a batch that can write a number take turns ----------------------------
+
+_GATE_SHARED = text("select pg_advisory_xact_lock_shared(:key)")
+_GATE_EXCLUSIVE = text("select pg_advisory_xact_lock(:key)")
+
+
+@functools.cache
+def erasure_gate_key(schema: str) -> int:
+    """The schema's advisory lock key (advisory locks are per database, which services may share)."""
+    return int.from_bytes(
+        hashlib.blake2b(f"pbi.erasures.{schema}".encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
+async def erasure_gate(session: AsyncSession | AsyncConnection, schema: str, exclusive: bool) -> None:
+    """Take the schema's erasure gate for the rest of the transaction: shared by every batch that can write
+    a person's number, first thing (before its row locks and its read of the markers); exclusive by an
+    erasure, before it reads or writes a person's data. Row locks alone miss a person with no row yet: the batch
+    reads no marker, the erasure commits and blanks nothing, the batch inserts the number.
+
+    Race-free because transaction-level advisory locks are held until commit or rollback and a shared one
+    conflicts only with an exclusive one (PostgreSQL docs, "Advisory Locks", pg_advisory_xact_lock_shared):
+    the erasure waits until every batch that may have read no marker has committed, and under READ
+    COMMITTED its later statements see what they wrote; a batch that asks after the erasure waits for its
+    commit, then reads the marker. Batches never wait for each other; a waiting erasure queues the batches
+    that come after it (an erasure is rare: a batch's length, once). Gate first on both sides: no deadlock."""
+    await session.execute(_GATE_EXCLUSIVE if exclusive else _GATE_SHARED, {"key": erasure_gate_key(schema)})

@@ -33,7 +33,10 @@ class PrivacyHandlers:
             latest: dict[str, dt.datetime] = {}
             for e in todo:  # a second erasure of a NIK moves its marker forward
                 latest[e.nik] = max(e.occurred_at, latest.get(e.nik, e.occurred_at))
-            await uow.lock_people(set(latest))  # the lock every writer of a person takes, in NIK order
+            # The lock every writer of a person takes, in NIK order. It creates the row of a person not seen
+            # yet, which a batch's insert of that new person meets (decided again, it reads the marker):
+            # eligibility needs no erasure gate (shared.privacy.erasure_gate).
+            await uow.lock_people(set(latest))
             await uow.erase(latest)
         log.info("personal_data_erased", niks=[mask_nik(e.nik) for e in todo])
 

@@ -23,7 +23,7 @@ from shared.events import PersonalDataErased, erasure_adapter
 from shared.inbox import claim_events
 from shared.kafka import subscribe
 from shared.nik import mask_nik
-from shared.privacy import erasures_table, mark_erased
+from shared.privacy import erasure_gate, erasures_table, mark_erased
 from shared.settings import NotifierSettings
 from shared.topics import PRIVACY_EVENTS
 
@@ -37,6 +37,7 @@ NOT_SENT_YET = ("QUEUED", "SENDING", "WAITING")  # WAITING: for a number (handle
 
 async def erase(session: AsyncSession, erasures: Sequence[PersonalDataErased]) -> int:
     """Remove these people's contact data and message texts; returns how many messages were emptied."""
+    await erasure_gate(session, SCHEMA, exclusive=True)  # after every batch that read no marker (shared.privacy)
     niks = sorted({e.nik for e in erasures})
     phones = set(
         (

@@ -18,11 +18,11 @@ from services.notifier.domain.intents import Released, Waiting
 from services.notifier.domain.people import Person
 from services.notifier.privacy import ERASURES
 from services.notifier.standings import COLUMNS, load_people, to_row
-from services.notifier.store import INBOX, OO, C, M
+from services.notifier.store import INBOX, OO, SCHEMA, C, M
 from shared.db import any_of, bulk_insert, upsert_clause
 from shared.events import Event
 from shared.inbox import claim_events
-from shared.privacy import erased_among
+from shared.privacy import erased_among, erasure_gate
 from shared.uow import SessionUnit
 
 E = TypeVar("E", bound=Event)
@@ -184,3 +184,13 @@ class PgUnitOfWork(SessionUnit):
         s = self.session
         self.people, self.messages = PgPeople(s), PgMessages(s)
         self.opt_outs, self.erasures, self.inbox = PgOptOuts(s), PgErasures(s), PgInbox(s)
+
+    async def __aenter__(self) -> Self:
+        """Begun with the erasure gate taken shared: a batch may file a new person's number (shared.privacy)."""
+        await super().__aenter__()
+        try:
+            await erasure_gate(self.session, SCHEMA, exclusive=False)
+        except BaseException:
+            await self.session.close()
+            raise
+        return self

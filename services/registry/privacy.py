@@ -21,7 +21,7 @@ from services.registry.store import SCHEMA, P, outbox
 from shared.events import PersonalDataErased
 from shared.nik import mask_nik
 from shared.outbox import add_to_outbox, outbox_row
-from shared.privacy import erasures_table, mark_erased
+from shared.privacy import erasure_gate, erasures_table, mark_erased
 from shared.topics import PRIVACY_EVENTS, TopicSpec
 
 log = structlog.get_logger(__name__)
@@ -51,7 +51,9 @@ async def erase(
 
     The participant row is locked first, as every batch that applies events to it does: a batch that
     locked it before sees nothing of this erasure and is overwritten by it; one that locks it after
-    reads the marker (it reads markers after its locks) and keeps the phone out."""
+    reads the marker (it reads markers after its locks) and keeps the phone out. A person with no row yet
+    has nothing to lock: the erasure gate (shared.privacy) makes a batch that read no marker commit first."""
+    await erasure_gate(session, SCHEMA, exclusive=True)
     await session.execute(select(P.c.nik).where(P.c.nik == nik).with_for_update())
     await mark_erased(session, ERASURES, [nik], now)
     await session.execute(update(P).where(P.c.nik == nik, P.c.phone.is_not(None)).values(phone=None))
