@@ -276,7 +276,7 @@ class Bench:
         return total
 
     async def registry_applied(self, kind: str) -> float:
-        return metric(await self.metrics("registry"), REGISTRY_APPLIED, type=kind)
+        return metric(await self.metrics("registry", REGISTRY_APPLIED), REGISTRY_APPLIED, type=kind)
 
     async def count(self, sql: str) -> int:
         assert self.pg is not None
