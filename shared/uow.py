@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.claims import claim_unseen
 from shared.events import Event
+from shared.privacy import erasure_gate
 
 S = TypeVar("S")
 E = TypeVar("E", bound=Event)
@@ -24,6 +25,9 @@ class SessionUnit:
     an error, else rolled back; the session closed either way."""
 
     session: AsyncSession
+    # The schema whose erasure gate each transaction takes shared, first thing (shared.privacy.erasure_gate):
+    # set by a unit of work whose batches can file a new person's number.
+    gated_schema: str | None = None
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
@@ -35,6 +39,8 @@ class SessionUnit:
         self.session = self.sessions()
         try:
             await self.session.begin()
+            if self.gated_schema:
+                await erasure_gate(self.session, self.gated_schema, exclusive=False)
             self._opened()
         except BaseException:
             await self.session.close()

@@ -22,7 +22,7 @@ from services.notifier.store import INBOX, OO, SCHEMA, C, M
 from shared.db import any_of, bulk_insert, upsert_clause
 from shared.events import Event
 from shared.inbox import claim_events
-from shared.privacy import erased_among, erasure_gate
+from shared.privacy import erased_among
 from shared.uow import SessionUnit
 
 E = TypeVar("E", bound=Event)
@@ -174,6 +174,8 @@ class PgInbox(_Repository):
 class PgUnitOfWork(SessionUnit):
     """One transaction of the notifier's schema."""
 
+    gated_schema = SCHEMA  # a batch may file a new person's number: the erasure gate, shared (shared.privacy)
+
     people: People
     messages: Messages
     opt_outs: OptOuts
@@ -184,13 +186,3 @@ class PgUnitOfWork(SessionUnit):
         s = self.session
         self.people, self.messages = PgPeople(s), PgMessages(s)
         self.opt_outs, self.erasures, self.inbox = PgOptOuts(s), PgErasures(s), PgInbox(s)
-
-    async def __aenter__(self) -> Self:
-        """Begun with the erasure gate taken shared: a batch may file a new person's number (shared.privacy)."""
-        await super().__aenter__()
-        try:
-            await erasure_gate(self.session, SCHEMA, exclusive=False)
-        except BaseException:
-            await self.session.close()
-            raise
-        return self

@@ -40,7 +40,7 @@ from shared.events import Event
 from shared.inbox import claim_events, claim_new
 from shared.messaging import event_headers
 from shared.outbox import outbox_bundle
-from shared.privacy import erased_among, erasure_gate
+from shared.privacy import erased_among
 from shared.sla import SLA_ORDER, sla_rank
 from shared.topics import STATUS_CHANGES, TopicSpec
 from shared.uow import SessionUnit
@@ -69,21 +69,12 @@ class ConcurrentBatch(TransientError):
 
 class PgUnitOfWork(SessionUnit):
     topics: tuple[TopicSpec, ...] = (STATUS_CHANGES,)  # what `save` writes (outbox); app.py declares it (AsyncAPI)
+    gated_schema = SCHEMA  # a batch may file a new person's number: the erasure gate, shared (shared.privacy)
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], prefix: str) -> None:
         super().__init__(sessions)
         self.prefix = prefix
         self._locked: set[str] = set()  # the people read (and locked) by this unit of work
-
-    async def __aenter__(self) -> Self:
-        """Begun with the erasure gate taken shared: a batch may file a new person's number (shared.privacy)."""
-        await super().__aenter__()
-        try:
-            await erasure_gate(self.session, SCHEMA, exclusive=False)
-        except BaseException:
-            await self.session.close()
-            raise
-        return self
 
     async def claim(self, events: Sequence[Event]) -> list[Event]:
         """The batch's events to apply, in order: those claimed in the inbox now, and the others (those
