@@ -95,34 +95,48 @@ async def stream_body(intake: Intake, path: str, key: str | None, content_length
                 peak = max(peak, server.memory_info().rss)
     except (ConnectionError, TimeoutError):
         pass  # the server closed the connection: what we want
-    status_line = await asyncio.wait_for(answer, timeout=60)
+    try:
+        status_line = await asyncio.wait_for(answer, timeout=60)
+    except ConnectionResetError:
+        # The server answered and closed while we were still sending: the reset that our next bytes
+        # provoked can discard its answer before we read it (no lingering close). The status is unknown.
+        status_line = b""
     peak = max(peak, server.memory_info().rss)
     writer.close()
     status = int(status_line.split()[1]) if status_line else None
     return Probe(status, sent, peak - before)
 
 
+async def answered(intake: Intake, path: str, key: str | None, content_length: int | None = None) -> Probe:
+    """`stream_body` again (at most 3 times) while the reset of a closed connection hid the answer."""
+    for _ in range(3):
+        probe = await stream_body(intake, path, key, content_length)
+        if probe.status is not None:
+            return probe
+    return probe
+
+
 async def test_endless_chunked_body_without_a_key_is_401_and_never_held(intake_process: Intake) -> None:
-    probe = await stream_body(intake_process, "/v1/events", key=None)
+    probe = await answered(intake_process, "/v1/events", key=None)
     assert probe.status == 401
     assert probe.sent < SENT_AT_MOST  # the server closed the connection instead of draining it
     assert probe.growth < 16 * MiB, probe
 
 
 async def test_endless_chunked_body_with_a_key_is_413_past_16_mib_and_never_held(intake_process: Intake) -> None:
-    probe = await stream_body(intake_process, "/v1/events", key=intake_process.key)
+    probe = await answered(intake_process, "/v1/events", key=intake_process.key)
     assert probe.status == 413
     assert probe.sent < SENT_AT_MOST
     assert probe.growth < GROWTH_ALLOWED, probe
 
 
 async def test_a_gigabyte_content_length_is_413_before_a_byte_is_read(intake_process: Intake) -> None:
-    probe = await stream_body(intake_process, "/v1/events", key=intake_process.key, content_length=1024 * MiB)
+    probe = await answered(intake_process, "/v1/events", key=intake_process.key, content_length=1024 * MiB)
     assert probe.status == 413 and probe.sent < SENT_AT_MOST and probe.growth < 16 * MiB, probe
 
 
 async def test_other_intake_routes_stop_at_64_kib(intake_process: Intake) -> None:
-    probe = await stream_body(intake_process, "/v1/reactivations", key=intake_process.key)
+    probe = await answered(intake_process, "/v1/reactivations", key=intake_process.key)
     assert probe.status == 413 and probe.growth < 16 * MiB, probe
 
 
