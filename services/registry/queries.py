@@ -17,7 +17,11 @@ from shared.timezones import zone_for_nik
 
 
 async def participant(engine: AsyncEngine, nik: str) -> dict[str, Any] | None:
+    # One snapshot for the record and its history (REPEATABLE READ): two statements at READ COMMITTED could
+    # show a batch's history rows beside the record as it was before that batch (seen in CI: 5 history rows,
+    # desil still empty).
     async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="REPEATABLE READ")
         row = (await conn.execute(select(P).where(P.c.nik == nik))).mappings().first()
         if row is None:
             return None
