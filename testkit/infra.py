@@ -32,6 +32,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from testkit.system import free_port
+
 LOCAL_KAFKA = "127.0.0.1:9092"
 LOCAL_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/pbi"
 CHOICES = ("env", "testcontainers", "local")
@@ -61,12 +63,6 @@ def _reachable(host_port: str) -> bool:
         return True
     except OSError:
         return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def chosen_infra(environ: dict[str, str] | os._Environ[str] = os.environ) -> str:
@@ -108,7 +104,7 @@ def _start_containers(stack: ExitStack) -> Infra:
     from testcontainers.postgres import PostgresContainer
 
     pg = stack.enter_context(PostgresContainer(postgres_image(), driver="asyncpg"))
-    port = _free_port()
+    port = free_port()  # below the ephemeral range: a connection cannot take it before Docker binds it
     image, env = kafka_container_config(port)
     kafka = DockerContainer(image).with_envs(**env).with_bind_ports(29092, port)
     kafka = kafka.waiting_for(LogMessageWaitStrategy("Kafka Server started"))
