@@ -333,7 +333,7 @@ class WindowReminderDue(Event):
     phone: Phone | None = None
 
 
-# --- registry -> notifier, dashboard -------------------------------------------------------
+# --- registry -> downstream systems (no service of ours reads it) ----------------------------
 
 
 class ParticipantStatusChanged(Event):
@@ -344,6 +344,8 @@ class ParticipantStatusChanged(Event):
     cause_type: str
     reasons: list[DecisionReason] = []
     window_closes_at: AwareDatetime | None = None
+    # No longer set (always None): no service of ours reads pbi.status-changes.v1, which keeps a record 30
+    # days where an erasure cannot reach it. Kept optional so records written before still decode.
     phone: Phone | None = None
 
 

@@ -235,7 +235,7 @@ def status_change_json(a: StatusChange) -> bytes:
             "cause_type": a.cause_type,
             "reasons": a.reasons,
             "window_closes_at": a.window_closes_at,
-            "phone": a.phone,
+            "phone": None,  # never set (shared.events.ParticipantStatusChanged)
         }
     )
 

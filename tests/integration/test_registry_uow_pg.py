@@ -65,6 +65,7 @@ class PgBackend:
             anomalies=sorted((r["event_id"], r["nik"], r["kind"]) for r in anomalies),
             inbox={r["event_id"] for r in inbox},
             published=sorted(_change(ParticipantStatusChanged.model_validate_json(v)) for v in published),
+            published_values=published,
             requests={r["request_id"]: {c: r[c] for c in REQUEST_COLUMNS} for r in requests},
             worklist={r["item_id"]: (r["kind"], r["state"], r["closed_by"]) for r in worklist},
             notifications={r["message_id"]: {c: r[c] for c in NOTIFICATION_COLUMNS} for r in notifications},

@@ -103,7 +103,7 @@ class StatusChange:
     cause_type: str
     reasons: tuple[str, ...]  # DecisionReason values only
     window_closes_at: dt.datetime | None
-    phone: str | None
+    # No phone: the event's `phone` stays empty (shared.events.ParticipantStatusChanged says why).
 
 
 @dataclass(frozen=True)
@@ -254,7 +254,6 @@ def status_changed(p: Participant, h: HistoryEntry) -> StatusChange:
         h.event_type,
         tuple(r for r in h.reasons if r in _DECISION_REASONS) if h.reasons else (),
         p.window_closes_at,
-        p.phone,
     )
 
 

@@ -8,6 +8,7 @@ way to record an erasure, and a `snapshot()` of what is stored, in the same shap
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ from services.registry.domain.status import window_closed_event_id
 from services.registry.domain.worklist import item_id
 from services.registry.handlers import RegistryHandlers
 from services.registry.sweep import WindowSweep
+from services.registry.uow import status_change_json
 from services.registry.uow_memory import MemoryStore, MemoryUnitOfWork
 from shared.enums import WorklistKind
 from shared.events import (
@@ -42,6 +44,7 @@ class Snapshot:
     anomalies: list[tuple[uuid.UUID, str, str]]  # event id, nik, kind
     inbox: set[uuid.UUID]
     published: list[tuple[uuid.UUID, str, str | None, str]]  # cause, nik, before, after (status changes)
+    published_values: list[bytes]  # the status changes' JSON, as the relay puts it on the topic
     requests: dict[uuid.UUID, dict[str, Any]]
     worklist: dict[uuid.UUID, tuple[str, str, str | None]]  # kind, state, closed_by
     notifications: dict[uuid.UUID, dict[str, Any]]
@@ -82,6 +85,7 @@ class MemoryBackend:
             anomalies=sorted((a["event_id"], a["nik"], a["kind"]) for a in s.anomalies.values()),
             inbox=set(s.inbox),
             published=sorted(_change(e) for _, e in s.outbox.values()),
+            published_values=[status_change_json(e) for _, e in s.outbox.values()],
             requests={k: {c: r[c] for c in REQUEST_COLUMNS} for k, r in s.requests.items()},
             worklist={k: (r["kind"], r["state"], r["closed_by"]) for k, r in s.worklist.items()},
             notifications={k: {c: r[c] for c in NOTIFICATION_COLUMNS} for k, r in s.notifications.items()},
@@ -351,6 +355,15 @@ class HandlerCases:
         await backend.erase(NIK, T0)
         await backend.handlers.on_events([deactivated(at=T0 + H, phone="081234567890")])
         assert (await backend.snapshot()).people[NIK]["phone"] is None
+
+    async def test_the_record_keeps_the_phone_and_its_status_changes_carry_none(self, backend: Backend) -> None:
+        rid = uuid.uuid4()
+        await backend.handlers.on_events([deactivated(phone="081234567890")])
+        await backend.handlers.on_events([decided(rid, "APPROVED", T0 + 2 * H)])
+        s = await backend.snapshot()
+        assert (s.people[NIK]["phone"], s.people[NIK]["status"]) == ("+6281234567890", "ACTIVE")
+        assert len(s.published_values) == 2
+        assert not [v for v in s.published_values if b"1234567890" in v or json.loads(v)["phone"] is not None]
 
     async def test_a_batch_that_fails_is_applied_whole_when_it_comes_again(self, backend: Backend) -> None:
         rid, mid, rid2 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 import zoneinfo
 
@@ -32,7 +33,6 @@ def change(**kw: object) -> StatusChange:
         "cause_type": "reactivation.decided",
         "reasons": ("BIOMETRIC_MISSING", "DESIL_ABOVE_5"),
         "window_closes_at": dt.datetime(2027, 5, 31, 23, 59, 59, tzinfo=WIB),
-        "phone": "+6281234567890",
     }
     return StatusChange(**{**fields, **kw})  # type: ignore[arg-type]
 
@@ -49,7 +49,6 @@ def model_json(a: StatusChange) -> bytes:
         cause_type=a.cause_type,
         reasons=list(a.reasons),  # type: ignore[arg-type]
         window_closes_at=a.window_closes_at,
-        phone=a.phone,
     )
     return event.model_dump_json().encode()
 
@@ -59,7 +58,7 @@ def model_json(a: StatusChange) -> bytes:
     [
         {},
         {"previous_status": None, "status": S.INACTIVE, "reasons": ()},
-        {"window_closes_at": None, "phone": None},
+        {"window_closes_at": None},
         {"window_closes_at": dt.datetime(2027, 5, 31, 16, 59, 59, tzinfo=dt.UTC), "occurred_at": T0.astimezone(WIB)},
         {"status": S.EXPIRED, "reasons": ("WINDOW_EXPIRED",), "cause_type": "registry.window_closed"},
     ],
@@ -102,3 +101,31 @@ def test_the_folded_changes_of_a_deactivation_and_a_decision_read_back_as_the_ev
         event = ParticipantStatusChanged.model_validate_json(record.value)
         assert (event.event_id, event.cause_event_id, event.nik) == (a.event_id, a.cause_event_id, NIK)
     assert announced[1].reasons == ("BIOMETRIC_MISSING",)
+
+
+def test_a_status_change_never_carries_the_phone_the_participant_record_keeps() -> None:
+    """pbi.status-changes.v1 keeps records 30 days and nobody of ours reads it: an erasure could not
+    take a number back from it, so none is put there; the registry's own record keeps it."""
+    d = ParticipantDeactivated(
+        occurred_at=T0,
+        source="SIKS-NG",
+        nik=NIK,
+        reason="NO_BIOMETRIC",
+        deactivated_on=dt.date(2026, 11, 1),
+        phone="081234567890",
+    )  # type: ignore[arg-type]
+    changes = Fold({}, T0 + dt.timedelta(days=1)).add([d])
+    assert changes.people[NIK].phone == "+6281234567890"
+    announced = [r.announce for r in changes.history if r.announce is not None]
+    assert len(announced) == 1
+    (record,) = outbox_records(status_changes_bundle("t.pbi.status-changes.v1", announced))
+    assert b"1234567890" not in record.value
+    assert json.loads(record.value)["phone"] is None
+    assert ParticipantStatusChanged.model_validate_json(record.value).phone is None
+
+
+def test_a_status_change_written_before_the_phone_was_dropped_still_decodes() -> None:
+    old = json.loads(status_change_json(change()))
+    old["phone"] = "+6281234567890"
+    event = ParticipantStatusChanged.model_validate_json(json.dumps(old))
+    assert (event.nik, event.phone) == (NIK, "+6281234567890")
