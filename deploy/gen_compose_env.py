@@ -4,15 +4,25 @@ compose.yaml holds no secret: PostgreSQL's and Grafana's admin passwords, the AP
 provider secrets (shared by the notifier and the simulator it talks to) come from this file, which
 Docker Compose reads from the compose file's folder. It is ignored by git and written readable by its
 owner only; values already in it are kept (rotate one by deleting its line and running this again).
+
+    .venv/bin/python -m deploy.gen_compose_env [FILE]          # fills FILE (default deploy/compose/.env)
+    .venv/bin/python -m deploy.gen_compose_env [FILE] --check  # writes nothing; exit 1 naming what FILE lacks
+
+Its values are random, so `--check` cannot compare the file with a fresh one: it says whether FILE has a
+value for every secret compose needs now (a secret added since it was written makes it stale) and is
+readable by its owner only. It prints names, never values.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import secrets
+import stat
 import sys
 from pathlib import Path
 
+MODULE = "deploy.gen_compose_env"
 ENV_FILE = Path(__file__).resolve().parent / "compose" / ".env"
 # Variable -> random bytes; token_urlsafe's alphabet (A-Z a-z 0-9 - _) is safe inside a database URL.
 SECRETS = {
@@ -50,7 +60,37 @@ def write(path: Path = ENV_FILE) -> list[str]:
     return added
 
 
+def problems(path: Path) -> list[str]:
+    """What keeps `path` from being the file `write` makes: absent, secrets without a value, readable by
+    others; empty when it is current."""
+    if not path.exists():
+        return ["does not exist"]
+    out = [f"no value for {name}" for name in SECRETS if not read(path).get(name)]
+    if (mode := stat.S_IMODE(path.stat().st_mode)) & 0o077:
+        out.append(f"open to others than its owner (mode {mode:o}, not 600)")
+    return out
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description="Write compose's secrets.")
+    parser.add_argument(
+        "path", nargs="?", type=Path, default=ENV_FILE, metavar="FILE", help="default: deploy/compose/.env"
+    )
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when FILE lacks a secret")
+    args = parser.parse_args(argv)
+    if args.check:
+        found = problems(args.path)
+        for problem in found:
+            print(f"[compose-env] {args.path}: {problem}", file=sys.stderr)
+        if found:
+            print(f"[compose-env] {args.path} is stale: run python -m {MODULE} {args.path}", file=sys.stderr)
+            return 1
+        print(f"[compose-env] {args.path}: every secret set")
+        return 0
+    new = write(args.path)
+    print(f"[compose-env] {args.path}: " + (f"generated {', '.join(new)}" if new else "every secret already set"))
+    return 0
+
+
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else ENV_FILE
-    new = write(target)
-    print(f"[compose-env] {target}: " + (f"generated {', '.join(new)}" if new else "every secret already set"))
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,7 +1,9 @@
 """Write a Helm chart from the Kustomize base, so the two cannot differ (issue 17 item 14).
 
-    .venv/bin/python -m deploy.gen_helm_chart [DIR]    # writes the chart to DIR (default build/helm/pbi)
-    make helm-chart                                    # the same
+    .venv/bin/python -m deploy.gen_helm_chart [DIR]          # writes the chart to DIR (default build/helm/pbi)
+    .venv/bin/python -m deploy.gen_helm_chart [DIR] --check  # writes nothing; exit 1 naming each file of DIR
+                                                             # that is not the chart the base makes now
+    make helm-chart                                          # the same as the first
 
 The chart is made when it is wanted, never committed: a committed copy would be one more file to keep
 in step with every change of the base. It is the rendered base (`kustomize build deploy/k8s/base`, with
@@ -14,11 +16,13 @@ it with `kustomize build`.
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+MODULE = "deploy.gen_helm_chart"
 DEPLOY = Path(__file__).parent
 CHART = DEPLOY.parent / "build" / "helm" / "pbi"
 BASE = DEPLOY / "k8s" / "base"
@@ -76,10 +80,33 @@ def write(target: Path) -> None:
         (target / name).write_text(text)
 
 
+def differences(target: Path, expected: dict[str, str]) -> list[str]:
+    """Each file of `target` that is not as `expected` (missing, different, or one helm would render
+    though nothing generates it), as a line saying so; empty when the chart is current."""
+    found = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()} if target.is_dir() else set()
+    out = [f"{name}: missing" for name in expected if name not in found]
+    out += [f"{name}: differs" for name in expected if name in found and (target / name).read_text() != expected[name]]
+    return out + [f"{name}: not generated (remove it)" for name in sorted(found - expected.keys())]
+
+
 def main(argv: list[str]) -> int:
-    target = Path(argv[0]) if argv else CHART
-    write(target)
-    print(f"wrote the chart to {target}")
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {MODULE}", description="Write a Helm chart from the Kustomize base."
+    )
+    parser.add_argument("target", nargs="?", type=Path, default=CHART, metavar="DIR", help="default: build/helm/pbi")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when DIR is not the chart")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = differences(args.target, files(rendered_base()))
+        for line in stale:
+            print(f"{args.target}/{line}", file=sys.stderr)
+        if stale:
+            print(f"{args.target} is stale: run python -m {MODULE} {args.target}", file=sys.stderr)
+            return 1
+        print(f"{args.target}: the chart is current")
+        return 0
+    write(args.target)
+    print(f"wrote the chart to {args.target}")
     return 0
 
 

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from deploy import gen_compose_env
@@ -64,3 +65,54 @@ def test_the_generated_file_is_random_private_kept_and_gitignored(tmp_path: Path
         ["git", "check-ignore", "-q", str(gen_compose_env.ENV_FILE)], cwd=ROOT, check=False
     ).returncode
     assert ignored == 0
+
+
+# --- the command line: `--check` and nothing taken for a file name that is not one ---------------------
+
+
+def test_check_passes_on_a_file_it_wrote_and_prints_no_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = tmp_path / ".env"
+    assert gen_compose_env.main([str(env)]) == 0
+    text = env.read_text()
+    assert gen_compose_env.main([str(env), "--check"]) == 0
+    assert env.read_text() == text
+    out = capsys.readouterr()
+    assert "every secret set" in out.out
+    assert not any(v in out.out + out.err for v in gen_compose_env.read(env).values())
+
+
+def test_check_fails_naming_what_a_changed_copy_lacks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = tmp_path / ".env"
+    gen_compose_env.write(env)
+    capsys.readouterr()
+    lines = env.read_text().splitlines()
+    kept = [line for line in lines if not line.startswith(("API_KEY_PEPPER=", "WHATSAPP_TOKEN="))]
+    env.write_text("\n".join(kept + ["WHATSAPP_TOKEN="]) + "\n")
+    env.chmod(0o644)
+    before = env.read_text()
+    assert gen_compose_env.main([str(env), "--check"]) == 1
+    assert env.read_text() == before  # nothing written
+    err = capsys.readouterr().err
+    assert f"{env}: no value for API_KEY_PEPPER" in err and f"{env}: no value for WHATSAPP_TOKEN" in err
+    assert "mode 644" in err and f"{env} is stale: run python -m deploy.gen_compose_env {env}" in err
+    assert "POSTGRES_PASSWORD" not in err
+    assert not any(v and v in err for v in gen_compose_env.read(env).values())
+
+
+def test_check_fails_on_an_absent_file_without_creating_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = tmp_path / ".env"
+    assert gen_compose_env.main([str(env), "--check"]) == 1
+    assert not env.exists() and "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--chek"], ["-c"], ["--check", "--force"], ["a.env", "b.env"]])
+def test_an_unknown_option_is_an_error_never_a_file_name(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        gen_compose_env.main(argv)
+    assert exit_.value.code == 2
+    assert list(tmp_path.iterdir()) == []
