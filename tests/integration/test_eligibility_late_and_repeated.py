@@ -8,8 +8,7 @@ import uuid
 
 from sqlalchemy import func, select
 
-from services.eligibility.app import create_app
-from services.eligibility.domain.policy import Policy
+from services.eligibility.app import create_app, load_policy
 from services.eligibility.domain.reminders import due_at
 from services.eligibility.domain.window import reactivation_window_closes_at
 from services.eligibility.store import FactsRow
@@ -62,7 +61,7 @@ def nik(n: int) -> str:
 
 
 def closes(person: str, on: dt.date = DEACTIVATED_ON) -> dt.datetime:
-    return reactivation_window_closes_at(on, person, Policy("any"))
+    return reactivation_window_closes_at(on, person, load_policy())
 
 
 def deactivated(person: str, on: dt.date = DEACTIVATED_ON, source: str = "SIKS-NG") -> ParticipantDeactivated:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.eligibility.app import create_app
-from services.eligibility.domain.policy import Policy
+from services.eligibility.app import create_app, load_policy
 from services.eligibility.domain.reminders import due_at
 from services.eligibility.domain.window import reactivation_window_closes_at
 from shared.events import ReactivationDecided, WindowReminderDue
@@ -31,7 +30,7 @@ class Clock:
 
 
 async def test_pending_request_expires_and_only_silent_people_are_reminded(settings: Settings) -> None:
-    closes = reactivation_window_closes_at(deactivated().deactivated_on, NIK, Policy("any"))
+    closes = reactivation_window_closes_at(deactivated().deactivated_on, NIK, load_policy())
     clock = Clock(NOW)
     request = regular()
     app = create_app(eligibility_settings(settings), clock=clock, timer_interval_s=0.1)

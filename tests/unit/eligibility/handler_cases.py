@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from services.eligibility.domain.facts import keyed_by_effect
-from services.eligibility.domain.policy import Policy
 from services.eligibility.handlers import EligibilityHandlers
 from services.eligibility.privacy import PrivacyHandlers
 from services.eligibility.store import UnitOfWork
@@ -42,8 +41,8 @@ from shared.events import (
 )
 from shared.outbox import outbox_records
 from shared.topics import DECISIONS, EMERGENCY_DECISIONS, TIMER_EVENTS, WINDOW_REMINDERS, TopicSpec
+from tests.unit.eligibility.shipped_policy import POLICY
 
-POLICY = Policy("test", reminder_days_before_close=(30, 7))
 NIK, OTHER, THIRD = "3674015708900001", "3674015708900002", "3674015708900003"  # Banten (WIB)
 T0 = dt.datetime(2026, 7, 1, 3, 0, tzinfo=dt.UTC)
 DEACTIVATED_ON = dt.date(2026, 6, 1)  # the window closes 1 Dec 2026 23:59:59 WIB

@@ -4,6 +4,7 @@ request a WhatsApp reference names, and what re-evaluation says (lateness judged
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 import pytest
@@ -19,13 +20,13 @@ from services.eligibility.domain.appeals import (
     resolve,
     with_documents,
 )
-from services.eligibility.domain.policy import Policy, policy_from_json
+from services.eligibility.domain.policy import policy_from_json
 from services.eligibility.domain.rules import Facts, Request
 from shared.appeals import appeal_id_for_message, matches_reference, request_reference
 from shared.enums import AppealRefusal, Outcome, ReactivationPath
 from shared.events import DoctorLetter, Documents, VillageLetter
+from tests.unit.eligibility.shipped_policy import POLICY
 
-POLICY = Policy("test")
 NIK = "3674015708900001"  # Banten, WIB
 OTHER_NIK = "3674015708900002"
 DEACTIVATED = dt.date(2026, 6, 1)
@@ -131,9 +132,10 @@ def test_appeal_due_date_comes_from_the_policy_file() -> None:
     from services.eligibility.app import load_policy
 
     assert load_policy().appeal_sla == dt.timedelta(days=14)
-    assert due_at(RECEIVED, policy_from_json('{"version": "x", "appeal_sla_days": 3}')) == RECEIVED + dt.timedelta(
-        days=3
-    )
+    from services.eligibility.app import POLICY_FILE
+
+    three = policy_from_json(json.dumps(json.loads(POLICY_FILE.read_text()) | {"appeal_sla_days": 3}))
+    assert due_at(RECEIVED, three) == RECEIVED + dt.timedelta(days=3)
 
 
 def test_one_whatsapp_message_opens_at_most_one_appeal() -> None:

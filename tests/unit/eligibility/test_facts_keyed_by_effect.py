@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.eligibility.domain.facts import KEYED_BY_EFFECT, first_deliveries, fold, keyed_by_effect, reactivate
-from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.records import Person
 from services.eligibility.domain.rules import Facts
 from shared.events import (
@@ -27,8 +26,8 @@ from shared.events import (
     ParticipantDeactivated,
 )
 from shared.privacy import without_contact
+from tests.unit.eligibility.shipped_policy import POLICY
 
-POLICY = Policy("test")
 NIK = "3674015708900001"
 AT = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 DAYS = st.integers(min_value=0, max_value=40).map(lambda d: dt.date(2026, 5, 1) + dt.timedelta(days=d))

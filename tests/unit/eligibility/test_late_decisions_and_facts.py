@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 
@@ -11,7 +12,6 @@ from hypothesis import strategies as st
 
 from services.eligibility.app import load_policy
 from services.eligibility.domain.facts import apply_fact
-from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.rules import Facts, Request, decide, expired, redecide
 from services.eligibility.domain.window import reactivation_window_closes_at
 from shared.enums import DecisionReason as R
@@ -23,8 +23,8 @@ from shared.events import (
     NikConflictResolved,
     ParticipantDeactivated,
 )
+from tests.unit.eligibility.shipped_policy import POLICY
 
-POLICY = Policy("test")
 NIK = "3674015708900001"  # Banten, WIB
 DEACTIVATED = dt.date(2026, 6, 1)
 CLOSES = dt.datetime(2026, 12, 1, 16, 59, 59, tzinfo=dt.UTC)  # 1 Dec 23:59:59 WIB
@@ -50,7 +50,7 @@ def regular(received_at: dt.datetime = IN_TIME) -> Request:
 
 def test_window_follows_the_policy_length() -> None:
     assert reactivation_window_closes_at(DEACTIVATED, NIK, POLICY) == CLOSES
-    three = reactivation_window_closes_at(DEACTIVATED, NIK, Policy("short", window_months=3))
+    three = reactivation_window_closes_at(DEACTIVATED, NIK, dataclasses.replace(POLICY, window_months=3))
     assert three == dt.datetime(2026, 9, 1, 16, 59, 59, tzinfo=dt.UTC)
 
 

@@ -9,13 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.rules import Facts, Request, decide, redecide
 from shared.enums import DecisionReason as R
 from shared.enums import FollowUp, Outcome, ReactivationPath
 from shared.events import Documents, HospitalLetter
+from tests.unit.eligibility.shipped_policy import POLICY
 
-POLICY = Policy("test")
 NIK = "3674015708900001"  # Banten, WIB
 JAYAPURA = "9171015708900001"  # Kota Jayapura, WIT
 DEACTIVATED = dt.date(2026, 6, 1)

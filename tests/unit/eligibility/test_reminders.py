@@ -11,13 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.eligibility.domain.facts import fold
-from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.reminders import days_left, due_at, remind
 from services.eligibility.domain.rules import Facts
 from services.eligibility.domain.window import reactivation_window_closes_at
 from shared.events import ParticipantDeactivated
+from tests.unit.eligibility.shipped_policy import POLICY
 
-POLICY = Policy("test")  # reminders 30 and 7 days before the close
 NIK = "3674015708900001"  # WIB
 JAYAPURA = "9171015708900001"  # Kota Jayapura: WIT
 JUNE_1 = dt.date(2026, 6, 1)

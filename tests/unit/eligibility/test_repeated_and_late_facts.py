@@ -12,14 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.eligibility.domain.facts import apply_fact, fold, reactivate, starts_new_cycle
-from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.reminders import first_reminder_at
 from services.eligibility.domain.rules import Facts, Request, decide, rerank_desil
 from shared.enums import DecisionReason as R
 from shared.enums import FollowUp, Outcome, ReactivationPath
 from shared.events import Documents, HospitalLetter, ParticipantDeactivated
+from tests.unit.eligibility.shipped_policy import POLICY
 
-POLICY = Policy("test")
 NIK = "3674015708900001"  # WIB
 JAYAPURA = "9171015708900001"  # Kota Jayapura: WIT
 JUNE_1 = dt.date(2026, 6, 1)

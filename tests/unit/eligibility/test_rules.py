@@ -8,14 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.rules import Facts, Request, decide
 from shared.enums import DecisionReason as R
 from shared.enums import FollowUp, Outcome, ReactivationPath
 from shared.events import DoctorLetter, Documents, HospitalLetter, VillageLetter
 from shared.window import add_months, reactivation_window_closes_at
+from tests.unit.eligibility.shipped_policy import POLICY
 
-POLICY = Policy("test")
 JAKARTA = "3674015708900001"  # Banten: WIB
 DENPASAR = "5171015708900001"  # Bali: WITA
 JAYAPURA = "9171015708900001"  # Kota Jayapura, Papua: WIT

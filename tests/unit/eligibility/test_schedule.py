@@ -3,21 +3,21 @@ which SLA state it publishes."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 
 import pytest
 
 from services.eligibility.domain.batch import Batch
-from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.records import RequestRecord
 from services.eligibility.domain.rules import Decision, Facts, Request
 from services.eligibility.domain.schedule import request_timers, sla_state
 from shared.enums import DecisionReason as R
 from shared.enums import Outcome, ReactivationPath, SlaState
 from shared.events import Documents, HospitalLetter, ReactivationRequested
+from tests.unit.eligibility.shipped_policy import POLICY
 
-POLICY = Policy("test")
 NIK = "3674015708900001"
 AT = dt.datetime(2026, 7, 1, 9, tzinfo=dt.UTC)
 CLOSES = dt.datetime(2026, 12, 1, 16, 59, 59, tzinfo=dt.UTC)
@@ -69,7 +69,8 @@ def test_an_emergency_waiting_for_its_deactivation_sets_only_the_recheck() -> No
     landed, the re-decision sets the SLA timers it still needs (next test)."""
     found = timers(ReactivationPath.EMERGENCY, Outcome.PENDING, (R.NOT_DEACTIVATED, R.NIK_CONFLICT), None)
     assert found == {"RECHECK": AT + dt.timedelta(minutes=10)}
-    long_grace = Policy("test", unknown_person_grace_minutes=13 * 60)  # a warning due before the recheck stays
+    # a warning due before the recheck stays
+    long_grace = dataclasses.replace(POLICY, unknown_person_grace_minutes=13 * 60)
     request = Request("r1", NIK, ReactivationPath.EMERGENCY, AT)
     decision = Decision(Outcome.PENDING, (R.NOT_DEACTIVATED,), (), "test", None)
     assert {t["kind"] for t in request_timers(request, decision, long_grace)} == {"RECHECK", "SLA_WARNING"}
