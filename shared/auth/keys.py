@@ -129,8 +129,12 @@ class ApiKeyStore:
             return list((await session.scalars(select(ApiKey).order_by(col(ApiKey.created_at)))).all())
 
     async def _row(self, key_id: str) -> ApiKey | None:
-        if key_id in self._cache:
+        # One lookup, not `in` then `[]`: an entry can expire between the two, and the second then raised
+        # KeyError (a 500 to a hospital, seen beside a running demo).
+        try:
             return self._cache[key_id]
+        except KeyError:
+            pass
         async with self.sessions() as session:
             row = await session.get(ApiKey, key_id)
         self._cache[key_id] = row
