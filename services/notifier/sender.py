@@ -86,6 +86,12 @@ _RECORD = text(
     "as u(message_id, state, channel, provider_message_id, attempts, send_after, last_error, updated_at) "
     "where m.message_id = u.message_id"
 )
+# The claim's rows locked in message id order before _RECORD: an UPDATE ... FROM unnest locks them in whatever
+# order its plan meets them, and a webhook's receipts (api._locked, message id order) locking the same two
+# messages the other way round deadlocked (one of them answered 500, or the claim was left SENDING).
+_LOCK_IN_ORDER = text(
+    f"select 1 from {SCHEMA}.messages where message_id = any(cast(:ids as uuid[])) order by message_id for update"
+)
 Outcome = tuple[dict[str, Any], list[dict[str, Any]]]  # the message row as it ends, its outbox rows
 
 
@@ -282,6 +288,7 @@ class Sender:
         now, rows = self.clock(), [row for row, _ in outcomes]
         announcements = [a for _, row_announcements in outcomes for a in row_announcements]
         async with transaction(self.sessions) as session:
+            await session.execute(_LOCK_IN_ORDER, {"ids": [r["message_id"] for r in rows]})
             await session.execute(
                 _RECORD,
                 {
