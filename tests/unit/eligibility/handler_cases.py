@@ -41,7 +41,7 @@ from shared.events import (
 )
 from shared.outbox import outbox_records
 from shared.topics import DECISIONS, EMERGENCY_DECISIONS, TIMER_EVENTS, WINDOW_REMINDERS, TopicSpec
-from tests.unit.eligibility.shipped_policy import POLICY
+from testkit.policy import POLICY
 
 NIK, OTHER, THIRD = "3674015708900001", "3674015708900002", "3674015708900003"  # Banten (WIB)
 T0 = dt.datetime(2026, 7, 1, 3, 0, tzinfo=dt.UTC)

@@ -25,7 +25,7 @@ from services.eligibility.domain.rules import Facts, Request
 from shared.appeals import appeal_id_for_message, matches_reference, request_reference
 from shared.enums import AppealRefusal, Outcome, ReactivationPath
 from shared.events import DoctorLetter, Documents, VillageLetter
-from tests.unit.eligibility.shipped_policy import POLICY
+from testkit.policy import POLICY
 
 NIK = "3674015708900001"  # Banten, WIB
 OTHER_NIK = "3674015708900002"

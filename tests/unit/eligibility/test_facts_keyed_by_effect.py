@@ -26,7 +26,7 @@ from shared.events import (
     ParticipantDeactivated,
 )
 from shared.privacy import without_contact
-from tests.unit.eligibility.shipped_policy import POLICY
+from testkit.policy import POLICY
 
 NIK = "3674015708900001"
 AT = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)

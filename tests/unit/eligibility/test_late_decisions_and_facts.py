@@ -23,7 +23,7 @@ from shared.events import (
     NikConflictResolved,
     ParticipantDeactivated,
 )
-from tests.unit.eligibility.shipped_policy import POLICY
+from testkit.policy import POLICY
 
 NIK = "3674015708900001"  # Banten, WIB
 DEACTIVATED = dt.date(2026, 6, 1)

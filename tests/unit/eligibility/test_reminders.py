@@ -15,7 +15,7 @@ from services.eligibility.domain.reminders import days_left, due_at, remind
 from services.eligibility.domain.rules import Facts
 from services.eligibility.domain.window import reactivation_window_closes_at
 from shared.events import ParticipantDeactivated
-from tests.unit.eligibility.shipped_policy import POLICY
+from testkit.policy import POLICY
 
 NIK = "3674015708900001"  # WIB
 JAYAPURA = "9171015708900001"  # Kota Jayapura: WIT

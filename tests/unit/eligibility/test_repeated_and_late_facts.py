@@ -17,7 +17,7 @@ from services.eligibility.domain.rules import Facts, Request, decide, rerank_des
 from shared.enums import DecisionReason as R
 from shared.enums import FollowUp, Outcome, ReactivationPath
 from shared.events import Documents, HospitalLetter, ParticipantDeactivated
-from tests.unit.eligibility.shipped_policy import POLICY
+from testkit.policy import POLICY
 
 NIK = "3674015708900001"  # WIB
 JAYAPURA = "9171015708900001"  # Kota Jayapura: WIT

@@ -13,7 +13,7 @@ from shared.enums import DecisionReason as R
 from shared.enums import FollowUp, Outcome, ReactivationPath
 from shared.events import DoctorLetter, Documents, HospitalLetter, VillageLetter
 from shared.window import add_months, reactivation_window_closes_at
-from tests.unit.eligibility.shipped_policy import POLICY
+from testkit.policy import POLICY
 
 JAKARTA = "3674015708900001"  # Banten: WIB
 DENPASAR = "5171015708900001"  # Bali: WITA

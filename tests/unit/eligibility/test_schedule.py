@@ -16,7 +16,7 @@ from services.eligibility.domain.schedule import request_timers, sla_state
 from shared.enums import DecisionReason as R
 from shared.enums import Outcome, ReactivationPath, SlaState
 from shared.events import Documents, HospitalLetter, ReactivationRequested
-from tests.unit.eligibility.shipped_policy import POLICY
+from testkit.policy import POLICY
 
 NIK = "3674015708900001"
 AT = dt.datetime(2026, 7, 1, 9, tzinfo=dt.UTC)
