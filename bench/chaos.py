@@ -20,13 +20,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from testkit.chaos import plan_wave
+from testkit.chaos_results import merge_results
 from testkit.chaos_scenarios import SEEDS, SYSTEM_SCENARIOS, Harness, Outcome, Scenario, run_scenarios
 from testkit.infra import LOCAL_DATABASE, LOCAL_KAFKA
 
@@ -163,27 +163,9 @@ def report(results: list[Outcome]) -> None:
     out.print(table)
 
 
-def results_json(results: list[Outcome]) -> dict[str, Any]:
-    return {
-        "scenarios": [
-            {
-                "name": r.name,
-                "events": r.events,
-                "lost": r.lost,
-                "duplicated": r.duplicated,
-                "dead_lettered": r.dead_lettered,
-                "recovery_s": r.recovery_s,
-                "requests": r.requests,
-                "messages": r.messages,
-                "detail": r.detail,
-            }
-            for r in results
-        ]
-    }
-
-
 if __name__ == "__main__":
     wanted = [s.strip() for s in os.environ.get("CHAOS_SCENARIOS", "").split(",") if s.strip()] or None
     outcomes = asyncio.run(run(float(os.environ.get("CHAOS_SCALE", "1.0")), wanted))
-    (ROOT / "chaos-results.json").write_text(json.dumps(results_json(outcomes), indent=2) + "\n")
+    results = ROOT / "chaos-results.json"
+    results.write_text(json.dumps(merge_results(results, outcomes), indent=2) + "\n")
     report(outcomes)

@@ -26,7 +26,6 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,9 +34,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.chaos import report, results_json
+from bench.chaos import report
 from shared.topics import PARTICIPANT_EVENTS
 from testkit.chaos import Acked, Tally, Wave, plan_wave
+from testkit.chaos_results import merge_results
 from testkit.chaos_scenarios import Harness, Outcome, Scenario, out, run_scenarios
 from testkit.infra import LOCAL_DATABASE
 from testkit.system import PBI, ROOT, free_port
@@ -416,16 +416,6 @@ async def run(scale: float, chosen: list[str]) -> list[Outcome]:
         await kafka_sh("start", check=False)  # every node up again, whatever a scenario left
         if started_here and not os.environ.get("CHAOS_KEEP_CLUSTER"):
             await kafka_sh("stop", check=False)
-
-
-def merge_results(path: Path, outcomes: list[Outcome]) -> dict[str, Any]:
-    """chaos-results.json with these scenarios added (replacing earlier results of the same names)."""
-    new = results_json(outcomes)["scenarios"]
-    try:
-        old = [s for s in json.loads(path.read_text())["scenarios"] if s["name"] not in {s["name"] for s in new}]
-    except (FileNotFoundError, ValueError, KeyError):
-        old = []
-    return {"scenarios": old + new}
 
 
 if __name__ == "__main__":
