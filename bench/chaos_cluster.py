@@ -35,6 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.chaos import report
+from shared.process import start_owned
 from shared.topics import PARTICIPANT_EVENTS
 from testkit.chaos import Acked, Tally, Wave, plan_wave
 from testkit.chaos_results import merge_results
@@ -185,11 +186,13 @@ async def scenario_leader(h: Harness, kills: int) -> Outcome:
 
 def start_replica(h: Harness, service: str) -> str:
     """A second process of `service` (same consumer groups, another port), tracked with the system's own so
-    that it is stopped with them. The same `pbi run <service>` the runner starts."""
+    that it is stopped with them. The same `pbi run <service>` the runner starts, and as the runner's it dies
+    with this process however that ends (started here from an asyncio.to_thread worker: start_owned forks it on
+    a thread that lasts)."""
     name = f"{service}-2"
     h.system.ports[name] = free_port()
     log = (h.system.log_dir / f"{name}.log").open("ab")
-    h.system.processes[name] = subprocess.Popen(
+    h.system.processes[name] = start_owned(
         [PBI, "run", service],
         env={**h.system.env, "HTTP_PORT": str(h.system.ports[name])},
         stdout=log,

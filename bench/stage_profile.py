@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from unittest import mock
 
+from shared.process import start_owned
 from testkit import system as e2e_system
 from testkit.system import ROOT, RunningSystem
 
@@ -31,23 +32,26 @@ INTERVAL_S = float(os.environ.get("BENCH_PROFILE_INTERVAL", "0.005"))  # smaller
 
 
 class ProfiledSystem(RunningSystem):
-    """The e2e system, with each service (not the provider simulator) started under the profiler."""
+    """The e2e system, with each service (not the provider simulator) started under the profiler. `launch`,
+    not `start`: start_system launches every process, then waits for each (since a94a620 an override of `start`
+    alone was never called, and the services ran unprofiled). As the runner's, a service dies with the bench
+    process however that ends: with SIGTERM here, so that it saves its profile."""
 
-    def start(self, name: str, timeout: float = 90) -> None:
+    def launch(self, name: str) -> None:
         if name == "simulator":
-            super().start(name, timeout)
+            super().launch(name)
             return
         env = {**self.env, "HTTP_PORT": str(self.ports[name]), "BENCH_PROFILE_DIR": str(PROFILE_DIR)}
         log = (self.log_dir / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(
+        self.processes[name] = start_owned(
             [sys.executable, "-m", "bench.stage_profile", name],
+            sig=signal.SIGTERM,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
             start_new_session=True,
         )
-        self.wait_ready(name, timeout)
 
 
 def start_profiled_system(

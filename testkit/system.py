@@ -1,6 +1,8 @@
 """The whole system as separate processes (the provider simulator and the four services), each on a
 free port, sharing one fresh database and one topic prefix: what `make up` runs, isolated per test
-session. Used by the end-to-end and browser tests, the demo check, the benchmarks and the chaos runs."""
+session. Used by the end-to-end and browser tests, the demo check, the benchmarks and the chaos runs.
+Unlike `make up`'s, its processes never outlive the process that started them (`shared.process`), even
+when that one is killed before it could stop them."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from shared.process import start_owned
 from shared.settings import BULK_PORT_OFFSET
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,14 +87,16 @@ class RunningSystem:
         log = (self.log_dir / f"{name}.log").open("ab")
         cmd = [PBI, "run", service] + (["--port", str(self.ports[name])] if name == "simulator" else [])
         cmd += ["--role", role] if role else []
-        self.processes[name] = subprocess.Popen(
+        # Its own process group (a kill reaches its children too), and killed by the kernel when this process
+        # ends, however it ends: a test run stopped by a signal never runs its fixtures' teardown.
+        self.processes[name] = start_owned(
             cmd,
+            then=_lower_priority if role == "bulk" else None,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
             start_new_session=True,
-            preexec_fn=_lower_priority if role == "bulk" else None,  # noqa: PLW1509 - no threads here
         )
 
     def command_of(self, name: str) -> tuple[str, str, int]:

@@ -8,7 +8,6 @@ framework, no database: 35 MB less resident than with bulk.py's), so keep them s
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
 import signal
 import threading
@@ -21,6 +20,7 @@ from services.intake.domain.idempotency import body_hash
 from services.intake.events_body import InvalidBody, decode_body, encode_events, event_types, validated_chunks
 from services.intake.publisher import PUBLISH_TIMEOUT_S, TUNING
 from shared.messaging import EVENT_TYPE, BatchPublisher, PublishFailed, Record
+from shared.process import die_with_parent
 from shared.runtime import tune_for_latency
 from shared.settings import Settings
 
@@ -75,17 +75,14 @@ def prepare(
     return Prepared(records, event_ids, body_hash(body) if with_digest else None)
 
 
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 PARENT_WATCH_S = 1.0
 
 
 def _die_with(parent: int) -> None:
     """End this process when `parent` (the intake process) ends."""
-    try:  # the kernel's way: SIGKILL to us when the thread that started us ends (the event loop's)
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the watch below does it
-        pass
+    # The kernel's way (PR_SET_PDEATHSIG): SIGKILL to us when the thread that started us ends (the event
+    # loop's). Not Linux: nothing, the watch below does it.
+    die_with_parent(signal.SIGKILL)
     if os.getppid() != parent:  # it died before the line above took effect
         os._exit(1)
 
