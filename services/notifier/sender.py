@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import select, text, update
+from sqlalchemy import Select, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -93,6 +93,30 @@ _LOCK_IN_ORDER = text(
     f"select 1 from {SCHEMA}.messages where message_id = any(cast(:ids as uuid[])) order by message_id for update"
 )
 Outcome = tuple[dict[str, Any], list[dict[str, Any]]]  # the message row as it ends, its outbox rows
+
+
+def due_query(urgent: bool, now: dt.datetime, limit: int) -> Select[Any]:
+    """The oldest due QUEUED messages of one urgency, locked (others' claims skipped): a range scan of the
+    queue's index (state, urgent, send_after) in its own order, however long the queue."""
+    return (
+        select(M)
+        .where(M.c.state == "QUEUED", M.c.urgent == urgent, M.c.send_after <= now)
+        .order_by(M.c.send_after)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+async def claim_due(session: AsyncSession, now: dt.datetime, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` due messages, urgent ones first, each kind oldest first. Two range scans, not one
+    ORDER BY urgent DESC, send_after: that sorted every due message at every claim, 205 ms a claim with a
+    100,000-person wave's notices queued (most of PostgreSQL's time in `make bench`, and an emergency's
+    message waited for it)."""
+    rows: list[dict[str, Any]] = []
+    for urgent in (True, False):
+        if len(rows) < limit:
+            rows += [dict(r) for r in (await session.execute(due_query(urgent, now, limit - len(rows)))).mappings()]
+    return rows
 
 
 class Sender:
@@ -233,19 +257,7 @@ class Sender:
         limit = limit or self.claim_size
         now = self.clock()
         async with transaction(self.sessions) as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(M)
-                        .where(M.c.state == "QUEUED", M.c.send_after <= now)
-                        .order_by(M.c.urgent.desc(), M.c.send_after)
-                        .limit(limit)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .mappings()
-                .all()
-            )
+            rows = await claim_due(session, now, limit)
             # Quiet hours are checked at every claim, whatever queued the row (first send, retry,
             # crash recovery): a row due at night waits, QUEUED and unclaimed, until 07:00 local.
             held = {r["message_id"]: until for r in rows if (until := held_until(r["nik"], r["urgent"], now))}

@@ -85,7 +85,15 @@ class MessageRow(SQLModel, table=True):
 
     __tablename__ = "messages"
     __table_args__ = (
-        Index("ix_notifier_messages_due", "state", "send_after", postgresql_where=sql(f"state in {ON_THEIR_WAY}")),
+        # (state, urgent, send_after): the sender claims urgent messages first, each kind oldest first, by
+        # reading the index in order (revision 0010).
+        Index(
+            "ix_notifier_messages_due",
+            "state",
+            "urgent",
+            "send_after",
+            postgresql_where=sql(f"state in {ON_THEIR_WAY}"),
+        ),
         Index(
             "ix_notifier_messages_provider",
             "provider_message_id",

@@ -1,22 +1,27 @@
 """The notifier's hot tables write as little as their queries allow (migration 0009): a person's standing
 updated by a request or a decision stays on its page (a HOT update: no index entry), and the messages'
-indexes hold only the rows looked for (the queue, the provider ids), each still read in a generic plan."""
+indexes hold only the rows looked for (the queue, the provider ids), each still read in a generic plan.
+The sender's claim reads the queue's index in its order, never sorting the queue (migration 0010)."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notifier.domain.intents import OnFile
 from services.notifier.domain.people import Person
 from services.notifier.domain.standing import Standing
-from services.notifier.store import MIGRATIONS, SCHEMA
+from services.notifier.sender import claim_due, due_query
+from services.notifier.store import MIGRATIONS, SCHEMA, M
 from services.notifier.uow import PgUnitOfWork
-from shared.db import make_engine, make_sessions, migrate
+from shared.db import make_engine, make_sessions, migrate, transaction
 from shared.settings import Settings
 
 PEOPLE = 400  # some 25 pages of people
@@ -103,3 +108,63 @@ async def test_each_lookup_reads_its_partial_index_in_a_generic_plan(
         plan = "\n".join(r[0] for r in await raw.fetch(f"explain execute lookup({nulls})"))
         await raw.execute("deallocate lookup; reset enable_seqscan; reset plan_cache_mode")
     assert index in plan, plan
+
+
+NOW = dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC)
+
+
+def queued(urgent: bool, minutes: int, state: str = "QUEUED") -> dict[str, object]:
+    """A message due `minutes` from NOW (negative: overdue)."""
+    return {
+        "message_id": uuid.uuid4(),
+        "nik": "3674015708900001",
+        "kind": "emergency_active" if urgent else "deactivated",
+        "urgent": urgent,
+        "text": "pesan",
+        "phone": "+6281234567890",
+        "channel": "WHATSAPP",
+        "state": state,
+        "attempts": 0,
+        "send_after": NOW + dt.timedelta(minutes=minutes),
+        "updated_at": NOW,
+    }
+
+
+async def test_a_claim_takes_urgent_messages_first_then_the_oldest_due(engine: AsyncEngine) -> None:
+    rows = [
+        old := queued(False, -30),
+        newer := queued(False, -5),
+        urgent_late := queued(True, -1),
+        urgent_early := queued(True, -10),
+        queued(False, 60),  # held until later (quiet hours, a retry's wait): not due
+        queued(True, 5),
+        queued(False, -60, state="SENDING"),  # another claim's
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(insert(M), rows)
+    sessions = make_sessions(engine)
+    async with transaction(sessions) as session:
+        three = [r["message_id"] for r in await claim_due(session, NOW, 3)]
+    async with transaction(sessions) as session:
+        every = [r["message_id"] for r in await claim_due(session, NOW, 50)]
+    expected = [urgent_early, urgent_late, old, newer]
+    assert three == [m["message_id"] for m in expected[:3]]
+    assert every == [m["message_id"] for m in expected]
+
+
+@pytest.mark.parametrize("urgent", [True, False])
+async def test_a_claim_reads_the_queue_index_in_order_without_sorting(engine: AsyncEngine, urgent: bool) -> None:
+    """With sorting made the planner's last resort, the claim's plan has none (the index gives its order), and
+    the urgency is a condition of the index scan, not a filter of the rows it reads: urgent messages are
+    found without reading the wave's notices queued before them. The one ORDER BY urgent DESC, send_after
+    before migration 0010 sorted every due message at every claim."""
+    claim = due_query(urgent, NOW, 20).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        await raw.execute("set enable_seqscan = off; set enable_sort = off")
+        plan = "\n".join(r[0] for r in await raw.fetch(f"explain {claim}"))
+        await raw.execute("reset enable_seqscan; reset enable_sort")
+    scan = plan.partition("Index Cond:")[2].partition("\n")[0]
+    assert "ix_notifier_messages_due" in plan and "Sort" not in plan, plan
+    assert f"urgent = {str(urgent).lower()}" in scan and "send_after <=" in scan and "Filter" not in plan, plan
