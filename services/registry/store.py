@@ -195,7 +195,7 @@ class WorklistItemRow(SQLModel, table=True):
     note: str | None = None
 
 
-outbox = outbox_table(MetaData(), SCHEMA, bundles=True)  # a batch's status changes in one row
+outbox = outbox_table(MetaData(), SCHEMA, bundles=True)  # a batch's status changes in one row (lz4: migration 0011)
 TABLES = [
     ParticipantRow.__table__,
     HistoryRow.__table__,
