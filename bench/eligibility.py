@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from services.eligibility.store import FactsRow
 from shared.events import Documents, HospitalLetter, ReactivationRequested
 from shared.kafka import ensure_topics
+from shared.process import start_owned
 from shared.settings import EligibilitySettings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, REACTIVATION_REQUESTS, all_topic_names
 from testkit.infra import new_run_prefix
@@ -176,7 +177,8 @@ async def run(n: int) -> dict[str, float]:
     proc = None
     try:
         await ensure_topics(settings)
-        proc = subprocess.Popen([str(ROOT / ".venv/bin/pbi"), "run", "eligibility"], env=env, cwd=ROOT)  # noqa: ASYNC220
+        # Owned: killed with this run however it ends (shared.process), never left consuming beside the next.
+        proc = start_owned([str(ROOT / ".venv/bin/pbi"), "run", "eligibility"], env=env, cwd=ROOT)
         await wait_ready(port, proc)
         engine = create_async_engine(url)
         rows = facts_rows(n + emergencies, dt.datetime.now(dt.UTC).date())
