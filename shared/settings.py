@@ -17,7 +17,8 @@ class Role(StrEnum):
 
     URGENT: what a patient's path needs (emergency requests, decisions, SLA timers) and the service's
     public HTTP port; BULK: the rest (a wave's facts, regular requests, appeals, privacy, sweeps),
-    serving only health and metrics; ALL: both in one process (tests, compose, a small deployment)."""
+    serving only health and metrics; ALL: both in one process (tests, a small deployment). `make up`,
+    compose and Kubernetes run each service as an urgent and a bulk process."""
 
     URGENT = "urgent"
     BULK = "bulk"

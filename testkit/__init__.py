@@ -14,7 +14,12 @@ under test, never each other):
 - `wave`: the benchmarks' and chaos runs' deactivation wave;
 - `chaos`: the chaos checker (acknowledged vs. held: lost, duplicated); `chaos_scenarios`: its harness
   and the scenarios that need only the system;
-- `log_scan`: personal data and non-JSON lines in what the services wrote; `otlp`: a trace receiver.
+- `log_scan`: personal data and non-JSON lines in what the services wrote; `otlp`: a trace receiver;
+- `personal_data`: where a person's data is still stored (the erasure tests);
+- `locks`: two transactions interleaved by hand (the lock-order tests);
+- `policy`: the eligibility policy the tests decide with (the shipped file's numbers);
+- `rows`, `census`: rows written per table (pg_stat_user_tables) and, for `bench.run`, Kafka records per
+  topic, per item: the cost model's figures; `chaos_results`: chaos-results.json, merged by scenario.
 
 Its pure parts have tests of their own under tests/unit/testkit/.
 """
