@@ -79,9 +79,23 @@ APPLY_SLA = text(
 )
 
 
+# The batch's request rows locked in request id order before its updates. An `update ... from unnest` locks
+# rows in its plan's order (the unnest's with an index lookup per id, the table's with a hash join on a
+# smaller table), whatever its input's order: a batch of decisions and one of SLA states (two consumers)
+# taking the same rows deadlocked, retried. So the locks come first, in one order for every batch: every
+# batch of two rows or more pays a look-up and a row lock per row beside its update's (sorting its input
+# would not do: the plan, not the input, says the order); a batch of one row holds no other while it waits.
+LOCK_IN_ORDER = text(
+    f"select 1 from {SCHEMA}.requests where request_id = any(:ids) order by request_id for update"
+).bindparams(bindparam("ids", type_=ARRAY(Uuid)))
+
+
 class PgUnitOfWork(SessionUnit):
     async def apply(self, changes: ReadModelChanges) -> None:
         await apply_appeals(self.session, changes.appeals)
+        ids = {d.request_id for round_ in changes.decision_rounds for d in round_} | changes.sla.keys()
+        if len(ids) > 1:
+            await self.session.execute(LOCK_IN_ORDER, {"ids": list(ids)})
         for round_ in changes.decision_rounds:
             await self.session.execute(APPLY_DECISIONS, _decision_columns(round_))
         if changes.sla:

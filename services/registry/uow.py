@@ -20,6 +20,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
+from operator import attrgetter
 from typing import Any, Protocol, Self
 
 from pydantic_core import to_json
@@ -186,16 +187,39 @@ class PgUnitOfWork(SessionUnit):
         """Requests, decisions and SLA states: each upserts the request row and sets only the fields it
         knows, never moving a decision or an SLA state backwards (domain.requests.merge says the same).
         An emergency's decision comes with the SLA state it settles (Fold._decision): both in one write of
-        its row, as the two merges one after the other would leave it."""
+        its row, as the two merges one after the other would leave it.
+
+        Rows are taken in request id order: each upsert's rows go in that order (an `insert ... select from
+        unnest` locks them in its input's order), and a batch writing more than one kind locks them all in
+        that order first (_LOCK_REQUESTS). A decision batch (its people locked) and a batch of the other role
+        that only reads people (SLA states, requests) locked the same rows in crossing orders: a deadlock,
+        retried. One statement already locks in id order, so only a batch of two kinds or more pays for the
+        pre-lock (one index look-up and row lock per row: a decision batch with an emergency's final decision
+        beside others)."""
         both = c.decisions.keys() & c.sla.keys()
-        for rows, on_conflict in (
-            (list(c.requests.values()), _UPSERT_REQUEST),
-            ([r for k, r in c.decisions.items() if k not in both], _UPSERT_DECISION),
-            ([with_sla(c.decisions[k], c.sla[k]) for k in both], _UPSERT_DECISION_AND_SLA),
-            ([r for k, r in c.sla.items() if k not in both], _UPSERT_SLA),
-        ):
-            if rows:
-                await bulk_insert(self.session, RQ, rows, on_conflict)
+        writes = [
+            (rows, on_conflict)
+            for rows, on_conflict in (
+                ([c.requests[k] for k in _in_id_order(c.requests.keys())], _UPSERT_REQUEST),
+                ([c.decisions[k] for k in _in_id_order(c.decisions.keys() - both)], _UPSERT_DECISION),
+                ([with_sla(c.decisions[k], c.sla[k]) for k in _in_id_order(both)], _UPSERT_DECISION_AND_SLA),
+                ([c.sla[k] for k in _in_id_order(c.sla.keys() - both)], _UPSERT_SLA),
+            )
+            if rows
+        ]
+        if len(writes) > 1:
+            ids = list(c.requests.keys() | c.decisions.keys() | c.sla.keys())
+            await self.session.execute(_LOCK_REQUESTS, {"ids": ids})
+        for rows, on_conflict in writes:
+            await bulk_insert(self.session, RQ, rows, on_conflict)
+
+
+def _in_id_order(ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    """Request ids in PostgreSQL's uuid order (its 16 bytes compared unsigned: the 128-bit integer's)."""
+    return sorted(ids, key=_UUID_INT)
+
+
+_UUID_INT = attrgetter("int")  # compared in C: a UUID's own __lt__ is Python, 2,000 rows a batch
 
 
 def with_sla(decision: dict[str, Any], sla: dict[str, Any]) -> dict[str, Any]:
@@ -284,6 +308,11 @@ _INSERT_NEW_PEOPLE = text(
 # (shared.db.bulk_insert), the same text whatever the batch's size (an executemany of a compiled insert
 # rendered a VALUES list per page in Python, and PostgreSQL planned it anew for each size).
 _RQ_T = f"{SCHEMA}.requests"
+# A batch's existing request rows, locked in request id order before its upserts (PgUnitOfWork._requests);
+# rows not there yet are created by the upserts, in their own id order.
+_LOCK_REQUESTS = text(
+    f"select 1 from {_RQ_T} where request_id = any(cast(:ids as uuid[])) order by request_id for update"
+)
 _DECISION_COLUMNS = ("status", "reasons", "decided_at")
 _REQUEST_SET = {
     "path": "excluded.path",

@@ -1,0 +1,125 @@
+"""Intake's read model locks a batch's request rows in request id order before updating them
+(services/intake/uow.py `LOCK_IN_ORDER`): an `update ... from unnest` takes rows in its plan's order, and a
+decision batch and an SLA batch (two consumers) updating the same rows in crossing orders deadlocked
+(retried, as a transient error). Both batches go through the read model's handler on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.intake.handlers import ReadModel
+from services.intake.store import MIGRATIONS, SCHEMA, RequestView
+from services.intake.uow import PgUnitOfWork
+from shared.db import make_engine, make_sessions, migrate
+from shared.events import EmergencySlaChanged, Event
+from shared.settings import Settings
+from testkit.events import NIK, T0, H, decided
+from testkit.locks import Pause, row_lock_free, waiting_for_a_lock
+from testkit.polling import eventually
+
+REQUESTS = f"{SCHEMA}.requests"
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(Settings(database_url=database_url))
+    await migrate(engine, MIGRATIONS, SCHEMA)
+    yield engine
+    await engine.dispose()
+
+
+class PausedUnit(PgUnitOfWork):
+    """A unit of work whose transaction stops after its first statement on the request rows."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], pause: Pause) -> None:
+        super().__init__(sessions)
+        self.pause = pause
+
+    def _opened(self) -> None:
+        super()._opened()
+        self.session = self.pause.session(self.session)
+
+
+def read_model(engine: AsyncEngine, pause: Pause | None = None) -> ReadModel:
+    sessions = make_sessions(engine)
+    return ReadModel(sessions, uow=(lambda: PausedUnit(sessions, pause)) if pause else None)
+
+
+def sla(rid: uuid.UUID, state: str) -> EmergencySlaChanged:
+    return EmergencySlaChanged(
+        occurred_at=T0 + 3 * H,
+        source="eligibility",
+        nik=NIK,
+        request_id=rid,
+        sla_state=state,  # type: ignore[arg-type]
+        sla_deadline=T0 + 24 * H,
+        received_at=T0,
+    )
+
+
+async def two_emergencies(engine: AsyncEngine, heap_order: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """Two emergencies' rows as the API leaves them (RECEIVED, SLA OK), inserted in `heap_order` ("low
+    first" or "high first": the order a scan of the table meets them); their ids, the lower first."""
+    low, high = sorted([uuid.uuid4(), uuid.uuid4()], key=lambda u: u.int)
+    row = {"nik": NIK, "path": "EMERGENCY", "received_at": T0, "sla_state": "OK", "status": "RECEIVED", "reasons": []}
+    async with engine.begin() as conn:
+        for rid in (low, high) if heap_order == "low first" else (high, low):
+            await conn.execute(insert(RequestView.__table__).values(request_id=rid, **row))  # type: ignore[attr-defined]
+    return low, high
+
+
+async def requests(engine: AsyncEngine) -> dict[uuid.UUID, tuple[str, str]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text(f"select request_id, status, sla_state from {REQUESTS}"))
+        return {r.request_id: (r.status, r.sla_state) for r in rows}
+
+
+async def test_two_batches_crossing_on_the_same_rows_both_commit(engine: AsyncEngine) -> None:
+    low, high = await two_emergencies(engine, "low first")
+    # The first batch: the higher request's decision, then the lower one's SLA state (two statements: the
+    # higher row is updated before the lower).
+    first: list[Event] = [decided(NIK, high, "APPROVED", T0 + 2 * H, path="REGULAR"), sla(low, "WARNING")]
+    # The second: SLA states of both, the lower first (its input's order and the table's: whatever the plan).
+    second: list[Event] = [sla(low, "BREACHED"), sla(high, "WARNING")]
+    pause = Pause(REQUESTS)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        tasks.append(asyncio.create_task(read_model(engine, pause).on_events(first)))
+        await pause.reached(tasks[0])  # the first batch holds its first rows
+        tasks.append(asyncio.create_task(read_model(engine).on_events(second)))
+        await eventually(lambda: waiting_for_a_lock(engine))  # the second waits for a row the first holds
+        pause.go_on.set()
+        ended = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
+    finally:
+        pause.go_on.set()
+        for task in tasks:
+            task.cancel()
+    assert ended == [None, None]  # without the order: one of them `deadlock detected`
+    assert await requests(engine) == {low: ("RECEIVED", "BREACHED"), high: ("APPROVED", "WARNING")}
+
+
+async def test_one_update_takes_its_rows_in_request_id_order_whatever_its_plan(engine: AsyncEngine) -> None:
+    low, high = await two_emergencies(engine, "high first")  # a scan meets the higher row first
+    batch: asyncio.Task[None] | None = None
+    async with engine.connect() as other:
+        try:
+            await other.begin()  # holds the lower row, as another batch that took it first
+            await other.execute(text(f"select 1 from {REQUESTS} where request_id = :id for update"), {"id": low})
+            # The higher first in the batch too: an update in either order (its input's or the table's) would
+            # lock the higher row and then wait for the lower.
+            batch = asyncio.create_task(read_model(engine).on_events([sla(high, "WARNING"), sla(low, "WARNING")]))
+            await eventually(lambda: waiting_for_a_lock(engine))
+            # Waiting for the lower row, the batch holds no other: the higher one is free.
+            assert await row_lock_free(engine, REQUESTS, "request_id", high)
+            await other.rollback()
+            await asyncio.wait_for(batch, 60)
+        finally:
+            if batch is not None and not batch.done():
+                batch.cancel()
+    assert await requests(engine) == {low: ("RECEIVED", "WARNING"), high: ("RECEIVED", "WARNING")}

@@ -1,0 +1,129 @@
+"""The registry takes a batch's request rows in request id order (services/registry/uow.py
+`PgUnitOfWork._requests`): a decision batch (its people locked) and a batch of SLA states (people only read)
+writing the same emergencies' rows in crossing orders deadlocked (retried, as a transient error). Both
+batches go through the handler on PostgreSQL, the first held by hand between two statements."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.registry.handlers import RegistryHandlers
+from services.registry.store import MIGRATIONS, SCHEMA
+from services.registry.uow import PgUnitOfWork
+from shared.db import make_engine, make_sessions, migrate
+from shared.events import EmergencySlaChanged, Event
+from shared.settings import Settings
+from testkit.events import T0, H, deactivated, decided, emergency
+from testkit.locks import Pause, row_lock_free, waiting_for_a_lock
+from testkit.polling import eventually
+
+PREFIX = "t."
+NIKS = ("3674015708900001", "3674015708900002")
+REQUESTS = f"{SCHEMA}.requests"
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(Settings(database_url=database_url))
+    await migrate(engine, MIGRATIONS, SCHEMA)
+    yield engine
+    await engine.dispose()
+
+
+class PausedUnit(PgUnitOfWork):
+    """A unit of work whose transaction stops after its first statement on the request rows."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], pause: Pause) -> None:
+        super().__init__(sessions, PREFIX)
+        self.pause = pause
+
+    def _opened(self) -> None:
+        super()._opened()
+        self.session = self.pause.session(self.session)
+
+
+def handlers(engine: AsyncEngine, pause: Pause | None = None) -> RegistryHandlers:
+    sessions = make_sessions(engine)
+    unit = (lambda: PausedUnit(sessions, pause)) if pause else None
+    # PgUnitOfWork's __aexit__ spells its arguments out: the protocol's `*exc` (as handlers.py's default)
+    return RegistryHandlers(sessions, PREFIX, lambda: None, clock=lambda: T0 + 2 * H, uow=unit)  # type: ignore[arg-type]
+
+
+def sla(nik: str, rid: uuid.UUID, state: str) -> EmergencySlaChanged:
+    return EmergencySlaChanged(
+        occurred_at=T0 + 3 * H,
+        source="eligibility",
+        nik=nik,
+        request_id=rid,
+        sla_state=state,  # type: ignore[arg-type]
+        sla_deadline=T0 + 24 * H,
+        received_at=T0,
+    )
+
+
+async def two_emergencies(engine: AsyncEngine) -> tuple[uuid.UUID, uuid.UUID]:
+    """Two people's emergencies, committed: their request ids, the lower first."""
+    low, high = sorted([uuid.uuid4(), uuid.uuid4()], key=lambda u: u.int)
+    asked = [emergency(nik).model_copy(update={"request_id": rid}) for nik, rid in zip(NIKS, (low, high), strict=True)]
+    await handlers(engine).on_events([deactivated(NIKS[0]), deactivated(NIKS[1]), *asked])
+    return low, high
+
+
+async def requests(engine: AsyncEngine) -> dict[uuid.UUID, tuple[str, str]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text(f"select request_id, status, sla_state from {REQUESTS}"))
+        return {r.request_id: (r.status, r.sla_state) for r in rows}
+
+
+async def test_a_decision_batch_and_an_sla_batch_crossing_on_the_same_rows_both_commit(engine: AsyncEngine) -> None:
+    low, high = await two_emergencies(engine)
+    # The decisions: the higher request's PENDING (a decision alone) and the lower's approval (a decision with
+    # the MET it settles), two statements: written in that order, the higher row is locked before the lower.
+    decisions: list[Event] = [
+        decided(NIKS[1], high, "PENDING", T0 + 2 * H),
+        decided(NIKS[0], low, "APPROVED", T0 + 2 * H),
+    ]
+    # The SLA states of both, one statement, the lower row first.
+    states: list[Event] = [sla(NIKS[0], low, "WARNING"), sla(NIKS[1], high, "WARNING")]
+    pause = Pause(REQUESTS)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        tasks.append(asyncio.create_task(handlers(engine, pause).on_events(decisions)))
+        await pause.reached(tasks[0])  # the decision batch holds its first request rows
+        tasks.append(asyncio.create_task(handlers(engine).on_events(states)))
+        await eventually(lambda: waiting_for_a_lock(engine))  # the SLA batch waits for a row the first holds
+        pause.go_on.set()
+        ended = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
+    finally:
+        pause.go_on.set()
+        for task in tasks:
+            task.cancel()
+    assert ended == [None, None]  # without the order: one of them `deadlock detected`
+    # The approval's MET stays (WARNING is behind it); the PENDING one is WARNING.
+    assert await requests(engine) == {low: ("APPROVED", "MET"), high: ("PENDING", "WARNING")}
+
+
+async def test_one_upsert_takes_its_rows_in_request_id_order(engine: AsyncEngine) -> None:
+    low, high = await two_emergencies(engine)
+    states: list[Event] = [sla(NIKS[1], high, "WARNING"), sla(NIKS[0], low, "WARNING")]  # the higher first
+    batch: asyncio.Task[None] | None = None
+    async with engine.connect() as other:
+        try:
+            await other.begin()  # holds the lower row, as another batch that took it first
+            await other.execute(text(f"select 1 from {REQUESTS} where request_id = :id for update"), {"id": low})
+            batch = asyncio.create_task(handlers(engine).on_events(states))
+            await eventually(lambda: waiting_for_a_lock(engine))
+            # Waiting for the lower row, the batch holds no other: the higher one is free.
+            assert await row_lock_free(engine, REQUESTS, "request_id", high)
+            await other.rollback()
+            await asyncio.wait_for(batch, 60)
+        finally:
+            if batch is not None and not batch.done():
+                batch.cancel()
+    assert await requests(engine) == {low: ("RECEIVED", "WARNING"), high: ("RECEIVED", "WARNING")}
