@@ -14,8 +14,12 @@ other N people, who have no re-ranking yet (PENDING: the shape of `bench.run`'s 
 emergencies for people never seen (PENDING, NOT_DEACTIVATED: timers), and the relay publishing the outbox
 (per record published; its deletes are the rows). Batches of 500, as the consumers' batches are.
 `requests`: only the phases that decide requests or relay them (the deactivations still run first).
-`PROFILE=<dir>`: a pyinstrument profile of each phase, as text, in that directory. Runs against whatever
-code is checked out, so the same command measures before and after a change."""
+`PROFILE=<dir>`: a pyinstrument profile of each phase, as text, in that directory. Once set up (events
+made, schema migrated) it calls shared.runtime.tune_for_latency(), as every service process does once wired
+(gc.freeze, higher GC thresholds): without it the figures carried the default collector's full scans, which
+no service runs (session 13, 20,000 people, 3 interleaved runs each: approved requests 0.099 -> 0.092,
+emergencies 0.176 -> 0.142 CPU ms per event, facts unchanged at 0.034). Runs against whatever code is checked
+out, so the same command measures before and after a change."""
 
 from __future__ import annotations
 
@@ -53,6 +57,7 @@ from shared.events import (
 )
 from shared.kafka import ensure_topics
 from shared.outbox import OutboxRelay
+from shared.runtime import tune_for_latency
 from shared.settings import Settings
 from testkit.infra import create_database, drop_database, new_run_prefix
 from testkit.rows import table_counts, writes
@@ -209,6 +214,7 @@ async def main(n: int, only_requests: bool) -> None:
             ("emergency, person unknown (pending)", n, False, lambda h, _: in_batches(h.on_emergency, emergencies)),
             ("relay (per record published)", 1, True, lambda _, engine: relay_all(engine, topics)),
         ]  # fmt: skip
+        tune_for_latency()  # as eligibility's processes once wired: the phases measure what they run
         head = f"{'phase':41} {'events':>6} {'rows/event':>10} {'CPU ms/event':>12} {'PG ms/event':>11}"
         print(f"{head}  table: ins/upd/del")
         for title, count, in_requests, step in phases:
