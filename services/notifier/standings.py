@@ -1,11 +1,14 @@
 """People in the database (`notifier.contacts`, a row each): rows to and from domain/people.py, read by CEK
 (inbound.py: the standing) and by the unit of work (uow.py), which the handlers fold each batch of consumed
-events through."""
+events through. An update writes only the columns a batch changed (`changed_columns`, `column_values`): a
+request changes two of a row's 22, its decision six, and every value sent is converted by asyncpg (about
+0.9 us a text or uuid, 2 us a timestamp, measured on this machine)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+import operator
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +25,9 @@ FIELDS = [f.name for f in dataclasses.fields(Standing)]
 CONTACT = ["phone", "opted_out", "on_whatsapp"]
 COLUMNS = FIELDS + CONTACT  # every column of a contacts row
 _STATUS = {s.value: s for s in ParticipantStatus}
+_STANDING = operator.attrgetter(*FIELDS)  # a standing's column values, in FIELDS order
+_CONTACT = operator.attrgetter(*CONTACT)
+ARRAYS = frozenset({"reasons", "follow_ups", "request_ids"})  # text[] columns (tuples in a Standing)
 
 
 def to_standing(row: Any) -> Standing:
@@ -44,6 +50,36 @@ def to_row(p: Person) -> dict[str, Any]:
     row["request_ids"] = list(s.request_ids)
     row["phone"], row["opted_out"], row["on_whatsapp"] = c.phone, c.opted_out, c.on_whatsapp
     return row
+
+
+def changed_columns(pairs: Iterable[tuple[Person | None, Person]]) -> list[str]:
+    """The columns (`COLUMNS` order, nik aside) in which any of these people differ from their row as read
+    (`None`: not read, every column)."""
+    changed: set[str] = set()
+    fields, contact = list(enumerate(FIELDS[1:], 1)), list(enumerate(CONTACT))
+    for before, after in pairs:
+        if before is None:
+            return [c for c in COLUMNS if c != "nik"]
+        if before.standing is not after.standing and fields:
+            old, new = _STANDING(before.standing), _STANDING(after.standing)
+            if old != new:
+                found = [(i, name) for i, name in fields if old[i] != new[i]]
+                changed.update(name for _, name in found)
+                fields = [f for f in fields if f not in found]
+        if before.contact != after.contact and contact:
+            old, new = _CONTACT(before.contact), _CONTACT(after.contact)
+            found = [(i, name) for i, name in contact if old[i] != new[i]]
+            changed.update(name for _, name in found)
+            contact = [f for f in contact if f not in found]
+    return [c for c in COLUMNS if c in changed]
+
+
+def column_values(people: Sequence[Person], column: str) -> list[Any]:
+    """One column of these people's rows, as `to_row` gives it (an array column's cells as tuples)."""
+    if column in CONTACT:
+        return [getattr(p.contact, column) for p in people]
+    values = [getattr(p.standing, column) for p in people]
+    return [s.value if s else None for s in values] if column == "status" else values
 
 
 async def load_people(session: AsyncSession, niks: Iterable[str], *, lock: bool = False) -> dict[str, Person]:

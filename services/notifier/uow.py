@@ -8,16 +8,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
-from sqlalchemy import select, text
+from sqlalchemy import TextClause, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.domain.intents import Released, Waiting
 from services.notifier.domain.people import Person
 from services.notifier.privacy import ERASURES
-from services.notifier.standings import COLUMNS, load_people, to_row
+from services.notifier.standings import ARRAYS, COLUMNS, changed_columns, column_values, load_people, to_row
 from services.notifier.store import INBOX, OO, SCHEMA, C, M
 from shared.db import any_of, bulk_insert, upsert_clause
 from shared.events import Event
@@ -84,15 +86,43 @@ _RELEASE = text(
 )
 
 
+_SEP = "\x1f"  # an array cell travels as one text, its elements joined (as shared.db.bulk_insert sends them)
+
+
+@lru_cache(maxsize=64)
+def _update_people(columns: tuple[str, ...]) -> TextClause:
+    """UPDATE of these columns of the rows named by nik, from one array per column (nik first)."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    args, sets = [], []
+    for i, name in enumerate(columns):
+        if name in ARRAYS:
+            args.append(f"cast(:p{i} as text[])")
+            sets.append(f"{name} = string_to_array(u.c{i}, chr(31))")
+        else:
+            args.append(f"cast(:p{i} as {C.c[name].type.compile(dialect=dialect)}[])")
+            sets.append(f"{name} = u.c{i}")
+    aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+    return text(
+        f"update {C.schema}.{C.name} p set {', '.join(sets[1:])} "
+        f"from unnest({', '.join(args)}) as u({aliases}) where p.nik = u.c0"
+    )
+
+
 class _Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
 
 class PgPeople(_Repository):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self.read: dict[str, Person] = {}  # the rows as locked: an update writes only what changed of them
+
     async def lock(self, niks: Iterable[str]) -> dict[str, Person]:
         wanted = set(niks)
-        return await load_people(self.session, wanted, lock=True) if wanted else {}
+        people = await load_people(self.session, wanted, lock=True) if wanted else {}
+        self.read.update(people)
+        return people
 
     async def add(self, people: Sequence[Person]) -> set[str]:
         """People seen for the first time, as folded, in one statement; a NIK another batch created since the
@@ -100,12 +130,27 @@ class PgPeople(_Repository):
         if not people:
             return set()
         rows = [to_row(p) for p in sorted(people, key=lambda p: p.nik)]
-        added = await bulk_insert(self.session, C, rows, "on conflict do nothing returning nik")
-        return {p.nik for p in people} - set(added.scalars())
+        added = set((await bulk_insert(self.session, C, rows, "on conflict do nothing returning nik")).scalars())
+        self.read.update((p.nik, p) for p in people if p.nik in added)
+        return {p.nik for p in people} - added
 
     async def update(self, people: Sequence[Person]) -> None:
-        rows = [to_row(p) for p in sorted(people, key=lambda p: p.nik)]
-        await bulk_insert(self.session, C, rows, upsert_clause("nik", COLUMNS))
+        """People's rows as the batch leaves them. Those locked in this transaction (`lock`, the handlers'
+        way) in one UPDATE of only the columns any of them changed; anyone else whole (an upsert)."""
+        unread = [p for p in people if p.nik not in self.read]
+        if unread:
+            rows = [to_row(p) for p in sorted(unread, key=lambda p: p.nik)]
+            await bulk_insert(self.session, C, rows, upsert_clause("nik", COLUMNS))
+        read = [p for p in people if p.nik in self.read]
+        columns = changed_columns((self.read[p.nik], p) for p in read)
+        if columns:
+            ordered = sorted(read, key=lambda p: p.nik)
+            params = {"p0": [p.nik for p in ordered]}
+            for i, name in enumerate(columns, 1):
+                values = column_values(ordered, name)
+                params[f"p{i}"] = [_SEP.join(v) for v in values] if name in ARRAYS else values
+            await self.session.execute(_update_people(("nik", *columns)), params)
+        self.read.update((p.nik, p) for p in people)
 
 
 class PgMessages(_Repository):
