@@ -11,14 +11,13 @@ import operator
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.domain.intents import OnFile
 from services.notifier.domain.people import Person
 from services.notifier.domain.standing import Standing
 from services.notifier.store import C
-from shared.db import any_of
 from shared.enums import ParticipantStatus
 
 FIELDS = [f.name for f in dataclasses.fields(Standing)]
@@ -30,16 +29,19 @@ _CONTACT = operator.attrgetter(*CONTACT)
 ARRAYS = frozenset({"reasons", "follow_ups", "request_ids"})  # text[] columns (tuples in a Standing)
 
 
-def to_standing(row: Any) -> Standing:
-    values = {name: row[name] for name in FIELDS}
-    values["status"] = _STATUS[row["status"]] if row["status"] else None
-    values["reasons"], values["follow_ups"] = tuple(row["reasons"]), tuple(row["follow_ups"])
-    values["request_ids"] = tuple(row["request_ids"] or ())
-    return Standing(**values)
+_N = len(FIELDS)
+_STATUS_AT = FIELDS.index("status")
+_ARRAYS_AT = [i for i, name in enumerate(FIELDS) if name in ARRAYS]
 
 
-def to_person(row: Any) -> Person:
-    return Person(OnFile(row["phone"], row["opted_out"], row["on_whatsapp"]), to_standing(row))
+def to_person(row: Sequence[Any]) -> Person:
+    """A person from a row of `COLUMNS`, in that order, as the driver gives it (arrays as lists)."""
+    values = list(row[:_N])
+    status = values[_STATUS_AT]
+    values[_STATUS_AT] = _STATUS[status] if status else None
+    for i in _ARRAYS_AT:
+        values[i] = tuple(values[i] or ())
+    return Person(OnFile(*row[_N:]), Standing(*values))
 
 
 def to_row(p: Person) -> dict[str, Any]:
@@ -82,10 +84,17 @@ def column_values(people: Sequence[Person], column: str) -> list[Any]:
     return [s.value if s else None for s in values] if column == "status" else values
 
 
+# Read by position, without SQLAlchemy's result processing (a select of the table's columns converted each
+# row's arrays again and built a mapping per row).
+_LOAD = f"select {', '.join(COLUMNS)} from {C.schema}.{C.name} where nik = any(cast(:niks as text[])) order by nik"
+_LOAD_PEOPLE, _LOCK_PEOPLE = text(_LOAD), text(f"{_LOAD} for update")
+
+
 async def load_people(session: AsyncSession, niks: Iterable[str], *, lock: bool = False) -> dict[str, Person]:
-    query = select(C).where(any_of(C.c.nik, sorted(set(niks)))).order_by(C.c.nik)
-    rows = (await session.execute(query.with_for_update() if lock else query)).mappings()
-    return {r["nik"]: to_person(r) for r in rows}
+    """These people's rows (those the notifier holds), locked in NIK order when `lock`."""
+    wanted = sorted(set(niks))
+    rows = await session.execute(_LOCK_PEOPLE if lock else _LOAD_PEOPLE, {"niks": wanted})
+    return {r[0]: to_person(r) for r in rows}
 
 
 async def load(session: AsyncSession, niks: Iterable[str]) -> dict[str, Standing]:
