@@ -189,7 +189,7 @@ _DECIDE = text(
 )
 # The statements every emergency's transaction runs, written once: building a select with any_of and its
 # cache key on each call was a good part of an urgent transaction's CPU (one emergency at a time).
-# A person's columns in Facts' order, then the number: each row read becomes Facts(*row[:-1]) (no mapping).
+# A person's columns in Facts' order, then the number: each row read becomes Facts.of_row(row[:-1]) (no mapping).
 _PERSON = ", ".join([*FACT_FIELDS, "phone"])
 _LOCK = text(f"select {_PERSON} from {SCHEMA}.facts where nik = any(:niks) order by nik for update").bindparams(
     bindparam("niks", type_=ARRAY(String))
@@ -471,7 +471,7 @@ class PgUnitOfWork(SessionUnit):
 
 def _people(result: Any) -> People:
     """Rows of the person's columns (_PERSON) as People."""
-    return {row[0]: (Facts(*row[:-1]), row[-1]) for row in result.all()}
+    return {row[0]: (Facts.of_row(row[:-1]), row[-1]) for row in result.all()}
 
 
 def _person_row(person: Person) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from services.eligibility.domain.outgoing import as_request, decision_event, eve
 from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.records import AppealRecord, Changes, People, Person, RequestRecord, TimerRecord
 from services.eligibility.domain.reminders import remind
-from services.eligibility.domain.rules import Decision, Facts, decide, decided_after, expired, redecide
+from services.eligibility.domain.rules import Decision, Facts, Request, decide, decided_after, expired, redecide
 from services.eligibility.domain.schedule import RECHECK, SLA_BREACH, SLA_WARNING, request_timers, sla_state
 from shared.enums import Outcome, ReactivationPath, SlaState
 from shared.events import ParticipantEvent, ReactivationRequested, WindowReminderDue
@@ -93,12 +93,13 @@ class Batch:
             if request.request_id in self.requests or request.request_id in on_record:
                 continue  # on record already: a redelivery, or the same request re-sent
             facts = self.person(request.nik)[0]
-            decision = decide(facts, as_request(request), self.policy, self.now)  # lateness judged at receipt
+            rules_request = as_request(request)
+            decision = decide(facts, rules_request, self.policy, self.now)  # lateness judged at receipt
             record = RequestRecord(
                 request, decision.outcome.value, _values(decision), self.now, decision.window_closes_at
             )
             self.requests[request.request_id] = self.changes.new_requests[request.request_id] = record
-            self._effects(record, decision, self.now, first=True)
+            self._effects(record, decision, self.now, first=True, rules_request=rules_request)
         return self.result()
 
     def fire(self, due: list[TimerRecord]) -> Changes:
@@ -147,7 +148,7 @@ class Batch:
         the row just written is saved (`asked`: the last request of each of those on record)."""
         for nik in niks:
             facts, phone = self.people[nik]
-            self.people[nik] = (dataclasses.replace(facts, next_reminder_at=self._remind(nik, asked.get(nik))), phone)
+            self.people[nik] = (facts.but(next_reminder_at=self._remind(nik, asked.get(nik))), phone)
         return self.result()
 
     def _remind(self, nik: str, asked: dt.datetime | None) -> dt.datetime | None:
@@ -203,8 +204,10 @@ class Batch:
         at: dt.datetime,
         first: bool,
         appeal_id: uuid.UUID | None = None,
+        rules_request: Request | None = None,
     ) -> None:
-        """What a decision brings: its event, the SLA state, the reactivation, the timers."""
+        """What a decision brings: its event, the SLA state, the reactivation, the timers. `rules_request`:
+        the request as the rules saw it, if at hand (as_request(record.event))."""
         request = record.event
         event = decision_event(request, decision, at, appeal_id)
         self.changes.publish(DECISIONS, event, request.event_id)
@@ -228,7 +231,7 @@ class Batch:
             if self.changes.timers:
                 self.changes.timers = [t for t in self.changes.timers if t["subject"] != subject]
         else:  # still PENDING, for other reasons: timers it now needs (existing ones are kept)
-            timers = request_timers(as_request(request), decision, self.policy)
+            timers = request_timers(rules_request or as_request(request), decision, self.policy)
             if not first:  # one already due was set by an earlier PENDING decision: fired (row gone) or about to
                 timers = [t for t in timers if t["due_at"] > at]
             self.changes.timers.extend(timers)
@@ -239,7 +242,7 @@ class Batch:
 
 
 def _values(decision: Decision) -> tuple[str, ...]:
-    return tuple(r.value for r in decision.reasons)
+    return tuple(map(str, decision.reasons))  # a StrEnum's str() is its value (domain.outgoing._values)
 
 
 def _emergency_note(request: ReactivationRequested, decision: Decision) -> dict[str, object]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import TypeVar
 
 from services.eligibility.domain.policy import Policy
@@ -62,15 +61,16 @@ def fold(facts: Facts, phone: str | None, event: ParticipantEvent, policy: Polic
     """apply_fact, plus what a new deactivation starts: its reminders, and its contact number (a
     repeat or an older list does not replace the number on file, only fills in a missing one)."""
     new = apply_fact(facts, event, policy)
-    event_phone = getattr(event, "phone", None)
+    # The event's number, if its kind has one (a field's value is in the model's __dict__: getattr with a
+    # default on a kind without the field costs pydantic's __getattr__ and an AttributeError, 2 us a fact).
     if new.deactivated_on != facts.deactivated_on:  # (only a deactivation moves it)
-        return new, event_phone or phone
-    return new, phone or event_phone
+        return new, event.__dict__.get("phone") or phone
+    return new, phone or event.__dict__.get("phone")
 
 
 def reactivate(facts: Facts, at: dt.datetime) -> Facts:
     """Approved at `at`: active again, and no more reminders in this cycle."""
-    return replace(facts, reactivated=True, reactivated_at=at, next_reminder_at=None)
+    return facts.but(reactivated=True, reactivated_at=at, next_reminder_at=None)
 
 
 def apply_fact(facts: Facts, event: ParticipantEvent, policy: Policy | None = None) -> Facts:
@@ -79,11 +79,10 @@ def apply_fact(facts: Facts, event: ParticipantEvent, policy: Policy | None = No
         case ParticipantDeactivated():
             deceased = facts.deceased or event.reason == "DECEASED"
             if not starts_new_cycle(facts, event.deactivated_on):
-                return facts if deceased == facts.deceased else replace(facts, deceased=deceased)
+                return facts if deceased == facts.deceased else facts.but(deceased=deceased)
             # A new deactivation opens a new window; an earlier reactivation no longer counts. One copy:
             # a wave folds millions of them.
-            return replace(
-                facts,
+            return facts.but(
                 deactivated_on=event.deactivated_on,
                 reactivated=False,
                 reactivated_at=None,
@@ -95,17 +94,17 @@ def apply_fact(facts: Facts, event: ParticipantEvent, policy: Policy | None = No
         case DesilUpdated():
             if facts.desil_effective_on and event.effective_on < facts.desil_effective_on:
                 return facts  # an older ranking arriving late does not replace a newer one
-            return replace(facts, desil=event.desil, desil_effective_on=event.effective_on)
+            return facts.but(desil=event.desil, desil_effective_on=event.effective_on)
         case BiometricRecorded():
-            return replace(facts, biometric_recorded=True)
+            return facts.but(biometric_recorded=True)
         case DeathReported():
-            return replace(facts, deceased=True)
+            return facts.but(deceased=True)
         case NikConflictReported():
-            return replace(facts, nik_conflict_open=True)
+            return facts.but(nik_conflict_open=True)
         case NikConflictResolved():
-            return replace(facts, nik_conflict_open=False)
+            return facts.but(nik_conflict_open=False)
         case IdSemestaAssigned():
-            return replace(facts, id_semesta=event.id_semesta)
+            return facts.but(id_semesta=event.id_semesta)
     return facts
 
 

@@ -26,7 +26,8 @@ lands, re-evaluates the request, and a timer rejects it once the grace period is
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 
 from services.eligibility.domain.policy import Policy
 from services.eligibility.domain.window import reactivation_window_closes_at
@@ -55,6 +56,30 @@ class Facts:
     reactivated_at: dt.datetime | None = None
     # When this person's next window reminder is due (domain.reminders); None: none to come.
     next_reminder_at: dt.datetime | None = None
+
+    def but(self, **changes: object) -> Facts:
+        """These facts with `changes` (field names): what dataclasses.replace gives, at a quarter of its
+        cost (it checks every field and calls the frozen __setattr__ once per field; a wave folds millions
+        of facts, a batch of decisions reactivates hundreds). Unknown names raise, as replace's do."""
+        if not changes.keys() <= _FACT_NAMES:
+            raise TypeError(f"Facts has no field {sorted(changes.keys() - _FACT_NAMES)}")
+        new = object.__new__(Facts)
+        values = new.__dict__  # a frozen instance's own dict: no __setattr__ involved
+        values.update(self.__dict__)
+        values.update(changes)
+        return new
+
+    @staticmethod
+    def of_row(row: Sequence[object]) -> Facts:
+        """Facts(*row) (a row of the fields in order, as the store reads them), without the frozen
+        __init__'s __setattr__ per field: the people of every batch are read so."""
+        new = object.__new__(Facts)
+        new.__dict__.update(zip(FACT_NAMES, row, strict=True))
+        return new
+
+
+FACT_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Facts))  # in order, as the store reads them
+_FACT_NAMES = frozenset(FACT_NAMES)
 
 
 @dataclass(frozen=True)
