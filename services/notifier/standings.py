@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.notifier.columns import pack
 from services.notifier.domain.intents import OnFile
 from services.notifier.domain.people import Person
 from services.notifier.domain.standing import Standing
@@ -85,15 +86,24 @@ def column_values(people: Sequence[Person], column: str) -> list[Any]:
 
 
 # Read by position, without SQLAlchemy's result processing (a select of the table's columns converted each
-# row's arrays again and built a mapping per row).
-_LOAD = f"select {', '.join(COLUMNS)} from {C.schema}.{C.name} where nik = any(cast(:niks as text[])) order by nik"
-_LOAD_PEOPLE, _LOCK_PEOPLE = text(_LOAD), text(f"{_LOAD} for update")
+# row's arrays again and built a mapping per row); the NIKs packed into one text when they can be (columns.py).
+_LOAD = f"select {', '.join(COLUMNS)} from {C.schema}.{C.name} where nik = any({{}}) order by nik"
+_PACKED, _ARRAY = "string_to_array(cast(:niks as text), chr(31))", "cast(:niks as text[])"
+_QUERIES = {
+    (packed, lock): text(_LOAD.format(_PACKED if packed else _ARRAY) + (" for update" if lock else ""))
+    for packed in (True, False)
+    for lock in (True, False)
+}
 
 
 async def load_people(session: AsyncSession, niks: Iterable[str], *, lock: bool = False) -> dict[str, Person]:
     """These people's rows (those the notifier holds), locked in NIK order when `lock`."""
     wanted = sorted(set(niks))
-    rows = await session.execute(_LOCK_PEOPLE if lock else _LOAD_PEOPLE, {"niks": wanted})
+    if not wanted:
+        return {}
+    packed = pack(wanted)
+    query = _QUERIES[packed is not None, lock]
+    rows = await session.execute(query, {"niks": wanted if packed is None else packed})
     return {r[0]: to_person(r) for r in rows}
 
 

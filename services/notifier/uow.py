@@ -8,20 +8,19 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
-from sqlalchemy import TextClause, select, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.notifier import columns
 from services.notifier.domain.intents import Released, Waiting
 from services.notifier.domain.people import Person
 from services.notifier.privacy import ERASURES
-from services.notifier.standings import ARRAYS, COLUMNS, changed_columns, column_values, load_people, to_row
+from services.notifier.standings import COLUMNS, changed_columns, column_values, load_people
 from services.notifier.store import INBOX, OO, SCHEMA, C, M
-from shared.db import any_of, bulk_insert, upsert_clause
+from shared.db import any_of, upsert_clause
 from shared.events import Event
 from shared.inbox import claim_events
 from shared.privacy import erased_among
@@ -86,28 +85,6 @@ _RELEASE = text(
 )
 
 
-_SEP = "\x1f"  # an array cell travels as one text, its elements joined (as shared.db.bulk_insert sends them)
-
-
-@lru_cache(maxsize=64)
-def _update_people(columns: tuple[str, ...]) -> TextClause:
-    """UPDATE of these columns of the rows named by nik, from one array per column (nik first)."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    args, sets = [], []
-    for i, name in enumerate(columns):
-        if name in ARRAYS:
-            args.append(f"cast(:p{i} as text[])")
-            sets.append(f"{name} = string_to_array(u.c{i}, chr(31))")
-        else:
-            args.append(f"cast(:p{i} as {C.c[name].type.compile(dialect=dialect)}[])")
-            sets.append(f"{name} = u.c{i}")
-    aliases = ", ".join(f"c{i}" for i in range(len(columns)))
-    return text(
-        f"update {C.schema}.{C.name} p set {', '.join(sets[1:])} "
-        f"from unnest({', '.join(args)}) as u({aliases}) where p.nik = u.c0"
-    )
-
-
 class _Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -129,8 +106,7 @@ class PgPeople(_Repository):
         lock is left to the caller to fold onto (returned)."""
         if not people:
             return set()
-        rows = [to_row(p) for p in sorted(people, key=lambda p: p.nik)]
-        added = set((await bulk_insert(self.session, C, rows, "on conflict do nothing returning nik")).scalars())
+        added = set((await self._insert(people, "on conflict do nothing returning nik")).scalars())
         self.read.update((p.nik, p) for p in people if p.nik in added)
         return {p.nik for p in people} - added
 
@@ -139,28 +115,32 @@ class PgPeople(_Repository):
         way) in one UPDATE of only the columns any of them changed; anyone else whole (an upsert)."""
         unread = [p for p in people if p.nik not in self.read]
         if unread:
-            rows = [to_row(p) for p in sorted(unread, key=lambda p: p.nik)]
-            await bulk_insert(self.session, C, rows, upsert_clause("nik", COLUMNS))
+            await self._insert(unread, upsert_clause("nik", COLUMNS))
         read = [p for p in people if p.nik in self.read]
-        columns = changed_columns((self.read[p.nik], p) for p in read)
-        if columns:
+        changed = changed_columns((self.read[p.nik], p) for p in read)
+        if changed:
             ordered = sorted(read, key=lambda p: p.nik)
-            params = {"p0": [p.nik for p in ordered]}
-            for i, name in enumerate(columns, 1):
-                values = column_values(ordered, name)
-                params[f"p{i}"] = [_SEP.join(v) for v in values] if name in ARRAYS else values
-            await self.session.execute(_update_people(("nik", *columns)), params)
+            values = {"nik": [p.nik for p in ordered]} | {name: column_values(ordered, name) for name in changed}
+            batch = columns.columns(C, values, keys=("nik",))
+            await self.session.execute(columns.update(C, batch.names, batch.modes), batch.params)
         self.read.update((p.nik, p) for p in people)
+
+    async def _insert(self, people: Sequence[Person], suffix: str) -> Any:
+        ordered = sorted(people, key=lambda p: p.nik)
+        batch = columns.columns(C, {name: column_values(ordered, name) for name in COLUMNS}, keys=("nik",))
+        return await self.session.execute(columns.insert(C, batch.names, batch.modes, suffix), batch.params)
 
 
 class PgMessages(_Repository):
     async def add(self, rows: Sequence[Row]) -> list[Added]:
         if not rows:
             return []
-        # unnest arrays (bulk_insert), not a VALUES list: that one passes asyncpg's 32,767-argument limit
-        # with a few thousand messages in a batch.
+        # A parameter per column (columns.py), not a VALUES list: that one passes asyncpg's 32,767-argument
+        # limit with a few thousand messages in a batch.
+        batch = columns.columns(M, {name: [row[name] for row in rows] for name in rows[0]}, keys=("message_id",))
         returning = "on conflict (message_id) do nothing returning event_id, kind, channel"
-        return [(e, k, c) for e, k, c in (await bulk_insert(self.session, M, rows, returning)).all()]
+        added = await self.session.execute(columns.insert(M, batch.names, batch.modes, returning), batch.params)
+        return [(e, k, c) for e, k, c in added.all()]
 
     async def waiting(self, niks: Iterable[str]) -> list[Waiting]:
         wanted = sorted(set(niks))

@@ -1,0 +1,71 @@
+"""The notifier's bulk statements on PostgreSQL (services/notifier/columns.py): whichever way each column
+travels (one value for the batch, packed into one text, an array), every row is stored as given."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.notifier.columns import RS, US
+from services.notifier.store import MIGRATIONS, SCHEMA, M
+from services.notifier.uow import PgUnitOfWork
+from shared.db import make_engine, make_sessions, migrate
+from shared.settings import Settings
+
+NOON = dt.datetime(2026, 11, 30, 5, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(Settings(database_url=database_url))
+    await migrate(engine, MIGRATIONS, SCHEMA)
+    yield engine
+    await engine.dispose()
+
+
+def row(i: int, **changes: Any) -> dict[str, Any]:
+    return {
+        "message_id": uuid.uuid4(),
+        "nik": f"36740157089{i:05d}",
+        "kind": "pending",
+        "urgent": False,
+        "text": f"PBI JKN, {i}",
+        "phone": f"+6281{i:08d}",
+        "state": "QUEUED",
+        "send_after": NOON,
+        "updated_at": NOON,
+        "channel": "WHATSAPP",
+        "correlation_id": None,
+        "event_id": uuid.uuid4(),
+        "attempts": 0,
+    } | changes
+
+
+async def test_every_message_row_is_stored_as_given(engine: AsyncEngine) -> None:
+    batches = [
+        [row(1, phone="")],  # a lone empty value (a waiting message's number): sent as an array
+        [row(2), row(3)],  # most columns one value for the batch
+        [  # text that cannot be packed, NULLs among values, every column varying
+            row(4, text=f"free{US}text", correlation_id="abc", urgent=True, state="WAITING", phone=""),
+            row(5, text=RS, nik=None, send_after=NOON + dt.timedelta(hours=2), attempts=1, kind="received"),
+            row(6, text="", channel="SMS", updated_at=NOON - dt.timedelta(days=1), event_id=None),
+        ],
+    ]
+    sessions = make_sessions(engine)
+    for batch in batches:
+        async with PgUnitOfWork(sessions) as uow:
+            added = await uow.messages.add(batch)
+        assert set(added) == {(r["event_id"], r["kind"], r["channel"]) for r in batch}
+    async with engine.connect() as conn:
+        stored = {r["message_id"]: r for r in (await conn.execute(select(M))).mappings()}
+    for given in (r for batch in batches for r in batch):
+        assert {k: stored[given["message_id"]][k] for k in given} == given
+    # Added again: nothing (the message ids are on record).
+    async with PgUnitOfWork(sessions) as uow:
+        assert await uow.messages.add(batches[2]) == []
