@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.registry import worklist
 from services.registry.domain import delivery
 from services.registry.domain.batch import Changes, StatusChange, claimed_in_inbox, dedup_by_effect
+from services.registry.domain.requests import FIXED, Row
 from services.registry.domain.status import Participant
 from services.registry.privacy import ERASURES
 from services.registry.store import INBOX, RQ, SCHEMA, STILL_OUT_SQL, A, N, P, outbox
@@ -202,20 +203,65 @@ class PgUnitOfWork(SessionUnit):
         beside others)."""
         both = c.decisions.keys() & c.sla.keys()
         writes = [
-            (rows, on_conflict)
-            for rows, on_conflict in (
-                ([c.requests[k] for k in _in_id_order(c.requests.keys())], _UPSERT_REQUEST),
-                ([c.decisions[k] for k in _in_id_order(c.decisions.keys() - both)], _UPSERT_DECISION),
-                ([with_sla(c.decisions[k], c.sla[k]) for k in _in_id_order(both)], _UPSERT_DECISION_AND_SLA),
-                ([c.sla[k] for k in _in_id_order(c.sla.keys() - both)], _UPSERT_SLA),
+            (rows, on_conflict, fixed)
+            for rows, on_conflict, fixed in (
+                ([c.requests[k] for k in _in_id_order(c.requests.keys())], _UPSERT_REQUEST, FIXED["request"]),
+                (
+                    [c.decisions[k] for k in _in_id_order(c.decisions.keys() - both)],
+                    _UPSERT_DECISION,
+                    FIXED["decision"],
+                ),
+                ([with_sla(c.decisions[k], c.sla[k]) for k in _in_id_order(both)], _UPSERT_DECISION_AND_SLA, {}),
+                ([c.sla[k] for k in _in_id_order(c.sla.keys() - both)], _UPSERT_SLA, FIXED["sla"]),
             )
             if rows
         ]
         if len(writes) > 1:
             ids = list(c.requests.keys() | c.decisions.keys() | c.sla.keys())
             await self.session.execute(_LOCK_REQUESTS, {"ids": ids})
-        for rows, on_conflict in writes:
-            await bulk_insert(self.session, RQ, rows, on_conflict)
+        for rows, on_conflict, fixed in writes:
+            await self._write_requests(rows, on_conflict, fixed)
+
+    async def _write_requests(self, rows: list[Row], on_conflict: str, fixed: Row) -> None:
+        """One `insert ... select from unnest` of request rows (in their order), as shared.db.bulk_insert
+        writes them, but for the cells that are the same in every row: those the rows' kind always holds
+        (domain.requests.FIXED: a request's status, reasons and decision time) and the nullable columns
+        empty throughout the batch (a regular request's SLA columns) travel as one value, not one per row."""
+        fixed = dict(fixed)
+        params: dict[str, Any] = {}
+        for name in _RQ_COLUMNS:
+            if name in fixed:
+                continue
+            values = [r[name] for r in rows]
+            if name in _RQ_NULLABLE and values.count(None) == len(values):
+                fixed[name] = None
+            else:
+                params[name] = [_SEP.join(v) for v in values] if name == "reasons" else values
+        statement = _upsert_requests(tuple(params), tuple(fixed), on_conflict)
+        params.update((f"fixed_{name}", value) for name, value in fixed.items())
+        await self.session.execute(statement, params)
+
+
+_RQ_COLUMNS = tuple(RQ.c.keys())
+_RQ_NULLABLE = frozenset(c.name for c in RQ.c if c.nullable)
+
+
+@lru_cache(maxsize=64)
+def _upsert_requests(sent: tuple[str, ...], fixed: tuple[str, ...], on_conflict: str) -> TextClause:
+    """Request rows from one array per column `sent` (reasons as one text per row, joined by _SEP) and one
+    value per column `fixed`, every column of the table written."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+    def sql_type(name: str) -> str:
+        return RQ.c[name].type.compile(dialect=dialect)  # type: ignore[no-untyped-call]
+
+    arrays = ", ".join(f"cast(:{c} as text[])" if c == "reasons" else f"cast(:{c} as {sql_type(c)}[])" for c in sent)
+    cells = {c: "string_to_array(u.reasons, chr(31))" if c == "reasons" else f"u.{c}" for c in sent}
+    cells.update((c, f"cast(:fixed_{c} as {sql_type(c)})") for c in fixed)
+    return text(
+        f"insert into {_RQ_T} ({', '.join(_RQ_COLUMNS)}) select {', '.join(cells[c] for c in _RQ_COLUMNS)} "
+        f"from unnest({arrays}) as u({', '.join(sent)}) {on_conflict}"
+    )
 
 
 def _in_id_order(ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
