@@ -74,7 +74,8 @@ def _uuid(value: str | None) -> uuid.UUID | None:
 async def _apply(request: Request, receipts: list[Receipt], replies: list[Inbound], provider: str) -> None:
     """A webhook's receipts in one transaction whatever their number (a WhatsApp webhook carries a list):
     their messages read and locked in one statement, the new states written in one, announced through
-    the outbox in the same transaction."""
+    the outbox in the same transaction; the relay publishes them within a quarter second, one pass for the
+    webhooks of that time (Sender.wake_relay_soon)."""
     for _, receipt, _ in receipts:
         metrics.DELIVERY.labels(provider, receipt).inc()
     if receipts:
@@ -96,7 +97,7 @@ async def _apply(request: Request, receipts: list[Receipt], replies: list[Inboun
             announced = [a for r in changed for state in r.pop("_states") for a in sender.announcement(r, state)]
             await add_to_outbox(session, outbox, announced, skip_waiting=True)
         if announced:
-            sender.wake_relay()
+            sender.wake_relay_soon()
     if replies:
         await request.app.state.commands.handle(replies)
 
