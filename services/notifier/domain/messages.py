@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import uuid
 from dataclasses import dataclass
 
@@ -17,10 +19,18 @@ from shared.events import (
     ReactivationRequested,
     WindowReminderDue,
 )
-from shared.timezones import zone_for_nik
+from shared.timezones import zone_for_province
 
 QUIET_START, QUIET_END = dt.time(21, 0), dt.time(7, 0)
 NAMESPACE = uuid.UUID("9a3e1c55-0d7f-4b8e-b5d2-2f6c8e4a7b19")
+_NAMESPACE_SHA1 = hashlib.sha1(NAMESPACE.bytes, usedforsecurity=False)
+DECISION_KINDS = {
+    Outcome.APPROVED: "approved",
+    Outcome.REJECTED: "rejected",
+    Outcome.PENDING: "pending",
+    Outcome.EXPIRED: "expired",
+}
+EMERGENCY_DECISION_KINDS = DECISION_KINDS | {Outcome.APPROVED: "emergency_approved"}
 # What the person hears of an appeal; UPHELD is told by the APPROVED decision that comes with it.
 APPEAL_KINDS = {
     AppealStatus.OPEN: "appeal_received",
@@ -63,16 +73,11 @@ def message_for(event: Event) -> Message | None:
             pass  # eligibility waits for a deactivation that may still be on its way: nothing to tell yet
         case ReactivationDecided():
             emergency = event.path is ReactivationPath.EMERGENCY
-            kind = {
-                Outcome.APPROVED: "emergency_approved" if emergency else "approved",
-                Outcome.REJECTED: "rejected",
-                Outcome.PENDING: "pending",
-                Outcome.EXPIRED: "expired",
-            }[event.outcome]
+            kind = (EMERGENCY_DECISION_KINDS if emergency else DECISION_KINDS)[event.outcome]
             urgent = emergency
             context = {
-                "reasons": [r.value for r in event.reasons],
-                "follow_ups": [f.value for f in event.follow_ups],
+                "reasons": [r._value_ for r in event.reasons],
+                "follow_ups": [f._value_ for f in event.follow_ups],
                 "window_closes_at": event.window_closes_at,
                 "reference": request_reference(event.request_id),  # for `BANDING <reference>` (shared.appeals)
             }
@@ -80,7 +85,25 @@ def message_for(event: Event) -> Message | None:
             kind, context = "window_closing", {"days_left": event.days_left, "window_closes_at": event.window_closes_at}
     if kind is None:
         return None
-    return Message(uuid.uuid5(NAMESPACE, f"{event.event_id}:{kind}"), event.nik, kind, urgent, context)
+    return Message(message_id(event.event_id, kind), event.nik, kind, urgent, context)
+
+
+# uuid.UUID(bytes=digest[:16], version=5) does this to the digest's number: variant RFC 4122, version 5
+# (as services/eligibility/domain/outgoing.py makes its decision ids).
+_UUID5_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID5_SET = (0x8000 << 48) | (5 << 76)
+_new_object, _set_slot, _UUID, _SAFE_UNKNOWN = object.__new__, object.__setattr__, uuid.UUID, uuid.SafeUUID.unknown
+
+
+def message_id(event_id: uuid.UUID, kind: str) -> uuid.UUID:
+    """uuid.uuid5(NAMESPACE, f"{event_id}:{kind}"), with the namespace's part of the hash computed once and
+    the UUID made from its number directly (UUID.__init__ checks its five ways of being called first)."""
+    sha1 = _NAMESPACE_SHA1.copy()
+    sha1.update(f"{event_id}:{kind}".encode())
+    made = _new_object(_UUID)
+    _set_slot(made, "int", (int.from_bytes(sha1.digest()[:16]) & _UUID5_CLEAR) | _UUID5_SET)
+    _set_slot(made, "is_safe", _SAFE_UNKNOWN)
+    return made
 
 
 def send_after(nik: str, urgent: bool, now: dt.datetime) -> dt.datetime:
@@ -88,9 +111,16 @@ def send_after(nik: str, urgent: bool, now: dt.datetime) -> dt.datetime:
     Asked when a message is queued, requeued (retry, crash recovery) and again before every send."""
     if urgent:
         return now
-    local = now.astimezone(zone_for_nik(nik))
+    return _quiet_hours_end(nik[:2], now) or now
+
+
+@functools.lru_cache(maxsize=256)
+def _quiet_hours_end(province: str, now: dt.datetime) -> dt.datetime | None:
+    """When quiet hours end in the province at `now` (None: not quiet). The zone depends on the NIK through its
+    province only (shared.timezones): a batch's messages, queued at one `now`, share a few answers."""
+    local = now.astimezone(zone_for_province(province))
     if QUIET_END <= local.time() < QUIET_START:
-        return now
+        return None
     release = local.replace(hour=7, minute=0, second=0, microsecond=0)
     if local.time() >= QUIET_START:
         release += dt.timedelta(days=1)

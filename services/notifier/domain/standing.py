@@ -18,7 +18,9 @@ import datetime as dt
 import functools
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
+from operator import attrgetter
+from typing import Any
 
 from shared.appeals import matches_reference
 from shared.enums import DecisionReason, Outcome, ParticipantStatus
@@ -44,7 +46,7 @@ FACTS = (BiometricRecorded, DeathReported, DesilUpdated, IdSemestaAssigned, NikC
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs 3x, and fold runs for every event of a wave
 class Standing:
-    """Treated as immutable: fold returns a new one (dataclasses.replace)."""
+    """Treated as immutable: fold returns a new one (`_with`, a copy)."""
 
     nik: str
     status: ParticipantStatus | None = None  # None: no deactivation or decision seen yet
@@ -67,6 +69,17 @@ class Standing:
 
 
 KEPT_REQUESTS = 5
+_VALUES = attrgetter(*(f.name for f in fields(Standing)))  # every field, in the constructor's order
+CONCERNING = STARTS + FACTS
+
+
+def _with(s: Standing, **changes: Any) -> Standing:
+    """A copy of `s` with `changes`: what dataclasses.replace gives (Standing has no __post_init__ and no
+    init=False field), at about a third of its cost (fold runs for every event of a batch)."""
+    new = Standing(*_VALUES(s))
+    for name, value in changes.items():
+        setattr(new, name, value)
+    return new
 
 
 def _with_request(s: Standing, request_id: str) -> tuple[str, ...]:
@@ -74,7 +87,7 @@ def _with_request(s: Standing, request_id: str) -> tuple[str, ...]:
 
 
 def concerns(event: Event) -> bool:
-    return isinstance(event, STARTS + FACTS)
+    return isinstance(event, CONCERNING)
 
 
 def creates(event: Event) -> bool:
@@ -86,7 +99,7 @@ def _waits_for_deactivation(event: Event) -> bool:
     return (
         isinstance(event, ReactivationDecided)
         and event.outcome in (Outcome.PENDING, Outcome.REJECTED)
-        and bool({DecisionReason.NOT_DEACTIVATED, DecisionReason.NIK_INVALID} & set(event.reasons))
+        and (DecisionReason.NOT_DEACTIVATED in event.reasons or DecisionReason.NIK_INVALID in event.reasons)
     )
 
 
@@ -101,23 +114,23 @@ def fold(s: Standing | None, event: Event, window_months: int = 6) -> Standing |
             return _deactivated(s, event, window_months)
         case ReactivationRequested():
             request_ids = _with_request(s, event.request_id.hex)
-            return replace(s, request_ids=request_ids, request_open=s.request_open or s.status is not S.ACTIVE)
+            return _with(s, request_ids=request_ids, request_open=s.request_open or s.status is not S.ACTIVE)
         case ReactivationDecided():
             return _decided(s, event)
         case WindowReminderDue():
-            return replace(s, window_closes_at=event.window_closes_at)
+            return _with(s, window_closes_at=event.window_closes_at)
         case BiometricRecorded():
-            return replace(s, biometric_recorded=True)
+            return _with(s, biometric_recorded=True)
         case DeathReported():
-            return replace(s, deceased=True)
+            return _with(s, deceased=True)
         case DesilUpdated():
-            return replace(s, desil=event.desil, desil_on=event.effective_on)
+            return _with(s, desil=event.desil, desil_on=event.effective_on)
         case IdSemestaAssigned():
-            return replace(s, id_semesta=True)
+            return _with(s, id_semesta=True)
         case NikConflictReported():
-            return replace(s, nik_conflict_resolved=False)
+            return _with(s, nik_conflict_resolved=False)
         case NikConflictResolved():
-            return replace(s, nik_conflict_resolved=True)
+            return _with(s, nik_conflict_resolved=True)
     return s
 
 
@@ -126,9 +139,9 @@ def _deactivated(s: Standing, e: ParticipantDeactivated, months: int) -> Standin
         return s  # the same deactivation again, or an older one: the window never moves back
     reason = e.reason.value
     stale = s.last_status_at is not None and e.occurred_at < s.last_status_at
-    # One replace (each costs a full __init__): a stale deactivation (older than the decision already
+    # One copy (each costs a full __init__): a stale deactivation (older than the decision already
     # applied) fills in its details and keeps the status; a current one starts the cycle.
-    return replace(
+    return _with(
         s,
         deactivated_on=e.deactivated_on,
         deactivation_reason=reason,
@@ -170,11 +183,11 @@ def _decided(s: Standing, e: ReactivationDecided) -> Standing:
         status = S.REACTIVATION_PENDING
     else:
         status = S.INACTIVE
-    return replace(
+    return _with(
         s,
         status=status,
-        reasons=tuple(r.value for r in e.reasons),
-        follow_ups=tuple(f.value for f in e.follow_ups),
+        reasons=tuple([r._value_ for r in e.reasons]),
+        follow_ups=tuple([f._value_ for f in e.follow_ups]),
         window_closes_at=e.window_closes_at or s.window_closes_at,
         request_open=e.outcome is Outcome.PENDING,
         last_status_at=e.occurred_at,
