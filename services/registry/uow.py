@@ -20,22 +20,21 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from functools import lru_cache
 from operator import attrgetter
 from typing import Any, Protocol, Self
 
 from pydantic_core import to_json
-from sqlalchemy import TextClause, select, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry import worklist
+from services.registry.columns import columns, insert, update
 from services.registry.domain import delivery
 from services.registry.domain.batch import Changes, StatusChange, claimed_in_inbox, dedup_by_effect
-from services.registry.domain.requests import FIXED, Row
+from services.registry.domain.requests import Row
 from services.registry.domain.status import Participant
 from services.registry.privacy import ERASURES
-from services.registry.store import INBOX, RQ, SCHEMA, STILL_OUT_SQL, A, N, P, outbox
+from services.registry.store import INBOX, RQ, SCHEMA, STILL_OUT_SQL, A, H, N, P, outbox
 from shared.db import any_of, bulk_insert
 from shared.enums import ParticipantStatus
 from shared.errors import TransientError
@@ -142,11 +141,10 @@ class PgUnitOfWork(SessionUnit):
         if c.appeals_decided:
             await worklist.close_appeals(s, c.appeals_decided)
         if c.notifications:
-            await bulk_insert(s, N, list(c.notifications.values()), _UPSERT_NOTIFICATION)
+            await insert_rows(s, N, list(c.notifications.values()), _UPSERT_NOTIFICATION)
         new = await self._history(c)
         if c.anomalies:
-            rows = [a.__dict__ for a in c.anomalies]
-            await bulk_insert(s, A, rows, "on conflict (event_id, nik) do nothing")
+            await insert_rows(s, A, [a.__dict__ for a in c.anomalies], "on conflict (event_id, nik) do nothing")
         announced = [r.announce for r in c.history if r.announce is not None and r.entry.event_id in new]
         if announced:  # an event id is one person's; the batch's status changes in one outbox row
             await bulk_insert(s, outbox, [status_changes_bundle(self.prefix + self.topics[0].name, announced)])
@@ -163,30 +161,32 @@ class PgUnitOfWork(SessionUnit):
         rows = {n: p.__dict__ for n, p in sorted(c.people.items())}
         new = [r for n, r in rows.items() if n not in self._locked]
         if new:
-            inserted = await self.session.execute(_INSERT_NEW_PEOPLE, _columns(new))
+            inserted = await insert_rows(self.session, P, new, "on conflict (nik) do nothing")
             if inserted.rowcount < len(new):  # type: ignore[attr-defined]
                 raise ConcurrentBatch("a person of this batch was created by another transaction meanwhile")
         known = [(self._locked[n].__dict__, r) for n, r in rows.items() if n in self._locked]
-        columns = changed_columns(known)
-        if columns:
-            params = {"nik": [r["nik"] for _, r in known]} | {c: [r[c] for _, r in known] for c in columns}
-            await self.session.execute(_update_people(columns), params)
+        if changed := changed_columns(known):
+            values = {name: [r[name] for _, r in known] for name in ("nik", *changed)}
+            batch = columns(P, values, keys=("nik",))
+            await self.session.execute(update(P, batch.names, batch.modes), batch.params)
 
     async def _history(self, c: Changes) -> set[uuid.UUID]:
         if not c.history:
             return set()
         h = [(r.nik, r.entry) for r in c.history]
-        params = {
+        values = {  # statuses as they are: a StrEnum is its value to `columns` and asyncpg
             "nik": [n for n, _ in h],
             "event_id": [e.event_id for _, e in h],
             "event_type": [e.event_type for _, e in h],
             "occurred_at": [e.occurred_at for _, e in h],
             "source": [e.source for _, e in h],
-            "previous": [e.previous_status.value if e.previous_status else None for _, e in h],
-            "status": [e.status.value for _, e in h],
-            "reasons": [_SEP.join(e.reasons) for _, e in h],
+            "previous_status": [e.previous_status for _, e in h],
+            "status": [e.status for _, e in h],
+            "reasons": [e.reasons for _, e in h],
         }
-        return set((await self.session.execute(_INSERT_HISTORY, params)).scalars())
+        batch = columns(H, values)
+        inserted = await self.session.execute(insert(H, batch.names, batch.modes, _NEW_HISTORY), batch.params)
+        return set(inserted.scalars())
 
     async def _requests(self, c: Changes) -> None:
         """Requests, decisions and SLA states: each upserts the request row and sets only the fields it
@@ -203,65 +203,27 @@ class PgUnitOfWork(SessionUnit):
         beside others)."""
         both = c.decisions.keys() & c.sla.keys()
         writes = [
-            (rows, on_conflict, fixed)
-            for rows, on_conflict, fixed in (
-                ([c.requests[k] for k in _in_id_order(c.requests.keys())], _UPSERT_REQUEST, FIXED["request"]),
-                (
-                    [c.decisions[k] for k in _in_id_order(c.decisions.keys() - both)],
-                    _UPSERT_DECISION,
-                    FIXED["decision"],
-                ),
-                ([with_sla(c.decisions[k], c.sla[k]) for k in _in_id_order(both)], _UPSERT_DECISION_AND_SLA, {}),
-                ([c.sla[k] for k in _in_id_order(c.sla.keys() - both)], _UPSERT_SLA, FIXED["sla"]),
+            (rows, on_conflict)
+            for rows, on_conflict in (
+                ([c.requests[k] for k in _in_id_order(c.requests.keys())], _UPSERT_REQUEST),
+                ([c.decisions[k] for k in _in_id_order(c.decisions.keys() - both)], _UPSERT_DECISION),
+                ([with_sla(c.decisions[k], c.sla[k]) for k in _in_id_order(both)], _UPSERT_DECISION_AND_SLA),
+                ([c.sla[k] for k in _in_id_order(c.sla.keys() - both)], _UPSERT_SLA),
             )
             if rows
         ]
         if len(writes) > 1:
             ids = list(c.requests.keys() | c.decisions.keys() | c.sla.keys())
             await self.session.execute(_LOCK_REQUESTS, {"ids": ids})
-        for rows, on_conflict, fixed in writes:
-            await self._write_requests(rows, on_conflict, fixed)
-
-    async def _write_requests(self, rows: list[Row], on_conflict: str, fixed: Row) -> None:
-        """One `insert ... select from unnest` of request rows (in their order), as shared.db.bulk_insert
-        writes them, but for the cells that are the same in every row: those the rows' kind always holds
-        (domain.requests.FIXED: a request's status, reasons and decision time) and the nullable columns
-        empty throughout the batch (a regular request's SLA columns) travel as one value, not one per row."""
-        fixed = dict(fixed)
-        params: dict[str, Any] = {}
-        for name in _RQ_COLUMNS:
-            if name in fixed:
-                continue
-            values = [r[name] for r in rows]
-            if name in _RQ_NULLABLE and values.count(None) == len(values):
-                fixed[name] = None
-            else:
-                params[name] = [_SEP.join(v) for v in values] if name == "reasons" else values
-        statement = _upsert_requests(tuple(params), tuple(fixed), on_conflict)
-        params.update((f"fixed_{name}", value) for name, value in fixed.items())
-        await self.session.execute(statement, params)
+        for rows, on_conflict in writes:  # unnest keeps the rows' order: the id order they are locked in
+            await insert_rows(self.session, RQ, rows, on_conflict)
 
 
-_RQ_COLUMNS = tuple(RQ.c.keys())
-_RQ_NULLABLE = frozenset(c.name for c in RQ.c if c.nullable)
-
-
-@lru_cache(maxsize=64)
-def _upsert_requests(sent: tuple[str, ...], fixed: tuple[str, ...], on_conflict: str) -> TextClause:
-    """Request rows from one array per column `sent` (reasons as one text per row, joined by _SEP) and one
-    value per column `fixed`, every column of the table written."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-
-    def sql_type(name: str) -> str:
-        return RQ.c[name].type.compile(dialect=dialect)  # type: ignore[no-untyped-call]
-
-    arrays = ", ".join(f"cast(:{c} as text[])" if c == "reasons" else f"cast(:{c} as {sql_type(c)}[])" for c in sent)
-    cells = {c: "string_to_array(u.reasons, chr(31))" if c == "reasons" else f"u.{c}" for c in sent}
-    cells.update((c, f"cast(:fixed_{c} as {sql_type(c)})") for c in fixed)
-    return text(
-        f"insert into {_RQ_T} ({', '.join(_RQ_COLUMNS)}) select {', '.join(cells[c] for c in _RQ_COLUMNS)} "
-        f"from unnest({arrays}) as u({', '.join(sent)}) {on_conflict}"
-    )
+async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Row], suffix: str = "") -> Any:
+    """`insert ... select from unnest` of the rows (all with the same keys, in their order), each column sent as
+    cheaply as its values allow (services/registry/columns.py); `suffix`: ON CONFLICT, RETURNING."""
+    batch = columns(table, {name: [r[name] for r in rows] for name in rows[0]})
+    return await session.execute(insert(table, batch.names, batch.modes, suffix), batch.params)
 
 
 def _in_id_order(ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
@@ -328,24 +290,6 @@ def changed_columns(pairs: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> t
     return tuple(c for c in PARTICIPANT_FIELDS if c in changed)
 
 
-@lru_cache(maxsize=64)
-def _update_people(columns: tuple[str, ...]) -> TextClause:
-    """UPDATE of these columns of the rows named by nik, from one array per column (the rows are locked)."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    arrays = ", ".join(
-        f"cast(:{c} as {P.c[c].type.compile(dialect=dialect)}[])"  # type: ignore[no-untyped-call]
-        for c in ("nik", *columns)
-    )
-    return text(
-        f"update {SCHEMA}.participants p set {', '.join(f'{c} = u.{c}' for c in columns)} "
-        f"from unnest({arrays}) as u(nik, {', '.join(columns)}) where p.nik = u.nik"
-    )
-
-
-def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    return {k: [r[k] for r in rows] for k in rows[0]}
-
-
 _PEOPLE = [P.c[name] for name in PARTICIPANT_FIELDS]  # selected in the order of Participant's fields
 
 
@@ -357,33 +301,15 @@ def participant_from_row(r: Sequence[Any]) -> Participant:
 _STATUS = {s.value: s for s in ParticipantStatus}
 
 
-_SEP = "\x1f"  # joins a text[] cell into one string (as shared.db.bulk_insert does)
 _SEEN = text(
     f"select event_id from {SCHEMA}.history where event_id = any(cast(:ids as uuid[])) "
     f"union all select event_id from {SCHEMA}.anomalies where event_id = any(cast(:ids as uuid[])) "
     f"union all select event_id from {SCHEMA}.inbox where event_id = any(cast(:ids as uuid[]))"
 )
-# One statement per batch, one array per column; `returning` says which rows are new.
-_INSERT_HISTORY = text(
-    f"insert into {SCHEMA}.history (nik, event_id, event_type, occurred_at, source, previous_status, status, reasons) "
-    "select u.nik, u.event_id, u.event_type, u.occurred_at, u.source, u.previous, u.status, "
-    "string_to_array(u.reasons, chr(31)) from unnest(cast(:nik as varchar[]), cast(:event_id as uuid[]), "
-    "cast(:event_type as varchar[]), cast(:occurred_at as timestamptz[]), cast(:source as varchar[]), "
-    "cast(:previous as varchar[]), cast(:status as varchar[]), cast(:reasons as text[])) "
-    "as u(nik, event_id, event_type, occurred_at, source, previous, status, reasons) "
-    "on conflict (event_id, nik) do nothing returning event_id"
-)
-
-_INSERT_NEW_PEOPLE = text(
-    f"insert into {SCHEMA}.participants ({', '.join(PARTICIPANT_FIELDS)}) select * from unnest("
-    + ", ".join(
-        f"cast(:{c.name} as {c.type.compile(dialect=postgresql.dialect())}[])"  # type: ignore[no-untyped-call]
-        for c in (P.c[name] for name in PARTICIPANT_FIELDS)
-    )
-    + ") on conflict (nik) do nothing"
-)
+# The batch's history rows, each once; `returning` says which rows are new.
+_NEW_HISTORY = "on conflict (event_id, nik) do nothing returning event_id"
 # Upserts of the request and notification rows: one `insert ... select from unnest` per table and batch
-# (shared.db.bulk_insert), the same text whatever the batch's size (an executemany of a compiled insert
+# (insert_rows), the same text whatever the batch's size (an executemany of a compiled insert
 # rendered a VALUES list per page in Python, and PostgreSQL planned it anew for each size).
 _RQ_T = f"{SCHEMA}.requests"
 # A batch's existing request rows, locked in request id order before its upserts (PgUnitOfWork._requests);

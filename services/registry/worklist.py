@@ -7,13 +7,31 @@ import datetime as dt
 import uuid
 from collections import Counter
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import DateTime, String, Uuid, and_, bindparam, or_, select, text, update
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    String,
+    TextClause,
+    Uuid,
+    and_,
+    bindparam,
+    or_,
+    select,
+    table,
+    text,
+    update,
+)
+from sqlalchemy import (
+    column as sa_column,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.registry import metrics
+from services.registry.columns import columns, parts
 from services.registry.domain.worklist import (
     EMERGENCY_KINDS,
     FINAL,
@@ -41,19 +59,20 @@ async def record(
         # unnest arrays, not VALUES: a burst of decisions opens thousands of items, and a VALUES list
         # of 10 columns passes asyncpg's 32,767-argument limit at 3,277 (the batch then failed forever).
         items = list(opened.values())
-        params = {
-            "ids": [i.item_id for i in items],
-            "kinds": [str(i.kind) for i in items],
-            "niks": [i.nik for i in items],
-            "rids": [i.request_id for i in items],
-            "provinces": [i.region[0] for i in items],
-            "regencies": [i.region[1] for i in items],
-            "districts": [i.region[2] for i in items],
-            "opened": [i.opened_at for i in items],
-            "due": [i.due_at for i in items],
+        values = {
+            "item_id": [i.item_id for i in items],
+            "kind": [i.kind for i in items],
+            "nik": [i.nik for i in items],
+            "request_id": [i.request_id for i in items],
+            "province": [i.region[0] for i in items],
+            "regency": [i.region[1] for i in items],
+            "district": [i.region[2] for i in items],
+            "opened_at": [i.opened_at for i in items],
+            "due_at": [i.due_at for i in items],
             "held": [i.kind in EMERGENCY_KINDS or i.waiting for i in items],
         }
-        inserted = Counter((await session.execute(_OPEN, params)).scalars())
+        batch = columns(_OPENING, values)
+        inserted = Counter((await session.execute(_open(batch.modes), batch.params)).scalars())
         for kind, n in inserted.items():
             metrics.WORKLIST_OPENED.labels(kind).inc(n)
     kept = listed_again(opened)
@@ -74,20 +93,29 @@ async def record(
 
 _SETTLED_KINDS = sorted(EMERGENCY_KINDS | WAITING_KINDS)
 # One statement for the batch's items, each once; an emergency's item or one a PENDING waited for (`held`)
-# only while its request is not finally decided (the decisions of the batch are written by then).
-_OPEN = text(
-    "insert into registry.worklist_items "
-    "(item_id, kind, nik, request_id, province, regency, district, opened_at, due_at, state) "
-    "select u.item_id, u.kind, u.nik, u.request_id, u.province, u.regency, u.district, u.opened_at, u.due_at, "
-    "'OPEN' from unnest(cast(:ids as uuid[]), cast(:kinds as varchar[]), cast(:niks as varchar[]), "
-    "cast(:rids as uuid[]), cast(:provinces as varchar[]), cast(:regencies as varchar[]), "
-    "cast(:districts as varchar[]), cast(:opened as timestamptz[]), cast(:due as timestamptz[]), "
-    "cast(:held as boolean[])) "
-    "as u(item_id, kind, nik, request_id, province, regency, district, opened_at, due_at, held) "
-    "where not (u.held and exists (select from registry.requests r where r.request_id = u.request_id "
-    f"and r.status in ({', '.join(repr(str(o)) for o in sorted(FINAL))}))) "
-    "on conflict (item_id) do nothing returning kind"
+# only while its request is not finally decided (the decisions of the batch are written by then). Each column
+# travels as cheaply as its values allow (columns.py: a batch's kinds, times and regions are few).
+_OPENING = table(
+    W.name,
+    *(sa_column(c.name, c.type) for c in W.c if c.name not in ("state", "closed_by", "closed_at", "note")),
+    sa_column("held", Boolean()),
+    schema=W.schema,
 )
+_OPENED = tuple(_OPENING.c.keys())
+
+
+@lru_cache(maxsize=32)
+def _open(modes: tuple[str, ...]) -> TextClause:
+    values, source = parts(_OPENING, _OPENED, modes)
+    cell = dict(zip(_OPENED, values, strict=True))
+    finals = ", ".join(repr(str(o)) for o in sorted(FINAL))
+    return text(
+        f"insert into {W.schema}.{W.name} ({', '.join(_OPENED[:-1])}, state) "
+        f"select {', '.join(values[:-1])}, 'OPEN' from {source} "
+        f"where not ({cell['held']} and exists (select from registry.requests r "
+        f"where r.request_id = {cell['request_id']} and r.status in ({finals}))) "
+        "on conflict (item_id) do nothing returning kind"
+    )
 
 
 # One statement for every final decision of the batch (a wave's batch holds thousands): by item id,

@@ -55,15 +55,6 @@ def _row(e: Any, region: Region, path: str, channel: str, deadline: dt.datetime 
     }
 
 
-# The cells every row of a source holds whatever its event (the row builders above): the store writes them as
-# one value per statement instead of one per row (tests/unit/registry/test_request_rows.py holds them true).
-FIXED: dict[Source, Row] = {
-    "request": {"status": "RECEIVED", "reasons": [], "decided_at": None},
-    "decision": {"facility_code": None},
-    "sla": {"path": "EMERGENCY", "channel": "HOSPITAL", "status": "RECEIVED", "reasons": [], "decided_at": None},
-}
-
-
 def merge(old: Row | None, new: Row, source: Source) -> Row:
     """The stored row after `new` from `source` meets `old` (None: the first word of this request)."""
     if old is None:

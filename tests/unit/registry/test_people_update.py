@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from services.registry.columns import ARRAY_, PACKED, columns, update
 from services.registry.domain.status import Participant, replace
-from services.registry.uow import PARTICIPANT_FIELDS, _update_people, changed_columns
+from services.registry.store import P
+from services.registry.uow import PARTICIPANT_FIELDS, changed_columns
 from shared.enums import ParticipantStatus as S
 
 T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
@@ -38,6 +40,11 @@ def test_nothing_changed_is_no_column_and_every_column_can_be_one() -> None:
 
 
 def test_the_update_sets_only_those_columns_by_nik() -> None:
-    sql = str(_update_people(("status", "last_status_event_at")))
-    assert "set status = u.status, last_status_event_at = u.last_status_event_at " in sql
-    assert "where p.nik = u.nik" in sql and "desil" not in sql and "phone" not in sql
+    values = {"nik": [A.nik, B.nik], "status": [S.ACTIVE, S.EXPIRED], "last_status_event_at": [T0, T0]}
+    batch = columns(P, values, keys=("nik",))
+    assert batch.modes == (PACKED, PACKED, "one")  # the key never one value; statuses packed as their values
+    assert batch.params["p1"] == "ACTIVE\x1fEXPIRED"
+    sql = str(update(P, batch.names, batch.modes))
+    assert sql.startswith("update registry.participants t set status = u.c1, last_status_event_at = cast(:p2 as")
+    assert sql.endswith("where t.nik = u.c0") and "desil" not in sql and "phone" not in sql
+    assert columns(P, {"nik": [A.nik], "desil": [None]}, keys=("nik",)).modes == (PACKED, ARRAY_)

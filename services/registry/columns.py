@@ -1,0 +1,119 @@
+"""How a batch's columns travel to PostgreSQL in the registry's bulk statements (uow.py, worklist.py): one
+parameter per column, whatever the batch size, sent as cheaply as its values allow. The notifier's
+services/notifier/columns.py, line for line, and `parts` for a statement of its own (a service imports no
+other service's code: one copy in shared/ would serve both).
+
+asyncpg converts an array parameter element by element, in Python-level code (two ABC isinstance checks per
+text element, about 0.4 us an element, 1 us a timestamptz): a decision's request row, participant, history row
+and two worklist items were some 50 conversions. So:
+- a column whose values are all the same (a batch's event type, source, a request's status, the SLA columns
+  of regular requests) travels once, as one value;
+- a text column travels packed: its values joined by US (0x1f), None as RS (0x1e), one string that the
+  statement splits back (`string_to_array(..., chr(31), chr(30))`). A value holding US, or equal to RS, or a
+  single empty value (which would split into no element at all) sends the column as an array instead;
+- anything else as an array (an array column's cells each joined by US, as shared.db.bulk_insert sends them).
+Each mix of these is its own statement text (cached here, prepared once per connection by asyncpg)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import ARRAY, String, Table, TextClause, TypeDecorator, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeEngine
+
+US, RS = "\x1f", "\x1e"
+ONE, PACKED, ARRAY_ = "one", "packed", "array"
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def pack(values: Sequence[str | None]) -> str | None:
+    """The values as one string (`string_to_array(it, chr(31), chr(30))` gives them back), or None when they
+    cannot be (see the module's docstring)."""
+    if RS in values:
+        return None
+    joined = US.join([RS if v is None else v for v in values])
+    return joined if joined and joined.count(US) == len(values) - 1 else None
+
+
+def _is_text(kind: TypeEngine[Any]) -> bool:
+    return isinstance(kind.impl if isinstance(kind, TypeDecorator) else kind, String)
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """A batch's columns as they travel: the statement's parameters, and each column's way (`modes`)."""
+
+    names: tuple[str, ...]
+    modes: tuple[str, ...]
+    params: dict[str, Any]
+
+
+def columns(table: Table, values: dict[str, list[Any]], *, keys: Sequence[str] = ()) -> Columns:
+    """`values`: column name -> its values, a row each (every list as long). `keys` never travel as one value
+    (an update's key column: its rows are told apart by it)."""
+    names, modes, params = tuple(values), [], {}
+    for i, name in enumerate(names):
+        column, kind = values[name], table.c[name].type
+        if name not in keys and len(column) > 1 and column[-1] == column[0] and column.count(column[0]) == len(column):
+            modes.append(ONE)
+            params[f"p{i}"] = US.join(column[0]) if isinstance(kind, ARRAY) else column[0]
+        elif isinstance(kind, ARRAY):
+            modes.append(ARRAY_)
+            params[f"p{i}"] = [US.join(v) for v in column]
+        elif _is_text(kind) and (packed := pack(column)) is not None:
+            modes.append(PACKED)
+            params[f"p{i}"] = packed
+        else:
+            modes.append(ARRAY_)
+            params[f"p{i}"] = column
+    return Columns(names, tuple(modes), params)
+
+
+@lru_cache(maxsize=128)
+def _parts(table: Table, names: tuple[str, ...], modes: tuple[str, ...]) -> tuple[list[str], str]:
+    """Each column's value in a row (`u.c<i>`, or the one value), and the unnest clause they come from."""
+    args, aliases, values = [], [], []
+    for i, (name, mode) in enumerate(zip(names, modes, strict=True)):
+        kind = table.c[name].type
+        sql_type = kind.compile(dialect=_DIALECT)
+        if mode == ONE:
+            array = isinstance(kind, ARRAY)
+            values.append(f"string_to_array(cast(:p{i} as text), chr(31))" if array else f"cast(:p{i} as {sql_type})")
+            continue
+        aliases.append(f"c{i}")
+        if isinstance(kind, ARRAY):
+            args.append(f"cast(:p{i} as text[])")
+            values.append(f"string_to_array(u.c{i}, chr(31))")
+        elif mode == PACKED:
+            args.append(f"string_to_array(cast(:p{i} as text), chr(31), chr(30))")
+            values.append(f"u.c{i}")
+        else:
+            args.append(f"cast(:p{i} as {sql_type}[])")
+            values.append(f"u.c{i}")
+    return values, f"unnest({', '.join(args)}) as u({', '.join(aliases)})"
+
+
+@lru_cache(maxsize=128)
+def insert(table: Table, names: tuple[str, ...], modes: tuple[str, ...], suffix: str) -> TextClause:
+    """INSERT ... SELECT of the rows (`suffix`: ON CONFLICT, RETURNING)."""
+    values, source = _parts(table, names, modes)
+    into = f"{table.schema}.{table.name} ({', '.join(names)})"
+    return text(f"insert into {into} select {', '.join(values)} from {source} {suffix}")
+
+
+@lru_cache(maxsize=128)
+def update(table: Table, names: tuple[str, ...], modes: tuple[str, ...]) -> TextClause:
+    """UPDATE of the rows named by the first column (the key) setting the others."""
+    values, source = _parts(table, names, modes)
+    sets = ", ".join(f"{name} = {value}" for name, value in zip(names[1:], values[1:], strict=True))
+    return text(f"update {table.schema}.{table.name} t set {sets} from {source} where t.{names[0]} = {values[0]}")
+
+
+def parts(table: Table, names: tuple[str, ...], modes: tuple[str, ...]) -> tuple[list[str], str]:
+    """Each column's value in a row, and the unnest clause they come from, for a statement of its own
+    (worklist.record's insert, which keeps some rows out)."""
+    return _parts(table, names, modes)
