@@ -41,7 +41,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
 from services.eligibility.domain.outgoing import Encoded
-from services.eligibility.domain.records import AppealRecord, Changes, People, Person, RequestRecord, TimerRecord
+from services.eligibility.domain.records import AppealRecord, Changes, People, RequestRecord, TimerRecord
 from services.eligibility.domain.rules import Facts
 from shared.db import any_of, bulk_insert
 from shared.errors import TransientError
@@ -192,7 +192,8 @@ _DECIDE = text(
 # The statements every emergency's transaction runs, written once: building a select with any_of and its
 # cache key on each call was a good part of an urgent transaction's CPU (one emergency at a time).
 # A person's columns in Facts' order, then the number: each row read becomes Facts.of_row(row[:-1]) (no mapping).
-_PERSON_COLUMNS = (*FACT_FIELDS, "phone")
+_PERSON_COLUMNS = (*FACT_FIELDS, "phone")  # the NIK first
+_BLANK_FACTS = Facts("")
 _PERSON = ", ".join(_PERSON_COLUMNS)
 _LOCK = text(f"select {_PERSON} from {SCHEMA}.facts where nik = any(:niks) order by nik for update").bindparams(
     bindparam("niks", type_=ARRAY(String))
@@ -364,9 +365,7 @@ class PgUnitOfWork(SessionUnit):
             # Without a row, a request and a new person's first fact decided at the same moment each
             # missed the other. The insert waits for another transaction's uncommitted row of the person.
             new = sorted(niks - known.keys())
-            await bulk_insert(
-                self.session, F, [{**_EMPTY_FACTS, "nik": n} for n in new], "on conflict (nik) do nothing"
-            )
+            await self._run(_insert_facts(()), {"niks": new})  # blank people: the NIK is all it sends
             known.update(await lock(set(new)))
         self._read.update(known)
         return known
@@ -382,18 +381,35 @@ class PgUnitOfWork(SessionUnit):
         """People read (locked) by this transaction: one UPDATE of the columns that differ from the rows read,
         whatever differs in a row (an approval sends the three of a reactivation, a re-ranking its two, not
         the twelve of an upsert: asyncpg encodes every value, a date or time stamp at 0.6-1 us). People not
-        on record: one insert."""
+        on record: one insert (no empty row first: a new person costs one row write)."""
         read = self._read
         known = {nik: p for nik, p in people.items() if nik in read}
         if known:
             await self._update_people(known)
-        rows = [_person_row(p) for nik, p in people.items() if nik not in read]
-        new = sorted(rows, key=lambda r: r["nik"])  # as locks are taken
-        if new:  # one insert, no empty row first: a new person costs one row write
-            inserted = await bulk_insert(self.session, F, new, "on conflict (nik) do nothing returning nik")
-            if len(inserted.all()) < len(new):
-                raise NewPersonRace("a person of this batch was created meanwhile")
+        if len(known) < len(people):
+            await self._insert_people({nik: p for nik, p in people.items() if nik not in read})
         read.update(people)
+
+    async def _insert_people(self, people: People) -> None:
+        """In NIK order (as locks are taken), sending only the columns where some row is not a blank
+        person's (a wave's new deactivation: its date, first reminder and number); the others are the
+        blank's values, written in the statement."""
+        niks = sorted(people)
+        blank, sent = _BLANK_FACTS.__dict__, {"nik"}
+        for facts, phone in people.values():
+            sent.update(k for k, v in facts.__dict__.items() if blank[k] != v)
+            if phone is not None:
+                sent.add("phone")
+        columns = tuple(c for c in _PERSON_COLUMNS if c in sent and c != "nik")
+        params: dict[str, list[Any]] = {"niks": niks}
+        for i, name in enumerate(columns):
+            if name == "phone":
+                params[f"p{i}"] = [people[nik][1] for nik in niks]
+            else:
+                params[f"p{i}"] = [people[nik][0].__dict__[name] for nik in niks]
+        inserted = await self._run(_insert_facts(columns), params)
+        if len(inserted.all()) < len(niks):
+            raise NewPersonRace("a person of this batch was created meanwhile")
 
     async def _update_people(self, people: People) -> None:
         read, changed, differ = self._read, set(), {}
@@ -549,6 +565,28 @@ class PgUnitOfWork(SessionUnit):
 
 
 @lru_cache(maxsize=64)
+def _insert_facts(columns: tuple[str, ...]) -> TextClause:
+    """INSERT new people's facts rows: `columns` (beside the NIK) one array each (unnest), every other
+    column a blank person's value."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    arrays = "".join(f", cast(:p{i} as {F.c[c].type.compile(dialect=dialect)}[])" for i, c in enumerate(columns))
+    aliases = "".join(f", c{i}" for i in range(len(columns)))
+    values = []
+    for name in _PERSON_COLUMNS[1:]:
+        if name in columns:
+            values.append(f"u.c{columns.index(name)}")
+        else:
+            blank = _EMPTY_FACTS[name]
+            assert blank is None or isinstance(blank, bool), name  # NULL or a boolean: nothing to quote
+            value = "NULL" if blank is None else str(blank).lower()
+            values.append(f"cast({value} as {F.c[name].type.compile(dialect=dialect)})")
+    return text(
+        f"insert into {SCHEMA}.facts ({', '.join(_PERSON_COLUMNS)}) select u.nik, {', '.join(values)} "
+        f"from unnest(cast(:niks as text[]){arrays}) as u(nik{aliases}) on conflict (nik) do nothing returning nik"
+    )
+
+
+@lru_cache(maxsize=64)
 def _update_facts(columns: tuple[str, ...]) -> TextClause:
     """UPDATE facts rows (by NIK) with these columns' new values: one array per column (unnest)."""
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -564,12 +602,6 @@ def _update_facts(columns: tuple[str, ...]) -> TextClause:
 def _people(result: Any) -> People:
     """Rows of the person's columns (_PERSON) as People."""
     return {row[0]: (Facts.of_row(row[:-1]), row[-1]) for row in result.all()}
-
-
-def _person_row(person: Person) -> dict[str, Any]:
-    # Every field is a scalar: read them directly (dataclasses.asdict deep-copies; it was 40% of a wave batch).
-    facts, phone = person
-    return {**{k: getattr(facts, k) for k in FACT_FIELDS}, "phone": phone}
 
 
 def _requests(result: Any) -> list[RequestRecord]:

@@ -1,6 +1,7 @@
 """What eligibility's unit of work writes for people and requests on PostgreSQL, beyond the handler cases:
 save_people updates only the columns that differ from the rows it read (a row left as read is not written
-at all), yet every row reads back as the domain's facts; add_requests sends a batch's common decision moment
+at all), yet every row reads back as the domain's facts; new people's rows send only what is not blank and
+read back as their facts too; add_requests sends a batch's common decision moment
 once and keeps a row's own where it differs."""
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.eligibility.domain.records import RequestRecord
-from services.eligibility.store import MIGRATIONS, SCHEMA, PgUnitOfWork
+from services.eligibility.domain.rules import Facts
+from services.eligibility.store import MIGRATIONS, SCHEMA, NewPersonRace, PgUnitOfWork
 from shared.db import make_sessions, migrate
 from shared.events import ReactivationRequested
 
@@ -87,3 +89,21 @@ async def test_add_requests_keeps_each_rows_decision_moment(engine: AsyncEngine)
         read = {r.request_id: r for r in await uow.requests(r.request_id for r in records)}
     assert read == {r.request_id: r for r in records}
     assert [read[r.request_id].decided_at for r in records] == [T0, later, T0]
+
+
+async def test_new_people_read_back_as_their_facts(engine: AsyncEngine) -> None:
+    sessions = make_sessions(engine)
+    a, b, c, d, _ = NIKS
+    new = {
+        a: (Facts(a, deactivated_on=dt.date(2026, 6, 1), next_reminder_at=T0), "+6281234567890"),
+        b: (Facts(b, deactivated_on=dt.date(2026, 6, 2), deceased=True), None),
+        c: (Facts(c, desil=4, desil_effective_on=dt.date(2026, 6, 3), biometric_recorded=True), None),
+    }
+    async with PgUnitOfWork(sessions) as uow:
+        await uow.save_people(new)
+        assert await uow.lock_people({d}) == {d: (Facts(d), None)}  # a blank row, created by the lock
+    async with PgUnitOfWork(sessions) as uow:
+        assert await uow.lock_people({a, b, c, d}) == {**new, d: (Facts(d), None)}
+    async with PgUnitOfWork(sessions) as uow:
+        with pytest.raises(NewPersonRace):  # taken for new, on record meanwhile
+            await uow.save_people({a: (Facts(a), None)})
