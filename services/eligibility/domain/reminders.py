@@ -57,11 +57,23 @@ def first_reminder_at(facts: Facts, policy: Policy) -> dt.datetime | None:
 
 
 def first_reminder(deactivated_on: dt.date, nik: str, deceased: bool, policy: Policy) -> dt.datetime | None:
-    """first_reminder_at from the values (domain.facts sets it while it makes the new cycle's facts)."""
+    """first_reminder_at from the values (domain.facts sets it while it makes the new cycle's facts).
+    Remembered by date, province (the zone) and the policy's numbers, as the window is (domain.window): a
+    wave's new deactivations share a handful of dates."""
     if deceased or not policy.reminder_days_before_close:
         return None
-    closes_at = reactivation_window_closes_at(deactivated_on, nik, policy)
-    return due_at(closes_at, max(policy.reminder_days_before_close))
+    key = (deactivated_on, nik[:2], policy.window_months, policy.reminder_days_before_close)
+    first = _FIRST.get(key)
+    if first is None:
+        if len(_FIRST) >= _REMEMBERED:
+            _FIRST.clear()
+        closes_at = reactivation_window_closes_at(deactivated_on, nik, policy)
+        first = _FIRST[key] = due_at(closes_at, max(policy.reminder_days_before_close))
+    return first
+
+
+_REMEMBERED = 10_000
+_FIRST: dict[tuple[dt.date, str, int, tuple[int, ...]], dt.datetime] = {}
 
 
 def remind(
