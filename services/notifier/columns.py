@@ -40,6 +40,16 @@ def _is_text(kind: TypeEngine[Any]) -> bool:
     return isinstance(kind.impl if isinstance(kind, TypeDecorator) else kind, String)
 
 
+def any_of(values: Sequence[str]) -> tuple[bool, str | Sequence[str]]:
+    """`column = any(...)` over these texts in one parameter: (packed or not, the parameter's value). The
+    statement's text for each case is `ANY_PACKED` or `ANY_ARRAY`, naming the parameter `:values`."""
+    packed = pack(values)
+    return (True, packed) if packed is not None else (False, values)
+
+
+ANY_PACKED, ANY_ARRAY = "any(string_to_array(cast(:values as text), chr(31)))", "any(cast(:values as text[]))"
+
+
 @dataclass(frozen=True, slots=True)
 class Columns:
     """A batch's columns as they travel: the statement's parameters, and each column's way (`modes`)."""

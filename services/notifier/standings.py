@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.columns import pack
+from services.notifier.columns import ANY_ARRAY, ANY_PACKED, any_of
 from services.notifier.domain.intents import OnFile
 from services.notifier.domain.people import Person
 from services.notifier.domain.standing import Standing
@@ -25,8 +25,6 @@ FIELDS = [f.name for f in dataclasses.fields(Standing)]
 CONTACT = ["phone", "opted_out", "on_whatsapp"]
 COLUMNS = FIELDS + CONTACT  # every column of a contacts row
 _STATUS = {s.value: s for s in ParticipantStatus}
-_STANDING = operator.attrgetter(*FIELDS)  # a standing's column values, in FIELDS order
-_CONTACT = operator.attrgetter(*CONTACT)
 ARRAYS = frozenset({"reasons", "follow_ups", "request_ids"})  # text[] columns (tuples in a Standing)
 
 
@@ -57,24 +55,26 @@ def to_row(p: Person) -> dict[str, Any]:
 
 def changed_columns(pairs: Iterable[tuple[Person | None, Person]]) -> list[str]:
     """The columns (`COLUMNS` order, nik aside) in which any of these people differ from their row as read
-    (`None`: not read, every column)."""
-    changed: set[str] = set()
-    fields, contact = list(enumerate(FIELDS[1:], 1)), list(enumerate(CONTACT))
+    (`None`: not read, every column). Each person is compared on the columns not yet found changed, in one
+    tuple comparison (a batch's people mostly change the same few)."""
+    unchanged = {"standing": FIELDS[1:], "contact": CONTACT}
+    values = {part: operator.attrgetter(*names) for part, names in unchanged.items()}
     for before, after in pairs:
         if before is None:
             return [c for c in COLUMNS if c != "nik"]
-        if before.standing is not after.standing and fields:
-            old, new = _STANDING(before.standing), _STANDING(after.standing)
-            if old != new:
-                found = [(i, name) for i, name in fields if old[i] != new[i]]
-                changed.update(name for _, name in found)
-                fields = [f for f in fields if f not in found]
-        if before.contact != after.contact and contact:
-            old, new = _CONTACT(before.contact), _CONTACT(after.contact)
-            found = [(i, name) for i, name in contact if old[i] != new[i]]
-            changed.update(name for _, name in found)
-            contact = [f for f in contact if f not in found]
-    return [c for c in COLUMNS if c in changed]
+        for part in ("standing", "contact"):
+            old, new = getattr(before, part), getattr(after, part)
+            if old is new or not unchanged[part]:
+                continue
+            old_values, new_values = values[part](old), values[part](new)
+            if old_values != new_values:
+                if len(unchanged[part]) == 1:  # attrgetter of one name gives the value, not a tuple
+                    old_values, new_values = (old_values,), (new_values,)
+                found = {name for name, a, b in zip(unchanged[part], old_values, new_values, strict=True) if a != b}
+                unchanged[part] = [name for name in unchanged[part] if name not in found]
+                if unchanged[part]:
+                    values[part] = operator.attrgetter(*unchanged[part])
+    return [c for c in COLUMNS if c != "nik" and c not in unchanged["standing"] and c not in unchanged["contact"]]
 
 
 def column_values(people: Sequence[Person], column: str) -> list[Any]:
@@ -87,10 +87,9 @@ def column_values(people: Sequence[Person], column: str) -> list[Any]:
 
 # Read by position, without SQLAlchemy's result processing (a select of the table's columns converted each
 # row's arrays again and built a mapping per row); the NIKs packed into one text when they can be (columns.py).
-_LOAD = f"select {', '.join(COLUMNS)} from {C.schema}.{C.name} where nik = any({{}}) order by nik"
-_PACKED, _ARRAY = "string_to_array(cast(:niks as text), chr(31))", "cast(:niks as text[])"
+_LOAD = f"select {', '.join(COLUMNS)} from {C.schema}.{C.name} where nik = {{}} order by nik"
 _QUERIES = {
-    (packed, lock): text(_LOAD.format(_PACKED if packed else _ARRAY) + (" for update" if lock else ""))
+    (packed, lock): text(_LOAD.format(ANY_PACKED if packed else ANY_ARRAY) + (" for update" if lock else ""))
     for packed in (True, False)
     for lock in (True, False)
 }
@@ -101,9 +100,8 @@ async def load_people(session: AsyncSession, niks: Iterable[str], *, lock: bool 
     wanted = sorted(set(niks))
     if not wanted:
         return {}
-    packed = pack(wanted)
-    query = _QUERIES[packed is not None, lock]
-    rows = await session.execute(query, {"niks": wanted if packed is None else packed})
+    packed, values = any_of(wanted)
+    rows = await session.execute(_QUERIES[packed, lock], {"values": values})
     return {r[0]: to_person(r) for r in rows}
 
 

@@ -23,7 +23,6 @@ from services.notifier.store import INBOX, OO, SCHEMA, C, M
 from shared.db import any_of, upsert_clause
 from shared.events import Event
 from shared.inbox import claim_events
-from shared.privacy import erased_among
 from shared.uow import SessionUnit
 
 E = TypeVar("E", bound=Event)
@@ -177,18 +176,34 @@ class PgMessages(_Repository):
         return set((await self.session.scalars(query)).all())
 
 
+# A batch's numbers and NIKs travel packed into one text when they can be (columns.py).
+_STOPPED = {
+    packed: text(f"select phone from {OO.schema}.{OO.name} where opted_out and phone = {any_}")
+    for packed, any_ in ((True, columns.ANY_PACKED), (False, columns.ANY_ARRAY))
+}
+_ERASED = {
+    packed: text(f"select nik, erased_at from {ERASURES.schema}.{ERASURES.name} where nik = {any_}")
+    for packed, any_ in ((True, columns.ANY_PACKED), (False, columns.ANY_ARRAY))
+}
+
+
 class PgOptOuts(_Repository):
     async def stopped(self, phones: Iterable[str]) -> set[str]:
-        wanted = set(phones)
+        wanted = list(set(phones))
         if not wanted:
             return set()
-        query = select(OO.c.phone).where(any_of(OO.c.phone, wanted), OO.c.opted_out)
-        return set((await self.session.scalars(query)).all())
+        packed, values = columns.any_of(wanted)
+        return set((await self.session.scalars(_STOPPED[packed], {"values": values})).all())
 
 
 class PgErasures(_Repository):
     async def among(self, niks: Iterable[str]) -> dict[str, dt.datetime]:
-        return await erased_among(self.session, ERASURES, niks)
+        """shared.privacy.erased_among's query, the NIKs packed."""
+        wanted = list(set(niks))
+        if not wanted:
+            return {}
+        packed, values = columns.any_of(wanted)
+        return {nik: at for nik, at in (await self.session.execute(_ERASED[packed], {"values": values})).all()}
 
 
 class PgInbox(_Repository):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from services.notifier.columns import ARRAY_, ONE, PACKED, RS, US, columns, pack
+from services.notifier.columns import ARRAY_, ONE, PACKED, RS, US, any_of, columns, pack
 from services.notifier.store import C, M
 
 
@@ -52,3 +52,8 @@ def test_each_column_travels_as_its_values_allow() -> None:
     people = columns(C, {"nik": ["1", "2"], "reasons": [("A", "B"), ("A", "B")], "follow_ups": [(), ("X",)]})
     assert people.modes == (PACKED, ONE, ARRAY_)
     assert people.params["p1"] == f"A{US}B" and people.params["p2"] == ["", "X"]
+
+
+def test_a_look_up_packs_its_values_when_it_can() -> None:
+    assert any_of(["+6281", "+6282"]) == (True, f"+6281{US}+6282")
+    assert any_of([""]) == (False, [""]) and any_of(["a", f"b{US}"]) == (False, ["a", f"b{US}"])

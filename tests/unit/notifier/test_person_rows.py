@@ -82,3 +82,15 @@ def test_the_changed_columns_over_the_rows_read_are_the_rows_after_the_batch() -
             assert row == to_row(after)
             if before != after:
                 assert columns
+
+
+def test_a_column_found_changed_late_in_the_batch_is_sent() -> None:
+    """The first person changes all columns of their contact but one, the last person that one."""
+    first = person("3674015708900001", {}, {})
+    last = person("3674015708900002", {}, {"phone": "+6281234567890"})
+    pairs = [
+        (first, person(first.nik, {}, {"phone": "+6281234567890", "opted_out": True})),
+        (last, last),
+        (last, person(last.nik, {"reasons": ("DESIL_UNKNOWN",)}, {"phone": "+6281234567890", "on_whatsapp": False})),
+    ]
+    assert changed_columns(pairs) == ["reasons", "phone", "opted_out", "on_whatsapp"]
