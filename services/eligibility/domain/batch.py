@@ -224,12 +224,14 @@ class Batch:
         if decision.outcome is Outcome.APPROVED:  # a second request of this person finds them active
             facts, phone = self.person(request.nik)
             self.people[request.nik] = (reactivate(facts, at), phone)
-        subject = str(request.request_id)
         if decision.outcome in FINAL:  # the clock stops: no WARNING/BREACHED after MET or CLOSED
-            if not first:  # (a request decided for the first time has no timers on record)
+            # A request decided for the first time has no timers, on record or set earlier in this batch (a
+            # batch decides a new request once): nothing to stop, and no scan of the batch's timers per decision.
+            if not first:
+                subject = str(request.request_id)
                 self.changes.stopped.add(subject)
-            if self.changes.timers:
-                self.changes.timers = [t for t in self.changes.timers if t["subject"] != subject]
+                if self.changes.timers:
+                    self.changes.timers = [t for t in self.changes.timers if t["subject"] != subject]
         else:  # still PENDING, for other reasons: timers it now needs (existing ones are kept)
             timers = request_timers(rules_request or as_request(request), decision, self.policy)
             if not first:  # one already due was set by an earlier PENDING decision: fired (row gone) or about to

@@ -113,8 +113,10 @@ def decision_event(
         "type": DECIDED,
         "decision_id": eid,
         "request_id": request.request_id,
-        "path": request.path.value,  # (values: pydantic_core encodes an enum member several times slower)
-        "channel": request.channel.value,
+        # Values: pydantic_core encodes an enum member several times slower; a StrEnum's str() is its value
+        # (str's own __str__, where `.value` is an enum property looked up in Python).
+        "path": str(request.path),
+        "channel": str(request.channel),
         "outcome": outcome,
         "reasons": reasons,
         "follow_ups": _values(decision.follow_ups),
