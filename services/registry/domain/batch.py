@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from shared.enums import DecisionReason, ParticipantStatus, SlaState, WorklistKind
 from shared.events import (
@@ -86,6 +86,9 @@ def needs_region(e: Event) -> bool:
 
 
 _REQUESTED = ReactivationRequested.model_fields["type"].default
+_SLA_CHANGED = EmergencySlaChanged.model_fields["type"].default
+_NOTIFIED = NotificationUpdated.model_fields["type"].default
+_APPEALED = AppealUpdated.model_fields["type"].default
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,21 +154,16 @@ class Fold:
         return self.changes
 
     def _one(self, event: Event) -> None:  # noqa: C901 - one branch per kind of event
+        # Told apart by type name, not isinstance: a pydantic class's check goes through ABCMeta, in Python.
         kind = getattr(event, "type", "")
         if kind not in _ELSEWHERE:  # a deactivation or a fact: the participant's state alone
             if (fact := satisfied_by(event)) is not None:
                 self.changes.closing.setdefault((event.nik, fact.kind), fact)
-            self._state(event)
+            self._state(event, region_from_nik(event.nik))
             return
-        c, p = self.changes, self.people.get(event.nik)
-        region = region_of(p, region_from_nik(event.nik))
-        if isinstance(event, ReactivationRequested):
-            c.requests[event.request_id] = request_row(event, region)
-        elif isinstance(event, EmergencySlaChanged):
-            self._sla(event, sla_of_event(event.sla_state, event.occurred_at, event.sla_deadline))
-            if (breach := breach_item(event, region)) is not None:
-                c.opened.setdefault(breach.item_id, breach)
-        elif isinstance(event, NotificationUpdated):
+        c = self.changes
+        if kind == _NOTIFIED:  # a message's state: nobody's region
+            event = cast(NotificationUpdated, event)
             row = {
                 "message_id": event.message_id,
                 "channel": str(event.channel),
@@ -175,23 +173,40 @@ class Fold:
                 **delivery.moments(event.state, event.occurred_at),  # for the dashboard's charts
             }
             c.notifications[event.message_id] = delivery.merge(c.notifications.get(event.message_id), row)
-        elif isinstance(event, AppealUpdated):
-            if (item := appeal_item(event, region)) is not None:
+            return
+        if kind in IGNORED:
+            return
+        p, home = self.people.get(event.nik), region_from_nik(event.nik)
+        region = region_of(p, home)
+        if kind == DECIDED:
+            decision = cast(ReactivationDecided, event)
+            self._decision(decision, p, region, home)
+            self._state(decision, home)
+        elif kind == _REQUESTED:
+            request = cast(ReactivationRequested, event)
+            c.requests[request.request_id] = request_row(request, region)
+        elif kind == _SLA_CHANGED:
+            changed = cast(EmergencySlaChanged, event)
+            self._sla(changed, sla_of_event(changed.sla_state, changed.occurred_at, changed.sla_deadline), home)
+            if (breach := breach_item(changed, region)) is not None:
+                c.opened.setdefault(breach.item_id, breach)
+        elif kind == _APPEALED:
+            appeal = cast(AppealUpdated, event)
+            if (item := appeal_item(appeal, region)) is not None:
                 c.opened.setdefault(item.item_id, item)
-            if appeal_decided(event) and event.request_id is not None:
-                c.appeals_decided[event.request_id] = (event.decided_at or event.occurred_at, event.status.value)
-        elif isinstance(event, ReactivationDecided):
-            self._decision(event, p, region)
-            self._state(event)
+            if appeal_decided(appeal) and appeal.request_id is not None:
+                c.appeals_decided[appeal.request_id] = (appeal.decided_at or appeal.occurred_at, appeal.status.value)
 
-    def _decision(self, e: ReactivationDecided, p: Participant | None, region: Region) -> None:
+    def _decision(self, e: ReactivationDecided, p: Participant | None, region: Region, home: Region) -> None:
+        """`region`: the person's (their row's, else their NIK's); `home`: their NIK's."""
         c = self.changes
         previous = c.decisions.get(e.request_id)
         if previous is None or previous["decided_at"] <= e.decided_at:
-            c.decisions[e.request_id] = decision_row(e, region_from_nik(e.nik))
+            c.decisions[e.request_id] = decision_row(e, home)
         # A final decision says what became of the clock too (met late, closed), whichever timer event
-        # comes, or came, on the other topic.
-        self._sla(e, sla_of_decision(e.outcome, e.decided_at, e.sla_deadline))
+        # comes, or came, on the other topic (only an emergency has one).
+        if e.sla_deadline is not None:
+            self._sla(e, sla_of_decision(e.outcome, e.decided_at, e.sla_deadline), home)
         # Follow-ups and held emergencies go on the worklist with the request (first one wins); a follow-up
         # whose fact the registry already has is closed at once.
         for item in items_for_decision(e, region):
@@ -201,10 +216,11 @@ class Fold:
         if finally_decided(e):  # what held it, and what a PENDING waited for, are settled
             c.released[e.request_id] = (e.decided_at, e.outcome.value)
 
-    def _state(self, event: Event) -> None:
+    def _state(self, event: Event, home: Region) -> None:
+        """`home`: the region of the event's NIK."""
         before = len(self.changes.history) + len(self.changes.anomalies)
         nik = event.nik
-        self._collect(nik, event.event_id, apply(self.people.get(nik), event, region_from_nik(nik)))
+        self._collect(nik, event.event_id, apply(self.people.get(nik), event, home))
         person = self.people.get(nik)
         if person is not None and person.status in STILL_OUT:
             # Applied after the window closed (a late list, a late decision): expired at once, as the
@@ -217,18 +233,19 @@ class Fold:
         c, after = self.changes, result.participant
         if result.anomaly:
             c.anomalies.append(AnomalyRecord(event_id, nik, result.anomaly.kind, result.anomaly.detail, self.now))
-        if after is not None and after != self.people.get(nik):
+        # Compared field by field as their __dict__s (in C; a dataclass's == builds two tuples of 15 in Python).
+        if after is not None and ((before := self.people.get(nik)) is None or after.__dict__ != before.__dict__):
             self.people[nik] = c.people[nik] = after
         if result.history:
             announce = status_changed(after, result.history) if after and result.status_changed else None
             c.history.append(Recorded(nik, result.history, announce))
 
-    def _sla(self, e: EmergencySlaChanged | ReactivationDecided, state: SlaState | None) -> None:
+    def _sla(self, e: EmergencySlaChanged | ReactivationDecided, state: SlaState | None, home: Region) -> None:
         if state is None or e.sla_deadline is None:
             return
         previous = self.changes.sla.get(e.request_id)
         state = advance_sla(previous["sla_state"] if previous else None, state) or SlaState.OK
-        self.changes.sla[e.request_id] = sla_row(e, region_from_nik(e.nik), state.value)
+        self.changes.sla[e.request_id] = sla_row(e, home, state.value)
 
 
 def expire(people: Iterable[Participant], now: dt.datetime) -> Changes:

@@ -18,15 +18,20 @@ Row = dict[str, Any]
 Source = Literal["request", "decision", "sla"]
 
 
+# Enum values read as `_value_`: `.value` is a Python-level property, several per event.
+
+
 def request_row(e: ReactivationRequested, region: Region) -> Row:
     letter = e.documents.hospital_letter
-    row = _row(e, region, e.path.value, e.channel.value, e.sla_deadline)
-    return {**row, "facility_code": letter.facility_code if letter else None}
+    row = _row(e, region, e.path._value_, e.channel._value_, e.sla_deadline)
+    row["facility_code"] = letter.facility_code if letter else None
+    return row
 
 
 def decision_row(e: ReactivationDecided, region: Region) -> Row:
-    row = _row(e, region, e.path.value, e.channel.value, e.sla_deadline)
-    return {**row, "status": e.outcome.value, "reasons": [r.value for r in e.reasons], "decided_at": e.decided_at}
+    row = _row(e, region, e.path._value_, e.channel._value_, e.sla_deadline)
+    row["status"], row["reasons"], row["decided_at"] = e.outcome._value_, [r._value_ for r in e.reasons], e.decided_at
+    return row
 
 
 def sla_row(e: EmergencySlaChanged | ReactivationDecided, region: Region, state: str) -> Row:

@@ -51,6 +51,7 @@ WAITING_FOR = {
     DecisionReason.BIOMETRIC_MISSING: WorklistKind.BIOMETRIC_RECORDING,
 }
 WAITING_KINDS = frozenset(WAITING_FOR.values())
+_WAITING_BY_VALUE = {reason.value: kind for reason, kind in WAITING_FOR.items()}
 ALWAYS = dt.datetime.max.replace(tzinfo=dt.UTC)  # a fact that satisfies an item whenever it was opened
 _NAMESPACE = uuid.UUID("7d1e2c3a-4b5f-4e6a-9c8d-0f1a2b3c4d5e")
 _NAMESPACE_BYTES = _NAMESPACE.bytes
@@ -81,11 +82,14 @@ def items_for_decision(e: ReactivationDecided, region: Region) -> list[WorkItem]
     ]
     if e.outcome is Outcome.PENDING:
         waits = e.window_closes_at or e.decided_at + FOLLOW_UP_DUE
-        kinds += [(WAITING_FOR[r], waits, True) for r in dict.fromkeys(e.reasons) if r in WAITING_FOR]
+        # Each reason once, by its value (a str hashes in C; an enum member's hash is Python), in order.
+        reasons = dict.fromkeys([r._value_ for r in e.reasons])
+        kinds += [(_WAITING_BY_VALUE[r], waits, True) for r in reasons if r in _WAITING_BY_VALUE]
     if emergency_held(e):
         kinds.append((WorklistKind.EMERGENCY_HELD, e.sla_deadline or e.received_at + EMERGENCY_SLA, False))
+    prefix = f"{e.request_id}:"  # item_id's name, the request's part formatted once (a UUID's str is Python)
     return [
-        WorkItem(item_id(e.request_id, kind), kind, e.nik, e.request_id, region, e.decided_at, due, waiting)
+        WorkItem(uuid5(_NAMESPACE_BYTES, prefix + kind), kind, e.nik, e.request_id, region, e.decided_at, due, waiting)
         for kind, due, waiting in kinds
     ]
 
@@ -147,6 +151,8 @@ class Satisfied:
 
 
 def satisfied_by(e: Event) -> Satisfied | None:
+    if getattr(e, "type", "") not in _SATISFYING:  # most events: no class pattern tried (ABCMeta, in Python)
+        return None
     match e:
         case BiometricRecorded():
             return Satisfied(WorklistKind.BIOMETRIC_RECORDING, e.type, ALWAYS, f"recorded {e.recorded_on}")
@@ -157,6 +163,9 @@ def satisfied_by(e: Event) -> Satisfied | None:
             until = dt.datetime.combine(e.effective_on + dt.timedelta(days=1), dt.time(), dt.UTC)
             return Satisfied(WorklistKind.DESIL_REVERIFICATION, e.type, until, f"desil {e.desil} from {e.effective_on}")
     return None
+
+
+_SATISFYING = frozenset(c.model_fields["type"].default for c in (BiometricRecorded, IdSemestaAssigned, DesilUpdated))
 
 
 def already_satisfied(kind: WorklistKind, biometric_recorded: bool, id_semesta: str | None) -> Satisfied | None:
