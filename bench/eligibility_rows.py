@@ -14,7 +14,8 @@ other N people, who have no re-ranking yet (PENDING: the shape of `bench.run`'s 
 emergencies for people never seen (PENDING, NOT_DEACTIVATED: timers), and the relay publishing the outbox
 (per record published; its deletes are the rows). Batches of 500, as the consumers' batches are.
 `requests`: only the phases that decide requests or relay them (the deactivations still run first).
-`PROFILE=<dir>`: a pyinstrument profile of each phase, as text, in that directory. Once set up (events
+`PROFILE=<dir>`: a pyinstrument profile of each phase, as text, in that directory (the frames that ran:
+time awaiting PostgreSQL is the event loop's select, not the awaiting statement's). Once set up (events
 made, schema migrated) it calls shared.runtime.tune_for_latency(), as every service process does once wired
 (gc.freeze, higher GC thresholds): without it the figures carried the default collector's full scans, which
 no service runs (session 13, 20,000 people, 3 interleaved runs each: approved requests 0.099 -> 0.092,
@@ -152,7 +153,7 @@ def _profiler() -> Any:
     from pyinstrument import Profiler
 
     Path(PROFILE).mkdir(parents=True, exist_ok=True)
-    profiler = Profiler(async_mode="enabled")
+    profiler = Profiler(async_mode="disabled")  # the frames that run: time awaiting PostgreSQL is the loop's select
     profiler.start()
     return profiler
 
