@@ -76,11 +76,11 @@ def test_the_changed_columns_over_the_rows_read_are_the_rows_after_the_batch() -
         columns = changed_columns(pairs)
         afters = [a for _, a in pairs]
         written = {c: column_values(afters, c) for c in columns}
-        for i, (before, after) in enumerate(pairs):
-            row = to_row(before)
+        for i, (read, left) in enumerate(pairs):
+            row = to_row(read)
             row.update({c: list(v[i]) if isinstance(v[i], tuple) else v[i] for c, v in written.items()})
-            assert row == to_row(after)
-            if before != after:
+            assert row == to_row(left)
+            if read != left:
                 assert columns
 
 

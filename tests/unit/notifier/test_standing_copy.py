@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
+from typing import Any
 
 from services.notifier.domain.standing import Standing, _with
 from shared.enums import ParticipantStatus
 
-CHANGES = {
+CHANGES: dict[str, list[Any]] = {
     "status": [None, ParticipantStatus.INACTIVE, ParticipantStatus.ACTIVE],
     "deactivated_on": [None, dt.date(2026, 11, 1)],
     "reasons": [(), ("BIOMETRIC_MISSING", "DESIL_UNKNOWN")],
