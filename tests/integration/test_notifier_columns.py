@@ -69,3 +69,14 @@ async def test_every_message_row_is_stored_as_given(engine: AsyncEngine) -> None
     # Added again: nothing (the message ids are on record).
     async with PgUnitOfWork(sessions) as uow:
         assert await uow.messages.add(batches[2]) == []
+
+
+async def test_packed_texts_come_back_from_postgresql_as_they_were(engine: AsyncEngine) -> None:
+    """string_to_array takes no escapes and no quotes: whatever a text holds but the two separators."""
+    texts = ["", "a,b", '"quoted"', "back\\slash", "{braces}", "NULL", "é ünï", " spaced ", "\t\n", "1"]
+    batch = [row(i, text=t) for i, t in enumerate(texts, 10)]
+    async with PgUnitOfWork(make_sessions(engine)) as uow:
+        await uow.messages.add(batch)
+    async with engine.connect() as conn:
+        stored = {r.message_id: r.text for r in await conn.execute(select(M.c.message_id, M.c.text))}
+    assert [stored[r["message_id"]] for r in batch] == texts
