@@ -20,6 +20,7 @@ from services.registry.domain.batch import (
     dedup_by_effect,
     first_deliveries,
     ignored,
+    keeps_contact,
     needs_region,
     region_from_nik,
 )
@@ -74,8 +75,9 @@ class RegistryHandlers:
         # take (a request's); a message's state needs nobody (a wave's notices locked every row again).
         people = await uow.lock_people(e.nik for e in fresh if dedup_by_effect(e))
         people.update(await uow.read_people({e.nik for e in fresh if needs_region(e)} - people.keys()))
-        # Erased people: contact data on their events stays out (shared.privacy); read after the locks.
-        fresh = scrub(await uow.unseen(fresh), await uow.erased(e.nik for e in fresh))
+        # Erased people: contact data on their events stays out (shared.privacy); read after the locks, and
+        # only for the events whose contact data the fold keeps (a batch of requests looks nobody up).
+        fresh = scrub(await uow.unseen(fresh), await uow.erased(e.nik for e in fresh if keeps_contact(e)))
         fold = Fold(people, self.clock())
         for i in range(0, len(fresh), YIELD_EVERY):
             fold.add(fresh[i : i + YIELD_EVERY])

@@ -28,14 +28,14 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry import worklist
-from services.registry.columns import columns, insert, update
+from services.registry.columns import columns, insert, pack, update
 from services.registry.domain import delivery
 from services.registry.domain.batch import Changes, StatusChange, claimed_in_inbox, dedup_by_effect
 from services.registry.domain.requests import Row
 from services.registry.domain.status import Participant
 from services.registry.privacy import ERASURES
 from services.registry.store import INBOX, RQ, SCHEMA, STILL_OUT_SQL, A, H, N, P, outbox
-from shared.db import any_of, bulk_insert
+from shared.db import bulk_insert
 from shared.enums import ParticipantStatus
 from shared.errors import TransientError
 from shared.events import Event
@@ -90,8 +90,7 @@ class PgUnitOfWork(SessionUnit):
         wanted = sorted(set(niks))
         if not wanted:
             return {}
-        query = select(*_PEOPLE).where(any_of(P.c.nik, wanted)).order_by(P.c.nik).with_for_update()
-        people = {r[0]: participant_from_row(r) for r in (await self.session.execute(query)).all()}
+        people = {r[0]: participant_from_row(r) for r in await self._select_people(wanted, lock=True)}
         self._locked.update(people)
         return dict(people)
 
@@ -100,8 +99,14 @@ class PgUnitOfWork(SessionUnit):
         wanted = list(niks)
         if not wanted:
             return {}
-        rows = (await self.session.execute(select(*_PEOPLE).where(any_of(P.c.nik, wanted)))).all()
-        return {r[0]: participant_from_row(r) for r in rows}
+        return {r[0]: participant_from_row(r) for r in await self._select_people(wanted, lock=False)}
+
+    async def _select_people(self, niks: list[str], lock: bool) -> Sequence[Any]:
+        """The rows of these NIKs, as `_PEOPLE` orders a row's columns; the NIKs packed into one text (digits:
+        they always can be), not an array asyncpg converts element by element."""
+        packed = pack(niks)
+        query = _PEOPLE_BY_NIK[packed is not None, lock]
+        return (await self.session.execute(query, {"niks": niks if packed is None else packed})).all()
 
     async def unseen(self, events: Sequence[Event]) -> list[Event]:
         # Only people already here can have a history row or an anomaly of theirs: a wave's new people cost
@@ -291,6 +296,16 @@ def changed_columns(pairs: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> t
 
 
 _PEOPLE = [P.c[name] for name in PARTICIPANT_FIELDS]  # selected in the order of Participant's fields
+_SELECT_PEOPLE = f"select {', '.join(PARTICIPANT_FIELDS)} from {SCHEMA}.participants where nik = "
+_PEOPLE_BY_NIK = {  # (packed, locked): locked in NIK order
+    (packed, lock): text(
+        _SELECT_PEOPLE
+        + ("any(string_to_array(cast(:niks as text), chr(31)))" if packed else "any(cast(:niks as text[]))")
+        + (" order by nik for update" if lock else "")
+    )
+    for packed in (True, False)
+    for lock in (True, False)
+}
 
 
 def participant_from_row(r: Sequence[Any]) -> Participant:

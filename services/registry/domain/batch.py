@@ -20,6 +20,7 @@ from shared.events import (
     EmergencySlaChanged,
     Event,
     NotificationUpdated,
+    ParticipantDeactivated,
     ReactivationDecided,
     ReactivationRequested,
 )
@@ -78,6 +79,12 @@ def ignored(e: Event) -> bool:
     return getattr(e, "type", "") in IGNORED
 
 
+def keeps_contact(e: Event) -> bool:
+    """Deactivations and decisions: the only events whose contact data (a number) the fold keeps, on the
+    participant's row; an erased person's others are scrubbed for nothing (no row of theirs holds any)."""
+    return getattr(e, "type", "") in _KEEPS_CONTACT
+
+
 def needs_region(e: Event) -> bool:
     """Requests, SLA states and appeals: their rows carry the person's region, which the participant's
     row says (read, not locked: they change no participant). A message's state needs nobody."""
@@ -86,6 +93,7 @@ def needs_region(e: Event) -> bool:
 
 
 _REQUESTED = ReactivationRequested.model_fields["type"].default
+_KEEPS_CONTACT = frozenset({ParticipantDeactivated.model_fields["type"].default, DECIDED})
 _SLA_CHANGED = EmergencySlaChanged.model_fields["type"].default
 _NOTIFIED = NotificationUpdated.model_fields["type"].default
 _APPEALED = AppealUpdated.model_fields["type"].default

@@ -9,11 +9,13 @@ import uuid
 
 import pytest
 
+from services.registry.domain.batch import Fold, keeps_contact
 from services.registry.domain.requests import decision_row
 from services.registry.domain.status import Participant, replace
 from services.registry.domain.worklist import item_id, items_for_decision
 from shared.enums import ParticipantStatus as S
-from shared.events import ReactivationDecided
+from shared.events import AppealUpdated, ParticipantDeactivated, ReactivationDecided, ReactivationRequested
+from shared.privacy import without_contact
 
 T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)
 P = Participant("3674015708900001", S.INACTIVE, "Banten", "Tangerang Selatan", "Serpong", desil=4, phone="0812")
@@ -77,4 +79,35 @@ def test_a_decisions_items_are_item_ids_in_order_and_its_row_as_before(
         "VILLAGE",
         e.decided_at,
         None,
+    )
+
+
+def test_only_deactivations_and_decisions_leave_contact_data_in_the_fold() -> None:
+    """handlers.py looks erasures up only for the events `keeps_contact` names: scrubbing any other event's
+    number changes nothing the fold writes."""
+    nik, rid = P.nik, uuid.uuid4()
+    common = {"occurred_at": T0, "nik": nik, "phone": "081234567890", "received_at": T0}
+    others = [
+        ReactivationRequested.model_validate(
+            {**common, "source": "intake", "request_id": rid, "path": "REGULAR", "channel": "VILLAGE"}
+        ),
+        AppealUpdated.model_validate(
+            {
+                **common,
+                "source": "eligibility",
+                "appeal_id": uuid.uuid4(),
+                "request_id": rid,
+                "status": "OPEN",
+                "channel": "VILLAGE",
+                "due_at": T0 + dt.timedelta(days=14),
+            }
+        ),
+    ]
+    for event in others:
+        assert not keeps_contact(event) and event.phone is not None
+        for people in ({}, {nik: P}):
+            plain, scrubbed = Fold(people, T0).add([event]), Fold(people, T0).add([without_contact(event)])
+            assert plain == scrubbed
+    assert keeps_contact(
+        ParticipantDeactivated(occurred_at=T0, source="SIKS-NG", nik=nik, reason="DECEASED", deactivated_on=T0.date())
     )
