@@ -1,0 +1,89 @@
+"""A claim on PostgreSQL (services/notifier/sender.py `send_due`): a message to a number that opted out meanwhile is
+cancelled at its claim (SKIPPED, never sent), an answer the person asked for is still sent, and every other
+claimed message is marked SENDING with its attempt counted before the provider is called (the claim's written-out
+statements, issue 20)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.notifier.sender import Sender
+from services.notifier.store import MIGRATIONS, OO, SCHEMA, M
+from shared.db import make_engine, make_sessions, migrate
+from shared.settings import Settings
+
+NOW = dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC)  # 10:00 WIB: no quiet hours
+STOPPED, OTHER = "+6281234567890", "+6281298765432"
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(Settings(database_url=database_url))
+    await migrate(engine, MIGRATIONS, SCHEMA)
+    yield engine
+    await engine.dispose()
+
+
+class Recording:
+    """A provider that takes every message and reads its row as the provider is called."""
+
+    channel = "WHATSAPP"
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine, self.rows_at_send = engine, list[dict[str, Any]]()
+
+    async def send(self, to: str, text: str, reference: str) -> str:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(M).where(M.c.message_id == uuid.UUID(reference)))).mappings().one()
+        self.rows_at_send.append(dict(row))
+        return f"wamid.{reference[:8]}"
+
+    async def lookup(self, reference: str, to: str, text: str) -> str | None:
+        return None
+
+
+def queued(phone: str, kind: str, attempts: int = 0) -> dict[str, Any]:
+    return {
+        "message_id": uuid.uuid4(),
+        "nik": "3674015708900001",
+        "kind": kind,
+        "urgent": False,
+        "text": "teks",
+        "phone": phone,
+        "channel": "WHATSAPP",
+        "state": "QUEUED",
+        "attempts": attempts,
+        "send_after": NOW - dt.timedelta(minutes=1),
+        "updated_at": NOW - dt.timedelta(minutes=1),
+    }
+
+
+async def test_a_claim_cancels_messages_to_an_opted_out_number_and_marks_the_others_sending(
+    engine: AsyncEngine,
+) -> None:
+    notice, answer = queued(STOPPED, "deactivated"), queued(STOPPED, "reply_status")
+    other = queued(OTHER, "approved", attempts=2)
+    async with engine.begin() as conn:
+        await conn.execute(insert(M).values([notice, answer, other]))
+        await conn.execute(insert(OO).values(phone=STOPPED, opted_out=True, changed_at=NOW))
+    provider = Recording(engine)
+    sender = Sender(make_sessions(engine), provider, provider, lambda: None, "t.", lambda: NOW, 100.0, 5)
+    assert await sender.send_due() == 3
+    async with engine.connect() as conn:
+        rows = {r["message_id"]: dict(r) for r in (await conn.execute(select(M))).mappings()}
+    assert rows[notice["message_id"]]["state"] == "SKIPPED"
+    assert rows[notice["message_id"]]["last_error"] == "opted out (BERHENTI/STOP)"
+    assert rows[notice["message_id"]]["attempts"] == 0
+    assert {r["message_id"]: (r["state"], r["attempts"]) for r in provider.rows_at_send} == {
+        answer["message_id"]: ("SENDING", 1),
+        other["message_id"]: ("SENDING", 3),
+    }
+    assert all(r["updated_at"] == NOW for r in provider.rows_at_send)
+    assert [rows[m["message_id"]]["state"] for m in (answer, other)] == ["SENT", "SENT"]
