@@ -131,7 +131,7 @@ class EligibilityHandlers:
 
     def _committed(self, changes: Changes) -> None:
         metrics.count_decisions(
-            [(r.path.value, d, (at - r.received_at).total_seconds()) for r, d, at in changes.decisions]
+            [(str(r.path), d, (at - r.received_at).total_seconds()) for r, d, at in changes.decisions]
         )
         for name, fields in changes.notes:
             if "cause" in fields:

@@ -33,10 +33,10 @@ def count_decisions(decided: list[tuple[str, Any, float]]) -> None:
     by_reason: Counter_[tuple[str, str]] = Counter_()
     latencies: dict[str, Any] = {}  # path -> its histogram child, looked up once per batch
     for path, decision, latency_s in decided:
-        outcome = decision.outcome.value
+        outcome = str(decision.outcome)  # a StrEnum's str() is its value (str's own, not the enum property)
         by_path[outcome, path] += 1
         for reason in decision.reasons:
-            by_reason[outcome, reason.value] += 1
+            by_reason[outcome, str(reason)] += 1
         latency = latencies.get(path) or latencies.setdefault(path, LATENCY.labels(path))
         latency.observe(max(0.0, latency_s))
     for (outcome, path), n in by_path.items():
