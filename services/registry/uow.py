@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import fields
 from operator import attrgetter
 from typing import Any, Protocol, Self
@@ -81,6 +81,8 @@ class PgUnitOfWork(SessionUnit):
         """The batch's events to apply, in order: those claimed in the inbox now, and the others (those
         de-duplicated by their effect are checked by `unseen` once their people are locked)."""
         claimable = [e for e in events if claimed_in_inbox(e)]
+        if not claimable:  # a batch of requests, decisions, facts: nothing to claim, no event id hashed
+            return list(events)
         claimed = {e.event_id for e in await claim_events(self.session, INBOX, claimable)}
         return [e for e in events if e.event_id in claimed or not claimed_in_inbox(e)]
 
@@ -113,7 +115,7 @@ class PgUnitOfWork(SessionUnit):
         # no look-up (one created meanwhile by another transaction is caught by _people's insert).
         ids = [e.event_id for e in events if e.nik in self._locked and dedup_by_effect(e)]
         seen = set((await self.session.execute(_SEEN, {"ids": ids})).scalars()) if ids else set()
-        return [e for e in events if e.event_id not in seen]
+        return [e for e in events if e.event_id not in seen] if seen else list(events)
 
     async def erased(self, niks: Iterable[str]) -> dict[str, dt.datetime]:
         return await erased_among(self.session, ERASURES, niks)
@@ -150,7 +152,10 @@ class PgUnitOfWork(SessionUnit):
         new = await self._history(c)
         if c.anomalies:
             await insert_rows(s, A, [a.__dict__ for a in c.anomalies], "on conflict (event_id, nik) do nothing")
-        announced = [r.announce for r in c.history if r.announce is not None and r.entry.event_id in new]
+        if len(new) == len(c.history):  # every row new (the usual batch): no event id hashed again
+            announced = [r.announce for r in c.history if r.announce is not None]
+        else:
+            announced = [r.announce for r in c.history if r.announce is not None and r.entry.event_id in new]
         if announced:  # an event id is one person's; the batch's status changes in one outbox row
             await bulk_insert(s, outbox, [status_changes_bundle(self.prefix + self.topics[0].name, announced)])
         if c.unkeyed:
@@ -210,10 +215,10 @@ class PgUnitOfWork(SessionUnit):
         writes = [
             (rows, on_conflict)
             for rows, on_conflict in (
-                ([c.requests[k] for k in _in_id_order(c.requests.keys())], _UPSERT_REQUEST),
-                ([c.decisions[k] for k in _in_id_order(c.decisions.keys() - both)], _UPSERT_DECISION),
-                ([with_sla(c.decisions[k], c.sla[k]) for k in _in_id_order(both)], _UPSERT_DECISION_AND_SLA),
-                ([c.sla[k] for k in _in_id_order(c.sla.keys() - both)], _UPSERT_SLA),
+                (_in_id_order(c.requests, both=()), _UPSERT_REQUEST),
+                (_in_id_order(c.decisions, both), _UPSERT_DECISION),
+                ([with_sla(c.decisions[k], c.sla[k]) for k in sorted(both, key=_UUID_INT)], _UPSERT_DECISION_AND_SLA),
+                (_in_id_order(c.sla, both), _UPSERT_SLA),
             )
             if rows
         ]
@@ -231,12 +236,18 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Row], 
     return await session.execute(insert(table, batch.names, batch.modes, suffix), batch.params)
 
 
-def _in_id_order(ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
-    """Request ids in PostgreSQL's uuid order (its 16 bytes compared unsigned: the 128-bit integer's)."""
-    return sorted(ids, key=_UUID_INT)
+def _in_id_order(rows: dict[uuid.UUID, Row], both: Collection[uuid.UUID]) -> list[Row]:
+    """The rows (by request id) not in `both`, in PostgreSQL's uuid order of their ids (its 16 bytes compared
+    unsigned: the 128-bit integer's); no id hashed when `both` is empty (a UUID's hash is Python)."""
+    kept = [row for k, row in rows.items() if k not in both] if both else rows.values()
+    return sorted(kept, key=_row_id_int)
 
 
 _UUID_INT = attrgetter("int")  # compared in C: a UUID's own __lt__ is Python, 2,000 rows a batch
+
+
+def _row_id_int(row: Row) -> int:
+    return row["request_id"].int  # type: ignore[no-any-return]
 
 
 def with_sla(decision: dict[str, Any], sla: dict[str, Any]) -> dict[str, Any]:
