@@ -1,6 +1,6 @@
 """A provider's delivery receipts on PostgreSQL and Kafka (services/notifier/api.py): the messages a webhook names
 are read and locked by one written-out statement (by our reference, else by the provider's id), and the
-announcements of the webhooks that come within Sender's RECEIPTS_WAKE_AFTER_S wake the outbox relay once
+announcements of the webhooks that come within sender.RECEIPTS_WAKE_AFTER_S wake the outbox relay once
 (issue 20: a relay pass per webhook was a third of a receipt's CPU)."""
 
 from __future__ import annotations

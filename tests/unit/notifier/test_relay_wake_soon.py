@@ -1,5 +1,5 @@
-"""Receipts' announcements wake the outbox relay once per Sender.RECEIPTS_WAKE_AFTER_S, however many webhooks
-asked meanwhile (services/notifier/sender.py `wake_relay_soon`): a relay pass per webhook cost notifier-urgent
+"""Receipts' announcements wake the outbox relay once per RECEIPTS_WAKE_AFTER_S, however many webhooks asked
+meanwhile (services/notifier/sender.py `Sender.wake_relay_soon`): a relay pass per webhook cost notifier-urgent
 about 2 CPU ms each (issue 20)."""
 
 from __future__ import annotations
