@@ -8,7 +8,7 @@ import datetime as dt
 import random
 import uuid
 
-from services.registry.columns import ARRAY_, ONE, PACKED, RS, US, columns, pack
+from services.registry.columns import ARRAY_, MICROS, ONE, PACKED, RS, US, columns, pack, pack_times
 from services.registry.store import RQ, H
 from services.registry.worklist import _OPENED, _OPENING, _open
 from shared.enums import ParticipantStatus as S
@@ -51,7 +51,9 @@ def test_a_history_batch_sends_its_event_type_once_and_its_statuses_packed() -> 
             "reasons": [("DESIL_UNKNOWN", "BIOMETRIC_MISSING"), ()],
         },
     )
-    assert batch.modes == (PACKED, ARRAY_, ONE, ARRAY_, PACKED, PACKED, ARRAY_)
+    assert batch.modes == (PACKED, ARRAY_, ONE, MICROS, PACKED, PACKED, ARRAY_)
+    micros = (T0 - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+    assert batch.params["p3"] == f"{micros}{US}{micros + 1_000_000}"
     assert batch.params["p4"] == f"INACTIVE{US}{RS}" and batch.params["p5"] == f"REACTIVATION_PENDING{US}ACTIVE"
     assert batch.params["p6"] == [f"DESIL_UNKNOWN{US}BIOMETRIC_MISSING", ""] and batch.params["p1"] == ids
 
@@ -72,3 +74,17 @@ def test_the_worklist_insert_keeps_held_items_of_finally_decided_requests_out_wh
         assert f"where not ({held} and exists (select from registry.requests r where r.request_id = u.c3 " in sql
         assert sql.endswith("on conflict (item_id) do nothing returning kind")
     assert _OPENING.c["held"] is not None and "state" not in _OPENED
+
+
+def test_times_travel_as_microseconds_since_the_epoch_unless_one_is_naive() -> None:
+    wib = dt.timezone(dt.timedelta(hours=7))
+    times = [
+        T0,
+        None,
+        T0.astimezone(wib) + dt.timedelta(microseconds=7),
+        dt.datetime(1969, 12, 31, 23, 59, tzinfo=dt.UTC),
+    ]
+    micros = (T0 - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+    assert pack_times(times) == US.join([str(micros), RS, str(micros + 7), "-60000000"])
+    assert pack_times([T0, T0.replace(tzinfo=None)]) is None
+    assert columns(RQ, {"received_at": [T0, T0.replace(tzinfo=None)]}).modes == (ARRAY_,)
