@@ -184,9 +184,9 @@ async def send(n: int) -> None:
             await asyncio.sleep(0.5)
         seconds = time.monotonic() - started
         print(f"notifier sender, {n:,} WhatsApp messages sent and delivered in {seconds:.1f} s")
-        for name, p in procs.items():
-            used = sum(p.cpu_times()[:2]) - before[name]
-            print(f"  {name:16} {used:.2f} CPU s, {1000 * used / n:.2f} CPU ms per message")
+        for process, p in procs.items():  # not `name`: that is the database dropped below
+            used = sum(p.cpu_times()[:2]) - before[process]
+            print(f"  {process:16} {used:.2f} CPU s, {1000 * used / n:.2f} CPU ms per message")
     finally:
         system.stop()
         await engine.dispose()

@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.columns import ANY_ARRAY, ANY_PACKED, any_of
 from services.notifier.domain.intents import OnFile
 from services.notifier.domain.people import Person
 from services.notifier.domain.standing import Standing
 from services.notifier.store import C
+from shared.columns import ANY_ARRAY, ANY_PACKED, any_of
 from shared.enums import ParticipantStatus
 
 FIELDS = [f.name for f in dataclasses.fields(Standing)]
@@ -86,7 +86,7 @@ def column_values(people: Sequence[Person], column: str) -> list[Any]:
 
 
 # Read by position, without SQLAlchemy's result processing (a select of the table's columns converted each
-# row's arrays again and built a mapping per row); the NIKs packed into one text when they can be (columns.py).
+# row's arrays again and built a mapping per row); the NIKs packed into one text when they can be (shared.columns).
 _LOAD = f"select {', '.join(COLUMNS)} from {C.schema}.{C.name} where nik = {{}} order by nik"
 _QUERIES = {
     (packed, lock): text(_LOAD.format(ANY_PACKED if packed else ANY_ARRAY) + (" for update" if lock else ""))

@@ -14,12 +14,12 @@ from typing import Any, Protocol, Self, TypeVar
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier import columns
 from services.notifier.domain.intents import Released, Waiting
 from services.notifier.domain.people import Person
 from services.notifier.privacy import ERASURES
 from services.notifier.standings import COLUMNS, changed_columns, column_values, load_people
 from services.notifier.store import INBOX, OO, SCHEMA, C, M
+from shared import columns
 from shared.db import any_of, upsert_clause
 from shared.events import Event
 from shared.inbox import claim_events
@@ -134,7 +134,7 @@ class PgMessages(_Repository):
     async def add(self, rows: Sequence[Row]) -> list[Added]:
         if not rows:
             return []
-        # A parameter per column (columns.py), not a VALUES list: that one passes asyncpg's 32,767-argument
+        # A parameter per column (shared.columns), not a VALUES list: that one passes asyncpg's 32,767-argument
         # limit with a few thousand messages in a batch.
         batch = columns.columns(M, {name: [row[name] for row in rows] for name in rows[0]}, keys=("message_id",))
         returning = "on conflict (message_id) do nothing returning event_id, kind, channel"
@@ -176,7 +176,7 @@ class PgMessages(_Repository):
         return set((await self.session.scalars(query)).all())
 
 
-# A batch's numbers and NIKs travel packed into one text when they can be (columns.py).
+# A batch's numbers and NIKs travel packed into one text when they can be (shared.columns).
 _STOPPED = {
     packed: text(f"select phone from {OO.schema}.{OO.name} where opted_out and phone = {any_}")
     for packed, any_ in ((True, columns.ANY_PACKED), (False, columns.ANY_ARRAY))

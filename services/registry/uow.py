@@ -28,13 +28,13 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry import worklist
-from services.registry.columns import columns, insert, pack, update
 from services.registry.domain import delivery
 from services.registry.domain.batch import Changes, StatusChange, claimed_in_inbox, dedup_by_effect
 from services.registry.domain.requests import Row
 from services.registry.domain.status import Participant
 from services.registry.privacy import ERASURES
 from services.registry.store import INBOX, RQ, SCHEMA, STILL_OUT_SQL, A, H, N, P, outbox
+from shared.columns import columns, insert, pack, update
 from shared.db import bulk_insert
 from shared.enums import ParticipantStatus
 from shared.errors import TransientError
@@ -231,7 +231,7 @@ class PgUnitOfWork(SessionUnit):
 
 async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Row], suffix: str = "") -> Any:
     """`insert ... select from unnest` of the rows (all with the same keys, in their order), each column sent as
-    cheaply as its values allow (services/registry/columns.py); `suffix`: ON CONFLICT, RETURNING."""
+    cheaply as its values allow (shared/columns.py); `suffix`: ON CONFLICT, RETURNING."""
     batch = columns(table, {name: [r[name] for r in rows] for name in rows[0]})
     return await session.execute(insert(table, batch.names, batch.modes, suffix), batch.params)
 

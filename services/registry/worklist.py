@@ -31,7 +31,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.registry import metrics
-from services.registry.columns import columns, parts
 from services.registry.domain.worklist import (
     EMERGENCY_KINDS,
     FINAL,
@@ -42,6 +41,7 @@ from services.registry.domain.worklist import (
     listed_again,
 )
 from services.registry.store import W
+from shared.columns import columns, parts
 from shared.enums import WorklistKind, WorklistState
 
 SYSTEM = "system:decision"
@@ -94,7 +94,7 @@ async def record(
 _SETTLED_KINDS = sorted(EMERGENCY_KINDS | WAITING_KINDS)
 # One statement for the batch's items, each once; an emergency's item or one a PENDING waited for (`held`)
 # only while its request is not finally decided (the decisions of the batch are written by then). Each column
-# travels as cheaply as its values allow (columns.py: a batch's kinds, times and regions are few).
+# travels as cheaply as its values allow (shared.columns: a batch's kinds, times and regions are few).
 _OPENING = table(
     W.name,
     *(sa_column(c.name, c.type) for c in W.c if c.name not in ("state", "closed_by", "closed_at", "note")),

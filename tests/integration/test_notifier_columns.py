@@ -1,4 +1,4 @@
-"""The notifier's bulk statements on PostgreSQL (services/notifier/columns.py): whichever way each column
+"""The notifier's bulk statements on PostgreSQL (shared/columns.py): whichever way each column
 travels (one value for the batch, packed into one text, an array), every row is stored as given."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.notifier.columns import RS, US
 from services.notifier.store import MIGRATIONS, SCHEMA, M
 from services.notifier.uow import PgUnitOfWork
+from shared.columns import RS, US
 from shared.db import make_engine, make_sessions, migrate
 from shared.settings import Settings
 

@@ -1,4 +1,4 @@
-"""The registry's bulk statements on PostgreSQL (services/registry/columns.py): rows come back as given whichever
+"""The registry's bulk statements on PostgreSQL (shared/columns.py): rows come back as given whichever
 way each column travelled: one value, text packed, times packed as microseconds since the epoch (exact, any
 zone, before 1970, NULL among them), or arrays (a text holding the separator)."""
 
@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.registry.columns import ARRAY_, MICROS, ONE, PACKED, US, columns
 from services.registry.store import MIGRATIONS, RQ, SCHEMA
 from services.registry.uow import insert_rows
+from shared.columns import ARRAY_, MICROS, ONE, PACKED, US, columns
 from shared.db import make_engine, make_sessions, migrate
 from shared.settings import Settings
 

@@ -1,12 +1,12 @@
-"""How a batch's columns travel (services/notifier/columns.py): a text column packed into one string comes back
+"""How a batch's columns travel (shared/columns.py): a text column packed into one string comes back
 as it was, values PostgreSQL would split wrongly are sent as an array, a column of one value travels once."""
 
 from __future__ import annotations
 
 import random
 
-from services.notifier.columns import ARRAY_, ONE, PACKED, RS, US, any_of, columns, pack
 from services.notifier.store import C, M
+from shared.columns import ARRAY_, ONE, PACKED, RS, US, any_of, columns, pack
 
 
 def unpacked(packed: str) -> list[str | None]:

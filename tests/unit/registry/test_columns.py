@@ -1,4 +1,4 @@
-"""How a registry batch's columns travel (services/registry/columns.py, the notifier's twin): a text column
+"""How a registry batch's columns travel (shared/columns.py, which the notifier uses too): a text column
 packed into one string comes back as it was, values PostgreSQL would split wrongly go as an array, a column
 of one value travels once; the worklist's insert keeps its `held` rule whichever way each column went."""
 
@@ -8,9 +8,9 @@ import datetime as dt
 import random
 import uuid
 
-from services.registry.columns import ARRAY_, MICROS, ONE, PACKED, RS, US, columns, pack, pack_times
 from services.registry.store import RQ, H
 from services.registry.worklist import _OPENED, _OPENING, _open
+from shared.columns import ARRAY_, MICROS, ONE, PACKED, RS, US, columns, pack, pack_times
 from shared.enums import ParticipantStatus as S
 
 T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.registry.columns import ARRAY_, PACKED, columns, update
 from services.registry.domain.status import Participant, replace
 from services.registry.store import P
 from services.registry.uow import PARTICIPANT_FIELDS, changed_columns
+from shared.columns import ARRAY_, PACKED, columns, update
 from shared.enums import ParticipantStatus as S
 
 T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)

@@ -1,22 +1,20 @@
-"""How a batch's columns travel to PostgreSQL in the registry's bulk statements (uow.py, worklist.py): one
-parameter per column, whatever the batch size, sent as cheaply as its values allow. The notifier's
-services/notifier/columns.py, line for line, and `parts` for a statement of its own (a service imports no
-other service's code: one copy in shared/ would serve both).
+"""How a batch's columns travel to PostgreSQL in the services' bulk statements (registry uow.py and
+worklist.py, notifier uow.py and standings.py): one parameter per column, whatever the batch size, sent as
+cheaply as its values allow.
 
 asyncpg converts an array parameter element by element, in Python-level code (two ABC isinstance checks per
-text element, about 0.4 us an element, 1 us a timestamptz): a decision's request row, participant, history row
-and two worklist items were some 50 conversions. So:
-- a column whose values are all the same (a batch's event type, source, a request's status, the SLA columns
-  of regular requests) travels once, as one value;
+text element, about 0.4-0.9 us an element, 1-2.5 us a timestamptz): a decision's request row, participant,
+history row and two worklist items were some 50 conversions, a 500-message batch's 13 columns some 6,000. So:
+- a column whose values are all the same (a batch's event type, source, `updated_at`, `attempts`, a request's
+  status, the SLA columns of regular requests) travels once, as one value;
 - a text column travels packed: its values joined by US (0x1f), None as RS (0x1e), one string that the
   statement splits back (`string_to_array(..., chr(31), chr(30))`). A value holding US, or equal to RS, or a
   single empty value (which would split into no element at all) sends the column as an array instead;
-- a timestamptz column (registry's own way, not the notifier's) travels packed too, each time as its microseconds
-  since the epoch, which the statement adds back to the epoch (exact: an interval of microseconds); asyncpg's
-  own conversion of an aware datetime (compared with infinity, moved to UTC, subtracted) cost about 2.5 us an
-  element, a realistic decision's eight timestamps a third of its batch's Python;
+- a timestamptz column travels packed too, each time as its microseconds since the epoch, which the statement
+  adds back to the epoch (exact: an interval of microseconds); a naive time sends the column as an array;
 - anything else as an array (an array column's cells each joined by US, as shared.db.bulk_insert sends them).
-Each mix of these is its own statement text (cached here, prepared once per connection by asyncpg)."""
+Each mix of these is its own statement text (cached here, prepared once per connection by asyncpg).
+`any_of` packs the texts of a `column = any(...)` look-up the same way."""
 
 from __future__ import annotations
 
@@ -56,6 +54,16 @@ def pack_times(values: Sequence[dt.datetime | None]) -> str | None:
 
 def _is_text(kind: TypeEngine[Any]) -> bool:
     return isinstance(kind.impl if isinstance(kind, TypeDecorator) else kind, String)
+
+
+def any_of(values: Sequence[str]) -> tuple[bool, str | Sequence[str]]:
+    """`column = any(...)` over these texts in one parameter: (packed or not, the parameter's value). The
+    statement's text for each case is `ANY_PACKED` or `ANY_ARRAY`, naming the parameter `:values`."""
+    packed = pack(values)
+    return (True, packed) if packed is not None else (False, values)
+
+
+ANY_PACKED, ANY_ARRAY = "any(string_to_array(cast(:values as text), chr(31)))", "any(cast(:values as text[]))"
 
 
 @dataclass(frozen=True, slots=True)
