@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.registry.domain.status import WINDOW_CLOSED
 from services.registry.domain.today import start_of_local_day
@@ -16,12 +18,20 @@ from shared.sla import sla_counts
 from shared.timezones import zone_for_nik
 
 
-async def participant(engine: AsyncEngine, nik: str) -> dict[str, Any] | None:
-    # One snapshot for the record and its history (REPEATABLE READ): two statements at READ COMMITTED could
-    # show a batch's history rows beside the record as it was before that batch (seen in CI: 5 history rows,
-    # desil still empty).
+@asynccontextmanager
+async def one_snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose statements all see the same committed state (REPEATABLE READ). At READ COMMITTED
+    each statement sees the batches committed before it starts, so two statements can disagree: a record
+    beside history rows it does not have yet (seen in CI: 5 history rows, desil still empty), or statuses
+    counted before a batch and decisions after it (seen in CI: the demo's summary counted two approvals
+    among the decisions while their people were still INACTIVE)."""
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="REPEATABLE READ")
+        yield conn
+
+
+async def participant(engine: AsyncEngine, nik: str) -> dict[str, Any] | None:
+    async with one_snapshot(engine) as conn:
         row = (await conn.execute(select(P).where(P.c.nik == nik))).mappings().first()
         if row is None:
             return None
@@ -59,36 +69,40 @@ async def _grouped(conn, *columns) -> list:  # type: ignore[no-untyped-def]
 
 
 async def stats(engine: AsyncEngine) -> dict[str, Any]:
-    async with engine.connect() as conn:
-        by_status = dict(await _grouped(conn, P.c.status))
-        by_reason = {k: v for k, v in await _grouped(conn, P.c.deactivation_reason) if k}
-        by_region = [
-            {"province": p, "regency": r, "district": d, "count": n}
-            for p, r, d, n in await _grouped(conn, P.c.province, P.c.regency, P.c.district)
-        ]
-        outcomes = dict(await _grouped(conn, RQ.c.status))
-        reason = func.unnest(RQ.c.reasons).label("reason")
-        reasons = dict(
-            (
-                await conn.execute(
-                    select(reason, func.count())
-                    .where(RQ.c.status.in_(["APPROVED", "REJECTED", "PENDING", "EXPIRED"]))
-                    .group_by(reason)
-                )
-            ).all()
-        )
-        # The board (shared.sla): a clock is open while its request is undecided; approved after the
-        # breach stays breached (met late); rejected or expired is closed.
-        undecided = RQ.c.status.in_(["RECEIVED", "PENDING"]).label("undecided")
-        sla = sla_counts(await _grouped(conn, RQ.c.sla_state, undecided))
-        notifications: dict[str, dict[str, int]] = {}
-        for channel, state, n in await _grouped(conn, N.c.channel, N.c.state):
-            notifications.setdefault(channel, {})[state] = n
-        anomalies = (await conn.execute(select(func.count()).select_from(A))).scalar() or 0
-        # Expiries at window close (the sweep's history rows; a partial index keeps this a small count).
-        window_expired = (
-            await conn.execute(select(func.count()).select_from(H).where(H.c.event_type == WINDOW_CLOSED))
-        ).scalar() or 0
+    async with one_snapshot(engine) as conn:
+        return await _stats(conn)
+
+
+async def _stats(conn: AsyncConnection) -> dict[str, Any]:
+    by_status = dict(await _grouped(conn, P.c.status))
+    by_reason = {k: v for k, v in await _grouped(conn, P.c.deactivation_reason) if k}
+    by_region = [
+        {"province": p, "regency": r, "district": d, "count": n}
+        for p, r, d, n in await _grouped(conn, P.c.province, P.c.regency, P.c.district)
+    ]
+    outcomes = dict(await _grouped(conn, RQ.c.status))
+    reason = func.unnest(RQ.c.reasons).label("reason")
+    reasons = dict(
+        (
+            await conn.execute(
+                select(reason, func.count())
+                .where(RQ.c.status.in_(["APPROVED", "REJECTED", "PENDING", "EXPIRED"]))
+                .group_by(reason)
+            )
+        ).all()
+    )
+    # The board (shared.sla): a clock is open while its request is undecided; approved after the
+    # breach stays breached (met late); rejected or expired is closed.
+    undecided = RQ.c.status.in_(["RECEIVED", "PENDING"]).label("undecided")
+    sla = sla_counts(await _grouped(conn, RQ.c.sla_state, undecided))
+    notifications: dict[str, dict[str, int]] = {}
+    for channel, state, n in await _grouped(conn, N.c.channel, N.c.state):
+        notifications.setdefault(channel, {})[state] = n
+    anomalies = (await conn.execute(select(func.count()).select_from(A))).scalar() or 0
+    # Expiries at window close (the sweep's history rows; a partial index keeps this a small count).
+    window_expired = (
+        await conn.execute(select(func.count()).select_from(H).where(H.c.event_type == WINDOW_CLOSED))
+    ).scalar() or 0
     decided = sum(v for k, v in outcomes.items() if k in ("APPROVED", "REJECTED", "EXPIRED"))
     return {
         "by_status": by_status,
@@ -125,8 +139,8 @@ def sla_board_query(now: dt.datetime) -> Select[Any]:
 
 async def dashboard_snapshot(engine: AsyncEngine, now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or dt.datetime.now(dt.UTC)
-    s = await stats(engine)
-    async with engine.connect() as conn:
+    async with one_snapshot(engine) as conn:  # the headline, the boards and the regions from one state
+        s = await _stats(conn)
         today = start_of_local_day(now)  # the national view's day: from 00:00 WIB
         decisions_today = (
             await conn.execute(select(func.count()).where(RQ.c.decided_at >= today, RQ.c.status != "PENDING"))
