@@ -15,18 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.notifier.store import MIGRATIONS, SCHEMA, M
 from services.notifier.uow import PgUnitOfWork
 from shared.columns import RS, US
-from shared.db import make_engine, make_sessions, migrate
-from shared.settings import Settings
+from shared.db import make_sessions
+from testkit.engines import migrated_engine
 
 NOON = dt.datetime(2026, 11, 30, 5, tzinfo=dt.UTC)
 
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(Settings(database_url=database_url))
-    await migrate(engine, MIGRATIONS, SCHEMA)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
+        yield engine
 
 
 def row(i: int, **changes: Any) -> dict[str, Any]:

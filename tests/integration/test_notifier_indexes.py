@@ -21,18 +21,16 @@ from services.notifier.domain.standing import Standing
 from services.notifier.sender import claim_due, due_query
 from services.notifier.store import MIGRATIONS, SCHEMA, M
 from services.notifier.uow import PgUnitOfWork
-from shared.db import make_engine, make_sessions, migrate, transaction
-from shared.settings import Settings
+from shared.db import make_sessions, transaction
+from testkit.engines import migrated_engine
 
 PEOPLE = 400  # some 25 pages of people
 
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(Settings(database_url=database_url))
-    await migrate(engine, MIGRATIONS, SCHEMA)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
+        yield engine
 
 
 async def test_a_standing_update_stays_on_its_page(engine: AsyncEngine) -> None:

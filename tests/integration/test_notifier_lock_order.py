@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notifier.sender import Sender
 from services.notifier.store import MIGRATIONS, SCHEMA, M
-from shared.db import make_engine, make_sessions, migrate
-from shared.settings import Settings
+from shared.db import make_sessions
+from testkit.engines import migrated_engine
 from testkit.polling import eventually
 
 NOW = dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC)
@@ -25,10 +25,8 @@ NOW = dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC)
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(Settings(database_url=database_url))
-    await migrate(engine, MIGRATIONS, SCHEMA)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
+        yield engine
 
 
 def message(message_id: uuid.UUID) -> dict[str, Any]:

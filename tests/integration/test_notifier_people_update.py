@@ -17,9 +17,9 @@ from services.notifier.domain.standing import Standing
 from services.notifier.standings import load_people
 from services.notifier.store import MIGRATIONS, SCHEMA
 from services.notifier.uow import PgUnitOfWork
-from shared.db import make_engine, make_sessions, migrate
+from shared.db import make_sessions
 from shared.enums import ParticipantStatus
-from shared.settings import Settings
+from testkit.engines import migrated_engine
 
 AT = dt.datetime(2026, 11, 24, 5, tzinfo=dt.UTC)
 A, B, C, D = (f"36740157089{i:05d}" for i in range(1, 5))
@@ -27,10 +27,8 @@ A, B, C, D = (f"36740157089{i:05d}" for i in range(1, 5))
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(Settings(database_url=database_url))
-    await migrate(engine, MIGRATIONS, SCHEMA)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
+        yield engine
 
 
 async def test_only_the_changed_columns_are_written_each_row_with_its_own_values(engine: AsyncEngine) -> None:

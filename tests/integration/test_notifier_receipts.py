@@ -22,12 +22,13 @@ from services.notifier.api import _locked
 from services.notifier.app import create_app
 from services.notifier.signatures import whatsapp_signature
 from services.notifier.store import MIGRATIONS, SCHEMA, M
-from shared.db import make_engine, make_sessions, migrate, transaction
+from shared.db import make_sessions, transaction
 from shared.events import NotificationUpdated
 from shared.settings import Settings
 from shared.topics import NOTIFICATION_EVENTS
 from testkit.apps import serving
 from testkit.clock import Clock
+from testkit.engines import migrated_engine
 from testkit.kafka import TopicReader
 from testkit.notifier import Sim, messages_in_state, notifier_settings
 from testkit.polling import eventually
@@ -37,10 +38,8 @@ NOW = dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC)  # 10:00 WIB
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(Settings(database_url=database_url))
-    await migrate(engine, MIGRATIONS, SCHEMA)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
+        yield engine
 
 
 def message(message_id: uuid.UUID, state: str, provider_id: str | None, serial: int = 1) -> dict[str, Any]:

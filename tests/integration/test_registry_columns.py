@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.registry.store import MIGRATIONS, RQ, SCHEMA
 from services.registry.uow import insert_rows
 from shared.columns import ARRAY_, MICROS, ONE, PACKED, US, columns
-from shared.db import make_engine, make_sessions, migrate
-from shared.settings import Settings
+from shared.db import make_sessions
+from testkit.engines import migrated_engine
 
 T0 = dt.datetime(2026, 11, 24, 1, 2, 3, 456789, tzinfo=dt.UTC)
 WIT = zoneinfo.ZoneInfo("Asia/Jayapura")
@@ -25,10 +25,8 @@ WIT = zoneinfo.ZoneInfo("Asia/Jayapura")
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(Settings(database_url=database_url))
-    await migrate(engine, MIGRATIONS, SCHEMA)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
+        yield engine
 
 
 def row(i: int, **kw: object) -> dict[str, object]:

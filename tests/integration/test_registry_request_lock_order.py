@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from services.registry.handlers import RegistryHandlers
 from services.registry.store import MIGRATIONS, SCHEMA
 from services.registry.uow import PgUnitOfWork
-from shared.db import make_engine, make_sessions, migrate
+from shared.db import make_sessions
 from shared.events import EmergencySlaChanged, Event
-from shared.settings import Settings
+from testkit.engines import migrated_engine
 from testkit.events import T0, H, deactivated, decided, emergency
 from testkit.locks import Pause, row_lock_free, waiting_for_a_lock
 from testkit.polling import eventually
@@ -30,10 +30,8 @@ REQUESTS = f"{SCHEMA}.requests"
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(Settings(database_url=database_url))
-    await migrate(engine, MIGRATIONS, SCHEMA)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
+        yield engine
 
 
 class PausedUnit(PgUnitOfWork):

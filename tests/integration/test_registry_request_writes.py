@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.registry.handlers import RegistryHandlers
 from services.registry.store import MIGRATIONS, SCHEMA
 from services.registry.uow import PgUnitOfWork
-from shared.db import make_engine, make_sessions, migrate
+from shared.db import make_sessions
 from shared.events import ReactivationRequested
-from shared.settings import Settings
+from testkit.engines import migrated_engine
 from tests.unit.registry.handler_cases import DAY, PREFIX, T0, H, deactivated, decided, requested, sla
 
 _WRITTEN = text(
@@ -42,10 +42,8 @@ class CountingUnit(PgUnitOfWork):
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(Settings(database_url=database_url))
-    await migrate(engine, MIGRATIONS, SCHEMA)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
+        yield engine
 
 
 async def test_an_emergency_decision_writes_its_request_row_once(engine: AsyncEngine) -> None:
