@@ -1,12 +1,19 @@
 """Typed events the tests produce straight to Kafka, as the services would: a deactivation, reactivation
-requests (regular, emergency) and decisions, for one person unless told otherwise."""
+requests (regular, emergency), decisions and emergencies' SLA states, for one person unless told otherwise."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
-from shared.events import Documents, HospitalLetter, ParticipantDeactivated, ReactivationDecided, ReactivationRequested
+from shared.events import (
+    Documents,
+    EmergencySlaChanged,
+    HospitalLetter,
+    ParticipantDeactivated,
+    ReactivationDecided,
+    ReactivationRequested,
+)
 
 NIK = "3674015708900001"  # a valid NIK of Kota Tangerang Selatan (WIB)
 # "now" for events whose time only has to be recent (fixed for the test session: in a loaded run's later tests
@@ -82,6 +89,22 @@ def decided(
         received_at=T0,
         decided_at=at,
         sla_deadline=T0 + 24 * H if path == "EMERGENCY" else None,
+    )
+
+
+def sla_changed(
+    nik: str, rid: uuid.UUID, state: str, at: dt.datetime = T0 + 3 * H, facility_code: str | None = None
+) -> EmergencySlaChanged:
+    """Eligibility's SLA state of emergency `rid` (received at T0, due 24 hours later) as of `at`."""
+    return EmergencySlaChanged(
+        occurred_at=at,
+        source="eligibility",
+        nik=nik,
+        request_id=rid,
+        sla_state=state,  # type: ignore[arg-type]
+        sla_deadline=T0 + 24 * H,
+        received_at=T0,
+        facility_code=facility_code,
     )
 
 

@@ -17,9 +17,9 @@ from services.intake.handlers import ReadModel
 from services.intake.store import MIGRATIONS, SCHEMA, RequestView
 from services.intake.uow import PgUnitOfWork
 from shared.db import make_sessions
-from shared.events import EmergencySlaChanged, Event
+from shared.events import Event
 from testkit.engines import migrated_engine
-from testkit.events import NIK, T0, H, decided
+from testkit.events import NIK, T0, H, decided, sla_changed
 from testkit.locks import Pause, row_lock_free, waiting_for_a_lock
 from testkit.polling import eventually
 
@@ -49,18 +49,6 @@ def read_model(engine: AsyncEngine, pause: Pause | None = None) -> ReadModel:
     return ReadModel(sessions, uow=(lambda: PausedUnit(sessions, pause)) if pause else None)
 
 
-def sla(rid: uuid.UUID, state: str) -> EmergencySlaChanged:
-    return EmergencySlaChanged(
-        occurred_at=T0 + 3 * H,
-        source="eligibility",
-        nik=NIK,
-        request_id=rid,
-        sla_state=state,  # type: ignore[arg-type]
-        sla_deadline=T0 + 24 * H,
-        received_at=T0,
-    )
-
-
 async def two_emergencies(engine: AsyncEngine, heap_order: str) -> tuple[uuid.UUID, uuid.UUID]:
     """Two emergencies' rows as the API leaves them (RECEIVED, SLA OK), inserted in `heap_order` ("low
     first" or "high first": the order a scan of the table meets them); their ids, the lower first."""
@@ -82,9 +70,9 @@ async def test_two_batches_crossing_on_the_same_rows_both_commit(engine: AsyncEn
     low, high = await two_emergencies(engine, "low first")
     # The first batch: the higher request's decision, then the lower one's SLA state (two statements: the
     # higher row is updated before the lower).
-    first: list[Event] = [decided(NIK, high, "APPROVED", T0 + 2 * H, path="REGULAR"), sla(low, "WARNING")]
+    first: list[Event] = [decided(NIK, high, "APPROVED", T0 + 2 * H, path="REGULAR"), sla_changed(NIK, low, "WARNING")]
     # The second: SLA states of both, the lower first (its input's order and the table's: whatever the plan).
-    second: list[Event] = [sla(low, "BREACHED"), sla(high, "WARNING")]
+    second: list[Event] = [sla_changed(NIK, low, "BREACHED"), sla_changed(NIK, high, "WARNING")]
     pause = Pause(REQUESTS)
     tasks: list[asyncio.Task[None]] = []
     try:
@@ -111,7 +99,8 @@ async def test_one_update_takes_its_rows_in_request_id_order_whatever_its_plan(e
             await other.execute(text(f"select 1 from {REQUESTS} where request_id = :id for update"), {"id": low})
             # The higher first in the batch too: an update in either order (its input's or the table's) would
             # lock the higher row and then wait for the lower.
-            batch = asyncio.create_task(read_model(engine).on_events([sla(high, "WARNING"), sla(low, "WARNING")]))
+            states: list[Event] = [sla_changed(NIK, high, "WARNING"), sla_changed(NIK, low, "WARNING")]
+            batch = asyncio.create_task(read_model(engine).on_events(states))
             await eventually(lambda: waiting_for_a_lock(engine))
             # Waiting for the lower row, the batch holds no other: the higher one is free.
             assert await row_lock_free(engine, REQUESTS, "request_id", high)

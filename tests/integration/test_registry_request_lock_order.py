@@ -17,9 +17,9 @@ from services.registry.handlers import RegistryHandlers
 from services.registry.store import MIGRATIONS, SCHEMA
 from services.registry.uow import PgUnitOfWork
 from shared.db import make_sessions
-from shared.events import EmergencySlaChanged, Event
+from shared.events import Event
 from testkit.engines import migrated_engine
-from testkit.events import T0, H, deactivated, decided, emergency
+from testkit.events import T0, H, deactivated, decided, emergency, sla_changed
 from testkit.locks import Pause, row_lock_free, waiting_for_a_lock
 from testkit.polling import eventually
 
@@ -53,18 +53,6 @@ def handlers(engine: AsyncEngine, pause: Pause | None = None) -> RegistryHandler
     return RegistryHandlers(sessions, PREFIX, lambda: None, clock=lambda: T0 + 2 * H, uow=unit)  # type: ignore[arg-type]
 
 
-def sla(nik: str, rid: uuid.UUID, state: str) -> EmergencySlaChanged:
-    return EmergencySlaChanged(
-        occurred_at=T0 + 3 * H,
-        source="eligibility",
-        nik=nik,
-        request_id=rid,
-        sla_state=state,  # type: ignore[arg-type]
-        sla_deadline=T0 + 24 * H,
-        received_at=T0,
-    )
-
-
 async def two_emergencies(engine: AsyncEngine) -> tuple[uuid.UUID, uuid.UUID]:
     """Two people's emergencies, committed: their request ids, the lower first."""
     low, high = sorted([uuid.uuid4(), uuid.uuid4()], key=lambda u: u.int)
@@ -88,7 +76,7 @@ async def test_a_decision_batch_and_an_sla_batch_crossing_on_the_same_rows_both_
         decided(NIKS[0], low, "APPROVED", T0 + 2 * H),
     ]
     # The SLA states of both, one statement, the lower row first.
-    states: list[Event] = [sla(NIKS[0], low, "WARNING"), sla(NIKS[1], high, "WARNING")]
+    states: list[Event] = [sla_changed(NIKS[0], low, "WARNING"), sla_changed(NIKS[1], high, "WARNING")]
     pause = Pause(REQUESTS)
     tasks: list[asyncio.Task[None]] = []
     try:
@@ -109,7 +97,8 @@ async def test_a_decision_batch_and_an_sla_batch_crossing_on_the_same_rows_both_
 
 async def test_one_upsert_takes_its_rows_in_request_id_order(engine: AsyncEngine) -> None:
     low, high = await two_emergencies(engine)
-    states: list[Event] = [sla(NIKS[1], high, "WARNING"), sla(NIKS[0], low, "WARNING")]  # the higher first
+    # The higher first.
+    states: list[Event] = [sla_changed(NIKS[1], high, "WARNING"), sla_changed(NIKS[0], low, "WARNING")]
     batch: asyncio.Task[None] | None = None
     async with engine.connect() as other:
         try:

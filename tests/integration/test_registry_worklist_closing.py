@@ -14,7 +14,7 @@ from shared.events import BiometricRecorded, DesilUpdated, EmergencySlaChanged, 
 from shared.settings import RegistrySettings, Settings
 from shared.topics import DECISIONS, PARTICIPANT_EVENTS, TIMER_EVENTS
 from testkit.apps import running
-from testkit.events import T0, H, again, decided
+from testkit.events import T0, H, again, decided, sla_changed
 from testkit.kafka import produce
 from testkit.polling import eventually
 from testkit.registry import events_seen, worklist_items
@@ -80,16 +80,8 @@ async def test_a_follow_up_whose_fact_came_first_is_done_as_it_opens(settings: S
 
 
 def sla(nik: str, rid: uuid.UUID, state: str, at: dt.datetime) -> EmergencySlaChanged:
-    return EmergencySlaChanged(
-        occurred_at=at,
-        source="eligibility",
-        nik=nik,
-        request_id=rid,
-        sla_state=state,  # type: ignore[arg-type]
-        sla_deadline=T0 + 24 * H,
-        received_at=T0,
-        facility_code="3674R001",
-    )
+    """From a registered facility (its item names the facility's regency)."""
+    return sla_changed(nik, rid, state, at, facility_code="3674R001")
 
 
 async def test_a_breach_opens_one_sla_breached_item_done_with_the_final_decision(settings: Settings) -> None:
