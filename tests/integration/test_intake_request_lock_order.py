@@ -5,13 +5,12 @@ decision batch and an SLA batch (two consumers) updating the same rows in crossi
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import insert, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.handlers import ReadModel
 from services.intake.store import MIGRATIONS, SCHEMA, RequestView
@@ -20,8 +19,7 @@ from shared.db import make_sessions
 from shared.events import Event
 from testkit.engines import migrated_engine
 from testkit.events import NIK, T0, H, decided, sla_changed
-from testkit.locks import Pause, row_lock_free, waiting_for_a_lock
-from testkit.polling import eventually
+from testkit.locks import Pause, crossing, free_while_waiting
 
 REQUESTS = f"{SCHEMA}.requests"
 
@@ -32,21 +30,11 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         yield engine
 
 
-class PausedUnit(PgUnitOfWork):
-    """A unit of work whose transaction stops after its first statement on the request rows."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], pause: Pause) -> None:
-        super().__init__(sessions)
-        self.pause = pause
-
-    def _opened(self) -> None:
-        super()._opened()
-        self.session = self.pause.session(self.session)
-
-
 def read_model(engine: AsyncEngine, pause: Pause | None = None) -> ReadModel:
+    """The read model's handler; with `pause`, its transaction stops after its first statement on the
+    request rows."""
     sessions = make_sessions(engine)
-    return ReadModel(sessions, uow=(lambda: PausedUnit(sessions, pause)) if pause else None)
+    return ReadModel(sessions, uow=(lambda: pause.unit(PgUnitOfWork(sessions))) if pause else None)
 
 
 async def two_emergencies(engine: AsyncEngine, heap_order: str) -> tuple[uuid.UUID, uuid.UUID]:
@@ -74,39 +62,19 @@ async def test_two_batches_crossing_on_the_same_rows_both_commit(engine: AsyncEn
     # The second: SLA states of both, the lower first (its input's order and the table's: whatever the plan).
     second: list[Event] = [sla_changed(NIK, low, "BREACHED"), sla_changed(NIK, high, "WARNING")]
     pause = Pause(REQUESTS)
-    tasks: list[asyncio.Task[None]] = []
-    try:
-        tasks.append(asyncio.create_task(read_model(engine, pause).on_events(first)))
-        await pause.reached(tasks[0])  # the first batch holds its first rows
-        tasks.append(asyncio.create_task(read_model(engine).on_events(second)))
-        await eventually(lambda: waiting_for_a_lock(engine))  # the second waits for a row the first holds
-        pause.go_on.set()
-        ended = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
-    finally:
-        pause.go_on.set()
-        for task in tasks:
-            task.cancel()
+    ended = await crossing(
+        engine, pause, read_model(engine, pause).on_events(first), read_model(engine).on_events(second)
+    )
     assert ended == [None, None]  # without the order: one of them `deadlock detected`
     assert await requests(engine) == {low: ("RECEIVED", "BREACHED"), high: ("APPROVED", "WARNING")}
 
 
 async def test_one_update_takes_its_rows_in_request_id_order_whatever_its_plan(engine: AsyncEngine) -> None:
     low, high = await two_emergencies(engine, "high first")  # a scan meets the higher row first
-    batch: asyncio.Task[None] | None = None
-    async with engine.connect() as other:
-        try:
-            await other.begin()  # holds the lower row, as another batch that took it first
-            await other.execute(text(f"select 1 from {REQUESTS} where request_id = :id for update"), {"id": low})
-            # The higher first in the batch too: an update in either order (its input's or the table's) would
-            # lock the higher row and then wait for the lower.
-            states: list[Event] = [sla_changed(NIK, high, "WARNING"), sla_changed(NIK, low, "WARNING")]
-            batch = asyncio.create_task(read_model(engine).on_events(states))
-            await eventually(lambda: waiting_for_a_lock(engine))
-            # Waiting for the lower row, the batch holds no other: the higher one is free.
-            assert await row_lock_free(engine, REQUESTS, "request_id", high)
-            await other.rollback()
-            await asyncio.wait_for(batch, 60)
-        finally:
-            if batch is not None and not batch.done():
-                batch.cancel()
+    # The higher first in the batch too: an update in either order (its input's or the table's) would lock the
+    # higher row and then wait for the lower.
+    states: list[Event] = [sla_changed(NIK, high, "WARNING"), sla_changed(NIK, low, "WARNING")]
+    # Waiting for the lower row (another batch holds it), the batch holds no other: the higher one is free.
+    batch = read_model(engine).on_events(states)
+    assert await free_while_waiting(engine, REQUESTS, "request_id", held=low, free=high, batch=batch)
     assert await requests(engine) == {low: ("RECEIVED", "WARNING"), high: ("RECEIVED", "WARNING")}

@@ -5,13 +5,12 @@ batches go through the handler on PostgreSQL, the first held by hand between two
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry.handlers import RegistryHandlers
 from services.registry.store import MIGRATIONS, SCHEMA
@@ -20,8 +19,7 @@ from shared.db import make_sessions
 from shared.events import Event
 from testkit.engines import migrated_engine
 from testkit.events import T0, H, deactivated, decided, emergency, sla_changed
-from testkit.locks import Pause, row_lock_free, waiting_for_a_lock
-from testkit.polling import eventually
+from testkit.locks import Pause, crossing, free_while_waiting
 
 PREFIX = "t."
 NIKS = ("3674015708900001", "3674015708900002")
@@ -34,21 +32,11 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         yield engine
 
 
-class PausedUnit(PgUnitOfWork):
-    """A unit of work whose transaction stops after its first statement on the request rows."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], pause: Pause) -> None:
-        super().__init__(sessions, PREFIX)
-        self.pause = pause
-
-    def _opened(self) -> None:
-        super()._opened()
-        self.session = self.pause.session(self.session)
-
-
 def handlers(engine: AsyncEngine, pause: Pause | None = None) -> RegistryHandlers:
+    """The registry's handlers; with `pause`, a batch's transaction stops after its first statement on the
+    request rows."""
     sessions = make_sessions(engine)
-    unit = (lambda: PausedUnit(sessions, pause)) if pause else None
+    unit = (lambda: pause.unit(PgUnitOfWork(sessions, PREFIX))) if pause else None
     # PgUnitOfWork's __aexit__ spells its arguments out: the protocol's `*exc` (as handlers.py's default)
     return RegistryHandlers(sessions, PREFIX, lambda: None, clock=lambda: T0 + 2 * H, uow=unit)  # type: ignore[arg-type]
 
@@ -77,19 +65,10 @@ async def test_a_decision_batch_and_an_sla_batch_crossing_on_the_same_rows_both_
     ]
     # The SLA states of both, one statement, the lower row first.
     states: list[Event] = [sla_changed(NIKS[0], low, "WARNING"), sla_changed(NIKS[1], high, "WARNING")]
-    pause = Pause(REQUESTS)
-    tasks: list[asyncio.Task[None]] = []
-    try:
-        tasks.append(asyncio.create_task(handlers(engine, pause).on_events(decisions)))
-        await pause.reached(tasks[0])  # the decision batch holds its first request rows
-        tasks.append(asyncio.create_task(handlers(engine).on_events(states)))
-        await eventually(lambda: waiting_for_a_lock(engine))  # the SLA batch waits for a row the first holds
-        pause.go_on.set()
-        ended = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
-    finally:
-        pause.go_on.set()
-        for task in tasks:
-            task.cancel()
+    pause = Pause(REQUESTS)  # the decision batch holds its first request rows, the SLA batch waits for one
+    ended = await crossing(
+        engine, pause, handlers(engine, pause).on_events(decisions), handlers(engine).on_events(states)
+    )
     assert ended == [None, None]  # without the order: one of them `deadlock detected`
     # The approval's MET stays (WARNING is behind it); the PENDING one is WARNING.
     assert await requests(engine) == {low: ("APPROVED", "MET"), high: ("PENDING", "WARNING")}
@@ -99,18 +78,7 @@ async def test_one_upsert_takes_its_rows_in_request_id_order(engine: AsyncEngine
     low, high = await two_emergencies(engine)
     # The higher first.
     states: list[Event] = [sla_changed(NIKS[1], high, "WARNING"), sla_changed(NIKS[0], low, "WARNING")]
-    batch: asyncio.Task[None] | None = None
-    async with engine.connect() as other:
-        try:
-            await other.begin()  # holds the lower row, as another batch that took it first
-            await other.execute(text(f"select 1 from {REQUESTS} where request_id = :id for update"), {"id": low})
-            batch = asyncio.create_task(handlers(engine).on_events(states))
-            await eventually(lambda: waiting_for_a_lock(engine))
-            # Waiting for the lower row, the batch holds no other: the higher one is free.
-            assert await row_lock_free(engine, REQUESTS, "request_id", high)
-            await other.rollback()
-            await asyncio.wait_for(batch, 60)
-        finally:
-            if batch is not None and not batch.done():
-                batch.cancel()
+    # Waiting for the lower row (another batch holds it), the batch holds no other: the higher one is free.
+    batch = handlers(engine).on_events(states)
+    assert await free_while_waiting(engine, REQUESTS, "request_id", held=low, free=high, batch=batch)
     assert await requests(engine) == {low: ("RECEIVED", "WARNING"), high: ("RECEIVED", "WARNING")}
