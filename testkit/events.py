@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import TypeVar
 
 from shared.events import (
     Documents,
     EmergencySlaChanged,
+    Event,
     HospitalLetter,
     ParticipantDeactivated,
     ReactivationDecided,
@@ -22,6 +24,8 @@ NIK = "3674015708900001"  # a valid NIK of Kota Tangerang Selatan (WIB)
 NOW = dt.datetime.now(dt.UTC)
 T0 = dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC)  # a fixed receipt time, for tests that move time themselves
 H = dt.timedelta(hours=1)
+
+E = TypeVar("E", bound=Event)
 
 
 def deactivated(nik: str = NIK) -> ParticipantDeactivated:
@@ -108,6 +112,7 @@ def sla_changed(
     )
 
 
-def again(e: ReactivationDecided) -> ReactivationDecided:
-    """The same decision re-sent under a new event id (a re-decision, a replay from the outbox)."""
+def again(e: E) -> E:
+    """The same event re-sent under a new event id (a re-decision, a replay from the outbox, another source's
+    copy of an SLA state)."""
     return e.model_copy(update={"event_id": uuid.uuid4()})

@@ -49,7 +49,7 @@ async def test_facts_close_the_items_they_satisfy_once_under_redelivery(settings
             fact(DesilUpdated, nik, desil=4, effective_on=dt.date(2026, 11, 24)),
         ]
         # Each delivered twice (a redelivery) and posted again under a new id (another source's copy).
-        stream = [*facts, *facts, *(e.model_copy(update={"event_id": uuid.uuid4()}) for e in facts)]
+        stream = [*facts, *facts, *map(again, facts)]
         await produce(settings, PARTICIPANT_EVENTS, *stream)
         await eventually(lambda: events_seen(settings, stream))
         items = {i["kind"]: i for i in await worklist_items(settings, rid)}
@@ -89,7 +89,7 @@ async def test_a_breach_opens_one_sla_breached_item_done_with_the_final_decision
     breached = sla(nik, rid, "BREACHED", T0 + 24 * H)
     before = metrics.WORKLIST_OPENED.labels("SLA_BREACHED")._value.get()
     async with running(create_app(RegistrySettings(**settings.model_dump()), clock=lambda: NOW)):
-        stream = [sla(nik, rid, "WARNING", T0 + 12 * H), breached, breached, again_sla(breached)]
+        stream = [sla(nik, rid, "WARNING", T0 + 12 * H), breached, breached, again(breached)]
         await produce(settings, TIMER_EVENTS, *stream)
         await eventually(lambda: events_seen(settings, stream))
         [item] = await worklist_items(settings, rid)
@@ -115,10 +115,6 @@ async def test_a_breach_opens_one_sla_breached_item_done_with_the_final_decision
         await eventually(lambda: events_seen(settings, [after]))
         assert await worklist_items(settings, late) == []
     assert metrics.WORKLIST_OPENED.labels("SLA_BREACHED")._value.get() - before == 1
-
-
-def again_sla(e: EmergencySlaChanged) -> EmergencySlaChanged:
-    return e.model_copy(update={"event_id": uuid.uuid4()})
 
 
 async def test_what_a_pending_request_waits_for_is_listed_then_closed_by_the_fact_or_the_final_decision(
