@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.eligibility.domain.outgoing import decision_event
 from services.eligibility.domain.records import RequestRecord
@@ -30,10 +30,11 @@ from services.eligibility.store import (
     outbox,
     outbox_rows,
 )
-from shared.db import bulk_insert, make_sessions, migrate
+from shared.db import bulk_insert, make_sessions
 from shared.enums import Outcome
 from shared.events import ReactivationDecided
 from shared.topics import DECISIONS
+from testkit.engines import migrated_engine
 from testkit.polling import eventually
 from tests.unit.eligibility.handler_cases import (
     DEACTIVATED_ON,
@@ -70,10 +71,8 @@ class PgBackend:
 
 @pytest.fixture
 async def backend(database_url: str) -> AsyncIterator[PgBackend]:
-    engine = create_async_engine(database_url)
-    await migrate(engine, MIGRATIONS, SCHEMA)
-    yield PgBackend(engine)
-    await engine.dispose()
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
+        yield PgBackend(engine)
 
 
 class TestOnPostgreSQL(HandlerCases):

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.intake.store import MIGRATIONS, SCHEMA, AppealView, ProcessedEvent, RequestView
 from services.intake.uow import PgUnitOfWork, ReadModelUnitOfWork
 from services.intake.uow_memory import AppealState, RequestState
-from shared.db import make_engine, make_sessions, migrate
-from shared.settings import Settings
+from shared.db import make_sessions
+from testkit.engines import migrated_engine
 from tests.unit.intake.read_model_cases import NIK, T0, ReadModelCases
 
 R, A, PE = RequestView.__table__, AppealView.__table__, ProcessedEvent.__table__
@@ -53,10 +53,8 @@ class OnPostgres:
 
 @pytest.fixture
 async def backend(database_url: str) -> AsyncIterator[OnPostgres]:
-    engine = make_engine(Settings(database_url=database_url))
-    await migrate(engine, MIGRATIONS, SCHEMA)
-    yield OnPostgres(engine)
-    await engine.dispose()
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
+        yield OnPostgres(engine)
 
 
 class TestOnPostgres(ReadModelCases):

@@ -21,9 +21,9 @@ from services.notifier.privacy import ERASURES
 from services.notifier.standings import load, to_row
 from services.notifier.store import INBOX, MIGRATIONS, OO, PE, SCHEMA, C, M
 from services.notifier.uow import PgUnitOfWork, UnitOfWork
-from shared.db import make_engine, make_sessions, migrate
+from shared.db import make_sessions
 from shared.enums import ParticipantStatus
-from shared.settings import Settings
+from testkit.engines import migrated_engine
 from tests.unit.notifier.handler_cases import NIK, NOON, NotifierHandlerCases, deactivation
 
 
@@ -76,10 +76,8 @@ class OnPostgres:
 
 @pytest.fixture
 async def postgres(database_url: str) -> AsyncIterator[OnPostgres]:
-    engine = make_engine(Settings(database_url=database_url))
-    await migrate(engine, MIGRATIONS, SCHEMA)
-    yield OnPostgres(engine)
-    await engine.dispose()
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
+        yield OnPostgres(engine)
 
 
 class TestOnPostgres(NotifierHandlerCases):

@@ -16,11 +16,12 @@ from services.registry.handlers import RegistryHandlers
 from services.registry.privacy import ERASURES
 from services.registry.store import INBOX, MIGRATIONS, RQ, SCHEMA, A, H, N, P, W, outbox
 from services.registry.sweep import WindowSweep
-from shared.db import make_engine, make_sessions, migrate
+from shared.db import make_engine, make_sessions
 from shared.events import DesilUpdated, IdSemestaAssigned, ParticipantStatusChanged
 from shared.outbox import outbox_records
 from shared.privacy import mark_erased
 from shared.settings import Settings
+from testkit.engines import migrated_engine
 from testkit.polling import eventually
 from tests.unit.registry.handler_cases import (
     DAY,
@@ -74,10 +75,8 @@ class PgBackend:
 
 @pytest.fixture
 async def backend(database_url: str) -> AsyncIterator[PgBackend]:
-    engine = make_engine(Settings(database_url=database_url))
-    await migrate(engine, MIGRATIONS, SCHEMA)
-    yield PgBackend(engine)
-    await engine.dispose()
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
+        yield PgBackend(engine)
 
 
 class TestOnPostgres(HandlerCases):
@@ -109,16 +108,14 @@ async def test_a_new_deactivation_writes_two_rows_and_a_redelivered_one_none(dat
     from tests.unit.registry.handler_cases import deactivated
 
     n = 2000
-    settings = Settings(database_url=database_url)
-    engine = make_engine(settings)
-    await migrate(engine, MIGRATIONS, SCHEMA)
-    handlers = RegistryHandlers(make_sessions(engine), PREFIX, lambda: None, clock=lambda: T0 + DAY)
     wave = [deactivated(nik=f"3674015708{90001 + i:06d}") for i in range(n)]
-    for _ in range(2):  # the second time: redelivered
-        for i in range(0, n, 500):
-            await handlers.on_events(wave[i : i + 500])
-    await engine.dispose()  # a backend reports its table counts when it ends
-    stats = make_engine(settings)
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
+        handlers = RegistryHandlers(make_sessions(engine), PREFIX, lambda: None, clock=lambda: T0 + DAY)
+        for _ in range(2):  # the second time: redelivered
+            for i in range(0, n, 500):
+                await handlers.on_events(wave[i : i + 500])
+    # its connections closed: a backend reports its table counts when it ends
+    stats = make_engine(Settings(database_url=database_url))
 
     async def written() -> dict[str, int] | None:
         async with stats.connect() as conn:
