@@ -526,3 +526,16 @@ def test_topic_generator_check_mode_reports_a_stale_file(tmp_path: Path, monkeyp
     stale.write_text(gen_k8s_topics.render().replace("partitions: 12", "partitions: 24"))
     monkeypatch.setattr(gen_k8s_topics, "TARGET", stale)
     assert gen_k8s_topics.main(["--check"]) == 1
+
+
+def test_a_generator_refuses_a_mistyped_option_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stale = tmp_path / "topics.yaml"
+    stale.write_text("stale")
+    monkeypatch.setattr(gen_k8s_topics, "TARGET", stale)
+    assert gen_k8s_topics.main(["--chek"]) == 2
+    assert stale.read_text() == "stale"
+    assert "--chek" in capsys.readouterr().err
+    assert gen_k8s_topics.main([]) == 0  # no option: written
+    assert stale.read_text() == gen_k8s_topics.render()
