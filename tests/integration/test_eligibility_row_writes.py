@@ -13,13 +13,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.eligibility.domain.records import RequestRecord
 from services.eligibility.domain.rules import Facts
 from services.eligibility.store import MIGRATIONS, SCHEMA, NewPersonRace, PgUnitOfWork
-from shared.db import make_sessions, migrate
+from shared.db import make_sessions
 from shared.events import ReactivationRequested
+from testkit.engines import migrated_engine
 
 T0 = dt.datetime(2026, 7, 1, 3, 0, tzinfo=dt.UTC)
 NIKS = [f"36740157089000{i:02d}" for i in range(1, 6)]
@@ -27,10 +28,8 @@ NIKS = [f"36740157089000{i:02d}" for i in range(1, 6)]
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url)
-    await migrate(engine, MIGRATIONS, SCHEMA)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
+        yield engine
 
 
 async def _rows(engine: AsyncEngine) -> dict[str, tuple[object, ...]]:
