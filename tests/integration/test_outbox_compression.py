@@ -8,15 +8,12 @@ from sqlalchemy import text
 
 from services.eligibility import store as eligibility_store
 from services.registry import store as registry_store
-from shared.db import make_engine, migrate
-from shared.settings import Settings
+from testkit.engines import migrated_engine
 
 
 @pytest.mark.parametrize("store", [registry_store, eligibility_store], ids=["registry", "eligibility"])
 async def test_bundle_payloads_are_compressed_with_lz4(database_url: str, store) -> None:  # noqa: ANN001
-    engine = make_engine(Settings(database_url=database_url))
-    try:
-        await migrate(engine, store.MIGRATIONS, store.SCHEMA)
+    async with migrated_engine(database_url, store.MIGRATIONS, store.SCHEMA) as engine:
         async with engine.connect() as conn:
             available = await conn.scalar(
                 text("select 'lz4' = any(enumvals) from pg_settings where name = 'default_toast_compression'")
@@ -28,6 +25,4 @@ async def test_bundle_payloads_are_compressed_with_lz4(database_url: str, store)
                 ),
                 {"table": f"{store.SCHEMA}.outbox"},
             )
-    finally:
-        await engine.dispose()
     assert method == ("l" if available else "")

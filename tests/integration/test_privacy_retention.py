@@ -13,9 +13,10 @@ from services.notifier.app import create_app as create_notifier
 from services.notifier.retention import REMOVED, remove_old_texts
 from services.notifier.settings import NotifierSettings
 from services.notifier.store import MIGRATIONS, SCHEMA, M
-from shared.db import make_engine, make_sessions, migrate
+from shared.db import make_sessions
 from shared.settings import Settings
 from testkit.apps import running
+from testkit.engines import migrated_engine
 from testkit.polling import eventually
 from testkit.system import free_port
 
@@ -45,10 +46,8 @@ def removed(what: str) -> float:
     return REMOVED.labels(what)._value.get()  # noqa: SLF001 - prometheus_client has no public read
 
 
-async def test_texts_older_than_the_retention_are_emptied_and_counted_by_what_they_were(settings: Settings) -> None:
-    engine = make_engine(settings)
-    try:
-        await migrate(engine, MIGRATIONS, SCHEMA)
+async def test_texts_older_than_the_retention_are_emptied_and_counted_by_what_they_were(database_url: str) -> None:
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
         rows = {
             "old_sent": message("SENT", 91),
             "old_read": message("READ", 200),
@@ -74,12 +73,9 @@ async def test_texts_older_than_the_retention_are_emptied_and_counted_by_what_th
             assert (stored.text == "" and stored.phone == "") is emptied, name
             assert stored.state == row["state"]  # the delivery history stays
         assert await remove_old_texts(sessions, NOW, days=90) == {}  # nothing twice
-    finally:
-        await engine.dispose()
 
 
 async def test_the_notifier_sweeps_at_start_with_the_configured_days(settings: Settings) -> None:
-    engine = make_engine(settings)
     dead = f"http://127.0.0.1:{free_port()}"
     app = create_notifier(
         NotifierSettings(
@@ -87,8 +83,7 @@ async def test_the_notifier_sweeps_at_start_with_the_configured_days(settings: S
         ),
         clock=lambda: NOW,
     )
-    try:
-        await migrate(engine, MIGRATIONS, SCHEMA)
+    async with migrated_engine(settings.database_url, MIGRATIONS, SCHEMA) as engine:
         old, young = message("SENT", 31), message("SENT", 29)
         async with engine.begin() as conn:
             await conn.execute(insert(M), [old, young])
@@ -100,5 +95,3 @@ async def test_the_notifier_sweeps_at_start_with_the_configured_days(settings: S
                 return texts[old["message_id"]] == "" and texts[young["message_id"]] != ""
 
             await eventually(emptied)
-    finally:
-        await engine.dispose()

@@ -9,8 +9,7 @@ from sqlalchemy import insert
 
 from services.registry import queries
 from services.registry.store import MIGRATIONS, RQ, SCHEMA
-from shared.db import make_engine, migrate
-from shared.settings import Settings
+from testkit.engines import migrated_engine
 
 
 def utc(*args: int) -> dt.datetime:
@@ -33,10 +32,8 @@ def request(decided_at: dt.datetime, status: str = "APPROVED") -> dict:
     }
 
 
-async def test_decisions_today_count_from_midnight_wib(settings: Settings) -> None:
-    engine = make_engine(settings)
-    try:
-        await migrate(engine, MIGRATIONS, SCHEMA)
+async def test_decisions_today_count_from_midnight_wib(database_url: str) -> None:
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
         async with engine.begin() as conn:
             await conn.execute(
                 insert(RQ),
@@ -51,7 +48,5 @@ async def test_decisions_today_count_from_midnight_wib(settings: Settings) -> No
         after_midnight = await queries.dashboard_snapshot(engine, now=utc(2026, 11, 30, 23, 59))
         # 00:30 UTC is 07:30 WIB: UTC's midnight has passed, the WIB day has not changed.
         after_utc_midnight = await queries.dashboard_snapshot(engine, now=utc(2026, 12, 1, 0, 30))
-    finally:
-        await engine.dispose()
     assert after_midnight["headline"]["decisions_today"] == 2
     assert after_utc_midnight["headline"]["decisions_today"] == 2

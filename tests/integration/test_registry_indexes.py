@@ -10,8 +10,7 @@ from sqlalchemy import text
 
 from services.registry import queries
 from services.registry.store import MIGRATIONS, SCHEMA
-from shared.db import make_engine, migrate
-from shared.settings import Settings
+from testkit.engines import migrated_engine
 
 # What reads each one: the primary keys (the locks, upserts, items by id; history's (nik, id): a person's
 # history in order); the window sweep; the history's de-duplication and its expiries at window close; the
@@ -30,10 +29,8 @@ EXPECTED = {
 }
 
 
-async def test_hot_tables_keep_only_the_indexes_queries_read(settings: Settings) -> None:
-    engine = make_engine(settings)
-    try:
-        await migrate(engine, MIGRATIONS, SCHEMA)
+async def test_hot_tables_keep_only_the_indexes_queries_read(database_url: str) -> None:
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
         async with engine.connect() as conn:
             rows = await conn.execute(
                 text("select tablename, indexname from pg_indexes where schemaname = :s"), {"s": SCHEMA}
@@ -41,15 +38,11 @@ async def test_hot_tables_keep_only_the_indexes_queries_read(settings: Settings)
             found: dict[str, set[str]] = {}
             for table, index in rows.all():
                 found.setdefault(table, set()).add(index)
-    finally:
-        await engine.dispose()
     assert {t: found.get(t, set()) for t in EXPECTED} == EXPECTED
 
 
-async def test_the_sla_board_reads_the_emergency_index_in_a_generic_plan(settings: Settings) -> None:
-    engine = make_engine(settings)
-    try:
-        await migrate(engine, MIGRATIONS, SCHEMA)
+async def test_the_sla_board_reads_the_emergency_index_in_a_generic_plan(database_url: str) -> None:
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
         async with engine.connect() as conn:
             query = queries.sla_board_query(dt.datetime(2026, 11, 30, tzinfo=dt.UTC))
             compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
@@ -58,8 +51,6 @@ async def test_the_sla_board_reads_the_emergency_index_in_a_generic_plan(setting
             await conn.exec_driver_sql("set enable_seqscan = off")  # an empty table: only a usable index wins
             await conn.exec_driver_sql(f"prepare board as {compiled}")
             plan = "\n".join(r[0] for r in await conn.exec_driver_sql(f"explain execute board({values})"))
-    finally:
-        await engine.dispose()
     assert "ix_registry_requests_emergency" in plan, plan
 
 

@@ -14,8 +14,7 @@ from sqlalchemy import insert
 
 from services.registry import queries
 from services.registry.store import MIGRATIONS, SCHEMA, P
-from shared.db import make_engine, migrate
-from shared.settings import Settings
+from testkit.engines import migrated_engine
 
 
 def person(nik: str, status: str = "INACTIVE") -> dict[str, Any]:
@@ -25,11 +24,9 @@ def person(nik: str, status: str = "INACTIVE") -> dict[str, Any]:
 
 @pytest.mark.parametrize("read", ["stats", "dashboard"])
 async def test_a_batch_committed_between_the_counts_is_in_all_of_them_or_none(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, read: str
+    database_url: str, monkeypatch: pytest.MonkeyPatch, read: str
 ) -> None:
-    engine = make_engine(settings)
-    try:
-        await migrate(engine, MIGRATIONS, SCHEMA)
+    async with migrated_engine(database_url, MIGRATIONS, SCHEMA) as engine:
         async with engine.begin() as conn:
             await conn.execute(insert(P), [person("3674015708900001"), person("3674015708900002", "ACTIVE")])
 
@@ -58,5 +55,3 @@ async def test_a_batch_committed_between_the_counts_is_in_all_of_them_or_none(
         assert (inactive, by_region) == (1, 2)
         # Committed all the same: the next read counts it.
         assert (await queries.stats(engine))["by_status"]["INACTIVE"] == 2
-    finally:
-        await engine.dispose()
