@@ -2,7 +2,15 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
-APPLIED = Counter("pbi_registry_events_applied_total", "Events applied", ["type"])
+# Each event once, by the process whose committed batch applied it first (handlers.first_applications: not
+# again on a retry, a redelivery or in the other role; nothing for an event about nobody on record, or one the
+# registry ignores), except requests and message states, counted at each delivery (they keep no record).
+# The sum over the registry's processes is what bench/run.py waits for.
+APPLIED = Counter(
+    "pbi_registry_events_applied_total",
+    "Events applied, each once (requests and message states: per delivery)",
+    ["type"],
+)
 DUPLICATES = Counter("pbi_registry_duplicate_events_total", "Redelivered events skipped")
 ANOMALIES = Counter("pbi_registry_anomalies_total", "Events that did not fit", ["kind"])
 BATCH = Histogram("pbi_registry_batch_size", "Events per applied batch", buckets=(1, 10, 50, 100, 250, 500, 1000, 2000))
