@@ -31,6 +31,7 @@ from services.notifier.uow import PgUnitOfWork
 from shared import tracing
 from shared.asyncapi import declare_publishers
 from shared.db import make_engine, make_sessions, migrate, ping
+from shared.emergency_lane import handler_for
 from shared.events import any_event_adapter
 from shared.http_guard import FrontDoor
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
@@ -56,9 +57,11 @@ from shared.topics import (
 # still handled: every listened topic has the one handler, which takes any event.
 # EMERGENCY_DECISIONS: an emergency's decisions only (a copy of those on DECISIONS, same event id).
 URGENT = (EMERGENCY_REQUESTS, EMERGENCY_DECISIONS, TIMER_EVENTS)
-# DECISIONS: every decision, emergencies' included, so each of those is handled by both roles: safe, its
-# message row's id derives from the event id (the second insert adds nothing and the event is not applied
-# again), and an event without a message is claimed in the inbox; both in the batch's transaction.
+# DECISIONS: every decision; a bulk-only process leaves the emergencies' to the urgent process, which reads
+# their copy on EMERGENCY_DECISIONS (shared.emergency_lane: handled by both, the two raced for the person's
+# contact row; an `all` process handles whichever copy comes first).
+# An event is handled once all the same: its message row's id derives from the event id, and an event without
+# a message is claimed in the inbox; both in the batch's transaction.
 BULK = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, DECISIONS, WINDOW_REMINDERS, PRIVACY_EVENTS)  # erasures: privacy.py
 LISTENED = (
     PARTICIPANT_EVENTS,
@@ -138,7 +141,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now,
             batch=spec is not EMERGENCY_REQUESTS,
             max_records=500,
             urgent=spec in URGENT,  # polled tight (shared.kafka.URGENT_POLLING): an emergency waits no bulk pace
-        )(handlers.on_events)
+        )(handler_for(role, spec, handlers.on_events))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

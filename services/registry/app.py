@@ -32,6 +32,7 @@ from shared import tracing
 from shared.asyncapi import declare_publishers
 from shared.auth import ApiKeyStore
 from shared.db import make_engine, make_sessions, migrate, ping
+from shared.emergency_lane import handler_for
 from shared.events import any_event_adapter
 from shared.http_guard import FrontDoor, SecurityHeaders
 from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
@@ -56,11 +57,12 @@ from shared.topics import (
 # batches, polled tight, in a process that a wave's batches never hold up (an emergency ACTIVE within a second).
 URGENT = (EMERGENCY_DECISIONS, EMERGENCY_REQUESTS, TIMER_EVENTS)
 # A wave's facts, regular requests, every decision, notification updates: big batches, lower priority.
-# DECISIONS carries the emergencies' decisions too, so each is applied by both roles: safe, a decision is
-# de-duplicated by its effect (a history row, an anomaly or the inbox per event id: uow.unseen, read under the
-# person's row lock; a person new to both is inserted by one, the other's batch meets ConcurrentBatch and is
-# applied again on the committed row, where unseen finds the event), and a status change is announced only
-# with a new history row.
+# DECISIONS carries the emergencies' decisions too; a bulk-only process leaves those to the urgent process,
+# which reads their copy on EMERGENCY_DECISIONS (shared.emergency_lane: applied by both, the bulk process held
+# the person's row while the emergency waited; an `all` process applies whichever copy comes first). A decision is de-duplicated by its effect all the same (a history row, an
+# anomaly or the inbox per event id: uow.unseen, read under the person's row lock; a person new to two batches
+# is inserted by one, the other meets ConcurrentBatch and is applied again on the committed row), and a status
+# change is announced only with a new history row.
 BULK = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, DECISIONS, NOTIFICATION_EVENTS)
 MIRRORED = BULK + URGENT  # not the window reminders' topic: they change nothing here (domain.batch.IGNORED)
 
@@ -82,10 +84,8 @@ def relays(role: Role) -> bool:
     return role.runs_bulk
 
 
-def subscribe_mirrors(
-    broker: KafkaBroker, handlers: RegistryHandlers, settings: RegistrySettings, specs: tuple[TopicSpec, ...]
-) -> None:
-    for spec in specs:
+def subscribe_mirrors(broker: KafkaBroker, handlers: RegistryHandlers, settings: RegistrySettings, role: Role) -> None:
+    for spec in consumers(role):
         # The wave topic gets PARTICIPANT_CONSUMERS consumers in one group (partitions split between
         # them): one decodes the next batch while another's batch is being written by PostgreSQL.
         for _ in range(PARTICIPANT_CONSUMERS if spec is PARTICIPANT_EVENTS else 1):
@@ -100,7 +100,7 @@ def subscribe_mirrors(
                 max_records=4000 if spec is PARTICIPANT_EVENTS else 2000,
                 max_partition_fetch_bytes=4 * 1024 * 1024,
                 urgent=spec in URGENT,
-            )(handlers.on_events)
+            )(handler_for(role, spec, handlers.on_events))
 
 
 def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now, role: Role = Role.ALL) -> FastAPI:
@@ -117,7 +117,7 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now,
         client_options=kafka_client_options(settings),
     )
     handlers = RegistryHandlers(make_sessions(engine), settings.topic_prefix, relay.wake, clock)
-    subscribe_mirrors(broker, handlers, settings, consumers(role))
+    subscribe_mirrors(broker, handlers, settings, role)
     sweep = WindowSweep(
         make_sessions(engine), settings.topic_prefix, relay.wake, clock, interval_s=settings.window_sweep_interval_s
     )
