@@ -59,10 +59,11 @@ URGENT = (EMERGENCY_DECISIONS, EMERGENCY_REQUESTS, TIMER_EVENTS)
 # A wave's facts, regular requests, every decision, notification updates: big batches, lower priority.
 # DECISIONS carries the emergencies' decisions too; a bulk-only process leaves those to the urgent process,
 # which reads their copy on EMERGENCY_DECISIONS (shared.emergency_lane: applied by both, the bulk process held
-# the person's row while the emergency waited; an `all` process applies whichever copy comes first). A decision is de-duplicated by its effect all the same (a history row, an
-# anomaly or the inbox per event id: uow.unseen, read under the person's row lock; a person new to two batches
-# is inserted by one, the other meets ConcurrentBatch and is applied again on the committed row), and a status
-# change is announced only with a new history row.
+# the person's row while the emergency waited; an `all` process applies whichever copy comes first). A
+# decision is de-duplicated by its effect all the same (a history row, an anomaly or the inbox per event id:
+# uow.unseen, read under the person's row lock; a person new to two batches is inserted by one, the other
+# meets ConcurrentBatch and is applied again on the committed row), and a status change is announced only
+# with a new history row.
 BULK = (PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, DECISIONS, NOTIFICATION_EVENTS)
 MIRRORED = BULK + URGENT  # not the window reminders' topic: they change nothing here (domain.batch.IGNORED)
 
