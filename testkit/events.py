@@ -97,17 +97,22 @@ def decided(
 
 
 def sla_changed(
-    nik: str, rid: uuid.UUID, state: str, at: dt.datetime = T0 + 3 * H, facility_code: str | None = None
+    nik: str,
+    rid: uuid.UUID,
+    state: str,
+    at: dt.datetime = T0 + 3 * H,
+    facility_code: str | None = None,
+    received_at: dt.datetime = T0,
 ) -> EmergencySlaChanged:
-    """Eligibility's SLA state of emergency `rid` (received at T0, due 24 hours later) as of `at`."""
+    """Eligibility's SLA state of emergency `rid` (received at `received_at`, due 24 hours later) as of `at`."""
     return EmergencySlaChanged(
         occurred_at=at,
         source="eligibility",
         nik=nik,
         request_id=rid,
         sla_state=state,  # type: ignore[arg-type]
-        sla_deadline=T0 + 24 * H,
-        received_at=T0,
+        sla_deadline=received_at + 24 * H,
+        received_at=received_at,
         facility_code=facility_code,
     )
 

@@ -21,6 +21,7 @@ from shared.settings import Settings
 from shared.topics import TIMER_EVENTS
 from testkit.apps import serving
 from testkit.clock import Clock
+from testkit.events import sla_changed
 from testkit.kafka import produce
 from testkit.notifier import Sim, message_rows, messages_in_state, notifier_settings
 from testkit.polling import eventually
@@ -32,16 +33,8 @@ TOKEN = "ops-webhook-token-for-tests"
 
 
 def sla(nik: str, rid: uuid.UUID, state: str) -> EmergencySlaChanged:
-    return EmergencySlaChanged(
-        occurred_at=NIGHT,
-        source="eligibility",
-        nik=nik,
-        request_id=rid,
-        sla_state=state,  # type: ignore[arg-type]
-        sla_deadline=NIGHT + dt.timedelta(hours=12),
-        received_at=NIGHT - dt.timedelta(hours=12),
-        facility_code="3674R001",
-    )
+    """Received at 11:00 WIB, due at 11:00 the next day, as of 23:00 WIB (quiet hours)."""
+    return sla_changed(nik, rid, state, at=NIGHT, facility_code="3674R001", received_at=NIGHT - dt.timedelta(hours=12))
 
 
 def receiver() -> tuple[FastAPI, list[dict[str, Any]]]:
