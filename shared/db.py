@@ -162,6 +162,13 @@ def any_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[b
     return column == any_(literal(list(values), ARRAY(column.type)))
 
 
+def lock_in_order(table: str, key: str) -> TextClause:
+    """`select 1 ... for update` of the rows whose uuid `key` is in `:ids`, in key order. A bulk update (`update ...
+    from unnest`) or upsert locks its rows in whatever order the plan meets them; two transactions of crossing
+    batches then deadlock. Locking them first in one order, the same in every writer, cannot."""
+    return text(f"select 1 from {table} where {key} = any(cast(:ids as uuid[])) order by {key} for update")
+
+
 def upsert_clause(key: str, columns: Sequence[str]) -> str:
     """ON CONFLICT (key) DO UPDATE SET every other column to the new row's value."""
     return f"on conflict ({key}) do update set " + ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)

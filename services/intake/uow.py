@@ -21,6 +21,7 @@ from sqlalchemy.types import DateTime, String, Uuid
 
 from services.intake.domain.read_model import ReadModelChanges, sla_states_below, statuses_a_decision_may_replace
 from services.intake.store import SCHEMA, AppealView
+from shared.db import lock_in_order
 from shared.enums import AppealStatus
 from shared.events import AppealUpdated, ReactivationDecided
 from shared.uow import SessionUnit
@@ -85,9 +86,7 @@ APPLY_SLA = text(
 # taking the same rows deadlocked, retried. So the locks come first, in one order for every batch: every
 # batch of two rows or more pays a look-up and a row lock per row beside its update's (sorting its input
 # would not do: the plan, not the input, says the order); a batch of one row holds no other while it waits.
-LOCK_IN_ORDER = text(
-    f"select 1 from {SCHEMA}.requests where request_id = any(:ids) order by request_id for update"
-).bindparams(bindparam("ids", type_=ARRAY(Uuid)))
+LOCK_IN_ORDER = lock_in_order(f"{SCHEMA}.requests", "request_id")
 
 
 class PgUnitOfWork(SessionUnit):

@@ -37,7 +37,7 @@ from services.notifier.domain.messages import held_until, send_after
 from services.notifier.providers import PermanentError, Provider, TransientError
 from services.notifier.store import OO, SCHEMA, C, M, outbox
 from shared import correlation
-from shared.db import transaction
+from shared.db import lock_in_order, transaction
 from shared.events import NotificationUpdated
 from shared.masking import mask_personal_data
 from shared.nik import mask_nik
@@ -93,9 +93,7 @@ _RECORD = text(
 # The claim's rows locked in message id order before _RECORD: an UPDATE ... FROM unnest locks them in whatever
 # order its plan meets them, and a webhook's receipts (api._locked, message id order) locking the same two
 # messages the other way round deadlocked (one of them answered 500, or the claim was left SENDING).
-_LOCK_IN_ORDER = text(
-    f"select 1 from {SCHEMA}.messages where message_id = any(cast(:ids as uuid[])) order by message_id for update"
-)
+_LOCK_IN_ORDER = lock_in_order(f"{SCHEMA}.messages", "message_id")
 Outcome = tuple[dict[str, Any], list[dict[str, Any]]]  # the message row as it ends, its outbox rows
 # A claim's other statements, written out once: built per claim (an `in_` of the claim's ids, an any_of literal)
 # they cost SQLAlchemy's cache key and per-value processing at every claim, about 0.6 of the 6.9 CPU ms a claim

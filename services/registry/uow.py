@@ -35,7 +35,7 @@ from services.registry.domain.status import Participant
 from services.registry.privacy import ERASURES
 from services.registry.store import INBOX, RQ, SCHEMA, STILL_OUT_SQL, A, H, N, P, outbox
 from shared.columns import columns, insert, pack, update
-from shared.db import bulk_insert
+from shared.db import bulk_insert, lock_in_order
 from shared.enums import ParticipantStatus
 from shared.errors import TransientError
 from shared.events import Event
@@ -340,9 +340,7 @@ _NEW_HISTORY = "on conflict (event_id, nik) do nothing returning event_id"
 _RQ_T = f"{SCHEMA}.requests"
 # A batch's existing request rows, locked in request id order before its upserts (PgUnitOfWork._requests);
 # rows not there yet are created by the upserts, in their own id order.
-_LOCK_REQUESTS = text(
-    f"select 1 from {_RQ_T} where request_id = any(cast(:ids as uuid[])) order by request_id for update"
-)
+_LOCK_REQUESTS = lock_in_order(_RQ_T, "request_id")
 _DECISION_COLUMNS = ("status", "reasons", "decided_at")
 _REQUEST_SET = {
     "path": "excluded.path",
