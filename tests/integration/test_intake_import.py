@@ -16,6 +16,7 @@ from shared.events import ParticipantDeactivated
 from shared.settings import Settings
 from shared.topics import PARTICIPANT_EVENTS
 from testkit.kafka import TopicReader
+from testkit.polling import eventually
 
 ROWS = [
     [
@@ -73,7 +74,12 @@ async def test_malformed_rows_are_reported_and_reimport_publishes_nothing_new(
     assert "3674015708900000" not in (tmp_path / "tangsel.csv.rejected.csv").read_text()
 
     async with TopicReader(settings, settings.topic_prefix + PARTICIPANT_EVENTS.name) as topic:
-        events = await topic.wait_for(lambda e: isinstance(e, ParticipantDeactivated))
+
+        async def every_good_row() -> list[ParticipantDeactivated]:  # on several partitions: read in one poll or more
+            found = await topic.wait_for(lambda e: isinstance(e, ParticipantDeactivated))
+            return found if {e.nik for e in found} >= GOOD_NIKS else []
+
+        events = await eventually(every_good_row)
         assert {e.nik for e in events} == GOOD_NIKS
         assert {(e.nik, e.phone_status) for e in events if e.phone is None} >= {("3674015708900002", "INVALID")}
 
