@@ -77,10 +77,17 @@ def role_groups(service: str, role: Role) -> list[tuple[TopicSpec, str]]:
 
 
 def consumers_per_pod(service: str, spec: TopicSpec) -> int:
-    """The registry reads the wave topic with PARTICIPANT_CONSUMERS consumers in one group per process."""
+    """Consumers of `spec`'s group in one process: the registry reads the wave topic with PARTICIPANT_CONSUMERS,
+    eligibility's entries carry their count (the requests: two)."""
+    app = importlib.import_module(f"services.{service}.app")
     if service == "registry" and spec.name == PARTICIPANT_EVENTS.name:
-        return int(importlib.import_module("services.registry.app").PARTICIPANT_CONSUMERS)
-    return 1
+        return int(app.PARTICIPANT_CONSUMERS)
+    counts = [
+        getattr(entry, "count", 1)
+        for entry in app.consumers(Role.ALL)
+        if getattr(entry, "spec", entry).name == spec.name
+    ]
+    return max(counts, default=1)
 
 
 def partitions_bound(service: str, role: Role) -> int:

@@ -66,12 +66,15 @@ class Consumer(NamedTuple):
     spec: TopicSpec
     group: str  # after "<prefix>eligibility-"
     max_records: int
+    count: int = 1  # consumers of the group in one process: while one batch waits for PostgreSQL, another is decided
 
 
 URGENT = (Consumer(EMERGENCY_REQUESTS, "emergency", 100),)
 BULK = (
     Consumer(PARTICIPANT_EVENTS, "facts", 1000),
-    Consumer(REACTIVATION_REQUESTS, "requests", 500),
+    # Two consumers of 1,000 (partitions split between them, one NIK's requests on one): a batch's transaction
+    # was dead time in which the decider sat idle 40% of a decision stage; 2,400-2,500 -> 3,100 decisions/s.
+    Consumer(REACTIVATION_REQUESTS, "requests", 1000, count=2),
     Consumer(PRIVACY_EVENTS, "privacy", 100),  # erasures announced by the registry (UU PDP): privacy.py
     Consumer(APPEALS, "appeals", 100),
 )
@@ -145,7 +148,7 @@ def create_app(
         PRIVACY_EVENTS.name: (erasure_adapter, PrivacyHandlers(sessions).on_erasures),
         APPEALS.name: (appeal_input_adapter, handlers.on_appeals),
     }
-    for consumer in consumers(role):
+    for consumer in (c for c in consumers(role) for _ in range(c.count)):
         adapter, handler = wiring[consumer.spec.name]
         subscribe(
             broker,

@@ -95,6 +95,15 @@ def test_every_role_serves_health_and_metrics_and_reports_its_consumers(role: Ro
     assert subscribed == set(topics(role))
 
 
+@pytest.mark.parametrize("role", [Role.BULK, Role.ALL])
+def test_regular_requests_are_read_by_two_consumers_of_one_group_in_the_process(role: Role) -> None:
+    """While one batch's transaction waits for PostgreSQL, the other consumer's batch is decided."""
+    app = eligibility.create_app(EligibilitySettings(), role=role)
+    readers = [s for s in app.state.broker.subscribers if REACTIVATION_REQUESTS.name in s.topic_names]
+    assert len(readers) == 2
+    assert len({s.group_id for s in readers}) == 1
+
+
 @pytest.mark.parametrize(("role", "at_once"), [(Role.URGENT, True), (Role.BULK, False), (Role.ALL, False)])
 def test_only_an_urgent_process_publishes_its_decisions_at_once(role: Role, at_once: bool) -> None:
     """In the all role the relay, woken at each commit, publishes everything in commit order."""
