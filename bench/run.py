@@ -613,6 +613,13 @@ def per_event(usage: dict[str, Any], n: int) -> dict[str, Any]:
     }
 
 
+def ceiling_share(rate: float | None, ceiling: int) -> str:
+    """The measured rate as a multiple of the CPU-bound ceiling. The ceiling moves with the machine's speed
+    (a VM's changes from hour to hour) and the rate with it, so the multiple compares runs, and code, across
+    such changes; above 1, the stage's figure ran ahead of consumers that caught up after it."""
+    return f"; measured {rate:,.0f}/s, {rate / ceiling:.2f}x that" if rate else ""
+
+
 def service_rss(peak: dict[str, float], others: bool = False) -> dict[str, float]:
     """Peak RSS per process of the services (`registry`, or `registry-urgent` and `registry-bulk`), or of the rest."""
     return {k: round(v, 1) for k, v in peak.items() if (k.partition("-")[0] in SERVICES) != others}
@@ -987,12 +994,16 @@ def report(results: dict[str, Any]) -> None:
                     f"{k.split('_')[0]} {v['p50'] or 0:,.0f} / {v['p99'] or 0:,.0f} ms" for k, v in parts.items()
                 )
             )
-    for stage, key in (("wave", "cpu_ms_per_event"), ("decisions", "cpu_ms_per_decision")):
+    for stage, key, figure in (
+        ("wave", "cpu_ms_per_event", "wave_events_per_s"),
+        ("decisions", "cpu_ms_per_decision", "decisions_per_s"),
+    ):
         cost = results.get("stages", {}).get(stage, {}).get(key)
         if cost and cost.get("cpu_bound_ceiling_per_s"):
             out.print(
                 f"{stage}: the system spent {cost['system_total']:.2f} CPU ms per item: at most "
                 f"{cost['cpu_bound_ceiling_per_s']:,}/s on this machine's cores if it had them all"
+                + ceiling_share(results.get(figure), cost["cpu_bound_ceiling_per_s"])
             )
     for stage, key in (("wave", "written_per_event"), ("decisions", "written_per_decision")):
         w = results.get("stages", {}).get(stage, {}).get(key)
