@@ -161,7 +161,6 @@ def create_app(
             # transaction, one round of acks): at a burst of emergencies the consumer keeps up.
             batch=True,
             max_records=consumer.max_records,
-            urgent=consumer in URGENT,
         )(handler)
 
     @asynccontextmanager

@@ -140,7 +140,6 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now,
             prefix=settings.topic_prefix,
             batch=spec is not EMERGENCY_REQUESTS,
             max_records=500,
-            urgent=spec in URGENT,  # polled tight (shared.kafka.URGENT_POLLING): an emergency waits no bulk pace
         )(handler_for(role, spec, handlers.on_events))
 
     @asynccontextmanager

@@ -54,7 +54,7 @@ from shared.topics import (
 )
 
 # What a patient waits for (an emergency's decisions, emergency requests, SLA states): few records, small
-# batches, polled tight, in a process that a wave's batches never hold up (an emergency ACTIVE within a second).
+# batches, in a process that a wave's batches never hold up (an emergency ACTIVE within a second).
 URGENT = (EMERGENCY_DECISIONS, EMERGENCY_REQUESTS, TIMER_EVENTS)
 # A wave's facts, regular requests, every decision, notification updates: big batches, lower priority.
 # DECISIONS carries the emergencies' decisions too; a bulk-only process leaves those to the urgent process,
@@ -100,7 +100,6 @@ def subscribe_mirrors(broker: KafkaBroker, handlers: RegistryHandlers, settings:
                 batch=True,
                 max_records=4000 if spec is PARTICIPANT_EVENTS else 2000,
                 max_partition_fetch_bytes=4 * 1024 * 1024,
-                urgent=spec in URGENT,
             )(handler_for(role, spec, handlers.on_events))
 
 
