@@ -24,7 +24,7 @@ from services.registry.app import create_app as registry_app
 from services.registry.store import P, W
 from shared.appeals import request_reference
 from shared.db import make_engine
-from shared.enums import AppealStatus, Outcome
+from shared.enums import AppealStatus, Channel, Outcome
 from shared.events import (
     AppealRequested,
     AppealReviewed,
@@ -276,7 +276,7 @@ async def test_whatsapp_appeal_by_reference_refusals_and_a_dismissal(settings: S
         occurred_at=NOW, source="DTSEN", nik=NIK, desil=8, effective_on=DEACTIVATED_ON + dt.timedelta(days=3)
     )
     biometric = BiometricRecorded(occurred_at=NOW, source="DUKCAPIL", nik=NIK, recorded_on=NOW.date())
-    request = regular(NIK).model_copy(update={"channel": "WHATSAPP"})
+    request = regular(NIK).model_copy(update={"channel": Channel.WHATSAPP})  # model_copy does not validate
 
     def banding(ref: str, nik: str = NIK) -> AppealRequested:
         return AppealRequested(
