@@ -73,7 +73,8 @@ URGENT = (Consumer(EMERGENCY_REQUESTS, "emergency", 100),)
 BULK = (
     Consumer(PARTICIPANT_EVENTS, "facts", 1000),
     # Two consumers of 1,000 (partitions split between them, one NIK's requests on one): a batch's transaction
-    # was dead time in which the decider sat idle 40% of a decision stage; 2,400-2,500 -> 3,100 decisions/s.
+    # was dead time in which the decider sat idle 40% of a decision stage; decisions on the topic went from
+    # 1.5-1.6x to 1.7-2.0x the CPU-bound ceiling (docs/performance.md, Session 15; a third consumer: no more).
     Consumer(REACTIVATION_REQUESTS, "requests", 1000, count=2),
     Consumer(PRIVACY_EVENTS, "privacy", 100),  # erasures announced by the registry (UU PDP): privacy.py
     Consumer(APPEALS, "appeals", 100),
