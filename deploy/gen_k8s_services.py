@@ -27,7 +27,7 @@ from deploy.gen_k8s_users import consumes
 from deploy.generated import write_or_check
 from shared import settings as shared_settings
 from shared.settings import Role, port_for
-from shared.topics import PARTICIPANT_EVENTS, TopicSpec
+from shared.topics import TopicSpec
 
 BASE = Path(__file__).parent / "k8s" / "base"
 HEADER = (
@@ -77,17 +77,10 @@ def role_groups(service: str, role: Role) -> list[tuple[TopicSpec, str]]:
 
 
 def consumers_per_pod(service: str, spec: TopicSpec) -> int:
-    """Consumers of `spec`'s group in one process: the registry reads the wave topic with PARTICIPANT_CONSUMERS,
-    eligibility's entries carry their count (the requests: two)."""
+    """Consumers of `spec`'s group in one process, as the app's own `consumers_per_process` says (the registry's
+    wave topic and eligibility's requests: two); an app without one runs one per group."""
     app = importlib.import_module(f"services.{service}.app")
-    if service == "registry" and spec.name == PARTICIPANT_EVENTS.name:
-        return int(app.PARTICIPANT_CONSUMERS)
-    counts = [
-        getattr(entry, "count", 1)
-        for entry in app.consumers(Role.ALL)
-        if getattr(entry, "spec", entry).name == spec.name
-    ]
-    return max(counts, default=1)
+    return int(getattr(app, "consumers_per_process", lambda _: 1)(spec))
 
 
 def partitions_bound(service: str, role: Role) -> int:

@@ -94,6 +94,11 @@ def consumers(role: Role) -> tuple[Consumer, ...]:
     return (URGENT if role.runs_urgent else ()) + (BULK if role.runs_bulk else ())
 
 
+def consumers_per_process(spec: TopicSpec) -> int:
+    """Consumers of `spec`'s group in one process (its entry's `count`; also what deploy's replica bound counts)."""
+    return next((c.count for c in URGENT + BULK if c.spec is spec), 1)
+
+
 class RoleTimers(TimerLoop):
     """The timer loop doing its role's share: the request timers (SLA warning and breach, grace
     recheck: a few rows) are urgent work; the window-expiry and reminder sweeps (a wave's worth at a

@@ -85,11 +85,16 @@ def relays(role: Role) -> bool:
     return role.runs_bulk
 
 
+def consumers_per_process(spec: TopicSpec) -> int:
+    """Consumers of `spec`'s group in one process (also what deploy's replica bound counts). The wave topic gets
+    PARTICIPANT_CONSUMERS (partitions split between them): one decodes the next batch while another's batch is
+    being written by PostgreSQL."""
+    return PARTICIPANT_CONSUMERS if spec is PARTICIPANT_EVENTS else 1
+
+
 def subscribe_mirrors(broker: KafkaBroker, handlers: RegistryHandlers, settings: RegistrySettings, role: Role) -> None:
     for spec in consumers(role):
-        # The wave topic gets PARTICIPANT_CONSUMERS consumers in one group (partitions split between
-        # them): one decodes the next batch while another's batch is being written by PostgreSQL.
-        for _ in range(PARTICIPANT_CONSUMERS if spec is PARTICIPANT_EVENTS else 1):
+        for _ in range(consumers_per_process(spec)):
             subscribe(
                 broker,
                 spec,
