@@ -610,6 +610,8 @@ def per_event(usage: dict[str, Any], n: int) -> dict[str, Any]:
         **ms,
         "system_total": round(system, 3),
         "cpu_bound_ceiling_per_s": round(cores * 1000 / system) if system else None,
+        # PostgreSQL's share by the process whose statements it ran (the rest: autovacuum, WAL, ended backends)
+        "postgresql_by_client": {k: round(1000 * v / n, 3) for k, v in usage.get("postgresql_by_client", {}).items()},
     }
 
 
@@ -1005,6 +1007,9 @@ def report(results: dict[str, Any]) -> None:
                 f"{cost['cpu_bound_ceiling_per_s']:,}/s on this machine's cores if it had them all"
                 + ceiling_share(results.get(figure), cost["cpu_bound_ceiling_per_s"])
             )
+            if cost.get("postgresql_by_client"):
+                clients = ", ".join(f"{k} {v:.3f}" for k, v in cost["postgresql_by_client"].items())
+                out.print(f"  PostgreSQL's {cost['postgresql']:.3f} ms by client: {clients}")
     for stage, key in (("wave", "written_per_event"), ("decisions", "written_per_decision")):
         w = results.get("stages", {}).get(stage, {}).get(key)
         if w:

@@ -22,6 +22,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from testkit.cpu import backends_by_client, by_client_seconds, infrastructure_pids, tree_cpu_seconds
+
+INFRASTRUCTURE = ("kafka", "postgresql")
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -101,59 +104,31 @@ class CpuMeter:
     start: dict[str, float] = field(default_factory=dict)
     machine_start: Any = None
     wall_start: float = 0.0
+    backends: dict[int, tuple[str, float]] = field(default_factory=dict)
 
     @staticmethod
     def infrastructure() -> dict[str, list[int]]:
-        """Kafka (the java process) and every PostgreSQL process on this machine (other databases'
-        backends too: the machine is shared)."""
-        found: dict[str, list[int]] = {"kafka": [], "postgresql": []}
-        for p in psutil.process_iter(["name", "cmdline"]):
-            try:
-                cmd = " ".join(p.info["cmdline"] or [])
-                if p.info["name"] == "java" and "kafka" in cmd.lower():
-                    found["kafka"].append(p.pid)
-                elif (p.info["name"] or "").startswith("postgres"):
-                    found["postgresql"].append(p.pid)
-            except psutil.Error:
-                continue
-        return found
-
-    @staticmethod
-    def _tree_seconds(pids: Iterable[int], skip: set[int]) -> float:
-        """A process, its descendants and its children already reaped; not the subtree of a process in
-        `skip` (the bench starts the services: intake's validation worker is intake's, not the bench's too)."""
-        total = 0.0
-        for pid in pids:
-            try:
-                proc = psutil.Process(pid)
-                t = proc.cpu_times()
-                total += t.user + t.system + t.children_user + t.children_system
-                todo = proc.children()
-            except psutil.Error:
-                continue
-            while todo:
-                child = todo.pop()
-                if child.pid in skip:
-                    continue
-                try:
-                    c = child.cpu_times()
-                    total += c.user + c.system
-                    todo += child.children()
-                except psutil.Error:
-                    continue
-        return total
+        """Kafka (the java process) and PostgreSQL (each postmaster with its backends: other databases' too,
+        the machine is shared)."""
+        return infrastructure_pids()
 
     def _now(self) -> dict[str, float]:
         # The bench starts the services: their trees are counted under their own names only.
         own = {pid for pids in self.pids.values() for pid in pids}
-        return {name: self._tree_seconds(pids, own - set(pids)) for name, pids in self.pids.items()}
+        return {name: tree_cpu_seconds(pids, own - set(pids)) for name, pids in self.pids.items()}
+
+    def _clients(self) -> dict[int, str]:
+        """The processes whose PostgreSQL backends are told apart: every named one but the infrastructure."""
+        return {pid: name for name, pids in self.pids.items() if name not in INFRASTRUCTURE for pid in pids}
 
     def begin(self) -> None:
+        self.backends = backends_by_client(self._clients())
         self.start, self.machine_start, self.wall_start = self._now(), psutil.cpu_times(), time.perf_counter()
 
     def end(self) -> dict[str, Any]:
         wall = time.perf_counter() - self.wall_start
         used = {name: max(0.0, s - self.start.get(name, 0.0)) for name, s in self._now().items()}
+        by_client = by_client_seconds(self.backends, backends_by_client(self._clients()))
         m0, m1 = self.machine_start, psutil.cpu_times()
         # guest time is already part of user time; steal is time the hypervisor kept from us
         idle = ("idle", "iowait", "steal", "guest", "guest_nice")
@@ -162,6 +137,9 @@ class CpuMeter:
         return {
             "seconds": round(wall, 2),
             "cpu_seconds": {k: round(v, 1) for k, v in used.items()},
+            # PostgreSQL's seconds (in cpu_seconds["postgresql"]) by the service whose connection they served;
+            # the rest is autovacuum, the WAL writer and backends that ended during the stage
+            "postgresql_by_client": {k: round(v, 2) for k, v in sorted(by_client.items(), key=lambda kv: -kv[1])},
             "cores_used": {k: round(v / wall, 2) for k, v in used.items()} if wall else {},
             # jiffies and the two clocks disagree slightly: a saturated machine may show 101%
             "machine_busy_pct": min(100.0, round(100 * busy / (wall * cores), 1)) if wall else None,

@@ -1,0 +1,107 @@
+"""CPU seconds of process trees, each process counted once: the cost model's raw figures (`make bench`).
+
+A PostgreSQL backend is a child of the postmaster. Counting the postmaster's tree and every backend named
+`postgres` beside it counted each backend twice: the bench reported 0.30 CPU ms per wave event for
+PostgreSQL where its backends had used 0.18 (session 16, docs/performance.md). Here a process is counted
+once whichever trees it is found in, and a process that exited is counted through its parent (the
+children's times the parent reaped)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+
+import psutil
+
+_CLIENT_PORT = re.compile(r"\((\d+)\)")  # a backend's title: "postgres: user db 127.0.0.1(51234) idle"
+
+
+def tree_cpu_seconds(pids: Iterable[int], skip: Collection[int] = (), seen: set[int] | None = None) -> float:
+    """User + system seconds of `pids` and their descendants, each process once (`seen`: the pids counted so
+    far, shared between calls that must not count a process twice); the subtree of a process in `skip` is
+    left out (the bench starts the services: intake's validation worker is intake's, not the bench's too)."""
+    seen = set() if seen is None else seen
+    total = 0.0
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen or pid in skip:
+            continue
+        seen.add(pid)
+        try:
+            proc = psutil.Process(pid)
+            t = proc.cpu_times()
+            # children_*: the children it reaped (a backend that ended, a worker that exited)
+            total += t.user + t.system + t.children_user + t.children_system
+            todo += [c.pid for c in proc.children()]
+        except psutil.Error:
+            continue
+    return total
+
+
+def infrastructure_pids() -> dict[str, list[int]]:
+    """Kafka (its java process) and PostgreSQL (each postmaster: its backends and helpers are its children)."""
+    found: dict[str, list[int]] = {"kafka": [], "postgresql": []}
+    for p in psutil.process_iter(["name", "cmdline", "ppid"]):
+        try:
+            cmd = " ".join(p.info["cmdline"] or [])
+            if p.info["name"] == "java" and "kafka" in cmd.lower():
+                found["kafka"].append(p.pid)
+            elif _is_postgres(p) and not _is_postgres(psutil.Process(p.info["ppid"])):
+                found["postgresql"].append(p.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def backends_by_client(owners: dict[int, str]) -> dict[int, tuple[str, float]]:
+    """Each PostgreSQL backend connected over TCP by a process in `owners` (pid -> name, a process tree each),
+    as pid -> (the owner's name, its CPU seconds so far). A connection is matched to its client by the client's
+    port, which the backend's title shows."""
+    client_of_port: dict[str, str] = {}
+    tree_of = _tree_names(owners)
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.pid in tree_of and conn.laddr and conn.raddr:
+            client_of_port[str(conn.laddr.port)] = tree_of[conn.pid]
+    found: dict[int, tuple[str, float]] = {}
+    for p in psutil.process_iter(["name", "cmdline"]):
+        try:
+            if not _is_postgres(p):
+                continue
+            match = _CLIENT_PORT.search(" ".join(p.info["cmdline"] or []))
+            if match and match.group(1) in client_of_port:
+                t = p.cpu_times()
+                found[p.pid] = (client_of_port[match.group(1)], t.user + t.system)
+        except psutil.Error:
+            continue
+    return found
+
+
+def by_client_seconds(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds per client between two `backends_by_client` readings. A backend that ended in between is
+    missing from `after` (its last seconds are the postmaster's, in the PostgreSQL total, not here)."""
+    used: dict[str, float] = {}
+    for pid, (name, seconds) in after.items():
+        start = before.get(pid, (name, 0.0))[1]
+        used[name] = used.get(name, 0.0) + max(0.0, seconds - start)
+    return used
+
+
+def _is_postgres(p: psutil.Process) -> bool:
+    name = p.info["name"] if hasattr(p, "info") and "name" in p.info else p.name()
+    return (name or "").startswith("postgres")
+
+
+def _tree_names(owners: dict[int, str]) -> dict[int, str]:
+    """pid -> owner name for every process of each owner's tree."""
+    children: dict[int, list[int]] = {}
+    for p in psutil.process_iter(["ppid"]):
+        children.setdefault(p.info["ppid"], []).append(p.pid)
+    names: dict[int, str] = {}
+    for root, name in owners.items():
+        todo = [root]
+        while todo:
+            pid = todo.pop()
+            names[pid] = name
+            todo += [c for c in children.get(pid, []) if c not in owners]  # another owner's tree is its own
+    return names
