@@ -17,10 +17,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, ColumnElement, Connection, Table, TextClause, any_, literal, text
+from sqlalchemy import JSON, ColumnElement, Connection, Table, TextClause, any_, event, literal, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from shared import tracing
@@ -52,8 +53,12 @@ def make_engine(settings: Settings, **kwargs: object) -> AsyncEngine:
     - every connection insists on a writable primary (`target_session_attrs=read-write`, asyncpg checks it at
       connect time): during a switchover a connection that lands on the demoted primary is refused and
       retried, never used to write. A `target_session_attrs` in DATABASE_URL wins;
-    - `pool_pre_ping` tests a pooled connection before handing it out, so one the old primary (or an
-      administrator's pg_terminate_backend) closed is replaced instead of failing the next unit of work."""
+    - a pooled connection the server closed (the old primary going down, an administrator's
+      pg_terminate_backend) is replaced when it is next checked out, instead of failing the next unit of work
+      (`_refuse_closed`). asyncpg knows such a connection is closed once it read the end of the stream, so the
+      check costs no round trip; SQLAlchemy's `pool_pre_ping` sent three (BEGIN, `;`, ROLLBACK) before every
+      unit of work, 0.5-0.7 ms of the client's CPU and 0.07 ms of PostgreSQL's each (session 16). A connection
+      cut while in use fails its unit of work as transient, and the consumers retry it."""
     url, connect_args = connect_options(settings.database_url)
     if "target_session_attrs" not in make_url(url).query:
         connect_args["target_session_attrs"] = "read-write"
@@ -62,14 +67,21 @@ def make_engine(settings: Settings, **kwargs: object) -> AsyncEngine:
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
         # Bound values (NIKs, phones) stay out of error texts and tracebacks: "[SQL parameters hidden]".
         hide_parameters=True,
         **kwargs,  # type: ignore[arg-type]
     )
+    event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
     tracing.trace_engine(engine)  # only when tracing is on
     return engine
+
+
+def _refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A checked-out connection the server has closed is refused: the pool discards it and hands out another
+    (SQLAlchemy tries three times, "Disconnect Handling - Pessimistic")."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,6 +1,6 @@
 """A service's database pool (shared.db.make_engine) rides out what a primary failover does to it, on the real
 PostgreSQL: every pooled connection killed by the server (pg_terminate_backend, as a restart or a CloudNativePG
-switchover does) is replaced by pool pre-ping, so the next unit of work succeeds; a unit of work that was using
+switchover does) is replaced when next checked out, so the next unit of work succeeds; a unit of work that was using
 the connection fails with an error the consumers retry (transient), never dead-letter; and every connection
 insists on a writable primary (target_session_attrs=read-write), so a demoted primary is never written to.
 The suite's shared PostgreSQL is never restarted: only this test's own database's connections are terminated."""
@@ -18,20 +18,31 @@ from shared.db import make_engine, make_sessions, transaction
 from shared.errors import is_transient
 from shared.settings import Settings
 from testkit.infra import Infra
+from testkit.polling import eventually_none
 
 pytestmark = pytest.mark.integration
 
 
-async def terminate_others(admin_url: str, database: str) -> int:
-    """pg_terminate_backend for every connection to `database` (the test's own), as a failover would."""
+async def terminate_others(admin_url: str, database: str, until_gone: bool = False) -> int:
+    """pg_terminate_backend for every connection to `database` (the test's own), as a failover would;
+    `until_gone`: also wait until those server processes have ended (pg_terminate_backend only signals them)."""
     admin = create_async_engine(admin_url)
     try:
         async with admin.connect() as conn:
-            killed = await conn.scalar(
-                text("select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = :d"),
-                {"d": database},
+            others = text(  # materialized: pg_terminate_backend never sees this connection's own pid
+                "with o as materialized (select pid from pg_stat_activity where datname = :d"
+                " and pid <> pg_backend_pid()) select pid from o where pg_terminate_backend(pid)"
             )
-        return int(killed or 0)
+            pids = list((await conn.execute(others, {"d": database})).scalars())
+            if until_gone:
+
+                async def still_running() -> list[int]:
+                    await conn.commit()  # pg_stat_activity is a snapshot per transaction
+                    left = text("select pid from pg_stat_activity where pid = any(:pids)")
+                    return list((await conn.execute(left, {"pids": pids})).scalars())
+
+                await eventually_none(still_running, timeout=30, interval=0.01)
+        return len(pids)
     finally:
         await admin.dispose()
 
@@ -57,8 +68,9 @@ async def test_the_next_unit_of_work_succeeds_after_the_server_killed_every_pool
     try:
         before = await backend_pids(sessions, 3)
         assert len(before) == 3 and engine.pool.checkedin() == 3  # type: ignore[attr-defined]
-        killed = await terminate_others(infra.database_url, engine.url.database or "")
+        killed = await terminate_others(infra.database_url, engine.url.database or "", until_gone=True)
         assert killed >= 3
+        # Checked out with no round trip: asyncpg read the end of each stream (shared.db._refuse_closed).
         after = await backend_pids(sessions, 3)
         assert after and not after & before  # new server processes: the dead ones were replaced, not used
     finally:
