@@ -29,7 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY, Counter
 from pydantic import TypeAdapter, ValidationError
@@ -253,10 +253,12 @@ async def _with_retries(call: Callable[[], Awaitable[None]], policy: RetryPolicy
             delay = min(delay * 2, policy.max_delay_s)
 
 
-async def _records_only(message: Any) -> None:
-    """The handlers read the raw records (decode_record below). FastStream's own decoding would
-    build a message object and parse the JSON of every record of a batch once more, for nothing."""
-    return None
+async def _the_message(message: KafkaMessage) -> KafkaMessage:
+    """What a handler is called with: FastStream's message itself, whose raw records the handler decodes
+    (decode_record below). FastStream's own decoding would parse the JSON of every record of a batch once more,
+    for nothing; and a handler that took the message as a context field (`msg: KafkaMessage`) had FastDepends
+    resolve that field in a worker thread, a thread hop per message or batch (session 16)."""
+    return message
 
 
 def subscribe(
@@ -291,7 +293,7 @@ def subscribe(
         title = subscriber_title(broker, service, prefix + spec.name, group)
         subscriber = broker.subscriber(
             prefix + spec.name,
-            decoder=_records_only,
+            decoder=_the_message,
             group_id=group,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
@@ -310,7 +312,8 @@ def subscribe(
             dead = f"Dead letters of {prefix + spec.name}: the record, with x-dlq-* headers."
             declare_publisher(broker, service, prefix + spec.dlq, spec, models, dead)
 
-        async def on_message(msg: KafkaMessage) -> None:
+        async def on_message(body: Any) -> None:
+            msg: KafkaMessage = body  # what _the_message decoded: no context field to resolve
             raw = msg.raw_message
             records: tuple[ConsumerRecord, ...] = raw if isinstance(raw, tuple) else (raw,)
             try:
