@@ -63,6 +63,7 @@ from shared.messaging import BATCH_BYTES, BatchPublisher, Record
 from shared.settings import EligibilitySettings, Settings
 from shared.topics import PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 from testkit.census import Census, per_item
+from testkit.cpu import cpu_gauge_ms
 from testkit.infra import (
     LOCAL_DATABASE,
     LOCAL_KAFKA,
@@ -185,6 +186,8 @@ def machine() -> dict[str, Any]:
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "platform": platform.platform(),
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        # the machine's speed in this hour (testkit.cpu.cpu_gauge_ms: higher is slower), again at the end
+        "cpu_gauge_ms_at_start": cpu_gauge_ms(),
     }
 
 
@@ -910,6 +913,7 @@ async def main() -> dict[str, Any]:
     if PROFILE:
         results["profiles"] = str(PROFILE_DIR)
     results["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["machine"]["cpu_gauge_ms_at_end"] = cpu_gauge_ms()
     save(results, complete=True)
     return results
 
@@ -1010,6 +1014,12 @@ def report(results: dict[str, Any]) -> None:
             if cost.get("postgresql_by_client"):
                 clients = ", ".join(f"{k} {v:.3f}" for k, v in cost["postgresql_by_client"].items())
                 out.print(f"  PostgreSQL's {cost['postgresql']:.3f} ms by client: {clients}")
+    gauge = [results.get("machine", {}).get(f"cpu_gauge_ms_at_{when}") for when in ("start", "end")]
+    if all(gauge):
+        out.print(
+            f"machine speed gauge (testkit.cpu.cpu_gauge_ms, higher is slower): {gauge[0]:.1f} ms at the start, "
+            f"{gauge[1]:.1f} at the end: compare CPU per item across runs in its units"
+        )
     for stage, key in (("wave", "written_per_event"), ("decisions", "written_per_decision")):
         w = results.get("stages", {}).get(stage, {}).get(key)
         if w:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from testkit.cpu import tree_cpu_seconds
+from testkit.cpu import cpu_gauge_ms, tree_cpu_seconds
 
 # Starts a child that burns about 0.3 CPU s and prints its pid once done; on a line of input it ends the child,
 # reaps it and says so, and ends itself at the end of its input.
@@ -63,3 +63,8 @@ def test_a_child_that_exited_is_counted_through_its_parent() -> None:
         assert tree_cpu_seconds([parent.pid]) >= 0.25
     finally:
         parent.communicate("")
+
+
+def test_the_speed_gauge_grows_with_the_work() -> None:
+    one, three = cpu_gauge_ms(), cpu_gauge_ms(work=3)
+    assert 0 < one < three
