@@ -63,7 +63,7 @@ from shared.messaging import BATCH_BYTES, BatchPublisher, Record
 from shared.settings import EligibilitySettings, Settings
 from shared.topics import PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
 from testkit.census import Census, per_item
-from testkit.cpu import cpu_gauge_ms
+from testkit.cpu import cpu_gauge_ms, infrastructure_pids
 from testkit.infra import (
     LOCAL_DATABASE,
     LOCAL_KAFKA,
@@ -253,7 +253,8 @@ class Bench:
 
     def cpu_meter(self) -> CpuMeter:
         pids = {name: [p.pid] for name, p in self.system.processes.items()}
-        return CpuMeter({**pids, **CpuMeter.infrastructure(), "bench": [os.getpid()]})
+        # Kafka's java process and each postmaster (its backends are its children; other databases' too)
+        return CpuMeter({**pids, **infrastructure_pids(), "bench": [os.getpid()]})
 
     async def backlog(self) -> dict[str, int]:
         """Wave-topic offsets each service's consumer group has not committed yet: work left over

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from testkit.cpu import backends_by_client, by_client_seconds, infrastructure_pids, tree_cpu_seconds
+from testkit.cpu import backends_by_client, by_client_seconds, process_trees, tree_cpu_seconds
 
 INFRASTRUCTURE = ("kafka", "postgresql")
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -106,12 +106,6 @@ class CpuMeter:
     wall_start: float = 0.0
     backends: dict[int, tuple[str, float]] = field(default_factory=dict)
 
-    @staticmethod
-    def infrastructure() -> dict[str, list[int]]:
-        """Kafka (the java process) and PostgreSQL (each postmaster with its backends: other databases' too,
-        the machine is shared)."""
-        return infrastructure_pids()
-
     def _now(self) -> dict[str, float]:
         # The bench starts the services: their trees are counted under their own names only.
         own = {pid for pids in self.pids.values() for pid in pids}
@@ -164,18 +158,12 @@ class RssSampler(threading.Thread):
         self._found_at = float("-inf")
 
     def _find_trees(self) -> None:
-        children: dict[int, list[int]] = {}
-        for p in psutil.process_iter(["ppid"]):  # one pass over the machine's processes
-            children.setdefault(p.info["ppid"], []).append(p.pid)
-        trees: dict[str, list[psutil.Process]] = {}
-        for name, proc in list(self.processes.items()):
-            pids, todo = [], [proc.pid]
-            while todo:
-                pid = todo.pop()
-                pids.append(pid)
-                todo += children.get(pid, [])
-            trees[name] = [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)]
-        self._trees, self._found_at = trees, time.monotonic()
+        named = list(self.processes.items())
+        found = process_trees(proc.pid for _, proc in named)
+        self._trees = {
+            name: [psutil.Process(pid) for pid in found[proc.pid] if psutil.pid_exists(pid)] for name, proc in named
+        }
+        self._found_at = time.monotonic()
 
     def run(self) -> None:
         while not self.stop_flag.is_set():

@@ -18,11 +18,11 @@ import psutil
 _CLIENT_PORT = re.compile(r"\((\d+)\)")  # a backend's title: "postgres: user db 127.0.0.1(51234) idle"
 
 
-def tree_cpu_seconds(pids: Iterable[int], skip: Collection[int] = (), seen: set[int] | None = None) -> float:
-    """User + system seconds of `pids` and their descendants, each process once (`seen`: the pids counted so
-    far, shared between calls that must not count a process twice); the subtree of a process in `skip` is
-    left out (the bench starts the services: intake's validation worker is intake's, not the bench's too)."""
-    seen = set() if seen is None else seen
+def tree_cpu_seconds(pids: Iterable[int], skip: Collection[int] = ()) -> float:
+    """User + system seconds of `pids` and their descendants, each process once; the subtree of a process in
+    `skip` is left out (the bench starts the services: intake's validation worker is intake's, not the bench's
+    too)."""
+    seen: set[int] = set()
     total = 0.0
     todo = list(pids)
     while todo:
@@ -49,7 +49,7 @@ def infrastructure_pids() -> dict[str, list[int]]:
             cmd = " ".join(p.info["cmdline"] or [])
             if p.info["name"] == "java" and "kafka" in cmd.lower():
                 found["kafka"].append(p.pid)
-            elif _is_postgres(p) and not _is_postgres(psutil.Process(p.info["ppid"])):
+            elif _is_postgres(p.info["name"]) and not _is_postgres(psutil.Process(p.info["ppid"]).name()):
                 found["postgresql"].append(p.pid)
         except psutil.Error:
             continue
@@ -68,7 +68,7 @@ def backends_by_client(owners: dict[int, str]) -> dict[int, tuple[str, float]]:
     found: dict[int, tuple[str, float]] = {}
     for p in psutil.process_iter(["name", "cmdline"]):
         try:
-            if not _is_postgres(p):
+            if not _is_postgres(p.info["name"]):
                 continue
             match = _CLIENT_PORT.search(" ".join(p.info["cmdline"] or []))
             if match and match.group(1) in client_of_port:
@@ -89,24 +89,31 @@ def by_client_seconds(before: dict[int, tuple[str, float]], after: dict[int, tup
     return used
 
 
-def _is_postgres(p: psutil.Process) -> bool:
-    name = p.info["name"] if hasattr(p, "info") and "name" in p.info else p.name()
+def process_trees(roots: Iterable[int]) -> dict[int, list[int]]:
+    """Each root's pid and its descendants', from one pass over the machine's processes (psutil's children() reads
+    them all at every call). A root found below another root is a tree of its own, not part of that one."""
+    children: dict[int, list[int]] = {}
+    for p in psutil.process_iter(["ppid"]):
+        children.setdefault(p.info["ppid"], []).append(p.pid)
+    roots = list(roots)
+    trees: dict[int, list[int]] = {}
+    for root in roots:
+        pids, todo = [], [root]
+        while todo:
+            pid = todo.pop()
+            pids.append(pid)
+            todo += [c for c in children.get(pid, []) if c not in roots]
+        trees[root] = pids
+    return trees
+
+
+def _is_postgres(name: str | None) -> bool:
     return (name or "").startswith("postgres")
 
 
 def _tree_names(owners: dict[int, str]) -> dict[int, str]:
     """pid -> owner name for every process of each owner's tree."""
-    children: dict[int, list[int]] = {}
-    for p in psutil.process_iter(["ppid"]):
-        children.setdefault(p.info["ppid"], []).append(p.pid)
-    names: dict[int, str] = {}
-    for root, name in owners.items():
-        todo = [root]
-        while todo:
-            pid = todo.pop()
-            names[pid] = name
-            todo += [c for c in children.get(pid, []) if c not in owners]  # another owner's tree is its own
-    return names
+    return {pid: owners[root] for root, pids in process_trees(owners).items() for pid in pids}
 
 
 def cpu_gauge_ms(work: int = 1, repeats: int = 5) -> float:
