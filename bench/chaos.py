@@ -7,8 +7,9 @@ the harness that posts and reads, and the counting of lost and duplicated work a
 scenarios that break the provider or restart Kafka or PostgreSQL, and the report.
 
 CHAOS_SCALE (default 1.0: 2,000 people per wave) sizes the waves; CHAOS_SCENARIOS (comma-separated)
-picks scenarios. `tests/e2e/test_chaos_reduced.py` runs a reduced version inside `make test`.
-Details: docs/chaos.md.
+picks scenarios; CHAOS_ROLES (default 1: each service as an urgent and a bulk process, as `make up` runs them;
+0: one `--role all` process per service) picks the topology. `tests/e2e/test_chaos_reduced.py` runs a reduced
+version inside `make test`. Details: docs/chaos.md.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sqlalchemy.engine import make_url
 
 from testkit.chaos import plan_wave
 from testkit.chaos_results import merge_results
-from testkit.chaos_scenarios import SEEDS, SYSTEM_SCENARIOS, Harness, Outcome, Scenario, run_scenarios
+from testkit.chaos_scenarios import SEEDS, SYSTEM_SCENARIOS, Harness, Outcome, Scenario, for_topology, run_scenarios
 from testkit.infra import LOCAL_DATABASE, LOCAL_KAFKA
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,16 +134,15 @@ ALL: dict[str, Scenario] = {
 }
 
 
-async def run(scale: float = 1.0, scenarios: list[str] | None = None) -> list[Outcome]:
+async def run(scale: float = 1.0, scenarios: list[str] | None = None, roles: bool = True) -> list[Outcome]:
+    """`roles`: the services as `make up` runs them, an urgent and a bulk process each (the role kills run
+    too); else one `--role all` process per service."""
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
     admin_db = os.environ.get("DATABASE_URL", LOCAL_DATABASE)
-    chosen = scenarios or list(ALL)
-    unknown = set(chosen) - set(ALL)
-    if unknown:
-        raise SystemExit(f"unknown scenarios {sorted(unknown)}; known: {', '.join(ALL)}")
+    chosen = scenarios or list(for_topology(ALL, roles))
     if any(s.startswith("restart-") for s in chosen):
         check_restart_targets(kafka, admin_db)
-    return await run_scenarios(kafka, admin_db, scale, chosen, ALL)
+    return await run_scenarios(kafka, admin_db, scale, chosen, ALL, roles=roles)
 
 
 def report(results: list[Outcome]) -> None:
@@ -165,7 +165,8 @@ def report(results: list[Outcome]) -> None:
 
 if __name__ == "__main__":
     wanted = [s.strip() for s in os.environ.get("CHAOS_SCENARIOS", "").split(",") if s.strip()] or None
-    outcomes = asyncio.run(run(float(os.environ.get("CHAOS_SCALE", "1.0")), wanted))
+    roles = os.environ.get("CHAOS_ROLES", "1") != "0"
+    outcomes = asyncio.run(run(float(os.environ.get("CHAOS_SCALE", "1.0")), wanted, roles))
     results = ROOT / "chaos-results.json"
     results.write_text(json.dumps(merge_results(results, outcomes), indent=2) + "\n")
     report(outcomes)

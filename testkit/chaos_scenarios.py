@@ -34,7 +34,7 @@ from shared.topics import CATALOGUE
 from testkit.chaos import FACILITY, Acked, Person, Tally, Wave, assess, daytime, hms, plan_wave, request_body
 from testkit.infra import create_database, delete_prefixed_topics, drop_database, new_run_prefix
 from testkit.keys import Keys
-from testkit.system import PBI, ROOT, RunningSystem, start_system
+from testkit.system import PBI, ROOT, SERVICES, RunningSystem, start_system
 
 out = Console(width=None if sys.stdout.isatty() else 150)
 SAMPLE = 100  # people read per look while a scenario catches up
@@ -283,6 +283,7 @@ class Harness:
 
 SEEDS = {"baseline": 11, "intake": 101, "eligibility": 202, "registry": 303, "notifier": 404}
 SEEDS |= {"poison": 4242, "kafka": 505, "postgres": 606, "provider": 707}
+SEEDS |= {f"{s}-{role}": SEEDS[s] + i for s in SERVICES for i, role in enumerate(("urgent", "bulk"), 1)}
 
 
 async def scenario_baseline(h: Harness, n: int) -> Outcome:
@@ -294,21 +295,30 @@ async def scenario_baseline(h: Harness, n: int) -> Outcome:
     return h.outcome("no fault (baseline)", wave, acked, tally, await h.dead_letters() - dead0, recovery)
 
 
-async def scenario_kill(h: Harness, service: str, n: int) -> Outcome:
-    """SIGKILL the service's whole process group one second into the wave, start it again."""
-    wave = plan_wave(n, SEEDS[service], h.used)
+async def scenario_kill(h: Harness, target: str, n: int) -> Outcome:
+    """SIGKILL `target`'s process groups one second into the wave, start them again a second later. `target` is a
+    service (every process of it: one `all` process, or its urgent and bulk ones with roles) or, with roles, one
+    role's process (`registry-urgent`): the other role keeps working meanwhile."""
+    wave = plan_wave(n, SEEDS[target], h.used)
+    victims = h.system.names_of(target)
+    if not victims:
+        raise SystemExit(f"no process {target!r} runs in this topology: {', '.join(h.system.processes)}")
     dead0 = await h.dead_letters()
     posting = asyncio.create_task(h.post(wave))
     await asyncio.sleep(1.0)
     t0 = time.monotonic()
-    await asyncio.to_thread(h.system.kill, service, signal.SIGKILL)
+    for name in victims:
+        await asyncio.to_thread(h.system.kill, name, signal.SIGKILL)
     await asyncio.sleep(1.0)
-    await asyncio.to_thread(h.system.start, service)
+    for name in victims:
+        await asyncio.to_thread(h.system.launch, name)
+    for name in victims:
+        await asyncio.to_thread(h.system.wait_ready, name)
     acked = await posting
     # A notifier killed while sending leaves rows SENDING, reconciled after 2 min: allow for that.
-    limit = h.limit(300, 480) if service == "notifier" else h.limit(150, 420)
+    limit = h.limit(300, 480) if target.startswith("notifier") else h.limit(150, 420)
     tally, recovery = await h.settle(wave, acked, t0, limit)
-    return h.outcome(f"SIGKILL {service}", wave, acked, tally, await h.dead_letters() - dead0, recovery)
+    return h.outcome(f"SIGKILL {target}", wave, acked, tally, await h.dead_letters() - dead0, recovery)
 
 
 async def scenario_poison(h: Harness, n: int) -> Outcome:
@@ -406,25 +416,48 @@ async def poison_parked(h: Harness, poisons: set[tuple[str, bytes]]) -> tuple[in
 
 Scenario = Callable[[Harness, int], Awaitable[Outcome]]  # (harness, people per wave) -> outcome
 
+
 # The scenarios that need only the running system, in the order `make chaos` runs them.
+def killing(target: str) -> Scenario:
+    return lambda h, n: scenario_kill(h, target, n)
+
+
 SYSTEM_SCENARIOS: dict[str, Scenario] = {
     "baseline": scenario_baseline,
-    "kill-intake": lambda h, n: scenario_kill(h, "intake", n),
-    "kill-eligibility": lambda h, n: scenario_kill(h, "eligibility", n),
-    "kill-registry": lambda h, n: scenario_kill(h, "registry", n),
-    "kill-notifier": lambda h, n: scenario_kill(h, "notifier", n),
+    **{f"kill-{s}": killing(s) for s in ("intake", "eligibility", "registry", "notifier")},
     "poison": scenario_poison,
+}
+# With roles (make up's topology), one role's process killed while the other runs on: the urgent ones, which
+# hold a patient's path (intake's is the HTTP API, whose kill `kill-intake` already covers).
+ROLE_SCENARIOS: dict[str, Scenario] = {
+    f"kill-{s}-urgent": killing(f"{s}-urgent") for s in ("eligibility", "registry", "notifier")
 }
 
 
+TOPOLOGY = {True: "urgent and bulk processes", False: "one process per service"}
+
+
+def for_topology(scenarios: Mapping[str, Scenario], roles: bool) -> dict[str, Scenario]:
+    """The scenarios a topology can run: the role kills only with roles."""
+    return {**scenarios, **ROLE_SCENARIOS} if roles else {k: v for k, v in scenarios.items() if k not in ROLE_SCENARIOS}
+
+
 async def run_scenarios(
-    kafka: str, admin_db: str, scale: float, chosen: list[str], scenarios: Mapping[str, Scenario] = SYSTEM_SCENARIOS
+    kafka: str,
+    admin_db: str,
+    scale: float,
+    chosen: list[str],
+    scenarios: Mapping[str, Scenario] = SYSTEM_SCENARIOS,
+    roles: bool = False,
 ) -> list[Outcome]:
     """Starts the system in a throwaway database and topic prefix, runs the `chosen` scenarios in order
-    (waves of max(50, 2,000 x scale) people), counts everything once more at the end, and cleans up."""
-    unknown = set(chosen) - set(scenarios)
+    (waves of max(50, 2,000 x scale) people), counts everything once more at the end, and cleans up.
+    `roles`: each service as an urgent and a bulk process (`make up`'s topology), else one `all` process."""
+    known = for_topology(scenarios, roles)
+    unknown = set(chosen) - set(known)
     if unknown:
-        raise SystemExit(f"unknown scenarios {sorted(unknown)}; known: {', '.join(scenarios)}")
+        hint = " (the role kills need roles: CHAOS_ROLES=1)" if unknown & set(ROLE_SCENARIOS) else ""
+        raise SystemExit(f"unknown scenarios {sorted(unknown)}{hint}; known: {', '.join(known)}")
     n = max(50, int(2000 * scale))
     db_name = f"pbi_chaos_{uuid.uuid4().hex[:8]}"
     db_url = await create_database(admin_db, db_name)
@@ -434,7 +467,8 @@ async def run_scenarios(
     system: RunningSystem | None = None
     try:
         await ensure_topics(Settings(kafka_bootstrap_servers=kafka, topic_prefix=prefix, kafka_partitions_override=3))
-        system = start_system(db_url, kafka, prefix, ROOT / ".run" / "chaos-logs" / prefix.rstrip("."))
+        logs = ROOT / ".run" / "chaos-logs" / prefix.rstrip(".")
+        system = start_system(db_url, kafka, prefix, logs, roles=roles)
         await asyncio.to_thread(
             subprocess.run,
             [PBI, "facilities", "add", FACILITY, "RSUD Kota Tangerang Selatan"],
@@ -456,7 +490,8 @@ async def run_scenarios(
         for name in chosen:
             out.print(f"[bold]scenario[/bold] {name}…")
             started = time.monotonic()
-            results.append(await scenarios[name](h, n))
+            results.append(await known[name](h, n))
+            results[-1].detail["topology"] = TOPOLOGY[roles]
             out.print(f"  done in {time.monotonic() - started:.0f} s")
         await final_recount(h)
         return results
