@@ -99,6 +99,13 @@ def encoded_records(topic: str, encoded: Iterable[tuple[bytes, bytes, bytes]]) -
     return [Record(topic, value, key, [(EVENT_TYPE, kind), *context]) for value, key, kind in encoded]
 
 
+class IdLease(Protocol):
+    """Transactional ids leased to a process (shared.tx_lease.TransactionalIdLease; not imported here: the
+    intake's worker process publishes without a database)."""
+
+    async def current(self) -> str: ...
+
+
 class Producer(Protocol):
     async def publish(self, records: Sequence[Record]) -> None:
         """Returns once Kafka acknowledged every record; raises PublishFailed otherwise."""
@@ -122,24 +129,30 @@ class DirectPublisher:
         self,
         client_options: Mapping[str, Any],
         *,
-        transactional_id: str | None = None,
+        transactional_id: str | IdLease | None = None,
         timeout_s: float | None = None,
         **tuning: Any,
     ) -> None:
         # TLS / SASL login from shared.kafka_security.kafka_client_options; tuning: linger_ms, batch sizes...
         self.options = {"linger_ms": 5, "request_timeout_ms": 15_000, **client_options, **tuning}
         self.options.update(acks="all", enable_idempotence=True)
-        if transactional_id:
+        # A lease (shared.tx_lease): the id a restarted process takes over, so it aborts what its dead
+        # predecessor left open at once; the producer starts again if the lease had to change it.
+        self._lease = None if transactional_id is None or isinstance(transactional_id, str) else transactional_id
+        if isinstance(transactional_id, str) and transactional_id:
             self.options["transactional_id"] = transactional_id
         self.transactional, self.timeout_s = bool(transactional_id), timeout_s
         self._producer: AIOKafkaProducer | None = None
+        self._started_as: str | None = None  # the leased id the producer started with
         self._start_lock, self._transaction_lock = asyncio.Lock(), asyncio.Lock()
 
     @classmethod
-    def for_settings(cls, settings: Settings, *, transactional: str | None = None, **kwargs: Any) -> Self:
-        """`transactional`: a name (e.g. "intake") for one Kafka transaction per publish."""
-        tx_id = unique_transactional_id(settings.topic_prefix + transactional) if transactional else None
-        return cls(kafka_client_options(settings), transactional_id=tx_id, **kwargs)
+    def for_settings(cls, settings: Settings, *, transactional: str | IdLease | None = None, **kwargs: Any) -> Self:
+        """`transactional`: a name (e.g. "intake") for one Kafka transaction per publish, under an id unique to
+        this process; or a lease of ids (shared.tx_lease), which a process restarted after a crash takes over."""
+        if isinstance(transactional, str):
+            transactional = unique_transactional_id(settings.topic_prefix + transactional)
+        return cls(kafka_client_options(settings), transactional_id=transactional, **kwargs)
 
     async def publish(self, records: Sequence[Record]) -> None:
         if not records:
@@ -148,6 +161,12 @@ class DirectPublisher:
             await (await self.send(records))
             return
         async with self._failing(), self._transaction_lock:  # a transactional producer runs one at a time
+            if (
+                self._lease is not None
+                and self._producer is not None
+                and await self._lease.current() != self._started_as
+            ):
+                await self.reset()  # the lease changed hands (its connection was lost): the id is another's now
             producer = await self._started()
             await asyncio.wait_for(self._in_transaction(producer, records), self.timeout_s)
 
@@ -190,7 +209,11 @@ class DirectPublisher:
     async def _started(self) -> AIOKafkaProducer:
         async with self._start_lock:
             if self._producer is None:
-                producer = AIOKafkaProducer(**self.options)
+                options = self.options
+                if self._lease is not None:
+                    self._started_as = await self._lease.current()
+                    options = {**options, "transactional_id": self._started_as}
+                producer = AIOKafkaProducer(**options)
                 try:
                     await asyncio.wait_for(producer.start(), self.timeout_s)
                 except BaseException:

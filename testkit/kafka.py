@@ -88,6 +88,17 @@ class TopicReader:
         return await eventually(check, timeout)
 
 
+async def partitions(settings: Settings, topic: str) -> list[TopicPartition]:
+    """The topic's partitions (full name), as the broker describes them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+        return [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+    finally:
+        await admin.close()
+
+
 async def consumed(settings: Settings, spec: TopicSpec) -> bool:
     """Whether every consumer group of this test's prefix that reads the topic has committed up to its end
     (so every record on it, duplicates included, has been handled). For `eventually`."""
@@ -97,9 +108,7 @@ async def consumed(settings: Settings, spec: TopicSpec) -> bool:
     await admin.start()
     await consumer.start()
     try:
-        [described] = await admin.describe_topics([topic])
-        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-        ends = await consumer.end_offsets(partitions)
+        ends = await consumer.end_offsets(await partitions(settings, topic))
         readers = 0
         for group, _ in await admin.list_consumer_groups():
             if not group.startswith(settings.topic_prefix):

@@ -41,6 +41,7 @@ from shared.topics import (
     TIMER_EVENTS,
     TopicSpec,
 )
+from shared.tx_lease import TransactionalIdLease
 
 log = logging.getLogger("intake")
 
@@ -64,7 +65,10 @@ def create_app(settings: IntakeSettings | None = None, role: Role = Role.ALL) ->
     configure_logging("intake", settings.log_level, settings.log_json)
     engine = make_engine(settings)
     sessions = make_sessions(engine)
-    publisher = Publisher(settings)
+    # The HTTP process's transactional ids are leased (shared.tx_lease): its successor after a crash takes them
+    # over and aborts at once what it left open. The bulk process publishes nothing.
+    lease = TransactionalIdLease(engine, f"{settings.topic_prefix}intake") if role.runs_urgent else None
+    publisher = Publisher(settings, lease)
     broker = make_broker(settings, "intake" if role is Role.ALL else f"intake-{role.value}")
     read_model = ReadModel(sessions)
     for spec in consumers(role):
@@ -99,6 +103,20 @@ def create_app(settings: IntakeSettings | None = None, role: Role = Role.ALL) ->
             app.state.broker_started = await start_broker()
             delay = min(delay * 2, 30.0)
 
+    async def take_over_transactions() -> None:
+        """What a crashed predecessor left open under this process's ids is aborted as soon as Kafka and the
+        database answer, not on the first batch (read_committed readers of those partitions wait until then)."""
+        delay = 1.0
+        while True:
+            try:
+                await publisher.start_transactions()
+                await app.state.bulk.take_over()
+                return
+            except Exception as exc:  # noqa: BLE001 - Kafka or the database not there yet: the first batch retries
+                log.warning("transactional ids not taken over yet (%s); retrying in %.0f s", type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
     async def consumer_running() -> None:
         if not app.state.broker_started:
             raise ConnectionError("the read-model consumer is not connected to Kafka")
@@ -112,19 +130,23 @@ def create_app(settings: IntakeSettings | None = None, role: Role = Role.ALL) ->
             await app.state.api_keys.migrate()
         app.state.broker_started = await start_broker()
         retry = None if app.state.broker_started else asyncio.create_task(keep_starting(app))
+        taking_over = asyncio.create_task(take_over_transactions()) if lease is not None else None
         try:
             tune_for_latency()
             yield
         finally:
             tracing.shutdown()
-            if retry is not None:
-                retry.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await retry
+            for task in (retry, taking_over):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if app.state.broker_started:
                 await broker.stop()
             await publisher.stop()
             app.state.bulk.stop()
+            if lease is not None:
+                await lease.release()
             await engine.dispose()
 
     app = FastAPI(
@@ -137,7 +159,7 @@ def create_app(settings: IntakeSettings | None = None, role: Role = Role.ALL) ->
     # What the Publisher (and the bulk worker, at its address) writes: the AsyncAPI document (shared.asyncapi).
     declare_publishers(broker, "intake", publisher.topics, settings.topic_prefix)
     app.state.broker = broker
-    app.state.bulk = BulkWorker(settings)
+    app.state.bulk = BulkWorker(settings, lease)
     if role.runs_urgent:
         install_public_http(app, settings, engine, broker)
     else:

@@ -30,6 +30,8 @@ from fastapi.exceptions import RequestValidationError
 from services.intake.bulk_worker import Batch, Forbidden, Invalid
 from shared.auth import forbidden_event_types
 from shared.auth.scopes import EVENT_SCOPES
+from shared.kafka_security import kafka_client_options
+from shared.messaging import DirectPublisher, IdLease
 from shared.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -65,6 +67,7 @@ class _Process:
     held: set[int] = field(default_factory=set)
     send_lock: threading.Lock = field(default_factory=threading.Lock)
     dead: bool = False
+    transactional_id: str | None = None
 
     def send(self, message: tuple[Any, ...]) -> None:
         """Blocking (a 2 MB body fills the pipe until the worker reads it): called in a thread."""
@@ -96,23 +99,54 @@ class _Process:
 
 
 class BulkWorker:
-    """One worker process, started on first use; a dead one is replaced on the next batch."""
+    """One worker process, started on first use; a dead one is replaced on the next batch.
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    With a lease of transactional ids (the HTTP process's, shared.tx_lease) the worker publishes under
+    "<leased id>-worker": the worker that replaces a dead one, or the next intake process's, starts with that id
+    and so aborts what the dead one left open at once (Kafka would hold back every reader of those partitions
+    until its transaction timeout, a minute)."""
+
+    def __init__(self, settings: Settings, transactional_ids: IdLease | None = None) -> None:
+        self.settings, self.lease = settings, transactional_ids
         self._current: _Process | None = None
         self._jobs = itertools.count(1)
+        self._spawning = asyncio.Lock()
 
-    def _started(self) -> _Process:
-        if self._current is not None and not self._current.dead:
-            return self._current
+    async def _worker_id(self) -> str | None:
+        return None if self.lease is None else f"{await self.lease.current()}-worker"
+
+    async def _started(self) -> _Process:
+        async with self._spawning:
+            transactional_id = await self._worker_id()
+            current = self._current
+            if current is not None and not current.dead:
+                if current.transactional_id == transactional_id:
+                    return current
+                # The lease was lost and taken again under another id: the old one may be another process's.
+                await asyncio.to_thread(self.stop)
+            return self._spawn(transactional_id)
+
+    async def take_over(self) -> None:
+        """A transaction the worker of a crashed predecessor left open under this process's worker id is aborted
+        now, by a producer started and stopped with that id, unless a worker runs (its producer did it)."""
+        async with self._spawning:
+            transactional_id = await self._worker_id()
+            if transactional_id is None or (self._current is not None and not self._current.dead):
+                return
+            async with DirectPublisher(kafka_client_options(self.settings), transactional_id=transactional_id) as p:
+                await p.start()
+
+    def _spawn(self, transactional_id: str | None) -> _Process:
         from services.intake.bulk_worker import serve
 
         # spawn: forking a process that runs an event loop and Kafka clients would copy their state.
         context = multiprocessing.get_context("spawn")
         mine, theirs = context.Pipe()
         process = context.Process(
-            target=serve, args=(theirs, os.getpid(), self.settings), name="intake-bulk-worker", daemon=True
+            target=serve,
+            args=(theirs, os.getpid(), self.settings, transactional_id),
+            name="intake-bulk-worker",
+            daemon=True,
         )
         # A spawned child runs the parent's main script again (here `pbi`, which imports every command
         # and service: 40 MB more), or imports its main module when started with `python -m`; it needs
@@ -127,7 +161,7 @@ class BulkWorker:
             if script is not None:
                 main.__file__ = script
         theirs.close()
-        self._current = _Process(process, mine)
+        self._current = _Process(process, mine, transactional_id=transactional_id)
         threading.Thread(target=self._current.read, name="bulk-worker-reader", daemon=True).start()
         return self._current
 
@@ -154,7 +188,7 @@ class BulkWorker:
         """Decoded, checked and validated in the worker: 403 (BatchForbidden) or 422 for the whole batch."""
         job = next(self._jobs)
         forbidden = forbidden_types(scopes) if scopes is not None else frozenset()
-        worker = self._started()
+        worker = await self._started()
         result = await self._call(worker, job, "prepare", job, raw, with_digest, source, forbidden)
         if isinstance(result, Invalid):
             raise RequestValidationError(result.errors)

@@ -19,6 +19,7 @@ from typing import Any
 from services.intake.domain.idempotency import body_hash
 from services.intake.events_body import InvalidBody, decode_body, encode_events, event_types, validated_chunks
 from services.intake.publisher import PUBLISH_TIMEOUT_S, TUNING
+from shared.kafka_security import kafka_client_options
 from shared.messaging import EVENT_TYPE, BatchPublisher, PublishFailed, Record
 from shared.process import die_with_parent
 from shared.runtime import tune_for_latency
@@ -94,18 +95,23 @@ def _die_with(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def serve(conn: Connection, parent: int, settings: Settings) -> None:
+def serve(conn: Connection, parent: int, settings: Settings, transactional_id: str | None = None) -> None:
     """The worker process's main: until its pipe closes."""
     _die_with(parent)
     tune_for_latency()  # as every service process: a batch's objects made the default collector's full scans cost
-    asyncio.run(Worker(conn, settings).run())
+    asyncio.run(Worker(conn, settings, transactional_id).run())
 
 
 class Worker:
-    def __init__(self, conn: Connection, settings: Settings) -> None:
+    def __init__(self, conn: Connection, settings: Settings, transactional_id: str | None = None) -> None:
+        """`transactional_id`: the one its owner leased for it (bulk.BulkWorker), which the worker that replaces
+        this one after a crash starts with; else one of its own."""
         self.conn = conn
-        self.publisher = BatchPublisher.for_settings(
-            settings, transactional="intake", timeout_s=PUBLISH_TIMEOUT_S * 3, **TUNING
+        options: dict[str, Any] = {"timeout_s": PUBLISH_TIMEOUT_S * 3, **TUNING}
+        self.publisher = (
+            BatchPublisher(kafka_client_options(settings), transactional_id=transactional_id, **options)
+            if transactional_id
+            else BatchPublisher.for_settings(settings, transactional="intake", **options)
         )
         self.batches: dict[int, Prepared] = {}
         self.validator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare")
@@ -125,6 +131,10 @@ class Worker:
                 loop.call_soon_threadsafe(inbox.put_nowait, message)
 
         threading.Thread(target=read, name="pipe-reader", daemon=True).start()
+        # Started at once, not on the first batch: a transaction the worker before this one left open when it
+        # died (under the same leased id) is aborted now. A failure here is the first publish's to report.
+        starting = asyncio.create_task(self.publisher.start())
+        starting.add_done_callback(lambda t: t.cancelled() or t.exception())
         try:
             while (message := await inbox.get()) is not None:
                 self.handle(*message)

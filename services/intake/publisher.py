@@ -10,7 +10,7 @@ from typing import Any
 from services.intake.events_body import encode_events
 from services.intake.metrics import PUBLISHED
 from shared.events import Event
-from shared.messaging import BatchPublisher, DirectPublisher, PublishFailed, Record, encoded_records
+from shared.messaging import BatchPublisher, DirectPublisher, IdLease, PublishFailed, Record, encoded_records
 from shared.settings import Settings
 from shared.topics import APPEALS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS, TopicSpec
 
@@ -40,11 +40,13 @@ class Publisher:
 
     topics = TOPICS
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, transactional_ids: IdLease | None = None) -> None:
+        """`transactional_ids`: the HTTP process's lease (shared.tx_lease), so that its successor after a crash
+        aborts the transaction it left open at once; without one, an id of this process's own."""
         self.settings = settings
         self._single = DirectPublisher.for_settings(settings, timeout_s=PUBLISH_TIMEOUT_S, **TUNING)
         self._batch = BatchPublisher.for_settings(
-            settings, transactional="intake", timeout_s=PUBLISH_TIMEOUT_S * 3, **TUNING
+            settings, transactional=transactional_ids or "intake", timeout_s=PUBLISH_TIMEOUT_S * 3, **TUNING
         )
         self._addresses = {spec.name: settings.topic_prefix + spec.name for spec in self.topics}
 
@@ -77,6 +79,11 @@ class Publisher:
 
     async def ping(self) -> None:
         await self._single.ping()
+
+    async def start_transactions(self) -> None:
+        """The batch producer started now: with a leased id, whatever a crashed predecessor left open under it is
+        aborted at once (not when Kafka's transaction timeout ends it, a minute later)."""
+        await self._batch.start()
 
     async def reset(self) -> None:
         """Drop the producers after a failure; the next publish reconnects."""

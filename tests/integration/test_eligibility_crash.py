@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.eligibility.app import create_app
@@ -23,7 +23,7 @@ from shared.topics import DECISIONS, EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REA
 from testkit.apps import running
 from testkit.eligibility import count_rows, eligibility_settings, facts_applied
 from testkit.events import NIK, NOW, deactivated, emergency, regular
-from testkit.kafka import TopicReader, produce
+from testkit.kafka import TopicReader, partitions, produce
 from testkit.polling import eventually
 
 
@@ -33,16 +33,6 @@ def eligible_person() -> list:
         DesilUpdated(occurred_at=NOW, source="DTSEN", nik=NIK, desil=4, effective_on=NOW.date()),
         BiometricRecorded(occurred_at=NOW, source="DUKCAPIL", nik=NIK, recorded_on=NOW.date()),
     ]
-
-
-async def partitions(settings: Settings, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        [described] = await admin.describe_topics([topic])
-        return [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-    finally:
-        await admin.close()
 
 
 async def rewind(settings: Settings, group: str, topic: str) -> None:

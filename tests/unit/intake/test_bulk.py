@@ -119,3 +119,36 @@ async def test_a_batch_whose_worker_died_before_its_publish_is_a_503_never_sent_
         assert (await worker.prepare(json.dumps(batch(3)).encode(), with_digest=False)).event_ids == prepared.event_ids
     finally:
         worker.stop()
+
+
+class Lease:
+    """Transactional ids as shared.tx_lease hands them out: the same until the lease is lost and taken again."""
+
+    def __init__(self, current: str) -> None:
+        self.id = current
+
+    async def current(self) -> str:
+        return self.id
+
+
+async def test_the_worker_publishes_under_the_leased_id_and_is_replaced_when_the_lease_changes_it() -> None:
+    """Its successor after a crash starts with the same id (and so aborts what it left open); an id leased again
+    after the lease's connection was lost may be another process's by now, so the worker using it is replaced."""
+    lease = Lease("intake-3")
+    worker = BulkWorker(Settings(), lease)
+    try:
+        await worker.prepare(json.dumps(batch(3)).encode(), with_digest=False)
+        [pid] = worker.pids()
+        assert worker._current is not None and worker._current.transactional_id == "intake-3-worker"
+        await worker.prepare(json.dumps(batch(3)).encode(), with_digest=False)
+        assert worker.pids() == [pid]  # the same lease: the same worker
+        os.kill(pid, signal.SIGKILL)
+        await eventually(lambda: asyncio.sleep(0, not worker.pids()), timeout=60)
+        await worker.prepare(json.dumps(batch(3)).encode(), with_digest=False)
+        [successor] = worker.pids()
+        assert successor != pid and worker._current.transactional_id == "intake-3-worker"  # the dead one's id
+        lease.id = "intake-5"
+        await worker.prepare(json.dumps(batch(3)).encode(), with_digest=False)
+        assert worker.pids() not in ([successor], []) and worker._current.transactional_id == "intake-5-worker"
+    finally:
+        worker.stop()
