@@ -9,21 +9,50 @@ the whole wave for a minute (`make chaos`, "SIGKILL intake": 61.5 s to recover, 
 So an id is leased, not made up: slot n of a name is held by a session-level advisory lock on a connection the
 process keeps for its life. PostgreSQL releases the lock when that connection ends, with the process, so the
 process that replaces a dead one finds the lowest slot free again and starts with the dead one's id. Two live
-processes never hold the same slot, so they never fence each other (the reason the ids were unique)."""
+processes never hold the same slot, so they never fence each other (the reason the ids were unique).
+
+The same connection holds a lock on the process's `instance` token, random per process, so that others can tell
+whether it still lives (`holder_alive`): intake marks its Idempotency-Key claims with it, and a retry takes over
+at once a claim whose process died in the middle of the request (it waited a minute for the claim to go stale)."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import Any
 
 import structlog
-from sqlalchemy import text
+from sqlalchemy import Column, ColumnElement, cast, column, exists, literal_column, table, text
+from sqlalchemy.dialects.postgresql import OID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = structlog.get_logger(__name__)
 
 SLOTS = 256  # live processes of one name at most (replicas of intake's HTTP process, each with its worker)
 _TRY = text("select pg_try_advisory_lock(hashtext(:name), :slot)")  # two int4 keys: apart from bigint keys
+_HOLD = text("select pg_advisory_lock(:token)")  # one bigint key: nobody else has this random token
+_PG_LOCKS = table(
+    "pg_locks", column("locktype"), column("objsubid"), column("granted"), column("classid"), column("objid")
+)
+
+
+def holder_alive(token: Column[int]) -> ColumnElement[bool]:
+    """Whether the process whose instance token is in `token` (a table's column, the enclosing statement's row:
+    an ON CONFLICT's existing row too) still holds its lock, i.e. lives. PostgreSQL shows a bigint advisory key
+    in pg_locks as classid (high 32 bits) and objid (low), objsubid 1."""
+    # Named as text: SQLAlchemy does not correlate a subquery with an INSERT's row, it would select the table.
+    owner = token.table
+    row: ColumnElement[int] = literal_column(
+        ".".join(filter(None, (getattr(owner, "schema", None), getattr(owner, "name", None), token.name)))
+    )
+    locks = _PG_LOCKS.c
+    return exists().where(
+        locks.locktype == "advisory",
+        locks.objsubid == 1,
+        locks.granted,
+        locks.classid == cast(row.op(">>")(32), OID),
+        locks.objid == cast(row.op("&")(0xFFFFFFFF), OID),
+    )
 
 
 class NoFreeSlot(RuntimeError):
@@ -41,6 +70,12 @@ class TransactionalIdLease:
         self._driver: Any = None  # asyncpg's connection: knows, without a round trip, that the server closed it
         self._id: str | None = None
         self._lock = asyncio.Lock()
+        self.instance = secrets.randbits(62) + 1  # positive: its halves map onto pg_locks' oids as they are
+
+    async def held_instance(self) -> int:
+        """This process's instance token, its lock held (taken again with the lease if the connection was lost)."""
+        await self.current()
+        return self.instance
 
     async def current(self) -> str:
         if self._id is not None and not self._driver.is_closed():
@@ -60,7 +95,8 @@ class TransactionalIdLease:
         try:
             for slot in range(self.slots):
                 if (await conn.execute(_TRY, {"name": self.name, "slot": slot})).scalar():
-                    await conn.commit()  # the lock is the session's: it outlives this transaction
+                    await conn.execute(_HOLD, {"token": self.instance})
+                    await conn.commit()  # the locks are the session's: they outlive this transaction
                     self._conn, self._driver = conn, (await conn.get_raw_connection()).driver_connection
                     log.info("transactional_id_leased", name=self.name, slot=slot)
                     return f"{self.name}-{slot}"

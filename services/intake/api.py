@@ -35,6 +35,7 @@ from shared.nik import Nik, mask_nik
 from shared.phone import Phone
 from shared.problems import problem_responses
 from shared.topics import EMERGENCY_REQUESTS, PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
+from shared.tx_lease import holder_alive
 
 log = structlog.get_logger(__name__)
 # A POST /v1/events body larger than this goes to the bulk worker process as bytes, never parsed in the
@@ -106,6 +107,7 @@ def _now() -> dt.datetime:
 
 IN_PROGRESS = 0  # status_code of a claimed key whose first request has not answered yet
 STALE_CLAIM = dt.timedelta(seconds=60)  # a claim left by a crashed request (publishing gives up after 30 s)
+# ...taken over sooner when the process that made it is known dead (its instance token's lock is gone)
 
 
 @dataclass
@@ -127,6 +129,8 @@ async def idempotent(
         return
     t = IdempotencyKey.__table__
     digest, now = digest or body_hash(body), _now()
+    lease = request.app.state.lease  # the HTTP process's: its instance token marks the claim as this process's
+    holder = await lease.held_instance() if lease is not None else None
     async with request.app.state.sessions() as session, session.begin():
         claimed = (
             await session.execute(
@@ -138,13 +142,26 @@ async def idempotent(
                     status_code=IN_PROGRESS,
                     response={},
                     created_at=now,
+                    holder=holder,
                 )
                 .on_conflict_do_update(
                     index_elements=["key", "principal"],
-                    set_={"body_hash": digest, "status_code": IN_PROGRESS, "response": {}, "created_at": now},
+                    set_={
+                        "body_hash": digest,
+                        "status_code": IN_PROGRESS,
+                        "response": {},
+                        "created_at": now,
+                        "holder": holder,
+                    },
                     where=or_(
                         t.c.created_at < now - IDEMPOTENCY_TTL,
-                        and_(t.c.status_code == IN_PROGRESS, t.c.created_at < now - STALE_CLAIM),
+                        and_(
+                            t.c.status_code == IN_PROGRESS,
+                            or_(
+                                t.c.created_at < now - STALE_CLAIM,
+                                and_(t.c.holder.is_not(None), ~holder_alive(t.c.holder)),  # its process died
+                            ),
+                        ),
                     ),
                 )
                 .returning(t.c.key)

@@ -155,7 +155,7 @@ def create_app(settings: IntakeSettings | None = None, role: Role = Role.ALL) ->
         lifespan=lifespan,
         description="Front door for government systems, hospitals and operators (CONTRACT.md).",
     )
-    app.state.sessions, app.state.publisher, app.state.role = sessions, publisher, role
+    app.state.sessions, app.state.publisher, app.state.role, app.state.lease = sessions, publisher, role, lease
     # What the Publisher (and the bulk worker, at its address) writes: the AsyncAPI document (shared.asyncapi).
     declare_publishers(broker, "intake", publisher.topics, settings.topic_prefix)
     app.state.broker = broker

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, String
+from sqlalchemy import BigInteger, Column, DateTime, Index, String
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
@@ -35,6 +35,9 @@ class IdempotencyKey(SQLModel, table=True):
     status_code: int
     response: dict = Field(sa_column=Column(JSONB, nullable=False))
     created_at: dt.datetime = _tz(nullable=False)
+    # The claiming process's instance token (shared.tx_lease): while it lives its advisory lock is held; a
+    # claim whose holder died may be taken at once. NULL: claimed by a process from before 0003.
+    holder: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class RequestView(SQLModel, table=True):

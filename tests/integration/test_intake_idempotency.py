@@ -14,6 +14,7 @@ from services.intake.store import IdempotencyKey
 from shared.events import ReactivationRequested
 from shared.settings import IntakeSettings, Settings
 from shared.topics import PARTICIPANT_EVENTS, REACTIVATION_REQUESTS
+from shared.tx_lease import TransactionalIdLease
 from testkit.apps import running
 from testkit.kafka import TopicReader
 
@@ -103,3 +104,38 @@ async def test_a_retry_after_intake_died_mid_request_publishes_the_same_request(
             assert len(events) == 2 and len({e.event_id for e in events}) == 1
             status = await client.get(f"/v1/reactivations/{first.json()['request_id']}", headers=headers)
             assert status.status_code == 200 and status.json()["status"] == "RECEIVED"
+
+
+async def test_a_fresh_claim_is_taken_over_at_once_only_when_the_process_that_made_it_died(settings: Settings) -> None:
+    """A claim names its process (the instance token it holds a lock on, shared.tx_lease). A retry takes over a
+    claim whose process died, at once; one made by a live process, or by a process from before the token (NULL),
+    still answers 409 until the claim is stale."""
+    app = create_app(IntakeSettings(**settings.model_dump()))
+    async with running(app):
+        key = await app.state.api_keys.issue("rsud", ["reactivations:write"])
+        headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "simrs-78"}
+        body = {"nik": NIK, "path": "REGULAR", "channel": "VILLAGE"}
+        dead = TransactionalIdLease(app.state.lease.engine, "another-intake")
+        dead_token = await dead.held_instance()
+        await dead.release()  # as PostgreSQL releases a killed process's locks
+        t = IdempotencyKey.__table__
+
+        async def left_in_progress_by(holder: int | None) -> None:
+            async with app.state.sessions() as session, session.begin():
+                await session.execute(
+                    update(t)
+                    .where(t.c.key == "simrs-78")
+                    .values(status_code=0, response={}, created_at=dt.datetime.now(dt.UTC), holder=holder)
+                )
+
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client:
+            first = await client.post("/v1/reactivations", json=body, headers=headers)
+            assert first.status_code == 202
+            for alive in (await app.state.lease.held_instance(), None):
+                await left_in_progress_by(alive)
+                busy = await client.post("/v1/reactivations", json=body, headers=headers)
+                assert busy.status_code == 409 and "still being processed" in busy.text
+            await left_in_progress_by(dead_token)
+            retry = await client.post("/v1/reactivations", json=body, headers=headers)
+            assert retry.status_code == 202, retry.text
+            assert retry.json()["request_id"] == first.json()["request_id"]
