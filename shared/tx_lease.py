@@ -11,9 +11,12 @@ process keeps for its life. PostgreSQL releases the lock when that connection en
 process that replaces a dead one finds the lowest slot free again and starts with the dead one's id. Two live
 processes never hold the same slot, so they never fence each other (the reason the ids were unique).
 
-The same connection holds a lock on the process's `instance` token, random per process, so that others can tell
-whether it still lives (`holder_alive`): intake marks its Idempotency-Key claims with it, and a retry takes over
-at once a claim whose process died in the middle of the request (it waited a minute for the claim to go stale)."""
+The same connection holds a lock on an `instance` token, random per lease, so that others can tell whether its
+holder still lives (`holder_alive`): intake marks its Idempotency-Key claims with it, and a retry takes over at
+once a claim whose process died in the middle of the request (it waited a minute for the claim to go stale).
+A lease taken again after its connection was lost (a database restart) gets a new token: the claims of requests
+that failed meanwhile, which could not even be released, are free at once too. A request still running under
+the old token may then be published twice, under the same ids, which the consumers de-duplicate."""
 
 from __future__ import annotations
 
@@ -70,10 +73,10 @@ class TransactionalIdLease:
         self._driver: Any = None  # asyncpg's connection: knows, without a round trip, that the server closed it
         self._id: str | None = None
         self._lock = asyncio.Lock()
-        self.instance = secrets.randbits(62) + 1  # positive: its halves map onto pg_locks' oids as they are
+        self.instance = 0  # the current lease's token (positive: its halves map onto pg_locks' oids as they are)
 
     async def held_instance(self) -> int:
-        """This process's instance token, its lock held (taken again with the lease if the connection was lost)."""
+        """The instance token of this process's lease, its lock held (a new one if the lease was taken again)."""
         await self.current()
         return self.instance
 
@@ -92,6 +95,7 @@ class TransactionalIdLease:
 
     async def _lease(self) -> str:
         conn = await self.engine.connect()
+        self.instance = secrets.randbits(62) + 1
         try:
             for slot in range(self.slots):
                 if (await conn.execute(_TRY, {"name": self.name, "slot": slot})).scalar():

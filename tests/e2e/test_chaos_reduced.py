@@ -1,6 +1,7 @@
-"""The reduced `make chaos` inside `make test` (testkit/chaos_scenarios.py, docs/chaos.md): poison on every topic and
-each service but the notifier SIGKILLed mid-wave, each with a wave of deactivations and reactivation
-requests. Nothing a client was told is accepted may be lost or applied twice: every event once in the
+"""The reduced `make chaos` inside `make test` (testkit/chaos_scenarios.py, docs/chaos.md), on `make up`'s topology
+(each service as an urgent and a bulk process): poison on every topic, each service but the notifier SIGKILLed
+mid-wave (both its processes) and the registry's urgent process alone, each with a wave of deactivations and
+reactivation requests. Nothing a client was told is accepted may be lost or applied twice: every event once in the
 registry history, every request exactly one final decision, every due message exactly once at the
 provider. (The provider-failure and restart scenarios run in `make chaos`: at least 40 s more each, and a
 restart would stop the shared broker.)"""
@@ -13,18 +14,20 @@ from shared.topics import CATALOGUE
 from testkit.chaos_scenarios import run_scenarios
 from testkit.infra import Infra
 
-SCENARIOS = ["poison", "kill-eligibility", "kill-registry", "kill-intake"]
+SCENARIOS = ["poison", "kill-eligibility", "kill-registry", "kill-intake", "kill-registry-urgent"]
 
 
 @pytest.mark.timeout(1200)  # four scenarios with waves and restarts: minutes, more on a loaded machine
 async def test_reduced_chaos_loses_and_duplicates_nothing(infra: Infra) -> None:
-    outcomes = await run_scenarios(infra.kafka_bootstrap_servers, infra.database_url, 0.1, SCENARIOS)
+    outcomes = await run_scenarios(infra.kafka_bootstrap_servers, infra.database_url, 0.1, SCENARIOS, roles=True)
     assert [o.name for o in outcomes] == [
         "poison messages",
         "SIGKILL eligibility",
         "SIGKILL registry",
         "SIGKILL intake",
+        "SIGKILL registry-urgent",
     ]
+    assert {o.detail["topology"] for o in outcomes} == {"urgent and bulk processes"}
     for o in outcomes:
         d = o.detail
         assert o.events > 0 and o.requests > 0, o
@@ -43,4 +46,4 @@ async def test_reduced_chaos_loses_and_duplicates_nothing(infra: Infra) -> None:
     assert d["lag"] == 0
     assert poison.dead_lettered >= d["poison_expected"]
     # A killed service never parks valid records.
-    assert [o.dead_lettered for o in kills] == [0, 0, 0]
+    assert [o.dead_lettered for o in kills] == [0, 0, 0, 0]

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy import text
+from sqlalchemy import BigInteger, Column, MetaData, Table, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import make_engine
@@ -23,7 +24,7 @@ from shared.kafka_security import kafka_client_options
 from shared.messaging import BatchPublisher, DirectPublisher, Record
 from shared.settings import Settings
 from shared.topics import PARTICIPANT_EVENTS
-from shared.tx_lease import TransactionalIdLease
+from shared.tx_lease import TransactionalIdLease, holder_alive
 from testkit.kafka import partitions
 from testkit.polling import eventually
 from testkit.system import ROOT
@@ -88,16 +89,32 @@ async def test_a_lease_lost_with_its_connection_moves_its_producer_to_the_new_id
             )
             await conn.commit()
         await eventually(lambda: _slots_are(engine, name, []), timeout=30)
+        old_token = lost.instance
+        assert not await token_alive(engine, old_token)  # its claims are free at once (intake's Idempotency-Keys)
         await second.publish([Record(topic, b"2", KEY, [])])  # takes slot 0, the id `first` still produces with
         await eventually(lambda: _closed(lost), timeout=30)  # asyncpg has read the end of the stream
         await first.publish([Record(topic, b"3", KEY, [])])  # on slot 1 now, a producer of its own
         await second.publish([Record(topic, b"4", KEY, [])])  # not fenced by `first`
         assert await lost.current() == f"{name}-1" and await other.current() == f"{name}-0"
+        # Leased again, under a new token: what failed under the old one stays free, the new one is alive.
+        assert lost.instance != old_token and await token_alive(engine, await lost.held_instance())
+        assert not await token_alive(engine, old_token)
     finally:
         for p in (first, second):
             await p.stop()
         for lease in (lost, other):
             await lease.release()
+
+
+TOKENS = Table("tokens", MetaData(), Column("token", BigInteger))
+
+
+async def token_alive(engine: AsyncEngine, token: int) -> bool:
+    """shared.tx_lease.holder_alive asked of a row holding `token`."""
+    alive = holder_alive(TOKENS.c.token).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    async with engine.connect() as conn:
+        query = text(f"select {alive} from (values (cast(:token as bigint))) as tokens(token)")
+        return bool((await conn.execute(query, {"token": token})).scalar())
 
 
 async def _slots_are(engine: AsyncEngine, name: str, slots: list[int]) -> bool:
@@ -116,7 +133,7 @@ HOLD_OPEN = textwrap.dedent(
     from shared.kafka_security import kafka_client_options
     from shared.messaging import BatchPublisher, Record
     from shared.settings import Settings
-    from shared.tx_lease import TransactionalIdLease
+    from shared.tx_lease import TransactionalIdLease, holder_alive
 
     async def main():
         settings = Settings()
