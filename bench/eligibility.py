@@ -40,6 +40,7 @@ from shared.kafka import ensure_topics
 from shared.process import start_owned
 from shared.settings import EligibilitySettings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS, REACTIVATION_REQUESTS, all_topic_names
+from testkit.clock import published_at
 from testkit.infra import new_run_prefix
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,16 +133,16 @@ class DecisionWatcher:
         self.bulk = 0
 
     async def run(self) -> None:
-        # When eligibility published it (the record's CreateTime), not when this reader got to it: a
-        # bench starved of CPU would otherwise add its own delay to eligibility's time.
-        perf_minus_epoch = time.perf_counter() - time.time()
         while True:
             batches = await self.consumer.getmany(timeout_ms=100, max_records=5000)
+            # When eligibility published it (the record's CreateTime), not when this reader got to it: a bench
+            # starved of CPU would otherwise add its own delay to eligibility's time.
+            read_perf, read_epoch = time.perf_counter(), time.time()
             for records in batches.values():
                 for r in records:
                     d = json.loads(r.value)
                     if d["request_id"] not in self.first:
-                        self.first[d["request_id"]] = r.timestamp / 1000 + perf_minus_epoch
+                        self.first[d["request_id"]] = published_at(r.timestamp, read_perf, read_epoch)
                         self.bulk += d["path"] == "REGULAR"
 
 
