@@ -117,3 +117,4 @@ class TransactionalIdLease:
                 await conn.invalidate()  # closed, never back to the pool still holding the lock
             except Exception:  # noqa: BLE001 - already gone with the server
                 pass
+            await conn.close()  # the invalidated proxy released (nothing goes back to the pool)
