@@ -93,10 +93,14 @@ async def partitions(settings: Settings, topic: str) -> list[TopicPartition]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
-        [described] = await admin.describe_topics([topic])
-        return [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        return await _described_partitions(admin, topic)
     finally:
         await admin.close()
+
+
+async def _described_partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicPartition]:
+    [described] = await admin.describe_topics([topic])
+    return [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
 
 
 async def consumed(settings: Settings, spec: TopicSpec) -> bool:
@@ -108,7 +112,7 @@ async def consumed(settings: Settings, spec: TopicSpec) -> bool:
     await admin.start()
     await consumer.start()
     try:
-        ends = await consumer.end_offsets(await partitions(settings, topic))
+        ends = await consumer.end_offsets(await _described_partitions(admin, topic))  # the admin client it has
         readers = 0
         for group, _ in await admin.list_consumer_groups():
             if not group.startswith(settings.topic_prefix):

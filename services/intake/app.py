@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -60,6 +60,16 @@ def consumers(role: Role) -> tuple[TopicSpec, ...]:
     return BULK if role.runs_bulk else ()
 
 
+async def keep_trying(attempt: Callable[[], Awaitable[bool]], first_delay_s: float) -> None:
+    """`attempt` after `first_delay_s`, then after 1, 2, 4... up to 30 s, until it returns True."""
+    delay = first_delay_s
+    while True:
+        await asyncio.sleep(delay)
+        if await attempt():
+            return
+        delay = min(max(delay * 2, 1.0), 30.0)
+
+
 def create_app(settings: IntakeSettings | None = None, role: Role = Role.ALL) -> FastAPI:
     settings = settings or load_settings()
     configure_logging("intake", settings.log_level, settings.log_json)
@@ -97,25 +107,26 @@ def create_app(settings: IntakeSettings | None = None, role: Role = Role.ALL) ->
         return True
 
     async def keep_starting(app: FastAPI) -> None:
-        delay = 1.0
-        while not app.state.broker_started:
-            await asyncio.sleep(delay)
+        async def attempt() -> bool:
             app.state.broker_started = await start_broker()
-            delay = min(delay * 2, 30.0)
+            return bool(app.state.broker_started)
+
+        await keep_trying(attempt, first_delay_s=1.0)
 
     async def take_over_transactions() -> None:
         """What a crashed predecessor left open under this process's ids is aborted as soon as Kafka and the
         database answer, not on the first batch (read_committed readers of those partitions wait until then)."""
-        delay = 1.0
-        while True:
+
+        async def attempt() -> bool:
             try:
                 await publisher.start_transactions()
                 await app.state.bulk.take_over()
-                return
             except Exception as exc:  # noqa: BLE001 - Kafka or the database not there yet: the first batch retries
-                log.warning("transactional ids not taken over yet (%s); retrying in %.0f s", type(exc).__name__, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                log.warning("transactional ids not taken over yet (%s); retrying", type(exc).__name__)
+                return False
+            return True
+
+        await keep_trying(attempt, first_delay_s=0.0)
 
     async def consumer_running() -> None:
         if not app.state.broker_started:
