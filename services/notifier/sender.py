@@ -46,10 +46,12 @@ from shared.topics import NOTIFICATION_EVENTS, TopicSpec
 
 log = structlog.get_logger(__name__)
 AMBIGUOUS = "ambiguous: "  # last_error prefix: the provider may have the message
-# How long a receipt's announcement may wait for the relay (wake_relay_soon): the webhooks of that time share
-# one relay pass. A pass of their own (read, publish, delete, two commits) cost notifier-urgent about 2 CPU ms
-# a webhook, a third of what a delivery receipt cost it (issue 20); the registry reads these in its bulk role.
-RECEIPTS_WAKE_AFTER_S = 0.25
+# How long a delivery state's announcement may wait for the relay (wake_relay_soon): the claims and receipt
+# webhooks of that time share one relay pass. A pass of their own (read, publish, delete, two commits) cost
+# notifier-urgent about 2 CPU ms a webhook, a third of what a delivery receipt cost it; an emergency's two
+# messages took two passes for their SENT and one or two for their DELIVERED (issue 20). Nobody waits on these:
+# the registry mirrors them in its bulk role.
+ANNOUNCE_WITHIN_S = 0.25
 Clock = Callable[[], dt.datetime]
 
 
@@ -164,6 +166,7 @@ class Sender:
         # After a timeout the provider may still be working on the message: ask it (lookup) only
         # this much later, or a message it records late would be sent twice.
         self.ambiguous_wait = ambiguous_wait
+        self.pass_every_s = 1.0  # a pass without a wake-up: messages that fell due (retries, 07:00 local)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._relay_soon: asyncio.TimerHandle | None = None  # wake_relay_soon's pending wake-up
@@ -180,10 +183,10 @@ class Sender:
         self._wake.set()
 
     def wake_relay_soon(self) -> None:
-        """The relay woken within RECEIPTS_WAKE_AFTER_S, once however many ask meanwhile (the receipts'
-        webhooks, api.py); what the sender itself records wakes it at once (wake_relay)."""
+        """The relay woken within ANNOUNCE_WITHIN_S, once however many ask meanwhile: the sender's claims and
+        reconciliations, the receipts' webhooks (api.py)."""
         if self._relay_soon is None:
-            self._relay_soon = asyncio.get_running_loop().call_later(RECEIPTS_WAKE_AFTER_S, self._wake_relay_now)
+            self._relay_soon = asyncio.get_running_loop().call_later(ANNOUNCE_WITHIN_S, self._wake_relay_now)
 
     def _wake_relay_now(self) -> None:
         self._relay_soon = None
@@ -209,18 +212,29 @@ class Sender:
                     for sweep in self.sweeps:
                         await sweep()
                     next_reconcile = time.monotonic() + 30
-                while await self.send_due() > 0:
-                    pass
+                await self.drain()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - rows stay queued; try again
                 log.warning("sender_failed", error=type(exc).__name__, detail=str(exc)[:200])
             try:  # asyncio.timeout: 3.11's wait_for can swallow a cancellation that meets a wake-up
-                async with asyncio.timeout(1.0):
+                async with asyncio.timeout(self.pass_every_s):
                     await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
+
+    async def drain(self) -> int:
+        """Claims until a claim comes back short: that claim found no more due messages. A message queued
+        meanwhile wakes the sender (`wake`), one that falls due later is found by the next pass. Claiming
+        again after a short claim found nothing but cost a transaction (two range scans) per claim: most of
+        an emergency's claims are one message (issue 20). Returns how many messages were claimed."""
+        claimed = 0
+        while True:
+            n = await self.send_due()
+            claimed += n
+            if n < self.claim_size:
+                return claimed
 
     async def reconcile(self) -> int:
         """Messages left SENDING by a crash (older than `stale_after`): the provider has them (lookup by
@@ -276,7 +290,7 @@ class Sender:
         for settled in resolved_rows:
             metrics.SENT.labels(settled["channel"], settled["kind"]).inc()
         if announcements:
-            self.wake_relay()
+            self.wake_relay_soon()
         return len(resolved_rows)
 
     async def send_due(self, limit: int | None = None) -> int:
@@ -338,7 +352,7 @@ class Sender:
             )
             await add_to_outbox(session, outbox, announcements, skip_waiting=True)
         if announcements:
-            self.wake_relay()
+            self.wake_relay_soon()
 
     async def _opted_out(self, session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
         phones = list({r["phone"] for r in rows})

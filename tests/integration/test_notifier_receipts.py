@@ -1,6 +1,6 @@
 """A provider's delivery receipts on PostgreSQL and Kafka (services/notifier/api.py): the messages a webhook names
 are read and locked by one written-out statement (by our reference, else by the provider's id), and the
-announcements of the webhooks that come within sender.RECEIPTS_WAKE_AFTER_S wake the outbox relay once
+announcements of the webhooks that come within sender.ANNOUNCE_WITHIN_S wake the outbox relay once
 (issue 20: a relay pass per webhook was a third of a receipt's CPU)."""
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def status_webhook(provider_id: str, reference: str) -> bytes:
 async def test_receipts_of_several_webhooks_are_announced_after_one_wake_of_the_relay(
     settings: Settings, sim: Sim, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sender_module, "RECEIPTS_WAKE_AFTER_S", 3.0)  # the three webhooks come well within it
+    monkeypatch.setattr(sender_module, "ANNOUNCE_WITHIN_S", 3.0)  # the three webhooks come well within it
     ns = notifier_settings(settings, sim)
     app = create_app(ns, clock=Clock(NOW))
     ids = sorted(uuid.uuid4() for _ in range(3))
@@ -147,3 +147,36 @@ async def test_receipts_of_several_webhooks_are_announced_after_one_wake_of_the_
 
 async def _woken(wakes: list[None]) -> bool:
     return bool(wakes)
+
+
+class Accepting:
+    """A provider that takes every message (its id derived from our reference)."""
+
+    channel = "WHATSAPP"
+
+    async def send(self, phone: str, text: str, reference: str) -> str:
+        return f"wamid.{reference}"
+
+    async def lookup(self, reference: str, phone: str, text: str) -> str | None:
+        return None
+
+
+async def test_a_claims_announcements_wake_the_relay_within_the_wait_not_at_once(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SENT announcements a claim records share the relay's next pass with the receipts that follow them
+    (an emergency's two messages took up to four passes)."""
+    monkeypatch.setattr(sender_module, "ANNOUNCE_WITHIN_S", 0.2)
+    sessions = make_sessions(engine)
+    wakes: list[None] = []
+    provider: Any = Accepting()
+    sender = sender_module.Sender(sessions, provider, provider, lambda: wakes.append(None), "t.", lambda: NOW, 50.0, 3)
+    ids = sorted(uuid.uuid4() for _ in range(3))
+    async with transaction(sessions) as session:
+        await session.execute(insert(M).values([message(i, "QUEUED", None, n + 1) for n, i in enumerate(ids)]))
+    assert await sender.send_due() == 3
+    assert wakes == []  # recorded and committed, the relay not woken yet
+    await eventually(lambda: _woken(wakes))
+    async with engine.connect() as conn:
+        announced = (await conn.execute(text(f"select count(*) from {SCHEMA}.outbox"))).scalar()
+    assert announced == 3 and len(wakes) == 1

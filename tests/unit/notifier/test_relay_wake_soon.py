@@ -1,6 +1,6 @@
-"""Receipts' announcements wake the outbox relay once per RECEIPTS_WAKE_AFTER_S, however many webhooks asked
-meanwhile (services/notifier/sender.py `Sender.wake_relay_soon`): a relay pass per webhook cost notifier-urgent
-about 2 CPU ms each (issue 20)."""
+"""Delivery states' announcements (claims, receipts) wake the outbox relay once per ANNOUNCE_WITHIN_S, however
+many asked meanwhile (services/notifier/sender.py `Sender.wake_relay_soon`): a relay pass per webhook cost
+notifier-urgent about 2 CPU ms each (issue 20)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def a_sender(wakes: list[float]) -> Sender:
 
 @pytest.fixture(autouse=True)
 def short_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sender_module, "RECEIPTS_WAKE_AFTER_S", 0.05)
+    monkeypatch.setattr(sender_module, "ANNOUNCE_WITHIN_S", 0.05)
 
 
 async def test_many_asking_within_the_wait_wake_the_relay_once_after_it() -> None:
