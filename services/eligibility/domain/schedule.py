@@ -46,12 +46,11 @@ def request_timers(request: Request, decision: Decision, policy: Policy) -> list
 
 
 def sla_state(decision: Decision, first: bool) -> SlaState | None:
-    """The SLA event an emergency's decision publishes. Approved: MET (a late one is folded into
-    BREACHED downstream, shared.sla). Rejected or expired: CLOSED, the clock leaves the board, and
-    the decision deletes its SLA timers in the same transaction, so no WARNING/BREACHED follows.
-    PENDING starts the clock (OK) on the first decision only."""
-    if decision.outcome is Outcome.APPROVED:
-        return SlaState.MET
-    if decision.outcome in (Outcome.REJECTED, Outcome.EXPIRED):
-        return SlaState.CLOSED
-    return SlaState.OK if first else None
+    """The SLA state an emergency's decision publishes on the timer topic: OK when its first decision leaves
+    it PENDING (the clock starts). What a final decision does to the clock (approved: MET, or BREACHED when
+    late; rejected or expired: CLOSED, its SLA timers deleted in the same transaction, so no WARNING or
+    BREACHED follows) is the decision's own: every reader folds it from the decision (shared.sla
+    sla_of_decision: the registry, intake's read model; the notifier escalates only WARNING and BREACHED).
+    Published apart as well, it was one more record per emergency, and a transaction in each of three
+    consumers, that changed nothing (issue 20)."""
+    return SlaState.OK if first and decision.outcome is Outcome.PENDING else None

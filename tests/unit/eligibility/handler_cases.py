@@ -40,6 +40,7 @@ from shared.events import (
     any_event_adapter,
 )
 from shared.outbox import outbox_records
+from shared.sla import sla_of_decision
 from shared.topics import DECISIONS, EMERGENCY_DECISIONS, TIMER_EVENTS, WINDOW_REMINDERS, TopicSpec
 from testkit.policy import POLICY
 
@@ -161,8 +162,11 @@ class HandlerCases:
         assert await backend.unfired_timers() == {("RECHECK", subject)}  # decided again before the SLA's are due
         w.now = T0 + dt.timedelta(minutes=1)
         await w.handlers.on_participant_events([deactivated()])
-        assert [d.outcome for d in await w.decisions(request)] == [Outcome.PENDING, Outcome.APPROVED]
-        assert [e.sla_state for e in await w.events(EmergencySlaChanged)] == [SlaState.OK, SlaState.MET]
+        [_, approved] = await w.decisions(request)
+        assert approved.outcome is Outcome.APPROVED
+        # The clock started (OK) with the first decision; the approval carries its MET itself.
+        assert [e.sla_state for e in await w.events(EmergencySlaChanged)] == [SlaState.OK]
+        assert sla_of_decision(approved.outcome, approved.decided_at, approved.sla_deadline) is SlaState.MET
         assert await backend.unfired_timers() == set()  # the clock stopped: no WARNING or BREACHED follows
 
     async def test_an_emergency_before_its_deactivation_held_by_a_conflict_then_warns_and_breaches(

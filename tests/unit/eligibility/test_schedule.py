@@ -16,6 +16,7 @@ from services.eligibility.domain.schedule import request_timers, sla_state
 from shared.enums import DecisionReason as R
 from shared.enums import Outcome, ReactivationPath, SlaState
 from shared.events import Documents, HospitalLetter, ReactivationRequested
+from shared.sla import sla_of_decision
 from testkit.policy import POLICY
 
 NIK = "3674015708900001"
@@ -86,12 +87,32 @@ def test_a_final_decision_sets_no_timer(outcome: Outcome) -> None:
     [
         (Outcome.PENDING, True, SlaState.OK),  # the clock starts
         (Outcome.PENDING, False, None),  # still pending for other reasons: the clock runs on
-        (Outcome.APPROVED, True, SlaState.MET),
-        (Outcome.APPROVED, False, SlaState.MET),  # after a breach too: downstream keeps BREACHED
-        (Outcome.REJECTED, True, SlaState.CLOSED),
-        (Outcome.REJECTED, False, SlaState.CLOSED),
-        (Outcome.EXPIRED, False, SlaState.CLOSED),
+        # A final decision carries its SLA state itself (shared.sla.sla_of_decision): nothing apart.
+        (Outcome.APPROVED, True, None),
+        (Outcome.APPROVED, False, None),
+        (Outcome.REJECTED, True, None),
+        (Outcome.REJECTED, False, None),
+        (Outcome.EXPIRED, False, None),
     ],
 )
-def test_an_emergency_decision_publishes_its_sla_state(outcome: Outcome, first: bool, state: SlaState | None) -> None:
+def test_only_an_emergency_s_first_pending_decision_publishes_an_sla_state(
+    outcome: Outcome, first: bool, state: SlaState | None
+) -> None:
     assert sla_state(Decision(outcome, (), (), "test", CLOSES), first) is state
+
+
+@pytest.mark.parametrize(
+    ("outcome", "late", "state"),
+    [
+        (Outcome.APPROVED, False, SlaState.MET),
+        (Outcome.APPROVED, True, SlaState.BREACHED),  # met late
+        (Outcome.REJECTED, False, SlaState.CLOSED),
+        (Outcome.EXPIRED, True, SlaState.CLOSED),
+    ],
+)
+def test_what_a_final_decision_does_to_the_clock_is_read_from_the_decision(
+    outcome: Outcome, late: bool, state: SlaState
+) -> None:
+    deadline = CLOSES
+    decided_at = deadline + dt.timedelta(minutes=1) if late else deadline - dt.timedelta(minutes=1)
+    assert sla_of_decision(outcome, decided_at, deadline) is state
