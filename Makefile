@@ -124,3 +124,6 @@ clean:
 
 bench-eligibility: venv infra-up ## eligibility: 100,000 bulk decisions/s and emergency p50/p99 during the backlog
 	@$(BIN)/python -m bench.eligibility
+
+bench-emergency: venv infra-up ## what one emergency costs each process (CPU, SQL statements, rows, records), nothing else running
+	@$(BIN)/python -m bench.emergency_cost --statements
