@@ -26,7 +26,7 @@ from pbi_cli.common import console, run
 from services.intake.domain.idempotency import import_event_id
 from services.intake.store import MIGRATIONS, SCHEMA
 from shared.db import make_engine, migrate
-from shared.events import ParticipantDeactivated
+from shared.events import ParticipantDeactivated, validate_as_sent
 from shared.kafka import describe_validation_error, ensure_topics
 from shared.messaging import DirectPublisher, PublishFailed, Record
 from shared.settings import Settings
@@ -149,7 +149,8 @@ def to_event(row: dict[str, str], source: str) -> ParticipantDeactivated:
         else None
     )
     nik, on, reason = row.get("nik", ""), row.get("deactivated_on", ""), row.get("reason", "")
-    return ParticipantDeactivated.model_validate(
+    return validate_as_sent(  # an odd reason or number is sorted out, never refused (the fact is kept)
+        ParticipantDeactivated.model_validate,
         {
             "event_id": import_event_id(nik, on, reason),
             "occurred_at": dt.datetime.now(dt.UTC),
@@ -161,7 +162,7 @@ def to_event(row: dict[str, str], source: str) -> ParticipantDeactivated:
             "name": row.get("name") or None,
             "phone": row.get("phone") or None,
             "region": region,
-        }
+        },
     )
 
 

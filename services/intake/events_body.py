@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from services.intake.domain.idempotency import event_id_text
-from shared.events import PARTICIPANT_EVENT_TYPES, Event, ParticipantEvent
+from shared.events import PARTICIPANT_EVENT_TYPES, Event, ParticipantEvent, validate_as_sent
 
 MAX_BATCH = 10_000
 VALIDATE_CHUNK = 100
@@ -89,7 +89,8 @@ def validated_chunks(body: Any, source: str | None = None) -> Iterator[list[Part
     for start in range(0, len(raw), VALIDATE_CHUNK):
         part = [_stamped(e, source) if isinstance(e, dict) else e for e in raw[start : start + VALIDATE_CHUNK]]
         try:
-            events = events_adapter.validate_python(part)
+            # An odd reason or contact number is sorted out rather than refused (the fact is kept).
+            events = validate_as_sent(events_adapter.validate_python, part)
         except ValidationError as exc:  # located as one call on the whole list would: from the first event
             errors += [
                 {**e, "loc": (*prefix, *((start + int(e["loc"][0]), *e["loc"][1:]) if batch else e["loc"][1:]))}

@@ -90,6 +90,23 @@ def test_unknown_reasons_and_unusable_numbers_do_not_refuse_a_wave() -> None:
     assert odd[0].phone == "+6281234567890" and odd[0].phone_status is None
 
 
+def test_an_odd_fact_beside_a_bad_event_is_kept_and_only_the_bad_field_is_named() -> None:
+    """The odd reason and the landline are sorted out (shared.events.validate_as_sent); the error that refuses
+    the batch is the other event's, alone, and the odd event's fields are not named."""
+    batch = {
+        "events": [
+            deactivation(),
+            deactivation(nik="3674015708900002", reason="PINDAH_SEGMEN", phone="0215551234"),
+            deactivation(nik="3674015708900003", deactivated_on="2025-13-01"),
+        ]
+    }
+    with pytest.raises(InvalidBody) as exc:
+        parse_events(batch)
+    assert locs(exc) == [("body", "events", 2, "participant.deactivated", "deactivated_on")]
+    [_, odd] = parse_events({"events": batch["events"][:2]})
+    assert isinstance(odd, ParticipantDeactivated) and (odd.reason, odd.phone_status) == ("OTHER", "NOT_MOBILE")
+
+
 def test_validation_errors_never_echo_what_was_sent() -> None:
     sent = {"reason": 4711, "deactivated_on": "2026-13-45", "occurred_at": "kemarin sore", "funding": "APBX"}
     with pytest.raises(InvalidBody) as exc:

@@ -23,6 +23,7 @@ from shared.events import (
     ReactivationRequested,
     WindowReminderDue,
     any_event_adapter,
+    validate_as_sent,
 )
 from shared.privacy import CONTACT_FIELDS, contact_allowed, scrub, without_contact
 from shared.topics import CATALOGUE, DLQ_RETENTION_MS, PRIVACY_EVENTS
@@ -136,14 +137,8 @@ def test_a_person_never_erased_keeps_every_contact(event: Event) -> None:
 
 
 def test_without_contact_empties_name_phone_and_landline_and_keeps_the_fact() -> None:
-    landline = ParticipantDeactivated(
-        occurred_at=AFTER,
-        source="SIKS-NG",
-        nik=NIK,
-        reason="OTHER",
-        deactivated_on=dt.date(2026, 9, 1),
-        phone="0215551234",
-    )
+    sent = {"occurred_at": AFTER, "source": "SIKS-NG", "nik": NIK, "reason": "OTHER", "deactivated_on": "2026-09-01"}
+    landline = validate_as_sent(ParticipantDeactivated.model_validate, {**sent, "phone": "0215551234"})
     assert landline.unusable_phone is not None
     for event in (deactivated(AFTER), landline):
         stripped = without_contact(event)
