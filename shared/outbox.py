@@ -182,10 +182,8 @@ class OutboxRelay:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+            # The relay's end, whatever it is; a cancellation of the caller itself still reaches the caller.
+            await asyncio.gather(self._task, return_exceptions=True)
         await asyncio.gather(*self._cleanups, return_exceptions=True)  # publish_committed's deletes finish
         await self.producer.stop()
 
@@ -239,6 +237,10 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a failed publish already dropped the producer
+                if (task := asyncio.current_task()) is not None and task.cancelling():
+                    # stop() cancelled the relay, and a library turned the cancellation into an error of its
+                    # own (aiokafka's bootstrap, on a loaded machine): it stops all the same, or stop() hangs.
+                    raise asyncio.CancelledError from exc
                 level = log.warning if is_transient(exc) else log.error
                 level(
                     "outbox_relay_failed",
