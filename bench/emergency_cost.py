@@ -35,9 +35,7 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from bench.run import FACILITY, ROOT, Bench, Emergencies, shell, warm_up
-from shared.auth.keys import ApiKeyStore
-from shared.db import make_engine
+from bench.run import ROOT, Bench, Emergencies, started_bench, warm_up
 from shared.kafka import ensure_topics
 from shared.settings import Settings
 from testkit.census import Census, per_item
@@ -51,7 +49,7 @@ from testkit.infra import (
     new_run_prefix,
 )
 from testkit.pg_log import StatementLog
-from testkit.system import PBI, RunningSystem, start_system
+from testkit.system import RunningSystem, start_system
 from testkit.wave import wave_events
 
 RATE = float(os.environ.get("BENCH_EMERGENCY_RATE", "5"))
@@ -99,15 +97,8 @@ async def run(statements: bool) -> dict[str, Any]:
     system = start_system(db_url, kafka, prefix, log_dir, {"KAFKA_PARTITIONS_OVERRIDE": None}, roles=True)
     psutil.Process(system.processes["simulator"].pid).nice(10)  # stands in for providers off this machine
     try:
-        store = ApiKeyStore(make_engine(Settings(database_url=db_url)), Settings().api_key_pepper.get_secret_value())
-        await store.migrate()
         async with httpx.AsyncClient(timeout=120) as client:
-            b = Bench(kafka, db_url, prefix, system, client)
-            b.writer = await store.issue("bench", ["events:write", "reactivations:write"])
-            b.hospital = await store.issue("bench", ["emergency:write"], [FACILITY])
-            await store.engine.dispose()
-            await shell(f"DATABASE_URL='{db_url}' {PBI} facilities add {FACILITY} 'RSUD Kota Tangerang Selatan'")
-            await b.start()
+            b = await started_bench(kafka, db_url, prefix, system, client)
             try:
                 out.print(f"{len(people):,} people deactivated, 3 emergencies to warm up…")
                 await warm_up(b, people)

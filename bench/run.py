@@ -310,6 +310,22 @@ class Bench:
         await asyncio.gather(*(one(b, b.count(b'"nik"')) for b in bodies))
 
 
+async def started_bench(
+    kafka: str, db_url: str, prefix: str, system: RunningSystem, client: httpx.AsyncClient
+) -> Bench:
+    """A Bench on the running system, with its API keys (a writer's, a hospital's for FACILITY), FACILITY
+    registered, and its connections and decision watcher started (`Bench.stop` ends them)."""
+    store = ApiKeyStore(make_engine(Settings(database_url=db_url)), Settings().api_key_pepper.get_secret_value())
+    await store.migrate()
+    b = Bench(kafka, db_url, prefix, system, client)
+    b.writer = await store.issue("bench", ["events:write", "reactivations:write"])
+    b.hospital = await store.issue("bench", ["emergency:write"], [FACILITY])
+    await store.engine.dispose()
+    await shell(f"DATABASE_URL='{db_url}' {PBI} facilities add {FACILITY} 'RSUD Kota Tangerang Selatan'")
+    await b.start()
+    return b
+
+
 def wave_groups(prefix: str) -> dict[str, str]:
     """The consumer groups of the wave topic (participant-events), per service."""
     return {
@@ -845,15 +861,8 @@ async def main() -> dict[str, Any]:
         # machine in a real deployment: it gets the CPU last.
         psutil.Process(system.processes["simulator"].pid).nice(10)
         sampler.start()
-        store = ApiKeyStore(make_engine(Settings(database_url=db_url)), Settings().api_key_pepper.get_secret_value())
-        await store.migrate()
         async with httpx.AsyncClient(timeout=120) as client:
-            b = Bench(kafka, db_url, prefix, system, client)
-            b.writer = await store.issue("bench", ["events:write", "reactivations:write"])
-            b.hospital = await store.issue("bench", ["emergency:write"], [FACILITY])
-            await store.engine.dispose()
-            await shell(f"DATABASE_URL='{db_url}' {PBI} facilities add {FACILITY} 'RSUD Kota Tangerang Selatan'")
-            await b.start()
+            b = await started_bench(kafka, db_url, prefix, system, client)
 
             out.print(f"[bold]   warm-up[/bold]: {len(warm):,} people deactivated before the wave, 3 emergencies…")
             results["stages"]["warm_up"] = await warm_up(b, warm)
