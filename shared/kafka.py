@@ -38,7 +38,7 @@ from pydantic import TypeAdapter, ValidationError
 from shared import correlation, tracing
 from shared.asyncapi import carried, declare_publisher, describe_subscriber, models_of, subscriber_title
 from shared.errors import is_transient
-from shared.events import kept_fact
+from shared.events import validate_as_sent
 from shared.kafka_security import kafka_client_options, kafka_security
 from shared.masking import mask_personal_data
 from shared.messaging import DirectPublisher, Record, wire_headers
@@ -162,14 +162,10 @@ def decode_record(record: ConsumerRecord, adapter: TypeAdapter[T]) -> T:
         errors = exc.errors(include_input=False, include_url=False)
         if errors and errors[0]["type"] == "json_invalid":
             raise PoisonRecord(f"invalid JSON: {errors[0]['msg']}")
-        first = exc
     # A deactivation with an odd reason or number (written by something other than intake) is a fact all the
-    # same: sorted out as intake sorts what a source sends (shared.events.validate_as_sent), else refused.
-    kept = kept_fact(json.loads(record.value))
-    if kept is None:
-        raise PoisonRecord(describe_validation_error(first))
+    # same: sorted out as intake sorts what a source sends, else refused.
     try:
-        return adapter.validator.validate_python(kept)
+        return validate_as_sent(adapter.validator.validate_python, json.loads(record.value))
     except ValidationError as exc:
         raise PoisonRecord(describe_validation_error(exc))
 
