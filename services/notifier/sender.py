@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, select, text, update
+from sqlalchemy import Boolean, column, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -35,7 +35,7 @@ from services.notifier import metrics
 from services.notifier.domain.delivery import after_permanent_failure, obeys_opt_out
 from services.notifier.domain.messages import held_until, send_after
 from services.notifier.providers import PermanentError, Provider, TransientError
-from services.notifier.store import OO, SCHEMA, C, M, outbox
+from services.notifier.store import SCHEMA, C, M, outbox
 from shared import correlation
 from shared.db import lock_in_order, transaction
 from shared.events import NotificationUpdated
@@ -97,39 +97,42 @@ _RECORD = text(
 # messages the other way round deadlocked (one of them answered 500, or the claim was left SENDING).
 _LOCK_IN_ORDER = lock_in_order(f"{SCHEMA}.messages", "message_id")
 Outcome = tuple[dict[str, Any], list[dict[str, Any]]]  # the message row as it ends, its outbox rows
-# A claim's other statements, written out once: built per claim (an `in_` of the claim's ids, an any_of literal)
-# they cost SQLAlchemy's cache key and per-value processing at every claim, about 0.6 of the 6.9 CPU ms a claim
-# of 20 took with a provider that costs nothing (issue 20).
-_MARK_SENDING = text(
-    f"update {SCHEMA}.messages set state = 'SENDING', attempts = attempts + 1, updated_at = :now "
-    "where message_id = any(cast(:ids as uuid[]))"
+# The claim, one statement: the oldest due QUEUED messages, urgent ones first, locked (others' claims skipped)
+# and marked SENDING (an attempt counted), returned with whether their number opted out. Two range scans of the
+# queue's index (state, urgent, send_after) in its own order, however long the queue: one ORDER BY urgent DESC,
+# send_after sorted every due message at every claim (205 ms a claim with a 100,000-person wave's notices
+# queued). The ids are taken first (an array: the scans run once) and then updated by primary key; RETURNING
+# gives them in that key's order, so the caller sorts them again. One statement instead of a select per
+# urgency, one of the opt-outs and the update: an emergency's message took six round trips to claim (issue 20).
+_CLAIM = text(
+    f"update {SCHEMA}.messages m set state = 'SENDING', attempts = m.attempts + 1, updated_at = :now "
+    "where m.message_id = any(array(select message_id from "
+    f"(select message_id from {SCHEMA}.messages where state = 'QUEUED' and urgent = true and send_after <= :now "
+    "order by send_after limit :limit for update skip locked) u union all select message_id from "
+    f"(select message_id from {SCHEMA}.messages where state = 'QUEUED' and urgent = false and send_after <= :now "
+    "order by send_after limit :limit for update skip locked) n limit :limit)) "
+    f"returning {', '.join('m.' + c.name for c in M.c)}, "
+    f"exists(select from {SCHEMA}.opt_outs o where o.phone = m.phone and o.opted_out) as opted_out"
+).columns(*M.c, column("opted_out", Boolean))
+
+
+# What a claim gives back, in its transaction (rare): a message held by quiet hours to the queue, its attempt not
+# spent (stopped: cancelled; a message to a number that opted out is SKIPPED, its attempt not spent either).
+_GIVE_BACK = text(
+    f"update {SCHEMA}.messages set state = 'QUEUED', attempts = attempts - 1, send_after = :until "
+    "where message_id = any(cast(:ids as uuid[])) and state = 'SENDING'"
 )
-_OPTED_OUT = text(
-    f"select phone from {SCHEMA}.opt_outs where phone = any(cast(:phones as text[])) and opted_out"
-).columns(OO.c.phone)
-
-
-def due_query(urgent: bool, now: dt.datetime, limit: int) -> Select[Any]:
-    """The oldest due QUEUED messages of one urgency, locked (others' claims skipped): a range scan of the
-    queue's index (state, urgent, send_after) in its own order, however long the queue."""
-    return (
-        select(M)
-        .where(M.c.state == "QUEUED", M.c.urgent == urgent, M.c.send_after <= now)
-        .order_by(M.c.send_after)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+_CANCEL = text(
+    f"update {SCHEMA}.messages set state = 'SKIPPED', attempts = attempts - 1, "
+    "last_error = 'opted out (BERHENTI/STOP)', updated_at = :now where message_id = any(cast(:ids as uuid[]))"
+)
 
 
 async def claim_due(session: AsyncSession, now: dt.datetime, limit: int) -> list[dict[str, Any]]:
-    """Up to `limit` due messages, urgent ones first, each kind oldest first. Two range scans, not one
-    ORDER BY urgent DESC, send_after: that sorted every due message at every claim, 205 ms a claim with a
-    100,000-person wave's notices queued (most of PostgreSQL's time in `make bench`, and an emergency's
-    message waited for it)."""
-    rows: list[dict[str, Any]] = []
-    for urgent in (True, False):
-        if len(rows) < limit:
-            rows += [dict(r) for r in (await session.execute(due_query(urgent, now, limit - len(rows)))).mappings()]
+    """Up to `limit` due messages, urgent ones first, each kind oldest first, now SENDING with their attempt
+    counted; `opted_out`: their number said BERHENTI. The caller's transaction holds them."""
+    rows = [dict(r) for r in (await session.execute(_CLAIM, {"now": now, "limit": limit})).mappings()]
+    rows.sort(key=lambda r: (not r["urgent"], r["send_after"]))
     return rows
 
 
@@ -299,29 +302,21 @@ class Sender:
         async with transaction(self.sessions) as session:
             rows = await claim_due(session, now, limit)
             # Quiet hours are checked at every claim, whatever queued the row (first send, retry,
-            # crash recovery): a row due at night waits, QUEUED and unclaimed, until 07:00 local.
+            # crash recovery): a row due at night goes back to the queue, its attempt not spent, until 07:00 local.
             held = {r["message_id"]: until for r in rows if (until := held_until(r["nik"], r["urgent"], now))}
             for until in set(held.values()):  # one statement per zone's 07:00
                 ids = [message_id for message_id, at in held.items() if at == until]
-                await session.execute(update(M).where(M.c.message_id.in_(ids)).values(send_after=until))
+                await session.execute(_GIVE_BACK, {"ids": ids, "until": until})
             # An opt-out is honoured here too: a message queued while BERHENTI was being recorded
             # (the handler read the number as not opted out) is cancelled at its claim, never sent.
-            stopped = await self._opted_out(session, [r for r in rows if obeys_opt_out(r["kind"])])
+            stopped = {r["message_id"] for r in rows if r.pop("opted_out") and obeys_opt_out(r["kind"])}
             if stopped:
-                await session.execute(
-                    update(M)
-                    .where(M.c.message_id.in_(stopped))
-                    .values(state="SKIPPED", last_error="opted out (BERHENTI/STOP)", updated_at=now)
-                )
+                await session.execute(_CANCEL, {"ids": list(stopped), "now": now})
                 metrics.CANCELLED.inc(len(stopped))
             due = [r for r in rows if r["message_id"] not in held and r["message_id"] not in stopped]
             if held:
                 metrics.HELD.inc(len(held))
-            if due:
-                await session.execute(_MARK_SENDING, {"ids": [r["message_id"] for r in due], "now": now})
-        ended = await asyncio.gather(
-            *(self._deliver({**r, "attempts": r["attempts"] + 1}) for r in due), return_exceptions=True
-        )
+        ended = await asyncio.gather(*(self._deliver(r) for r in due), return_exceptions=True)
         # What ended is recorded even when another delivery of the claim broke (that one stays SENDING,
         # for reconcile): a sent message left unrecorded could be sent twice.
         await self._record([e for e in ended if not isinstance(e, BaseException)])
@@ -354,13 +349,6 @@ class Sender:
             await add_to_outbox(session, outbox, announcements, skip_waiting=True)
         if announcements:
             self.wake_relay_soon()
-
-    async def _opted_out(self, session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
-        phones = list({r["phone"] for r in rows})
-        if not phones:
-            return set()
-        stopped = set((await session.scalars(_OPTED_OUT, {"phones": phones})).all())
-        return {r["message_id"] for r in rows if r["phone"] in stopped}
 
     async def _deliver(self, row: dict[str, Any]) -> Outcome:
         if cid := row.get("correlation_id"):

@@ -12,13 +12,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import insert, text
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notifier.domain.intents import OnFile
 from services.notifier.domain.people import Person
 from services.notifier.domain.standing import Standing
-from services.notifier.sender import claim_due, due_query
+from services.notifier.sender import _CLAIM, claim_due
 from services.notifier.store import MIGRATIONS, SCHEMA, M
 from services.notifier.uow import PgUnitOfWork
 from shared.db import make_sessions, transaction
@@ -142,27 +141,30 @@ async def test_a_claim_takes_urgent_messages_first_then_the_oldest_due(engine: A
         await conn.execute(insert(M), rows)
     sessions = make_sessions(engine)
     async with transaction(sessions) as session:
-        three = [r["message_id"] for r in await claim_due(session, NOW, 3)]
+        three = await claim_due(session, NOW, 3)
     async with transaction(sessions) as session:
-        every = [r["message_id"] for r in await claim_due(session, NOW, 50)]
+        rest = await claim_due(session, NOW, 50)  # what the first claim took is SENDING now: not claimed again
     expected = [urgent_early, urgent_late, old, newer]
-    assert three == [m["message_id"] for m in expected[:3]]
-    assert every == [m["message_id"] for m in expected]
+    assert [r["message_id"] for r in three] == [m["message_id"] for m in expected[:3]]
+    assert [r["message_id"] for r in rest] == [newer["message_id"]]
+    assert [(r["state"], r["attempts"]) for r in three + rest] == [("SENDING", 1)] * 4
 
 
-@pytest.mark.parametrize("urgent", [True, False])
-async def test_a_claim_reads_the_queue_index_in_order_without_sorting(engine: AsyncEngine, urgent: bool) -> None:
+async def test_a_claim_reads_the_queue_index_in_order_without_sorting(engine: AsyncEngine) -> None:
     """With sorting made the planner's last resort, the claim's plan has none (the index gives its order), and
-    the urgency is a condition of the index scan, not a filter of the rows it reads: urgent messages are
+    each urgency is a condition of its index scan, not a filter of the rows it reads: urgent messages are
     found without reading the wave's notices queued before them. The one ORDER BY urgent DESC, send_after
     before migration 0010 sorted every due message at every claim."""
-    claim = due_query(urgent, NOW, 20).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    claim = str(_CLAIM).replace(":now", "now()").replace(":limit", "20")
     async with engine.connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None
         await raw.execute("set enable_seqscan = off; set enable_sort = off")
         plan = "\n".join(r[0] for r in await raw.fetch(f"explain {claim}"))
         await raw.execute("reset enable_seqscan; reset enable_sort")
-    scan = plan.partition("Index Cond:")[2].partition("\n")[0]
-    assert "ix_notifier_messages_due" in plan and "Sort" not in plan, plan
-    assert f"urgent = {str(urgent).lower()}" in scan and "send_after <=" in scan and "Filter" not in plan, plan
+    scans = [line.partition("Index Cond:")[2] for line in plan.splitlines() if "Index Cond:" in line]
+    assert "Sort" not in plan, plan
+    for urgent in ("true", "false"):
+        assert any(f"urgent = {urgent}" in s and "send_after <=" in s for s in scans), plan
+    claiming = plan.partition("SubPlan")[0]  # the opt-outs' lookup per row claimed comes after
+    assert claiming.count("ix_notifier_messages_due") == 2 and "Filter" not in claiming, plan
