@@ -46,6 +46,7 @@ from shared.errors import is_transient
 from shared.events import Event
 from shared.masking import mask_personal_data
 from shared.messaging import BATCH_BYTES, BatchPublisher, PublishFailed, Record, event_headers, wire_headers
+from shared.runtime import stop_if_cancelled
 
 log = structlog.get_logger(__name__)
 
@@ -237,10 +238,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a failed publish already dropped the producer
-                if (task := asyncio.current_task()) is not None and task.cancelling():
-                    # stop() cancelled the relay, and a library turned the cancellation into an error of its
-                    # own (aiokafka's bootstrap, on a loaded machine): it stops all the same, or stop() hangs.
-                    raise asyncio.CancelledError from exc
+                stop_if_cancelled(exc)  # stop() asked, and aiokafka made the cancellation an error: stop all the same
                 level = log.warning if is_transient(exc) else log.error
                 level(
                     "outbox_relay_failed",

@@ -7,6 +7,7 @@ them is the operating system's (deploy/local/run.py) or the cluster's (PriorityC
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Awaitable, Callable
 
@@ -24,6 +25,15 @@ def tune_for_latency() -> None:
     gc.collect()
     gc.freeze()  # startup objects live as long as the process: keep them out of every collection
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def stop_if_cancelled(cause: BaseException | None = None) -> None:
+    """Raise CancelledError when the running task was asked to stop (Task.cancelling), whatever became of the
+    cancellation. A library may turn it into an error of its own (aiokafka's bootstrap on a loaded machine raised
+    a connection error): a loop that logs that and tries again never ends, and whoever awaits it (a relay's
+    stop(), a lifespan's shutdown) waits forever. Call it where such a loop catches an error or sees a failure."""
+    if (task := asyncio.current_task()) is not None and task.cancelling():
+        raise asyncio.CancelledError from cause
 
 
 def consumers_check(broker: KafkaBroker) -> Callable[[], Awaitable[None]]:

@@ -34,7 +34,7 @@ from shared.http_guard import FrontDoor, MiB
 from shared.kafka import ensure_topics, make_broker, subscribe
 from shared.observability import configure_logging, health_router, instrument
 from shared.problems import install_problem_details
-from shared.runtime import consumers_check, tune_for_latency
+from shared.runtime import consumers_check, stop_if_cancelled, tune_for_latency
 from shared.settings import IntakeSettings, Role
 from shared.topics import (
     DECISIONS,
@@ -61,12 +61,14 @@ def consumers(role: Role) -> tuple[TopicSpec, ...]:
 
 
 async def keep_trying(attempt: Callable[[], Awaitable[bool]], first_delay_s: float) -> None:
-    """`attempt` after `first_delay_s`, then after 1, 2, 4... up to 30 s, until it returns True."""
+    """`attempt` after `first_delay_s`, then after 1, 2, 4... up to 30 s, until it returns True. Stops when its
+    task is cancelled, even when the attempt swallowed the cancellation (its Kafka client's bootstrap can)."""
     delay = first_delay_s
     while True:
         await asyncio.sleep(delay)
         if await attempt():
             return
+        stop_if_cancelled()
         delay = min(max(delay * 2, 1.0), 30.0)
 
 
