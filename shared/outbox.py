@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from shared.db import any_of, bulk_insert
+from shared.db import any_of, autocommit, bulk_insert
 from shared.errors import is_transient
 from shared.events import Event
 from shared.masking import mask_personal_data
@@ -212,7 +212,7 @@ class OutboxRelay:
 
     async def _delete(self, event_ids: list[uuid.UUID]) -> None:
         try:
-            async with self.engine.begin() as conn:
+            async with autocommit(self.engine) as conn:
                 await conn.execute(delete(self.table).where(any_of(self.table.c.event_id, event_ids)))
         except Exception as exc:  # noqa: BLE001 - the relay publishes them again; consumers de-duplicate
             log.warning("publish_committed_cleanup_failed", schema=self.table.schema, error=type(exc).__name__)
@@ -221,7 +221,7 @@ class OutboxRelay:
         lock_key = f"outbox:{self.table.schema}"
         while True:
             try:
-                async with self.engine.connect() as conn:
+                async with autocommit(self.engine) as conn:  # each read and delete a statement of its own
                     # Only the replica holding this session-level lock relays; others wait.
                     got = (
                         await conn.execute(text("select pg_try_advisory_lock(hashtext(:k))"), {"k": lock_key})
@@ -273,7 +273,8 @@ class OutboxRelay:
         return select(t).where(t.c.id.in_(select(ahead.c.id).where(ahead.c.before < self.batch_size))).order_by(t.c.id)
 
     async def relay_once(self, conn: AsyncConnection) -> int:
-        """Publish up to batch_size events (whole rows); returns how many. Rows go only after Kafka acked."""
+        """Publish up to batch_size events (whole rows); returns how many. Rows go only after Kafka acked. The
+        commits end the read and the delete on a connection with transactions (the relay's own has none)."""
         t = self.table
         rows = (await conn.execute(self._next_rows())).mappings().all()
         await conn.commit()
