@@ -29,19 +29,18 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    Select,
     String,
     Table,
+    TextClause,
     Uuid,
-    delete,
     func,
-    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.sql.selectable import TextualSelect
 
-from shared.db import any_of, autocommit, bulk_insert
+from shared.db import autocommit, bulk_insert
 from shared.errors import is_transient
 from shared.events import Event
 from shared.masking import mask_personal_data
@@ -146,6 +145,29 @@ async def add_to_outbox(
     await bulk_insert(session, table, rows, "on conflict (event_id) do nothing" if skip_waiting else "")
 
 
+def _relay_statements(t: Table) -> tuple[TextualSelect, TextClause, TextClause]:
+    """A relay pass's read and delete, written out once per relay: built per pass (a window over the rows, an
+    `any_of` literal) they cost SQLAlchemy's cache key and literal processing at every pass, and every service
+    relays a few passes per emergency (issue 20). The read: the oldest rows, up to `:limit` events, bundles
+    counting as their events (at least one row); the deletes: by row id (a pass), by event id (publish_committed)."""
+    name, columns = f"{t.schema}.{t.name}", ", ".join(c.name for c in t.c)
+    if "records" in t.c:
+        ahead = (
+            f"select id, sum(coalesce(records, 1)) over (order by id) - coalesce(records, 1) as before "
+            f"from {name} order by id limit :limit"
+        )
+        read = (
+            f"select {columns} from {name} where id in (select id from ({ahead}) a where before < :limit) order by id"
+        )
+    else:
+        read = f"select {columns} from {name} order by id limit :limit"
+    return (
+        text(read).columns(*t.c),
+        text(f"delete from {name} where id = any(cast(:ids as bigint[]))"),
+        text(f"delete from {name} where event_id = any(cast(:ids as uuid[]))"),
+    )
+
+
 class OutboxRelay:
     """Publishes outbox rows in commit order, then deletes them. `wake()` after a commit
     makes it publish at once (low latency for emergencies); it also polls as a fallback."""
@@ -168,6 +190,7 @@ class OutboxRelay:
         options = {**(client_options or {}), "bootstrap_servers": bootstrap_servers}
         self.producer = BatchPublisher(options, max_batch_size=BATCH_BYTES)
         self.batch_size, self.poll_interval_s = batch_size, poll_interval_s
+        self._next, self._delete_rows, self._delete_events = _relay_statements(table)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._cleanups: set[asyncio.Task[None]] = set()
@@ -213,7 +236,7 @@ class OutboxRelay:
     async def _delete(self, event_ids: list[uuid.UUID]) -> None:
         try:
             async with autocommit(self.engine) as conn:
-                await conn.execute(delete(self.table).where(any_of(self.table.c.event_id, event_ids)))
+                await conn.execute(self._delete_events, {"ids": event_ids})
         except Exception as exc:  # noqa: BLE001 - the relay publishes them again; consumers de-duplicate
             log.warning("publish_committed_cleanup_failed", schema=self.table.schema, error=type(exc).__name__)
 
@@ -258,25 +281,11 @@ class OutboxRelay:
             pass
         self._wake.clear()
 
-    def _next_rows(self) -> Select[Any]:
-        """The oldest rows, up to batch_size events: bundles count as their events (at least one row)."""
-        t = self.table
-        if "records" not in t.c:
-            return select(t).order_by(t.c.id).limit(self.batch_size)
-        n = func.coalesce(t.c.records, 1)
-        ahead = (
-            select(t.c.id, (func.sum(n).over(order_by=t.c.id) - n).label("before"))
-            .order_by(t.c.id)
-            .limit(self.batch_size)
-            .subquery()
-        )
-        return select(t).where(t.c.id.in_(select(ahead.c.id).where(ahead.c.before < self.batch_size))).order_by(t.c.id)
-
     async def relay_once(self, conn: AsyncConnection) -> int:
         """Publish up to batch_size events (whole rows); returns how many. Rows go only after Kafka acked. The
         commits end the read and the delete on a connection with transactions (the relay's own has none)."""
         t = self.table
-        rows = (await conn.execute(self._next_rows())).mappings().all()
+        rows = (await conn.execute(self._next, {"limit": self.batch_size})).mappings().all()
         await conn.commit()
         oldest = min((r["created_at"] for r in rows), default=None)
         age = (dt.datetime.now(dt.UTC) - oldest).total_seconds() if oldest else 0.0
@@ -285,7 +294,7 @@ class OutboxRelay:
             return 0
         records = [r for row in rows for r in outbox_records(row)]
         await self.producer.publish(records)
-        await conn.execute(delete(t).where(any_of(t.c.id, [r["id"] for r in rows])))
+        await conn.execute(self._delete_rows, {"ids": [r["id"] for r in rows]})
         await conn.commit()
         self.published += len(records)
         self.last_published_at = dt.datetime.now(dt.UTC)
