@@ -57,6 +57,42 @@ class Outcome:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+NO_ANSWER = frozenset({429, 500, 502, 503, 504})  # a service busy or restarting: ask again, it is not an answer
+
+
+async def get_each(
+    urls: dict[str, str],
+    headers: dict[str, str],
+    *,
+    tries: int = 3,
+    pause_s: float = 1.0,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> dict[str, httpx.Response | None]:
+    """GET every URL, 16 at a time; those with no answer (a connection error, a timeout, 429 or 5xx) asked again
+    up to `tries` times: a read the loaded machine did not answer is not a lost event or request (CI26's end-of-run
+    recount counted one so, beside a demo). None: never answered."""
+    answers: dict[str, httpx.Response | None] = {}
+    sem = asyncio.Semaphore(16)
+    async with httpx.AsyncClient(timeout=30, transport=transport) as client:
+
+        async def one(key: str, url: str) -> None:
+            async with sem:
+                try:
+                    answers[key] = await client.get(url, headers=headers)
+                except httpx.HTTPError:
+                    answers[key] = None
+
+        todo = dict(urls)
+        for attempt in range(tries):
+            if attempt:
+                await asyncio.sleep(pause_s)
+            await asyncio.gather(*(one(k, u) for k, u in todo.items()))
+            todo = {k: u for k, u in todo.items() if (r := answers[k]) is None or r.status_code in NO_ANSWER}
+            if not todo:
+                break
+    return answers
+
+
 @dataclass
 class Harness:
     system: RunningSystem
@@ -135,20 +171,7 @@ class Harness:
     # -- reading ------------------------------------------------------------------------------------------------
 
     async def _get_each(self, urls: dict[str, str]) -> dict[str, httpx.Response | None]:
-        """GET every URL with the reader's key, 16 at a time (None: no answer)."""
-        answers: dict[str, httpx.Response | None] = {}
-        sem = asyncio.Semaphore(16)
-        async with httpx.AsyncClient(timeout=30) as client:
-
-            async def one(key: str, url: str) -> None:
-                async with sem:
-                    try:
-                        answers[key] = await client.get(url, headers={"Authorization": f"Bearer {self.reader}"})
-                    except httpx.HTTPError:
-                        answers[key] = None
-
-            await asyncio.gather(*(one(k, u) for k, u in urls.items()))
-        return answers
+        return await get_each(urls, {"Authorization": f"Bearer {self.reader}"})
 
     async def histories(self, niks: list[str]) -> dict[str, list[dict[str, Any]] | None]:
         """Each person's registry history ([] for a person the registry does not know; None: no answer)."""
