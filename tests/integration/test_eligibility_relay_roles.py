@@ -49,9 +49,14 @@ async def test_the_bulk_process_relays_the_bulk_decisions_while_the_urgent_one_p
         [copy] = await copies.wait_for(_of(urgent_request.request_id), timeout=60)  # the urgent roles' lane
         # its decision and the decision's copy (which carries its SLA state), published at once
         await eventually(lambda: _published(urgent, 2))
-        assert bulk.state.relay.published == 1
+        # The bulk relay relayed the regular decision. It may also have read the emergency's rows in the moment
+        # between the urgent process's commit and its delete after publishing (shared.outbox.publish_committed:
+        # "whichever publishes a row first"): the same two records again, same event ids, which consumers
+        # de-duplicate. Never anything else (CI28: 3).
+        assert bulk.state.relay.published in (1, 3)
     assert copy.event_id == decided.event_id
-    assert [e.request_id for e in copies.events] == [urgent_request.request_id]  # no regular decision there
+    # No regular decision there: the emergency's copy only (once, or twice with one event id: see above).
+    assert {(e.request_id, e.event_id) for e in copies.events} == {(urgent_request.request_id, copy.event_id)}
 
 
 async def test_an_urgent_process_relays_when_no_bulk_process_holds_the_relay(settings: Settings) -> None:
