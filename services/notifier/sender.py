@@ -301,18 +301,23 @@ class Sender:
         now = self.clock()
         async with transaction(self.sessions) as session:
             rows = await claim_due(session, now, limit)
-            # Quiet hours are checked at every claim, whatever queued the row (first send, retry,
-            # crash recovery): a row due at night goes back to the queue, its attempt not spent, until 07:00 local.
-            held = {r["message_id"]: until for r in rows if (until := held_until(r["nik"], r["urgent"], now))}
-            for until in set(held.values()):  # one statement per zone's 07:00
-                ids = [message_id for message_id, at in held.items() if at == until]
-                await session.execute(_GIVE_BACK, {"ids": ids, "until": until})
             # An opt-out is honoured here too: a message queued while BERHENTI was being recorded
             # (the handler read the number as not opted out) is cancelled at its claim, never sent.
             stopped = {r["message_id"] for r in rows if r.pop("opted_out") and obeys_opt_out(r["kind"])}
             if stopped:
                 await session.execute(_CANCEL, {"ids": list(stopped), "now": now})
                 metrics.CANCELLED.inc(len(stopped))
+            # Quiet hours are checked at every claim, whatever queued the row (first send, retry, crash recovery):
+            # a row due at night goes back to the queue, its attempt not spent, until 07:00 local. (A cancelled
+            # one stays cancelled: its attempt is given back once.)
+            held = {
+                r["message_id"]: until
+                for r in rows
+                if r["message_id"] not in stopped and (until := held_until(r["nik"], r["urgent"], now))
+            }
+            for until in set(held.values()):  # one statement per zone's 07:00
+                ids = [message_id for message_id, at in held.items() if at == until]
+                await session.execute(_GIVE_BACK, {"ids": ids, "until": until})
             due = [r for r in rows if r["message_id"] not in held and r["message_id"] not in stopped]
             if held:
                 metrics.HELD.inc(len(held))

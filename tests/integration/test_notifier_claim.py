@@ -85,3 +85,20 @@ async def test_a_claim_cancels_messages_to_an_opted_out_number_and_marks_the_oth
     }
     assert all(r["updated_at"] == NOW for r in provider.rows_at_send)
     assert [rows[m["message_id"]]["state"] for m in (answer, other)] == ["SENT", "SENT"]
+
+
+async def test_a_message_to_an_opted_out_number_claimed_at_night_is_cancelled_with_its_attempt_not_spent(
+    engine: AsyncEngine,
+) -> None:
+    """Held by quiet hours and stopped by an opt-out at the same claim: cancelled once, its attempt given back once."""
+    night = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)  # 22:00 WIB
+    notice = {**queued(STOPPED, "deactivated", attempts=2), "send_after": night - dt.timedelta(minutes=1)}
+    async with engine.begin() as conn:
+        await conn.execute(insert(M).values([notice]))
+        await conn.execute(insert(OO).values(phone=STOPPED, opted_out=True, changed_at=night))
+    provider = Recording(engine)
+    sender = Sender(make_sessions(engine), provider, provider, lambda: None, "t.", lambda: night, 100.0, 5)
+    assert await sender.send_due() == 1
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(M))).mappings().one()
+    assert (row["state"], row["attempts"]) == ("SKIPPED", 2) and provider.rows_at_send == []
