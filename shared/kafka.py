@@ -62,6 +62,14 @@ DECODE_YIELD_EVERY = 200  # records parsed between two chances for other tasks (
 # at once, so the length costs no latency; it only sets how often an idle consumer wakes up.
 WAIT_FOR_RECORDS_MS = 1000
 
+# A gathering consumer's fetch (`subscribe(..., gather=True)`): the broker answers when GATHER_BYTES have landed
+# on its partitions or GATHER_WAIT_MS have passed. For mirrors nobody waits on whose records come a few at a time
+# (delivery states for the dashboard, decisions for intake's read model): at 20-50 records a second each came
+# as a batch of one or two, a transaction each (registry-bulk 0.9 CPU ms a delivery state, issue 20). A wave's
+# topics fill their batches anyway; they are not gathered: their last records would wait for the bytes.
+GATHER_BYTES = 256 * 1024
+GATHER_WAIT_MS = 500
+
 DEAD_LETTERS = Counter(
     "pbi_kafka_dead_letters_total",
     "Records written to a dead-letter topic",
@@ -284,6 +292,7 @@ def subscribe(
     batch: bool = False,
     max_records: int = 500,
     retry: RetryPolicy | None = None,
+    gather: bool = False,
     **subscriber_kwargs: Any,
 ) -> Callable[[Callable[[list[T]], Awaitable[None]]], DeadLetters]:
     """Register `handler(events: list[T])` on `spec`'s topic with the safe defaults above.
@@ -293,9 +302,14 @@ def subscribe(
     records since the last commit are delivered again.
 
     A batch consumer waits in the fetch until records land (_wait_for_records), then handles them at once:
-    whether it reads a wave or an emergency, nothing waits for a polling pace.
+    whether it reads a wave or an emergency, nothing waits for a polling pace. `gather`: the broker holds the
+    fetch until GATHER_BYTES or GATHER_WAIT_MS (batch consumers that nobody waits on, see GATHER_BYTES).
     """
     policy = retry or RetryPolicy()
+    if gather:
+        if not batch:
+            raise ValueError("gather=True is for batch consumers")
+        subscriber_kwargs = {"fetch_min_bytes": GATHER_BYTES, "fetch_max_wait_ms": GATHER_WAIT_MS} | subscriber_kwargs
 
     if broker not in _CLIENT_OPTIONS:
         raise ValueError("subscribe() needs a broker made by make_broker: its dead letters log in as it does")

@@ -93,6 +93,7 @@ def create_app(settings: IntakeSettings | None = None, role: Role = Role.ALL) ->
             prefix=settings.topic_prefix,
             batch=True,
             max_records=1000,
+            gather=True,  # the read model: a hospital's GET may see a decision half a second later (shared.kafka)
         )(read_model.on_events)
 
     async def start_broker() -> bool:

@@ -82,6 +82,11 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# Bulk topics whose records come a few a second between waves, for messages that wait for the providers' rate
+# anyway: fetched gathered (shared.kafka GATHER_BYTES). Not the wave's topic, not erasures (privacy.py).
+GATHERED = (REACTIVATION_REQUESTS, DECISIONS, WINDOW_REMINDERS)
+
+
 def consumers(role: Role) -> tuple[TopicSpec, ...]:
     """The topics a process of `role` reads (consumer group `<prefix>notifier-<topic>` each)."""
     return (URGENT if role.runs_urgent else ()) + (BULK if role.runs_bulk else ())
@@ -140,6 +145,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now,
             prefix=settings.topic_prefix,
             batch=spec is not EMERGENCY_REQUESTS,
             max_records=500,
+            gather=spec in GATHERED,
         )(handler_for(role, spec, handlers.on_events))
 
     @asynccontextmanager

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 
 from shared.events import any_event_adapter
-from shared.kafka import WAIT_FOR_RECORDS_MS, make_broker, subscribe
+from shared.kafka import GATHER_BYTES, GATHER_WAIT_MS, WAIT_FOR_RECORDS_MS, make_broker, subscribe
 from shared.settings import Settings
 from shared.topics import DECISIONS, EMERGENCY_REQUESTS
 
@@ -29,12 +30,14 @@ def record(topic: str, partition: int, offset: int) -> ConsumerRecord:
     return ConsumerRecord(topic, partition, offset, 0, 0, b"k", b"{}", None, 1, 2, [])
 
 
-def subscriber_of(batch: bool, spec: Any = DECISIONS) -> Any:
+def subscriber_of(batch: bool, spec: Any = DECISIONS, gather: bool = False) -> Any:
     broker = make_broker(Settings(), "test")
 
     async def handler(events: list[Any]) -> None: ...
 
-    subscribe(broker, spec, group="g", adapter=any_event_adapter, service="test", batch=batch, max_records=7)(handler)
+    subscribe(
+        broker, spec, group="g", adapter=any_event_adapter, service="test", batch=batch, max_records=7, gather=gather
+    )(handler)
     return broker.subscribers[0]
 
 
@@ -61,3 +64,16 @@ def test_the_records_of_every_partition_fetched_come_as_one_batch_in_partition_o
 def test_a_record_by_record_subscriber_keeps_faststream_s_own_fetch() -> None:
     subscriber = subscriber_of(batch=False, spec=EMERGENCY_REQUESTS)
     assert "get_msg" not in vars(subscriber)
+
+
+def test_a_gathering_subscriber_asks_the_broker_to_hold_its_fetch_and_others_do_not() -> None:
+    # What its AIOKafkaConsumer is built with (FastStream passes these through); the effect on real Kafka:
+    # tests/integration/test_kafka_gather.py.
+    gathered = subscriber_of(batch=True, gather=True)._connection_args
+    assert (gathered["fetch_min_bytes"], gathered["fetch_max_wait_ms"]) == (GATHER_BYTES, GATHER_WAIT_MS)
+    assert subscriber_of(batch=True)._connection_args["fetch_min_bytes"] == 1  # the broker answers with the first
+
+
+def test_a_record_by_record_subscriber_cannot_gather() -> None:
+    with pytest.raises(ValueError, match="batch"):
+        subscriber_of(batch=False, spec=EMERGENCY_REQUESTS, gather=True)
