@@ -255,14 +255,14 @@ class DatabasePool:
 def new_test_prefix(kind: str, now: float | None = None) -> str:
     """A topic prefix stamped with its creation time, so a sweep can tell an abandoned run's topics
     from those of a run going on beside this one (another `make test`, a helper's tests)."""
-    return f"{kind}{_stamp(now)}{uuid.uuid4().hex[:6]}."
+    return f"{kind}{_stamp(now)}{uuid.uuid4().hex[:8]}."
 
 
 def new_run_prefix(kind: str, now: float | None = None) -> str:
-    """The prefix of a benchmark's, chaos run's or demo's topics (`chaos-6b0d91471a2b3c.`): stamped too, and
+    """The prefix of a benchmark's, chaos run's or demo's topics (`chaos-6b0d91471a2b3c4d.`): stamped too, and
     swept only once older than any such run could last (the run deletes them itself when it ends; a killed
     one leaves them to the sweep)."""
-    return f"{kind}-{_stamp(now)}{uuid.uuid4().hex[:6]}."
+    return f"{kind}-{_stamp(now)}{uuid.uuid4().hex[:8]}."
 
 
 def _stamp(now: float | None) -> str:
@@ -272,8 +272,9 @@ def _stamp(now: float | None) -> str:
 # Prefixes of topics that tests, benchmarks and demos create; never the real topics. Stamped ones are swept once
 # older than any run of their kind. Unstamped ones are shapes no code makes any longer (runs before the stamp
 # existed): thousands of them made the shared broker take over a minute to start, and CI failed waiting for it.
-STAMPED_TEST_TOPIC = re.compile(r"^(?:t|e2e)([0-9a-f]{8})[0-9a-f]{6}\.")
-STAMPED_RUN_TOPIC = re.compile(r"^[a-z]+-([0-9a-f]{8})[0-9a-f]{6}\.")
+# The random part is 8 hex digits (6 until 2026-12-02: 100 prefixes of one second collided once in CI32).
+STAMPED_TEST_TOPIC = re.compile(r"^(?:t|e2e)([0-9a-f]{8})[0-9a-f]{6}(?:[0-9a-f]{2})?\.")
+STAMPED_RUN_TOPIC = re.compile(r"^[a-z]+-([0-9a-f]{8})[0-9a-f]{6}(?:[0-9a-f]{2})?\.")
 UNSTAMPED_TEST_TOPIC = re.compile(
     r"^(t[0-9a-f]{10}|e2e[0-9a-f]{8}|chaos[0-9a-f]{6}|pp[0-9a-f]{6}"  # tests before the stamp
     r"|[a-z]+-[0-9a-f]{8}|[0-9a-f]{8}|b[0-9a-f]{8}|bench(?:elig|reg)?[0-9a-f]{6}|rows[0-9a-f]{8}"  # benchmarks

@@ -63,6 +63,10 @@ def test_a_run_prefix_is_swept_only_once_older_than_any_run() -> None:
 
 def test_a_test_prefix_names_its_creation_time() -> None:
     prefix = new_test_prefix("e2e", now=0x6A000000)
-    assert prefix.startswith("e2e6a000000") and prefix.endswith(".") and len(prefix) == len("e2e") + 8 + 6 + 1
+    assert prefix.startswith("e2e6a000000") and prefix.endswith(".") and len(prefix) == len("e2e") + 8 + 8 + 1
     assert not is_leftover_test_topic(prefix + "x", 0x6A000000 + LEFTOVER_AFTER_S)
     assert is_leftover_test_topic(prefix + "x", 0x6A000000 + LEFTOVER_AFTER_S + 1)
+    # Made before the random part had 8 digits (6): still told by their stamp.
+    for old in ("e2e6a000000abcdef.x", "bench-6a000000abcdef.x"):
+        assert not is_leftover_test_topic(old, 0x6A000000 + 60), old
+        assert is_leftover_test_topic(old, 0x6A000000 + RUN_LEFTOVER_AFTER_S + 60), old
