@@ -57,7 +57,9 @@ class Outcome:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-NO_ANSWER = frozenset({429, 500, 502, 503, 504})  # a service busy or restarting: ask again, it is not an answer
+def no_answer(status: int) -> bool:
+    """429 or 5xx: a service busy or restarting. Ask again: it is not an answer (reads and posts alike)."""
+    return status == 429 or status >= 500
 
 
 async def get_each(
@@ -87,7 +89,7 @@ async def get_each(
             if attempt:
                 await asyncio.sleep(pause_s)
             await asyncio.gather(*(one(k, u) for k, u in todo.items()))
-            todo = {k: u for k, u in todo.items() if (r := answers[k]) is None or r.status_code in NO_ANSWER}
+            todo = {k: u for k, u in todo.items() if (r := answers[k]) is None or no_answer(r.status_code)}
             if not todo:
                 break
     return answers
@@ -122,7 +124,7 @@ class Harness:
                 continue
             if r.status_code == 202:
                 return r
-            if r.status_code in (409, 429) or r.status_code >= 500:
+            if r.status_code == 409 or no_answer(r.status_code):  # 409: the same key still in progress
                 await asyncio.sleep(0.5)
                 continue
             raise RuntimeError(f"intake answered {r.status_code} to {path}: {r.text[:300]}")

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -42,7 +43,7 @@ async def test_records_that_come_one_at_a_time_reach_a_gathering_consumer_in_few
     batches: dict[bool, list[list[uuid.UUID]]] = {True: [], False: []}
     broker = make_broker(settings, "test-gather")
 
-    def handler_for(gather: bool) -> object:
+    def handler_for(gather: bool) -> Callable[[list[AnyEvent]], Awaitable[None]]:
         async def on_updates(events: list[AnyEvent]) -> None:
             batches[gather].append([e.event_id for e in events])
 
@@ -59,7 +60,7 @@ async def test_records_that_come_one_at_a_time_reach_a_gathering_consumer_in_few
             batch=True,
             max_records=500,
             gather=gather,
-        )(handler_for(gather))  # type: ignore[arg-type]
+        )(handler_for(gather))
     updates = [update(i) for i in range(RECORDS)]
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
     await broker.start()
