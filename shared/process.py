@@ -64,6 +64,40 @@ def dying_with_parent(sig: int = signal.SIGKILL, then: Callable[[], None] | None
     return preexec
 
 
+AUTOGROUP = "/proc/self/autogroup"  # Linux's scheduling group of this process's session (sched(7), "autogroup")
+
+
+def lower_cpu_priority(by: int) -> Callable[[], None]:
+    """A Popen preexec_fn (run after `start_new_session`'s setsid): this process's niceness raised by `by`, and,
+    when it leads its own session, its session's scheduling group's too.
+
+    Why both: with autogroup on (`/proc/sys/kernel/sched_autogroup_enabled`, the default of most Linux kernels,
+    this VM's included) the scheduler shares the CPU between sessions first, each at its group's nice value, and
+    a process's own niceness only counts against processes of its own session. A bulk process started in a
+    session of its own at niceness 5 competed at full weight: measured with two busy processes on one core, 49% /
+    51% with the process's niceness alone, 74% / 26% with the group's too (as without autogroup). Only a session
+    leader's group is changed: any other process shares its group with its launcher. Where the file is missing
+    (no autogroup) or refused, the process's niceness is all there is."""
+
+    def lower() -> None:
+        nice = os.getpriority(os.PRIO_PROCESS, 0) + by
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+        if os.getsid(0) != os.getpid():
+            return
+        try:
+            fd = os.open(AUTOGROUP, os.O_WRONLY)
+        except OSError:
+            return
+        try:
+            os.write(fd, str(min(nice, 19)).encode())
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    return lower
+
+
 def start_owned(
     args: Sequence[str], *, sig: int = signal.SIGKILL, then: Callable[[], None] | None = None, **popen: Any
 ) -> subprocess.Popen[Any]:

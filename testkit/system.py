@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.process import start_owned
+from shared.process import lower_cpu_priority, start_owned
 from shared.settings import BULK_PORT_OFFSET
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,10 +28,7 @@ SERVICES = ("eligibility", "registry", "notifier", "intake")
 
 
 BULK_NICENESS = 5  # as deploy/local/run.py starts bulk roles
-
-
-def _lower_priority() -> None:
-    os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + BULK_NICENESS)
+_lower_priority = lower_cpu_priority(BULK_NICENESS)  # the process's and its session's (shared.process)
 
 
 def _ephemeral_ports() -> tuple[int, int]:

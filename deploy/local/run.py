@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from shared.process import lower_cpu_priority
 from shared.secrets import LOCAL_ENV_FILE
 from shared.settings import Role, port_for
 
@@ -96,8 +97,9 @@ def _start(p: Process, env: dict[str, str]) -> int:
     if p.http_port is not None:
         env = {**env, "HTTP_PORT": str(p.http_port)}
 
-    def lower_priority() -> None:  # in the child, before `pbi` starts: everything it runs inherits it
-        os.setpriority(os.PRIO_PROCESS, 0, p.niceness)
+    # In the child, before `pbi` starts (everything it runs inherits it): the process's niceness and its new
+    # session's, or the scheduler's per-session groups would keep it at full weight (shared.process).
+    lower_priority = lower_cpu_priority(p.niceness)
 
     proc = subprocess.Popen(
         [PBI, "run", *p.argv],

@@ -15,11 +15,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 import pytest
 
-from shared.process import start_owned
+from shared.process import AUTOGROUP, lower_cpu_priority, start_owned
 from testkit.polling import eventually
 from testkit.system import ROOT
 
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR
 
 OWNER = """
 import os, subprocess, sys, threading, time
-from shared.process import start_owned
+from shared.process import AUTOGROUP, lower_cpu_priority, start_owned
 
 child_in, child_out, how = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 echo = [sys.executable, "-c", "import sys\\nfor line in sys.stdin: print(line, end='', flush=True)"]
@@ -148,3 +149,39 @@ def test_then_runs_in_the_child_before_its_command() -> None:
     )
     out, _ = child.communicate(timeout=30)
     assert int(out) == min(ours + 3, 19)
+
+
+def _autogroup_nice(text: str) -> int:
+    """`/autogroup-123 nice 5` -> 5."""
+    return int(text.split()[-1])
+
+
+needs_autogroup = pytest.mark.skipif(not Path(AUTOGROUP).exists(), reason="no autogroup on this kernel")
+
+
+@needs_autogroup
+def test_a_process_leading_its_own_session_has_its_sessions_group_lowered_too() -> None:
+    """With autogroup the scheduler shares the CPU between sessions at their groups' nice values: a bulk
+    process's own niceness alone left it at full weight against the urgent processes (each in its own session)."""
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    show = f"import os; print(os.getpriority(os.PRIO_PROCESS, 0)); print(open('{AUTOGROUP}').read())"
+    child = start_owned(
+        [sys.executable, "-c", show],
+        then=lower_cpu_priority(5),
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    out, _ = child.communicate(timeout=30)
+    nice, group = out.splitlines()[:2]
+    assert int(nice) == min(ours + 5, 19)
+    assert _autogroup_nice(group) == min(ours + 5, 19)
+
+
+@needs_autogroup
+def test_a_process_in_its_launchers_session_leaves_the_sessions_group_alone() -> None:
+    """Its group is its launcher's: lowering it would lower the launcher and everything else in its session."""
+    before = Path(AUTOGROUP).read_text()
+    child = start_owned([sys.executable, "-c", "pass"], then=lower_cpu_priority(5))
+    assert child.wait(timeout=30) == 0
+    assert Path(AUTOGROUP).read_text() == before
