@@ -130,6 +130,14 @@ def test_compose_runs_each_cli_service_as_its_urgent_and_bulk_process(compose: d
         assert "entrypoint" not in svc  # the image's ENTRYPOINT ["pbi"]
 
 
+def test_compose_bulk_processes_yield_the_cpu_to_the_urgent_ones(compose: dict[str, Any]) -> None:
+    """One host, a cgroup per container: the bulk containers' CPU weight is below the default 1024 the urgent
+    ones keep (as `make up` starts bulk roles at niceness 5)."""
+    services = compose["services"]
+    for service in serve.SERVICES:
+        assert services[f"{service}-bulk"].get("cpu_shares", 1024) < services[service].get("cpu_shares", 1024)
+
+
 def test_compose_environment_variables_are_settings_fields(compose: dict[str, Any]) -> None:
     for name, svc in pbi_services(compose).items():
         env = set(svc["environment"])
