@@ -97,10 +97,6 @@ def _start(p: Process, env: dict[str, str]) -> int:
     if p.http_port is not None:
         env = {**env, "HTTP_PORT": str(p.http_port)}
 
-    # In the child, before `pbi` starts (everything it runs inherits it): the process's niceness and its new
-    # session's, or the scheduler's per-session groups would keep it at full weight (shared.process).
-    lower_priority = lower_cpu_priority(p.niceness)
-
     proc = subprocess.Popen(
         [PBI, "run", *p.argv],
         stdout=log,
@@ -108,7 +104,9 @@ def _start(p: Process, env: dict[str, str]) -> int:
         cwd=ROOT,
         start_new_session=True,
         env=env,
-        preexec_fn=lower_priority if p.niceness else None,  # noqa: PLW1509 - this launcher has no threads
+        # In the child, before `pbi` starts (everything it runs inherits it): the process's niceness and its new
+        # session's, or the scheduler's per-session groups would keep it at full weight (shared.process).
+        preexec_fn=lower_cpu_priority(p.niceness) if p.niceness else None,  # noqa: PLW1509 - no threads here
     )
     return proc.pid
 

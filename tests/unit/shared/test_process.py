@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR
 
 OWNER = """
 import os, subprocess, sys, threading, time
-from shared.process import AUTOGROUP, lower_cpu_priority, start_owned
+from shared.process import start_owned
 
 child_in, child_out, how = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 echo = [sys.executable, "-c", "import sys\\nfor line in sys.stdin: print(line, end='', flush=True)"]
@@ -137,14 +137,10 @@ def test_without_it_a_child_outlives_its_killed_owner() -> None:
 
 def test_then_runs_in_the_child_before_its_command() -> None:
     """testkit.system combines it with a bulk process's lower priority."""
-
-    def lower_priority() -> None:
-        os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + 3)
-
     ours = os.getpriority(os.PRIO_PROCESS, 0)
     child = start_owned(
         [sys.executable, "-c", "import os; print(os.getpriority(os.PRIO_PROCESS, 0))"],
-        then=lower_priority,
+        then=lower_cpu_priority(3),
         stdout=subprocess.PIPE,
     )
     out, _ = child.communicate(timeout=30)
