@@ -59,8 +59,8 @@ PEPPER = ("intake", "registry")  # where API keys are checked (docs/security.md)
 PROVIDER_SECRETS = ("WHATSAPP_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")
 PROVIDER_SECRETS += ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
 LAG_TARGET = {"notifier": 2000}  # records behind per bulk replica (default 5000)
-# The notifier's bulk role only queues notices; the urgent role's sender sends them at PROVIDER_RATE_PER_S
-# per pod, so queueing faster than 3 pods do gains nothing.
+# The notifier's bulk pods send the notices they queue at PROVIDER_RATE_PER_S each: 3 of them send three
+# times that, about what a provider contract allows (docs/operations.md); more would wait for the provider.
 BULK_MAX = {"notifier": 3}
 PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
 

@@ -2,9 +2,10 @@
 
 A process runs one role's share (shared.settings.Role). The notifier is on no patient's path to ACTIVE;
 its urgent role is what an emergency's people and the on-call staff hear (emergency requests,
-decisions, SLA escalations), the sender and the providers' webhooks on 8082; its bulk role queues a
-wave's notices (facts, regular requests), applies erasures and runs the retention sweep, with health
-and metrics only (8182). The sender sends whatever either queued, under the providers' rate."""
+decisions, SLA escalations): it queues and sends those, and takes the providers' webhooks on 8082; its
+bulk role queues and sends a wave's notices (facts, regular requests), applies erasures and runs the
+retention sweep, with health and metrics only (8182). Each role's sender sends its own messages (the
+`urgent` column), under the providers' rate."""
 
 from __future__ import annotations
 
@@ -116,10 +117,12 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now,
         settings.provider_rate_per_s,
         settings.max_attempts,
         ambiguous_wait=dt.timedelta(seconds=2 * settings.provider_timeout_s),
+        role=role,
     )
     escalations = install_escalation(settings, clock, sender, http)  # emergencies' SLA to on-call operations
     handlers = NotifierHandlers(sessions, clock, sender.wake, escalations)
-    sender.sweeps.append(lambda: release_numbered(PgUnitOfWork(sessions), clock()))
+    if role.runs_bulk:  # a sweep is bulk work (shared.settings.Role)
+        sender.sweeps.append(lambda: release_numbered(PgUnitOfWork(sessions), clock()))
 
     def wake_after_inbound() -> None:  # an answer to send, an appeal to publish
         sender.wake()
@@ -153,8 +156,7 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now,
         await migrate(engine, MIGRATIONS, SCHEMA)
         await ensure_topics(settings)
         await broker.start()
-        if role.runs_urgent:
-            sender.start()
+        sender.start()
         relay.start()
         if retention is not None:
             retention.start()

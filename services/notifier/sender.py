@@ -42,6 +42,7 @@ from shared.events import NotificationUpdated
 from shared.masking import mask_personal_data
 from shared.nik import mask_nik
 from shared.outbox import add_to_outbox, outbox_row
+from shared.settings import Role
 from shared.topics import NOTIFICATION_EVENTS, TopicSpec
 
 log = structlog.get_logger(__name__)
@@ -104,13 +105,15 @@ Outcome = tuple[dict[str, Any], list[dict[str, Any]]]  # the message row as it e
 # queued). The ids are taken first (an array: the scans run once) and then updated by primary key; RETURNING
 # gives them in that key's order, so the caller sorts them again. One statement instead of a select per
 # urgency, one of the opt-outs and the update: an emergency's message took six round trips to claim (issue 20).
+# `:urgent_ones` / `:regular_ones`: the kinds this sender claims (Sender's role); a false one skips its scan.
 _CLAIM = text(
     f"update {SCHEMA}.messages m set state = 'SENDING', attempts = m.attempts + 1, updated_at = :now "
     "where m.message_id = any(array(select message_id from "
-    f"(select message_id from {SCHEMA}.messages where state = 'QUEUED' and urgent = true and send_after <= :now "
-    "order by send_after limit :limit for update skip locked) u union all select message_id from "
-    f"(select message_id from {SCHEMA}.messages where state = 'QUEUED' and urgent = false and send_after <= :now "
-    "order by send_after limit :limit for update skip locked) n limit :limit)) "
+    f"(select message_id from {SCHEMA}.messages where :urgent_ones and state = 'QUEUED' and urgent = true "
+    "and send_after <= :now order by send_after limit :limit for update skip locked) u "
+    f"union all select message_id from (select message_id from {SCHEMA}.messages where :regular_ones "
+    "and state = 'QUEUED' and urgent = false and send_after <= :now order by send_after limit :limit "
+    "for update skip locked) n limit :limit)) "
     f"returning {', '.join('m.' + c.name for c in M.c)}, "
     f"exists(select from {SCHEMA}.opt_outs o where o.phone = m.phone and o.opted_out) as opted_out"
 ).columns(*M.c, column("opted_out", Boolean))
@@ -128,15 +131,22 @@ _CANCEL = text(
 )
 
 
-async def claim_due(session: AsyncSession, now: dt.datetime, limit: int) -> list[dict[str, Any]]:
-    """Up to `limit` due messages, urgent ones first, each kind oldest first, now SENDING with their attempt
-    counted; `opted_out`: their number said BERHENTI. The caller's transaction holds them."""
-    rows = [dict(r) for r in (await session.execute(_CLAIM, {"now": now, "limit": limit})).mappings()]
+async def claim_due(session: AsyncSession, now: dt.datetime, limit: int, role: Role = Role.ALL) -> list[dict[str, Any]]:
+    """Up to `limit` due messages of `role`'s kinds (Sender), urgent ones first, each kind oldest first, now
+    SENDING with their attempt counted; `opted_out`: their number said BERHENTI. The caller's transaction
+    holds them."""
+    params = {"now": now, "limit": limit, "urgent_ones": role.runs_urgent, "regular_ones": role.runs_bulk}
+    rows = [dict(r) for r in (await session.execute(_CLAIM, params)).mappings()]
     rows.sort(key=lambda r: (not r["urgent"], r["send_after"]))
     return rows
 
 
 class Sender:
+    """Sends the messages of its process's role: urgent ones (an emergency's notices, on-call escalations, an
+    answer a person waits for) in an urgent process, the rest (a wave's notices, reminders) in a bulk one, both
+    in an `all` one. A wave's notices went out of the urgent process, at the providers' rate with their
+    receipts, and took a steady share of the CPU at the urgent processes' priority (issue 20)."""
+
     # What it writes, through the outbox: each message's delivery state (`announcement`, the receipts' too), and
     # a message that finally failed also as a dead letter (`_dead_letter`). app.py declares these (AsyncAPI).
     topics: tuple[TopicSpec, ...] = (NOTIFICATION_EVENTS,)
@@ -155,7 +165,9 @@ class Sender:
         retry_wait_s: float = 0.2,
         stale_after: dt.timedelta = dt.timedelta(minutes=2),
         ambiguous_wait: dt.timedelta = dt.timedelta(seconds=20),
+        role: Role = Role.ALL,
     ) -> None:
+        self.role = role
         # Announcements go through the outbox: after committing some, the relay is woken to publish them.
         self.sessions, self.wake_relay, self.prefix, self.clock = sessions, wake_relay, prefix, clock
         self.providers = {"WHATSAPP": whatsapp, "SMS": sms}
@@ -176,6 +188,11 @@ class Sender:
         # Passes run with reconcile (every 30 s) that may queue messages: the release of WAITING messages
         # whose number was filed beside the batch that queued them (handlers.release_numbered, app.py).
         self.sweeps: list[Callable[[], Awaitable[int]]] = []
+
+    @property
+    def _urgency(self) -> tuple[bool, ...]:
+        """The values of `messages.urgent` this sender sends (and reconciles)."""
+        return (True,) * self.role.runs_urgent + (False,) * self.role.runs_bulk
 
     def add_provider(self, provider: Provider) -> None:
         """One more channel (the escalation webhook), rate-limited like the others."""
@@ -251,7 +268,7 @@ class Sender:
                 (
                     await session.execute(
                         select(M)
-                        .where(M.c.state == "SENDING", M.c.updated_at <= stale)
+                        .where(M.c.state == "SENDING", M.c.updated_at <= stale, M.c.urgent.in_(self._urgency))
                         .with_for_update(skip_locked=True)
                     )
                 )
@@ -300,7 +317,7 @@ class Sender:
         limit = limit or self.claim_size
         now = self.clock()
         async with transaction(self.sessions) as session:
-            rows = await claim_due(session, now, limit)
+            rows = await claim_due(session, now, limit, self.role)
             # An opt-out is honoured here too: a message queued while BERHENTI was being recorded
             # (the handler read the number as not opted out) is cancelled at its claim, never sent.
             stopped = {r["message_id"] for r in rows if r.pop("opted_out") and obeys_opt_out(r["kind"])}

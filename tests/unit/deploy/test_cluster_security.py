@@ -369,11 +369,12 @@ def test_every_workload_is_under_a_default_deny_policy(overlay: str) -> None:
 def test_the_flows_are_exactly_the_ones_the_services_need() -> None:
     """Both roles reach Kafka and PostgreSQL and are scraped on their own `http` port (a named port: 808x
     on urgent pods, 818x on bulk ones); only urgent pods take the ingress controller's requests, and only
-    the notifier's urgent pods (its sender, its escalations) reach the providers."""
+    the notifier's pods reach the providers (each role's sender sends its own messages, the urgent one the
+    escalations too)."""
     all_docs = docs()
     pods = {(s, r): workloads(all_docs)[f"Deployment/{s}-{r}"] for s in SERVICES for r in ("urgent", "bulk")}
     for (service, role), labels in pods.items():
-        expected_out = {53, 9093, 5432, 4318} | ({443} if (service, role) == ("notifier", "urgent") else set())
+        expected_out = {53, 9093, 5432, 4318} | ({443} if service == "notifier" else set())
         assert egress_ports(labels, all_docs) == expected_out, (service, role)
         assert ingress_ports(labels, all_docs) == {"http"}, (service, role)  # its own HTTP port only
     from_ingress = {

@@ -1,8 +1,8 @@
 """The notifier's roles: it is on no patient's path to ACTIVE; its urgent process handles what an
 emergency's people and the on-call staff hear (emergency requests, an emergency's decisions, SLA
-escalations), sends and takes the providers' webhooks (8082); its bulk process queues a wave's notices
-(every decision, window reminders included) and applies erasures, serving only health and metrics
-(shared.settings.Role)."""
+escalations), sends those and takes the providers' webhooks (8082); its bulk process queues and sends a
+wave's notices (every decision, window reminders included) and applies erasures, serving only health and
+metrics (shared.settings.Role)."""
 
 from __future__ import annotations
 
@@ -72,3 +72,12 @@ def test_webhooks_are_served_by_the_urgent_process_only() -> None:
     bulk = set(notifier.create_app(NotifierSettings(), role=Role.BULK).openapi()["paths"])
     assert bulk == HEALTH
     assert HEALTH < urgent and any(p.startswith("/webhooks") for p in urgent)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_process_sends_its_own_roles_messages_and_only_a_bulk_one_sweeps(role: Role) -> None:
+    """A wave's notices are sent by the bulk process, at its priority; an emergency's by the urgent one
+    (tests/integration/test_notifier_claim.py: what each role's claim takes)."""
+    sender = notifier.create_app(NotifierSettings(), role=role).state.sender
+    assert sender.role is role
+    assert bool(sender.sweeps) is role.runs_bulk  # releasing WAITING messages is bulk work
