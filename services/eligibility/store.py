@@ -497,7 +497,7 @@ class PgUnitOfWork(SessionUnit):
                 "decided": [None if r.decided_at == at else r.decided_at for r in rs],
                 "at": at,
                 "closes": [r.window_closes_at for r in rs],
-                "events": _packed(r.event.model_dump_json() for r in rs),  # JSON escapes US
+                "events": _events_json(rs),
             },
         )
 
@@ -616,6 +616,14 @@ def _packed(values: Iterable[str]) -> str:
     element), a string at once. For texts that never hold US and are never empty (an empty one alone would
     split into no element): NIKs, enum values, JSON (which escapes control characters). None of them: ''."""
     return _SEP.join(values)
+
+
+def _events_json(records: list[RequestRecord]) -> str:
+    """The requests' JSON, packed (_packed; JSON escapes control characters, US too): model_dump_json's bytes
+    from the model's serializer, without its per-call argument handling and a decode per request (6% of
+    eligibility's CPU in a decisions stage, issue 20)."""
+    to_json = ReactivationRequested.__pydantic_serializer__.to_json
+    return b"\x1f".join([to_json(r.event) for r in records]).decode()
 
 
 def _people(result: Any) -> People:
