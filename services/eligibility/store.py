@@ -623,7 +623,7 @@ def _events_json(records: list[RequestRecord]) -> str:
     from the model's serializer, without its per-call argument handling and a decode per request (6% of
     eligibility's CPU in a decisions stage, issue 20)."""
     to_json = ReactivationRequested.__pydantic_serializer__.to_json
-    return b"\x1f".join([to_json(r.event) for r in records]).decode()
+    return _SEP.encode().join([to_json(r.event) for r in records]).decode()
 
 
 def _people(result: Any) -> People:
