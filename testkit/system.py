@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.process import lower_cpu_priority, start_owned
+from shared.process import BULK_NICENESS, lower_cpu_priority, start_owned
 from shared.settings import BULK_PORT_OFFSET
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +27,6 @@ PBI = str(Path(sys.executable).parent / "pbi")
 SERVICES = ("eligibility", "registry", "notifier", "intake")
 
 
-BULK_NICENESS = 5  # as deploy/local/run.py starts bulk roles
 _lower_priority = lower_cpu_priority(BULK_NICENESS)  # the process's and its session's (shared.process)
 
 

@@ -4,7 +4,7 @@ in the background (`make up REPLICAS=2`: two processes of each consumer role).
 Each service runs as `pbi run <svc> --role urgent` (what a patient's path needs, on the service's own
 port) and `pbi run <svc> --role bulk` (the rest, health and metrics on port + 100), like its two
 Kubernetes Deployments. Priority is the operating system's: the bulk processes start at CPU niceness
-BULK_NICENESS, so on this shared machine a wave's work yields to an emergency's. Replica n (from 1)
+shared.process.BULK_NICENESS, so on this shared machine a wave's work yields to an emergency's. Replica n (from 1)
 serves on the ports + 200 x (n - 1): replica 2 of the registry on 8281 (urgent) and 8381 (bulk). Its
 consumers join the same consumer groups as replica 1 (distinct members): partition assignment,
 rebalances and the outbox relay's single-writer lock work as with Kubernetes replicas.
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.process import lower_cpu_priority
+from shared.process import BULK_NICENESS, lower_cpu_priority
 from shared.secrets import LOCAL_ENV_FILE
 from shared.settings import Role, port_for
 
@@ -41,7 +41,6 @@ SERVICES = {"eligibility": 8083, "registry": 8081, "notifier": 8082, "intake": 8
 # Intake's urgent process is the HTTP API alone (no consumer): one is enough, it owns the contract's port.
 NOT_REPLICATED = {("intake", Role.URGENT)}
 REPLICA_PORT_OFFSET = 200
-BULK_NICENESS = 5
 READY_TIMEOUT_S = float(os.environ.get("PBI_READY_TIMEOUT", "120"))
 
 

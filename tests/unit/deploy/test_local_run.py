@@ -3,7 +3,8 @@ lower CPU priority, replicas of each consumer role on ports of their own."""
 
 from __future__ import annotations
 
-from deploy.local.run import BULK_NICENESS, plan
+from deploy.local.run import plan
+from shared.process import BULK_NICENESS
 
 
 def test_each_service_runs_an_urgent_and_a_bulk_process_the_urgent_one_on_the_contracts_port() -> None:
