@@ -10,8 +10,8 @@ when Kafka acknowledged. The worker keeps the batch's records in between (`drop`
 
 The worker never outlives the intake process that owns it, however that one ends (SIGKILL too): the
 kernel kills it when its parent dies (Linux PR_SET_PDEATHSIG), a thread in it watches the parent's pid
-where that is not available, and it ends when its pipe closes. Its CPU priority is its owner's (the
-launcher's or the cluster's business, not this code's). The process side is bulk_worker.py."""
+where that is not available, and it ends when its pipe closes. It runs at the bulk roles' priority, below its
+owner's, in a session of its own (bulk_worker._at_bulk_priority). The process side is bulk_worker.py."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from services.intake.events_body import InvalidBody, decode_body, encode_events,
 from services.intake.publisher import PUBLISH_TIMEOUT_S, TUNING
 from shared.kafka_security import kafka_client_options
 from shared.messaging import EVENT_TYPE, BatchPublisher, PublishFailed, Record
-from shared.process import die_with_parent
+from shared.process import BULK_NICENESS, die_with_parent, lower_cpu_priority
 from shared.runtime import tune_for_latency
 from shared.settings import Settings
 
@@ -79,6 +79,18 @@ def prepare(
 PARENT_WATCH_S = 1.0
 
 
+def _at_bulk_priority() -> None:
+    """A wave's validation is bulk work, whichever process owns the worker: it takes the bulk roles' priority
+    (shared.process.BULK_NICENESS, relative to its owner's) in a session of its own, so that its scheduling group
+    is niced too (shared.process.lower_cpu_priority). In its owner's session it shared the urgent process's one
+    equal share with the hospital endpoint, at the same niceness. Its owner still ends it (_die_with)."""
+    try:
+        os.setsid()
+    except OSError:  # already a session or group leader: its niceness alone
+        pass
+    lower_cpu_priority(BULK_NICENESS)()
+
+
 def _die_with(parent: int) -> None:
     """End this process when `parent` (the intake process) ends."""
     # The kernel's way (PR_SET_PDEATHSIG): SIGKILL to us when the thread that started us ends (the event
@@ -98,6 +110,7 @@ def _die_with(parent: int) -> None:
 def serve(conn: Connection, parent: int, settings: Settings, transactional_id: str | None = None) -> None:
     """The worker process's main: until its pipe closes."""
     _die_with(parent)
+    _at_bulk_priority()
     tune_for_latency()  # as every service process: a batch's objects made the default collector's full scans cost
     asyncio.run(Worker(conn, settings, transactional_id).run())
 

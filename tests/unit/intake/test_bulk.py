@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +16,7 @@ from services.intake.bulk import BulkWorker, BulkWorkerUnavailable, forbidden_ty
 from services.intake.bulk_worker import Batch, Forbidden, Invalid, Prepared, prepare
 from services.intake.domain.idempotency import body_hash
 from services.intake.events_body import parse_events
+from shared.process import BULK_NICENESS
 from shared.settings import Settings
 from testkit.bodies import deactivation
 from testkit.polling import eventually
@@ -150,5 +152,22 @@ async def test_the_worker_publishes_under_the_leased_id_and_is_replaced_when_the
         lease.id = "intake-5"
         await worker.prepare(json.dumps(batch(3)).encode(), with_digest=False)
         assert worker.pids() not in ([successor], []) and worker._current.transactional_id == "intake-5-worker"
+    finally:
+        worker.stop()
+
+
+async def test_the_worker_validates_at_the_bulk_priority_in_a_session_of_its_own() -> None:
+    """A wave's validation is bulk work: in its owner's session (an urgent process's) it shared the hospital
+    endpoint's one share of the CPU at the same niceness. Its own session's scheduling group is niced too."""
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    worker = BulkWorker(Settings())
+    try:
+        await worker.prepare(json.dumps(batch(1)).encode(), with_digest=False)
+        [pid] = worker.pids()
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(ours + BULK_NICENESS, 19)
+        assert os.getsid(pid) == pid != os.getsid(0)
+        group = Path(f"/proc/{pid}/autogroup")
+        if group.exists():  # Linux with autogroup (shared.process.lower_cpu_priority)
+            assert int(group.read_text().split()[-1]) == min(ours + BULK_NICENESS, 19)
     finally:
         worker.stop()
