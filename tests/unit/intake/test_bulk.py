@@ -156,6 +156,12 @@ async def test_the_worker_publishes_under_the_leased_id_and_is_replaced_when_the
         worker.stop()
 
 
+def _autogroup_nice(pid: int) -> int | None:
+    """The nice value of the process's session scheduling group (`/autogroup-123 nice 5`; shared.process)."""
+    group = Path(f"/proc/{pid}/autogroup")
+    return int(group.read_text().split()[-1]) if group.exists() else None
+
+
 async def test_the_worker_validates_at_the_bulk_priority_in_a_session_of_its_own() -> None:
     """A wave's validation is bulk work: in its owner's session (an urgent process's) it shared the hospital
     endpoint's one share of the CPU at the same niceness. Its own session's scheduling group is niced too."""
@@ -166,8 +172,7 @@ async def test_the_worker_validates_at_the_bulk_priority_in_a_session_of_its_own
         [pid] = worker.pids()
         assert os.getpriority(os.PRIO_PROCESS, pid) == min(ours + BULK_NICENESS, 19)
         assert os.getsid(pid) == pid != os.getsid(0)
-        group = Path(f"/proc/{pid}/autogroup")
-        if group.exists():  # Linux with autogroup (shared.process.lower_cpu_priority)
-            assert int(group.read_text().split()[-1]) == min(ours + BULK_NICENESS, 19)
+        group = _autogroup_nice(pid)
+        assert group in (None, min(ours + BULK_NICENESS, 19))  # None: no autogroup on this kernel
     finally:
         worker.stop()
