@@ -65,8 +65,9 @@ def dying_with_parent(sig: int = signal.SIGKILL, then: Callable[[], None] | None
 
 
 # The niceness every launcher starts a bulk role's process at (`make up`: deploy/local/run.py; the bench, the
-# chaos harness and the tests: testkit/system.py), so that on a shared machine a wave's work yields to an
-# emergency's. Docker Compose's `cpu_shares: 335` for the bulk containers is this niceness's weight.
+# chaos harness and the tests: testkit/system.py), and intake's bulk worker takes itself (services/intake/
+# bulk_worker.py), so that on a shared machine a wave's work yields to an emergency's. Docker Compose's
+# `cpu_shares: 335` for the bulk containers is this niceness's weight.
 BULK_NICENESS = 5
 
 AUTOGROUP = "/proc/self/autogroup"  # Linux's scheduling group of this process's session (sched(7), "autogroup")
