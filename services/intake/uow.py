@@ -6,8 +6,8 @@ uow_memory.py is the same in memory, for the handler cases run against both.
 
 No inbox: every effect is idempotent by its own guard, so a redelivered event changes nothing and writes
 nothing (an inbox row per decision was intake's one row per decision). A decision applies only when it is
-newer than the one the row shows (`last_event_at`), or as new and a different decision (outcome, reasons,
-decision time: what its decision_id names); the SLA state only moves forward; an appeal's row as decisions."""
+newer than the one the row shows (`last_event_at`), or as new and a different decision (outcome, reasons or
+decision time); the SLA state only moves forward; an appeal's row as decisions."""
 
 from __future__ import annotations
 

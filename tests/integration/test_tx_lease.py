@@ -122,7 +122,6 @@ async def _slots_are(engine: AsyncEngine, name: str, slots: list[int]) -> bool:
 
 
 async def _closed(lease: TransactionalIdLease) -> bool:
-    await asyncio.sleep(0.05)
     return lease._driver is None or lease._driver.is_closed()
 
 
