@@ -2,7 +2,15 @@
 
 The urgent (or all) process serves the service's own port (HTTP_PORT); a bulk process serves its
 health and metrics on that port + 100 (shared.settings.port_for). Which process runs at which CPU
-priority is the launcher's choice (deploy/local/run.py, Kubernetes' PriorityClass), not this one's."""
+priority is the launcher's choice (deploy/local/run.py, Kubernetes' PriorityClass), not this one's.
+
+Every process runs on asyncio's own event loop, never uvloop (uvicorn's choice when it is installed, as
+uvicorn[standard] installs it): on uvloop, a write to a connection the broker has closed raises RuntimeError,
+which aiokafka does not catch (it expects OSError; aio-libs/aiokafka#1038, open). In `make chaos`'s cluster run
+(session 24) that killed a consumer's metadata task when a broker was killed: its group coordinator then waited
+for a metadata update that never came, holding the lock the offset commit needs, and the emergency consumer
+stopped for good while its process still answered "ready". asyncio's loop drops such a write, and aiokafka sees
+the closed connection through its read side, as a KafkaConnectionError it retries."""
 
 from __future__ import annotations
 
@@ -13,6 +21,8 @@ import typer
 import uvicorn
 
 from shared.settings import Role, port_for
+
+EVENT_LOOP = "asyncio"  # not uvloop: see above
 
 app = typer.Typer(help="Run a service in the foreground.", no_args_is_help=True)
 
@@ -33,6 +43,7 @@ def _serve(service: str, role: Role) -> None:
         module.create_app(settings, role=role),
         host=settings.http_host,
         port=port_for(settings.http_port, role),
+        loop=EVENT_LOOP,
         log_config=None,
         access_log=False,
     )
@@ -61,6 +72,7 @@ def simulator(
         factory=True,
         host=host,
         port=port,
+        loop=EVENT_LOOP,
         log_config=None,
         access_log=False,
     )
