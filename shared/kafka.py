@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import types
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, count
 from typing import Any, TypeVar, cast
 
 import structlog
@@ -79,6 +80,20 @@ DEAD_LETTERS = Counter(
 
 # Each broker's Kafka login (kafka_client_options), for the producer of its subscribers' dead letters.
 _CLIENT_OPTIONS: weakref.WeakKeyDictionary[KafkaBroker, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+# A consumer that has held one batch this long (handling it, then committing its offsets) is stuck, not slow: by
+# then Kafka has given its partitions to another member (max.poll.interval.ms, aiokafka's default 300 s), and a
+# process of one member per group reads nothing more until it restarts (`stalled_consumers`, the liveness check).
+STALLED_AFTER_S = 300.0
+# Per broker, what each of its consumers holds now: its name and since when (time.monotonic()).
+_HOLDING: weakref.WeakKeyDictionary[KafkaBroker, dict[int, tuple[str, float]]] = weakref.WeakKeyDictionary()
+_CONSUMER_IDS = count()
+
+
+def stalled_consumers(broker: KafkaBroker, now: float | None = None) -> list[str]:
+    """The consumers of `broker` (topic and group) that have held one batch longer than STALLED_AFTER_S."""
+    now = time.monotonic() if now is None else now
+    return sorted(name for name, since in _HOLDING.get(broker, {}).values() if now - since > STALLED_AFTER_S)
 
 
 def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroker:
@@ -338,20 +353,26 @@ def subscribe(
             dead = f"Dead letters of {prefix + spec.name}: the record, with x-dlq-* headers."
             declare_publisher(broker, service, prefix + spec.dlq, spec, models, dead)
 
+        holding, me, name = _HOLDING.setdefault(broker, {}), next(_CONSUMER_IDS), f"{prefix + spec.name} ({group})"
+
         async def on_message(body: Any) -> None:
             msg: KafkaMessage = body  # what _the_message decoded: no context field to resolve
             raw = msg.raw_message
             records: tuple[ConsumerRecord, ...] = raw if isinstance(raw, tuple) else (raw,)
+            holding[me] = (name, time.monotonic())
             try:
-                await _process(records, handler, adapter, dead_letters, policy, prefix)
-            except BaseException:
-                # Never let a record be skipped: rewind so it is delivered again.
-                await msg.nack()
-                raise
-            try:
-                await msg.ack()
-            except KafkaError as exc:  # a rebalance took the partition: it will be redelivered
-                log.warning("commit_failed", error=type(exc).__name__)
+                try:
+                    await _process(records, handler, adapter, dead_letters, policy, prefix)
+                except BaseException:
+                    # Never let a record be skipped: rewind so it is delivered again.
+                    await msg.nack()
+                    raise
+                try:
+                    await msg.ack()
+                except KafkaError as exc:  # a rebalance took the partition: it will be redelivered
+                    log.warning("commit_failed", error=type(exc).__name__)
+            finally:
+                del holding[me]
 
         subscriber(on_message)
         if batch:

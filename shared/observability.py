@@ -198,12 +198,23 @@ def instrument(app: FastAPI, service: str) -> None:
 Check = Callable[[], Awaitable[object]]
 
 
-def health_router(checks: dict[str, Check]) -> APIRouter:
-    """/healthz (process alive), /readyz (every dependency answers), /metrics (Prometheus)."""
+def health_router(checks: dict[str, Check], live: dict[str, Check] | None = None) -> APIRouter:
+    """/healthz (process alive: every `live` check passes, else 503 and the orchestrator restarts it), /readyz
+    (every dependency answers), /metrics (Prometheus)."""
     router = APIRouter(tags=["operations"])
+    alive_checks = live or {}
 
     @router.get("/healthz")
-    async def healthz() -> dict[str, str]:
+    async def healthz(response: Response) -> dict[str, object]:
+        failed: dict[str, str] = {}
+        for name, check in alive_checks.items():
+            try:
+                await check()
+            except Exception as exc:  # noqa: BLE001 - any failure means stuck
+                failed[name] = mask_personal_data(str(exc))[:300]
+        if failed:
+            response.status_code = 503
+            return {"status": "stuck", "checks": failed}
         return {"status": "ok"}
 
     @router.get("/readyz")

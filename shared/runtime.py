@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 
 from faststream.kafka import KafkaBroker
 
+from shared.kafka import stalled_consumers
+
 # Cyclic garbage collection stops the whole interpreter; a full collection over the objects of a
 # 500-record batch took up to a few hundred ms (measured with `make bench-eligibility`: an emergency
 # decided during a 40,000-request backlog waited 50-700 ms in spikes every few seconds). Collect less
@@ -34,6 +36,19 @@ def stop_if_cancelled(cause: BaseException | None = None) -> None:
     stop(), a lifespan's shutdown) waits forever. Call it where such a loop catches an error or sees a failure."""
     if (task := asyncio.current_task()) is not None and task.cancelling():
         raise asyncio.CancelledError from cause
+
+
+def consumers_alive(broker: KafkaBroker) -> Callable[[], Awaitable[None]]:
+    """A liveness check (shared.observability.health_router): no consumer of this process has held one batch
+    longer than shared.kafka.STALLED_AFTER_S. A stuck consumer (make chaos, session 24: an offset commit waiting
+    forever on a dead aiokafka task) still has a running consumer, so readiness stays green; failing liveness
+    has Kubernetes restart the process, and the batch is delivered again."""
+
+    async def check() -> None:
+        if stalled := stalled_consumers(broker):
+            raise TimeoutError(f"consumers stalled on one batch: {', '.join(stalled)}")
+
+    return check
 
 
 def consumers_check(broker: KafkaBroker) -> Callable[[], Awaitable[None]]:

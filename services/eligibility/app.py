@@ -34,7 +34,7 @@ from shared.kafka import broker_check, ensure_topics, make_broker, subscribe
 from shared.kafka_security import kafka_client_options
 from shared.observability import configure_logging, health_router, instrument
 from shared.outbox import OutboxRelay
-from shared.runtime import consumers_check, tune_for_latency
+from shared.runtime import consumers_alive, consumers_check, tune_for_latency
 from shared.settings import EligibilitySettings, Role
 from shared.topics import (
     APPEALS,
@@ -198,7 +198,7 @@ def create_app(
     app = FastAPI(title="pbi-reactivation eligibility", lifespan=lifespan)
     instrument(app, "eligibility")
     checks = {"kafka": broker_check(broker), "consumers": consumers_check(broker), "database": lambda: ping(engine)}
-    app.include_router(health_router(checks))
+    app.include_router(health_router(checks, live={"consumers": consumers_alive(broker)}))
     app.state.handlers, app.state.timers, app.state.relay, app.state.broker = handlers, timers, relay, broker
     app.state.role = role
     return app

@@ -34,7 +34,7 @@ from shared.http_guard import FrontDoor, MiB
 from shared.kafka import ensure_topics, make_broker, subscribe
 from shared.observability import configure_logging, health_router, instrument
 from shared.problems import install_problem_details
-from shared.runtime import consumers_check, stop_if_cancelled, tune_for_latency
+from shared.runtime import consumers_alive, consumers_check, stop_if_cancelled, tune_for_latency
 from shared.settings import IntakeSettings, Role
 from shared.topics import (
     DECISIONS,
@@ -179,7 +179,7 @@ def create_app(settings: IntakeSettings | None = None, role: Role = Role.ALL) ->
     else:
         instrument(app, "intake")
     checks = {"kafka": consumer_running, "consumers": consumers_check(broker), "database": lambda: ping(engine)}
-    app.include_router(health_router(checks))
+    app.include_router(health_router(checks, live={"consumers": consumers_alive(broker)}))
     return app
 
 

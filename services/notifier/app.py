@@ -40,7 +40,7 @@ from shared.kafka_security import kafka_client_options
 from shared.observability import configure_logging, health_router, instrument
 from shared.outbox import OutboxRelay
 from shared.problems import install_problem_details
-from shared.runtime import consumers_check, tune_for_latency
+from shared.runtime import consumers_alive, consumers_check, tune_for_latency
 from shared.settings import Role
 from shared.topics import (
     DECISIONS,
@@ -190,5 +190,5 @@ def create_app(settings: NotifierSettings | None = None, clock: Clock = utc_now,
     if role.runs_urgent:
         app.include_router(router)
     checks = {"kafka": broker_check(broker), "consumers": consumers_check(broker), "database": lambda: ping(engine)}
-    app.include_router(health_router(checks))
+    app.include_router(health_router(checks, live={"consumers": consumers_alive(broker)}))
     return app

@@ -40,7 +40,7 @@ from shared.kafka_security import kafka_client_options
 from shared.observability import configure_logging, health_router, instrument
 from shared.outbox import OutboxRelay
 from shared.problems import install_problem_details
-from shared.runtime import consumers_check, tune_for_latency
+from shared.runtime import consumers_alive, consumers_check, tune_for_latency
 from shared.settings import RegistrySettings, Role
 from shared.topics import (
     DECISIONS,
@@ -161,7 +161,7 @@ def create_app(settings: RegistrySettings | None = None, clock: Clock = utc_now,
     app.state.window_sweep = sweep
     app.state.clock = clock  # what "overdue" is judged by (tests move it)
     checks = {"kafka": broker_check(broker), "consumers": consumers_check(broker), "database": lambda: ping(engine)}
-    health = health_router(checks)
+    health = health_router(checks, live={"consumers": consumers_alive(broker)})
     if role.runs_urgent:
         install_public_http(app, engine, settings, relay, clock, health)
     else:
