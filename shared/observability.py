@@ -198,6 +198,17 @@ def instrument(app: FastAPI, service: str) -> None:
 Check = Callable[[], Awaitable[object]]
 
 
+async def _failures(checks: dict[str, Check]) -> dict[str, Exception]:
+    """Each check that failed, by name, with what it raised (any failure counts)."""
+    failed: dict[str, Exception] = {}
+    for name, check in checks.items():
+        try:
+            await check()
+        except Exception as exc:  # noqa: BLE001 - any failure means not alive, or not ready
+            failed[name] = exc
+    return failed
+
+
 def health_router(checks: dict[str, Check], live: dict[str, Check] | None = None) -> APIRouter:
     """/healthz (process alive: every `live` check passes, else 503 and the orchestrator restarts it), /readyz
     (every dependency answers), /metrics (Prometheus)."""
@@ -206,29 +217,17 @@ def health_router(checks: dict[str, Check], live: dict[str, Check] | None = None
 
     @router.get("/healthz")
     async def healthz(response: Response) -> dict[str, object]:
-        failed: dict[str, str] = {}
-        for name, check in alive_checks.items():
-            try:
-                await check()
-            except Exception as exc:  # noqa: BLE001 - any failure means stuck
-                failed[name] = mask_personal_data(str(exc))[:300]
-        if failed:
+        if failed := await _failures(alive_checks):
             response.status_code = 503
-            return {"status": "stuck", "checks": failed}
+            return {"status": "stuck", "checks": {n: mask_personal_data(str(e))[:300] for n, e in failed.items()}}
         return {"status": "ok"}
 
     @router.get("/readyz")
     async def readyz(response: Response) -> dict[str, object]:
-        results: dict[str, str] = {}
-        for name, check in checks.items():
-            try:
-                await check()
-                results[name] = "ok"
-            except Exception as exc:  # noqa: BLE001 - any failure means not ready
-                results[name] = f"unavailable: {type(exc).__name__}"
-        ready = all(v == "ok" for v in results.values())
-        response.status_code = 200 if ready else 503
-        return {"status": "ready" if ready else "not ready", "checks": results}
+        failed = await _failures(checks)
+        results = {n: f"unavailable: {type(failed[n]).__name__}" if n in failed else "ok" for n in checks}
+        response.status_code = 503 if failed else 200
+        return {"status": "not ready" if failed else "ready", "checks": results}
 
     @router.get("/metrics")
     async def metrics(names: list[str] = Query(default=[], alias="name[]")) -> Response:

@@ -13,19 +13,23 @@ from pbi_cli import serve
 from shared.settings import Role
 
 
+@pytest.fixture
+def uvicorn_runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The options of each uvicorn.run `pbi run` asks for (none is started)."""
+    started: list[dict[str, Any]] = []
+    monkeypatch.setattr(serve.uvicorn, "run", lambda app, **options: started.append(options))
+    return started
+
+
 @pytest.mark.parametrize("service", serve.SERVICES)
-def test_every_service_process_runs_on_asyncio_s_own_loop(service: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    started: list[dict[str, Any]] = []
-    monkeypatch.setattr(serve.uvicorn, "run", lambda app, **options: started.append(options))
+def test_every_service_process_runs_on_asyncio_s_own_loop(service: str, uvicorn_runs: list[dict[str, Any]]) -> None:
     serve._serve(service, Role.BULK)
-    assert [options["loop"] for options in started] == ["asyncio"]
+    assert [options["loop"] for options in uvicorn_runs] == ["asyncio"]
 
 
-def test_the_provider_simulator_runs_on_asyncio_s_own_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    started: list[dict[str, Any]] = []
-    monkeypatch.setattr(serve.uvicorn, "run", lambda app, **options: started.append(options))
+def test_the_provider_simulator_runs_on_asyncio_s_own_loop(uvicorn_runs: list[dict[str, Any]]) -> None:
     serve.simulator(port=8090, host="127.0.0.1")
-    assert [options["loop"] for options in started] == ["asyncio"]
+    assert [options["loop"] for options in uvicorn_runs] == ["asyncio"]
 
 
 async def _write_after_the_peer_closed() -> BaseException | None:
