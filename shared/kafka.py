@@ -283,6 +283,37 @@ async def _with_retries(call: Callable[[], Awaitable[None]], policy: RetryPolicy
             delay = min(delay * 2, policy.max_delay_s)
 
 
+# aiokafka's background tasks of a consumer. Each ends only when its consumer stops; one that ended while the
+# consumer runs has died, and aiokafka does not always say so. A dead metadata task (a RuntimeError on a write to a
+# closed connection, aio-libs/aiokafka#1038) leaves every coordinator lookup, so every rejoin and offset commit,
+# waiting for a metadata update that never comes, while the consumer polls on and reads nothing; a dead coordinator
+# task makes every poll raise, and FastStream restarts the poll loop for ever. Private names: the integration test
+# (tests/integration/test_consumer_tasks.py) kills one for real, so an aiokafka that renames them fails it.
+_BACKGROUND_TASKS = {
+    "metadata": ("_client", "_sync_task"),
+    "coordination": ("_coordinator", "_coordination_task"),
+    "fetch": ("_fetcher", "_fetch_task"),
+}
+
+
+def dead_consumers(broker: KafkaBroker) -> list[str]:
+    """The running consumers of `broker` (topic and group) one of whose aiokafka background tasks has ended."""
+    dead = []
+    for subscriber in broker.subscribers:
+        consumer = getattr(subscriber, "consumer", None)
+        if consumer is None or not subscriber.running or getattr(consumer, "_closed", True):
+            continue
+        ended = [
+            task_name
+            for task_name, (owner, attribute) in _BACKGROUND_TASKS.items()
+            if (task := getattr(getattr(consumer, owner, None), attribute, None)) is not None and task.done()
+        ]
+        if ended:
+            topics = ", ".join(getattr(subscriber, "topic_names", ()))
+            dead.append(f"{topics} ({getattr(consumer, '_group_id', None)}: {', '.join(ended)} task ended)")
+    return sorted(dead)
+
+
 async def _the_message(message: KafkaMessage) -> KafkaMessage:
     """What a handler is called with: FastStream's message, whose raw records the handler decodes (decode_record
     below). FastStream's own decoding would parse the JSON of every record of a batch once more, for nothing; and

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from faststream.kafka import KafkaBroker
 
-from shared.kafka import stalled_consumers
+from shared.kafka import dead_consumers, stalled_consumers
 
 # Cyclic garbage collection stops the whole interpreter; a full collection over the objects of a
 # 500-record batch took up to a few hundred ms (measured with `make bench-eligibility`: an emergency
@@ -40,13 +40,16 @@ def stop_if_cancelled(cause: BaseException | None = None) -> None:
 
 def consumers_alive(broker: KafkaBroker) -> Callable[[], Awaitable[None]]:
     """A liveness check (shared.observability.health_router): no consumer of this process has held one batch
-    longer than shared.kafka.STALLED_AFTER_S. A stuck consumer (make chaos, session 24: an offset commit waiting
-    forever on a dead aiokafka task) still has a running consumer, so readiness stays green; failing liveness
-    has Kubernetes restart the process, and the batch is delivered again."""
+    longer than shared.kafka.STALLED_AFTER_S, and none has lost one of aiokafka's background tasks
+    (shared.kafka.dead_consumers). A stuck consumer (make chaos, session 24: an offset commit waiting forever on
+    a dead aiokafka task) still has a running consumer, so readiness stays green; failing liveness has
+    Kubernetes restart the process, and what it held is delivered again."""
 
     async def check() -> None:
         if stalled := stalled_consumers(broker):
             raise TimeoutError(f"consumers stalled on one batch: {', '.join(stalled)}")
+        if dead := dead_consumers(broker):
+            raise RuntimeError(f"consumers without their Kafka client: {'; '.join(dead)}")
 
     return check
 
